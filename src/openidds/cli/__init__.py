@@ -1,0 +1,20 @@
+"""The `openidds` command: one typer sub-app per package, each in its own module."""
+
+import typer
+
+from openidds.cli import pump
+
+app = typer.Typer(
+    help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.add_typer(pump.app, name="pump")
+
+
+def main() -> None:
+    """Entry point of the `openidds` console script."""
+    app()
+
+
+__all__ = ["app", "main"]
