@@ -1,5 +1,94 @@
-"""`openidds pump`: run the pump model."""
+"""`openidds pump`: run the pump model on a scenario and print its timeline."""
+
+import json
+from importlib.resources import files
+from pathlib import Path
 
 import typer
+from rich.console import Console
+from rich.table import Table
+
+from openidds.errors import OpenIDDSError
+from openidds.pump.scenario import load_scenario, run_scenario
+from openidds.pump.timeline import summary, timeline
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
+
+_BUNDLED = files("openidds.pump").joinpath("scenarios")
+_STYLES = {"critical": "bold red", "non-critical": "yellow", "refused": "bold magenta", "denied": "dim",
+           "fault": "cyan"}
+
+
+def _bundled_names() -> list[str]:
+    return sorted(p.name.removesuffix(".toml") for p in _BUNDLED.iterdir() if p.name.endswith(".toml"))
+
+
+@app.command()
+def demo(
+    json_out: bool = typer.Option(False, "--json", help="Print totals, alarms and the whole log as JSON."),
+    every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
+) -> None:
+    """90 days of therapy after implant: deliveries, patient boluses, alarms, refills."""
+    _simulate_text(_BUNDLED.joinpath("demo_90_days.toml").read_text(), "demo_90_days", json_out, every_delivery)
+
+
+@app.command()
+def simulate(
+    scenario: str = typer.Argument(..., help="A scenario TOML file, or the name of a bundled scenario."),
+    json_out: bool = typer.Option(False, "--json", help="Print totals, alarms and the whole log as JSON."),
+    every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
+) -> None:
+    """Run a scenario file (docs/scenarios.md) and print its timeline."""
+    path = Path(scenario)
+    if path.is_file():
+        text = path.read_text()
+    elif scenario in _bundled_names():
+        text = _BUNDLED.joinpath(f"{scenario}.toml").read_text()
+    else:
+        _fail(OpenIDDSError("scenario", scenario, f"a TOML file or one of the bundled scenarios {_bundled_names()}"))
+    _simulate_text(text, scenario, json_out, every_delivery)
+
+
+@app.command("scenarios")
+def list_scenarios() -> None:
+    """List the bundled scenarios."""
+    for name in _bundled_names():
+        typer.echo(name)
+
+
+def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool) -> None:
+    try:
+        run = run_scenario(load_scenario(text, source=source))
+    except OpenIDDSError as error:
+        _fail(error)
+    if json_out:
+        result = summary(run)
+        result["log"] = [e.to_dict() for e in run.pump.log]
+        typer.echo(json.dumps(result, sort_keys=True, indent=1))
+        return
+    console = Console(width=max(Console().width, 120))
+    console.print(f"[bold]{run.scenario.title}[/bold]")
+    if run.scenario.description:
+        console.print(run.scenario.description.strip(), style="dim")
+    table = Table(show_lines=False, header_style="bold")
+    table.add_column("when", no_wrap=True)
+    table.add_column("what", no_wrap=True)
+    table.add_column("detail")
+    for row in timeline(run, every_delivery=every_delivery):
+        table.add_row(f"{row.when:%a %d %b %Y %H:%M}", row.kind, row.text, style=_STYLES.get(row.severity, ""))
+    console.print(table)
+    result = summary(run)
+    totals = Table(title="Totals", header_style="bold")
+    for column in ("drug", "pumped (pump's count)", "to CSF", "to tissue", "withdrawn", "in reservoir", "in catheter"):
+        totals.add_column(column, justify="right" if column != "drug" else "left")
+    for drug, mg in result["drugs_mg"].items():
+        totals.add_row(drug, *(f"{mg[k]} mg" for k in (
+            "pumped_nominal", "to_csf", "to_tissue", "withdrawn", "in_reservoir", "in_catheter")))
+    console.print(totals)
+    console.print(f"Active alarms: {', '.join(result['active_alarms']) or 'none'}; "
+                  f"refused commands: {len(result['refusals'])}.")
+
+
+def _fail(error: OpenIDDSError) -> None:
+    typer.echo(f"error: {error}", err=True)
+    raise typer.Exit(2)

@@ -1,0 +1,697 @@
+"""The implanted pump: reservoir, fluid path, battery, programs, boluses, 24-hour limit, alarms and log.
+
+The pump is advanced from event to event, never tick by tick: each step runs one constant rate until the
+next thing that can change it (a program step, the end of a bolus, a reservoir threshold, the battery,
+the motor, the 24-hour limit, or the time asked for). Rate precedence at every instant: stopped or fault,
+then the 24-hour limit, then a bolus, then the basal program.
+
+The pump keeps two reservoir volumes: its own estimate (what it has pumped, what telemetry shows) and
+the actual content (which differs when a blocked catheter lets nothing out). Every volume is an integer
+number of ticks, so ``filled == pumped + in reservoir + withdrawn`` holds exactly at every event; drug
+amounts follow from volumes lot by lot (:mod:`openidds.pump.lots`).
+"""
+
+from collections import deque
+
+from openidds.errors import OpenIDDSError
+from openidds.pump.alarms import Alarm, AlarmKind
+from openidds.pump.commands import (
+    BolusKind,
+    CancelBolus,
+    Command,
+    Interrogate,
+    Refill,
+    RequestPatientBolus,
+    ReviseCatheter,
+    SetTherapy,
+    StartBolus,
+)
+from openidds.pump.device import PumpSpec
+from openidds.pump.events import EventLog, Totals
+from openidds.pump.faults import (
+    BatteryReset,
+    CatheterLeak,
+    CatheterOcclusion,
+    Fault,
+    MotorStall,
+    MriExposure,
+    SelfTestError,
+)
+from openidds.pump.lots import FluidPath, Lot, extend_ranges, sum_ranges
+from openidds.pump.programs import FOREVER_S, Stopped, Therapy, max_daily_volume
+from openidds.pump.rolling import RollingDose
+from openidds.pump.solution import Solution
+from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
+from openidds.pump.ticks import SECONDS_PER_DAY as DAY
+from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
+
+
+_PRIMING = f"bolus:{BolusKind.PRIMING.value}"
+"""A priming bolus fills the catheter: its drug stays there, so it does not count toward the 24-hour limit."""
+
+
+class CommandRefused(OpenIDDSError):
+    """The pump refused a command; the refusal is in the log and nothing else changed."""
+
+
+class _Bolus:
+    __slots__ = ("kind", "rate", "remaining", "volume", "started_s")
+
+    def __init__(self, kind: BolusKind, rate: int, volume: int, started_s: int) -> None:
+        self.kind, self.rate, self.remaining, self.volume, self.started_s = kind, rate, volume, volume, started_s
+
+
+class Pump:
+    """One implanted pump. Time only moves through ``advance``, ``execute`` and ``inject`` (``at_s``)."""
+
+    def __init__(self, spec: PumpSpec | None = None, *, start_s: int = 0) -> None:
+        spec = spec or PumpSpec()
+        self.spec = spec
+        self.t_s = start_s
+        self._origin = spec.clock_origin_s_of_week
+        self._capacity, self._residual, self._low = spec.capacity_ticks, spec.residual_ticks, spec.low_reservoir_ticks
+        self._min_rate, self._max_rate = spec.min_rate, spec.max_rate
+        self._eri_at, self._eos_at = spec.eri_at_s, spec.eos_at_s
+        self._tubing = spec.path_ticks - volume_ticks("catheter.volume_ml", spec.catheter.volume_ml)
+        self.catheter = spec.catheter
+        self.log = EventLog()
+        self.therapy: Therapy | None = None
+        self._program = Stopped()
+        self._basal: tuple[int, int, int | None] = (0, start_s, None)
+        self._bolus: _Bolus | None = None
+        self._grants: deque[int] = deque()
+        self.solution: Solution | None = None
+        self._ng: tuple[tuple[str, int], ...] = ()
+        self._ng_map: dict[str, int] = {}
+        self._lot = Lot(self._residual, {}, {})
+        self._lots = [self._lot]
+        self._res_est = self._res_act = self._residual
+        self._path = FluidPath(spec.path_ticks)
+        self._tissue: list[list] = []
+        self._withdrawn_ranges: list[list] = []
+        self._windows: dict[str, RollingDose] = {}
+        self._limits: tuple[tuple[RollingDose, int, int, int], ...] = ()
+        self._ceilings: list[int] = []
+        self._capped = False
+        self._empty = False
+        self._motor_stop_reason: str | None = None
+        self._motor_resume_at = FOREVER_S
+        self._awaiting_confirmation: set[AlarmKind] = set()
+        self._critical_memory = False
+        self._safe_state = False
+        self._occluded = self._leaking = False
+        self._alarms: dict[AlarmKind, Alarm] = {}
+        self._eri_done = self._eos_done = False
+        self._filled = self._withdrawn = self._pumped_est = self._pumped_act = 0
+        self._timer = FOREVER_S
+        self._low_armed = True
+        self._interrogated_seq = 0
+        self._filled = self._residual
+        self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
+            "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
+            "catheter_volume_ml": str(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
+        self._update_timer()
+
+    # ------------------------------------------------------------------ time
+
+    def advance(self, to_s: int) -> None:
+        """Run the pump up to ``to_s`` (seconds on the pump clock)."""
+        if isinstance(to_s, bool) or not isinstance(to_s, int):
+            raise OpenIDDSError("at_s", to_s, "whole seconds on the pump clock")
+        if to_s < self.t_s:
+            raise OpenIDDSError("at_s", to_s, f"a time at or after the pump clock, {self.t_s} s")
+        while self.t_s < to_s:
+            self._step(to_s)
+        self._settle()
+
+    def _step(self, to_s: int) -> None:
+        t = self.t_s
+        basal = self._basal
+        if t >= basal[1]:
+            basal = self._basal = self._program.piece(t, self._origin)
+        rate, source, budget = self._flow()
+        end = to_s if to_s < basal[1] else basal[1]
+        if self._timer < end:
+            end = self._timer if self._timer > t else t
+        limit = 0
+        if rate:
+            limit = self._res_est - self._residual
+            if budget is not None and budget < limit:
+                limit = budget
+            drained = t + -(-limit // rate)
+            if drained < end:
+                end = drained
+            if self._low_armed:
+                low = t + -(-(self._res_est - self._low) // rate)
+                if low < end:
+                    end = low
+        counted = 0 if source == _PRIMING else rate
+        cap_at = release_at = None
+        if self._limits:
+            if self._capped:
+                release_at = self._release_time(end, counted)
+                if release_at is not None:
+                    end = release_at
+            elif counted:
+                cap_at = self._cap_time(end, counted)
+                if cap_at is not None:
+                    end = cap_at
+        volume = rate * (end - t)
+        full = volume <= limit
+        if volume:
+            if not full:
+                volume = limit
+            self._deliver(t, end, rate, volume, source)
+        concentration = self._ng_map
+        for drug, window in self._windows.items():
+            ng = concentration.get(drug, 0) if counted else 0
+            if full:
+                window.record(t, end, rate * ng)
+            else:
+                window.record(t, end - 1, rate * ng)
+                window.record(end - 1, end, (volume - rate * (end - 1 - t)) * ng)
+        self.t_s = end
+        if cap_at == end:
+            self._enter_cap()
+        elif release_at == end and all(w.window(end) <= level for w, _, _, level in self._limits):
+            self._capped = False
+            self._clear_alarm(AlarmKind.DAILY_LIMIT_REACHED, "rolling 24-hour amount back below the resume level")
+        self._settle()
+
+    def _flow(self) -> tuple[int, str, int | None]:
+        stop = self._stop_reason()
+        if stop:
+            return (0, stop, None)
+        rate, _, budget = self._basal
+        if self._safe_state:
+            return (self._min_rate, "safe_state", None)
+        if self._capped:
+            return (min(self._min_rate, rate), "daily_limit", None)
+        bolus = self._bolus
+        if bolus is not None:
+            return (bolus.rate, f"bolus:{bolus.kind.value}", bolus.remaining)
+        return (rate, "basal", budget)
+
+    def _stop_reason(self) -> str | None:
+        if self.solution is None:
+            return "not_filled"
+        if self._eos_done:
+            return "end_of_service"
+        if self._critical_memory:
+            return "critical_memory_error"
+        if self._motor_stop_reason:
+            return self._motor_stop_reason
+        if self._empty:
+            return "empty_reservoir"
+        return None
+
+    def _update_timer(self) -> None:
+        """The next battery or motor event, kept ready for the hot path."""
+        nxt = FOREVER_S
+        if not self._eri_done:
+            nxt = self._eri_at
+        if not self._eos_done:
+            nxt = min(nxt, self._eos_at)
+        if self._motor_stop_reason:
+            nxt = min(nxt, self._motor_resume_at)
+        self._timer = nxt
+
+    def _cap_time(self, end: int, rate: int) -> int | None:
+        """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
+
+        Cheap when far from the limit: ``W(s) <= W(t0) + D(s) - D(t0)`` for any earlier check time t0, so
+        while ``D(s)`` stays under the ceiling ``trigger - W(t0) + D(t0)`` nothing can cross; the ceiling is
+        refreshed only when that bound fails.
+        """
+        t, first = self.t_s, None
+        span_end = end if end - t < DAY else t + DAY
+        for i, (window, ng, trigger, _) in enumerate(self._limits):
+            mass_rate = rate * ng
+            reach = window.total() + mass_rate * (span_end - t)
+            if reach <= self._ceilings[i]:
+                continue
+            w_now = window.window(t)
+            self._ceilings[i] = trigger - w_now + window.total()
+            if reach <= self._ceilings[i]:
+                continue
+            s = t if w_now > trigger else window.first_above(end, mass_rate, trigger)
+            if s is not None:
+                last_safe = max(s - 1, t)
+                first = last_safe if first is None else min(first, last_safe)
+        return first
+
+    def _release_time(self, end: int, rate: int) -> int | None:
+        """The first second at which every limited drug is back at or below its resume level."""
+        t = latest = self.t_s
+        for window, ng, _, level in self._limits:
+            if window.window(t) <= level:
+                continue
+            s = window.first_at_or_below(end, rate * ng, level)
+            if s is None:
+                return None
+            latest = max(latest, s)
+        return latest
+
+    def _deliver(self, t: int, end: int, rate: int, volume: int, source: str) -> None:
+        """Pump ``volume`` over [t, end): out of the reservoir and down the catheter, or out of a leak."""
+        self._res_est -= volume
+        self._pumped_est += volume
+        lot = self._lot
+        lot.pumped_estimated += volume
+        if self._occluded:
+            actual, route = 0, "blocked"
+        else:
+            actual, a = volume, lot.drawn
+            lot.drawn = a + volume
+            self._res_act -= volume
+            self._pumped_act += volume
+            if self._leaking:
+                route = "tissue"
+                extend_ranges(self._tissue, lot, a, a + volume)
+            else:
+                route = "csf"
+                self._path.push(lot, a, a + volume)
+        bolus = self._bolus
+        if bolus is not None and source.startswith("bolus"):
+            bolus.remaining -= volume
+        elif source == "basal" and self._basal[2] is not None:
+            basal_rate, basal_end, budget = self._basal
+            budget -= volume
+            self._basal = (basal_rate if budget else 0, basal_end, budget if budget else None)
+        self.log.append_delivery(t, source, (source, rate, end, volume, actual, route))
+
+    def _settle(self) -> None:
+        """Raise the alarms and end the boluses that the present state calls for."""
+        t = self.t_s
+        if t >= self._timer:
+            self._on_timer(t)
+        if self.solution is not None and self._res_est <= self._low:
+            if not self._empty and self._res_est <= self._residual:
+                self._empty = True
+                self._raise_alarm(AlarmKind.EMPTY_RESERVOIR, "reservoir empty: delivery has stopped")
+            self._raise_alarm(AlarmKind.LOW_RESERVOIR, "reservoir at or below the low-reservoir threshold")
+            self._low_armed = False
+        bolus = self._bolus
+        if bolus is not None:
+            if bolus.remaining == 0:
+                self._end_bolus("completed")
+            else:
+                stop = self._stop_reason() or ("daily_limit" if self._capped else None) or (
+                    "safe_state" if self._safe_state else None)
+                if stop:
+                    self._end_bolus(f"cancelled: {stop}")
+
+    def _on_timer(self, t: int) -> None:
+        if not self._eri_done and t >= self._eri_at:
+            self._eri_done = True
+            self._raise_alarm(AlarmKind.ELECTIVE_REPLACEMENT, "battery reached its elective replacement indicator")
+        if not self._eos_done and t >= self._eos_at:
+            self._eos_done = True
+            self._raise_alarm(AlarmKind.END_OF_SERVICE, "battery at end of service: delivery has stopped")
+        if self._motor_stop_reason and t >= self._motor_resume_at:
+            self.log.append(t, "fault", "motor runs again; the pump confirms it at the next interrogation",
+                            {"after": self._motor_stop_reason})
+            self._motor_stop_reason, self._motor_resume_at = None, FOREVER_S
+        self._update_timer()
+
+    def _enter_cap(self) -> None:
+        self._capped = True
+        self._raise_alarm(AlarmKind.DAILY_LIMIT_REACHED,
+                          "rolling 24-hour limit reached: minimum rate until the amount falls back")
+
+    # ------------------------------------------------------------------ commands
+
+    def execute(self, at_s: int, command: Command):
+        """Advance to ``at_s`` and carry out one command; invalid or unsafe commands raise
+        :class:`CommandRefused` after the refusal is logged, and change nothing else."""
+        self.advance(at_s)
+        handler = _HANDLERS.get(type(command))
+        if handler is None:
+            self._refuse(type(command).__name__, "command", command, "a pump command")
+        return handler(self, command)
+
+    def inject(self, at_s: int, fault: Fault) -> None:
+        """Advance to ``at_s`` and inject a simulated fault."""
+        self.advance(at_s)
+        t = self.t_s
+        name = type(fault).__name__
+        if isinstance(fault, MotorStall):
+            until = FOREVER_S if fault.duration_s is None else t + fault.duration_s
+            self._stop_motor("motor_stall", until, AlarmKind.MOTOR_STALL, "motor stall: delivery has stopped")
+        elif isinstance(fault, MriExposure):
+            self._stop_motor("mri_exposure", t + fault.duration_s + fault.recovery_delay_s, AlarmKind.MRI_EXPOSURE,
+                             "MRI field stopped the motor: interrogate the pump after the scan")
+        elif isinstance(fault, CatheterOcclusion):
+            self._occluded = True
+        elif isinstance(fault, CatheterLeak):
+            self._leaking = True
+        elif isinstance(fault, BatteryReset):
+            self._safe_state = True
+            self._raise_alarm(AlarmKind.BATTERY_RESET, "low-battery reset: program lost, minimum rate until reprogrammed")
+        elif isinstance(fault, SelfTestError):
+            if fault.critical:
+                self._critical_memory = True
+                self._raise_alarm(AlarmKind.CRITICAL_MEMORY_ERROR,
+                                  "critical memory error: delivery stopped until reprogrammed")
+            else:
+                self._raise_alarm(AlarmKind.MEMORY_ERROR, "non-critical memory error")
+        else:
+            raise OpenIDDSError("fault", fault, "one of the faults in openidds.pump.faults")
+        self.log.append(t, "fault", f"injected {name}", _public_fields(fault))
+        self._settle()
+
+    def _stop_motor(self, reason: str, until: int, alarm: AlarmKind, text: str) -> None:
+        if self._motor_stop_reason is None or until > self._motor_resume_at:
+            self._motor_resume_at = until
+        self._motor_stop_reason = reason
+        self._update_timer()
+        self._awaiting_confirmation.add(alarm)
+        self._raise_alarm(alarm, text)
+
+    def _refuse(self, command: str, field: str, value: object, expected: str) -> None:
+        error = CommandRefused(field, value, expected)
+        self.log.append(self.t_s, "refused", str(error), {"command": command, "field": field, "expected": expected})
+        raise error
+
+    def _set_therapy(self, command: SetTherapy):
+        self._check_therapy("SetTherapy", command.therapy, self.solution)
+        self._apply_therapy(command.therapy)
+        return self.log.append(self.t_s, "program", command.therapy.program.describe(),
+                               _therapy_data(command.therapy))
+
+    def _check_therapy(self, command: str, therapy: Therapy, solution: Solution | None) -> None:
+        if not isinstance(therapy, Therapy):
+            self._refuse(command, "therapy", therapy, "a Therapy")
+        for rate in therapy.program.rates():
+            if rate and not self._min_rate <= rate <= self._max_rate:
+                self._refuse(command, "program.rate_ml_per_day", decimal_text(ticks_to_ml(rate * DAY), 6),
+                             f"0 or from {self.spec.model.min_rate_ml_per_day} to "
+                             f"{self.spec.model.max_rate_ml_per_day} mL/day on {self.spec.model.name}")
+        bolus = therapy.patient_bolus
+        if bolus is not None:
+            rate = -(-bolus.dose_ticks // bolus.duration_s)
+            if rate > self._max_rate:
+                shortest = -(-bolus.dose_ticks // self._max_rate)
+                self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
+                             f"at least {shortest} s for {bolus.dose_ml} mL at the maximum rate")
+        if solution is None:
+            return
+        limits = dict(therapy.limits_mass)
+        daily = max_daily_volume(therapy.program, self._origin)
+        for drug, ng in solution.ng_per_ml:
+            if drug not in limits:
+                self._refuse(command, "max_mg_per_24h", sorted(limits), f"a 24-hour limit for {drug}")
+            needed = (daily + 2 * self._min_rate * DAY) * ng
+            if limits[drug] < needed:
+                self._refuse(command, f"max_mg_per_24h.{drug}", therapy.max_mg_per_24h[drug],
+                             f"at least {decimal_text(mass_to_mg(needed), 6)} mg: the program's largest 24-hour "
+                             f"basal amount plus twice the minimum-rate daily amount")
+
+    def _apply_therapy(self, therapy: Therapy) -> None:
+        if self._bolus is not None:
+            self._end_bolus("cancelled: new therapy programmed")
+        self.therapy = therapy
+        self._program = therapy.program
+        self._basal = therapy.program.piece(self.t_s, self._origin)
+        self._safe_state = False
+        self._critical_memory = False
+        self._clear_alarm(AlarmKind.BATTERY_RESET, "reprogrammed")
+        self._clear_alarm(AlarmKind.CRITICAL_MEMORY_ERROR, "reprogrammed")
+        self._update_limits()
+
+    def _update_limits(self) -> None:
+        if self.therapy is None or self.solution is None:
+            self._limits, self._ceilings = (), []
+            return
+        limits = dict(self.therapy.limits_mass)
+        daily = max_daily_volume(self._program, self._origin)
+        reserve_volume = self._min_rate * DAY
+        self._limits = tuple(
+            (self._windows[drug], ng, limits[drug] - reserve_volume * ng, limits[drug] - (reserve_volume + daily) * ng)
+            for drug, ng in self.solution.ng_per_ml)
+        self._ceilings = [-1] * len(self._limits)
+
+    def _refill(self, command: Refill) -> RefillReport:
+        name = "Refill"
+        if not isinstance(command.solution, Solution):
+            self._refuse(name, "solution", command.solution, "a Solution")
+        actual = command.actual_solution or command.solution
+        if not isinstance(actual, Solution):
+            self._refuse(name, "actual_solution", command.actual_solution, "a Solution")
+        try:
+            fill = volume_ticks("volume_ml", command.volume_ml, lo="0.000001")
+        except OpenIDDSError as error:
+            self._refuse(name, error.field, error.value, error.expected)
+        if self._residual + fill > self._capacity:
+            room = decimal_text(ticks_to_ml(self._capacity - self._residual), 6)
+            self._refuse(name, "volume_ml", command.volume_ml,
+                         f"at most {room} mL: a {self.spec.reservoir_ml} mL reservoir keeps "
+                         f"{self.spec.model.residual_ml} mL that cannot be withdrawn")
+        therapy = command.therapy or self.therapy
+        if therapy is not None:
+            self._check_therapy(name, therapy, command.solution)
+        retrievable = max(self._res_act - self._residual, 0)
+        expected = max(self._res_est - self._residual, 0)
+        old = self._lot
+        if retrievable:
+            extend_ranges(self._withdrawn_ranges, old, old.drawn, old.drawn + retrievable)
+            old.drawn += retrievable
+        mass0 = old.remaining()
+        for drug, ng in actual.ng_per_ml:
+            mass0[drug] = mass0.get(drug, 0) + fill * ng
+        self._res_act += fill - retrievable
+        self._res_est = self._res_act
+        self._lot = Lot(self._res_act, mass0, dict(command.solution.ng_per_ml))
+        self._lots.append(self._lot)
+        self._filled += fill
+        self._withdrawn += retrievable
+        self.solution, self._ng = command.solution, command.solution.ng_per_ml
+        self._ng_map = dict(self._ng)
+        for drug in command.solution.drugs:
+            self._windows.setdefault(drug, RollingDose(self.t_s))
+        self._empty = False
+        self._clear_alarm(AlarmKind.EMPTY_RESERVOIR, "refilled")
+        if self._res_est > self._low:
+            self._clear_alarm(AlarmKind.LOW_RESERVOIR, "refilled")
+        self._low_armed = self._res_est > self._low
+        self.log.append(self.t_s, "refill", command.solution.describe(), {
+            "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected,
+            "ng_per_ml": dict(command.solution.ng_per_ml), "actual_ng_per_ml": dict(actual.ng_per_ml)})
+        if command.therapy is not None:
+            self._apply_therapy(command.therapy)
+            self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+        else:
+            self._update_limits()
+        self._settle()
+        return RefillReport(retrievable, expected)
+
+    def _start_bolus(self, command: StartBolus):
+        name = "StartBolus"
+        if not isinstance(command.kind, BolusKind) or command.kind is BolusKind.PATIENT:
+            self._refuse(name, "kind", command.kind, "clinician, priming or bridge (patients use RequestPatientBolus)")
+        try:
+            volume = volume_ticks("volume_ml", command.volume_ml, lo="0.000001")
+        except OpenIDDSError as error:
+            self._refuse(name, error.field, error.value, error.expected)
+        duration = command.duration_s
+        if isinstance(duration, bool) or not isinstance(duration, int) or not 60 <= duration <= DAY:
+            self._refuse(name, "duration_s", duration, "whole seconds from 60 to 86400")
+        rate = -(-volume // duration)
+        if rate > self._max_rate:
+            self._refuse(name, "duration_s", duration,
+                         f"at least {-(-volume // self._max_rate)} s for {command.volume_ml} mL at the maximum rate")
+        blocked = self._bolus_blocker()
+        if blocked:
+            self._refuse(name, "pump_state", blocked, "a pump that is delivering with no bolus in progress")
+        available = self._res_est - self._residual
+        if volume > available:
+            self._refuse(name, "volume_ml", command.volume_ml,
+                         f"at most the {decimal_text(ticks_to_ml(available), 6)} mL left in the reservoir")
+        self._bolus = _Bolus(command.kind, rate, volume, self.t_s)
+        return self.log.append(self.t_s, "bolus_started", command.kind.value,
+                               {"kind": command.kind.value, "volume": volume, "duration_s": duration, "rate": rate})
+
+    def _bolus_blocker(self) -> str | None:
+        stop = self._stop_reason()
+        if stop:
+            return stop
+        if self._safe_state:
+            return "safe_state"
+        if self._capped:
+            return "daily_limit"
+        if self._bolus is not None:
+            return f"{self._bolus.kind.value} bolus in progress"
+        return None
+
+    def _cancel_bolus(self, command: CancelBolus):
+        if self._bolus is None:
+            self._refuse("CancelBolus", "bolus", None, "a bolus in progress")
+        return self._end_bolus("cancelled by the clinician")
+
+    def _end_bolus(self, outcome: str):
+        bolus = self._bolus
+        self._bolus = None
+        return self.log.append(self.t_s, "bolus_ended", outcome, {
+            "kind": bolus.kind.value, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
+
+    def _patient_bolus(self, command: RequestPatientBolus) -> BolusDecision:
+        t = self.t_s
+        grants = self._grants
+        while grants and grants[0] <= t - DAY:
+            grants.popleft()
+        settings = self.therapy.patient_bolus if self.therapy is not None and not self._safe_state else None
+        if settings is None:
+            return self._bolus_answer(False, "no patient bolus is programmed", 0, None)
+        left = settings.max_per_24h - len(grants)
+        blocked = self._bolus_blocker()
+        if blocked:
+            return self._bolus_answer(False, f"not now: {blocked}", left, None)
+        if grants and t < grants[-1] + settings.lockout_s:
+            return self._bolus_answer(False, "lockout since the last bolus", left, grants[-1] + settings.lockout_s)
+        if left <= 0:
+            return self._bolus_answer(False, f"{settings.max_per_24h} boluses already in the last 24 h", 0,
+                                      grants[0] + DAY)
+        dose = settings.dose_ticks
+        if dose > self._res_est - self._residual:
+            return self._bolus_answer(False, "not enough drug left in the reservoir", left, None)
+        grants.append(t)
+        rate = -(-dose // settings.duration_s)
+        self._bolus = _Bolus(BolusKind.PATIENT, rate, dose, t)
+        self.log.append(t, "bolus_started", "patient", {
+            "kind": "patient", "volume": dose, "duration_s": settings.duration_s, "rate": rate})
+        return self._bolus_answer(True, "granted", left - 1, t + settings.lockout_s)
+
+    def _bolus_answer(self, granted: bool, reason: str, left: int, next_s: int | None) -> BolusDecision:
+        if not granted:
+            self.log.append(self.t_s, "bolus_denied", reason, {"left_in_24h": left, "next_allowed_s": next_s})
+        return BolusDecision(granted, reason, left, next_s)
+
+    def _interrogate(self, command: Interrogate) -> Snapshot:
+        t = self.t_s
+        for kind in sorted(self._awaiting_confirmation, key=lambda k: k.value):
+            if self._motor_stop_reason is None:
+                self._awaiting_confirmation.discard(kind)
+                self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
+        self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
+        self.log.append(t, "interrogation", "programmer read the pump", {})
+        log = tuple(v for v in (e.pump_view() for e in self.log.since(self._interrogated_seq)) if v is not None)
+        self._interrogated_seq = len(self.log)
+        return Snapshot(
+            t_s=t,
+            therapy=self._program.describe() if not self._safe_state else "safe state: minimum rate",
+            solution=self.solution.describe() if self.solution else "empty (not filled)",
+            reservoir_ml=ticks_to_ml(self._res_est),
+            battery="end_of_service" if self._eos_done else "elective_replacement" if self._eri_done else "ok",
+            eri_at_s=self._eri_at, eos_at_s=self._eos_at,
+            delivering=self._flow()[1],
+            bolus=None if self._bolus is None else self._bolus.kind.value,
+            alarms=tuple(sorted(self._alarms.values(), key=lambda a: (a.at_s, a.kind.value))),
+            log=log,
+        )
+
+    def _revise_catheter(self, command: ReviseCatheter):
+        self.catheter = command.catheter
+        self._path = FluidPath(self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml))
+        self._occluded = self._leaking = False
+        return self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
+            "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
+            "tip_level": command.catheter.tip_level})
+
+    # ------------------------------------------------------------------ alarms and readings
+
+    def _raise_alarm(self, kind: AlarmKind, reason: str) -> None:
+        if kind in self._alarms:
+            return
+        self._alarms[kind] = Alarm(kind, self.t_s, reason)
+        self.log.append(self.t_s, "alarm", reason, {"alarm": kind.value, "severity": kind.severity.value})
+
+    def _clear_alarm(self, kind: AlarmKind, reason: str) -> None:
+        if self._alarms.pop(kind, None) is not None:
+            self.log.append(self.t_s, "alarm_cleared", reason, {"alarm": kind.value})
+
+    @property
+    def alarms(self) -> tuple[Alarm, ...]:
+        """Active alarms, oldest first."""
+        return tuple(sorted(self._alarms.values(), key=lambda a: (a.at_s, a.kind.value)))
+
+    @property
+    def reservoir_estimated_ticks(self) -> int:
+        return self._res_est
+
+    @property
+    def reservoir_actual_ticks(self) -> int:
+        return self._res_act
+
+    @property
+    def capped(self) -> bool:
+        return self._capped
+
+    @property
+    def delivering(self) -> str:
+        """What drives the rate now: ``basal``, ``bolus:<kind>``, ``daily_limit`` or the reason it is stopped."""
+        return self._flow()[1]
+
+    def window_mg(self, drug: str) -> float:
+        """Nominal amount of ``drug`` in the last 24 hours, in mg (for display)."""
+        window = self._windows.get(drug)
+        return 0.0 if window is None else float(mass_to_mg(window.window(self.t_s)))
+
+    def totals(self) -> Totals:
+        """The pump's own accounts (volumes in ticks, nominal amounts in mass ticks)."""
+        nominal: dict[str, int] = {}
+        for lot in self._lots:
+            for drug, ng in lot.ng_nominal.items():
+                nominal[drug] = nominal.get(drug, 0) + lot.pumped_estimated * ng
+        return Totals(self._filled, self._withdrawn, self._pumped_est, self._pumped_act, nominal)
+
+    def drug_locations(self) -> dict[str, dict[str, int]]:
+        """Simulator truth: where every microgram really is, in mass ticks per drug, by place
+        (``reservoir``, ``path``, ``csf``, ``tissue``, ``withdrawn``)."""
+        return {
+            "reservoir": {d: m for d, m in self._lot.remaining().items() if m},
+            "path": self._path.amounts(),
+            "csf": self._path.delivered(),
+            "tissue": sum_ranges(self._tissue),
+            "withdrawn": sum_ranges(self._withdrawn_ranges),
+        }
+
+    def state(self) -> tuple:
+        """Everything a command could change, for checking that a refused command changed nothing."""
+        return (
+            self.therapy, self._program, self._basal, None if self._bolus is None else (
+                self._bolus.kind, self._bolus.rate, self._bolus.remaining, self._bolus.started_s),
+            tuple(self._grants), self.solution, self._res_est, self._res_act, len(self._lots), self._lot.drawn,
+            self._capped, self._empty, self._safe_state, self._critical_memory, tuple(self.alarms),
+            self._filled, self._withdrawn, self.catheter,
+        )
+
+
+_HANDLERS = {
+    SetTherapy: Pump._set_therapy,
+    Refill: Pump._refill,
+    StartBolus: Pump._start_bolus,
+    CancelBolus: Pump._cancel_bolus,
+    RequestPatientBolus: Pump._patient_bolus,
+    Interrogate: Pump._interrogate,
+    ReviseCatheter: Pump._revise_catheter,
+}
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for drug, mass in more.items():
+        total[drug] = total.get(drug, 0) + mass
+
+
+def _public_fields(record: object) -> dict:
+    return {name: getattr(record, name) for name in getattr(record, "__dataclass_fields__", {})}
+
+
+def _therapy_data(therapy: Therapy) -> dict:
+    bolus = therapy.patient_bolus
+    return {
+        "program": therapy.program.kind,
+        "max_mg_per_24h": {drug: str(mg) for drug, mg in sorted(dict(therapy.max_mg_per_24h).items())},
+        "patient_bolus": None if bolus is None else {
+            "dose_ml": str(bolus.dose_ml), "duration_s": bolus.duration_s, "lockout_s": bolus.lockout_s,
+            "max_per_24h": bolus.max_per_24h},
+    }

@@ -1,0 +1,63 @@
+"""What the pump answers: an interrogation snapshot, a bolus decision, a refill report."""
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from openidds.pump.alarms import Alarm
+from openidds.pump.ticks import decimal_text, ticks_to_ml
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """An interrogation as the programmer sees it: nothing here is simulator truth."""
+
+    t_s: int
+    therapy: str
+    solution: str
+    reservoir_ml: Fraction
+    battery: str
+    eri_at_s: int
+    eos_at_s: int
+    delivering: str
+    bolus: str | None
+    alarms: tuple[Alarm, ...]
+    log: tuple[dict, ...]
+
+    def to_dict(self) -> dict:
+        return {
+            "t_s": self.t_s, "therapy": self.therapy, "solution": self.solution,
+            "reservoir_ml": decimal_text(self.reservoir_ml, 6), "battery": self.battery,
+            "eri_at_s": self.eri_at_s, "eos_at_s": self.eos_at_s, "delivering": self.delivering,
+            "bolus": self.bolus, "alarms": [a.to_dict() for a in self.alarms], "log": list(self.log),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class BolusDecision:
+    """The answer to a patient's bolus request, as the bolus device shows it."""
+
+    granted: bool
+    reason: str
+    left_in_24h: int
+    next_allowed_s: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RefillReport:
+    """What the refill withdrew against what the pump expected (volumes in ticks)."""
+
+    withdrawn_ticks: int
+    expected_ticks: int
+
+    @property
+    def withdrawn_ml(self) -> Fraction:
+        return ticks_to_ml(self.withdrawn_ticks)
+
+    @property
+    def expected_ml(self) -> Fraction:
+        return ticks_to_ml(self.expected_ticks)
+
+    @property
+    def discrepancy_ml(self) -> Fraction:
+        """Withdrawn minus expected: positive when more came back than the pump thought (e.g. occlusion)."""
+        return ticks_to_ml(self.withdrawn_ticks - self.expected_ticks)
