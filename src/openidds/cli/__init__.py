@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import pump
+from openidds.cli import dose, pump
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -10,6 +10,7 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(pump.app, name="pump")
+app.add_typer(dose.app, name="dose")
 
 
 def main() -> None:

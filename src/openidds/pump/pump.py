@@ -203,6 +203,8 @@ class Pump:
             return self._motor_stop_reason
         if self._empty:
             return "empty_reservoir"
+        if self._program.kind == "stopped" and self.therapy is not None:
+            return "stopped"
         return None
 
     def _update_timer(self) -> None:

@@ -1,0 +1,59 @@
+"""Exact numbers: strict parsing from text and exact or rounded decimal formatting."""
+
+import re
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+
+from openidds.units.errors import UnitsError
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d+)?|\d+/[1-9]\d*)")
+
+
+def exact(value: object, field: str = "value") -> Fraction:
+    """An exact Fraction from an int, Fraction, Decimal or decimal string; floats are refused."""
+    if isinstance(value, bool | float):
+        raise UnitsError(field, value, "an exact number (int, Fraction, Decimal or a decimal string), not a float")
+    if isinstance(value, Fraction | int):
+        return Fraction(value)
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise UnitsError(field, value, "a finite number")
+        return Fraction(value)
+    if isinstance(value, str):
+        text = value.strip()
+        if text.lstrip("+-").startswith("."):
+            raise UnitsError(field, value, "a leading zero before the decimal point, e.g. 0.5")
+        if "," in text:
+            raise UnitsError(field, value, "no commas: write 1500 or 1.5 (a comma is ambiguous)")
+        if not _NUMBER.fullmatch(text):
+            raise UnitsError(field, value, "a plain decimal number such as 40 or 0.25")
+        return Fraction(text)
+    raise UnitsError(field, value, "a number")
+
+
+def format_exact(value: Fraction) -> str:
+    """The exact decimal ('2.4') when the fraction terminates, else 'numerator/denominator'."""
+    denominator = value.denominator
+    twos = fives = 0
+    while denominator % 2 == 0:
+        denominator //= 2
+        twos += 1
+    while denominator % 5 == 0:
+        denominator //= 5
+        fives += 1
+    if denominator != 1:
+        return f"{value.numerator}/{value.denominator}"
+    places = max(twos, fives)
+    if places == 0:
+        return str(value.numerator)
+    digits = str(abs(value.numerator) * 10**places // value.denominator).rjust(places + 1, "0")
+    return ("-" if value < 0 else "") + digits[:-places] + "." + digits[-places:]
+
+
+def format_rounded(value: Fraction, places: int) -> str:
+    """Rounded half-up to `places` decimals without trailing zeros, prefixed '≈' when inexact."""
+    quantum = Decimal(1).scaleb(-places)
+    rounded = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_UP)
+    exact_rounded = Fraction(rounded) == value
+    text = format_exact(Fraction(rounded))
+    return text if exact_rounded else "≈" + text
