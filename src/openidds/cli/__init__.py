@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import dose, pump
+from openidds.cli import dose, pump, stats
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -11,6 +11,7 @@ app = typer.Typer(
 )
 app.add_typer(pump.app, name="pump")
 app.add_typer(dose.app, name="dose")
+app.add_typer(stats.app, name="stats")
 
 
 def main() -> None:

@@ -35,9 +35,10 @@ class FluidPath:
 
     __slots__ = ("chunks", "exited")
 
-    def __init__(self, volume: int) -> None:
+    def __init__(self, volume: int, exited: list[list]) -> None:
+        """A drug-free path of ``volume``; what leaves the tip is added to ``exited``."""
         self.chunks: list[list] = [[None, 0, volume]]
-        self.exited: list[list] = []
+        self.exited = exited
 
     def push(self, lot: Lot, a: int, b: int) -> None:
         """Push the lot's outflow range [a, b) in at the pump; the same volume leaves at the tip."""
@@ -62,10 +63,6 @@ class FluidPath:
     def amounts(self) -> dict[str, int]:
         """Drug now in the path."""
         return sum_ranges(self.chunks)
-
-    def delivered(self) -> dict[str, int]:
-        """Drug that has left the catheter tip."""
-        return sum_ranges(self.exited)
 
 
 def extend_ranges(ranges: list[list], lot: Lot, a: int, b: int) -> None:

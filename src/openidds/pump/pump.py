@@ -86,7 +86,9 @@ class Pump:
         self._lot = Lot(self._residual, {}, {})
         self._lots = [self._lot]
         self._res_est = self._res_act = self._residual
-        self._path = FluidPath(spec.path_ticks)
+        self._csf: list[list] = []
+        self._path = FluidPath(spec.path_ticks, self._csf)
+        self._explanted: list[list] = []
         self._tissue: list[list] = []
         self._withdrawn_ranges: list[list] = []
         self._windows: dict[str, RollingDose] = {}
@@ -536,37 +538,48 @@ class Pump:
         return self.log.append(self.t_s, "bolus_ended", outcome, {
             "kind": bolus.kind.value, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
 
+    def patient_bolus_status(self) -> BolusDecision:
+        """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
+        ``available``), how many are left in the last 24 hours, and when the next is allowed. Changes nothing."""
+        return self._patient_bolus_check()[0]
+
+    def _patient_bolus_check(self) -> tuple[BolusDecision, object]:
+        t = self.t_s
+        recent = [g for g in self._grants if g > t - DAY]
+        settings = self.therapy.patient_bolus if self.therapy is not None and not self._safe_state else None
+        if settings is None:
+            return BolusDecision(False, "no patient bolus is programmed", 0, None), None
+        left = settings.max_per_24h - len(recent)
+        blocked = self._bolus_blocker()
+        if blocked:
+            return BolusDecision(False, f"not now: {blocked}", max(left, 0), None), settings
+        if recent and t < recent[-1] + settings.lockout_s:
+            return BolusDecision(False, "lockout since the last bolus", max(left, 0),
+                                 recent[-1] + settings.lockout_s), settings
+        if left <= 0:
+            return BolusDecision(False, f"{settings.max_per_24h} boluses already in the last 24 h", 0,
+                                 recent[-left] + DAY), settings
+        if settings.dose_ticks > self._res_est - self._residual:
+            return BolusDecision(False, "not enough drug left in the reservoir", left, None), settings
+        return BolusDecision(True, "available", left, t), settings
+
     def _patient_bolus(self, command: RequestPatientBolus) -> BolusDecision:
         t = self.t_s
+        decision, settings = self._patient_bolus_check()
+        if not decision.granted:
+            self.log.append(t, "bolus_denied", decision.reason,
+                            {"left_in_24h": decision.left_in_24h, "next_allowed_s": decision.next_allowed_s})
+            return decision
         grants = self._grants
         while grants and grants[0] <= t - DAY:
             grants.popleft()
-        settings = self.therapy.patient_bolus if self.therapy is not None and not self._safe_state else None
-        if settings is None:
-            return self._bolus_answer(False, "no patient bolus is programmed", 0, None)
-        left = settings.max_per_24h - len(grants)
-        blocked = self._bolus_blocker()
-        if blocked:
-            return self._bolus_answer(False, f"not now: {blocked}", left, None)
-        if grants and t < grants[-1] + settings.lockout_s:
-            return self._bolus_answer(False, "lockout since the last bolus", left, grants[-1] + settings.lockout_s)
-        if left <= 0:
-            return self._bolus_answer(False, f"{settings.max_per_24h} boluses already in the last 24 h", 0,
-                                      grants[0] + DAY)
-        dose = settings.dose_ticks
-        if dose > self._res_est - self._residual:
-            return self._bolus_answer(False, "not enough drug left in the reservoir", left, None)
         grants.append(t)
+        dose = settings.dose_ticks
         rate = -(-dose // settings.duration_s)
         self._bolus = _Bolus(BolusKind.PATIENT, rate, dose, t)
         self.log.append(t, "bolus_started", "patient", {
             "kind": "patient", "volume": dose, "duration_s": settings.duration_s, "rate": rate})
-        return self._bolus_answer(True, "granted", left - 1, t + settings.lockout_s)
-
-    def _bolus_answer(self, granted: bool, reason: str, left: int, next_s: int | None) -> BolusDecision:
-        if not granted:
-            self.log.append(self.t_s, "bolus_denied", reason, {"left_in_24h": left, "next_allowed_s": next_s})
-        return BolusDecision(granted, reason, left, next_s)
+        return BolusDecision(True, "granted", decision.left_in_24h - 1, t + settings.lockout_s)
 
     def _interrogate(self, command: Interrogate) -> Snapshot:
         t = self.t_s
@@ -593,7 +606,8 @@ class Pump:
 
     def _revise_catheter(self, command: ReviseCatheter):
         self.catheter = command.catheter
-        self._path = FluidPath(self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml))
+        self._explanted.extend(chunk for chunk in self._path.chunks if chunk[0] is not None)
+        self._path = FluidPath(self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml), self._csf)
         self._occluded = self._leaking = False
         return self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
             "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
@@ -642,19 +656,22 @@ class Pump:
         """The pump's own accounts (volumes in ticks, nominal amounts in mass ticks)."""
         nominal: dict[str, int] = {}
         for lot in self._lots:
+            if not lot.pumped_estimated:
+                continue
             for drug, ng in lot.ng_nominal.items():
                 nominal[drug] = nominal.get(drug, 0) + lot.pumped_estimated * ng
         return Totals(self._filled, self._withdrawn, self._pumped_est, self._pumped_act, nominal)
 
     def drug_locations(self) -> dict[str, dict[str, int]]:
-        """Simulator truth: where every microgram really is, in mass ticks per drug, by place
-        (``reservoir``, ``path``, ``csf``, ``tissue``, ``withdrawn``)."""
+        """Simulator truth: where every nanogram really is, in mass ticks per drug, by place
+        (``reservoir``, ``path``, ``csf``, ``tissue``, ``withdrawn``, ``explanted`` with a revised catheter)."""
         return {
             "reservoir": {d: m for d, m in self._lot.remaining().items() if m},
             "path": self._path.amounts(),
-            "csf": self._path.delivered(),
+            "csf": sum_ranges(self._csf),
             "tissue": sum_ranges(self._tissue),
             "withdrawn": sum_ranges(self._withdrawn_ranges),
+            "explanted": sum_ranges(self._explanted),
         }
 
     def state(self) -> tuple:

@@ -66,15 +66,28 @@ class RollingDose:
             out_rate = rates[i] if i >= 0 else 0
             v = min(stop, starts[i + 1] + DAY if i + 1 < len(starts) else stop)
             slope = mass_rate - out_rate
-            w_end = w + slope * (v - u)
-            if above and w_end > level:
-                return u + (level - w) // slope + 1
-            if not above and w_end <= level:
-                return u + -(-(w - level) // -slope)
-            u, w, i = v, w_end, i + 1
+            s = _first_in_segment(u, v, w, slope, level if above else -level, above)
+            if s is not None:
+                return s
+            u, w, i = v, w + slope * (v - u), i + 1
         return None
 
     def _forget(self, before_s: int) -> None:
         i = bisect_right(self.starts, before_s) - 1
         if i > 0:
             del self.starts[:i], self.cums[:i], self.rates[:i]
+
+
+def _first_in_segment(u: int, v: int, w: int, slope: int, level: int, above: bool) -> int | None:
+    """The first integer s in (u, v] where the line w + slope (s - u) is above ``level`` (with ``above``), or
+    at or below ``-level`` (without: the same question for the mirrored line)."""
+    if not above:
+        w, slope = -w, -slope
+        level -= 1
+    if slope > 0:
+        s = u + max(1, (level - w) // slope + 1)
+    elif w + slope > level:
+        s = u + 1
+    else:
+        return None
+    return s if s <= v else None

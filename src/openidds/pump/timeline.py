@@ -13,7 +13,7 @@ from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, mass_to_mg, ticks
 
 _LOG_KINDS = ("alarm", "alarm_cleared", "bolus_ended", "fault")
 _PLACES = {"csf": "to_csf", "tissue": "to_tissue", "withdrawn": "withdrawn", "reservoir": "in_reservoir",
-           "path": "in_catheter"}
+           "path": "in_catheter", "explanted": "explanted_with_catheter"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,312 @@
+"""`openidds stats`: the study analyses on a CSV or Parquet analysis dataset.
+
+Rows in error messages are 1-based data rows of the file (the header is not counted).
+"""
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openidds.errors import OpenIDDSError
+from openidds.outcomes import (
+    cumulative_incidence,
+    describe,
+    gray_test,
+    group_levels,
+    kaplan_meier,
+    logrank,
+    paired_comparison,
+    select_columns,
+)
+from openidds.outcomes.describe import Categorical
+from openidds.outcomes.figures import (
+    FORMATS,
+    cumulative_incidence_figure,
+    kaplan_meier_figure,
+    paired_figure,
+    render,
+)
+
+app = typer.Typer(help="Outcome statistics with R's defaults (KM, cumulative incidence, paired scores, Table 1).",
+                  no_args_is_help=True)
+
+FILE = typer.Argument(..., help="Analysis dataset: .csv or .parquet", exists=True, dir_okay=False, readable=True)
+JSON = typer.Option(False, "--json", help="Print every estimate, its CI and its method as JSON.")
+CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level of every interval.")
+PLOT = typer.Option(None, "--plot", help="Also write the figure to PLOT.png and PLOT.svg (deterministic).")
+
+
+def _read(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        frame = pd.read_csv(path)
+    elif suffix in (".parquet", ".pq"):
+        frame = pd.read_parquet(path)
+    else:
+        raise OpenIDDSError("file", str(path), "a .csv or .parquet file")
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+def _code(text: str) -> object:
+    """A status code typed on the command line: an integer or number if it reads as one, else the text."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _fmt(value: float, digits: int) -> str:
+    return "NA" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.{digits}f}"
+
+
+def _ci(lower: float, upper: float, digits: int) -> str:
+    return f"{_fmt(lower, digits)}–{_fmt(upper, digits)}"
+
+
+def _run(action) -> None:
+    try:
+        action()
+    except OpenIDDSError as err:
+        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(code=2) from err
+
+
+def _save(stem: Path | None, build) -> None:
+    """Build the figure only when asked, and write STEM.png and STEM.svg."""
+    if stem is None:
+        return
+    figure = build()
+    for fmt in FORMATS:
+        stem.with_name(f"{stem.name}.{fmt}").write_bytes(render(figure, fmt))
+
+
+def _emit(payload: dict[str, object]) -> None:
+    typer.echo(json.dumps(payload, indent=2, allow_nan=False))
+
+
+def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[object, pd.DataFrame]]:
+    if group is None:
+        return [("All", frame)]
+    (column,) = select_columns(frame, group)
+    _, labels = group_levels(column, group)
+    return [(label, frame[column == label]) for label in labels]
+
+
+@app.command()
+def km(
+    file: Path = FILE,
+    time: str = typer.Option("time", help="Column of follow-up times."),
+    status: str = typer.Option("status", help="Column of status codes."),
+    event: str = typer.Option("1", help="Status code of an event (death)."),
+    censored: str = typer.Option("0", help="Status code of a censored row."),
+    group: str | None = typer.Option(None, help="Column to split by; adds the log-rank test."),
+    conf_type: str = typer.Option("log", help="CI transform: log (R's default), log-log or plain."),
+    conf_level: float = CONF_LEVEL,
+    at: list[float] = typer.Option([], "--at", help="Times to read the curve at (repeatable)."),
+    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    plot: Path | None = PLOT,
+    as_json: bool = JSON,
+) -> None:
+    """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank."""
+
+    def action() -> None:
+        frame = _read(file)
+        select_columns(frame, time, status)
+        fits = [(label, kaplan_meier(rows[time], rows[status], event=_code(event), censored=_code(censored),
+                                     conf_type=conf_type, conf_level=conf_level, time_column=time,
+                                     status_column=status)) for label, rows in _groups(frame, group)]
+        test = (logrank(frame[time], frame[status], frame[group], event=_code(event), censored=_code(censored),
+                        time_column=time, status_column=status, group_column=group)
+                if group and len(fits) > 1 else None)
+        risk_times = list(at) or [float(v) for v in np.linspace(0, float(frame[time].max()), 6).round()]
+        _save(plot, lambda: kaplan_meier_figure({str(label): fit for label, fit in fits}, risk_times=risk_times,
+                                                time_label=time))
+        if as_json:
+            _emit({"file": str(file), "analysis": "kaplan_meier", "time": time, "status": status, "group": group,
+                   "fits": [{"group": str(label), **fit.to_dict(at)} for label, fit in fits],
+                   "logrank": test.to_dict() if test else None})
+            return
+        console = Console()
+        summary = Table(title=f"Kaplan–Meier: {time} / {status}")
+        for name in ("group", "n", "events", "median", f"{conf_level:.0%} CI"):
+            summary.add_column(name, justify="right" if name != "group" else "left")
+        for label, fit in fits:
+            q = fit.median
+            summary.add_row(str(label), str(fit.n), str(fit.events), _fmt(q.time, 2), _ci(q.lower, q.upper, 2))
+        console.print(summary)
+        if at:
+            table = Table(title="Survival at chosen times")
+            for name in ("group", "time", "at risk", "S(t)", "SE", f"{conf_level:.0%} CI"):
+                table.add_column(name, justify="right" if name != "group" else "left")
+            for label, fit in fits:
+                r = fit.at(at)
+                for i in range(len(at)):
+                    table.add_row(str(label), f"{r.time[i]:g}", str(r.n_risk[i]), _fmt(r.survival[i], digits),
+                                  _fmt(r.std_err[i], digits + 1), _ci(r.lower[i], r.upper[i], digits))
+            console.print(table)
+        if test:
+            console.print(f"Log-rank: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
+        console.print(f"Method: {fits[0][1].method.describe()}", highlight=False)
+
+    _run(action)
+
+
+@app.command()
+def cif(
+    file: Path = FILE,
+    time: str = typer.Option("time", help="Column of follow-up times."),
+    status: str = typer.Option("status", help="Column of status codes."),
+    cause: str = typer.Option("1", help="Status code of the event of interest."),
+    censored: str = typer.Option("0", help="Status code of a censored row."),
+    competing: list[str] = typer.Option([], "--competing",
+                                        help="Competing status codes (repeatable); default: every other code."),
+    group: str | None = typer.Option(None, help="Column to split by; adds Gray's test."),
+    variance: str = typer.Option("delta", help="delta (= R survfit) or aalen (= cmprsk)."),
+    conf_type: str = typer.Option("log", help="CI transform: log (R survfit's default), log-log or plain."),
+    conf_level: float = CONF_LEVEL,
+    at: list[float] = typer.Option([365.0], "--at", help="Times to read the incidence at, events on the day count."),
+    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    plot: Path | None = PLOT,
+    as_json: bool = JSON,
+) -> None:
+    """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups."""
+
+    def action() -> None:
+        frame = _read(file)
+        select_columns(frame, time, status)
+        options = dict(censored=_code(censored), competing=[_code(c) for c in competing] or None,
+                       time_column=time, status_column=status)
+        fits = [(label, cumulative_incidence(rows[time], rows[status], _code(cause), variance=variance,
+                                             conf_type=conf_type, conf_level=conf_level, **options))
+                for label, rows in _groups(frame, group)]
+        test = (gray_test(frame[time], frame[status], frame[group], _code(cause), group_column=group, **options)
+                if group and len(fits) > 1 else None)
+        _save(plot, lambda: cumulative_incidence_figure({str(label): fit for label, fit in fits}, time_label=time,
+                                                        title=f"Cumulative incidence of {status} = {cause}"))
+        if as_json:
+            _emit({"file": str(file), "analysis": "cumulative_incidence", "time": time, "status": status,
+                   "group": group, "fits": [{"group": str(label), **fit.to_dict(at)} for label, fit in fits],
+                   "gray": test.to_dict() if test else None})
+            return
+        console = Console()
+        table = Table(title=f"Cumulative incidence of {status} = {cause}")
+        for name in ("group", "n", "time", "at risk", "events", "incidence", "SE", f"{conf_level:.0%} CI"):
+            table.add_column(name, justify="right" if name != "group" else "left")
+        for label, fit in fits:
+            r = fit.at(at)
+            for i in range(len(at)):
+                table.add_row(str(label), str(fit.n), f"{r.time[i]:g}", str(r.n_risk[i]), str(r.n_event[i]),
+                              _fmt(r.incidence[i], digits), _fmt(r.std_err[i], digits + 1),
+                              _ci(r.lower[i], r.upper[i], digits))
+        console.print(table)
+        if test:
+            console.print(f"Gray's test: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
+        console.print(f"Method: {fits[0][1].method.describe()}", highlight=False)
+
+    _run(action)
+
+
+@app.command()
+def paired(
+    file: Path = FILE,
+    before: str = typer.Option(..., help="Column of the baseline score."),
+    after: list[str] = typer.Option(..., "--after", help="Column(s) of follow-up scores (repeatable)."),
+    better: str = typer.Option("lower", help="Direction of improvement: lower (pain) or higher (EQ-5D)."),
+    conf_level: float = CONF_LEVEL,
+    digits: int = typer.Option(2, help="Decimals shown."),
+    plot: Path | None = typer.Option(None, "--plot", help="Write the first comparison's figure to PLOT.png/.svg."),
+    as_json: bool = JSON,
+) -> None:
+    """Paired comparison of a score against baseline: paired t, Wilcoxon signed-rank (V), share improved."""
+
+    def action() -> None:
+        frame = _read(file)
+        select_columns(frame, before, *after)
+        results = [paired_comparison(frame[before], frame[column], better=better, conf_level=conf_level,
+                                     before_column=before, after_column=column) for column in after]
+        _save(plot, lambda: paired_figure(frame[before], frame[after[0]], results[0], labels=(before, after[0]),
+                                          score_label=before))
+        if as_json:
+            _emit({"file": str(file), "analysis": "paired", "comparisons": [r.to_dict() for r in results]})
+            return
+        table = Table(title=f"Paired comparison against {before} (complete pairs)")
+        table.add_column("")
+        for r in results:
+            table.add_column(r.after_column, justify="right")
+        pct = [(r.improved_exact, r.improved_wilson) for r in results]
+        rows = [
+            ("pairs (excluded)", [f"{r.n_pairs} ({r.n_excluded})" for r in results]),
+            (f"{before}, mean ± SD", [f"{r.before_mean:.{digits}f} ± {r.before_sd:.{digits}f}" for r in results]),
+            ("follow-up, mean ± SD", [f"{r.after_mean:.{digits}f} ± {r.after_sd:.{digits}f}" for r in results]),
+            (f"mean {before} − follow-up ({conf_level:.0%} CI)",
+             [f"{_fmt(r.t_test.mean_difference, digits)} ({_ci(r.t_test.lower, r.t_test.upper, digits)})"
+              for r in results]),
+            ("paired t (df), p",
+             [f"{r.t_test.statistic:.2f} ({r.t_test.df}), {r.t_test.p_value:.3g}" for r in results]),
+            ("Wilcoxon V, p", [f"{r.signed_rank.statistic_v:g}, {r.signed_rank.p_value:.3g}" for r in results]),
+            ("improved, n/N (%)", [f"{e.successes}/{e.n} ({100 * e.estimate:.1f}%)" for e, _ in pct]),
+            ("  exact CI (%)", [_ci(100 * e.lower, 100 * e.upper, 1) for e, _ in pct]),
+            ("  Wilson CI (%)", [_ci(100 * w.lower, 100 * w.upper, 1) for _, w in pct]),
+        ]
+        for name, cells in rows:
+            table.add_row(name, *cells)
+        console = Console()
+        console.print(table)
+        console.print(f"Method: {results[0].t_test.method}; Wilcoxon: {results[0].signed_rank.method}; "
+                      f"improved = after {'<' if better == 'lower' else '>'} before, Clopper-Pearson and Wilson CIs",
+                      highlight=False)
+
+    _run(action)
+
+
+@app.command(name="describe")
+def describe_command(
+    file: Path = FILE,
+    continuous: list[str] = typer.Option([], "--continuous", help="Numeric column (repeatable)."),
+    categorical: list[str] = typer.Option([], "--categorical", help="Categorical column (repeatable)."),
+    by: str | None = typer.Option(None, help="Column to split by."),
+    digits: int = typer.Option(1, help="Decimals shown."),
+    as_json: bool = JSON,
+) -> None:
+    """Table 1: mean ± SD and median (IQR, R type 7) for numbers, n (%) for categories; missing counted."""
+
+    def action() -> None:
+        if not continuous and not categorical:
+            raise OpenIDDSError("columns", "none", "at least one --continuous or --categorical column")
+        table = describe(_read(file), continuous=continuous, categorical=categorical, by=by)
+        if as_json:
+            _emit({"file": str(file), "analysis": "describe", **table.to_dict()})
+            return
+        out = Table(title="Descriptive statistics" + (f" by {by}" if by else ""))
+        out.add_column("variable")
+        for i, g in enumerate(table.groups):
+            first = table.summaries[0][i]
+            out.add_column(f"{g} (n = {first.n + first.n_missing})", justify="right")
+        for per_group in table.summaries:
+            first = per_group[0]
+            if isinstance(first, Categorical):
+                out.add_row(first.variable, *[""] * len(per_group))
+                for level in first.levels:
+                    out.add_row(f"  {level}", *[s.n_percent(level, digits) for s in per_group])
+            else:
+                out.add_row(f"{first.variable}, mean ± SD", *[s.mean_sd(digits) for s in per_group])
+                out.add_row(f"{first.variable}, median (IQR)", *[s.median_iqr(digits) for s in per_group])
+            missing = [s.n_missing for s in per_group]
+            if any(missing):
+                out.add_row("  missing", *[str(m) for m in missing])
+        console = Console()
+        console.print(out)
+        console.print("Values are mean ± SD, median (IQR, R type-7 quartiles) or n (%); % of non-missing rows.",
+                      highlight=False)
+
+    _run(action)
+

@@ -1,0 +1,139 @@
+"""Deterministic study figures: Kaplan–Meier with CI band and numbers at risk, cumulative incidence, NRS before/after.
+
+Figures are built on ``matplotlib.figure.Figure`` (no pyplot state) and rendered to bytes; the caller
+writes them. SVG output uses a fixed hash salt and no date, so the same data gives identical files.
+"""
+
+import io
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+from scipy.stats import t as student
+
+from openidds.errors import OpenIDDSError
+from openidds.outcomes.cumulative_incidence import CumulativeIncidence
+from openidds.outcomes.kaplan_meier import KaplanMeier
+from openidds.outcomes.paired import PairedComparison
+
+_HASH_SALT = "openidds"
+_COLOURS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
+FORMATS = ("png", "svg")
+
+
+def _steps(time: np.ndarray, values: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
+    return np.concatenate(([0.0], time)), np.concatenate(([start], values))
+
+
+def _band(ax, x: np.ndarray, lower: np.ndarray, upper: np.ndarray, colour: str) -> None:
+    ok = ~(np.isnan(lower) | np.isnan(upper))
+    ax.fill_between(x, np.where(ok, lower, np.nan), np.where(ok, upper, np.nan), step="post", color=colour,
+                    alpha=0.18, linewidth=0)
+
+
+def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence[float], time_label: str = "Months",
+                        title: str = "Overall survival") -> Figure:
+    """Curves with their pointwise CI band and censoring marks, and the numbers at risk beneath."""
+    if not fits:
+        raise OpenIDDSError("fits", "none", "at least one fitted curve")
+    figure = Figure(figsize=(7.0, 5.0), dpi=100)
+    grid = figure.add_gridspec(2, 1, height_ratios=(4, 0.35 + 0.3 * len(fits)), hspace=0.35)
+    ax = figure.add_subplot(grid[0])
+    table = figure.add_subplot(grid[1], sharex=ax)
+    for row, (label, fit) in enumerate(fits.items()):
+        colour = _COLOURS[row % len(_COLOURS)]
+        x, y = _steps(fit.time, fit.survival, 1.0)
+        _, lower = _steps(fit.time, fit.lower, 1.0)
+        _, upper = _steps(fit.time, fit.upper, 1.0)
+        ax.step(x, y, where="post", color=colour, linewidth=1.6, label=label)
+        _band(ax, x, lower, upper, colour)
+        censored = fit.n_censor > 0
+        ax.plot(fit.time[censored], fit.survival[censored], "|", color=colour, markersize=7)
+        at = fit.at(risk_times)
+        for t, n in zip(at.time, at.n_risk):
+            table.text(t, len(fits) - 1 - row, str(n), ha="center", va="center", color=colour, fontsize=9)
+    ax.set_ylim(0, 1.02)
+    ax.set_ylabel("Survival probability")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    method = next(iter(fits.values())).method
+    ax.text(0.99, 0.97, f"{method.conf_type} {method.conf_level:.0%} CI, Greenwood", transform=ax.transAxes,
+            ha="right", va="top", fontsize=8, color="#444444")
+    ax.legend(loc="lower left", frameon=False)
+    ax.tick_params(labelbottom=True)
+    table.set_ylim(-0.6, len(fits) - 0.4)
+    table.set_yticks(range(len(fits)), list(fits)[::-1])
+    table.set_xlabel(time_label)
+    table.set_title("Number at risk", fontsize=9, loc="left")
+    table.set_xticks(list(risk_times))
+    table.tick_params(left=False, pad=16)
+    for side in ("top", "right", "left"):
+        table.spines[side].set_visible(False)
+    ax.set_xlim(0, max(max(risk_times), max(float(f.time[-1]) for f in fits.values())) * 1.02)
+    return figure
+
+
+def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time_label: str = "Months",
+                                title: str = "Cumulative incidence") -> Figure:
+    """Cumulative-incidence step curves with their pointwise CI band, one per cause or group."""
+    if not fits:
+        raise OpenIDDSError("fits", "none", "at least one fitted curve")
+    figure = Figure(figsize=(7.0, 4.5), dpi=100)
+    ax = figure.add_subplot()
+    for row, (label, fit) in enumerate(fits.items()):
+        colour = _COLOURS[row % len(_COLOURS)]
+        x, y = _steps(fit.time, fit.incidence, 0.0)
+        _, lower = _steps(fit.time, fit.lower, np.nan)
+        _, upper = _steps(fit.time, fit.upper, np.nan)
+        ax.step(x, y, where="post", color=colour, linewidth=1.6, label=label)
+        _band(ax, x, lower, upper, colour)
+    method = next(iter(fits.values())).method
+    ax.text(0.01, 0.97, f"Aalen-Johansen; {method.variance} variance, {method.conf_type} {method.conf_level:.0%} CI",
+            transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#444444")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, None)
+    ax.set_xlabel(time_label)
+    ax.set_ylabel("Cumulative incidence")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="upper right", frameon=False)
+    return figure
+
+
+def paired_figure(before: Sequence[float], after: Sequence[float], comparison: PairedComparison, *,
+                  labels: tuple[str, str] = ("Before", "After"), score_label: str = "NRS") -> Figure:
+    """Each patient's pair as a faint line, with the means and their 95% t intervals on top."""
+    first = np.asarray(before, dtype=float)
+    second = np.asarray(after, dtype=float)
+    complete = ~(np.isnan(first) | np.isnan(second))
+    first, second = first[complete], second[complete]
+    figure = Figure(figsize=(4.5, 5.0), dpi=100)
+    ax = figure.add_subplot()
+    x = np.array([0.0, 1.0])
+    ax.plot(np.vstack([np.zeros_like(first), np.ones_like(second)]), np.vstack([first, second]), color="#999999",
+            alpha=0.25, linewidth=0.8)
+    n = comparison.n_pairs
+    quantile = student.ppf(1 - (1 - comparison.t_test.conf_level) / 2, n - 1)
+    half = quantile / np.sqrt(n) * np.array([comparison.before_sd, comparison.after_sd])
+    means = np.array([comparison.before_mean, comparison.after_mean])
+    ax.errorbar(x, means, yerr=half, color=_COLOURS[0], marker="o", linewidth=2, capsize=6)
+    t = comparison.t_test
+    ax.set_title(f"{score_label}: mean fall {t.mean_difference:.2f} ({t.lower:.2f}–{t.upper:.2f}), "
+                 f"n = {n}", fontsize=10)
+    ax.set_xticks(x, labels)
+    ax.set_xlim(-0.3, 1.3)
+    ax.set_ylabel(score_label)
+    ax.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def render(figure: Figure, fmt: str) -> bytes:
+    """The figure as PNG or SVG bytes; identical input gives identical bytes (fixed SVG salt, no dates)."""
+    if fmt not in FORMATS:
+        raise OpenIDDSError("format", fmt, "png or svg")
+    buffer = io.BytesIO()
+    metadata = {"Date": None} if fmt == "svg" else {"Software": None}
+    with rc_context({"svg.hashsalt": _HASH_SALT, "svg.fonttype": "path"}):
+        figure.savefig(buffer, format=fmt, metadata=metadata, bbox_inches="tight")
+    return buffer.getvalue()

@@ -1,0 +1,125 @@
+"""`openidds stats` end to end on the shipped datasets, through typer's CliRunner."""
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from openidds.cli import stats
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+runner = CliRunner()
+
+
+def run(*args: str):
+    return runner.invoke(stats.app, [str(a) for a in args])
+
+
+def test_km_json_carries_estimates_cis_and_method():
+    result = run("km", DATA / "aml.csv", "--at", "12", "--at", "36", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    fit = out["fits"][0]
+    assert fit["median"] == {"time": 27.0, "lower": 18.0, "upper": 45.0}
+    assert fit["method"]["conf_type"] == "log" and fit["method"]["variance"] == "Greenwood"
+    assert round(fit["survival_at"][0]["survival"], 3) == 0.739 and round(fit["survival_at"][1]["upper"], 3) == 0.569
+    assert out["logrank"] is None
+
+
+def test_km_by_group_prints_tables_and_logrank():
+    result = run("km", DATA / "lung.csv", "--event", "2", "--censored", "1", "--group", "sex", "--at", "365")
+    assert result.exit_code == 0, result.output
+    assert "270.00" in result.output and "426.00" in result.output
+    assert "Log-rank: chi-square 10.33, df 1" in result.output and "Greenwood" in result.output
+
+
+def test_km_group_json_has_nan_upper_limit_as_null():
+    out = json.loads(run("km", DATA / "aml.csv", "--group", "x", "--conf-type", "log-log", "--json").output)
+    medians = {f["group"]: f["median"] for f in out["fits"]}
+    assert medians["Maintained"]["upper"] is None and medians["Nonmaintained"]["upper"] == 33.0
+    assert out["logrank"]["df"] == 1
+
+
+def test_cif_reads_at_times_with_method_and_gray_test():
+    result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--cause", "1", "--at", "12", "--variance", "aalen",
+                 "--conf-type", "log-log", "--group", "dis", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output)
+    assert out["gray"]["statistic"] == pytest.approx(1.30, abs=0.005)
+    assert all(f["method"]["variance"] == "aalen" for f in out["fits"])
+    overall = json.loads(run("cif", DATA / "bmt.csv", "--time", "ftime", "--at", "12", "--json").output)
+    row = overall["fits"][0]["incidence_at"][0]
+    assert round(row["incidence"], 4) == 0.2728 and round(row["lower"], 4) == 0.1557
+
+
+def test_cif_table_is_readable():
+    result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--cause", "2", "--at", "12", "--at", "24")
+    assert result.exit_code == 0 and "0.341" in result.output and "0.446" in result.output
+    assert "delta method" in result.output
+
+
+def test_paired_on_parquet_with_two_follow_ups(tmp_path):
+    frame = pd.DataFrame({
+        "nrs_0": [8, 7, 9, 6, 8, 7, 10, 9, 8, 7, 6, 9, 8, 7, 8, 9, 7, 8, 6, 9],
+        "nrs_6m": [4, 5, 6, 6, 3, 4, 5, 7, 8, 3, 4, 5, 2, 7, 4, 6, 5, 3, 6, 4],
+        "nrs_12m": [None] * 10 + [4, 5, 2, 7, 4, 6, 5, 3, 6, 4],
+    })
+    path = tmp_path / "nrs.parquet"
+    frame.to_parquet(path)
+    result = run("paired", path, "--before", "nrs_0", "--after", "nrs_6m", "--after", "nrs_12m", "--json")
+    assert result.exit_code == 0, result.output
+    six, twelve = json.loads(result.output)["comparisons"]
+    assert round(six["t_test"]["statistic"], 4) == 6.9254 and six["signed_rank"]["statistic_v"] == 136
+    assert (twelve["n_pairs"], twelve["n_excluded"]) == (10, 10)
+    assert six["improved"][0]["method"].startswith("exact Clopper-Pearson")
+    table = run("paired", path, "--before", "nrs_0", "--after", "nrs_6m")
+    assert table.exit_code == 0 and "16/20 (80.0%)" in table.output
+
+
+def test_describe_table_and_json():
+    result = run("describe", DATA / "veteran.csv", "--continuous", "karno", "--categorical", "celltype", "--by", "trt")
+    assert result.exit_code == 0, result.output
+    assert "All (n = 137)" in result.output and "48 (35.0%)" in result.output
+    out = json.loads(run("describe", DATA / "veteran.csv", "--continuous", "age", "--json").output)
+    assert out["variables"][0]["groups"]["All"]["n"] == 137
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("km", DATA / "aml.csv", "--time", "months"), "months"),
+    (("km", DATA / "aml.csv", "--event", "2"), "rows [1, 2, 4"),
+    (("describe", DATA / "aml.csv"), "at least one"),
+    (("cif", DATA / "bmt.csv", "--time", "ftime", "--variance", "jackknife"), "variance"),
+])
+def test_bad_input_exits_with_a_named_error(args, message):
+    result = run(*args)
+    assert result.exit_code == 2
+    assert message in result.output.replace("\n", "")
+
+
+def test_non_numeric_time_error_names_file_rows(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text("time,status\n5,1\nsoon,0\n7,1\n-2,1\n")
+    result = run("km", path)
+    assert result.exit_code == 2 and "'time'" in result.output and "rows [2]" in result.output
+    path.write_text("time,status\n5,1\n6,0\n7,1\n-2,1\n")
+    assert "rows [4]" in run("km", path).output
+
+
+def test_unsupported_file_type_refused(tmp_path):
+    path = tmp_path / "data.xlsx"
+    path.write_bytes(b"x")
+    result = run("km", path)
+    assert result.exit_code == 2 and ".csv or .parquet" in result.output
+
+
+def test_plot_writes_identical_png_and_svg(tmp_path):
+    for name in ("a", "b"):
+        result = run("km", DATA / "lung.csv", "--event", "2", "--censored", "1", "--group", "sex", "--at", "0",
+                     "--at", "365", "--at", "730", "--plot", tmp_path / name)
+        assert result.exit_code == 0, result.output
+    for fmt in ("png", "svg"):
+        assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes()
+    result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--at", "12", "--plot", tmp_path / "cif")
+    assert result.exit_code == 0 and (tmp_path / "cif.svg").stat().st_size > 0
