@@ -77,7 +77,7 @@ def test_bolus_storms_never_pass_the_rolling_limit(rate, press_times, dose, cap_
     """PUMP-CAP-1: whatever the patient presses, the 24-hour amount stays within the limit."""
     bolus = PatientBolus(dose, 1200, 1200, 24)
     pump = run(Continuous(rate), bolus, press_times, cap_mg=cap_mg, strength="25", horizon=4 * DAY)
-    checker = LogChecker({"morphine": int(cap_mg) * MASS_TICKS_PER_MG})
+    checker = LogChecker({"morphine": int(cap_mg) * MASS_TICKS_PER_MG}, pump.spec)
     checker.therapies = {e.seq: pump.therapy for e in pump.log if e.kind == "program"}  # the one therapy
     checker.read(pump)
     assert checker.max_window("morphine") <= int(cap_mg) * MASS_TICKS_PER_MG

@@ -36,6 +36,7 @@ from openidds.pump import (
 )
 from openidds.pump.ticks import MASS_TICKS_PER_MG, TICKS_PER_ML, ticks_to_ml, volume_ticks
 from tests.pump.builders import MORPHINE_10, filled_pump
+from tests.pump.test_stateful import LogChecker
 
 DAY, HOUR = 86_400, 3_600
 
@@ -139,8 +140,8 @@ def test_concentration_change_arrives_after_the_catheter_volume():
     assert second_day > 1.8 * first_day  # the new, twice as strong, solution
 
 
-def test_priming_bolus_fills_the_path_without_counting_toward_the_limit():
-    """PUMP-CATHETER-1, PUMP-CAP-1 (priming excepted)."""
+def test_priming_bolus_fills_the_path_and_delivers_no_drug():
+    """PUMP-CATHETER-1, PUMP-CAP-1: priming pushes the drug-free fluid out; the pump counts no drug."""
     pump = Pump()
     pump.execute(0, Refill(MORPHINE_10, "18"))
     pump.execute(0, StartBolus(BolusKind.PRIMING, "0.41", 1800))
@@ -215,9 +216,10 @@ def test_bolus_status_changes_nothing(pump):
 
 
 def test_rolling_limit_falls_to_minimum_rate_and_cancels_the_bolus():
-    """PUMP-CAP-1: 4 mg/day basal, limit 6 mg: the third 1 mg bolus reaches it."""
+    """PUMP-CAP-1: primed, 4 mg/day basal, limit 6 mg: the third 1 mg bolus reaches it."""
     bolus = PatientBolus("0.1", 1800, 1800, 10)
     pump = filled_pump(rate="0.4", cap_mg="6", bolus=bolus)
+    pump.execute(0, StartBolus(BolusKind.PRIMING, "0.41", 1800))
     for k in range(6):
         pump.execute(2 * HOUR + k * HOUR, RequestPatientBolus())
     pump.advance(3 * DAY)
@@ -228,25 +230,21 @@ def test_rolling_limit_falls_to_minimum_rate_and_cancels_the_bolus():
     capped = [e for e in pump.log if e.kind == "delivery" and e.data["flow"] == "daily_limit"]
     assert capped and all(e.data["rate"] == pump.spec.min_rate for e in capped)
     assert any(e.kind == "alarm_cleared" and e.data["alarm"] == "daily_limit_reached" for e in pump.log)
-    assert max_window_mg(pump) <= 6
+    checker = LogChecker({"morphine": 6 * MASS_TICKS_PER_MG}, pump.spec)
+    checker.therapies = {e.seq: pump.therapy for e in pump.log if e.kind == "program"}
+    checker.read(pump)
+    assert checker.max_window("morphine") <= 6 * MASS_TICKS_PER_MG
 
 
-def max_window_mg(pump: Pump) -> float:
-    """The largest nominal amount in any 24-hour window, checked at every segment edge and edge + 24 h."""
-    segments = [(e.t_s, e.data["end_s"], e.data["volume"]) for e in pump.log
-                if e.kind == "delivery" and e.data["flow"] != "bolus:priming"]
-    edges = sorted({s for a, b, _ in segments for s in (a, b, a + DAY, b + DAY)})
-
-    def upto(x):
-        total = 0
-        for a, b, volume in segments:
-            if x >= b:
-                total += volume
-            elif x > a:
-                total += min(volume, volume * (x - a) // (b - a) + 1)
-        return total
-    worst = max(upto(s) - upto(s - DAY) for s in edges)
-    return worst * 10 / TICKS_PER_ML
+def test_limit_counts_the_drug_at_the_catheter_tip():
+    """PUMP-CAP-1, PUMP-CATHETER-1: after a change to a weaker solution the stronger one still in the catheter
+    is what the patient gets, and what the limit counts."""
+    pump = filled_pump(rate="0.41", cap_mg="12", solution=Solution.of({"morphine": "20"}))
+    pump.advance(2 * DAY)
+    pump.execute(2 * DAY, Refill(MORPHINE_10, "18"))
+    pump.advance(3 * DAY)  # one more day: exactly the 0.41 mL of 20 mg/mL left in the path
+    assert pump.window_mg("morphine") == pytest.approx(8.2, abs=1e-9)
+    assert pump.execute(3 * DAY, Interrogate()).delivering == "basal"
 
 
 def test_limit_too_low_for_the_program_is_refused():

@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import dose, pump, stats
+from openidds.cli import dose, program, pump, refill, registry, stats
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -12,6 +12,9 @@ app = typer.Typer(
 app.add_typer(pump.app, name="pump")
 app.add_typer(dose.app, name="dose")
 app.add_typer(stats.app, name="stats")
+app.add_typer(program.app, name="program")
+app.add_typer(refill.app, name="refill")
+app.add_typer(registry.app, name="registry")
 
 
 def main() -> None:

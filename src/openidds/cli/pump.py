@@ -79,7 +79,7 @@ def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool)
     console.print(table)
     result = summary(run)
     totals = Table(title="Totals", header_style="bold")
-    for column in ("drug", "pumped (pump's count)", "to CSF", "to tissue", "withdrawn", "in reservoir", "in catheter"):
+    for column in ("drug", "delivered (pump's count)", "to CSF", "to tissue", "withdrawn", "in reservoir", "in catheter"):
         totals.add_column(column, justify="right" if column != "drug" else "left")
     for drug, mg in result["drugs_mg"].items():
         totals.add_row(drug, *(f"{mg[k]} mg" for k in (

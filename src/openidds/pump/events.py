@@ -32,7 +32,7 @@ class Event(NamedTuple):
         return {"seq": self.seq, "t_s": self.t_s, "kind": self.kind, "reason": self.reason, "data": data}
 
 
-DELIVERY_FIELDS = ("flow", "rate", "end_s", "volume", "actual", "route")
+DELIVERY_FIELDS = ("flow", "rate", "end_s", "volume", "actual", "route", "dose")
 """A delivery row keeps its data as a tuple in this order (the log's one hot path); readers get a dict."""
 
 
@@ -44,9 +44,12 @@ class EventLog:
     def __init__(self) -> None:
         self._rows: list[tuple] = []
 
-    def append(self, t_s: int, kind: str, reason: str, data: dict) -> Event:
+    def append(self, t_s: int, kind: str, reason: str, data: dict) -> None:
         self._rows.append((t_s, kind, reason, data))
-        return Event(len(self._rows) - 1, t_s, kind, reason, data)
+
+    def last(self) -> Event:
+        """The newest event."""
+        return _event(len(self._rows) - 1, self._rows[-1])
 
     def append_delivery(self, t_s: int, flow: str, values: tuple) -> None:
         """A delivery segment: ``values`` in the order of :data:`DELIVERY_FIELDS`."""
@@ -76,9 +79,10 @@ def _event(seq: int, row: tuple) -> Event:
 
 @dataclass(frozen=True)
 class Totals:
-    """The pump's own accounts: volumes in ticks, nominal drug (pumped volume x the concentration the pump
-    was told) in mass ticks per drug. ``filled`` counts the fluid the pump left the factory with (its
-    non-retrievable residual) and every fill."""
+    """The pump's own accounts: volumes in ticks; ``nominal``, the drug the pump counts as delivered at the
+    catheter tip (the concentrations it was told, pushed through its tubing and catheter), in mass ticks per
+    drug. ``filled`` counts the fluid the pump left the factory with (its non-retrievable residual) and
+    every fill."""
 
     filled: int = 0
     withdrawn: int = 0
@@ -91,7 +95,6 @@ def rebuild_totals(events: Iterable[Event]) -> Totals:
     """Rebuild the pump's accounts from the log alone."""
     filled = withdrawn = estimated = actual = 0
     nominal: dict[str, int] = {}
-    concentration: dict[str, int] = {}
     for event in events:
         data = event.data
         if event.kind == "implant":
@@ -99,10 +102,10 @@ def rebuild_totals(events: Iterable[Event]) -> Totals:
         elif event.kind == "refill":
             filled += data["fill"]
             withdrawn += data["withdrawn"]
-            concentration = dict(data["ng_per_ml"])
         elif event.kind == "delivery":
             estimated += data["volume"]
             actual += data["actual"]
-            for drug, ng in concentration.items():
-                nominal[drug] = nominal.get(drug, 0) + data["volume"] * ng
+            for drug, mass in data["dose"].items():
+                if mass:
+                    nominal[drug] = nominal.get(drug, 0) + mass
     return Totals(filled, withdrawn, estimated, actual, nominal)

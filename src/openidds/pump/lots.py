@@ -42,13 +42,21 @@ class FluidPath:
 
     def push(self, lot: Lot, a: int, b: int) -> None:
         """Push the lot's outflow range [a, b) in at the pump; the same volume leaves at the tip."""
-        back = self.chunks[-1]
+        chunks, exited = self.chunks, self.exited
+        if len(chunks) == 1:
+            only = chunks[0]
+            if only[0] is lot and only[2] == a and exited and exited[-1][0] is lot and exited[-1][2] == only[1]:
+                # the usual case: one lot fills the path; its front and the last exited range both move on
+                only[2] = b
+                only[1] += b - a
+                exited[-1][2] = only[1]
+                return
+        back = chunks[-1]
         if back[0] is lot and back[2] == a:
             back[2] = b
         else:
             self.chunks.append([lot, a, b])
         volume = b - a
-        chunks, exited = self.chunks, self.exited
         while volume:
             front = chunks[0]
             f_lot, f_a, f_b = front
@@ -82,3 +90,58 @@ def sum_ranges(ranges: list[list]) -> dict[str, int]:
             for drug, mass in lot.amounts(a, b).items():
                 total[drug] = total.get(drug, 0) + mass
     return total
+
+
+class CountedColumn:
+    """The pump's own view of its tubing and catheter: volumes of the concentrations it was told (ng/mL per
+    drug, ``{}`` for drug-free fluid), front first. It moves with the volume the pump counts, so the pump
+    counts drug as it leaves the catheter tip, which is what the 24-hour limit is about."""
+
+    __slots__ = ("chunks",)
+
+    def __init__(self, volume: int) -> None:
+        self.chunks: list[list] = [[volume, {}]]
+
+    def front(self, incoming: dict[str, int]) -> tuple[int | None, dict[str, int]]:
+        """(volume until the concentration at the tip changes, or None if it cannot while ``incoming`` is
+        pushed; concentrations at the tip)."""
+        chunks = self.chunks
+        volume, ng = chunks[0]
+        if len(chunks) == 1 and ng is incoming:
+            return None, ng
+        return volume, ng
+
+    def highest(self, drug: str) -> int:
+        """The highest concentration of ``drug`` anywhere in the column."""
+        return max((ng.get(drug, 0) for _, ng in self.chunks), default=0)
+
+    def push(self, volume: int, ng: dict[str, int]) -> dict[str, int]:
+        """Push ``volume`` of solution ``ng`` in; return the drug that leaves at the tip."""
+        chunks = self.chunks
+        if chunks[-1][1] is ng:
+            chunks[-1][0] += volume
+        else:
+            chunks.append([volume, ng])
+        out: dict[str, int] = {}
+        while volume:
+            front = chunks[0]
+            take = front[0] if front[0] < volume else volume
+            for drug, conc in front[1].items():
+                out[drug] = out.get(drug, 0) + take * conc
+            front[0] -= take
+            volume -= take
+            if front[0] == 0:
+                del chunks[0]
+        return out
+
+    def peek(self, volume: int) -> dict[str, int]:
+        """The drug that pushing ``volume`` would deliver, without moving anything."""
+        out: dict[str, int] = {}
+        for chunk_volume, ng in self.chunks:
+            take = min(chunk_volume, volume)
+            for drug, conc in ng.items():
+                out[drug] = out.get(drug, 0) + take * conc
+            volume -= take
+            if not volume:
+                break
+        return out

@@ -37,7 +37,7 @@ from openidds.pump.faults import (
     MriExposure,
     SelfTestError,
 )
-from openidds.pump.lots import FluidPath, Lot, extend_ranges, sum_ranges
+from openidds.pump.lots import CountedColumn, FluidPath, Lot, extend_ranges, sum_ranges
 from openidds.pump.programs import FOREVER_S, Stopped, Therapy, max_daily_volume
 from openidds.pump.rolling import RollingDose
 from openidds.pump.solution import Solution
@@ -46,8 +46,7 @@ from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
 
 
-_PRIMING = f"bolus:{BolusKind.PRIMING.value}"
-"""A priming bolus fills the catheter: its drug stays there, so it does not count toward the 24-hour limit."""
+_SOURCES = {kind: f"bolus:{kind.value}" for kind in BolusKind}
 
 
 class CommandRefused(OpenIDDSError):
@@ -55,10 +54,11 @@ class CommandRefused(OpenIDDSError):
 
 
 class _Bolus:
-    __slots__ = ("kind", "rate", "remaining", "volume", "started_s")
+    __slots__ = ("kind", "source", "rate", "remaining", "volume", "started_s")
 
     def __init__(self, kind: BolusKind, rate: int, volume: int, started_s: int) -> None:
         self.kind, self.rate, self.remaining, self.volume, self.started_s = kind, rate, volume, volume, started_s
+        self.source = _SOURCES[kind]
 
 
 class Pump:
@@ -88,12 +88,15 @@ class Pump:
         self._res_est = self._res_act = self._residual
         self._csf: list[list] = []
         self._path = FluidPath(spec.path_ticks, self._csf)
+        self._column = CountedColumn(spec.path_ticks)
         self._explanted: list[list] = []
         self._tissue: list[list] = []
         self._withdrawn_ranges: list[list] = []
         self._windows: dict[str, RollingDose] = {}
         self._limits: tuple[tuple[RollingDose, int, int, int], ...] = ()
         self._ceilings: list[int] = []
+        self._dose: dict[str, int] = {}
+        self._halt: str | None = "not_filled"
         self._capped = False
         self._empty = False
         self._motor_stop_reason: str | None = None
@@ -104,7 +107,7 @@ class Pump:
         self._occluded = self._leaking = False
         self._alarms: dict[AlarmKind, Alarm] = {}
         self._eri_done = self._eos_done = False
-        self._filled = self._withdrawn = self._pumped_est = self._pumped_act = 0
+        self._filled = self._withdrawn = self._pumped_act = 0
         self._timer = FOREVER_S
         self._low_armed = True
         self._interrogated_seq = 0
@@ -136,6 +139,7 @@ class Pump:
         if self._timer < end:
             end = self._timer if self._timer > t else t
         limit = 0
+        mass_rates: dict[str, int] = {}
         if rate:
             limit = self._res_est - self._residual
             if budget is not None and budget < limit:
@@ -147,43 +151,55 @@ class Pump:
                 low = t + -(-(self._res_est - self._low) // rate)
                 if low < end:
                     end = low
-        counted = 0 if source == _PRIMING else rate
+            # one concentration at the catheter tip per step; a change inside a second gets a step of its own
+            front_volume, front_ng = self._column.front(self._lot.ng_nominal)
+            if front_volume is not None and front_volume < rate:
+                end = t + 1
+                mass_rates = self._column.peek(min(rate, limit))
+            else:
+                if front_volume is not None and front_volume < rate * (end - t):
+                    end = t + front_volume // rate
+                mass_rates = {drug: rate * ng for drug, ng in front_ng.items()}
         cap_at = release_at = None
         if self._limits:
             if self._capped:
-                release_at = self._release_time(end, counted)
+                release_at = self._release_time(end, mass_rates)
                 if release_at is not None:
                     end = release_at
-            elif counted:
-                cap_at = self._cap_time(end, counted)
+            elif mass_rates:
+                cap_at = self._cap_time(end, mass_rates)
                 if cap_at is not None:
                     end = cap_at
         volume = rate * (end - t)
         full = volume <= limit
+        dose = None
         if volume:
             if not full:
                 volume = limit
-            self._deliver(t, end, rate, volume, source)
-        concentration = self._ng_map
+            dose = self._deliver(t, end, rate, volume, source)
+        span = end - t
         for drug, window in self._windows.items():
-            ng = concentration.get(drug, 0) if counted else 0
-            if full:
-                window.record(t, end, rate * ng)
-            else:
-                window.record(t, end - 1, rate * ng)
-                window.record(end - 1, end, (volume - rate * (end - 1 - t)) * ng)
+            if not dose:
+                window.record(t, end, 0)
+            elif full or span == 1:
+                window.record(t, end, dose.get(drug, 0) // span)
+            else:  # cut inside its last second: full rate, then what was left
+                per_second = mass_rates.get(drug, 0)
+                window.record(t, end - 1, per_second)
+                window.record(end - 1, end, dose.get(drug, 0) - per_second * (span - 1))
         self.t_s = end
         if cap_at == end:
             self._enter_cap()
         elif release_at == end and all(w.window(end) <= level for w, _, _, level in self._limits):
             self._capped = False
             self._clear_alarm(AlarmKind.DAILY_LIMIT_REACHED, "rolling 24-hour amount back below the resume level")
-        self._settle()
+        if end >= self._timer or self._res_est <= self._low or self._bolus is not None:
+            self._settle()
 
     def _flow(self) -> tuple[int, str, int | None]:
-        stop = self._stop_reason()
-        if stop:
-            return (0, stop, None)
+        """(rate, what drives it, volume budget) by precedence: stop, safe state, 24-hour limit, bolus, basal."""
+        if self._halt:
+            return (0, self._halt, None)
         rate, _, budget = self._basal
         if self._safe_state:
             return (self._min_rate, "safe_state", None)
@@ -191,8 +207,12 @@ class Pump:
             return (min(self._min_rate, rate), "daily_limit", None)
         bolus = self._bolus
         if bolus is not None:
-            return (bolus.rate, f"bolus:{bolus.kind.value}", bolus.remaining)
+            return (bolus.rate, bolus.source, bolus.remaining)
         return (rate, "basal", budget)
+
+    def _refresh_halt(self) -> None:
+        """Recompute why the pump cannot deliver; called wherever one of the reasons changes."""
+        self._halt = self._stop_reason()
 
     def _stop_reason(self) -> str | None:
         if self.solution is None:
@@ -220,48 +240,56 @@ class Pump:
             nxt = min(nxt, self._motor_resume_at)
         self._timer = nxt
 
-    def _cap_time(self, end: int, rate: int) -> int | None:
+    def _cap_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
 
-        Cheap when far from the limit: ``W(s) <= W(t0) + D(s) - D(t0)`` for any earlier check time t0, so
+        Cheap when far from the limit: ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier check time t0, so
         while ``D(s)`` stays under the ceiling ``trigger - W(t0) + D(t0)`` nothing can cross; the ceiling is
         refreshed only when that bound fails.
         """
         t, first = self.t_s, None
-        span_end = end if end - t < DAY else t + DAY
-        for i, (window, ng, trigger, _) in enumerate(self._limits):
-            mass_rate = rate * ng
-            reach = window.total() + mass_rate * (span_end - t)
-            if reach <= self._ceilings[i]:
+        span = end - t if end - t < DAY else DAY
+        ceilings = self._ceilings
+        for i, (window, drug, trigger, _) in enumerate(self._limits):
+            mass_rate = mass_rates.get(drug, 0)
+            reach = window.total() + mass_rate * span
+            if reach <= ceilings[i]:
                 continue
             w_now = window.window(t)
-            self._ceilings[i] = trigger - w_now + window.total()
-            if reach <= self._ceilings[i]:
+            ceilings[i] = trigger - w_now + window.total()
+            if reach <= ceilings[i]:
                 continue
-            s = t if w_now > trigger else window.first_above(end, mass_rate, trigger)
+            s = window.first_above(end, mass_rate, trigger)
             if s is not None:
                 last_safe = max(s - 1, t)
                 first = last_safe if first is None else min(first, last_safe)
         return first
 
-    def _release_time(self, end: int, rate: int) -> int | None:
+    def _release_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The first second at which every limited drug is back at or below its resume level."""
         t = latest = self.t_s
-        for window, ng, _, level in self._limits:
+        for window, drug, _, level in self._limits:
             if window.window(t) <= level:
                 continue
-            s = window.first_at_or_below(end, rate * ng, level)
+            s = window.first_at_or_below(end, mass_rates.get(drug, 0), level)
             if s is None:
                 return None
             latest = max(latest, s)
         return latest
 
-    def _deliver(self, t: int, end: int, rate: int, volume: int, source: str) -> None:
-        """Pump ``volume`` over [t, end): out of the reservoir and down the catheter, or out of a leak."""
+    def _deliver(self, t: int, end: int, rate: int, volume: int, source: str) -> dict[str, int]:
+        """Pump ``volume`` over [t, end): out of the reservoir and down the catheter, or out of a leak.
+        Returns the drug the pump counts as delivered at the catheter tip."""
         self._res_est -= volume
-        self._pumped_est += volume
         lot = self._lot
         lot.pumped_estimated += volume
+        column = self._column
+        chunks_before = len(column.chunks)
+        dose = column.push(volume, lot.ng_nominal)
+        for drug, mass in dose.items():
+            self._dose[drug] = self._dose.get(drug, 0) + mass
+        if len(column.chunks) < chunks_before:
+            self._update_limits()
         if self._occluded:
             actual, route = 0, "blocked"
         else:
@@ -276,13 +304,14 @@ class Pump:
                 route = "csf"
                 self._path.push(lot, a, a + volume)
         bolus = self._bolus
-        if bolus is not None and source.startswith("bolus"):
+        if bolus is not None and source is bolus.source:
             bolus.remaining -= volume
         elif source == "basal" and self._basal[2] is not None:
             basal_rate, basal_end, budget = self._basal
             budget -= volume
             self._basal = (basal_rate if budget else 0, basal_end, budget if budget else None)
-        self.log.append_delivery(t, source, (source, rate, end, volume, actual, route))
+        self.log.append_delivery(t, source, (source, rate, end, volume, actual, route, dose))
+        return dose
 
     def _settle(self) -> None:
         """Raise the alarms and end the boluses that the present state calls for."""
@@ -292,6 +321,7 @@ class Pump:
         if self.solution is not None and self._res_est <= self._low:
             if not self._empty and self._res_est <= self._residual:
                 self._empty = True
+                self._refresh_halt()
                 self._raise_alarm(AlarmKind.EMPTY_RESERVOIR, "reservoir empty: delivery has stopped")
             self._raise_alarm(AlarmKind.LOW_RESERVOIR, "reservoir at or below the low-reservoir threshold")
             self._low_armed = False
@@ -300,7 +330,7 @@ class Pump:
             if bolus.remaining == 0:
                 self._end_bolus("completed")
             else:
-                stop = self._stop_reason() or ("daily_limit" if self._capped else None) or (
+                stop = self._halt or ("daily_limit" if self._capped else None) or (
                     "safe_state" if self._safe_state else None)
                 if stop:
                     self._end_bolus(f"cancelled: {stop}")
@@ -317,6 +347,7 @@ class Pump:
                             {"after": self._motor_stop_reason})
             self._motor_stop_reason, self._motor_resume_at = None, FOREVER_S
         self._update_timer()
+        self._refresh_halt()
 
     def _enter_cap(self) -> None:
         self._capped = True
@@ -355,6 +386,7 @@ class Pump:
         elif isinstance(fault, SelfTestError):
             if fault.critical:
                 self._critical_memory = True
+                self._refresh_halt()
                 self._raise_alarm(AlarmKind.CRITICAL_MEMORY_ERROR,
                                   "critical memory error: delivery stopped until reprogrammed")
             else:
@@ -369,6 +401,7 @@ class Pump:
             self._motor_resume_at = until
         self._motor_stop_reason = reason
         self._update_timer()
+        self._refresh_halt()
         self._awaiting_confirmation.add(alarm)
         self._raise_alarm(alarm, text)
 
@@ -380,8 +413,8 @@ class Pump:
     def _set_therapy(self, command: SetTherapy):
         self._check_therapy("SetTherapy", command.therapy, self.solution)
         self._apply_therapy(command.therapy)
-        return self.log.append(self.t_s, "program", command.therapy.program.describe(),
-                               _therapy_data(command.therapy))
+        self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+        return self.log.last()
 
     def _check_therapy(self, command: str, therapy: Therapy, solution: Solution | None) -> None:
         if not isinstance(therapy, Therapy):
@@ -419,21 +452,28 @@ class Pump:
         self._basal = therapy.program.piece(self.t_s, self._origin)
         self._safe_state = False
         self._critical_memory = False
+        self._refresh_halt()
         self._clear_alarm(AlarmKind.BATTERY_RESET, "reprogrammed")
         self._clear_alarm(AlarmKind.CRITICAL_MEMORY_ERROR, "reprogrammed")
         self._update_limits()
 
     def _update_limits(self) -> None:
+        """Trigger and resume levels of each limited drug (docs/pump.md, "The rolling 24-hour limit").
+
+        The minimum-rate reserve uses the strongest solution that can still reach the tip: the reservoir's
+        or any still in the tubing and catheter."""
         if self.therapy is None or self.solution is None:
             self._limits, self._ceilings = (), []
             return
         limits = dict(self.therapy.limits_mass)
         daily = max_daily_volume(self._program, self._origin)
         reserve_volume = self._min_rate * DAY
-        self._limits = tuple(
-            (self._windows[drug], ng, limits[drug] - reserve_volume * ng, limits[drug] - (reserve_volume + daily) * ng)
-            for drug, ng in self.solution.ng_per_ml)
-        self._ceilings = [-1] * len(self._limits)
+        levels = []
+        for drug, ng in self.solution.ng_per_ml:
+            trigger = limits[drug] - reserve_volume * max(ng, self._column.highest(drug))
+            levels.append((self._windows[drug], drug, trigger, trigger - daily * ng))
+        self._limits = tuple(levels)
+        self._ceilings = [-1] * len(levels)
 
     def _refill(self, command: Refill) -> RefillReport:
         name = "Refill"
@@ -474,6 +514,7 @@ class Pump:
         for drug in command.solution.drugs:
             self._windows.setdefault(drug, RollingDose(self.t_s))
         self._empty = False
+        self._refresh_halt()
         self._clear_alarm(AlarmKind.EMPTY_RESERVOIR, "refilled")
         if self._res_est > self._low:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "refilled")
@@ -504,6 +545,8 @@ class Pump:
         if rate > self._max_rate:
             self._refuse(name, "duration_s", duration,
                          f"at least {-(-volume // self._max_rate)} s for {command.volume_ml} mL at the maximum rate")
+        if self.therapy is None and command.kind is not BolusKind.PRIMING:
+            self._refuse(name, "therapy", None, "a programmed therapy with its 24-hour limit before any bolus but priming")
         blocked = self._bolus_blocker()
         if blocked:
             self._refuse(name, "pump_state", blocked, "a pump that is delivering with no bolus in progress")
@@ -512,13 +555,13 @@ class Pump:
             self._refuse(name, "volume_ml", command.volume_ml,
                          f"at most the {decimal_text(ticks_to_ml(available), 6)} mL left in the reservoir")
         self._bolus = _Bolus(command.kind, rate, volume, self.t_s)
-        return self.log.append(self.t_s, "bolus_started", command.kind.value,
-                               {"kind": command.kind.value, "volume": volume, "duration_s": duration, "rate": rate})
+        self.log.append(self.t_s, "bolus_started", command.kind.value,
+                        {"kind": command.kind.value, "volume": volume, "duration_s": duration, "rate": rate})
+        return self.log.last()
 
     def _bolus_blocker(self) -> str | None:
-        stop = self._stop_reason()
-        if stop:
-            return stop
+        if self._halt:
+            return self._halt
         if self._safe_state:
             return "safe_state"
         if self._capped:
@@ -530,12 +573,13 @@ class Pump:
     def _cancel_bolus(self, command: CancelBolus):
         if self._bolus is None:
             self._refuse("CancelBolus", "bolus", None, "a bolus in progress")
-        return self._end_bolus("cancelled by the clinician")
+        self._end_bolus("cancelled by the clinician")
+        return self.log.last()
 
-    def _end_bolus(self, outcome: str):
+    def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
         self._bolus = None
-        return self.log.append(self.t_s, "bolus_ended", outcome, {
+        self.log.append(self.t_s, "bolus_ended", outcome, {
             "kind": bolus.kind.value, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
 
     def patient_bolus_status(self) -> BolusDecision:
@@ -607,11 +651,15 @@ class Pump:
     def _revise_catheter(self, command: ReviseCatheter):
         self.catheter = command.catheter
         self._explanted.extend(chunk for chunk in self._path.chunks if chunk[0] is not None)
-        self._path = FluidPath(self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml), self._csf)
+        path_ticks = self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml)
+        self._path = FluidPath(path_ticks, self._csf)
+        self._column = CountedColumn(path_ticks)
+        self._update_limits()
         self._occluded = self._leaking = False
-        return self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
+        self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
             "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
             "tip_level": command.catheter.tip_level})
+        return self.log.last()
 
     # ------------------------------------------------------------------ alarms and readings
 
@@ -654,13 +702,9 @@ class Pump:
 
     def totals(self) -> Totals:
         """The pump's own accounts (volumes in ticks, nominal amounts in mass ticks)."""
-        nominal: dict[str, int] = {}
-        for lot in self._lots:
-            if not lot.pumped_estimated:
-                continue
-            for drug, ng in lot.ng_nominal.items():
-                nominal[drug] = nominal.get(drug, 0) + lot.pumped_estimated * ng
-        return Totals(self._filled, self._withdrawn, self._pumped_est, self._pumped_act, nominal)
+        nominal = {drug: mass for drug, mass in self._dose.items() if mass}
+        pumped = sum(lot.pumped_estimated for lot in self._lots)
+        return Totals(self._filled, self._withdrawn, pumped, self._pumped_act, nominal)
 
     def drug_locations(self) -> dict[str, dict[str, int]]:
         """Simulator truth: where every nanogram really is, in mass ticks per drug, by place

@@ -130,10 +130,12 @@ class FaultIn(_Closed):
 
 
 class EventIn(_Closed):
-    """One timed event (exactly one action), optionally repeated ``count`` times every ``every_hours``."""
+    """One timed event (exactly one action), optionally repeated ``count`` times every ``every_hours`` or
+    ``every_minutes``."""
 
     at: datetime
     every_hours: int | None = None
+    every_minutes: int | None = None
     count: int = 1
     note: str = ""
     refill: RefillIn | None = None
@@ -150,9 +152,16 @@ class EventIn(_Closed):
         actions = [name for name in _ACTIONS if getattr(self, name) not in (None, False)]
         if len(actions) != 1:
             raise ValueError(f"exactly one action of {', '.join(_ACTIONS)}; got {actions or 'none'}")
-        if self.count < 1 or (self.count > 1 and not self.every_hours):
-            raise ValueError("count must be at least 1, and a repeated event needs every_hours")
+        if self.every_hours is not None and self.every_minutes is not None:
+            raise ValueError("give every_hours or every_minutes, not both")
+        if self.count < 1 or (self.count > 1 and not self.every_s):
+            raise ValueError("count must be at least 1, and a repeated event needs every_hours or every_minutes")
         return self
+
+    @property
+    def every_s(self) -> int:
+        """The repeat interval in seconds (0 for a single event)."""
+        return (self.every_hours or 0) * 3600 + (self.every_minutes or 0) * 60
 
 
 _ACTIONS = ("refill", "program", "bolus", "cancel_bolus", "patient_bolus", "interrogate", "fault", "revise_catheter")
@@ -234,7 +243,7 @@ def _expand(scenario: Scenario):
     horizon = scenario.start + timedelta(days=scenario.horizon_days)
     for order, event in enumerate(scenario.events):
         for k in range(event.count):
-            at = event.at + timedelta(hours=(event.every_hours or 0) * k)
+            at = event.at + timedelta(seconds=event.every_s * k)
             if at > horizon:
                 break
             yield _seconds(scenario.start, at, f"events[{order}].at"), order, event

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import NamedTuple
 
 from openidds.pump.alarms import Alarm
 from openidds.pump.ticks import decimal_text, ticks_to_ml
@@ -32,8 +33,7 @@ class Snapshot:
         }
 
 
-@dataclass(frozen=True, slots=True)
-class BolusDecision:
+class BolusDecision(NamedTuple):
     """The answer to a patient's bolus request, as the bolus device shows it."""
 
     granted: bool

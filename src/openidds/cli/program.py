@@ -1,0 +1,594 @@
+"""`openidds program`: the clinician programmer and the patient's bolus device, on a pump state file.
+
+The state file (docs/programmer.md) holds the pump's description and the journal of the commands it
+accepted; every command here rebuilds the pump by replaying the journal, runs one session, and writes
+the file back (the session log too, refusals included). Nothing is sent without ``--confirm``.
+"""
+
+import json
+import os
+import tempfile
+from datetime import datetime
+from fractions import Fraction
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openidds.drugs import DrugLibrary, default_library, load_library
+from openidds.errors import OpenIDDSError
+from openidds.programmer import (
+    CHECKLIST,
+    BolusOrder,
+    ContinuousDose,
+    FlexDose,
+    FlexDoseStep,
+    PatientBolusDevice,
+    Policy,
+    Prescription,
+    ProgrammerError,
+    ProgrammingSession,
+    PumpState,
+    RefillForecast,
+    RefillWorkflow,
+    Review,
+    StoppedDose,
+    TherapyOrder,
+    bridge_bolus,
+    concentration,
+    dump_state,
+    fill_history,
+    figures,
+    first_fill_drugs,
+    forecast,
+    load_state,
+    plain_decimal,
+    priming_bolus,
+    describe_therapy,
+    stability,
+)
+from openidds.pump import Catheter, Pump, RequestPatientBolus, ReviseCatheter
+from openidds.pump.ticks import TICKS_PER_ML, decimal_text, ticks_to_ml
+from openidds.units import Quantity, format_quantity
+
+app = typer.Typer(help="Clinician programmer and patient bolus device on a pump state file. Not a medical device.",
+                  no_args_is_help=True)
+
+StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see docs/programmer.md).")]
+AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+ConfirmOption = Annotated[bool, typer.Option("--confirm", help="Confirm the review and send the command.")]
+OverrideOption = Annotated[list[str] | None, typer.Option(
+    "--override", help="Confirm a soft finding: 'ID=why' (repeatable); the clinician is recorded as who.")]
+DoseOption = Annotated[str | None, typer.Option("--dose", help="Continuous daily dose, e.g. '3 mg/day'.")]
+FlexOption = Annotated[list[str] | None, typer.Option(
+    "--flex", help="A flex step 'HH:MM=3 mg/day' or 'HH:MM=3 mg/day@mon/tue' (repeatable).")]
+StopOption = Annotated[bool, typer.Option("--stop", help="Program the stopped mode.")]
+DrugOption = Annotated[str | None, typer.Option("--drug", help="Drug whose dose sets the rate (default: the only one).")]
+BolusOption = Annotated[str | None, typer.Option("--bolus", help="Patient bolus dose, e.g. '0.3 mg'.")]
+NoBolusOption = Annotated[bool, typer.Option("--no-bolus", help="Remove the patient bolus.")]
+BolusMinOption = Annotated[int, typer.Option("--bolus-duration-min", help="Patient bolus duration (min).")]
+LockoutOption = Annotated[int, typer.Option("--lockout-min", help="Lockout after each patient bolus (min).")]
+MaxBolusOption = Annotated[int, typer.Option("--max-boluses", help="Patient boluses allowed in any 24 h.")]
+Max24hOption = Annotated[list[str] | None, typer.Option(
+    "--max-24h", help="24-hour limit 'drug=6 mg' (repeatable; default: worst case plus the pump's headroom).")]
+IncreaseOption = Annotated[str, typer.Option("--max-increase", help="Clinic cap on a dose rise per session (%).")]
+LibraryOption = Annotated[Path | None, typer.Option("--library", help="A clinic drug-library JSON file.")]
+
+
+# ---------------------------------------------------------------------- shared with `openidds refill`
+
+
+def fail(error: OpenIDDSError) -> typer.Exit:
+    """Print the error (field, value, expectation) and return the exit to raise (code 2)."""
+    Console(stderr=True, soft_wrap=True).print(f"error: {error}", markup=False, highlight=False)
+    return typer.Exit(code=2)
+
+
+def read_state(path: Path) -> PumpState:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ProgrammerError("state", str(path), f"a readable pump state file ({error.strerror})") from None
+    return load_state(text, str(path))
+
+
+def write_state(path: Path, state: PumpState) -> None:
+    """Write the whole file or nothing (a temporary file renamed over the old one)."""
+    handle, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(dump_state(state))
+    os.replace(tmp, path)
+
+
+def library_from(path: Path | None) -> DrugLibrary:
+    """The shipped drug library, or a clinic's own file."""
+    if path is None:
+        return default_library()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise ProgrammerError("--library", str(path), f"a readable drug-library file ({error.strerror})") from None
+    return load_library(text, str(path))
+
+
+def parse_at(state: PumpState, text: str | None, field: str = "--at") -> int:
+    """``--at`` as seconds on the pump clock (default: the last journal entry)."""
+    if text is None:
+        return state.last_s()
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise ProgrammerError(field, text, "an ISO local date-time such as 2026-02-01T09:00") from None
+    return state.seconds(at, field)
+
+
+def when(state: PumpState, t_s: int | None) -> str:
+    return "never (10 years)" if t_s is None else f"{state.when(t_s):%a %d %b %Y %H:%M}"
+
+
+def forecast_lines(state: PumpState, fc: RefillForecast) -> list[str]:
+    """The refill forecast as text lines."""
+    days = "" if fc.due_s is None else f" (in {(fc.due_s - fc.at_s) / 86400:.1f} days)"
+    lines = [f"refill due: {when(state, fc.due_s)}{days}, set by {fc.limited_by or 'nothing'}",
+             f"  volume date (every allowed bolus, +{plain_decimal(fc.accuracy.value)} % accuracy margin "
+             f"{fc.accuracy.tag.split(' ')[0]}, down to {plain_decimal(fc.low_reservoir_ml)} mL): "
+             f"{when(state, fc.volume_due_s)}; worst case {decimal_text(fc.worst_ml_per_day, 3)} mL/day",
+             f"  stability date: {when(state, fc.stability.due_s)} ({'; '.join(fc.stability.reasons)})",
+             f"  low-reservoir alarm at the basal rate, no boluses: {when(state, fc.alarm_s)}"]
+    if fc.relies_on_unverified:
+        lines.append("  uses at least one unverified [R] number (see docs/programmer.md)")
+    return lines
+
+
+def current_forecast(pump: Pump, at_s: int, policy: Policy, library: DrugLibrary | None = None) -> RefillForecast:
+    """The refill forecast of what is in the pump now (read without changing it)."""
+    library = library or default_library()
+    history, _ = fill_history(pump.log)
+    if history:
+        now = stability(pump.solution, library, history[-1].t_s, first_fill_drugs(history, len(history) - 1))
+    else:
+        now = stability(None, library, None, frozenset())
+    return forecast(pump.spec, pump.therapy, pump.reservoir_estimated_ticks, at_s, stability=now,
+                    accuracy=policy.accuracy(pump.spec))
+
+
+def save_session(path: Path, state: PumpState, session: ProgrammingSession, command=None, note: str = "") -> PumpState:
+    lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
+    if command is not None:
+        state = state.with_entry(session.at_s, command, note)
+    state = state.with_sessions(lines)
+    write_state(path, state)
+    return state
+
+
+# ---------------------------------------------------------------------- orders from options
+
+
+def _split(text: str, field: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ProgrammerError(field, text, "'name=value'")
+    name, value = text.split("=", 1)
+    return name.strip(), value.strip()
+
+
+def build_order(pump: Pump, drug: str | None, dose: str | None, flex: list[str] | None, stop: bool,
+                bolus: str | None, no_bolus: bool, bolus_min: int, lockout_min: int, max_boluses: int,
+                max_24h: list[str] | None, library: DrugLibrary) -> TherapyOrder | None:
+    """The order from the command-line options; None when no dose option is given (keep the therapy)."""
+    chosen = [name for name, given in (("--dose", dose), ("--flex", flex), ("--stop", stop)) if given]
+    if len(chosen) > 1:
+        raise ProgrammerError("program", chosen, "one of --dose, --flex, --stop")
+    if not chosen:
+        if bolus or no_bolus or max_24h:
+            raise ProgrammerError("--dose/--flex/--stop", None, "the program, entered again with the bolus change")
+        return None
+    solution = pump.solution
+    if solution is None:
+        raise ProgrammerError("pump", "empty", "a filled pump: refill before programming")
+    if drug is None:
+        if len(solution.drugs) != 1:
+            raise ProgrammerError("--drug", None, f"the drug whose dose sets the rate: one of {solution.drugs}")
+        drug = solution.drugs[0]
+    if stop:
+        program = StoppedDose()
+    elif dose:
+        program = ContinuousDose(dose)
+    else:
+        steps = []
+        for i, text in enumerate(flex):
+            start, rest = _split(text, f"--flex[{i}]")
+            amount, _, days = rest.partition("@")
+            steps.append(FlexDoseStep(start, amount.strip(), tuple(d for d in days.split("/") if d)))
+        program = FlexDose(tuple(steps))
+    patient = None
+    if bolus:
+        patient = BolusOrder(bolus, bolus_min * 60, lockout_min * 60, max_boluses)
+    elif not no_bolus and pump.therapy is not None and pump.therapy.patient_bolus is not None:
+        kept = pump.therapy.patient_bolus
+        unit = library.drug(drug).dose_unit
+        amount = Fraction(kept.dose_ticks, TICKS_PER_ML) * concentration(solution, drug, unit).value
+        patient = BolusOrder(Quantity(amount, unit), kept.duration_s, kept.lockout_s, kept.max_per_24h)
+    limits = dict(_split(t, f"--max-24h[{i}]") for i, t in enumerate(max_24h or []))
+    return TherapyOrder(drug, program, patient, limits)
+
+
+def policy_from(max_increase: str) -> Policy:
+    try:
+        value = Fraction(max_increase)
+    except (ValueError, ZeroDivisionError):
+        raise ProgrammerError("--max-increase", max_increase, "a percentage such as 30") from None
+    return Policy(max_increase_percent=value)
+
+
+def apply_overrides(session, overrides: list[str] | None, who: str) -> None:
+    for i, text in enumerate(overrides or []):
+        finding, why = _split(text, f"--override[{i}]")
+        session.override(finding, who, why)
+
+
+# ---------------------------------------------------------------------- output
+
+
+def _q(q: Quantity | None) -> str:
+    return "—" if q is None else format_quantity(q, places=3)
+
+
+def print_review(console: Console, state: PumpState, review: Review) -> None:
+    table = Table(title="Review: old and new", header_style="bold")
+    for column in ("drug", "concentration", "daily dose", "change", "patient bolus", "per 24 h",
+                   "24-h limit", "worst 24 h"):
+        table.add_column(column)
+    for r in review.rows:
+        change = "new" if r.change_percent is None else f"{decimal_text(r.change_percent, 1)} %"
+        table.add_row(r.drug, f"{_q(r.concentration_old)} → {_q(r.concentration_new)}",
+                      f"{_q(r.daily_old)} → {_q(r.daily_new)}", change, f"{_q(r.bolus_old)} → {_q(r.bolus_new)}",
+                      f"{r.boluses_old or '—'} → {r.boluses_new or '—'}",
+                      f"{_q(r.max_24h_old)} → {_q(r.max_24h_new)}",
+                      _q(r.worst_24h_new))
+    if review.rows:
+        console.print(table)
+    console.print(f"program: {describe_therapy(review.therapy)}", highlight=False)
+    for c in review.conversions:
+        console.print(f"  {c.describe()}", style="yellow" if c.rounded else "", highlight=False)
+    styles = {"hard": "bold red", "soft": "yellow", "info": "dim"}
+    for f in review.findings:
+        mark = " [R]" if f.unverified else ""
+        console.print(f"  {f.level.value:4} {f.id}: {f.reason}{mark}", style=styles[f.level.value], markup=False,
+                      highlight=False)
+    if review.old_forecast is not None:
+        console.print("before:", highlight=False)
+        for line in forecast_lines(state, review.old_forecast):
+            console.print(f"  {line}", markup=False, highlight=False)
+    console.print("after:", highlight=False)
+    for line in forecast_lines(state, review.new_forecast):
+        console.print(f"  {line}", markup=False, highlight=False)
+    if review.relies_on_unverified:
+        console.print("This review relies on at least one unverified [R] number.", style="yellow", markup=False)
+
+
+def _not_sent(console: Console, review: Review) -> None:
+    soft = [f.id for f in review.soft]
+    hint = f" and --override ID=why for {', '.join(soft)}" if soft else ""
+    console.print(f"Not sent: review only. Add --confirm{hint} to send.", style="bold")
+
+
+# ---------------------------------------------------------------------- commands
+
+
+@app.command()
+def init(
+    state_path: StatePath,
+    start: Annotated[str, typer.Option("--start", help="Implant date-time: t = 0 on the pump clock.")],
+    reservoir_ml: Annotated[int, typer.Option("--reservoir-ml")] = 20,
+    low_reservoir_ml: Annotated[str, typer.Option("--low-reservoir-ml")] = "2",
+    catheter_length_cm: Annotated[int, typer.Option("--catheter-length-cm")] = 80,
+    catheter_volume_ml: Annotated[str, typer.Option("--catheter-volume-ml")] = "0.16",
+    tip: Annotated[str, typer.Option("--tip", help="Catheter tip level, e.g. T10.")] = "T10",
+) -> None:
+    """Create a pump state file for a newly implanted pump (refuses to overwrite)."""
+    try:
+        if state_path.exists():
+            raise ProgrammerError("state", str(state_path), "a new file (it exists; nothing was changed)")
+        try:
+            start_at = datetime.fromisoformat(start)
+        except ValueError:
+            raise ProgrammerError("--start", start, "an ISO local date-time such as 2026-01-05T08:00") from None
+        raw = {"start": start_at.isoformat(), "pump": {
+            "reservoir_ml": reservoir_ml, "low_reservoir_ml": low_reservoir_ml,
+            "catheter": {"length_cm": catheter_length_cm, "volume_ml": catheter_volume_ml, "tip_level": tip}}}
+        state = load_state(json.dumps(raw), "options")
+        Catheter(catheter_length_cm, catheter_volume_ml, tip)
+        write_state(state_path, state)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    typer.echo(f"created {state_path}: {state.pump.model} {reservoir_ml} mL, implanted {start_at.isoformat()}")
+
+
+@app.command()
+def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] = None,
+         library: LibraryOption = None, as_json: JsonOption = False) -> None:
+    """Interrogate the pump (on a copy: nothing is written) and show therapy, reservoir, alarms,
+    the bolus device and the refill forecast."""
+    try:
+        state = read_state(state_path)
+        pump = state.replay()
+        at_s = parse_at(state, at)
+        pump.advance(at_s)
+        screen = PatientBolusDevice(pump).screen(at_s)
+        drugs = library_from(library)
+        fc = current_forecast(pump, at_s, Policy(), drugs)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    doses = []
+    if pump.therapy is not None and pump.solution is not None:
+        for drug in pump.solution.drugs:
+            unit = drugs.drug(drug).dose_unit if drug in drugs.names else "mg"
+            f = figures(pump.therapy, pump.solution, drug, unit, pump.spec.clock_origin_s_of_week)
+            doses.append({"drug": drug, "daily": _q(f.daily), "bolus": _q(f.bolus), "boluses_per_24h": f.boluses,
+                          "max_24h": _q(f.max_24h)})
+    result = {
+        "at": state.when(at_s).isoformat(), "at_s": at_s,
+        "program": pump.therapy.program.describe() if pump.therapy else "not programmed",
+        "solution": pump.solution.describe() if pump.solution else "empty",
+        "reservoir_ml": decimal_text(ticks_to_ml(pump.reservoir_estimated_ticks), 3),
+        "delivering": pump.delivering, "alarms": [a.to_dict() for a in pump.alarms], "doses": doses,
+        "bolus_device": screen.to_dict(), "forecast": fc.to_dict(),
+    }
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{state.pump.model} {state.pump.reservoir_ml} mL[/bold] at {when(state, at_s)}")
+    console.print(f"program: {result['program']}; solution: {result['solution']}; reservoir "
+                  f"{result['reservoir_ml']} mL (estimated); now: {pump.delivering}", highlight=False)
+    for d in doses:
+        console.print(f"  {d['drug']}: {d['daily']} basal, bolus {d['bolus']} x {d['boluses_per_24h'] or 0}/24 h, "
+                      f"24-h limit {d['max_24h']}", highlight=False)
+    for a in pump.alarms:
+        console.print(f"  ALARM {a.kind.value} ({a.severity.value}) since {when(state, a.at_s)}: {a.reason}",
+                      style="bold red" if a.severity.value == "critical" else "yellow", markup=False)
+    next_at = "" if screen.next_allowed_s is None else f", next at {when(state, screen.next_allowed_s)}"
+    console.print(f"bolus device: {screen.message}; {screen.left_in_24h} left in 24 h{next_at}", highlight=False)
+    for line in forecast_lines(state, fc):
+        console.print(line, markup=False, highlight=False)
+
+
+@app.command("set")
+def set_therapy(
+    state_path: StatePath, at: AtOption,
+    clinician: Annotated[str, typer.Option("--clinician", help="Who programs (recorded).")],
+    dose: DoseOption = None, flex: FlexOption = None, stop: StopOption = False, drug: DrugOption = None,
+    bolus: BolusOption = None, no_bolus: NoBolusOption = False, bolus_duration_min: BolusMinOption = 10,
+    lockout_min: LockoutOption = 120, max_boluses: MaxBolusOption = 4, max_24h: Max24hOption = None,
+    override: OverrideOption = None, confirm: ConfirmOption = False, max_increase: IncreaseOption = "30",
+    library: LibraryOption = None, as_json: JsonOption = False,
+) -> None:
+    """A programming session: enter doses in drug units, review old and new, confirm, send."""
+    session = None
+    try:
+        state = read_state(state_path)
+        pump = state.replay()
+        at_s = parse_at(state, at)
+        if at_s < state.last_s():
+            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        drugs = library_from(library)
+        order = build_order(pump, drug, dose, flex, stop, bolus, no_bolus, bolus_duration_min, lockout_min,
+                            max_boluses, max_24h, drugs)
+        if order is None:
+            raise ProgrammerError("--dose/--flex/--stop", None, "the new program")
+        session = ProgrammingSession(pump, at_s, clinician, library=drugs, policy=policy_from(max_increase))
+        review = session.edit(order)
+        _finish(state_path, state, session, review, override, confirm, clinician, as_json)
+    except OpenIDDSError as error:
+        if session is not None:
+            save_session(state_path, state, session)
+        raise fail(error) from None
+
+
+def _finish(state_path: Path, state: PumpState, session, review: Review, override, confirm: bool, who: str,
+            as_json: bool, workflow: RefillWorkflow | None = None) -> None:
+    actor = workflow or session
+    apply_overrides(actor, override, who)
+    sent = None
+    if confirm:
+        actor.confirm(who)
+        if workflow is not None:
+            record = workflow.transmit()
+            sent = {"withdrawn_ml": decimal_text(record.report.withdrawn_ml, 6),
+                    "observe_until": when(state, record.observe_until_s),
+                    "bridge": None if record.bridge is None else record.bridge.to_dict()}
+        else:
+            session.transmit()
+            sent = {"program": describe_therapy(review.therapy)}
+        save_session(state_path, state, session, session.sent)
+    else:
+        session.abandon("review only: not confirmed")
+        save_session(state_path, state, session)
+    if as_json:
+        typer.echo(json.dumps({"review": review.to_dict(), "sent": sent,
+                               "session_log": [e.to_dict() for e in session.log]}, indent=2))
+        return
+    console = Console(width=max(Console().width, 120))
+    print_review(console, state, review)
+    if sent is None:
+        _not_sent(console, review)
+    else:
+        console.print(f"Sent at {when(state, session.at_s)}.", style="bold green")
+        if workflow is not None:
+            console.print(f"Observe the patient until {sent['observe_until']}.", style="bold")
+            if workflow.record.bridge is not None:
+                b = workflow.record.bridge
+                console.print(f"Bridge bolus: {'; '.join(b.reasons + b.warnings)}", markup=False, highlight=False)
+
+
+@app.command()
+def refill(
+    state_path: StatePath, at: AtOption,
+    nurse: Annotated[str, typer.Option("--nurse", help="Who refills (recorded).")],
+    prescribed: Annotated[list[str], typer.Option("--prescribed", help="Prescription 'drug=25 mg/mL' (repeatable).")],
+    prescriber: Annotated[str, typer.Option("--prescriber", help="Who prescribed.")],
+    conc: Annotated[list[str], typer.Option("--concentration", help="Concentration on the syringe 'drug=25 mg/mL'.")],
+    conc_again: Annotated[list[str], typer.Option("--concentration-again", help="The same, entered again.")],
+    volume_ml: Annotated[str, typer.Option("--volume-ml", help="Volume injected into the reservoir (mL).")],
+    withdrawn_ml: Annotated[str | None, typer.Option(
+        "--withdrawn-ml", help="Residual withdrawn and measured (mL); default: the simulated pump's true residual.")] = None,
+    ack_discrepancy: Annotated[str | None, typer.Option(
+        "--ack-discrepancy", help="Why a flagged discrepancy is accepted.")] = None,
+    checklist: Annotated[bool, typer.Option("--checklist-done", help="Every pocket-fill checklist item was done.")] = False,
+    dose: DoseOption = None, flex: FlexOption = None, stop: StopOption = False, drug: DrugOption = None,
+    bolus: BolusOption = None, no_bolus: NoBolusOption = False, bolus_duration_min: BolusMinOption = 10,
+    lockout_min: LockoutOption = 120, max_boluses: MaxBolusOption = 4, max_24h: Max24hOption = None,
+    override: OverrideOption = None, confirm: ConfirmOption = False, max_increase: IncreaseOption = "30",
+    library: LibraryOption = None, as_json: JsonOption = False,
+) -> None:
+    """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
+    session = None
+    try:
+        state = read_state(state_path)
+        pump = state.replay()
+        at_s = parse_at(state, at)
+        if at_s < state.last_s():
+            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        drugs = library_from(library)
+        order = build_order(pump, drug, dose, flex, stop, bolus, no_bolus, bolus_duration_min, lockout_min,
+                            max_boluses, max_24h, drugs)
+        pairs = dict(_split(t, f"--prescribed[{i}]") for i, t in enumerate(prescribed))
+        workflow = RefillWorkflow(pump, at_s, nurse, Prescription(pairs, prescriber), library=drugs,
+                                  policy=policy_from(max_increase))
+        session = workflow.session
+        if withdrawn_ml is None:
+            measured = ticks_to_ml(max(pump.reservoir_actual_ticks - pump.spec.residual_ticks, 0))
+            session.record("withdrawn_simulated", nurse, f"no measurement given: the simulated residual "
+                           f"{decimal_text(measured, 3)} mL is used")
+        else:
+            measured = withdrawn_ml
+        discrepancy = workflow.withdraw(measured)
+        if ack_discrepancy and (discrepancy.flagged or workflow.trend.flagged):
+            workflow.acknowledge_discrepancy(nurse, ack_discrepancy)
+        review = workflow.fill(dict(_split(t, f"--concentration[{i}]") for i, t in enumerate(conc)),
+                               dict(_split(t, f"--concentration-again[{i}]") for i, t in enumerate(conc_again)),
+                               volume_ml, order)
+        if checklist:
+            workflow.confirm_checklist(nurse, [item for item, _ in CHECKLIST])
+        if not as_json:
+            Console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
+            if workflow.trend.flagged:
+                Console().print("discrepancy TREND flagged across refills", style="bold red")
+        _finish(state_path, state, session, review, override, confirm, nurse, as_json, workflow)
+    except OpenIDDSError as error:
+        if session is not None:
+            save_session(state_path, state, session)
+        raise fail(error) from None
+
+
+@app.command()
+def bolus(
+    state_path: StatePath, at: AtOption,
+    clinician: Annotated[str, typer.Option("--clinician")],
+    kind: Annotated[str, typer.Option("--kind", help="priming (after implant or revision) or bridge (after a "
+                                                     "concentration change).")],
+    confirm: ConfirmOption = False, as_json: JsonOption = False,
+) -> None:
+    """Calculate a priming or bridge bolus from the catheter and tubing volumes; --confirm sends it."""
+    try:
+        state = read_state(state_path)
+        pump = state.replay()
+        at_s = parse_at(state, at)
+        if at_s < state.last_s():
+            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        if kind == "priming":
+            plan = priming_bolus(pump.spec, pump.catheter)
+        elif kind == "bridge":
+            history, _ = fill_history(pump.log)
+            if len(history) < 2 or pump.therapy is None:
+                raise ProgrammerError("--kind", kind, "a bridge after a refill that changed the concentration")
+            plan = bridge_bolus(pump.spec, pump.catheter, history[-2].solution, history[-1].solution, pump.therapy,
+                                history[-1].solution.drugs[0])
+        else:
+            raise ProgrammerError("--kind", kind, "priming or bridge")
+        if confirm:
+            if not plan.feasible:
+                raise ProgrammerError("bolus", kind, "a feasible bolus: " + "; ".join(plan.reasons))
+            pump.execute(at_s, plan.command())
+            state = state.with_entry(at_s, plan.command(), f"{kind} bolus by {clinician}")
+            state = state.with_sessions([{"at_s": at_s, "kind": f"{kind}_bolus", "who": clinician,
+                                          "reason": "; ".join(plan.reasons), "data": plan.to_dict()}])
+            write_state(state_path, state)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps({"plan": plan.to_dict(), "sent": confirm}, indent=2))
+        return
+    console = Console()
+    console.print(f"[bold]{kind} bolus[/bold]: {plain_decimal(plan.volume_ml)} mL over {plan.duration_s // 60} min"
+                  f" ({'feasible' if plan.feasible else 'NOT feasible'})")
+    for line in plan.reasons + plan.warnings:
+        console.print(f"  {line}", markup=False, highlight=False)
+    console.print("Sent." if confirm else "Not sent: add --confirm to send.", style="bold")
+
+
+@app.command()
+def patient(state_path: StatePath, at: AtOption,
+            press: Annotated[bool, typer.Option("--press", help="Press the bolus button.")] = False,
+            as_json: JsonOption = False) -> None:
+    """The patient's bolus device: what it shows, or a press of its button (the only thing it can do)."""
+    try:
+        state = read_state(state_path)
+        pump = state.replay()
+        at_s = parse_at(state, at)
+        if at_s < state.last_s():
+            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        device = PatientBolusDevice(pump)
+        if press:
+            screen = device.press(at_s)
+            write_state(state_path, state.with_entry(at_s, RequestPatientBolus(), "patient pressed"))
+        else:
+            screen = device.screen(at_s)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(screen.to_dict(), indent=2))
+        return
+    next_at = "" if screen.next_allowed_s is None else f"; next allowed {when(state, screen.next_allowed_s)}"
+    typer.echo(f"{screen.message}; {screen.left_in_24h} left in the last 24 h{next_at}")
+
+
+@app.command("revise-catheter")
+def revise_catheter(
+    state_path: StatePath, at: AtOption, clinician: Annotated[str, typer.Option("--clinician")],
+    length_cm: Annotated[int, typer.Option("--length-cm")], volume_ml: Annotated[str, typer.Option("--volume-ml")],
+    tip: Annotated[str, typer.Option("--tip")],
+) -> None:
+    """Record a surgical catheter revision (the new catheter is unprimed: a priming bolus follows)."""
+    try:
+        state = read_state(state_path)
+        at_s = parse_at(state, at)
+        command = ReviseCatheter(Catheter(length_cm, volume_ml, tip))
+        state = state.with_entry(at_s, command, f"revision by {clinician}")
+        state.replay()
+        write_state(state_path, state)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    typer.echo("catheter revised; prime it: openidds program bolus --kind priming ...")
+
+
+@app.command()
+def log(state_path: StatePath, as_json: JsonOption = False) -> None:
+    """The session log: every session step, refusal, override and confirmation."""
+    try:
+        state = read_state(state_path)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    if as_json:
+        typer.echo(json.dumps(list(state.sessions), indent=2))
+        return
+    table = Table(header_style="bold")
+    for column in ("when", "kind", "who", "reason"):
+        table.add_column(column)
+    for line in state.sessions:
+        table.add_row(when(state, line["at_s"]), line["kind"], line["who"], line["reason"],
+                      style="bold red" if line["kind"] == "refused" else "")
+    Console(width=max(Console().width, 120)).print(table)

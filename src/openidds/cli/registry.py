@@ -1,0 +1,269 @@
+"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import getpass
+import json
+import os
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from openidds.clinic import (
+    Finding,
+    ImportRejected,
+    analysis_dataset,
+    check_registry,
+    connect,
+    fhir_bundle,
+    import_batch,
+    import_pump_log,
+    init_registry,
+    patients,
+    read_paths,
+    read_redcap,
+    refills_due,
+    require_current,
+    write_dataset,
+    write_research_export,
+    write_template,
+)
+from openidds.clinic.database import DEFAULT_PATH
+from openidds.clinic.redcap import write_dictionary
+from openidds.errors import OpenIDDSError
+
+app = typer.Typer(help="The clinic registry: patients, implants, pump histories, imports and exports.",
+                  no_args_is_help=True)
+console = Console()
+
+Db = Annotated[str, typer.Option("--db", envvar="OPENIDDS_DB",
+                                 help="Registry: an SQLite file path or a database URL (postgresql+psycopg://...).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+Today = Annotated[str | None, typer.Option("--today", help="Reference date YYYY-MM-DD (default: today).")]
+
+
+class ImportFormat(str, Enum):
+    csv = "csv"
+    redcap = "redcap"
+    pump_log = "pump-log"
+
+
+class ExportFormat(str, Enum):
+    analysis = "analysis"
+    fhir = "fhir"
+    redcap_dictionary = "redcap-dictionary"
+    research = "research"
+    template = "template"
+
+
+def _fail(exc: OpenIDDSError, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps({"error": str(exc), "field": exc.field, "expected": exc.expected}, default=str))
+    else:
+        console.print(f"[bold red]error:[/] {exc}")
+    raise typer.Exit(2)
+
+
+def _engine(db: str, ready: bool = True) -> Any:
+    engine = connect(db)
+    if ready:
+        require_current(engine)
+    return engine
+
+
+def _date(option: str, text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise OpenIDDSError(option, text, "a date as YYYY-MM-DD") from None
+
+
+def _today(text: str | None) -> dt.date:
+    return dt.date.today() if text is None else _date("--today", text)
+
+
+def _findings_table(findings: list[Finding], title: str) -> Table:
+    located = any(f.location for f in findings)
+    table = Table(title=title, show_lines=False)
+    for column in ("where", "severity", "rule", "record", "problem")[0 if located else 1:]:
+        table.add_column(column, overflow="fold")
+    for f in findings:
+        style = "red" if f.severity == "error" else "yellow"
+        cells = [f"[{style}]{f.severity}[/]", f.rule, f.record, f.message]
+        table.add_row(*([f.location] if located else []), *cells)
+    return table
+
+
+def _user(user: str | None) -> str:
+    return user or os.environ.get("OPENIDDS_USER") or getpass.getuser()
+
+
+@app.command()
+def init(db: Db = DEFAULT_PATH, as_json: AsJson = False) -> None:
+    """Create the registry (or upgrade it to the newest schema)."""
+    try:
+        revision = init_registry(_engine(db, ready=False))
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps({"db": db, "revision": revision}))
+    else:
+        console.print(f"registry [bold]{db}[/] ready at schema revision {revision}")
+
+
+@app.command("import")
+def import_(
+    paths: Annotated[list[Path], typer.Argument(help="CSV files or folders; for redcap: DICTIONARY RECORDS; "
+                                                     "for pump-log: the JSON log.", exists=True)],
+    db: Db = DEFAULT_PATH,
+    fmt: Annotated[ImportFormat, typer.Option("--format", help="Input format.")] = ImportFormat.csv,
+    kind: Annotated[str | None, typer.Option(help="Record kind of the CSV files (default: from file names).")] = None,
+    patient: Annotated[str | None, typer.Option(help="pump-log: SITE/PATIENT_ID of the pump's patient.")] = None,
+    implant_date: Annotated[str | None, typer.Option(help="pump-log: implant date YYYY-MM-DD.")] = None,
+    user: Annotated[str | None, typer.Option(help="Who is importing (audit trail).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
+    try:
+        engine = _engine(db)
+        who = _user(user)
+        if fmt is ImportFormat.pump_log:
+            if patient is None or "/" not in patient or implant_date is None or len(paths) != 1:
+                raise OpenIDDSError("pump-log", paths, "one LOG.json with --patient SITE/ID and --implant-date")
+            site, pid = patient.split("/", 1)
+            added = import_pump_log(engine, paths[0], site, pid, _date("--implant-date", implant_date), who)
+            result: dict[str, Any] = {"inserted": {"pump_events": added}}
+        else:
+            if fmt is ImportFormat.redcap:
+                if len(paths) != 2:
+                    raise OpenIDDSError("redcap", paths, "two files: DICTIONARY.csv RECORDS.csv")
+                batch = read_redcap(paths[0], paths[1])
+            else:
+                batch = read_paths(paths, kind)
+            source = ", ".join(p.name for p in paths)
+            with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), console=console, disable=as_json, transient=True) as bar:
+                task = bar.add_task(f"checking {len(batch.records)} records", total=None)
+
+                def report(kind_name: str, done: int, total: int) -> None:
+                    bar.update(task, description=f"writing {kind_name}", completed=done, total=total)
+
+                result = import_batch(engine, batch, who, source, progress=report).to_dict()
+    except ImportRejected as exc:
+        if as_json:
+            typer.echo(json.dumps({"error": str(exc), "findings": [f.to_dict() for f in exc.findings]}))
+        else:
+            console.print(_findings_table(exc.findings, f"{len(exc.findings)} errors: nothing was written"))
+        raise typer.Exit(1) from None
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps(result))
+        return
+    table = Table(title="import")
+    for column in ("records", "inserted", "updated", "unchanged"):
+        table.add_column(column, justify="right" if column != "records" else "left")
+    for name in dict.fromkeys([*result.get("inserted", {}), *result.get("updated", {})]):
+        table.add_row(name, *(str(result.get(k, {}).get(name, 0)) for k in ("inserted", "updated", "unchanged")))
+    console.print(table)
+
+
+@app.command()
+def export(
+    what: Annotated[ExportFormat, typer.Argument(help="analysis (.csv or .parquet), fhir (.json), "
+                                                     "redcap-dictionary (.csv), research (folder), template (folder)")],
+    output: Annotated[Path, typer.Argument(help="Output file or folder.")],
+    db: Db = DEFAULT_PATH,
+    seed: Annotated[int | None, typer.Option(help="research: seed of IDs and date shifts (keep it secret).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Export the analysis dataset, a FHIR R4 Bundle, a REDCap dictionary, a de-identified set or CSV templates."""
+    try:
+        written: list[Path]
+        if what is ExportFormat.redcap_dictionary:
+            written = [write_dictionary(output)]
+        elif what is ExportFormat.template:
+            written = write_template(output)
+        elif what is ExportFormat.analysis:
+            written = [write_dataset(analysis_dataset(_engine(db)), output)]
+        elif what is ExportFormat.fhir:
+            output.write_text(fhir_bundle(_engine(db)).json(indent=2), encoding="utf-8")
+            written = [output]
+        else:
+            if seed is None:
+                raise OpenIDDSError("--seed", None, "an integer seed for the research export")
+            written = write_research_export(_engine(db), output, seed)
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps({"written": [str(p) for p in written]}))
+    else:
+        for path in written:
+            console.print(f"wrote {path}")
+
+
+@app.command()
+def check(db: Db = DEFAULT_PATH, today: Today = None, as_json: AsJson = False) -> None:
+    """Run the data-quality rules on the whole registry; exit code 1 if any error is found."""
+    try:
+        findings = check_registry(_engine(db), _today(today))
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    errors = sum(f.severity == "error" for f in findings)
+    if as_json:
+        typer.echo(json.dumps({"errors": errors, "warnings": len(findings) - errors,
+                               "findings": [f.to_dict() for f in findings]}))
+    elif findings:
+        console.print(_findings_table(findings, f"{errors} errors, {len(findings) - errors} warnings"))
+    else:
+        console.print("[green]no findings[/]")
+    if errors:
+        raise typer.Exit(1)
+
+
+@app.command("patients")
+def patients_(db: Db = DEFAULT_PATH, site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
+              as_json: AsJson = False) -> None:
+    """List the patients with their first implant and follow-up status."""
+    try:
+        rows = patients(_engine(db), site)
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in rows]))
+        return
+    table = Table(title=f"{len(rows)} patients")
+    for column in ("site", "patient", "sex", "cancer", "first implant", "implants", "status", "since"):
+        table.add_column(column)
+    for r in rows:
+        table.add_row(r.site, r.patient_id, r.sex, r.cancer_type or "", str(r.first_implant or ""), str(r.implants),
+                      r.status, str(r.status_date or ""))
+    console.print(table)
+
+
+@app.command("refills-due")
+def refills_due_(db: Db = DEFAULT_PATH, days: Annotated[int, typer.Option(min=0, help="Horizon in days.")] = 14,
+                 today: Today = None, as_json: AsJson = False) -> None:
+    """Pumps in place whose next refill is due within DAYS (overdue ones first)."""
+    try:
+        day = _today(today)
+        rows = refills_due(_engine(db), day, days)
+    except OpenIDDSError as exc:
+        _fail(exc, as_json)
+    if as_json:
+        typer.echo(json.dumps([r.to_dict() for r in rows]))
+        return
+    table = Table(title=f"{len(rows)} refills due by {day + dt.timedelta(days=days)}")
+    for column in ("due", "days left", "site", "patient", "pump serial", "implanted", "last refill"):
+        table.add_column(column)
+    for r in rows:
+        style = "red" if r.days_left < 0 else ""
+        table.add_row(f"[{style}]{r.next_refill_due}[/]" if style else str(r.next_refill_due), str(r.days_left),
+                      r.site, r.patient_id, r.pump_serial or "", str(r.implant_date), str(r.last_refill_at))
+    console.print(table)

@@ -1,0 +1,153 @@
+"""The analysis dataset: one row per implanted patient, with derived times and censoring, for the statistician.
+
+Time zero is the first implant. Times are in days. Conventions (documented in docs/registry.md):
+
+* ``os_days``/``death``: death, or censored at the last date the patient was known alive (last contact, latest
+  visit, refill, program, alarm, complication, or a non-death exit date, whichever is latest).
+* ``complication_days``/``complication_status``: first complication on or after the implant; status 1 =
+  complication, 2 = death first (competing risk), 0 = censored. Same for ``severe_complication_*`` (grade ≥ 3)
+  and ``reoperation_*`` (first of: complication treated by reoperation, revision or explant; a replacement or
+  revision implant; an explant).
+* ``exit_days``/``exit_reason``: end of registry follow-up (any reason); ``exit_status`` 1 if exited, else 0
+  with censoring at the last date known alive.
+* ``nrs_6m``/``nrs_12m``: the follow-up NRS nearest to day 182/365 within ±45 days.
+* ``last_ome_mg_per_day``, ``satisfaction``: the last follow-up value reported; ``systemic_opioid_stopped``: 1
+  if any follow-up recorded the systemic opioid as stopped.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from openidds.clinic import store, vocabulary as v
+from openidds.clinic.database import sessions
+from openidds.clinic.errors import RegistryError
+from openidds.clinic.record import Record
+
+WINDOW_DAYS = 45
+MILESTONES = {"6m": 182, "12m": 365}
+
+
+def _day(value: Any) -> dt.date | None:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def age_on(birth: dt.date | None, on: dt.date) -> int | None:
+    """Age in whole years on ``on``."""
+    if birth is None:
+        return None
+    return on.year - birth.year - ((on.month, on.day) < (birth.month, birth.day))
+
+
+def _nearest(visits: list[Record], target: dt.date, field: str) -> Any:
+    best = None
+    for visit in visits:
+        value = visit.get(field)
+        gap = abs((visit.get("visit_date") - target).days)
+        if value is not None and gap <= WINDOW_DAYS and (best is None or gap < best[0]):
+            best = (gap, value)
+    return None if best is None else best[1]
+
+
+def _competing(event: dt.date | None, death: dt.date | None, end: dt.date, t0: dt.date) -> tuple[int, int]:
+    if event is not None:
+        return (event - t0).days, 1
+    if death is not None:
+        return (death - t0).days, 2
+    return (end - t0).days, 0
+
+
+def patient_row(records: list[Record]) -> dict[str, Any] | None:
+    """The analysis row of one patient, or ``None`` if the patient has no implant."""
+    kinds: dict[str, list[Record]] = {}
+    for record in records:
+        kinds.setdefault(record.spec.name, []).append(record)
+    implants = sorted(kinds.get("implants", []), key=lambda r: r.get("implant_date"))
+    if not implants or not kinds.get("patients"):
+        return None
+    patient = kinds["patients"][0]
+    exit_ = next(iter(kinds.get("exits", [])), None)
+    t0 = implants[0].get("implant_date")
+    death = exit_.get("death_date") if exit_ else None
+    dates = [_day(r.get(f)) for r in records for f in ("visit_date", "refilled_at", "started_at", "at", "onset_date",
+                                                       "resolved_date", "implant_date", "explant_date")
+             if r.spec.name != "patients" and r.get(f) is not None]
+    dates += [patient.get("last_contact_date")] if patient.get("last_contact_date") else []
+    dates += [exit_.get("exit_date")] if exit_ else []
+    last_alive = max([t0, *[d for d in dates if d is not None]])
+    end = death or last_alive
+    complications = sorted((c for c in kinds.get("complications", []) if c.get("onset_date") >= t0),
+                           key=lambda c: c.get("onset_date"))
+    first_any = next((c.get("onset_date") for c in complications), None)
+    first_severe = next((c.get("onset_date") for c in complications if c.get("grade") >= v.SEVERE_GRADE), None)
+    surgeries = [c.get("onset_date") for c in complications if c.get("action") in v.SURGICAL_ACTIONS]
+    surgeries += [i.get("implant_date") for i in implants[1:]] + [i.get("explant_date") for i in implants
+                                                                 if i.get("explant_date")]
+    first_surgery = min(surgeries, default=None)
+    baseline = sorted((r for r in kinds.get("visits", []) if r.get("visit_type") == "baseline"
+                       and r.get("visit_date") <= t0), key=lambda r: r.get("visit_date"))
+    follow = sorted((r for r in kinds.get("visits", []) if r.get("visit_type") != "baseline"
+                     and r.get("visit_date") >= t0), key=lambda r: r.get("visit_date"))
+    base = baseline[-1] if baseline else None
+    row: dict[str, Any] = {
+        "site": patient.patient[0], "patient_id": patient.patient[1], "sex": patient.get("sex"),
+        "age_at_implant_years": age_on(patient.get("birth_date"), t0) if patient.get("birth_date")
+        else patient.get("age_at_implant_years"),
+        "cancer_type": patient.get("cancer_type"), "bmi_kg_per_m2": patient.get("bmi_kg_per_m2"),
+        "adl_score": patient.get("adl_score"), "ecog": patient.get("ecog"),
+        "implant_reason": patient.get("implant_reason"), "first_implant_date": t0, "implants": len(implants),
+        "reservoir_ml": implants[0].get("reservoir_ml"),
+        "baseline_nrs": base.get("nrs") if base else None,
+        "baseline_ome_mg_per_day": base.get("ome_mg_per_day") if base else None,
+        "baseline_eq5d_index": base.get("eq5d_index") if base else None,
+        "last_nrs": next((r.get("nrs") for r in reversed(follow) if r.get("nrs") is not None), None),
+        "last_date_known_alive": last_alive, "death_date": death,
+        "os_days": (end - t0).days, "death": int(death is not None),
+    }
+    for name, days in MILESTONES.items():
+        target = t0 + dt.timedelta(days=days)
+        row[f"nrs_{name}"] = _nearest(follow, target, "nrs")
+        row[f"eq5d_index_{name}"] = _nearest(follow, target, "eq5d_index")
+    for name, event in (("complication", first_any), ("severe_complication", first_severe),
+                        ("reoperation", first_surgery)):
+        row[f"{name}_days"], row[f"{name}_status"] = _competing(event, death, end, t0)
+    last = {f: next((r.get(f) for r in reversed(follow) if r.get(f) is not None), None)
+            for f in ("ome_mg_per_day", "satisfaction", "satisfaction_respondent")}
+    row["screening_trials"] = len(kinds.get("screening_trials", []))
+    row["last_ome_mg_per_day"] = last["ome_mg_per_day"]
+    row["systemic_opioid_stopped"] = int(any(r.get("opioid_change") == "stopped" for r in follow))
+    row["satisfaction"] = last["satisfaction"]
+    row["satisfaction_respondent"] = last["satisfaction_respondent"]
+    row["infection_requiring_surgery"] = int(any(c.get("kind") == "infection" and c.get("action")
+                                                 in v.SURGICAL_ACTIONS for c in complications))
+    row["exit_reason"] = exit_.get("reason") if exit_ else None
+    row["exit_days"] = ((exit_.get("exit_date") if exit_ else last_alive) - t0).days
+    row["exit_status"] = int(exit_ is not None)
+    return row
+
+
+def analysis_dataset(engine: Engine) -> pd.DataFrame:
+    """One row per implanted patient (see the module's conventions), sorted by site and patient."""
+    with sessions(engine)() as session:
+        snapshot = store.load(session)
+    rows = [row for records in snapshot.by_patient().values() if (row := patient_row(records)) is not None]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["site", "patient_id"], ignore_index=True)
+
+
+def write_dataset(frame: pd.DataFrame, path: Path) -> Path:
+    """Write the dataset as CSV or Parquet, by the file's suffix."""
+    if path.suffix == ".parquet":
+        frame.to_parquet(path, engine="pyarrow", index=False)
+    elif path.suffix == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        raise RegistryError("output", str(path), "a .csv or .parquet file")
+    return path

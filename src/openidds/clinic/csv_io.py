@@ -1,0 +1,71 @@
+"""CSV files in and out: one file per kind of record, named after it (``patients.csv``, ``visits.csv``, ...)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from pathlib import Path
+
+from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
+from openidds.clinic.findings import Finding
+from openidds.clinic.importer import Batch, header_findings, parse_rows
+
+
+def kind_of(path: Path) -> str | None:
+    """The record kind a file holds, from its name (``visits.csv`` holds visits)."""
+    return path.stem if path.stem in SPECS else None
+
+
+def read_csv(path: Path, spec: RecordSpec) -> Batch:
+    """Parse one CSV file of ``spec`` records; a bad header stops the file with its findings."""
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return Batch(findings=[Finding("empty-file", spec.name, "the file has no header row", f"{path.name}:1")])
+        header = [h.strip() for h in header]
+        found = header_findings(spec, header, f"{path.name}:1")
+        if found:
+            return Batch(findings=found)
+        width = len(header)
+        rows = []
+        bad: list[Finding] = []
+        for line, cells in enumerate(reader, start=2):
+            if not any(c.strip() for c in cells):
+                continue
+            if len(cells) != width:
+                bad.append(Finding("row-width", spec.name, f"{len(cells)} cells, expected {width}",
+                                   f"{path.name}:{line}"))
+                continue
+            rows.append((f"{path.name}:{line}", dict(zip(header, cells, strict=True))))
+    batch = parse_rows(spec, rows)
+    batch.findings = bad + batch.findings
+    return batch
+
+
+def read_paths(paths: Iterable[Path], kind: str | None = None) -> Batch:
+    """Parse CSV files and directories of them (each file's kind from its name unless ``kind`` is given)."""
+    batch = Batch()
+    files: list[Path] = []
+    for path in paths:
+        files += sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    for path in files:
+        name = kind or kind_of(path)
+        if name is None or name not in SPECS:
+            batch.findings.append(Finding("unknown-file", path.name, "file name must be one of "
+                                          + ", ".join(f"{k}.csv" for k in SPECS), f"{path.name}:0"))
+            continue
+        batch.extend(read_csv(path, SPECS[name]))
+    return batch
+
+
+def write_template(directory: Path) -> list[Path]:
+    """Empty CSV files with the mapped header of every kind: the starting point of a clinic's import."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for spec in SPECS.values():
+        path = directory / f"{spec.name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            csv.writer(handle).writerow([*reference_columns(spec), *spec.columns])
+        out.append(path)
+    return out

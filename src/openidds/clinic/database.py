@@ -1,0 +1,137 @@
+"""Opening a registry: an SQLite file by default, PostgreSQL (or any SQLAlchemy URL) for a multi-user clinic.
+
+Schema changes go through the Alembic migrations shipped in ``openidds/clinic/migrations``; :func:`init_registry`
+runs them programmatically, so no ``alembic.ini`` is needed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import StaleDataError
+
+from openidds.clinic import audit, bulk, models
+from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
+
+DEFAULT_PATH = "openidds-registry.sqlite"
+_MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+class RegistrySession(Session):
+    """A session whose flushes write the audit trail; set ``info['user']`` before changing anything."""
+
+
+audit.install(RegistrySession)
+
+
+@event.listens_for(RegistrySession, "after_flush")
+def _refresh_refill_status(session: Session, _context: Any) -> None:
+    changed = {obj.implant_id for obj in (*session.new, *session.dirty, *session.deleted)
+               if isinstance(obj, models.Refill)}
+    if changed:
+        bulk.refresh_refill_status(session.connection(), changed)
+
+
+def database_url(db: str | Path) -> str:
+    """The SQLAlchemy URL for ``db``: a URL as given, or a file path made into an SQLite URL."""
+    text = str(db)
+    if "://" in text:
+        return text
+    return f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA cache_size=-65536")
+    cursor.close()
+
+
+def connect(db: str | Path = DEFAULT_PATH) -> Engine:
+    """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout."""
+    url = database_url(db)
+    engine = create_engine(url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def _alembic_config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def init_registry(engine: Engine) -> str:
+    """Create or upgrade the registry schema to the newest migration; returns the revision reached."""
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return head_revision()
+
+
+def head_revision() -> str:
+    """The newest migration shipped with this package."""
+    script = ScriptDirectory(str(_MIGRATIONS))
+    head = script.get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The migration the database is at, ``None`` for an empty database."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def require_current(engine: Engine) -> None:
+    """Refuse to work on a database that is not initialised at the newest migration."""
+    revision = current_revision(engine)
+    if revision != head_revision():
+        raise RegistryError("database revision", revision,
+                            f"{head_revision()} (run `openidds registry init` first)")
+
+
+def sessions(engine: Engine) -> sessionmaker[RegistrySession]:
+    """A session factory whose sessions audit their changes."""
+    return sessionmaker(engine, class_=RegistrySession, expire_on_commit=False)
+
+
+@contextlib.contextmanager
+def unit_of_work(engine: Engine, user: str, source: str | None = None,
+                 clock: Callable[[], Any] | None = None) -> Iterator[RegistrySession]:
+    """One transaction as ``user``: commits at the end, rolls back everything on error.
+
+    A stale record (another user saved it first), or a new record whose natural key another user saved
+    meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written.
+    """
+    session = sessions(engine)()
+    session.info.update({audit.USER_KEY: user, audit.SOURCE_KEY: source, audit.CLOCK_KEY: clock})
+    try:
+        yield session
+        session.commit()
+    except StaleDataError as exc:
+        session.rollback()
+        raise ConcurrentUpdateError("record", str(exc), "the version you read; reload it and apply your change again") from exc
+    except IntegrityError as exc:
+        session.rollback()
+        raise ConcurrentUpdateError("record", str(exc.orig).splitlines()[0],
+                                    "a new record nobody else saved meanwhile; run the change again") from exc
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

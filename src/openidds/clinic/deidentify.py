@@ -1,0 +1,84 @@
+"""De-identified research export: direct identifiers removed, dates shifted per patient, old ages grouped.
+
+* Removed: every field marked ``identifier`` in the mapping (MRN, names, postal code, birth date, pump serial,
+  UDI), free-text fields (notes, descriptions, cause of death, bolus reasons) and the site's own patient ID,
+  replaced by a random research ID.
+* Dates: every date and date-time of a patient moves by the same number of days (a shift drawn from
+  −``max_shift_days``..+``max_shift_days`` by a seeded generator), so intervals are kept exactly.
+* Age at first implant (from the birth date before it is dropped) is reported, with 90 and over as ``"90+"``
+  (HIPAA Safe Harbor groups ages over 89).
+
+The same seed gives the same research IDs and shifts; keep the seed secret, as it re-links the export.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import random
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from sqlalchemy import Engine
+
+from openidds.clinic import store
+from openidds.clinic.analysis import age_on
+from openidds.clinic.database import sessions
+from openidds.clinic.fields import SPECS
+
+AGE_TOP = 90
+FREE_TEXT = {"note", "description", "cause_of_death", "reason"}
+
+
+def _shift(value: Any, days: dt.timedelta) -> Any:
+    return value + days if isinstance(value, dt.date | dt.datetime) else value
+
+
+def age_group(age: int | None) -> str | None:
+    """The age as text, with ages of 90 and over grouped as ``"90+"``."""
+    if age is None:
+        return None
+    return f"{AGE_TOP}+" if age >= AGE_TOP else str(age)
+
+
+def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
+    """One de-identified table per kind of record, keyed by ``research_id``."""
+    with sessions(engine)() as session:
+        snapshot = store.load(session)
+    by_patient = snapshot.by_patient()
+    rng = random.Random(seed)
+    keys = sorted(p for p, records in by_patient.items() if any(r.spec.name == "patients" for r in records))
+    order = rng.sample(range(len(keys)), len(keys))
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
+    for key, n in zip(keys, order, strict=True):
+        salt = hashlib.sha256(f"{seed}:{key[0]}:{key[1]}".encode()).digest()
+        shift = dt.timedelta(days=int.from_bytes(salt[:4], "big") % (2 * max_shift_days + 1) - max_shift_days)
+        research_id = f"R{n + 1:06d}"
+        records = by_patient[key]
+        first_implant = min((r.get("implant_date") for r in records if r.spec.name == "implants"), default=None)
+        for record in records:
+            spec = record.spec
+            row: dict[str, Any] = {"research_id": research_id}
+            if record.implant_date is not None:
+                row["implant_date"] = _shift(record.implant_date, shift)
+            for f in spec.fields:
+                if not f.identifier and not (f.kind == "text" and f.name in FREE_TEXT):
+                    row[f.name] = _shift(record.get(f.name), shift)
+            if spec.name == "patients":
+                birth = record.get("birth_date")
+                age = age_on(birth, first_implant) if birth and first_implant else record.get("age_at_implant_years")
+                row["age_at_implant_years"] = age_group(age)
+            tables[spec.name].append(row)
+    return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
+
+
+def write_research_export(engine: Engine, directory: Path, seed: int, max_shift_days: int = 180) -> list[Path]:
+    """Write the de-identified tables as CSV files in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, frame in research_tables(engine, seed, max_shift_days).items():
+        path = directory / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        paths.append(path)
+    return paths

@@ -1,0 +1,387 @@
+"""Importing records: parse and check every row, then write all of them in one transaction, or nothing.
+
+The importer is shared by the CSV and REDCap readers, which hand it rows of text keyed by the column names of
+:mod:`openidds.clinic.fields`. It
+
+1. parses each cell (types, ranges, choices);
+2. refuses duplicates of a natural key within the input;
+3. links each row to its patient, and each pump row to the implant in place at its time;
+4. checks each record merged with its stored version (consistency across fields, required fields) and the
+   dates in order per patient, over the database records merged with the input;
+5. writes only if no error was found: new records by bulk INSERT, changed ones by versioned UPDATE, identical
+   ones not at all (so importing the same file twice adds nothing), with an audit entry for every change.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from openidds.clinic import audit, bulk, models, rules, store
+from openidds.clinic.database import unit_of_work
+from openidds.clinic.errors import ImportRejected, RegistryError
+from openidds.clinic.fields import PUMP_SERIAL, SPECS, RecordSpec, reference_columns
+from openidds.clinic.findings import Finding
+from openidds.clinic.record import PatientKey, Record
+from openidds.clinic.values import parser
+
+Progress = Callable[[str, int, int], None]
+_CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+ORDER = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "programs", "refills",
+         "alarms", "boluses")
+_BATCH = 2000
+
+
+@dataclass
+class ImportSummary:
+    """What an import changed, per kind of record."""
+
+    inserted: dict[str, int] = field(default_factory=dict)
+    updated: dict[str, int] = field(default_factory=dict)
+    unchanged: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, dict[str, int]]:
+        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged}
+
+
+@dataclass
+class Batch:
+    """Parsed records ready to import, with the errors found while reading them."""
+
+    records: list[Record] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+    def extend(self, other: Batch) -> None:
+        self.records += other.records
+        self.findings += other.findings
+
+
+def header_findings(spec: RecordSpec, columns: Iterable[str], location: str) -> list[Finding]:
+    """Unknown, duplicated or missing key columns of a file of ``spec`` records (other required columns may be
+    left out of a file that updates stored records; a new record without them is refused row by row)."""
+    known = set(spec.columns) | set(reference_columns(spec))
+    columns = list(columns)
+    out = [Finding("unknown-column", spec.name, f"column {c!r} is not in the {spec.name} mapping "
+                   "(units belong in the column name, e.g. dose_mg_per_day)", location)
+           for c in columns if c not in known]
+    out += [Finding("missing-column", spec.name, f"key column {c!r} is missing", location)
+            for c in ("site", "patient_id", *spec.key) if c not in columns]
+    out += [Finding("duplicate-column", spec.name, f"column {c!r} appears twice", location)
+            for c in sorted({c for c in columns if columns.count(c) > 1})]
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _valid_code(value: str) -> bool:
+    return _CODE.match(value) is not None
+
+
+def _row_parsers(spec: RecordSpec, columns: Iterable[str]) -> tuple[tuple[str, Any, bool], ...]:
+    present = set(columns)
+    return tuple((f.name, parser(f), f.required) for f in spec.fields if f.name in present)
+
+
+def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str,
+              parsers: tuple[tuple[str, Any, bool], ...] | None = None) -> tuple[Record | None, list[Finding]]:
+    """One row of text into a record, or the findings that stop it (``parsers`` of the row's columns may be
+    passed when many rows share them). Rules across a record's fields run later, on the record merged with
+    the stored one, so a file may update a few columns."""
+    errors: list[Finding] = []
+    site, code = (cells.get("site") or "").strip(), (cells.get("patient_id") or "").strip()
+    for name, value in (("site", site), ("patient_id", code)):
+        if not _valid_code(value):
+            errors.append(Finding("reference", f"{spec.label.lower()} {site}/{code}",
+                                  f"{name}={value!r}: expected letters, digits, '_', '.' or '-'", location))
+    values: dict[str, Any] = {}
+    for name, parse, required in parsers if parsers is not None else _row_parsers(spec, cells):
+        try:
+            value = values[name] = parse(cells[name])
+        except RegistryError as exc:
+            errors.append(Finding("value", f"{spec.label.lower()} {site}/{code}", str(exc), location))
+            continue
+        if value is None and required:
+            errors.append(Finding("required", f"{spec.label.lower()} {site}/{code}", f"{name} is required",
+                                  location))
+    if errors:
+        return None, errors
+    record = Record(spec, (site, code), values, location=location)
+    if spec.parent == "implant":
+        record.extra[PUMP_SERIAL] = (cells.get(PUMP_SERIAL) or "").strip() or None
+    return record, []
+
+
+def parse_rows(spec: RecordSpec, rows: Iterable[tuple[str, Mapping[str, str | None]]]) -> Batch:
+    """Parse many rows of one kind."""
+    batch = Batch()
+    compiled: dict[tuple[str, ...], tuple[tuple[str, Any, bool], ...]] = {}
+    for location, cells in rows:
+        columns = tuple(cells)
+        parsers = compiled.get(columns)
+        if parsers is None:
+            parsers = compiled[columns] = _row_parsers(spec, columns)
+        record, found = parse_row(spec, cells, location, parsers)
+        batch.findings += found
+        if record is not None:
+            batch.records.append(record)
+    return batch
+
+
+def _derived(record: Record) -> dict[str, Any]:
+    if record.spec.name == "refills":
+        w, e = record.get("withdrawn_residual_ml"), record.get("expected_residual_ml")
+        return {"discrepancy_ml": None if w is None or e is None else round(w - e, 6)}
+    return {}
+
+
+def _event_day(record: Record) -> dt.date:
+    value = record.get(record.spec.event_time) if record.spec.event_time else None
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+class _Plan:
+    """The merged view of database and input, and the checks on it."""
+
+    def __init__(self, snapshot: store.Snapshot, batch: Batch) -> None:
+        self.snapshot = snapshot
+        self.findings = list(batch.findings)
+        self.existing: dict[tuple[Any, ...], Record] = {r.key: r for r in snapshot.records}
+        self.incoming: dict[tuple[Any, ...], Record] = {}
+        self.patients = {r.patient for r in snapshot.records if r.spec.name == "patients"}
+        self.patients |= {r.patient for r in batch.records if r.spec.name == "patients"}
+        implants: dict[PatientKey, dict[Any, Record]] = {}
+        for record in [*snapshot.records, *batch.records]:
+            if record.spec.name == "implants":
+                own = implants.setdefault(record.patient, {})
+                old = own.get(record.get("implant_date"))
+                own[record.get("implant_date")] = record if old is None else Record(
+                    record.spec, record.patient, {**old.values, **record.values}, location=record.location)
+        self.implants = {p: list(d.values()) for p, d in implants.items()}
+        for record in sorted(batch.records, key=lambda r: ORDER.index(r.spec.name)):
+            self._link(record)
+
+    def _link(self, record: Record) -> None:
+        if record.spec.name != "patients" and record.patient not in self.patients:
+            self.findings.append(Finding("unknown-patient", record.label, f"patient {record.patient[0]}/"
+                                         f"{record.patient[1]} is neither in the registry nor in this import",
+                                         record.location))
+            return
+        if record.spec.parent == "implant":
+            serial = record.extra.get(PUMP_SERIAL)
+            implant = rules.implant_for(self.implants.get(record.patient, []), _event_day(record), serial)
+            if implant is None:
+                pump = f" with serial {serial}" if serial else ""
+                self.findings.append(Finding("no-implant", record.label, f"no implant{pump} on or before "
+                                             f"{_event_day(record).isoformat()}", record.location))
+                return
+            record.implant_date = implant.get("implant_date")
+        if record.spec.name == "complications":
+            implant = rules.implant_for(self.implants.get(record.patient, []), record.get("onset_date"), None)
+            record.extra["implant_date"] = implant.get("implant_date") if implant else None
+        key = record.key
+        earlier = self.incoming.get(key)
+        if earlier is not None:
+            self.findings.append(Finding("duplicate", record.label, f"duplicate of {earlier.location}",
+                                         record.location))
+            return
+        self.incoming[key] = record
+
+    def merged(self) -> dict[PatientKey, list[Record]]:
+        out: dict[PatientKey, list[Record]] = {}
+        for key, record in self.existing.items():
+            if key not in self.incoming:
+                out.setdefault(record.patient, []).append(record)
+        for key, record in self.incoming.items():
+            old = self.existing.get(key)
+            if old is not None:
+                record = Record(record.spec, record.patient, {**old.values, **record.values},
+                                implant_date=record.implant_date, location=record.location, extra=record.extra)
+            out.setdefault(record.patient, []).append(record)
+        return out
+
+    def check(self) -> None:
+        """Rules on each incoming record merged with its stored version, then dates in order per patient."""
+        touched = {r.patient for r in self.incoming.values()}
+        merged = self.merged()
+        for patient in sorted(touched):
+            records = merged.get(patient, [])
+            for record in records:
+                if record.location:
+                    self.findings += rules.record_findings(record)
+                    self.findings += [Finding("required", record.label, f"{f.name} is required", record.location)
+                                      for f in record.spec.fields if f.required and record.values.get(f.name) is None
+                                      and f.name not in record.spec.key]
+            self.findings += [f for f in rules.patient_findings(records) if f.location]
+
+
+def _patients_touched(batch: Batch) -> set[PatientKey]:
+    return {r.patient for r in batch.records}
+
+
+def import_batch(engine: Engine, batch: Batch, user: str, source: str,
+                 progress: Progress | None = None) -> ImportSummary:
+    """Check ``batch`` against the registry and write it in one transaction; raise :class:`ImportRejected`
+    with every finding, writing nothing, if any row is wrong."""
+    with unit_of_work(engine, user, source=source) as session:
+        ids = store.patient_ids_for(session, _patients_touched(batch))
+        snapshot = store.load(session, ids.values())
+        plan = _Plan(snapshot, batch)
+        plan.check()
+        if plan.findings:
+            raise ImportRejected(source, sorted(plan.findings, key=_location_order))
+        writer = _Writer(session, snapshot, user, source, progress)
+        return writer.write(plan.incoming, plan.existing)
+
+
+def _location_order(finding: Finding) -> tuple[str, int, str]:
+    name, _, line = finding.location.rpartition(":")
+    return (name, int(line), finding.message) if line.isdigit() else (finding.location, 0, finding.message)
+
+
+class _Writer:
+    def __init__(self, session: Any, snapshot: store.Snapshot, user: str, source: str,
+                 progress: Progress | None) -> None:
+        self.session = session
+        self.snapshot = snapshot
+        self.user = user
+        self.source = source
+        self.progress = progress
+        self.at = audit.now_utc(session.info)
+        self.summary = ImportSummary()
+        self.implants_of: dict[PatientKey, dict[dt.date, int]] = {}
+        for (patient, day), implant_id in snapshot.implant_ids.items():
+            self.implants_of.setdefault(patient, {})[day] = implant_id
+
+    def write(self, incoming: dict[tuple[Any, ...], Record], existing: dict[tuple[Any, ...], Record]) -> ImportSummary:
+        self.total = len(incoming)
+        self.done = 0
+        by_kind: dict[str, list[tuple[tuple[Any, ...], Record]]] = {}
+        for key, record in incoming.items():
+            by_kind.setdefault(record.spec.name, []).append((key, record))
+        for kind in ORDER:
+            items = by_kind.get(kind, [])
+            if kind == "implants":
+                items.sort(key=lambda item: (item[1].patient, item[1].get("implant_date")))
+            records = [record for _, record in items]
+            new = [record for key, record in items if key not in existing]
+            changed = [(existing[key], record) for key, record in items if key in existing]
+            self._insert(SPECS[kind], new)
+            self._update(SPECS[kind], changed)
+            if kind == "refills" and records:
+                bulk.refresh_refill_status(self.session.connection(),
+                                           {self.snapshot.implant_ids[(r.patient, r.implant_date)] for r in records})
+            self.done += len(changed)
+            if self.progress is not None and changed:
+                self.progress(kind, self.done, self.total)
+        return self.summary
+
+    def _site_id(self, code: str) -> int:
+        if code not in self.snapshot.site_ids:
+            site = models.Site(code=code)
+            self.session.add(site)
+            self.session.flush()
+            self.snapshot.site_ids[code] = site.id
+        return self.snapshot.site_ids[code]
+
+    def _parents(self, record: Record) -> dict[str, Any]:
+        ids = self.snapshot
+        if record.spec.name == "patients":
+            return {"site_id": self._site_id(record.patient[0]), "patient_code": record.patient[1]}
+        parent = {"patient_id": ids.patient_ids[record.patient]}
+        if record.spec.parent == "implant":
+            return {"implant_id": ids.implant_ids[(record.patient, record.implant_date)]}
+        if record.spec.name == "complications":
+            day = record.extra.get("implant_date")
+            parent["implant_id"] = None if day is None else ids.implant_ids[(record.patient, day)]
+        if record.spec.name == "implants":
+            own = self.implants_of.get(record.patient, {})
+            earlier = [d for d in own if d < record.get("implant_date")]
+            parent["replaces_implant_id"] = own[max(earlier)] if earlier else None
+        return parent
+
+    def _insert(self, spec: RecordSpec, records: list[Record]) -> None:
+        if not records:
+            return
+        table = spec.model.__table__
+        conn = self.session.connection()
+        key_columns = _db_key_columns(spec)
+        template = {**dict.fromkeys(spec.columns), "version": 1}
+        derive = spec.name == "refills"
+        waves = _implant_waves(records) if spec.name == "implants" else [records]
+        for wave in waves:
+            for start in range(0, len(wave), _BATCH):
+                chunk = wave[start:start + _BATCH]
+                rows = [{**template, **r.values, **self._parents(r)} for r in chunk]
+                if derive:
+                    for row, record in zip(rows, chunk, strict=True):
+                        row.update(_derived(record))
+                bulk.insert_rows(conn, table, rows)
+                ids = self._ids(table, key_columns, rows)
+                entries = []
+                for record, row in zip(chunk, rows, strict=True):
+                    record.db_id = row["id"] = ids[tuple(row[c] for c in key_columns)]
+                    entries.append((record.db_id, None, row))
+                    if spec.name == "patients":
+                        self.snapshot.patient_ids[record.patient] = record.db_id
+                    elif spec.name == "implants":
+                        day = record.get("implant_date")
+                        self.snapshot.implant_ids[(record.patient, day)] = record.db_id
+                        self.implants_of.setdefault(record.patient, {})[day] = record.db_id
+                bulk.insert_rows(conn, models.AuditEntry.__table__,
+                                 audit.audit_rows(self.user, self.at, "insert", table.name, entries, self.source))
+                self.done += len(chunk)
+                if self.progress is not None:
+                    self.progress(spec.name, self.done, self.total)
+        self.summary.inserted[spec.name] = self.summary.inserted.get(spec.name, 0) + len(records)
+
+    def _ids(self, table: Any, key_columns: tuple[str, ...], rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
+        parent = key_columns[0]
+        wanted = sorted({row[parent] for row in rows})
+        out: dict[tuple[Any, ...], int] = {}
+        for chunk in store.chunks(wanted):
+            stmt = select(table.c.id, *(table.c[c] for c in key_columns)).where(table.c[parent].in_(chunk))
+            out.update({tuple(values): record_id for record_id, *values in self.session.connection().execute(stmt)})
+        return out
+
+    def _update(self, spec: RecordSpec, pairs: list[tuple[Record, Record]]) -> None:
+        changed = 0
+        for old, new in pairs:
+            values = {**new.values, **_derived(Record(spec, new.patient, {**old.values, **new.values}))}
+            diff = {k: v for k, v in values.items() if (old.values.get(k) if k in old.values else
+                                                      old.extra.get(k)) != v}
+            if not diff:
+                continue
+            obj = self.session.get(spec.model, old.db_id)
+            for name, value in diff.items():
+                setattr(obj, name, value)
+            changed += 1
+        if not pairs:
+            return
+        self.session.flush()
+        self.summary.updated[spec.name] = changed
+        self.summary.unchanged[spec.name] = len(pairs) - changed
+
+
+def _db_key_columns(spec: RecordSpec) -> tuple[str, ...]:
+    """The columns that identify a stored record: its parent's id and its natural key."""
+    if spec.name == "patients":
+        return ("site_id", "patient_code")
+    return ("implant_id" if spec.parent == "implant" else "patient_id", *spec.key)
+
+
+def _implant_waves(records: list[Record]) -> list[list[Record]]:
+    """Implants grouped so that each patient's earlier implant is written before the one that replaces it."""
+    waves: list[list[Record]] = []
+    seen: dict[PatientKey, int] = {}
+    for record in records:
+        n = seen.get(record.patient, 0)
+        seen[record.patient] = n + 1
+        if n == len(waves):
+            waves.append([])
+        waves[n].append(record)
+    return waves

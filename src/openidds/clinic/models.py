@@ -1,0 +1,327 @@
+"""SQLAlchemy 2 models of the registry: one table per thing a clinic records.
+
+Every table but the audit log carries a ``version`` column used as SQLAlchemy's ``version_id_col``: an UPDATE
+names the version it read, so a second user saving a stale copy fails instead of overwriting (optimistic
+locking). Datetimes are stored as naive UTC; dates as dates.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def _iso(value: Any) -> str:
+    if isinstance(value, dt.date | dt.datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {value!r}")
+
+
+_ENCODER = json.JSONEncoder(default=_iso, separators=(",", ":"))
+
+
+class JSONText(TypeDecorator[Any]):
+    """JSON stored as text, with dates and datetimes written as ISO 8601 (same on SQLite and PostgreSQL)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> str | None:
+        return None if value is None else _ENCODER.encode(value)
+
+    def process_result_value(self, value: str | None, dialect: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a constraint naming convention (stable names for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class _Versioned:
+    """Primary key and optimistic-locking version shared by every registry record."""
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer, nullable=False, default=1)
+
+    @declared_attr.directive
+    def __mapper_args__(cls) -> dict[str, Any]:  # noqa: N805
+        return {"version_id_col": cls.version}
+
+
+def _patient_fk() -> Mapped[int]:
+    """The owning patient (indexed by the table's natural-key unique constraint, which starts with it)."""
+    return mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), nullable=False)
+
+
+def _implant_fk() -> Mapped[int]:
+    """The owning implant (indexed by the table's natural-key unique constraint, which starts with it)."""
+    return mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), nullable=False)
+
+
+class Site(_Versioned, Base):
+    __tablename__ = "sites"
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+
+
+class Patient(_Versioned, Base):
+    """A patient from screening to exit, with the baseline characteristics recorded at implant."""
+
+    __tablename__ = "patients"
+    __table_args__ = (UniqueConstraint("site_id", "patient_code"),)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"), nullable=False)
+    patient_code: Mapped[str] = mapped_column(String(60))
+    mrn: Mapped[str | None] = mapped_column(String(60))
+    given_name: Mapped[str | None] = mapped_column(String(120))
+    family_name: Mapped[str | None] = mapped_column(String(120))
+    postal_code: Mapped[str | None] = mapped_column(String(20))
+    birth_date: Mapped[dt.date | None] = mapped_column(Date)
+    age_at_implant_years: Mapped[int | None] = mapped_column(Integer)
+    sex: Mapped[str] = mapped_column(String(10))
+    enrolled_on: Mapped[dt.date | None] = mapped_column(Date)
+    cancer_type: Mapped[str | None] = mapped_column(String(40))
+    cancer_diagnosis_date: Mapped[dt.date | None] = mapped_column(Date)
+    cancer_duration_months: Mapped[float | None] = mapped_column(Float)
+    metastasis_sites: Mapped[list[str] | None] = mapped_column(JSON)
+    prior_surgery: Mapped[bool | None] = mapped_column(Boolean)
+    prior_chemoradiotherapy: Mapped[bool | None] = mapped_column(Boolean)
+    prior_immunotherapy: Mapped[bool | None] = mapped_column(Boolean)
+    prior_pain_procedure: Mapped[bool | None] = mapped_column(Boolean)
+    pain_onset_date: Mapped[dt.date | None] = mapped_column(Date)
+    pain_duration_months: Mapped[float | None] = mapped_column(Float)
+    pain_locations: Mapped[list[str] | None] = mapped_column(JSON)
+    bmi_kg_per_m2: Mapped[float | None] = mapped_column(Float)
+    adl_score: Mapped[int | None] = mapped_column(Integer)
+    ecog: Mapped[int | None] = mapped_column(Integer)
+    karnofsky: Mapped[int | None] = mapped_column(Integer)
+    wheelchair_or_cart: Mapped[bool | None] = mapped_column(Boolean)
+    pressure_sores: Mapped[bool | None] = mapped_column(Boolean)
+    skin_compromising_lines: Mapped[bool | None] = mapped_column(Boolean)
+    adjuvant_drugs: Mapped[list[str] | None] = mapped_column(JSON)
+    implant_reason: Mapped[str | None] = mapped_column(String(40))
+    insurance: Mapped[str | None] = mapped_column(String(20))
+    hospital_charge: Mapped[float | None] = mapped_column(Float)
+    out_of_pocket_cost: Mapped[float | None] = mapped_column(Float)
+    currency: Mapped[str | None] = mapped_column(String(3))
+    last_contact_date: Mapped[dt.date | None] = mapped_column(Date)
+
+    site: Mapped[Site] = relationship()
+    implants: Mapped[list[Implant]] = relationship(back_populates="patient", order_by="Implant.implant_date")
+
+
+class ScreeningTrial(_Versioned, Base):
+    """An intrathecal (or epidural) screening trial before the implant."""
+
+    __tablename__ = "screening_trials"
+    __table_args__ = (UniqueConstraint("patient_id", "trial_number"),)
+    patient_id: Mapped[int] = _patient_fk()
+    trial_number: Mapped[int] = mapped_column(Integer)
+    trial_date: Mapped[dt.date | None] = mapped_column(Date)
+    drug: Mapped[str | None] = mapped_column(String(30))
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    route: Mapped[str | None] = mapped_column(String(20))
+    response: Mapped[str | None] = mapped_column(String(20))
+
+
+class Implant(_Versioned, Base):
+    """One implanted pump system; a replacement or revision is a new record linked to the one it follows."""
+
+    __tablename__ = "implants"
+    __table_args__ = (UniqueConstraint("patient_id", "implant_date"),)
+    patient_id: Mapped[int] = _patient_fk()
+    implant_date: Mapped[dt.date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(20), default="initial")
+    replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"))
+    device_model: Mapped[str | None] = mapped_column(String(80))
+    reservoir_ml: Mapped[float | None] = mapped_column(Float)
+    serial_number: Mapped[str | None] = mapped_column(String(80), index=True)
+    udi: Mapped[str | None] = mapped_column(String(255))
+    insertion_level: Mapped[str | None] = mapped_column(String(10))
+    catheter_tip_level: Mapped[str | None] = mapped_column(String(10))
+    operation_minutes: Mapped[int | None] = mapped_column(Integer)
+    total_stay_days: Mapped[int | None] = mapped_column(Integer)
+    postop_stay_days: Mapped[int | None] = mapped_column(Integer)
+    explant_date: Mapped[dt.date | None] = mapped_column(Date)
+    explant_reason: Mapped[str | None] = mapped_column(String(40))
+
+    patient: Mapped[Patient] = relationship(back_populates="implants")
+
+
+class PumpProgram(_Versioned, Base):
+    """A drug in the pump's program from ``started_at`` (an admixture is one row per drug)."""
+
+    __tablename__ = "pump_programs"
+    __table_args__ = (UniqueConstraint("implant_id", "started_at", "drug"),)
+    implant_id: Mapped[int] = _implant_fk()
+    started_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    drug: Mapped[str] = mapped_column(String(30))
+    concentration_mg_per_ml: Mapped[float] = mapped_column(Float)
+    daily_dose_mg_per_day: Mapped[float] = mapped_column(Float)
+    mode: Mapped[str | None] = mapped_column(String(20))
+    bolus_dose_mg: Mapped[float | None] = mapped_column(Float)
+    bolus_lockout_minutes: Mapped[int | None] = mapped_column(Integer)
+    max_boluses_per_day: Mapped[int | None] = mapped_column(Integer)
+
+
+class Bolus(_Versioned, Base):
+    """A patient-requested bolus, delivered or refused."""
+
+    __tablename__ = "boluses"
+    __table_args__ = (UniqueConstraint("implant_id", "at"),)
+    implant_id: Mapped[int] = _implant_fk()
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    drug: Mapped[str | None] = mapped_column(String(30))
+    dose_mg: Mapped[float | None] = mapped_column(Float)
+    delivered: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Refill(_Versioned, Base):
+    """A reservoir refill with the expected and withdrawn residual volumes and the next due date."""
+
+    __tablename__ = "refills"
+    __table_args__ = (UniqueConstraint("implant_id", "refilled_at"),)
+    implant_id: Mapped[int] = _implant_fk()
+    refilled_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    drug: Mapped[str | None] = mapped_column(String(30))
+    concentration_mg_per_ml: Mapped[float | None] = mapped_column(Float)
+    volume_added_ml: Mapped[float] = mapped_column(Float)
+    expected_residual_ml: Mapped[float | None] = mapped_column(Float)
+    withdrawn_residual_ml: Mapped[float | None] = mapped_column(Float)
+    discrepancy_ml: Mapped[float | None] = mapped_column(Float)
+    next_refill_due: Mapped[dt.date | None] = mapped_column(Date)
+
+
+class RefillStatus(Base):
+    """Derived, one row per implant: its latest refill and the next refill date that refill set.
+
+    Kept in step with ``refills`` in the same transaction (by the importer and by a flush hook), so the
+    refills-due list reads one indexed table; not versioned or audited because it is computed, never edited.
+    """
+
+    __tablename__ = "refill_status"
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), primary_key=True)
+    last_refill_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    next_refill_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+
+
+class PumpAlarm(_Versioned, Base):
+    """An alarm or fault from the pump or programmer log."""
+
+    __tablename__ = "pump_alarms"
+    __table_args__ = (UniqueConstraint("implant_id", "at", "code"),)
+    implant_id: Mapped[int] = _implant_fk()
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    code: Mapped[str] = mapped_column(String(60))
+    kind: Mapped[str] = mapped_column(String(10))
+    severity: Mapped[str | None] = mapped_column(String(20))
+    source: Mapped[str | None] = mapped_column(String(20))
+    description: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class PumpEvent(_Versioned, Base):
+    """One entry of a pump's own event log, stored as the pump wrote it."""
+
+    __tablename__ = "pump_events"
+    __table_args__ = (UniqueConstraint("implant_id", "seq"),)
+    implant_id: Mapped[int] = _implant_fk()
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(40))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Visit(_Versioned, Base):
+    """A baseline or follow-up assessment: pain, quality of life, systemic opioids, satisfaction."""
+
+    __tablename__ = "visits"
+    __table_args__ = (UniqueConstraint("patient_id", "visit_date", "visit_type"),)
+    patient_id: Mapped[int] = _patient_fk()
+    visit_date: Mapped[dt.date] = mapped_column(Date)
+    visit_type: Mapped[str] = mapped_column(String(20))
+    nrs: Mapped[int | None] = mapped_column(Integer)
+    eq5d_version: Mapped[str | None] = mapped_column(String(2))
+    eq5d_mobility: Mapped[int | None] = mapped_column(Integer)
+    eq5d_self_care: Mapped[int | None] = mapped_column(Integer)
+    eq5d_usual_activities: Mapped[int | None] = mapped_column(Integer)
+    eq5d_pain_discomfort: Mapped[int | None] = mapped_column(Integer)
+    eq5d_anxiety_depression: Mapped[int | None] = mapped_column(Integer)
+    eq5d_vas: Mapped[int | None] = mapped_column(Integer)
+    eq5d_index: Mapped[float | None] = mapped_column(Float)
+    systemic_opioid: Mapped[bool | None] = mapped_column(Boolean)
+    ome_mg_per_day: Mapped[float | None] = mapped_column(Float)
+    opioid_change: Mapped[str | None] = mapped_column(String(20))
+    satisfaction: Mapped[str | None] = mapped_column(String(20))
+    satisfaction_respondent: Mapped[str | None] = mapped_column(String(10))
+
+
+class Complication(_Versioned, Base):
+    """An adverse event with its grade (see ``vocabulary.SEVERITY_GRADES``) and the action it led to."""
+
+    __tablename__ = "complications"
+    __table_args__ = (UniqueConstraint("patient_id", "kind", "onset_date"),)
+    patient_id: Mapped[int] = _patient_fk()
+    implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"))
+    kind: Mapped[str] = mapped_column(String(40))
+    onset_date: Mapped[dt.date] = mapped_column(Date)
+    grade: Mapped[int] = mapped_column(Integer)
+    action: Mapped[str] = mapped_column(String(20))
+    resolved_date: Mapped[dt.date | None] = mapped_column(Date)
+    note: Mapped[str | None] = mapped_column(Text)
+
+
+class Exit(_Versioned, Base):
+    """The end of a patient's registry follow-up."""
+
+    __tablename__ = "exits"
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"), unique=True)
+    exit_date: Mapped[dt.date] = mapped_column(Date)
+    reason: Mapped[str] = mapped_column(String(30))
+    death_date: Mapped[dt.date | None] = mapped_column(Date)
+    cause_of_death: Mapped[str | None] = mapped_column(Text)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the values before and after; written in the change's own transaction."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_record", "table_name", "record_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    user_name: Mapped[str] = mapped_column(String(120))
+    action: Mapped[str] = mapped_column(String(10))
+    table_name: Mapped[str] = mapped_column(String(40))
+    record_id: Mapped[int] = mapped_column(Integer)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
+    source: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,200 @@
+"""REDCap in and out: a data dictionary generated from the registry mapping, and the import of a project's
+records export (flat CSV, raw values) with its data dictionary.
+
+Mapping. The record ID is the patient ID; the ``patients`` form carries ``site``. Each kind of record is one
+instrument named like the kind (``visits``, ``refills``, ...), repeating except ``patients`` and ``exits``.
+Field names are the registry column names, prefixed by the instrument's prefix unless they start with it
+(``implant_date``, ``implant_serial_number``, ``refill_drug``, ``prog_drug``); multi-choice fields are checkboxes exported as ``name___code``. REDCap
+date-times carry no zone: they are read as UTC, as the dictionary's field note says. Longitudinal exports
+(``redcap_event_name``) are read the same way: each row gives one record per instrument with data in it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
+from openidds.clinic.findings import Finding
+from openidds.clinic.importer import Batch, parse_rows
+from openidds.clinic.values import MULTI_SEPARATOR
+
+PREFIX = {"patients": "", "screening_trials": "trial", "implants": "implant", "visits": "visit",
+          "complications": "comp", "exits": "exit", "programs": "prog", "refills": "refill", "alarms": "alarm",
+          "boluses": "bolus"}
+RECORD_ID = "record_id"
+SITE = "site"
+HEADER = ["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
+          "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
+          "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
+          "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
+          "Matrix Ranking?", "Field Annotation"]
+_API_KEYS = dict(zip(["field_name", "form_name", "section_header", "field_type", "field_label",
+                      "select_choices_or_calculations", "field_note", "text_validation_type_or_show_slider_number",
+                      "text_validation_min", "text_validation_max", "identifier", "branching_logic",
+                      "required_field", "custom_alignment", "question_number", "matrix_group_name",
+                      "matrix_ranking", "field_annotation"], HEADER, strict=True))
+_META = {RECORD_ID, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
+         "redcap_data_access_group", "redcap_survey_identifier"}
+
+
+def redcap_name(spec: RecordSpec, name: str) -> str:
+    """The REDCap variable of registry column ``name`` of ``spec``."""
+    prefix = PREFIX[spec.name]
+    return name if not prefix or name.startswith(prefix + "_") else f"{prefix}_{name}"
+
+
+def _columns(spec: RecordSpec) -> list[tuple[str, Field | None]]:
+    extra: list[tuple[str, Field | None]] = [(SITE, None)] if spec.name == "patients" else []
+    if spec.parent == "implant":
+        extra.append((PUMP_SERIAL, None))
+    return extra + [(f.name, f) for f in spec.fields]
+
+
+def variables() -> dict[str, tuple[RecordSpec, str]]:
+    """Every REDCap variable of the mapping, to its record kind and registry column."""
+    return {redcap_name(spec, name): (spec, name) for spec in SPECS.values() for name, _ in _columns(spec)}
+
+
+def _label(code: str) -> str:
+    return code.replace("_", " ").capitalize()
+
+
+def _dictionary_row(spec: RecordSpec, name: str, f: Field | None) -> dict[str, str]:
+    row = dict.fromkeys(HEADER, "")
+    row.update({"Variable / Field Name": redcap_name(spec, name), "Form Name": spec.name, "Field Type": "text"})
+    if f is None:
+        label = "Site code" if name == SITE else "Pump serial number (when the patient has had several pumps)"
+        row.update({"Field Label": label, "Required Field?": "y" if name == SITE else ""})
+        return row
+    row["Field Label"] = f.label + (f" ({f.unit})" if f.unit else "")
+    row["Identifier?"] = "y" if f.identifier else ""
+    row["Required Field?"] = "y" if f.required else ""
+    if f.kind in ("choice", "multi"):
+        row["Field Type"] = "dropdown" if f.kind == "choice" else "checkbox"
+        row["Choices, Calculations, OR Slider Labels"] = " | ".join(f"{c}, {_label(c)}" for c in f.choices)
+    elif f.kind == "bool":
+        row["Field Type"] = "yesno"
+    elif f.kind in ("int", "float"):
+        row["Text Validation Type OR Show Slider Number"] = "integer" if f.kind == "int" else "number"
+        row["Text Validation Min"] = "" if f.minimum is None else f"{f.minimum:g}"
+        row["Text Validation Max"] = "" if f.maximum is None else f"{f.maximum:g}"
+    elif f.kind == "date":
+        row["Text Validation Type OR Show Slider Number"] = "date_ymd"
+    elif f.kind == "datetime":
+        row["Text Validation Type OR Show Slider Number"] = "datetime_seconds_ymd"
+        row["Field Note"] = "UTC"
+    return row
+
+
+def data_dictionary() -> str:
+    """The REDCap data dictionary CSV of the whole registry (upload it to start a project)."""
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
+    writer.writeheader()
+    first = dict.fromkeys(HEADER, "")
+    first.update({"Variable / Field Name": RECORD_ID, "Form Name": "patients", "Field Type": "text",
+                  "Field Label": "Patient ID (registry patient_id)"})
+    writer.writerow(first)
+    for spec in SPECS.values():
+        for name, f in _columns(spec):
+            writer.writerow(_dictionary_row(spec, name, f))
+    return out.getvalue()
+
+
+def repeating_instruments() -> list[str]:
+    """Instruments to enable as repeating in the project."""
+    return [spec.name for spec in SPECS.values() if spec.repeating]
+
+
+def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], list[Finding]]:
+    with path.open(newline="", encoding="utf-8-sig") as handle:
+        rows = [{_API_KEYS.get(k, k): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+    known = variables()
+    fields: dict[str, dict[str, str]] = {}
+    findings: list[Finding] = []
+    for line, row in enumerate(rows, start=2):
+        name, kind = row.get("Variable / Field Name", ""), row.get("Field Type", "")
+        location = f"{path.name}:{line}"
+        if name == RECORD_ID or kind == "descriptive":
+            continue
+        if name not in known:
+            findings.append(Finding("unmapped-field", name, "not in the registry's REDCap mapping "
+                                    "(generate the dictionary with `openidds registry export --format redcap-dictionary`)",
+                                    location))
+            continue
+        spec, column = known[name]
+        if row.get("Form Name") != spec.name:
+            findings.append(Finding("form", name, f"form {row.get('Form Name')!r}, expected {spec.name!r}", location))
+        f = spec.field(column) if column in spec.columns else None
+        if f is not None and f.choices:
+            codes = [c.split(",", 1)[0].strip() for c in row.get("Choices, Calculations, OR Slider Labels", "").split("|")]
+            bad = [c for c in codes if c and c not in f.choices]
+            if bad:
+                findings.append(Finding("choice-codes", name, f"choice codes {bad} are not registry codes "
+                                        f"({', '.join(f.choices)})", location))
+        fields[name] = row
+    return fields, findings
+
+
+def read_redcap(dictionary: Path, records: Path) -> Batch:
+    """Parse a REDCap records export (raw, flat CSV) with its data dictionary into registry records."""
+    fields, findings = _read_dictionary(dictionary)
+    batch = Batch(findings=findings)
+    known = variables()
+    with records.open(newline="", encoding="utf-8-sig") as handle:
+        reader = csv.DictReader(handle)
+        header = reader.fieldnames or []
+        rows = list(enumerate(reader, start=2))
+    forms = {spec.name for spec in SPECS.values()}
+    for column in header:
+        base = column.split("___", 1)[0]
+        if column in _META or (column.endswith("_complete") and column[:-9] in forms):
+            continue
+        if base not in fields:
+            batch.findings.append(Finding("unknown-column", column, "not a variable of the data dictionary",
+                                          f"{records.name}:1"))
+    if batch.findings:
+        return batch
+    sites = {row.get(RECORD_ID, ""): row.get(SITE, "") for _, row in rows if row.get(SITE)}
+    per_spec: dict[str, list[tuple[str, dict[str, str]]]] = {}
+    for line, row in rows:
+        record_id = row.get(RECORD_ID, "")
+        repeat = row.get("redcap_repeat_instrument") or None
+        cells_by_spec: dict[str, dict[str, str]] = {}
+        for column, value in row.items():
+            if column is None or column in _META or value in (None, ""):
+                continue
+            name, _, code = column.partition("___")
+            if name not in known:
+                continue
+            spec, target = known[name]
+            if repeat is not None and spec.name != repeat:
+                continue
+            cells = cells_by_spec.setdefault(spec.name, {})
+            if code:
+                if value == "1":
+                    cells[target] = MULTI_SEPARATOR.join(filter(None, [cells.get(target, ""), code]))
+            else:
+                cells[target] = value
+        for spec_name, cells in cells_by_spec.items():
+            if not any(cells.get(k) for k in cells if k != SITE):
+                continue
+            cells = {k: v for k, v in cells.items() if k != SITE}
+            spec = SPECS[spec_name]
+            for f in spec.fields:
+                cells.setdefault(f.name, "")
+                if f.kind == "datetime" and cells[f.name] and cells[f.name][-1] != "Z" and "+" not in cells[f.name]:
+                    cells[f.name] = cells[f.name].replace(" ", "T") + "Z"
+            cells.update({"site": sites.get(record_id, ""), "patient_id": record_id})
+            per_spec.setdefault(spec_name, []).append((f"{records.name}:{line}", cells))
+    for spec_name, items in per_spec.items():
+        batch.extend(parse_rows(SPECS[spec_name], items))
+    return batch
+
+
+def write_dictionary(path: Path) -> Path:
+    """Write :func:`data_dictionary` to ``path``."""
+    path.write_text(data_dictionary(), encoding="utf-8")
+    return path

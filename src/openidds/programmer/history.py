@@ -1,0 +1,46 @@
+"""The pump's fill history, read from its own event log (what a real pump keeps and a programmer reads)."""
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from openidds.pump import EventLog, Solution
+from openidds.pump.ticks import ticks_to_ml
+
+
+@dataclass(frozen=True, slots=True)
+class FillRecord:
+    """One refill: when, what went in, what came out against what the pump expected, and the volume the
+    pump had pumped since the fill before it (volumes in ticks)."""
+
+    t_s: int
+    solution: Solution
+    fill_ticks: int
+    withdrawn_ticks: int
+    expected_ticks: int
+    pumped_ticks: int
+
+    @property
+    def discrepancy_ml(self) -> Fraction:
+        """Withdrawn minus expected, in mL."""
+        return ticks_to_ml(self.withdrawn_ticks - self.expected_ticks)
+
+
+def fill_history(log: EventLog) -> tuple[tuple[FillRecord, ...], int]:
+    """Every refill in the pump's log, oldest first, and the volume pumped since the last one (ticks)."""
+    records, pumped = [], 0
+    for event in log:
+        if event.kind == "delivery":
+            pumped += event.data["volume"]
+        elif event.kind == "refill":
+            data = event.data
+            solution = Solution(tuple(sorted(data["ng_per_ml"].items())))
+            records.append(FillRecord(event.t_s, solution, data["fill"], data["withdrawn"],
+                                      data["expected_withdrawn"], pumped))
+            pumped = 0
+    return tuple(records), pumped
+
+
+def first_fill_drugs(history: tuple[FillRecord, ...], index: int) -> frozenset[str]:
+    """Drugs of fill ``index`` that were not in the fill before it."""
+    before = set(history[index - 1].solution.drugs) if index > 0 else set()
+    return frozenset(set(history[index].solution.drugs) - before)

@@ -1,0 +1,132 @@
+"""End-to-end tests of `openidds program` on a pump state file."""
+
+import json
+
+from typer.testing import CliRunner
+
+from openidds.cli import program
+from openidds.programmer import load_state
+
+runner = CliRunner()
+
+FILL = ["--nurse", "RN C", "--prescribed", "morphine=10 mg/mL", "--prescriber", "Dr B",
+        "--concentration", "morphine=10 mg/mL", "--concentration-again", "morphine=10 mg/mL"]
+
+
+def run(*args):
+    return runner.invoke(program.app, [str(a) for a in args])
+
+
+def implanted(tmp_path):
+    """init, implant fill, priming bolus, start dose 3 mg/day with boluses: the demo's first morning."""
+    path = tmp_path / "pump.json"
+    assert run("init", path, "--start", "2026-01-05T08:00").exit_code == 0
+    r = run("refill", path, "--at", "2026-01-05T08:05", *FILL, "--volume-ml", "18.6", "--checklist-done", "--confirm")
+    assert r.exit_code == 0, r.output
+    assert run("bolus", path, "--at", "2026-01-05T08:10", "--clinician", "Dr B", "--kind", "priming",
+               "--confirm").exit_code == 0
+    r = run("set", path, "--at", "2026-01-05T09:00", "--clinician", "Dr B", "--dose", "3 mg/day", "--bolus", "0.3 mg",
+            "--override", "morphine.starting_dose=opioid tolerant, 100:1 from 300 mg OME", "--confirm")
+    assert r.exit_code == 0, r.output
+    return path
+
+
+def test_full_day_and_replay(tmp_path):
+    """The journal holds the accepted commands; `show --json` rebuilds the pump from it."""
+    path = implanted(tmp_path)
+    state = load_state(path.read_text())
+    kinds = [next(k for k in ("refill", "bolus", "therapy") if getattr(e, k) is not None) for e in state.journal]
+    assert kinds == ["refill", "bolus", "therapy"]
+    assert state.journal[2].therapy.program.continuous_ml_per_day == "0.3"
+    out = json.loads(run("show", path, "--at", "2026-01-06T09:00", "--json").output)
+    assert out["program"] == "continuous 0.3 mL/day"
+    assert out["doses"][0]["daily"] == "3 mg/day"
+    assert out["forecast"]["limited_by"] == "volume"
+    overrides = [s for s in state.sessions if s["kind"] == "override"]
+    assert overrides[0]["who"] == "Dr B" and "300 mg OME" in overrides[0]["reason"]
+
+
+def test_review_only_sends_nothing(tmp_path):
+    """Without --confirm the review is printed and the journal is unchanged; the session log records it."""
+    path = implanted(tmp_path)
+    before = load_state(path.read_text())
+    r = run("set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "3.5 mg/day")
+    assert r.exit_code == 0 and "Not sent" in r.output and "3.5 mg/day" in r.output
+    after = load_state(path.read_text())
+    assert after.journal == before.journal
+    assert after.sessions[-1]["kind"] == "abandoned"
+
+
+def test_bad_input_exit_2_names_field(tmp_path):
+    """PROG-HARD-1 / PROG-CAP-1 at the command line: exit code 2, message with field, value and expectation."""
+    path = implanted(tmp_path)
+    r = run("set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "6 mg/day")
+    assert r.exit_code == 2 and "morphine.daily_dose='6 mg/day'" in r.output and "at most 30 %" in r.output
+    r = run("set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "3 mg/day", "--bolus", "1.5 mg")
+    assert r.exit_code == 2 and "morphine.bolus_dose='1.5 mg'" in r.output
+    r = run("set", path, "--at", "yesterday", "--clinician", "Dr B", "--dose", "3 mg/day")
+    assert r.exit_code == 2 and "--at='yesterday'" in r.output and "ISO" in r.output
+    r = run("set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "3 mg")
+    assert r.exit_code == 2 and "dose='3 mg'" in r.output
+    refused = [s for s in load_state(path.read_text()).sessions if s["kind"] == "refused"]
+    assert len(refused) == 2  # refusals inside a session are logged; unreadable --at or dose text opens none
+
+
+def test_soft_finding_needs_override(tmp_path):
+    """PROG-SOFT-1 at the command line: --confirm without the override is refused (exit 2)."""
+    path = tmp_path / "pump.json"
+    run("init", path, "--start", "2026-01-05T08:00")
+    run("refill", path, "--at", "2026-01-05T08:05", *FILL, "--volume-ml", "18.6", "--checklist-done", "--confirm")
+    r = run("set", path, "--at", "2026-01-05T09:00", "--clinician", "Dr B", "--dose", "3 mg/day", "--confirm")
+    assert r.exit_code == 2 and "morphine.starting_dose" in r.output
+    assert load_state(path.read_text()).journal[-1].refill is not None
+
+
+def test_patient_device(tmp_path):
+    """PROG-DEVICE-1 at the command line: press, then the lockout and the next allowed time."""
+    path = implanted(tmp_path)
+    r = run("patient", path, "--at", "2026-01-05T13:00", "--press")
+    assert r.exit_code == 0 and r.output.startswith("bolus started; 3 left")
+    r = run("patient", path, "--at", "2026-01-05T13:30", "--press", "--json")
+    screen = json.loads(r.output)
+    assert screen["granted"] is False and "lockout" in screen["message"]
+    assert len(load_state(path.read_text()).journal) == 5
+
+
+def test_refill_with_discrepancy(tmp_path):
+    """REFILL-DISCREPANCY-1 at the command line: a measured residual far from the expected one stops the
+    refill until --ack-discrepancy gives the reason."""
+    path = implanted(tmp_path)
+    args = ["refill", path, "--at", "2026-02-01T09:00", *FILL, "--volume-ml", "18", "--checklist-done", "--confirm"]
+    r = run(*args, "--withdrawn-ml", "12")
+    assert r.exit_code == 2 and "acknowledgement of the flagged discrepancy" in r.output
+    r = run(*args, "--withdrawn-ml", "12", "--ack-discrepancy", "pump log reviewed; dye study booked")
+    assert r.exit_code == 0, r.output
+    assert "FLAGGED" in r.output and "Observe the patient until" in r.output
+    state = load_state(path.read_text())
+    assert state.journal[-1].refill.volume_ml == "18"
+
+
+def test_init_refuses_overwrite_and_bad_values(tmp_path):
+    path = tmp_path / "pump.json"
+    assert run("init", path, "--start", "2026-01-05T08:00").exit_code == 0
+    r = run("init", path, "--start", "2026-01-05T08:00")
+    assert r.exit_code == 2 and "it exists" in r.output
+    r = run("init", tmp_path / "b.json", "--start", "2026-01-05T08:00", "--reservoir-ml", "30")
+    assert r.exit_code == 2 and "reservoir_ml" in r.output
+
+
+def test_clinic_library(tmp_path):
+    """PROG-HARD-1 with a clinic's own library: its lower hard limit refuses what the shipped one allows."""
+    from openidds.drugs import default_library
+
+    path = implanted(tmp_path)
+    clinic = tmp_path / "clinic.json"
+    data = json.loads(default_library().model_dump_json())
+    morphine = next(d for d in data["drugs"] if d["name"] == "morphine")
+    morphine["limits"]["per_day"] = {"soft": None, "hard": {"value": "3.5 mg/day", "status": "V", "source": "infumorph-label"}}
+    clinic.write_text(json.dumps(data))
+    args = ["set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "3.6 mg/day"]
+    assert run(*args).exit_code == 0
+    r = run(*args, "--library", clinic)
+    assert r.exit_code == 2 and "morphine.daily_dose='3.6 mg/day'" in r.output and "3.5 mg/day" in r.output

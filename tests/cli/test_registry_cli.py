@@ -1,0 +1,95 @@
+"""`openidds registry` end to end on an SQLite file: init, import, patients, refills-due, check, export."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from openidds.cli import registry
+
+DATA = Path(__file__).resolve().parents[1] / "data" / "clinic"
+runner = CliRunner()
+
+
+def _run(*args: str) -> tuple[int, str]:
+    result = runner.invoke(registry.app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "clinic.sqlite")
+    assert _run("init", "--db", path)[0] == 0
+    assert _run("import", str(DATA / "good"), "--db", path, "--user", "amy")[0] == 0
+    return path
+
+
+def test_init_reports_the_schema_revision(tmp_path):
+    code, out = _run("init", "--db", str(tmp_path / "x.sqlite"), "--json")
+    assert code == 0 and json.loads(out)["revision"] == "0001"
+
+
+def test_commands_refuse_an_uninitialised_registry(tmp_path):
+    code, out = _run("patients", "--db", str(tmp_path / "none.sqlite"))
+    assert code == 2 and "registry init" in out
+
+
+def test_import_prints_counts_and_reimport_adds_nothing(db):
+    code, out = _run("import", str(DATA / "good"), "--db", db, "--json")
+    assert code == 0 and json.loads(out)["inserted"] == {}
+    code, out = _run("import", str(DATA / "good"), "--db", db)
+    assert code == 0 and "unchanged" in out
+
+
+def test_a_bad_import_lists_each_error_and_exits_1(db):
+    code, out = _run("import", str(DATA / "bad"), "--db", db, "--json")
+    report = json.loads(out)
+    assert code == 1 and "nothing written" in report["error"]
+    assert any(f["location"] == "visits.csv:2" and "nrs=11" in f["message"] for f in report["findings"])
+    code, out = _run("import", str(DATA / "bad"), "--db", db)
+    assert code == 1 and "nothing was written" in out and "patients.csv:3" in out
+
+
+def test_redcap_and_pump_log_imports(db):
+    code, out = _run("import", "--format", "redcap", str(DATA / "redcap" / "dictionary.csv"),
+                     str(DATA / "redcap" / "records.csv"), "--db", db, "--json")
+    assert code == 0 and json.loads(out)["inserted"]["patients"] == 2
+    code, out = _run("import", "--format", "pump-log", str(DATA / "pump_log.json"), "--patient", "CJFH/P001",
+                     "--implant-date", "2022-09-01", "--db", db, "--json")
+    assert code == 0 and json.loads(out) == {"inserted": {"pump_events": 5}}
+
+
+def test_patients_and_refills_due(db):
+    code, out = _run("patients", "--db", db, "--json")
+    rows = {r["patient_id"]: r for r in json.loads(out)}
+    assert code == 0 and rows["P002"]["status"] == "death" and rows["P003"]["implants"] == 2
+    code, out = _run("refills-due", "--db", db, "--today", "2023-04-10", "--json")
+    assert code == 0 and [(r["patient_id"], r["days_left"]) for r in json.loads(out)] == [("P001", 10)]
+    code, out = _run("refills-due", "--db", db, "--today", "2023-04-10", "--days", "90")
+    assert code == 0 and "P003" in out and "P001" in out
+
+
+def test_check_exits_1_only_on_errors(db):
+    code, out = _run("check", "--db", db, "--today", "2023-05-01", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["errors"] == 0 and report["warnings"] == 2
+
+
+def test_exports_write_their_files(db, tmp_path):
+    assert _run("export", "analysis", str(tmp_path / "a.parquet"), "--db", db)[0] == 0
+    assert len(pd.read_parquet(tmp_path / "a.parquet")) == 3
+    assert _run("export", "fhir", str(tmp_path / "b.json"), "--db", db)[0] == 0
+    assert json.loads((tmp_path / "b.json").read_text())["resourceType"] == "Bundle"
+    assert _run("export", "redcap-dictionary", str(tmp_path / "d.csv"))[0] == 0
+    code, out = _run("export", "research", str(tmp_path / "r"), "--db", db)
+    assert code == 2 and "--seed" in out
+    assert _run("export", "research", str(tmp_path / "r"), "--db", db, "--seed", "5")[0] == 0
+    assert (tmp_path / "r" / "patients.csv").exists()
+    assert _run("export", "template", str(tmp_path / "t"))[0] == 0
+    assert (tmp_path / "t" / "refills.csv").read_text().startswith("site,patient_id,pump_serial,refilled_at")

@@ -1,0 +1,96 @@
+"""Scenario files: parsing, errors named with their location, bundled scenarios, determinism."""
+
+from importlib.resources import files
+
+import pytest
+
+from openidds.errors import OpenIDDSError
+from openidds.pump.scenario import load_scenario, run_scenario
+from openidds.pump.timeline import summary, timeline
+
+BUNDLED = sorted(p.name for p in files("openidds.pump").joinpath("scenarios").iterdir() if p.name.endswith(".toml"))
+
+
+def bundled(name: str) -> str:
+    return files("openidds.pump").joinpath("scenarios", name).read_text()
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+def test_every_bundled_scenario_runs_and_conserves(name):
+    """PUMP-CONSERVE-1, PUMP-LOG-1 on each documented example."""
+    run = run_scenario(load_scenario(bundled(name)))
+    totals = run.pump.totals()
+    assert totals.filled == totals.pumped_actual + run.pump.reservoir_actual_ticks + totals.withdrawn
+    assert timeline(run) and summary(run)["title"]
+
+
+def test_the_demo_shows_refusal_alarms_and_refills():
+    run = run_scenario(load_scenario(bundled("demo_90_days.toml")))
+    result = summary(run)
+    assert [r["action"] for r in result["refusals"]] == ["refill"]  # the overfill at implant
+    alarms = [(a["alarm"], a["at"][:10]) for a in result["alarms"]]
+    assert ("low_reservoir", "2026-02-17") in alarms
+    assert ("mri_exposure", "2026-03-06") in alarms
+    assert ("elective_replacement_indicator", "2026-03-26") in alarms
+    cleared = [e for e in run.pump.log if e.kind == "alarm_cleared" and e.data["alarm"] == "mri_exposure"]
+    assert cleared and "interrogation" in cleared[0].reason
+    granted = sum(1 for s in run.steps if s.action == "patient_bolus" and s.answer.granted)
+    denied = sum(1 for s in run.steps if s.action == "patient_bolus" and not s.answer.granted)
+    assert granted > 150 and denied > 20
+
+
+def test_the_occlusion_scenario_shows_the_discrepancy():
+    """PUMP-FAULT-1."""
+    run = run_scenario(load_scenario(bundled("occlusion_found_at_refill.toml")))
+    report = [s.answer for s in run.steps if s.action == "refill"][-1]
+    assert report.discrepancy_ml > 4
+
+
+def test_same_scenario_same_output():
+    """PUMP-DETERMINISM-1."""
+    first = run_scenario(load_scenario(bundled("demo_90_days.toml")))
+    second = run_scenario(load_scenario(bundled("demo_90_days.toml")))
+    assert first.pump.log.to_json() == second.pump.log.to_json()
+    assert summary(first) == summary(second)
+
+
+MINIMAL = """
+title = "t"
+start = 2026-01-05T08:00:00
+horizon_days = 2
+"""
+
+
+@pytest.mark.parametrize("extra, where", [
+    ("colour = 'red'", "colour"),
+    ("[[events]]\nat = 2026-01-05T09:00:00", "events.0"),
+    ("[[events]]\nat = 2026-01-05T09:00:00\ninterrogate = true\npatient_bolus = true", "events.0"),
+    ("[[events]]\nat = 2026-01-05T09:00:00\ncount = 3\npatient_bolus = true", "events.0"),
+    ("[pump]\nreservoir_ml = 'twenty'", "pump.reservoir_ml"),
+])
+def test_bad_scenarios_name_the_place(extra, where):
+    with pytest.raises(OpenIDDSError) as error:
+        load_scenario(MINIMAL + extra)
+    assert where in str(error.value)
+
+
+def test_bad_values_inside_commands_name_the_event():
+    text = MINIMAL + """
+[[events]]
+at = 2026-01-05T09:00:00
+refill = { solution = { morphine = "ten" }, volume_ml = "18" }
+"""
+    with pytest.raises(OpenIDDSError) as error:
+        run_scenario(load_scenario(text))
+    assert error.value.field == "events[0].refill.solution.morphine_mg_per_ml"
+
+
+def test_events_before_the_start_are_refused():
+    text = MINIMAL + "[[events]]\nat = 2026-01-04T09:00:00\ninterrogate = true\n"
+    with pytest.raises(OpenIDDSError, match="at or after the start"):
+        run_scenario(load_scenario(text))
+
+
+def test_broken_toml_is_reported():
+    with pytest.raises(OpenIDDSError, match="valid TOML"):
+        load_scenario("title = ")
