@@ -104,8 +104,8 @@ class ProgrammingSession:
         self.at_s = pump.t_s
         self._seq = len(pump.log)
         self.spec = pump.spec
-        self.old_therapy: Therapy | None = pump.therapy
-        self.old_solution: Solution | None = pump.solution
+        self.old_therapy: Therapy | None = self.snapshot.programmed
+        self.old_solution: Solution | None = self.snapshot.filled_with
         self.reservoir_ticks = int(self.snapshot.reservoir_ml * TICKS_PER_ML)
         self.fills: tuple[FillRecord, ...]
         self.fills, self.pumped_since_fill_ticks = fill_history(pump.log)

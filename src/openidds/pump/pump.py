@@ -646,6 +646,8 @@ class Pump:
             bolus=None if self._bolus is None else self._bolus.kind.value,
             alarms=tuple(sorted(self._alarms.values(), key=lambda a: (a.at_s, a.kind.value))),
             log=log,
+            programmed=None if self._safe_state else self.therapy,
+            filled_with=self.solution,
         )
 
     def _revise_catheter(self, command: ReviseCatheter):

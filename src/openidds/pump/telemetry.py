@@ -5,12 +5,16 @@ from fractions import Fraction
 from typing import NamedTuple
 
 from openidds.pump.alarms import Alarm
+from openidds.pump.programs import Therapy
+from openidds.pump.solution import Solution
 from openidds.pump.ticks import decimal_text, ticks_to_ml
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshot:
-    """An interrogation as the programmer sees it: nothing here is simulator truth."""
+    """An interrogation as the programmer sees it: nothing here is simulator truth. ``programmed`` and
+    ``filled_with`` are the settings themselves (the therapy and the solution the pump was told), for a
+    programmer to edit; ``therapy`` and ``solution`` describe them for reading."""
 
     t_s: int
     therapy: str
@@ -23,6 +27,8 @@ class Snapshot:
     bolus: str | None
     alarms: tuple[Alarm, ...]
     log: tuple[dict, ...]
+    programmed: Therapy | None = None
+    filled_with: Solution | None = None
 
     def to_dict(self) -> dict:
         return {

@@ -1,0 +1,128 @@
+"""`openidds report`: the study report (HTML, PDF, figures as PNG and SVG) from an analysis dataset or a registry.
+
+The report is built in memory first; files are written only once every byte is ready, each through a
+temporary file renamed into place, so a refused dataset leaves the output folder as it was.
+"""
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from openidds.errors import OpenIDDSError
+from openidds.outcomes.report import StudyReport, study_report
+
+app = typer.Typer(help="Write the study report (HTML, PDF, figures) of an analysis dataset or a clinic registry.",
+                  context_settings={"allow_interspersed_args": True})
+
+DEFAULT_TITLE = "Intrathecal drug delivery for cancer pain: results"
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        return pd.read_csv(path)
+    if suffix in (".parquet", ".pq"):
+        return pd.read_parquet(path)
+    raise OpenIDDSError("dataset", str(path), "a .csv or .parquet analysis dataset")
+
+
+def _read_registry(url: str) -> pd.DataFrame:
+    from openidds.clinic import analysis_dataset, connect, require_current
+
+    engine = connect(url)
+    try:
+        require_current(engine)
+        return analysis_dataset(engine)
+    finally:
+        engine.dispose()
+
+
+def _dataset(dataset: Path | None, db: str | None) -> pd.DataFrame:
+    """The analysis dataset, rows labelled 1.. as data rows (so an error names the file's row)."""
+    if (dataset is None) == (db is None):
+        raise OpenIDDSError("input", "both" if dataset else "neither",
+                            "either a DATASET file or --db URL of a clinic registry, not both")
+    frame = _read_file(dataset) if dataset is not None else _read_registry(db)
+    frame.index = pd.RangeIndex(1, len(frame) + 1)
+    return frame
+
+
+def _write(out: Path, files: dict[str, bytes]) -> None:
+    for name, data in files.items():
+        target = out / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                stream.write(data)
+            os.replace(temporary, target)
+        finally:
+            Path(temporary).unlink(missing_ok=True)
+
+
+def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[str, object]:
+    return {
+        "out": str(out), "n_patients": report.n_patients, "dataset_sha256": report.dataset_sha256,
+        "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+                  for name, data in files.items()},
+        "sections": [{"key": s.key, "title": s.title, "omitted": s.omitted,
+                      "tables": [t.title for t in s.tables], "figures": [f.stem for f in s.figures]}
+                     for s in report.sections],
+    }
+
+
+def _print(summary: dict[str, object]) -> None:
+    console = Console()
+    sections = Table(title=f"Study report: {summary['n_patients']} patients")
+    for name in ("#", "section", "content"):
+        sections.add_column(name)
+    for i, s in enumerate(summary["sections"], start=1):
+        content = s["omitted"] or "; ".join([*s["tables"], *s["figures"]])
+        sections.add_row(str(i), s["title"], content)
+    console.print(sections)
+    files = Table(title=f"Written to {summary['out']}")
+    for name in ("file", "bytes", "sha256"):
+        files.add_column(name, justify="right" if name == "bytes" else "left")
+    for name, info in summary["files"].items():
+        files.add_row(name, str(info["bytes"]), info["sha256"][:16])
+    console.print(files)
+
+
+@app.callback(invoke_without_command=True)
+def report(
+    dataset: Path | None = typer.Argument(None, help="Analysis dataset (.csv or .parquet), one row per implanted "
+                                                     "patient.", exists=True, dir_okay=False, readable=True),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.pdf, report.json and figures/.",
+                             file_okay=False),
+    db: str | None = typer.Option(None, "--db", help="Build the dataset from this clinic registry (path or URL) "
+                                                     "instead of reading DATASET."),
+    title: str = typer.Option(DEFAULT_TITLE, help="Report title."),
+    km_conf_type: str = typer.Option("log", help="Kaplan–Meier CI transform: log (R's default), log-log, plain."),
+    cif_variance: str = typer.Option("delta", help="Cumulative-incidence variance: delta (= R survfit) or aalen "
+                                                   "(= cmprsk)."),
+    cif_conf_type: str = typer.Option("log", help="Cumulative-incidence CI transform: log, log-log (tidycmprsk), "
+                                                  "plain."),
+    as_json: bool = typer.Option(False, "--json", help="Print the files written and the sections as JSON."),
+) -> None:
+    """Write the report: HTML and PDF in the order of a results section, each figure as PNG and SVG."""
+    try:
+        frame = _dataset(dataset, db)
+        built = study_report(frame, title=title, km_conf_type=km_conf_type, cif_variance=cif_variance,
+                             cif_conf_type=cif_conf_type)
+        files = built.files()
+    except OpenIDDSError as err:
+        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False)
+        raise typer.Exit(code=2) from err
+    _write(out, files)
+    summary = _summary(built, out, files)
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+    else:
+        _print(summary)

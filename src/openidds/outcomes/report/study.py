@@ -1,0 +1,175 @@
+"""The study report: every section in the order of a results section, rendered to HTML, PDF and figure files."""
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+
+import pandas as pd
+from matplotlib import rc_context
+from matplotlib.figure import Figure
+
+from openidds.errors import OpenIDDSError
+from openidds.outcomes import _checks
+from openidds.outcomes._confint import CONF_TYPES
+from openidds.outcomes._frozen import jsonable
+from openidds.outcomes.cumulative_incidence import VARIANCES
+from openidds.outcomes.figures import render
+from openidds.outcomes.kaplan_meier import kaplan_meier
+from openidds.outcomes.report import _format as fmt
+from openidds.outcomes.report import columns
+from openidds.outcomes.report.cohort import cohort_section
+from openidds.outcomes.report.document import ReportFigure, Row, Section, Table
+from openidds.outcomes.report.events import complications_section, exits_section, survival_section
+from openidds.outcomes.report.html import render_html
+from openidds.outcomes.report.pdf import render_pdf
+from openidds.outcomes.report.scores import opioid_section, pain_section, satisfaction_section
+
+FIGURE_DPI = 200
+_SECTION_OF = {"cohort": "Table 1", "pain": "Pain and quality of life", "opioids": "Opioid reduction",
+               "satisfaction": "Satisfaction", "survival": "Overall survival", "complications": "Complications",
+               "exits": "Exits"}
+
+
+@dataclass(frozen=True)
+class StudyReport:
+    """The report's content; ``html()``, ``pdf()`` and ``files()`` give the same bytes for the same data."""
+
+    title: str
+    n_patients: int
+    dataset_sha256: str
+    settings: dict
+    sections: tuple[Section, ...]
+
+    @property
+    def figures(self) -> tuple[ReportFigure, ...]:
+        return tuple(f for s in self.sections for f in s.figures)
+
+    @property
+    def tables(self) -> tuple[Table, ...]:
+        return tuple(t for s in self.sections for t in s.tables)
+
+    @property
+    def meta(self) -> str:
+        """The line under the title: cohort size, interval level, time unit and the input's fingerprint."""
+        s = self.settings
+        return (f"{self.n_patients} implanted patients. All intervals {s['conf_level']:.0%}. Times from the first "
+                f"implant; months = days / {s['days_per_month']:g}. Dataset SHA-256 {self.dataset_sha256[:16]}…. "
+                "Made by openidds report; the same data gives the same report.")
+
+    def html(self) -> str:
+        return render_html(self)
+
+    def pdf(self) -> bytes:
+        return render_pdf(self)
+
+    def files(self) -> dict[str, bytes]:
+        """Relative path → bytes: ``report.html``, ``report.pdf``, ``report.json`` and each figure as PNG and SVG."""
+        out = {"report.html": self.html().encode("utf-8"), "report.pdf": self.pdf(),
+               "report.json": (json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False) + "\n")
+               .encode("utf-8")}
+        for figure in self.figures:
+            out[f"figures/{figure.stem}.png"] = figure.png
+            out[f"figures/{figure.stem}.svg"] = figure.svg
+        return dict(sorted(out.items()))
+
+    def to_dict(self) -> dict:
+        """Every section's estimates with their methods, the settings and the input's fingerprint (JSON-ready)."""
+        return jsonable({
+            "title": self.title, "n_patients": self.n_patients, "dataset_sha256": self.dataset_sha256,
+            "settings": self.settings,
+            "sections": [{"key": s.key, "title": s.title, "omitted": s.omitted, "results": s.results,
+                          "tables": [t.title for t in s.tables], "figures": [f.stem for f in s.figures]}
+                         for s in self.sections],
+        })
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """SHA-256 of the contract's columns (in contract order) as CSV: which data the report was made from."""
+    used = [c.name for c in columns.COLUMNS if c.name in frame.columns]
+    text = frame[used].to_csv(index=False, lineterminator="\n")
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in one order whatever order they came in (by site and patient, then every contract column)."""
+    keys = [k for k in ("site", "patient_id") if k in frame.columns]
+    keys += [c.name for c in columns.COLUMNS if c.name in frame.columns and c.name not in keys]
+    return frame.sort_values(keys, kind="mergesort", na_position="last", key=_sortable)
+
+
+def _sortable(values: pd.Series) -> pd.Series:
+    return values if values.dtype.kind in "biuf" else values.map(lambda v: None if pd.isna(v) else str(v))
+
+
+def _make_figure(figure: Figure, slug: str, caption: str) -> ReportFigure:
+    with rc_context({"savefig.dpi": FIGURE_DPI}):
+        return ReportFigure(slug, caption, render(figure, "png"), render(figure, "svg"), FIGURE_DPI)
+
+
+def _numbered(sections: list[Section]) -> tuple[Section, ...]:
+    tables = figures = 0
+    out = []
+    for section in sections:
+        blocks = []
+        for block in section.blocks:
+            if isinstance(block, Table):
+                tables += 1
+                block = dataclasses.replace(block, number=tables)
+            elif isinstance(block, ReportFigure):
+                figures += 1
+                block = dataclasses.replace(block, number=figures)
+            blocks.append(block)
+        out.append(dataclasses.replace(section, blocks=tuple(blocks)))
+    return tuple(out)
+
+
+def _completeness(frame: pd.DataFrame) -> Section:
+    rows = []
+    for column in columns.COLUMNS:
+        present = column.name in frame.columns
+        missing = str(int(frame[column.name].isna().sum())) if present else "—"
+        rows.append(Row((column.name, column.label, _SECTION_OF[column.section],
+                         ("required" if column.required else "present") if present else "absent", missing)))
+    table = Table("Column contract and missing values", ("Column", "Meaning", "Used in", "In the dataset",
+                                                         "Missing (n)"), tuple(rows),
+                  (f"{len(frame)} rows, one per implanted patient. Times are whole days from the first implant.",
+                   "A section whose columns are absent is omitted with a note; missing values are counted in each "
+                   "table and left out of its percentages and tests."))
+    return Section("data", "Data completeness", (table,))
+
+
+def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery for cancer pain: results",
+                 km_conf_type: str = "log", cif_variance: str = "delta", cif_conf_type: str = "log") -> StudyReport:
+    """The results section of an IDDS study from its analysis dataset (see docs/report.md for the columns).
+
+    Sections, in order: cohort and Table 1; pain NRS and EQ-5D against baseline; opioid reduction;
+    satisfaction; overall survival (Kaplan–Meier); 1-year cumulative incidence of complications with death
+    competing; exits from follow-up; data completeness. Intervals are 95%. The dataset is checked against
+    the column contract first; a bad value raises ``DataError`` naming its column and rows.
+    """
+    for name, value, allowed in (("km_conf_type", km_conf_type, CONF_TYPES), ("cif_conf_type", cif_conf_type,
+                                                                                CONF_TYPES),
+                                 ("cif_variance", cif_variance, VARIANCES)):
+        if value not in allowed:
+            raise OpenIDDSError(name, value, f"one of {', '.join(allowed)}")
+    if not isinstance(frame, pd.DataFrame):
+        raise OpenIDDSError("frame", type(frame).__name__, "a pandas DataFrame (one row per implanted patient)")
+    columns.check(frame)
+    data = _canonical(frame)
+    os_months = _checks.numeric(data["os_days"], "os_days") / fmt.DAYS_PER_MONTH
+    death = _checks.codes(data["death"], "death", {0: 0, 1: 1})
+    fit = kaplan_meier(os_months, death, conf_type=km_conf_type, time_column="os_days", status_column="death")
+    sections = [
+        cohort_section(data, os_months, death),
+        pain_section(data, _make_figure),
+        opioid_section(data),
+        satisfaction_section(data),
+        survival_section(os_months, fit, _make_figure),
+        complications_section(data, cif_variance, cif_conf_type, _make_figure),
+        exits_section(data),
+        _completeness(data),
+    ]
+    settings = {"conf_level": 0.95, "km_conf_type": km_conf_type, "cif_variance": cif_variance,
+                "cif_conf_type": cif_conf_type, "days_per_month": fmt.DAYS_PER_MONTH}
+    return StudyReport(title, len(data), fingerprint(data), settings, _numbered(sections))
