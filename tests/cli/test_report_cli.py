@@ -1,4 +1,5 @@
-"""`openidds report` end to end: a CSV, a Parquet file and a real SQLite registry in, files out, refusals."""
+"""`openidds report` end to end: a CSV, a Parquet file, a real SQLite registry and the bundled example registry in,
+files out, refusals."""
 
 import hashlib
 import json
@@ -11,7 +12,8 @@ from typer.testing import CliRunner
 
 from openidds.cli import registry, report
 from openidds.clinic import analysis_dataset, connect, vocabulary
-from openidds.outcomes.report import COLUMNS
+from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, generate
+from openidds.outcomes.report import COLUMNS, fingerprint
 from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 CLINIC = Path(__file__).resolve().parents[1] / "data" / "clinic"
@@ -102,10 +104,114 @@ def test_bad_data_is_refused_with_its_row_and_nothing_is_written(tmp_path):
 
 def test_input_must_be_one_dataset_or_one_registry(dataset, tmp_path):
     result = _run(report.app, "--out", str(tmp_path / "out"))
-    assert result.exit_code == 2 and "either a DATASET file or --db" in result.output
+    assert result.exit_code == 2 and "exactly one of a DATASET file, --db" in result.output.replace("\n", " ")
     result = _run(report.app, str(dataset), "--db", str(tmp_path / "x.sqlite"), "--out", str(tmp_path / "out"))
-    assert result.exit_code == 2 and "input='both'" in result.output
+    assert result.exit_code == 2 and "input='DATASET and --db'" in result.output
+    result = _run(report.app, str(dataset), "--example", "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "input='DATASET and --example'" in result.output
+    assert not (tmp_path / "out").exists()
     result = _run(report.app, str(tmp_path / "missing.csv"), "--out", str(tmp_path / "out"))
     assert result.exit_code == 2
     uninitialised = _run(report.app, "--db", str(tmp_path / "empty.sqlite"), "--out", str(tmp_path / "out"))
     assert uninitialised.exit_code == 2 and "registry init" in uninitialised.output
+
+
+def test_a_dataset_of_another_file_type_is_refused(tmp_path):
+    path = tmp_path / "analysis.xlsx"
+    path.write_bytes(b"x")
+    result = _run(report.app, str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "dataset=" in result.output and ".csv or .parquet" in result.output
+    assert not (tmp_path / "out").exists()
+
+
+# The bundled example registry: `openidds report --example`, the command of the README.
+
+@pytest.fixture(scope="module")
+def example_runs(tmp_path_factory) -> tuple[Path, Path, str, dict]:
+    """``openidds report --example`` run twice, each into a new folder (the second with --json)."""
+    first = tmp_path_factory.mktemp("example-1") / "report"
+    second = tmp_path_factory.mktemp("example-2") / "report"
+    shown = _run(report.app, "--example", "--out", str(first))
+    assert shown.exit_code == 0, shown.output
+    printed = _run(report.app, "--example", "--out", str(second), "--json")
+    assert printed.exit_code == 0, printed.output
+    return first, second, shown.output, json.loads(printed.output)
+
+
+@pytest.fixture(scope="module")
+def example_registry(tmp_path_factory) -> str:
+    """The example files imported by ``openidds registry import`` into a new SQLite registry."""
+    db = str(tmp_path_factory.mktemp("registry") / "example.sqlite")
+    assert _run(registry.app, "init", "--db", db).exit_code == 0
+    imported = _run(registry.app, "import", str(EXAMPLE_FOLDER), "--db", db, "--user", "tester", "--json")
+    assert imported.exit_code == 0, imported.output
+    return db
+
+
+def test_the_example_command_writes_the_report_and_says_where(example_runs):
+    first, _, output, summary = example_runs
+    written = _tree(first)
+    assert {"report.html", "report.pdf", "report.json", "figures/figure-2-overall-survival.png",
+            "figures/figure-3-cumulative-incidence.svg"} <= set(written)
+    lines = output.splitlines()
+    assert f"Report:  {first.resolve() / 'report.html'}" in lines
+    assert f"PDF:     {first.resolve() / 'report.pdf'}" in lines
+    html = written["report.html"].decode("utf-8")
+    assert report.EXAMPLE_TITLE in html and summary["n_patients"] == 180
+    assert [s["key"] for s in summary["sections"] if s["omitted"]] == []
+
+
+def test_the_example_report_has_the_same_bytes_every_run(example_runs):
+    first, second, _, summary = example_runs
+    assert _tree(first) == _tree(second)
+    assert summary["out"] == str(second.resolve())
+
+
+def test_the_example_files_import_cleanly_and_pass_the_registry_check(example_registry):
+    for today in (EXAMPLE_CUTOFF.isoformat(), None):
+        result = _run(registry.app, "check", "--db", example_registry, "--json",
+                      *(("--today", today) if today else ()))
+        findings = json.loads(result.output)
+        assert result.exit_code == 0 and findings["errors"] == 0, findings
+    rules = {f["rule"] for f in findings["findings"]}
+    assert rules <= {"follow-up-nrs", "refill-overdue"}  # patients who died before a visit; refills after the cut-off
+    again = _run(registry.app, "import", str(EXAMPLE_FOLDER), "--db", example_registry, "--user", "tester", "--json")
+    assert again.exit_code == 0 and not any(json.loads(again.output)["inserted"].values())
+
+
+def test_the_example_command_reports_what_a_registry_import_holds(example_registry, example_runs):
+    """--example goes through the real import and --db paths: same dataset as importing the files by hand."""
+    engine = connect(example_registry)
+    try:
+        frame = analysis_dataset(engine)
+    finally:
+        engine.dispose()
+    assert fingerprint(frame) == example_runs[3]["dataset_sha256"]
+    counts = {name: sum(1 for _ in (EXAMPLE_FOLDER / name).open()) - 1 for name in ("patients.csv", "exits.csv")}
+    assert len(frame) == counts["patients.csv"] and int(frame["exit_status"].sum()) == counts["exits.csv"]
+
+
+def test_the_example_is_shaped_like_the_seed_studies(example_runs):
+    """Loosely the 193-patient review (seed 000): short survival, NRS about 7.4 falling by about 4, a minority
+    with complications, some reoperations; most exits are deaths (seed 002)."""
+    results = {s["key"]: s["results"] for s in json.loads((example_runs[0] / "report.json").read_text())["sections"]}
+    median = results["survival"]["median"]["time"]
+    nrs = results["pain"]["last_nrs"]
+    incidence = {label: r["incidence_at"][0]["incidence"] for label, r in results["complications"].items()
+                 if "incidence_at" in r}
+    assert 2.5 < median < 5.0
+    assert 7.0 < nrs["before_mean"] < 8.0 and 3.5 < nrs["t_test"]["mean_difference"] < 5.0
+    assert 0.10 < incidence["Any complication"] < 0.25
+    assert 0 < incidence["Reoperation, revision or explant"] < incidence["Severe complication (grade ≥ 3)"] \
+        < incidence["Any complication"]
+    assert results["exits"]["reasons"]["counts"][0] > 0.8 * results["exits"]["exited"]
+
+
+def test_the_bundled_files_are_what_the_generator_writes(tmp_path):
+    written = generate.write(tmp_path)
+    assert sorted(p.name for p in written) == sorted(p.name for p in EXAMPLE_FOLDER.glob("*.csv"))
+    for path in written:
+        assert path.read_bytes() == (EXAMPLE_FOLDER / path.name).read_bytes(), path.name
+    assert sum(p.stat().st_size for p in written) < 500_000
+    header = (EXAMPLE_FOLDER / "patients.csv").read_text().splitlines()[0].split(",")
+    assert not {"mrn", "given_name", "family_name", "birth_date", "postal_code"} & set(header)

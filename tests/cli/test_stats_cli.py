@@ -8,6 +8,8 @@ import pytest
 from typer.testing import CliRunner
 
 from openidds.cli import stats
+from openidds.cli.tables import read_table
+from openidds.errors import OpenIDDSError
 
 DATA = Path(__file__).resolve().parents[1] / "data"
 runner = CliRunner()
@@ -123,3 +125,22 @@ def test_plot_writes_identical_png_and_svg(tmp_path):
         assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes()
     result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--at", "12", "--plot", tmp_path / "cif")
     assert result.exit_code == 0 and (tmp_path / "cif.svg").stat().st_size > 0
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".pq", ".CSV"])
+def test_the_shared_reader_labels_rows_as_data_rows(tmp_path, suffix):
+    frame = pd.DataFrame({"time": [5.0, 6.0, 7.0], "status": [1, 0, 1]})
+    path = tmp_path / f"data{suffix}"
+    frame.to_csv(path, index=False) if suffix.lower() == ".csv" else frame.to_parquet(path, index=False)
+    table = read_table(path)
+    assert list(table.index) == [1, 2, 3]
+    pd.testing.assert_frame_equal(table.reset_index(drop=True), frame)
+
+
+def test_the_shared_reader_names_the_callers_field(tmp_path):
+    path = tmp_path / "data.json"
+    path.write_text("{}")
+    with pytest.raises(OpenIDDSError, match=r"file=.*data\.json.*\.csv or \.parquet"):
+        read_table(path)
+    with pytest.raises(OpenIDDSError, match="dataset="):
+        read_table(path, "dataset")

@@ -1,10 +1,18 @@
 """Figures: deterministic bytes in PNG and SVG, from real fits of the shipped datasets."""
 
+import numpy as np
 import pytest
 
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import cumulative_incidence, kaplan_meier, paired_comparison
-from openidds.outcomes.figures import cumulative_incidence_figure, kaplan_meier_figure, paired_figure, render
+from openidds.outcomes.figures import (
+    HEADROOM,
+    cumulative_incidence_figure,
+    kaplan_meier_figure,
+    month_ticks,
+    paired_figure,
+    render,
+)
 
 PRE = [8, 7, 9, 6, 8, 7, 10, 9, 8, 7, 6, 9, 8, 7, 8, 9, 7, 8, 6, 9]
 POST = [4, 5, 6, 6, 3, 4, 5, 7, 8, 3, 4, 5, 2, 7, 4, 6, 5, 3, 6, 4]
@@ -45,3 +53,56 @@ def test_bad_requests_refused(aml):
         render(_km(aml), "pdf")
     with pytest.raises(OpenIDDSError, match="at least one"):
         kaplan_meier_figure({}, risk_times=[0])
+
+
+@pytest.mark.parametrize(("last", "ticks"), [
+    (12, [0, 3, 6, 9, 12]), (10.5, [0, 3, 6, 9]), (0.4, [0, 3]), (24, [0, 3, 6, 9, 12, 15, 18, 21, 24]),
+    (28.9, [0, 6, 12, 18, 24]), (48, [0, 6, 12, 18, 24, 30, 36, 42, 48]), (100, [0, 24, 48, 72, 96]),
+    (400, [0, 60, 120, 180, 240, 300, 360]),
+])
+def test_month_ticks_fall_on_3_6_and_12_months(last, ticks):
+    assert month_ticks(last) == ticks
+
+
+def test_month_ticks_refuse_a_bad_request():
+    with pytest.raises(OpenIDDSError, match="last_month"):
+        month_ticks(float("nan"))
+    with pytest.raises(OpenIDDSError, match="max_ticks"):
+        month_ticks(12, max_ticks=1)
+
+
+def _rare():
+    """A cause with a low incidence: 5 events among 100 patients, 20 competing deaths, the rest censored."""
+    status = np.zeros(100, dtype=int)
+    status[[3, 10, 20, 30, 40]] = 1
+    status[50:70] = 2
+    return {"Complication": cumulative_incidence(np.arange(1.0, 101.0), status, 1)}
+
+
+def test_incidence_axis_fits_the_curves_with_headroom():
+    fits = _rare()
+    fit = fits["Complication"]
+    ax = cumulative_incidence_figure(fits).axes[0]
+    highest = max(float(fit.incidence.max()), float(np.nanmax(fit.upper)))
+    bottom, top = ax.get_ylim()
+    assert bottom == 0 and highest * HEADROOM <= top < highest * HEADROOM + 0.05 + 1e-9
+    assert round(top / 0.05, 9) == round(top / 0.05) and top < 0.5
+    assert cumulative_incidence_figure(fits, y_max=1.0).axes[0].get_ylim() == (0.0, 1.0)
+
+
+def test_incidence_axis_ends_at_time_max_with_the_chosen_ticks(bmt):
+    fits = {"TRM": cumulative_incidence(bmt.ftime, bmt.status, 1),
+            "Relapse": cumulative_incidence(bmt.ftime, bmt.status, 2)}
+    ax = cumulative_incidence_figure(fits, time_max=12, time_ticks=month_ticks(12)).axes[0]
+    assert ax.get_xlim() == (0.0, 12.0)
+    assert list(ax.get_xticks()) == [0, 3, 6, 9, 12]
+    shown = [f.upper[(f.time <= 12) & ~np.isnan(f.upper)] for f in fits.values()]
+    assert ax.get_ylim()[1] >= HEADROOM * max(float(s.max()) for s in shown)
+    assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--"]  # coinciding curves stay visible
+
+
+@pytest.mark.parametrize(("options", "field"), [({"y_max": 0}, "y_max"), ({"y_max": 1.5}, "y_max"),
+                                                ({"time_max": 0}, "time_max"), ({"time_max": -3}, "time_max")])
+def test_bad_axis_options_refused(options, field):
+    with pytest.raises(OpenIDDSError, match=field):
+        cumulative_incidence_figure(_rare(), **options)

@@ -10,8 +10,11 @@ import pytest
 
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import DataError, cumulative_incidence, describe_categorical, kaplan_meier, paired_comparison
-from openidds.outcomes.report import COLUMNS, study_report
+from openidds.outcomes.figures import HEADROOM
+from openidds.outcomes.report import COLUMNS, Paragraph, ReportFigure, Row, Table, study_report
 from openidds.outcomes.report._format import DAYS_PER_MONTH, ci, p_is, pct, pct_ci, pval
+from openidds.outcomes.report.events import complications_section
+from openidds.outcomes.report.pdf import BOTTOM_IN, HEIGHT_IN, _Pages
 from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 ORDER = ["cohort", "pain", "opioids", "satisfaction", "survival", "complications", "exits", "data"]
@@ -248,3 +251,43 @@ def test_p_values_print_to_two_figures(p, shown):
 
 def test_intervals_with_a_negative_limit_use_to():
     assert ci(-4.36, -3.80) == "-4.36 to -3.80" and ci(0.5, 1.25) == "0.50–1.25"
+
+
+def test_a_median_follow_up_that_is_not_reached_is_said_in_words():
+    """Two early censorings among 20 patients who otherwise all die: the reverse KM never reaches one half."""
+    frame = pd.DataFrame({"os_days": [1, 2, *range(10, 190, 10)], "death": [0, 0, *[1] * 18]})
+    cohort = study_report(frame).sections[ORDER.index("cohort")]
+    assert cohort.results["follow_up"]["median"]["time"] is None
+    text = cohort.blocks[0].text
+    assert "Median follow-up (reverse Kaplan–Meier, deaths censored) was not reached" in text
+    assert "NA months" not in text
+
+
+def test_the_incidence_figure_covers_the_first_year_on_a_fitted_axis(cohort):
+    drawn = []
+
+    def keep(figure, slug, caption):
+        drawn.append(figure)
+        return ReportFigure(slug, caption, b"", b"")
+
+    complications_section(cohort, "delta", "log", keep)
+    ax = drawn[0].axes[0]
+    assert ax.get_xlim() == (0.0, 12.0) and list(ax.get_xticks()) == [0, 3, 6, 9, 12]
+    highest = 0.0
+    for prefix in ("complication", "severe_complication", "reoperation"):
+        fit = cumulative_incidence(cohort[f"{prefix}_days"] / DAYS_PER_MONTH, cohort[f"{prefix}_status"], 1,
+                                   competing=[2])
+        highest = max(highest, float(np.nanmax(fit.upper[fit.time <= 12])))
+    assert HEADROOM * highest <= ax.get_ylim()[1] < HEADROOM * highest + 0.05 + 1e-9 < 1
+
+
+def test_a_heading_moves_to_the_next_page_with_the_table_it_introduces():
+    table = Table("Column contract", ("Column", "Missing"), tuple(Row((f"c{i}", "0")) for i in range(30)))
+    pages = _Pages()
+    pages.y = HEIGHT_IN - BOTTOM_IN - 2.0  # 2 inches left: room for a heading, not for the table
+    pages.heading("8. Data completeness", keep=pages.start_height(table))
+    assert len(pages.pages) == 2 and [t.get_text() for t in pages.pages[1].texts] == ["8. Data completeness"]
+    short = _Pages()
+    short.y = HEIGHT_IN - BOTTOM_IN - 2.0
+    short.heading("4. Satisfaction", keep=short.start_height(Paragraph("Text.")))
+    assert len(short.pages) == 1

@@ -1,7 +1,9 @@
 """`openidds report`: the study report (HTML, PDF, figures as PNG and SVG) from an analysis dataset or a registry.
 
-The report is built in memory first; files are written only once every byte is ready, each through a
-temporary file renamed into place, so a refused dataset leaves the output folder as it was.
+``--example`` imports the bundled synthetic registry (``openidds.clinic.examples``) into a temporary SQLite file
+and reports it as ``--db`` would. The report is built in memory first; files are written only once every byte
+is ready, each through a temporary file renamed into place, so a refused dataset leaves the output folder as it
+was.
 """
 
 import hashlib
@@ -15,6 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.tables import read_table
 from openidds.errors import OpenIDDSError
 from openidds.outcomes.report import StudyReport, study_report
 
@@ -22,15 +25,7 @@ app = typer.Typer(help="Write the study report (HTML, PDF, figures) of an analys
                   context_settings={"allow_interspersed_args": True})
 
 DEFAULT_TITLE = "Intrathecal drug delivery for cancer pain: results"
-
-
-def _read_file(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return pd.read_csv(path)
-    if suffix in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise OpenIDDSError("dataset", str(path), "a .csv or .parquet analysis dataset")
+EXAMPLE_TITLE = "Example report from a synthetic registry (made-up patients, not study results)"
 
 
 def _read_registry(url: str) -> pd.DataFrame:
@@ -44,12 +39,30 @@ def _read_registry(url: str) -> pd.DataFrame:
         engine.dispose()
 
 
-def _dataset(dataset: Path | None, db: str | None) -> pd.DataFrame:
+def _example() -> pd.DataFrame:
+    """The bundled synthetic registry imported into a fresh SQLite file, then read back as ``--db`` reads."""
+    from openidds.clinic import connect
+    from openidds.clinic.examples import load_example
+
+    with tempfile.TemporaryDirectory(prefix="openidds-example-") as folder:
+        db = str(Path(folder) / "example.sqlite")
+        engine = connect(db)
+        try:
+            load_example(engine)
+        finally:
+            engine.dispose()
+        return _read_registry(db)
+
+
+def _dataset(dataset: Path | None, db: str | None, example: bool) -> pd.DataFrame:
     """The analysis dataset, rows labelled 1.. as data rows (so an error names the file's row)."""
-    if (dataset is None) == (db is None):
-        raise OpenIDDSError("input", "both" if dataset else "neither",
-                            "either a DATASET file or --db URL of a clinic registry, not both")
-    frame = _read_file(dataset) if dataset is not None else _read_registry(db)
+    given = [name for name, value in (("DATASET", dataset), ("--db", db), ("--example", example)) if value]
+    if len(given) != 1:
+        raise OpenIDDSError("input", " and ".join(given) or "none",
+                            "exactly one of a DATASET file, --db URL of a clinic registry or --example")
+    if dataset is not None:
+        return read_table(dataset, "dataset")
+    frame = _read_registry(db) if db is not None else _example()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
 
@@ -69,7 +82,7 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 
 def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[str, object]:
     return {
-        "out": str(out), "n_patients": report.n_patients, "dataset_sha256": report.dataset_sha256,
+        "out": str(out.resolve()), "n_patients": report.n_patients, "dataset_sha256": report.dataset_sha256,
         "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                   for name, data in files.items()},
         "sections": [{"key": s.key, "title": s.title, "omitted": s.omitted,
@@ -93,6 +106,9 @@ def _print(summary: dict[str, object]) -> None:
     for name, info in summary["files"].items():
         files.add_row(name, str(info["bytes"]), info["sha256"][:16])
     console.print(files)
+    folder = Path(summary["out"])
+    console.print(f"Report:  {folder / 'report.html'}\nPDF:     {folder / 'report.pdf'}\n"
+                  f"Figures: {folder / 'figures'}", highlight=False, soft_wrap=True)
 
 
 @app.callback(invoke_without_command=True)
@@ -103,7 +119,10 @@ def report(
                              file_okay=False),
     db: str | None = typer.Option(None, "--db", help="Build the dataset from this clinic registry (path or URL) "
                                                      "instead of reading DATASET."),
-    title: str = typer.Option(DEFAULT_TITLE, help="Report title."),
+    example: bool = typer.Option(False, "--example", help="Report the bundled synthetic example registry: it is "
+                                                          "imported into a temporary SQLite registry first."),
+    title: str | None = typer.Option(None, help=f"Report title (default: '{DEFAULT_TITLE}'; with --example "
+                                                f"'{EXAMPLE_TITLE}')."),
     km_conf_type: str = typer.Option("log", help="Kaplan–Meier CI transform: log (R's default), log-log, plain."),
     cif_variance: str = typer.Option("delta", help="Cumulative-incidence variance: delta (= R survfit) or aalen "
                                                    "(= cmprsk)."),
@@ -113,7 +132,8 @@ def report(
 ) -> None:
     """Write the report: HTML and PDF in the order of a results section, each figure as PNG and SVG."""
     try:
-        frame = _dataset(dataset, db)
+        frame = _dataset(dataset, db, example)
+        title = (EXAMPLE_TITLE if example else DEFAULT_TITLE) if title is None else title
         built = study_report(frame, title=title, km_conf_type=km_conf_type, cif_variance=cif_variance,
                              cif_conf_type=cif_conf_type)
         files = built.files()

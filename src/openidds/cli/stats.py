@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.tables import read_table
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import (
     cumulative_incidence,
@@ -40,18 +41,6 @@ FILE = typer.Argument(..., help="Analysis dataset: .csv or .parquet", exists=Tru
 JSON = typer.Option(False, "--json", help="Print every estimate, its CI and its method as JSON.")
 CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level of every interval.")
 PLOT = typer.Option(None, "--plot", help="Also write the figure to PLOT.png and PLOT.svg (deterministic).")
-
-
-def _read(path: Path) -> pd.DataFrame:
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        frame = pd.read_csv(path)
-    elif suffix in (".parquet", ".pq"):
-        frame = pd.read_parquet(path)
-    else:
-        raise OpenIDDSError("file", str(path), "a .csv or .parquet file")
-    frame.index = pd.RangeIndex(1, len(frame) + 1)
-    return frame
 
 
 def _code(text: str) -> object:
@@ -119,7 +108,7 @@ def km(
     """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank."""
 
     def action() -> None:
-        frame = _read(file)
+        frame = read_table(file)
         select_columns(frame, time, status)
         fits = [(label, kaplan_meier(rows[time], rows[status], event=_code(event), censored=_code(censored),
                                      conf_type=conf_type, conf_level=conf_level, time_column=time,
@@ -181,7 +170,7 @@ def cif(
     """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups."""
 
     def action() -> None:
-        frame = _read(file)
+        frame = read_table(file)
         select_columns(frame, time, status)
         options = dict(censored=_code(censored), competing=[_code(c) for c in competing] or None,
                        time_column=time, status_column=status)
@@ -229,7 +218,7 @@ def paired(
     """Paired comparison of a score against baseline: paired t, Wilcoxon signed-rank (V), share improved."""
 
     def action() -> None:
-        frame = _read(file)
+        frame = read_table(file)
         select_columns(frame, before, *after)
         results = [paired_comparison(frame[before], frame[column], better=better, conf_level=conf_level,
                                      before_column=before, after_column=column) for column in after]
@@ -282,7 +271,7 @@ def describe_command(
     def action() -> None:
         if not continuous and not categorical:
             raise OpenIDDSError("columns", "none", "at least one --continuous or --categorical column")
-        table = describe(_read(file), continuous=continuous, categorical=categorical, by=by)
+        table = describe(read_table(file), continuous=continuous, categorical=categorical, by=by)
         if as_json:
             _emit({"file": str(file), "analysis": "describe", **table.to_dict()})
             return

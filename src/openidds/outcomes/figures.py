@@ -5,11 +5,13 @@ writes them. SVG output uses a fixed hash salt and no date, so the same data giv
 """
 
 import io
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 from scipy.stats import t as student
 
 from openidds.errors import OpenIDDSError
@@ -19,7 +21,38 @@ from openidds.outcomes.paired import PairedComparison
 
 _HASH_SALT = "openidds"
 _COLOURS = ("#1b6ca8", "#c0392b", "#2e8b57", "#8e44ad", "#d68910", "#555555")
+_LINES = ("-", "--", ":", "-.")
 FORMATS = ("png", "svg")
+MONTH_STEPS = (3, 6, 12, 24)
+"""Tick steps of a time axis in months: 3-monthly ticks fall on the 3, 6 and 12 months the studies read at."""
+HEADROOM = 1.25
+"""Automatic incidence axis: the highest value shown (estimate or upper CI limit) times this, rounded up."""
+
+
+def month_ticks(last_month: float, max_ticks: int = 9) -> list[float]:
+    """0 and the multiples of 3, 6, 12 or 24 months up to ``last_month``: the smallest step giving at most
+    ``max_ticks`` ticks (0, 3, 6, 9, 12 for a year; 0, 6, .., 48 for four years)."""
+    if not (math.isfinite(last_month) and last_month >= 0):
+        raise OpenIDDSError("last_month", last_month, "a finite time in months, 0 or more")
+    if max_ticks < 2:
+        raise OpenIDDSError("max_ticks", max_ticks, "at least 2 ticks")
+    step = next((s for s in MONTH_STEPS if last_month / s <= max_ticks - 1), None)
+    if step is None:
+        step = 12 * math.ceil(last_month / (12 * (max_ticks - 1)))
+    return [float(step * i) for i in range(int(max(last_month, step) // step) + 1)]
+
+
+def _incidence_top(fits: Mapping[str, CumulativeIncidence], time_max: float) -> float:
+    """The automatic top of the incidence axis: the highest estimate or finite upper limit drawn (up to
+    ``time_max``) with headroom, rounded up to a multiple of 0.05 (0.1 above one half), never above 1."""
+    highest = 0.0
+    for fit in fits.values():
+        shown = fit.time <= time_max
+        values = np.concatenate((fit.incidence[shown], fit.upper[shown]))
+        values = values[np.isfinite(values)]
+        highest = max(highest, float(values.max()) if values.size else 0.0)
+    step = 0.05 if highest * HEADROOM <= 0.5 else 0.1
+    return min(1.0, max(step, step * math.ceil(round(highest * HEADROOM / step, 9))))
 
 
 def _steps(time: np.ndarray, values: np.ndarray, start: float) -> tuple[np.ndarray, np.ndarray]:
@@ -38,7 +71,7 @@ def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence
     if not fits:
         raise OpenIDDSError("fits", "none", "at least one fitted curve")
     figure = Figure(figsize=(7.0, 5.0), dpi=100)
-    grid = figure.add_gridspec(2, 1, height_ratios=(4, 0.35 + 0.3 * len(fits)), hspace=0.35)
+    grid = figure.add_gridspec(2, 1, height_ratios=(4, 0.35 + 0.3 * len(fits)), hspace=0.5)
     ax = figure.add_subplot(grid[0])
     table = figure.add_subplot(grid[1], sharex=ax)
     for row, (label, fit) in enumerate(fits.items()):
@@ -61,24 +94,39 @@ def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence
     ax.text(0.99, 0.97, f"{method.conf_type} {method.conf_level:.0%} CI, Greenwood", transform=ax.transAxes,
             ha="right", va="top", fontsize=8, color="#444444")
     ax.legend(loc="lower left", frameon=False)
+    ax.set_xticks(list(risk_times))
     ax.tick_params(labelbottom=True)
+    ax.set_xlabel(time_label)
     table.set_ylim(-0.6, len(fits) - 0.4)
     table.set_yticks(range(len(fits)), list(fits)[::-1])
-    table.set_xlabel(time_label)
     table.set_title("Number at risk", fontsize=9, loc="left")
-    table.set_xticks(list(risk_times))
-    table.tick_params(left=False, pad=16)
-    for side in ("top", "right", "left"):
+    table.tick_params(left=False, bottom=False, labelbottom=False, pad=16)
+    for side in ("top", "right", "left", "bottom"):
         table.spines[side].set_visible(False)
     ax.set_xlim(0, max(max(risk_times), max(float(f.time[-1]) for f in fits.values())) * 1.02)
     return figure
 
 
 def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time_label: str = "Months",
-                                title: str = "Cumulative incidence") -> Figure:
-    """Cumulative-incidence step curves with their pointwise CI band, one per cause or group."""
+                                title: str = "Cumulative incidence", time_max: float | None = None,
+                                time_ticks: Sequence[float] | None = None, y_max: float | None = None) -> Figure:
+    """Cumulative-incidence step curves with their pointwise CI band, one per cause or group.
+
+    ``time_max`` ends the time axis (default: the last time of any curve); ``time_ticks`` places its ticks
+    (default: matplotlib's; :func:`month_ticks` gives 0, 3, 6, 9, 12 for a year in months). ``y_max`` is the
+    top of the incidence axis (default: automatic, the highest estimate or upper limit shown plus 25%
+    headroom, rounded up to 5 points), so incidences of a few percent are not squashed against a 0–1 axis.
+    Curves are told apart by colour and line style, so coinciding curves stay visible.
+    """
     if not fits:
         raise OpenIDDSError("fits", "none", "at least one fitted curve")
+    last = max(float(f.time[-1]) if len(f.time) else 0.0 for f in fits.values())
+    end = last if time_max is None else time_max
+    if not (math.isfinite(end) and end > 0):
+        raise OpenIDDSError("time_max", time_max, "a time after 0")
+    top = _incidence_top(fits, end) if y_max is None else y_max
+    if not 0 < top <= 1:
+        raise OpenIDDSError("y_max", y_max, "a cumulative incidence above 0 and at most 1")
     figure = Figure(figsize=(7.0, 4.5), dpi=100)
     ax = figure.add_subplot()
     for row, (label, fit) in enumerate(fits.items()):
@@ -86,18 +134,21 @@ def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time
         x, y = _steps(fit.time, fit.incidence, 0.0)
         _, lower = _steps(fit.time, fit.lower, np.nan)
         _, upper = _steps(fit.time, fit.upper, np.nan)
-        ax.step(x, y, where="post", color=colour, linewidth=1.6, label=label)
+        ax.step(x, y, where="post", color=colour, linewidth=1.6, linestyle=_LINES[row % len(_LINES)], label=label)
         _band(ax, x, lower, upper, colour)
     method = next(iter(fits.values())).method
     ax.text(0.01, 0.97, f"Aalen-Johansen; {method.variance} variance, {method.conf_type} {method.conf_level:.0%} CI",
             transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#444444")
-    ax.set_ylim(0, 1)
-    ax.set_xlim(0, None)
+    ax.set_ylim(0, top)
+    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+    ax.set_xlim(0, end)
+    if time_ticks is not None:
+        ax.set_xticks(list(time_ticks))
     ax.set_xlabel(time_label)
     ax.set_ylabel("Cumulative incidence")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(loc="upper right", frameon=False)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(fits), 2), frameon=False, fontsize=9)
     return figure
 
 

@@ -118,6 +118,8 @@ class CountedColumn:
     def push(self, volume: int, ng: dict[str, int]) -> dict[str, int]:
         """Push ``volume`` of solution ``ng`` in; return the drug that leaves at the tip."""
         chunks = self.chunks
+        if len(chunks) == 1 and chunks[0][1] is ng:  # the usual case: one solution fills the column
+            return {drug: volume * conc for drug, conc in ng.items()}
         if chunks[-1][1] is ng:
             chunks[-1][0] += volume
         else:

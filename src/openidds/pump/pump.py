@@ -94,8 +94,9 @@ class Pump:
         self._withdrawn_ranges: list[list] = []
         self._windows: dict[str, RollingDose] = {}
         self._limits: tuple[tuple[RollingDose, int, int, int], ...] = ()
-        self._ceilings: list[int] = []
+        self._room: dict[str, int] = {}
         self._dose: dict[str, int] = {}
+        self._mass_rates: dict[tuple[int, int], dict[str, int]] = {}
         self._halt: str | None = "not_filled"
         self._capped = False
         self._empty = False
@@ -134,7 +135,13 @@ class Pump:
         basal = self._basal
         if t >= basal[1]:
             basal = self._basal = self._program.piece(t, self._origin)
-        rate, source, budget = self._flow()
+        if self._halt or self._safe_state or self._capped:
+            rate, source, budget = self._flow()
+        elif self._bolus is not None:
+            bolus = self._bolus
+            rate, source, budget = bolus.rate, bolus.source, bolus.remaining
+        else:
+            rate, source, budget = basal[0], "basal", basal[2]
         end = to_s if to_s < basal[1] else basal[1]
         if self._timer < end:
             end = self._timer if self._timer > t else t
@@ -159,7 +166,10 @@ class Pump:
             else:
                 if front_volume is not None and front_volume < rate * (end - t):
                     end = t + front_volume // rate
-                mass_rates = {drug: rate * ng for drug, ng in front_ng.items()}
+                key = (rate, id(front_ng))
+                mass_rates = self._mass_rates.get(key)
+                if mass_rates is None:
+                    mass_rates = self._mass_rates[key] = {drug: rate * ng for drug, ng in front_ng.items()}
         cap_at = release_at = None
         if self._limits:
             if self._capped:
@@ -167,9 +177,14 @@ class Pump:
                 if release_at is not None:
                     end = release_at
             elif mass_rates:
-                cap_at = self._cap_time(end, mass_rates)
-                if cap_at is not None:
-                    end = cap_at
+                span = end - t if end - t < DAY else DAY
+                room = self._room
+                for drug, mass_rate in mass_rates.items():
+                    if mass_rate * span > room.get(drug, -1):
+                        cap_at = self._cap_time(end, mass_rates)
+                        if cap_at is not None:
+                            end = cap_at
+                        break
         volume = rate * (end - t)
         full = volume <= limit
         dose = None
@@ -178,15 +193,21 @@ class Pump:
                 volume = limit
             dose = self._deliver(t, end, rate, volume, source)
         span = end - t
+        room = self._room
         for drug, window in self._windows.items():
             if not dose:
                 window.record(t, end, 0)
-            elif full or span == 1:
-                window.record(t, end, dose.get(drug, 0) // span)
+                continue
+            if full:
+                window.record(t, end, mass_rates.get(drug, 0))
+            elif span == 1:
+                window.record(t, end, dose.get(drug, 0))
             else:  # cut inside its last second: full rate, then what was left
                 per_second = mass_rates.get(drug, 0)
                 window.record(t, end - 1, per_second)
                 window.record(end - 1, end, dose.get(drug, 0) - per_second * (span - 1))
+            if drug in room:
+                room[drug] -= dose.get(drug, 0)
         self.t_s = end
         if cap_at == end:
             self._enter_cap()
@@ -243,21 +264,17 @@ class Pump:
     def _cap_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
 
-        Cheap when far from the limit: ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier check time t0, so
-        while ``D(s)`` stays under the ceiling ``trigger - W(t0) + D(t0)`` nothing can cross; the ceiling is
-        refreshed only when that bound fails.
+        Called only when the cheap bound in ``_step`` fails: ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier
+        check time t0, so while the drug delivered since t0 stays within ``_room`` (``trigger - W(t0)``)
+        nothing can cross. This refreshes that room at ``now``.
         """
         t, first = self.t_s, None
         span = end - t if end - t < DAY else DAY
-        ceilings = self._ceilings
-        for i, (window, drug, trigger, _) in enumerate(self._limits):
+        for window, drug, trigger, _ in self._limits:
             mass_rate = mass_rates.get(drug, 0)
-            reach = window.total() + mass_rate * span
-            if reach <= ceilings[i]:
-                continue
             w_now = window.window(t)
-            ceilings[i] = trigger - w_now + window.total()
-            if reach <= ceilings[i]:
+            self._room[drug] = trigger - w_now
+            if w_now + mass_rate * span <= trigger:
                 continue
             s = window.first_above(end, mass_rate, trigger)
             if s is not None:
@@ -462,8 +479,9 @@ class Pump:
 
         The minimum-rate reserve uses the strongest solution that can still reach the tip: the reservoir's
         or any still in the tubing and catheter."""
+        self._room = {}
         if self.therapy is None or self.solution is None:
-            self._limits, self._ceilings = (), []
+            self._limits = ()
             return
         limits = dict(self.therapy.limits_mass)
         daily = max_daily_volume(self._program, self._origin)
@@ -473,7 +491,6 @@ class Pump:
             trigger = limits[drug] - reserve_volume * max(ng, self._column.highest(drug))
             levels.append((self._windows[drug], drug, trigger, trigger - daily * ng))
         self._limits = tuple(levels)
-        self._ceilings = [-1] * len(levels)
 
     def _refill(self, command: Refill) -> RefillReport:
         name = "Refill"

@@ -56,6 +56,10 @@ def cohort_section(frame: pd.DataFrame, os_months: np.ndarray, death: np.ndarray
     where = f" at {sites} site{'s' if sites != 1 else ''}" if sites else ""
     if n - deaths == 0:
         follow_text = "Median follow-up is not estimable by reverse Kaplan–Meier: every patient died."
+    elif fmt.missing(median.time):
+        follow_text = ("Median follow-up (reverse Kaplan–Meier, deaths censored) was not reached"
+                       + ("." if fmt.missing(median.lower) else
+                          f": its 95% CI starts at {fmt.num(median.lower)} months."))
     else:
         follow_text = (f"Median follow-up was {fmt.num(median.time)} months (95% CI "
                        f"{fmt.ci(median.lower, median.upper)}; reverse Kaplan–Meier, deaths censored).")

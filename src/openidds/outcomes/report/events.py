@@ -5,7 +5,7 @@ import pandas as pd
 
 from openidds.outcomes import _checks
 from openidds.outcomes.cumulative_incidence import CumulativeIncidence, cumulative_incidence
-from openidds.outcomes.figures import cumulative_incidence_figure, kaplan_meier_figure
+from openidds.outcomes.figures import cumulative_incidence_figure, kaplan_meier_figure, month_ticks
 from openidds.outcomes.kaplan_meier import KaplanMeier
 from openidds.outcomes.report import _format as fmt
 from openidds.outcomes.report._tables import level_rows
@@ -16,13 +16,6 @@ SURVIVAL_MONTHS = (3, 6, 12)
 INCIDENCE_MONTHS = 12
 ENDPOINTS = (("complication", "Any complication"), ("severe_complication", "Severe complication (grade ≥ 3)"),
              ("reoperation", "Reoperation, revision or explant"))
-_RISK_STEPS = (1, 2, 3, 6, 12, 24)
-
-
-def risk_times(last_month: float) -> list[float]:
-    """Times for the numbers at risk: 0 and multiples of the smallest step giving at most 9 columns."""
-    step = next((s for s in _RISK_STEPS if last_month / s <= 8), _RISK_STEPS[-1])
-    return [float(t) for t in np.arange(0, last_month + step, step) if t <= max(last_month, step)]
 
 
 def _median_text(fit: KaplanMeier) -> str:
@@ -46,7 +39,7 @@ def survival_section(os_months: np.ndarray, fit: KaplanMeier, make_figure: Figur
                   (f"Method: {fit.method.describe()}.",
                    f"Time in months = days / {fmt.DAYS_PER_MONTH:g}. At risk: patients followed at least that long; "
                    "survival is read at the last death or censoring at or before the time (R summary(fit, times)).",))
-    figure = make_figure(kaplan_meier_figure({"All patients": fit}, risk_times=risk_times(float(os_months.max()))),
+    figure = make_figure(kaplan_meier_figure({"All patients": fit}, risk_times=month_ticks(float(os_months.max()))),
                          "overall-survival", "Overall survival from implant (Kaplan–Meier) with its pointwise 95% "
                          "CI band, censoring marks and the numbers at risk.")
     return Section("survival", "Overall survival", (Paragraph(text), table, figure),
@@ -98,10 +91,12 @@ def complications_section(frame: pd.DataFrame, variance: str, conf_type: str,
     blocks.append(Table("Cumulative incidence of complications at 1 year, death as a competing risk",
                         ("Endpoint", "Patients with event", "Events within 1 year", "Deaths first", "At 1 year",
                          "1-year incidence", "95% CI"), tuple(rows), tuple(notes)))
-    blocks.append(make_figure(cumulative_incidence_figure(fits, title="Cumulative incidence, death competing"),
-                              "cumulative-incidence", "Cumulative incidence of complications, severe complications "
-                              "and reoperation (Aalen–Johansen, death as a competing risk) with pointwise 95% CI "
-                              "bands."))
+    figure = cumulative_incidence_figure(fits, title="Cumulative incidence in the first year, death competing",
+                                         time_max=INCIDENCE_MONTHS, time_ticks=month_ticks(INCIDENCE_MONTHS))
+    blocks.append(make_figure(figure, "cumulative-incidence", "Cumulative incidence of complications, severe "
+                              "complications and reoperation over the first year (Aalen–Johansen, death as a "
+                              "competing risk) with pointwise 95% CI bands; the incidence axis ends just above the "
+                              "highest value drawn."))
     return Section("complications", title, tuple(blocks), results=results)
 
 

@@ -25,6 +25,9 @@ _LEADING = 1.3
 _PAD_IN = 0.08
 _INDENT_IN = 0.15
 _GREY = "#444444"
+_TABLE_SIZE = 7.5
+_KEEP_IN = 1.2
+"""A heading keeps at least this much of what follows it on its page."""
 _MEASURE = TextToPath()
 
 
@@ -88,17 +91,30 @@ class _Pages:
             self.y += step
         self.y += space_after
 
-    def heading(self, text: str, size: float = 13) -> None:
-        self.need(size * _LEADING / 72 + 1.2)
+    def heading(self, text: str, size: float = 13, keep: float = _KEEP_IN) -> None:
+        """A section heading, on a new page unless ``keep`` inches of the next block fit below it."""
+        self.need(size * _LEADING / 72 + 0.18 + max(keep, _KEEP_IN))
         self.y += 0.1
         self.text(text, size, "bold", space_after=0.08)
+
+    def start_height(self, block: Paragraph | Table | ReportFigure) -> float:
+        """The room a block asks for where it starts (a paragraph asks for none beyond the heading's own)."""
+        if isinstance(block, Table):
+            return self._table_layout(block, _TABLE_SIZE)[-1]
+        if isinstance(block, ReportFigure):
+            return self._image_layout(block)[-1]
+        return 0.0
 
     def _rule(self, width: float) -> None:
         y = 1 - self.y / HEIGHT_IN
         self.page.add_artist(Line2D([LEFT_IN / WIDTH_IN, (LEFT_IN + TEXT_IN) / WIDTH_IN], [y, y], linewidth=width,
                                     color="black", transform=self.page.transFigure))
 
-    def table(self, table: Table, size: float = 7.5) -> None:
+    @staticmethod
+    def _table_layout(table: Table, size: float) -> tuple[list[float], list[list[str]], list[list[list[str]]],
+                                                             list[float], float]:
+        """Column widths, wrapped header and cells, row heights, and the room the table needs to start: all of
+        it if it fits on a page, else its caption, header and first row."""
         widths = _column_widths(table, size)
         step = size * _LEADING / 72
         header = [_wrap(h, w - _PAD_IN, size, "bold") for h, w in zip(table.header, widths)]
@@ -106,8 +122,15 @@ class _Pages:
                  for i, (c, w) in enumerate(zip(row.cells, widths))] for row in table.rows]
         caption = len(_wrap(table.title, TEXT_IN, 9, "bold")) * 9 * _LEADING / 72 + max(map(len, header)) * step + 0.2
         heights = [max(len(c) for c in cells) * step for cells in rows]
-        whole = caption + sum(heights)
-        self.need(whole if whole <= HEIGHT_IN - TOP_IN - BOTTOM_IN else caption + sum(heights[:1]))
+        notes = sum(len(_wrap(note, TEXT_IN, 7)) for note in table.notes) * 7 * _LEADING / 72 + 0.06
+        whole = caption + sum(heights) + notes
+        start = whole if whole <= HEIGHT_IN - TOP_IN - BOTTOM_IN else caption + sum(heights[:1])
+        return widths, header, rows, heights, start
+
+    def table(self, table: Table, size: float = _TABLE_SIZE) -> None:
+        widths, header, rows, heights, start = self._table_layout(table, size)
+        step = size * _LEADING / 72
+        self.need(start)
         self.text(table.title, 9, "bold", space_after=0.04)
 
         def put_header() -> None:
@@ -144,16 +167,23 @@ class _Pages:
             x += width
         self.y = top
 
-    def image(self, figure: ReportFigure) -> None:
-        pixels = imread(io.BytesIO(figure.png), format="png")
-        height_px, width_px = pixels.shape[:2]
+    @staticmethod
+    def _image_layout(figure: ReportFigure) -> tuple[float, float, float]:
+        """Width and height on the page (inches, at the figure's resolution, within the limits) and the room the
+        figure needs with its caption; the size is read from the PNG header."""
+        width_px, height_px = (int.from_bytes(figure.png[at:at + 4], "big") for at in (16, 20))
         width = min(TEXT_IN, width_px / figure.dpi)
         height = width * height_px / width_px
         limit = min(FIGURE_MAX_IN, HEIGHT_IN - TOP_IN - BOTTOM_IN - 0.6)
         if height > limit:
             width, height = width * limit / height, limit
         caption = _wrap(figure.title, TEXT_IN, 8)
-        self.need(height + len(caption) * 8 * _LEADING / 72 + 0.2)
+        return width, height, height + len(caption) * 8 * _LEADING / 72 + 0.2
+
+    def image(self, figure: ReportFigure) -> None:
+        width, height, start = self._image_layout(figure)
+        pixels = imread(io.BytesIO(figure.png), format="png")
+        self.need(start)
         x = LEFT_IN + (TEXT_IN - width) / 2
         axes = self.page.add_axes((x / WIDTH_IN, 1 - (self.y + height) / HEIGHT_IN, width / WIDTH_IN,
                                    height / HEIGHT_IN))
@@ -196,7 +226,8 @@ def render_pdf(report: "StudyReport") -> bytes:
     pages.text(report.title, 16, "bold", space_after=0.08)
     pages.text(report.meta, 8.5, colour=_GREY, space_after=0.15)
     for number, section in enumerate(report.sections, start=1):
-        pages.heading(f"{number}. {section.title}")
+        pages.heading(f"{number}. {section.title}", keep=pages.start_height(section.blocks[0]) if section.blocks
+                      else 0.0)
         if section.omitted:
             pages.text(section.omitted, 9.5, colour="#8a4b00")
         for block in section.blocks:
