@@ -102,15 +102,6 @@ class CountedColumn:
     def __init__(self, volume: int) -> None:
         self.chunks: list[list] = [[volume, {}]]
 
-    def front(self, incoming: dict[str, int]) -> tuple[int | None, dict[str, int]]:
-        """(volume until the concentration at the tip changes, or None if it cannot while ``incoming`` is
-        pushed; concentrations at the tip)."""
-        chunks = self.chunks
-        volume, ng = chunks[0]
-        if len(chunks) == 1 and ng is incoming:
-            return None, ng
-        return volume, ng
-
     def highest(self, drug: str) -> int:
         """The highest concentration of ``drug`` anywhere in the column."""
         return max((ng.get(drug, 0) for _, ng in self.chunks), default=0)
@@ -119,7 +110,10 @@ class CountedColumn:
         """Push ``volume`` of solution ``ng`` in; return the drug that leaves at the tip."""
         chunks = self.chunks
         if len(chunks) == 1 and chunks[0][1] is ng:  # the usual case: one solution fills the column
-            return {drug: volume * conc for drug, conc in ng.items()}
+            dose = {}
+            for drug, conc in ng.items():
+                dose[drug] = volume * conc
+            return dose
         if chunks[-1][1] is ng:
             chunks[-1][0] += volume
         else:

@@ -8,6 +8,7 @@ what volume budget (a periodic dose stops when its volume has gone). Rates are v
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Union
 
 from openidds.errors import OpenIDDSError
@@ -172,6 +173,7 @@ def program_volume(program: Program, start_s: int, end_s: int, origin_s_of_week:
     return total
 
 
+@lru_cache(maxsize=256)
 def max_daily_volume(program: Program, origin_s_of_week: int) -> int:
     """The most the program delivers in any 24-hour window (checked at every window that starts or ends
     on a rate change, where the maximum of a piecewise-linear window sum lies)."""

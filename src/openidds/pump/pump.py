@@ -11,6 +11,7 @@ number of ticks, so ``filled == pumped + in reservoir + withdrawn`` holds exactl
 amounts follow from volumes lot by lot (:mod:`openidds.pump.lots`).
 """
 
+from bisect import bisect_right
 from collections import deque
 
 from openidds.errors import OpenIDDSError
@@ -46,7 +47,8 @@ from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
 
 
-_SOURCES = {kind: f"bolus:{kind.value}" for kind in BolusKind}
+_NAMES = {kind: (kind.value, f"bolus:{kind.value}") for kind in BolusKind}
+"""Each bolus kind's name and the flow it drives, as plain strings (enum attributes are slow on a hot path)."""
 
 
 class CommandRefused(OpenIDDSError):
@@ -54,11 +56,11 @@ class CommandRefused(OpenIDDSError):
 
 
 class _Bolus:
-    __slots__ = ("kind", "source", "rate", "remaining", "volume", "started_s")
+    __slots__ = ("kind", "name", "source", "rate", "remaining", "volume", "started_s")
 
     def __init__(self, kind: BolusKind, rate: int, volume: int, started_s: int) -> None:
         self.kind, self.rate, self.remaining, self.volume, self.started_s = kind, rate, volume, volume, started_s
-        self.source = _SOURCES[kind]
+        self.name, self.source = _NAMES[kind]
 
 
 class Pump:
@@ -159,7 +161,10 @@ class Pump:
                 if low < end:
                     end = low
             # one concentration at the catheter tip per step; a change inside a second gets a step of its own
-            front_volume, front_ng = self._column.front(self._lot.ng_nominal)
+            chunks = self._column.chunks
+            front_volume, front_ng = chunks[0]
+            if len(chunks) == 1 and front_ng is self._lot.ng_nominal:
+                front_volume = None  # one solution fills the column: nothing can change at the tip
             if front_volume is not None and front_volume < rate:
                 end = t + 1
                 mass_rates = self._column.peek(min(rate, limit))
@@ -584,7 +589,7 @@ class Pump:
         if self._capped:
             return "daily_limit"
         if self._bolus is not None:
-            return f"{self._bolus.kind.value} bolus in progress"
+            return f"{self._bolus.name} bolus in progress"
         return None
 
     def _cancel_bolus(self, command: CancelBolus):
@@ -597,7 +602,7 @@ class Pump:
         bolus = self._bolus
         self._bolus = None
         self.log.append(self.t_s, "bolus_ended", outcome, {
-            "kind": bolus.kind.value, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
+            "kind": bolus.name, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
 
     def patient_bolus_status(self) -> BolusDecision:
         """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
@@ -606,20 +611,22 @@ class Pump:
 
     def _patient_bolus_check(self) -> tuple[BolusDecision, object]:
         t = self.t_s
-        recent = [g for g in self._grants if g > t - DAY]
+        grants = self._grants
+        first_recent = bisect_right(grants, t - DAY)  # grants are in time order; older ones no longer count
+        recent = len(grants) - first_recent
         settings = self.therapy.patient_bolus if self.therapy is not None and not self._safe_state else None
         if settings is None:
             return BolusDecision(False, "no patient bolus is programmed", 0, None), None
-        left = settings.max_per_24h - len(recent)
+        left = settings.max_per_24h - recent
         blocked = self._bolus_blocker()
         if blocked:
             return BolusDecision(False, f"not now: {blocked}", max(left, 0), None), settings
-        if recent and t < recent[-1] + settings.lockout_s:
+        if recent and t < grants[-1] + settings.lockout_s:
             return BolusDecision(False, "lockout since the last bolus", max(left, 0),
-                                 recent[-1] + settings.lockout_s), settings
+                                 grants[-1] + settings.lockout_s), settings
         if left <= 0:
             return BolusDecision(False, f"{settings.max_per_24h} boluses already in the last 24 h", 0,
-                                 recent[-left] + DAY), settings
+                                 grants[first_recent - left] + DAY), settings
         if settings.dose_ticks > self._res_est - self._residual:
             return BolusDecision(False, "not enough drug left in the reservoir", left, None), settings
         return BolusDecision(True, "available", left, t), settings
@@ -660,7 +667,7 @@ class Pump:
             battery="end_of_service" if self._eos_done else "elective_replacement" if self._eri_done else "ok",
             eri_at_s=self._eri_at, eos_at_s=self._eos_at,
             delivering=self._flow()[1],
-            bolus=None if self._bolus is None else self._bolus.kind.value,
+            bolus=None if self._bolus is None else self._bolus.name,
             alarms=tuple(sorted(self._alarms.values(), key=lambda a: (a.at_s, a.kind.value))),
             log=log,
             programmed=None if self._safe_state else self.therapy,
