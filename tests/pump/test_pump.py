@@ -27,6 +27,7 @@ from openidds.pump import (
     RequestPatientBolus,
     ReviseCatheter,
     SelfTestError,
+    SetLowReservoirAlarm,
     SetTherapy,
     Solution,
     StartBolus,
@@ -384,3 +385,18 @@ def test_same_inputs_same_log():
         pump.advance(5 * DAY)
         return pump.log.to_json()
     assert run() == run()
+
+
+def test_low_reservoir_threshold_is_programmable():
+    """PUMP-LOWRES-1, PUMP-REFUSE-1: the clinician sets the threshold; out-of-range values are refused."""
+    pump = filled_pump(volume_ml="3", rate="0.5", cap_mg="8")  # 4.4 mL in the reservoir
+    pump.execute(0, SetLowReservoirAlarm("4"))
+    pump.advance(DAY)
+    alarm = next(e for e in pump.log if e.kind == "alarm" and e.data["alarm"] == "low_reservoir")
+    assert alarm.t_s == int(0.4 / 0.5 * DAY)
+    for bad in ("1", "20.5"):
+        with pytest.raises(CommandRefused) as error:
+            pump.execute(DAY, SetLowReservoirAlarm(bad))
+        assert error.value.field == "low_reservoir_ml"
+    pump.execute(DAY, SetLowReservoirAlarm("2"))
+    assert AlarmKind.LOW_RESERVOIR not in {a.kind for a in pump.alarms}

@@ -38,6 +38,7 @@ from openidds.pump import (
     RequestPatientBolus,
     ReviseCatheter,
     SelfTestError,
+    SetLowReservoirAlarm,
     SetTherapy,
     Solution,
     StartBolus,
@@ -287,6 +288,10 @@ class PumpMachine(RuleBasedStateMachine):
           minutes=st.integers(1, 240))
     def clinician_bolus(self, delay, kind, volume, minutes):
         self.command(delay, StartBolus(kind, volume, minutes * 60))
+
+    @rule(delay=st.integers(0, 3600), threshold=st.sampled_from(["1", "2", "5", "30"]))
+    def low_reservoir_alarm(self, delay, threshold):
+        self.command(delay, SetLowReservoirAlarm(threshold))
 
     @rule(delay=st.integers(0, 600))
     def cancel_bolus(self, delay):

@@ -9,6 +9,7 @@ from openidds.pump.commands import (
     Refill,
     RequestPatientBolus,
     ReviseCatheter,
+    SetLowReservoirAlarm,
     SetTherapy,
     StartBolus,
 )
@@ -44,6 +45,6 @@ __all__ = [
     "CatheterOcclusion", "Command", "CommandRefused", "Continuous", "Event", "EventLog", "Fault", "Flex", "FlexStep",
     "Interrogate", "MODELS", "MotorStall", "MriExposure", "PatientBolus", "Periodic", "Program", "Pump", "PumpModel",
     "PumpSpec", "Refill", "RefillReport", "RequestPatientBolus", "ReviseCatheter", "SYNCHROMED_II", "SelfTestError",
-    "SetTherapy", "Severity", "Snapshot", "Solution", "StartBolus", "Stopped", "Therapy", "Totals",
+    "SetLowReservoirAlarm", "SetTherapy", "Severity", "Snapshot", "Solution", "StartBolus", "Stopped", "Therapy", "Totals",
     "max_daily_volume", "program_volume", "rebuild_totals",
 ]

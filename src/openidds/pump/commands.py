@@ -47,6 +47,13 @@ class StartBolus:
 
 
 @dataclass(frozen=True, slots=True)
+class SetLowReservoirAlarm:
+    """Program the low-reservoir alarm threshold (mL): above the residual, below the reservoir size."""
+
+    low_reservoir_ml: Number
+
+
+@dataclass(frozen=True, slots=True)
 class CancelBolus:
     """Stop the bolus in progress."""
 
@@ -68,4 +75,5 @@ class ReviseCatheter:
     catheter: Catheter
 
 
-Command = SetTherapy | Refill | StartBolus | CancelBolus | RequestPatientBolus | Interrogate | ReviseCatheter
+Command = (SetTherapy | Refill | SetLowReservoirAlarm | StartBolus | CancelBolus | RequestPatientBolus | Interrogate
+           | ReviseCatheter)

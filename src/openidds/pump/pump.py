@@ -24,6 +24,7 @@ from openidds.pump.commands import (
     Refill,
     RequestPatientBolus,
     ReviseCatheter,
+    SetLowReservoirAlarm,
     SetTherapy,
     StartBolus,
 )
@@ -552,6 +553,21 @@ class Pump:
         self._settle()
         return RefillReport(retrievable, expected)
 
+    def _set_low_reservoir(self, command: SetLowReservoirAlarm):
+        try:
+            low = volume_ticks("low_reservoir_ml", command.low_reservoir_ml,
+                               lo=self.spec.model.residual_ml, hi=self.spec.reservoir_ml)
+        except OpenIDDSError as error:
+            self._refuse("SetLowReservoirAlarm", error.field, error.value, error.expected)
+        self._low = low
+        if self._res_est > low:
+            self._clear_alarm(AlarmKind.LOW_RESERVOIR, "threshold lowered below the reservoir volume")
+        self._low_armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
+        self.log.append(self.t_s, "low_reservoir_threshold", f"low-reservoir alarm at {command.low_reservoir_ml} mL",
+                        {"low_reservoir": low})
+        self._settle()
+        return self.log.last()
+
     def _start_bolus(self, command: StartBolus):
         name = "StartBolus"
         if not isinstance(command.kind, BolusKind) or command.kind is BolusKind.PATIENT:
@@ -749,7 +765,7 @@ class Pump:
         return (
             self.therapy, self._program, self._basal, None if self._bolus is None else (
                 self._bolus.kind, self._bolus.rate, self._bolus.remaining, self._bolus.started_s),
-            tuple(self._grants), self.solution, self._res_est, self._res_act, len(self._lots), self._lot.drawn,
+            tuple(self._grants), self.solution, self._res_est, self._res_act, len(self._lots), self._lot.drawn, self._low,
             self._capped, self._empty, self._safe_state, self._critical_memory, tuple(self.alarms),
             self._filled, self._withdrawn, self.catheter,
         )
@@ -758,6 +774,7 @@ class Pump:
 _HANDLERS = {
     SetTherapy: Pump._set_therapy,
     Refill: Pump._refill,
+    SetLowReservoirAlarm: Pump._set_low_reservoir,
     StartBolus: Pump._start_bolus,
     CancelBolus: Pump._cancel_bolus,
     RequestPatientBolus: Pump._patient_bolus,

@@ -18,6 +18,7 @@ from openidds.pump.commands import (
     Refill,
     RequestPatientBolus,
     ReviseCatheter,
+    SetLowReservoirAlarm,
     SetTherapy,
     StartBolus,
 )
@@ -144,6 +145,7 @@ class EventIn(_Closed):
     cancel_bolus: bool = False
     patient_bolus: bool = False
     interrogate: bool = False
+    low_reservoir_alarm_ml: Decimalish | None = None
     fault: FaultIn | None = None
     revise_catheter: CatheterIn | None = None
 
@@ -164,7 +166,8 @@ class EventIn(_Closed):
         return (self.every_hours or 0) * 3600 + (self.every_minutes or 0) * 60
 
 
-_ACTIONS = ("refill", "program", "bolus", "cancel_bolus", "patient_bolus", "interrogate", "fault", "revise_catheter")
+_ACTIONS = ("refill", "program", "bolus", "cancel_bolus", "patient_bolus", "interrogate", "low_reservoir_alarm_ml",
+            "fault", "revise_catheter")
 
 
 class Scenario(_Closed):
@@ -273,6 +276,8 @@ def _perform(pump: Pump, t_s: int, action: str, event: EventIn):
         return pump.execute(t_s, RequestPatientBolus())
     if action == "interrogate":
         return pump.execute(t_s, Interrogate())
+    if action == "low_reservoir_alarm_ml":
+        return pump.execute(t_s, SetLowReservoirAlarm(str(event.low_reservoir_alarm_ml)))
     if action == "revise_catheter":
         return pump.execute(t_s, ReviseCatheter(_catheter(event.revise_catheter)))
     return pump.inject(t_s, _fault(event.fault))
