@@ -1,20 +1,26 @@
 """Audit trail: every insert, update and delete is logged with who, when, before and after.
 
 ORM changes are captured in ``after_flush`` and written on the flush's own connection, so the log entry
-commits or rolls back with the change. Bulk imports write their entries with :func:`audit_rows`.
+commits or rolls back with the change. Bulk imports write theirs with :func:`write_inserts`, which encodes
+the records' non-null values column by column (:func:`encode_payloads`: the text the ``after`` column's own
+JSON type would write, at a fraction of the cost for 100,000 records).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from itertools import repeat
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import event, inspect, insert
+from sqlalchemy import Connection, event, inspect, insert
 from sqlalchemy.orm import Session
 
+from openidds.clinic import bulk
 from openidds.clinic.errors import RegistryError
-from openidds.clinic.models import AuditEntry
+from openidds.clinic.models import JSON_ENCODER, AuditEntry
 
 USER_KEY = "user"
 SOURCE_KEY = "source"
@@ -40,6 +46,63 @@ def audit_rows(
          "before": before, "after": after, "source": source}
         for record_id, before, after in records
     ]
+
+
+_HASHABLE = {str, float, bool, dt.date, dt.datetime}
+
+
+def _json_value(value: Any) -> str:
+    """``JSON_ENCODER.encode(value)``, without its machinery for the common scalar types."""
+    kind = type(value)
+    if kind is str:
+        return encode_basestring_ascii(value)
+    if kind is int or kind is float and math.isfinite(value):
+        return repr(value)
+    if kind is dt.date or kind is dt.datetime:
+        return '"' + value.isoformat() + '"'
+    return JSON_ENCODER.encode(value)
+
+
+def _encoded_column(prefix: str, values: list[Any]) -> list[str]:
+    """``prefix`` + JSON of each value ("" for ``None``): whole numbers directly, other values once per
+    distinct value when they repeat and share one type (so ``1.0`` and ``True`` are never confused)."""
+    def one(value: Any) -> str:
+        return "" if value is None else prefix + _json_value(value)
+
+    kinds = set(map(type, values)) - {type(None)}
+    if kinds == {int}:
+        return ["" if v is None else prefix + repr(v) for v in values]
+    if len(kinds) > 1 or not kinds <= _HASHABLE:
+        return [one(v) for v in values]
+    distinct = dict.fromkeys(values)
+    if len(distinct) * 2 > len(values):
+        return [one(v) for v in values]
+    for value in distinct:
+        distinct[value] = one(value)
+    return list(map(distinct.__getitem__, values))
+
+
+def encode_payloads(columns: Mapping[str, Sequence[Any]]) -> list[str]:
+    """The JSON text of each row's non-null values, for rows given column by column: for row ``i``, exactly
+    ``JSON_ENCODER.encode({k: v[i] for k, v in columns.items() if v[i] is not None})``."""
+    pieces = [_encoded_column("," + encode_basestring_ascii(name) + ":", list(values))
+              for name, values in columns.items()]
+    if pieces and "" not in pieces[0]:  # the first column is never null: it opens each object
+        pieces[0] = ["{" + piece[1:] for piece in pieces[0]]
+        return list(map("".join, zip(*pieces, repeat("}"))))
+    return ["{" + "".join(parts)[1:] + "}" for parts in zip(*pieces, strict=True)]
+
+
+def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, columns: Mapping[str, Sequence[Any]],
+                  source: str | None = None) -> None:
+    """Audit entries for records just bulk-inserted, given column by column (``columns`` holds every stored
+    column, ``id`` included): one entry per record whose ``after`` holds its non-null columns (a column it
+    does not name was null), encoded by :func:`encode_payloads`."""
+    if not columns or not columns["id"]:
+        return
+    bulk.insert_columns(conn, AuditEntry.__table__, {"record_id": columns["id"], "after": encode_payloads(columns)},
+                        {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
+                         "source": source}, encoded=("before", "after"))
 
 
 def _columns(obj: Any) -> dict[str, Any]:

@@ -1,39 +1,120 @@
-"""Fast bulk writes for imports: one compiled INSERT, values converted by the dialect's own type processors,
-sent with the driver's ``executemany`` (SQLAlchemy's per-row parameter machinery is the slow part of a
-100,000-row import). The storage format is exactly SQLAlchemy's, so the ORM reads the rows back as usual."""
+"""Fast bulk writes for imports: one compiled INSERT, values converted column by column by the dialect's own
+type processors, sent with the driver's ``executemany`` (SQLAlchemy's per-row parameter machinery is the slow
+part of a 100,000-row import). The storage format is exactly SQLAlchemy's, so the ORM reads the rows back as
+usual."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from operator import itemgetter
+import contextlib
+import gc
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, delete, func, insert, select
+from sqlalchemy import Connection, Date, DateTime, Table, and_, delete, func, insert, select
 
 from openidds.clinic import models
 from openidds.clinic.store import chunks
 
 
-def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    """INSERT ``rows`` (dicts with the same keys) into ``table`` in one driver-level executemany."""
-    if not rows:
-        return
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector while building many small acyclic objects (records, rows): it would
+    otherwise rescan every live record over and over as their number grows. Restored on exit."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _converted(proc: Any, values: list[Any], memoise: bool) -> list[Any]:
+    """``proc`` applied to each value but ``None``; once per distinct value when ``memoise`` (dates repeat)."""
+    if not memoise:
+        return [None if v is None else proc(v) for v in values]
+    memo = dict.fromkeys(values)
+    for value in memo:
+        memo[value] = None if value is None else proc(value)
+    return list(map(memo.__getitem__, values))
+
+
+def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
+                   constants: Mapping[str, Any] | None = None, encoded: Collection[str] = ()) -> dict[str, list[Any]]:
+    """INSERT rows given column by column (``columns``: one value per row; ``constants``: one value for every
+    row) in one driver-level executemany; returns ``columns`` as sent (stored form). Columns named in
+    ``encoded`` already hold their stored form (e.g. JSON text) and skip the type's bind processor."""
+    constants = constants or {}
+    n = len(next(iter(columns.values()))) if columns else 0
+    if not n:
+        return {}
     dialect = conn.dialect
-    columns = list(rows[0])
-    compiled = insert(table).compile(dialect=dialect, column_keys=columns)
-    order = list(compiled.positiontup) if compiled.positional else columns
-    processors = [(name, proc) for name in order
-                  if (proc := table.c[name].type.dialect_impl(dialect).bind_processor(dialect)) is not None]
-    getter = itemgetter(*order) if len(order) > 1 else (lambda row: (row[order[0]],))
-    params: list[Any] = []
-    for row in rows:
-        if processors:
-            row = dict(row)
-            for name, proc in processors:
-                if row[name] is not None:
-                    row[name] = proc(row[name])
-        params.append(getter(row) if compiled.positional else {n: row[n] for n in order})
+    names = [*columns, *constants]
+    compiled = insert(table).compile(dialect=dialect, column_keys=names)
+    order = list(compiled.positiontup) if compiled.positional else names
+    stored_columns: list[Any] = []
+    for name in order:
+        sql_type = table.c[name].type
+        proc = None if name in encoded else sql_type.dialect_impl(dialect).bind_processor(dialect)
+        if name in constants:
+            value = constants[name]
+            stored_columns.append(repeat(value if proc is None or value is None else proc(value), n))
+        else:
+            values = list(columns[name])
+            stored_columns.append(values if proc is None else
+                                  _converted(proc, values, isinstance(sql_type, Date | DateTime)))
+    params: list[Any] = list(zip(*stored_columns))
+    if not compiled.positional:
+        params = [dict(zip(order, row, strict=True)) for row in params]
     conn.exec_driver_sql(str(compiled), params)
+    return {name: column for name, column in zip(order, stored_columns, strict=True) if name in columns}
+
+
+def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
+                encoded: Collection[str] = ()) -> None:
+    """:func:`insert_columns` for rows given as dicts with the same keys."""
+    if rows:
+        insert_columns(conn, table, {name: [row[name] for row in rows] for name in rows[0]}, encoded=encoded)
+
+
+def insert_columns_with_ids(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
+                            constants: Mapping[str, Any], key_columns: Sequence[str]) -> list[int]:
+    """:func:`insert_columns`, then the new rows' ids in order.
+
+    On SQLite, inside the write transaction that the INSERT holds, a new row's id is one more than the largest
+    id in the table (sqlite.org/autoinc.html), so the ids are the block after the largest id read before the
+    INSERT; the block is verified (count, min and max of the new ids) and, if it is not exactly that, as on any
+    other database, the ids are looked up by ``key_columns`` (in ``columns``, parent id first)."""
+    sqlite = conn.dialect.name == "sqlite"
+    before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() if sqlite else 0
+    stored = insert_columns(conn, table, columns, constants)
+    n = len(next(iter(columns.values()), ()))
+    if not n:
+        return []
+    if sqlite:
+        block = conn.execute(select(func.count(), func.min(table.c.id), func.max(table.c.id))
+                             .where(table.c.id > before)).one()
+        if tuple(block) == (n, before + 1, before + n):
+            return list(range(before + 1, before + n + 1))
+    ids = _stored_ids(conn, table, key_columns, set(columns[key_columns[0]]))
+    return [ids[key] for key in zip(*(stored[c] for c in key_columns))]
+
+
+def _stored_ids(conn: Connection, table: Table, key_columns: Sequence[str], parent_ids: Iterable[int]
+                ) -> dict[tuple[Any, ...], int]:
+    """Ids of the rows of ``table`` under the given parents (``key_columns[0]``), keyed by the stored form of
+    their key columns (as :func:`insert_rows` sends them), read without result processing."""
+    parent = key_columns[0]
+    out: dict[tuple[Any, ...], int] = {}
+    for chunk in chunks(sorted(set(parent_ids))):
+        stmt = select(table.c.id, *(table.c[c] for c in key_columns)).where(table.c[parent].in_(chunk))
+        compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+        params = compiled.construct_params()
+        args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+        for record_id, *key in conn.exec_driver_sql(str(compiled), args):
+            out[tuple(key)] = record_id
+    return out
 
 
 def refresh_refill_status(conn: Connection, implant_ids: Iterable[int]) -> None:

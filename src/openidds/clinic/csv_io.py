@@ -6,9 +6,10 @@ import csv
 from collections.abc import Iterable
 from pathlib import Path
 
+from openidds.clinic import bulk
 from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
-from openidds.clinic.importer import Batch, header_findings, parse_rows
+from openidds.clinic.importer import Batch, header_findings, parse_table
 
 
 def kind_of(path: Path) -> str | None:
@@ -28,17 +29,18 @@ def read_csv(path: Path, spec: RecordSpec) -> Batch:
         if found:
             return Batch(findings=found)
         width = len(header)
-        rows = []
+        name = path.name
+        rows: list[tuple[str, list[str]]] = []
         bad: list[Finding] = []
         for line, cells in enumerate(reader, start=2):
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():
                 continue
             if len(cells) != width:
                 bad.append(Finding("row-width", spec.name, f"{len(cells)} cells, expected {width}",
-                                   f"{path.name}:{line}"))
+                                   f"{name}:{line}"))
                 continue
-            rows.append((f"{path.name}:{line}", dict(zip(header, cells, strict=True))))
-    batch = parse_rows(spec, rows)
+            rows.append((f"{name}:{line}", cells))
+        batch = parse_table(spec, header, rows)
     batch.findings = bad + batch.findings
     return batch
 
@@ -49,13 +51,14 @@ def read_paths(paths: Iterable[Path], kind: str | None = None) -> Batch:
     files: list[Path] = []
     for path in paths:
         files += sorted(path.glob("*.csv")) if path.is_dir() else [path]
-    for path in files:
-        name = kind or kind_of(path)
-        if name is None or name not in SPECS:
-            batch.findings.append(Finding("unknown-file", path.name, "file name must be one of "
-                                          + ", ".join(f"{k}.csv" for k in SPECS), f"{path.name}:0"))
-            continue
-        batch.extend(read_csv(path, SPECS[name]))
+    with bulk.collector_paused():
+        for path in files:
+            name = kind or kind_of(path)
+            if name is None or name not in SPECS:
+                batch.findings.append(Finding("unknown-file", path.name, "file name must be one of "
+                                              + ", ".join(f"{k}.csv" for k in SPECS), f"{path.name}:0"))
+                continue
+            batch.extend(read_csv(path, SPECS[name]))
     return batch
 
 

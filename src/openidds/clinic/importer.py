@@ -17,16 +17,16 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from openidds.clinic import audit, bulk, models, rules, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
-from openidds.clinic.fields import PUMP_SERIAL, SPECS, RecordSpec, reference_columns
+from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
 from openidds.clinic.record import PatientKey, Record
 from openidds.clinic.values import parser
@@ -36,6 +36,8 @@ _CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
 ORDER = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "programs", "refills",
          "alarms", "boluses")
 _BATCH = 2000
+#: The required fields of each kind of record outside its natural key.
+_REQUIRED = {s.name: tuple(f.name for f in s.fields if f.required and f.name not in s.key) for s in SPECS.values()}
 
 
 @dataclass
@@ -87,11 +89,9 @@ def _row_parsers(spec: RecordSpec, columns: Iterable[str]) -> tuple[tuple[str, A
     return tuple((f.name, parser(f), f.required) for f in spec.fields if f.name in present)
 
 
-def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str,
-              parsers: tuple[tuple[str, Any, bool], ...] | None = None) -> tuple[Record | None, list[Finding]]:
-    """One row of text into a record, or the findings that stop it (``parsers`` of the row's columns may be
-    passed when many rows share them). Rules across a record's fields run later, on the record merged with
-    the stored one, so a file may update a few columns."""
+def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str) -> tuple[Record | None, list[Finding]]:
+    """One row of text into a record, or the findings that stop it. Rules across a record's fields run later,
+    on the record merged with the stored one, so a file may update a few columns."""
     errors: list[Finding] = []
     site, code = (cells.get("site") or "").strip(), (cells.get("patient_id") or "").strip()
     for name, value in (("site", site), ("patient_id", code)):
@@ -99,7 +99,7 @@ def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str,
             errors.append(Finding("reference", f"{spec.label.lower()} {site}/{code}",
                                   f"{name}={value!r}: expected letters, digits, '_', '.' or '-'", location))
     values: dict[str, Any] = {}
-    for name, parse, required in parsers if parsers is not None else _row_parsers(spec, cells):
+    for name, parse, required in _row_parsers(spec, cells):
         try:
             value = values[name] = parse(cells[name])
         except RegistryError as exc:
@@ -117,18 +117,87 @@ def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str,
 
 
 def parse_rows(spec: RecordSpec, rows: Iterable[tuple[str, Mapping[str, str | None]]]) -> Batch:
-    """Parse many rows of one kind."""
+    """Parse many rows of one kind (rows of text keyed by column name), in their order."""
     batch = Batch()
-    compiled: dict[tuple[str, ...], tuple[tuple[str, Any, bool], ...]] = {}
+    header: tuple[str, ...] | None = None
+    run: list[tuple[str, list[str | None]]] = []
     for location, cells in rows:
         columns = tuple(cells)
-        parsers = compiled.get(columns)
-        if parsers is None:
-            parsers = compiled[columns] = _row_parsers(spec, columns)
-        record, found = parse_row(spec, cells, location, parsers)
-        batch.findings += found
-        if record is not None:
-            batch.records.append(record)
+        if columns != header:
+            if run:
+                batch.extend(parse_table(spec, header or (), run))
+            header, run = columns, []
+        run.append((location, list(cells.values())))
+    if run:
+        batch.extend(parse_table(spec, header or (), run))
+    return batch
+
+
+class _Refused:
+    """A cell text its parser refused (the message is made again, row by row, by :func:`parse_row`)."""
+
+
+_REFUSED = _Refused()
+
+
+def _parsed_column(f: Field, parse: Callable[[str | None], Any], texts: Sequence[str | None]) -> tuple[list[Any], bool]:
+    """The values of one column and whether any cell was refused or required and empty; each distinct text is
+    parsed once (codes, levels and dates repeat), except for multi-choice cells, whose lists are mutable."""
+    def attempt(text: str | None) -> Any:
+        try:
+            return parse(text)
+        except RegistryError:
+            return _REFUSED
+
+    if f.kind == "multi":
+        values = [attempt(text) for text in texts]
+        outcomes: Iterable[Any] = values
+    else:
+        memo = {text: attempt(text) for text in set(texts)}
+        values = list(map(memo.__getitem__, texts))
+        outcomes = memo.values()
+    bad = any(v is _REFUSED or (v is None and f.required) for v in outcomes)
+    return values, bad
+
+
+def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[str, Sequence[str | None]]]) -> Batch:
+    """Parse rows of one kind given as lists of cells under ``header``: column by column, each distinct text
+    once. A row with any refused cell is parsed again by :func:`parse_row`, which makes its findings, so the
+    report is the same as parsing row by row."""
+    header = tuple(header)
+    index = {name: i for i, name in enumerate(header)}
+    fields = [f for f in spec.fields if f.name in index]
+    columns = list(zip(*(cells for _, cells in rows), strict=True)) if rows else [()] * len(header)
+    values: list[list[Any]] = []
+    any_bad = False
+    for f in fields:
+        column, bad = _parsed_column(f, parser(f), columns[index[f.name]])
+        values.append(column)
+        any_bad = any_bad or bad
+    names = [f.name for f in fields]
+    n = len(rows)
+    sites = [(c or "").strip() for c in columns[index["site"]]] if "site" in index else [""] * n
+    codes = [(c or "").strip() for c in columns[index["patient_id"]]] if "patient_id" in index else [""] * n
+    pumps = spec.parent == "implant"
+    serials = [(c or "").strip() or None for c in columns[index[PUMP_SERIAL]]] \
+        if pumps and PUMP_SERIAL in index else [None] * n
+    required = [i for i, f in enumerate(fields) if f.required]
+    codes_valid = all(map(_valid_code, {*sites, *codes}))
+    batch = Batch()
+    for location_cells, row, site, code, serial in zip(rows, zip(*values) if values else ((),) * n, sites, codes,
+                                                       serials):
+        if not codes_valid and not (_valid_code(site) and _valid_code(code)) \
+                or any_bad and (_REFUSED in row or any(row[i] is None for i in required)):
+            location, cells = location_cells
+            record, found = parse_row(spec, dict(zip(header, cells, strict=True)), location)
+            batch.findings += found
+            if record is not None:
+                batch.records.append(record)
+            continue
+        record = Record(spec, (site, code), dict(zip(names, row)), location=location_cells[0])
+        if pumps:
+            record.extra[PUMP_SERIAL] = serial
+        batch.records.append(record)
     return batch
 
 
@@ -162,7 +231,8 @@ class _Plan:
                 own[record.get("implant_date")] = record if old is None else Record(
                     record.spec, record.patient, {**old.values, **record.values}, location=record.location)
         self.implants = {p: list(d.values()) for p, d in implants.items()}
-        for record in sorted(batch.records, key=lambda r: ORDER.index(r.spec.name)):
+        rank = {name: i for i, name in enumerate(ORDER)}
+        for record in sorted(batch.records, key=lambda r: rank[r.spec.name]):
             self._link(record)
 
     def _link(self, record: Record) -> None:
@@ -213,9 +283,8 @@ class _Plan:
             for record in records:
                 if record.location:
                     self.findings += rules.record_findings(record)
-                    self.findings += [Finding("required", record.label, f"{f.name} is required", record.location)
-                                      for f in record.spec.fields if f.required and record.values.get(f.name) is None
-                                      and f.name not in record.spec.key]
+                    self.findings += [Finding("required", record.label, f"{name} is required", record.location)
+                                      for name in _REQUIRED[record.spec.name] if record.values.get(name) is None]
             self.findings += [f for f in rules.patient_findings(records) if f.location]
 
 
@@ -227,7 +296,7 @@ def import_batch(engine: Engine, batch: Batch, user: str, source: str,
                  progress: Progress | None = None) -> ImportSummary:
     """Check ``batch`` against the registry and write it in one transaction; raise :class:`ImportRejected`
     with every finding, writing nothing, if any row is wrong."""
-    with unit_of_work(engine, user, source=source) as session:
+    with bulk.collector_paused(), unit_of_work(engine, user, source=source) as session:
         ids = store.patient_ids_for(session, _patients_touched(batch))
         snapshot = store.load(session, ids.values())
         plan = _Plan(snapshot, batch)
@@ -288,21 +357,26 @@ class _Writer:
             self.snapshot.site_ids[code] = site.id
         return self.snapshot.site_ids[code]
 
-    def _parents(self, record: Record) -> dict[str, Any]:
+    def _parents(self, spec: RecordSpec, records: list[Record]) -> dict[str, list[Any]]:
+        """The parent-id columns of new records (and a patient's code, and the implant a new one replaces)."""
         ids = self.snapshot
-        if record.spec.name == "patients":
-            return {"site_id": self._site_id(record.patient[0]), "patient_code": record.patient[1]}
-        parent = {"patient_id": ids.patient_ids[record.patient]}
-        if record.spec.parent == "implant":
-            return {"implant_id": ids.implant_ids[(record.patient, record.implant_date)]}
-        if record.spec.name == "complications":
-            day = record.extra.get("implant_date")
-            parent["implant_id"] = None if day is None else ids.implant_ids[(record.patient, day)]
-        if record.spec.name == "implants":
-            own = self.implants_of.get(record.patient, {})
-            earlier = [d for d in own if d < record.get("implant_date")]
-            parent["replaces_implant_id"] = own[max(earlier)] if earlier else None
-        return parent
+        if spec.name == "patients":
+            return {"site_id": [self._site_id(r.patient[0]) for r in records],
+                    "patient_code": [r.patient[1] for r in records]}
+        if spec.parent == "implant":
+            return {"implant_id": [ids.implant_ids[(r.patient, r.implant_date)] for r in records]}
+        out = {"patient_id": [ids.patient_ids[r.patient] for r in records]}
+        if spec.name == "complications":
+            out["implant_id"] = [None if r.extra.get("implant_date") is None
+                                 else ids.implant_ids[(r.patient, r.extra["implant_date"])] for r in records]
+        if spec.name == "implants":
+            out["replaces_implant_id"] = [self._replaced(r) for r in records]
+        return out
+
+    def _replaced(self, implant: Record) -> int | None:
+        own = self.implants_of.get(implant.patient, {})
+        earlier = [d for d in own if d < implant.get("implant_date")]
+        return own[max(earlier)] if earlier else None
 
     def _insert(self, spec: RecordSpec, records: list[Record]) -> None:
         if not records:
@@ -310,43 +384,29 @@ class _Writer:
         table = spec.model.__table__
         conn = self.session.connection()
         key_columns = _db_key_columns(spec)
-        template = {**dict.fromkeys(spec.columns), "version": 1}
-        derive = spec.name == "refills"
         waves = _implant_waves(records) if spec.name == "implants" else [records]
         for wave in waves:
             for start in range(0, len(wave), _BATCH):
                 chunk = wave[start:start + _BATCH]
-                rows = [{**template, **r.values, **self._parents(r)} for r in chunk]
-                if derive:
-                    for row, record in zip(rows, chunk, strict=True):
-                        row.update(_derived(record))
-                bulk.insert_rows(conn, table, rows)
-                ids = self._ids(table, key_columns, rows)
-                entries = []
-                for record, row in zip(chunk, rows, strict=True):
-                    record.db_id = row["id"] = ids[tuple(row[c] for c in key_columns)]
-                    entries.append((record.db_id, None, row))
-                    if spec.name == "patients":
-                        self.snapshot.patient_ids[record.patient] = record.db_id
-                    elif spec.name == "implants":
+                columns = {**self._parents(spec, chunk), **_value_columns([r.values for r in chunk], spec.columns)}
+                if spec.name == "refills":
+                    columns["discrepancy_ml"] = [_derived(r)["discrepancy_ml"] for r in chunk]
+                ids = bulk.insert_columns_with_ids(conn, table, columns, {"version": 1}, key_columns)
+                for record, record_id in zip(chunk, ids, strict=True):
+                    record.db_id = record_id
+                if spec.name == "patients":
+                    self.snapshot.patient_ids.update((r.patient, r.db_id) for r in chunk)
+                elif spec.name == "implants":
+                    for record in chunk:
                         day = record.get("implant_date")
                         self.snapshot.implant_ids[(record.patient, day)] = record.db_id
                         self.implants_of.setdefault(record.patient, {})[day] = record.db_id
-                bulk.insert_rows(conn, models.AuditEntry.__table__,
-                                 audit.audit_rows(self.user, self.at, "insert", table.name, entries, self.source))
+                audit.write_inserts(conn, self.user, self.at, table.name,
+                                    {"id": ids, **columns, "version": [1] * len(chunk)}, self.source)
                 self.done += len(chunk)
                 if self.progress is not None:
                     self.progress(spec.name, self.done, self.total)
         self.summary.inserted[spec.name] = self.summary.inserted.get(spec.name, 0) + len(records)
-
-    def _ids(self, table: Any, key_columns: tuple[str, ...], rows: list[dict[str, Any]]) -> dict[tuple[Any, ...], int]:
-        parent = key_columns[0]
-        wanted = sorted({row[parent] for row in rows})
-        out: dict[tuple[Any, ...], int] = {}
-        for chunk in store.chunks(wanted):
-            stmt = select(table.c.id, *(table.c[c] for c in key_columns)).where(table.c[parent].in_(chunk))
-            out.update({tuple(values): record_id for record_id, *values in self.session.connection().execute(stmt)})
-        return out
 
     def _update(self, spec: RecordSpec, pairs: list[tuple[Record, Record]]) -> None:
         changed = 0
@@ -365,6 +425,16 @@ class _Writer:
         self.session.flush()
         self.summary.updated[spec.name] = changed
         self.summary.unchanged[spec.name] = len(pairs) - changed
+
+
+def _value_columns(values: list[dict[str, Any]], names: tuple[str, ...]) -> dict[str, list[Any]]:
+    """The records' values column by column (``None`` where a record has no value), transposed at once when
+    every record has the same fields (rows of one file)."""
+    fields = {tuple(v) for v in values}
+    if len(fields) != 1:
+        return {name: [v.get(name) for v in values] for name in names}
+    transposed = dict(zip(fields.pop(), map(list, zip(*(v.values() for v in values), strict=True)), strict=True))
+    return {name: transposed.get(name) or [None] * len(values) for name in names}
 
 
 def _db_key_columns(spec: RecordSpec) -> tuple[str, ...]:

@@ -43,7 +43,7 @@ def _iso(value: Any) -> str:
     raise TypeError(f"not JSON serialisable: {value!r}")
 
 
-_ENCODER = json.JSONEncoder(default=_iso, separators=(",", ":"))
+JSON_ENCODER = json.JSONEncoder(default=_iso, separators=(",", ":"))
 
 
 class JSONText(TypeDecorator[Any]):
@@ -53,7 +53,7 @@ class JSONText(TypeDecorator[Any]):
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Any) -> str | None:
-        return None if value is None else _ENCODER.encode(value)
+        return None if value is None else JSON_ENCODER.encode(value)
 
     def process_result_value(self, value: str | None, dialect: Any) -> Any:
         return None if value is None else json.loads(value)

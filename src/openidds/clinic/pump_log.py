@@ -111,7 +111,7 @@ def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, impl
         bulk.insert_rows(conn, models.PumpEvent.__table__, new)
         ids = dict(conn.execute(select(models.PumpEvent.seq, models.PumpEvent.id)
                                 .where(models.PumpEvent.implant_id == implant.id)).all())
-        bulk.insert_rows(conn, models.AuditEntry.__table__, audit.audit_rows(
-            user, audit.now_utc(session.info), "insert", "pump_events",
-            [(ids[row["seq"]], None, {"id": ids[row["seq"]], **row}) for row in new], source))
+        if new:
+            columns = {"id": [ids[row["seq"]] for row in new], **{k: [row[k] for row in new] for k in new[0]}}
+            audit.write_inserts(conn, user, audit.now_utc(session.info), "pump_events", columns, source)
         return len(new)

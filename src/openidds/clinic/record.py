@@ -25,8 +25,7 @@ class Record:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        return (self.spec.name, self.patient, self.implant_date,
-                tuple(self.values.get(k) for k in self.spec.key))
+        return (self.spec.name, self.patient, self.implant_date, tuple(map(self.values.get, self.spec.key)))
 
     @property
     def label(self) -> str:
