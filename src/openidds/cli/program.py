@@ -17,6 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli._session_options import (
+    ConfirmOption,
+    JsonOption,
+    LibraryOption,
+    SessionOptions,
+    with_session_options,
+)
 from openidds.drugs import DrugLibrary, default_library, load_library
 from openidds.errors import OpenIDDSError
 from openidds.programmer import (
@@ -58,24 +65,6 @@ app = typer.Typer(help="Clinician programmer and patient bolus device on a pump 
 
 StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see docs/programmer.md).")]
 AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
-ConfirmOption = Annotated[bool, typer.Option("--confirm", help="Confirm the review and send the command.")]
-OverrideOption = Annotated[list[str] | None, typer.Option(
-    "--override", help="Confirm a soft finding: 'ID=why' (repeatable); the clinician is recorded as who.")]
-DoseOption = Annotated[str | None, typer.Option("--dose", help="Continuous daily dose, e.g. '3 mg/day'.")]
-FlexOption = Annotated[list[str] | None, typer.Option(
-    "--flex", help="A flex step 'HH:MM=3 mg/day' or 'HH:MM=3 mg/day@mon/tue' (repeatable).")]
-StopOption = Annotated[bool, typer.Option("--stop", help="Program the stopped mode.")]
-DrugOption = Annotated[str | None, typer.Option("--drug", help="Drug whose dose sets the rate (default: the only one).")]
-BolusOption = Annotated[str | None, typer.Option("--bolus", help="Patient bolus dose, e.g. '0.3 mg'.")]
-NoBolusOption = Annotated[bool, typer.Option("--no-bolus", help="Remove the patient bolus.")]
-BolusMinOption = Annotated[int, typer.Option("--bolus-duration-min", help="Patient bolus duration (min).")]
-LockoutOption = Annotated[int, typer.Option("--lockout-min", help="Lockout after each patient bolus (min).")]
-MaxBolusOption = Annotated[int, typer.Option("--max-boluses", help="Patient boluses allowed in any 24 h.")]
-Max24hOption = Annotated[list[str] | None, typer.Option(
-    "--max-24h", help="24-hour limit 'drug=6 mg' (repeatable; default: worst case plus the pump's headroom).")]
-IncreaseOption = Annotated[str, typer.Option("--max-increase", help="Clinic cap on a dose rise per session (%).")]
-LibraryOption = Annotated[Path | None, typer.Option("--library", help="A clinic drug-library JSON file.")]
 
 
 # ---------------------------------------------------------------------- shared with `openidds refill`
@@ -87,12 +76,16 @@ def fail(error: OpenIDDSError) -> typer.Exit:
     return typer.Exit(code=2)
 
 
-def read_state(path: Path) -> PumpState:
+def _read_text(path: Path, field: str, what: str) -> str:
+    """The file's text; an unreadable file is refused under ``field`` as not ``a readable <what> file``."""
     try:
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except OSError as error:
-        raise ProgrammerError("state", str(path), f"a readable pump state file ({error.strerror})") from None
-    return load_state(text, str(path))
+        raise ProgrammerError(field, str(path), f"a readable {what} file ({error.strerror})") from None
+
+
+def read_state(path: Path) -> PumpState:
+    return load_state(_read_text(path, "state", "pump state"), str(path))
 
 
 def write_state(path: Path, state: PumpState) -> None:
@@ -107,11 +100,7 @@ def library_from(path: Path | None) -> DrugLibrary:
     """The shipped drug library, or a clinic's own file."""
     if path is None:
         return default_library()
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProgrammerError("--library", str(path), f"a readable drug-library file ({error.strerror})") from None
-    return load_library(text, str(path))
+    return load_library(_read_text(path, "--library", "drug-library"), str(path))
 
 
 def parse_at(state: PumpState, text: str | None, field: str = "--at") -> int:
@@ -123,6 +112,21 @@ def parse_at(state: PumpState, text: str | None, field: str = "--at") -> int:
     except ValueError:
         raise ProgrammerError(field, text, "an ISO local date-time such as 2026-02-01T09:00") from None
     return state.seconds(at, field)
+
+
+def open_pump(path: Path, at: str | None) -> tuple[PumpState, Pump, int]:
+    """Read the state file, rebuild the pump by replaying its journal, and read ``--at`` on its clock."""
+    state = read_state(path)
+    pump = state.replay()
+    return state, pump, parse_at(state, at)
+
+
+def _open_session(path: Path, at: str) -> tuple[PumpState, Pump, int]:
+    """``open_pump`` for a session, which adds to the journal: a time before its last entry is refused."""
+    state, pump, at_s = open_pump(path, at)
+    if at_s < state.last_s():
+        raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+    return state, pump, at_s
 
 
 def when(state: PumpState, t_s: int | None) -> str:
@@ -174,45 +178,54 @@ def _split(text: str, field: str) -> tuple[str, str]:
     return name.strip(), value.strip()
 
 
-def build_order(pump: Pump, drug: str | None, dose: str | None, flex: list[str] | None, stop: bool,
-                bolus: str | None, no_bolus: bool, bolus_min: int, lockout_min: int, max_boluses: int,
-                max_24h: list[str] | None, library: DrugLibrary) -> TherapyOrder | None:
+def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> TherapyOrder | None:
     """The order from the command-line options; None when no dose option is given (keep the therapy)."""
-    chosen = [name for name, given in (("--dose", dose), ("--flex", flex), ("--stop", stop)) if given]
+    given = (("--dose", options.dose), ("--flex", options.flex), ("--stop", options.stop))
+    chosen = [name for name, value in given if value]
     if len(chosen) > 1:
         raise ProgrammerError("program", chosen, "one of --dose, --flex, --stop")
     if not chosen:
-        if bolus or no_bolus or max_24h:
+        if options.bolus or options.no_bolus or options.max_24h:
             raise ProgrammerError("--dose/--flex/--stop", None, "the program, entered again with the bolus change")
         return None
     solution = pump.solution
     if solution is None:
         raise ProgrammerError("pump", "empty", "a filled pump: refill before programming")
+    drug = options.drug
     if drug is None:
         if len(solution.drugs) != 1:
             raise ProgrammerError("--drug", None, f"the drug whose dose sets the rate: one of {solution.drugs}")
         drug = solution.drugs[0]
-    if stop:
+    if options.stop:
         program = StoppedDose()
-    elif dose:
-        program = ContinuousDose(dose)
+    elif options.dose:
+        program = ContinuousDose(options.dose)
     else:
         steps = []
-        for i, text in enumerate(flex):
+        for i, text in enumerate(options.flex):
             start, rest = _split(text, f"--flex[{i}]")
             amount, _, days = rest.partition("@")
             steps.append(FlexDoseStep(start, amount.strip(), tuple(d for d in days.split("/") if d)))
         program = FlexDose(tuple(steps))
     patient = None
-    if bolus:
-        patient = BolusOrder(bolus, bolus_min * 60, lockout_min * 60, max_boluses)
-    elif not no_bolus and pump.therapy is not None and pump.therapy.patient_bolus is not None:
+    if options.bolus:
+        patient = BolusOrder(options.bolus, options.bolus_duration_min * 60, options.lockout_min * 60,
+                             options.max_boluses)
+    elif not options.no_bolus and pump.therapy is not None and pump.therapy.patient_bolus is not None:
         kept = pump.therapy.patient_bolus
         unit = library.drug(drug).dose_unit
         amount = Fraction(kept.dose_ticks, TICKS_PER_ML) * concentration(solution, drug, unit).value
         patient = BolusOrder(Quantity(amount, unit), kept.duration_s, kept.lockout_s, kept.max_per_24h)
-    limits = dict(_split(t, f"--max-24h[{i}]") for i, t in enumerate(max_24h or []))
+    limits = dict(_split(t, f"--max-24h[{i}]") for i, t in enumerate(options.max_24h or []))
     return TherapyOrder(drug, program, patient, limits)
+
+
+def _open_order(path: Path, at: str,
+                options: SessionOptions) -> tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]:
+    """What `set` and `refill` start with: the state, the pump at ``--at``, the drug library and the order."""
+    state, pump, at_s = _open_session(path, at)
+    library = library_from(options.library)
+    return state, pump, at_s, library, build_order(pump, options, library)
 
 
 def policy_from(max_increase: str) -> Policy:
@@ -313,9 +326,7 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
     """Interrogate the pump (on a copy: nothing is written) and show therapy, reservoir, alarms,
     the bolus device and the refill forecast."""
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
+        state, pump, at_s = open_pump(state_path, at)
         pump.advance(at_s)
         screen = PatientBolusDevice(pump).screen(at_s)
         drugs = library_from(library)
@@ -357,43 +368,33 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
 
 
 @app.command("set")
+@with_session_options
 def set_therapy(
     state_path: StatePath, at: AtOption,
     clinician: Annotated[str, typer.Option("--clinician", help="Who programs (recorded).")],
-    dose: DoseOption = None, flex: FlexOption = None, stop: StopOption = False, drug: DrugOption = None,
-    bolus: BolusOption = None, no_bolus: NoBolusOption = False, bolus_duration_min: BolusMinOption = 10,
-    lockout_min: LockoutOption = 120, max_boluses: MaxBolusOption = 4, max_24h: Max24hOption = None,
-    override: OverrideOption = None, confirm: ConfirmOption = False, max_increase: IncreaseOption = "30",
-    library: LibraryOption = None, as_json: JsonOption = False,
+    *, options: SessionOptions,
 ) -> None:
     """A programming session: enter doses in drug units, review old and new, confirm, send."""
     session = None
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
-        if at_s < state.last_s():
-            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
-        drugs = library_from(library)
-        order = build_order(pump, drug, dose, flex, stop, bolus, no_bolus, bolus_duration_min, lockout_min,
-                            max_boluses, max_24h, drugs)
+        state, pump, at_s, drugs, order = _open_order(state_path, at, options)
         if order is None:
             raise ProgrammerError("--dose/--flex/--stop", None, "the new program")
-        session = ProgrammingSession(pump, at_s, clinician, library=drugs, policy=policy_from(max_increase))
+        session = ProgrammingSession(pump, at_s, clinician, library=drugs, policy=policy_from(options.max_increase))
         review = session.edit(order)
-        _finish(state_path, state, session, review, override, confirm, clinician, as_json)
+        _finish(state_path, state, session, review, options, clinician)
     except OpenIDDSError as error:
         if session is not None:
             save_session(state_path, state, session)
         raise fail(error) from None
 
 
-def _finish(state_path: Path, state: PumpState, session, review: Review, override, confirm: bool, who: str,
-            as_json: bool, workflow: RefillWorkflow | None = None) -> None:
+def _finish(state_path: Path, state: PumpState, session, review: Review, options: SessionOptions, who: str,
+            workflow: RefillWorkflow | None = None) -> None:
     actor = workflow or session
-    apply_overrides(actor, override, who)
+    apply_overrides(actor, options.override, who)
     sent = None
-    if confirm:
+    if options.confirm:
         actor.confirm(who)
         if workflow is not None:
             record = workflow.transmit()
@@ -407,7 +408,7 @@ def _finish(state_path: Path, state: PumpState, session, review: Review, overrid
     else:
         session.abandon("review only: not confirmed")
         save_session(state_path, state, session)
-    if as_json:
+    if options.as_json:
         typer.echo(json.dumps({"review": review.to_dict(), "sent": sent,
                                "session_log": [e.to_dict() for e in session.log]}, indent=2))
         return
@@ -425,6 +426,7 @@ def _finish(state_path: Path, state: PumpState, session, review: Review, overrid
 
 
 @app.command()
+@with_session_options
 def refill(
     state_path: StatePath, at: AtOption,
     nurse: Annotated[str, typer.Option("--nurse", help="Who refills (recorded).")],
@@ -438,26 +440,15 @@ def refill(
     ack_discrepancy: Annotated[str | None, typer.Option(
         "--ack-discrepancy", help="Why a flagged discrepancy is accepted.")] = None,
     checklist: Annotated[bool, typer.Option("--checklist-done", help="Every pocket-fill checklist item was done.")] = False,
-    dose: DoseOption = None, flex: FlexOption = None, stop: StopOption = False, drug: DrugOption = None,
-    bolus: BolusOption = None, no_bolus: NoBolusOption = False, bolus_duration_min: BolusMinOption = 10,
-    lockout_min: LockoutOption = 120, max_boluses: MaxBolusOption = 4, max_24h: Max24hOption = None,
-    override: OverrideOption = None, confirm: ConfirmOption = False, max_increase: IncreaseOption = "30",
-    library: LibraryOption = None, as_json: JsonOption = False,
+    *, options: SessionOptions,
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
     session = None
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
-        if at_s < state.last_s():
-            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
-        drugs = library_from(library)
-        order = build_order(pump, drug, dose, flex, stop, bolus, no_bolus, bolus_duration_min, lockout_min,
-                            max_boluses, max_24h, drugs)
+        state, pump, at_s, drugs, order = _open_order(state_path, at, options)
         pairs = dict(_split(t, f"--prescribed[{i}]") for i, t in enumerate(prescribed))
         workflow = RefillWorkflow(pump, at_s, nurse, Prescription(pairs, prescriber), library=drugs,
-                                  policy=policy_from(max_increase))
+                                  policy=policy_from(options.max_increase))
         session = workflow.session
         if withdrawn_ml is None:
             measured = ticks_to_ml(max(pump.reservoir_actual_ticks - pump.spec.residual_ticks, 0))
@@ -473,11 +464,11 @@ def refill(
                                volume_ml, order)
         if checklist:
             workflow.confirm_checklist(nurse, [item for item, _ in CHECKLIST])
-        if not as_json:
+        if not options.as_json:
             Console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
             if workflow.trend.flagged:
                 Console().print("discrepancy TREND flagged across refills", style="bold red")
-        _finish(state_path, state, session, review, override, confirm, nurse, as_json, workflow)
+        _finish(state_path, state, session, review, options, nurse, workflow)
     except OpenIDDSError as error:
         if session is not None:
             save_session(state_path, state, session)
@@ -494,11 +485,7 @@ def bolus(
 ) -> None:
     """Calculate a priming or bridge bolus from the catheter and tubing volumes; --confirm sends it."""
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
-        if at_s < state.last_s():
-            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        state, pump, at_s = _open_session(state_path, at)
         if kind == "priming":
             plan = priming_bolus(pump.spec, pump.catheter)
         elif kind == "bridge":
@@ -536,11 +523,7 @@ def patient(state_path: StatePath, at: AtOption,
             as_json: JsonOption = False) -> None:
     """The patient's bolus device: what it shows, or a press of its button (the only thing it can do)."""
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
-        if at_s < state.last_s():
-            raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
+        state, pump, at_s = _open_session(state_path, at)
         device = PatientBolusDevice(pump)
         if press:
             screen = device.press(at_s)

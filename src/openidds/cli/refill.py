@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from openidds.errors import OpenIDDSError
-from openidds.cli.program import current_forecast, fail, forecast_lines, library_from, parse_at, read_state, when
+from openidds.cli.program import current_forecast, fail, forecast_lines, library_from, open_pump, when
 from openidds.programmer import FillPlan, Policy, ProgrammerError, forecast, plain_decimal, plan_fill, stability
 from openidds.pump.ticks import SECONDS_PER_DAY, TICKS_PER_ML, exact
 
@@ -35,9 +35,7 @@ def plan(
     """Now: when the pump's present fill is due. Then: the fill for a refill at --at (same solution and
     therapy), its due date and alarm date, never above the reservoir's capacity."""
     try:
-        state = read_state(state_path)
-        pump = state.replay()
-        at_s = parse_at(state, at)
+        state, pump, at_s = open_pump(state_path, at)
         pump.advance(at_s)
         policy = Policy() if accuracy is None else Policy(accuracy_percent=exact("--accuracy-percent", accuracy))
         drugs = library_from(library)

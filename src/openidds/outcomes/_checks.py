@@ -146,6 +146,16 @@ def levels(values: object, column: str, order: Sequence[object] | None = None) -
     return group, labels
 
 
+def groups_to_compare(values: object, column: str, order: Sequence[object] | None,
+                      other_lengths: Mapping[str, int]) -> tuple[np.ndarray, list[object]]:
+    """``levels`` for a K-sample test: one row per patient across the columns, and at least two groups."""
+    group, labels = levels(values, column, order)
+    same_length({**other_lengths, column: group.shape[0]})
+    if len(labels) < 2:
+        raise OpenIDDSError(column, labels, "at least two groups to compare")
+    return group, labels
+
+
 def sort_key(value: object) -> tuple[int, object]:
     return (0, value) if isinstance(value, (int, float)) and not isinstance(value, bool) else (1, str(value))
 

@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from openidds.outcomes import _checks
+from openidds.outcomes import _checks, _confint
+from openidds.outcomes._frozen import frozen_array
 
 
 @dataclass(frozen=True)
@@ -31,3 +32,16 @@ def read(curve_time: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, times:
     at_risk = np.append(n_risk, 0)[np.searchsorted(curve_time, wanted, side="left")]
     events = np.where(before, 0, np.cumsum(n_event)[pick])
     return Readout(wanted, pick, before, at_risk, events)
+
+
+def estimate_at(curve: object, estimate: np.ndarray, start: float, times: object) -> tuple[np.ndarray, ...]:
+    """A fitted curve read at ``times``: time, estimate, SE, limits, patients at risk and events so far (frozen).
+
+    ``curve`` has ``time``, ``n_risk``, ``n_event``, ``std_err`` and a ``method`` with ``conf_type`` and
+    ``conf_level``; ``start`` is the estimate before the first observed time. The limits are computed again
+    from the SE read out, as R does.
+    """
+    r = read(curve.time, curve.n_risk, curve.n_event, times)
+    value, std_err = r.take(estimate, start), r.take(curve.std_err, 0.0)
+    lower, upper = _confint.limits(value, std_err, curve.method.conf_type, curve.method.conf_level)
+    return tuple(frozen_array(a) for a in (r.time, value, std_err, lower, upper, r.n_risk, r.n_event))

@@ -69,10 +69,7 @@ class CumulativeIncidence:
 
     def at(self, times: object) -> IncidenceAt:
         """F, SE, CI, patients at risk (time >= t) and cumulative events of the cause at each time."""
-        r = _readout.read(self.time, self.n_risk, self.n_event, times)
-        incidence, std_err = r.take(self.incidence, 0.0), r.take(self.std_err, 0.0)
-        lower, upper = _confint.limits(incidence, std_err, self.method.conf_type, self.method.conf_level)
-        return IncidenceAt(*(frozen_array(a) for a in (r.time, incidence, std_err, lower, upper, r.n_risk, r.n_event)))
+        return IncidenceAt(*_readout.estimate_at(self, self.incidence, 0.0, times))
 
     def to_dict(self, times: object = ()) -> dict[str, object]:
         """Events, and F with SE and CI at ``times``, each with the method (JSON-ready)."""

@@ -12,7 +12,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from openidds.errors import OpenIDDSError
 from openidds.outcomes import _checks
 from openidds.outcomes._event_table import event_table
 from openidds.outcomes._frozen import frozen_array, jsonable
@@ -31,8 +30,7 @@ class GrayTest:
     method: str = "Gray (1988) K-sample test, rho = 0, one stratum (= R cmprsk::cuminc group test)"
 
     def to_dict(self) -> dict[str, object]:
-        return jsonable({"test": "gray", **{k: getattr(self, k) for k in
-                                            ("cause", "groups", "score", "statistic", "df", "p_value", "method")}})
+        return jsonable({"test": "gray", **self.__dict__})
 
 
 def gray_test(time: object, status: object, group: object, cause: object, *, censored: object = 0,
@@ -41,10 +39,8 @@ def gray_test(time: object, status: object, group: object, cause: object, *, cen
     """Test equality of the cumulative incidence of ``cause`` across the groups in ``group``."""
     t = _checks.times(time, time_column)
     code = _checks.cause_codes(status, status_column, cause, censored, competing)
-    g, labels = _checks.levels(group, group_column, levels)
-    _checks.same_length({time_column: t.shape[0], status_column: code.shape[0], group_column: g.shape[0]})
-    if len(labels) < 2:
-        raise OpenIDDSError(group_column, labels, "at least two groups to compare")
+    g, labels = _checks.groups_to_compare(group, group_column, levels,
+                                          {time_column: t.shape[0], status_column: code.shape[0]})
     table = event_table(t, code, 3, g, len(labels))
     score, var = _score_and_variance(table.counts.astype(np.float64), table.at_risk.astype(np.float64))
     statistic = float(score @ np.linalg.solve(var, score))

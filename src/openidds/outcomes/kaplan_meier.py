@@ -97,10 +97,7 @@ class KaplanMeier:
         After the last observed time the estimate is carried forward with nobody at risk
         (R's ``extend=TRUE``).
         """
-        r = _readout.read(self.time, self.n_risk, self.n_event, times)
-        survival, std_err = r.take(self.survival, 1.0), r.take(self.std_err, 0.0)
-        lower, upper = _confint.limits(survival, std_err, self.method.conf_type, self.method.conf_level)
-        return SurvivalAt(*(frozen_array(a) for a in (r.time, survival, std_err, lower, upper, r.n_risk, r.n_event)))
+        return SurvivalAt(*_readout.estimate_at(self, self.survival, 1.0, times))
 
     def to_dict(self, times: object = ()) -> dict[str, object]:
         """Median, its CI and the survival at ``times``, each with the method (JSON-ready)."""

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import chi2
 
-from openidds.errors import OpenIDDSError
 from openidds.outcomes import _checks
 from openidds.outcomes._event_table import event_table
 from openidds.outcomes._frozen import frozen_array, jsonable
@@ -26,9 +25,7 @@ class LogRank:
     method: str = "log-rank (Mantel-Haenszel), hypergeometric variance, exact ties (= R survdiff, rho = 0)"
 
     def to_dict(self) -> dict[str, object]:
-        return jsonable({"test": "logrank", **{k: getattr(self, k) for k in
-                                               ("groups", "n", "observed", "expected", "statistic", "df",
-                                                "p_value", "method")}})
+        return jsonable({"test": "logrank", **self.__dict__})
 
 
 def logrank(time: object, status: object, group: object, *, event: object = 1, censored: object = 0,
@@ -37,10 +34,8 @@ def logrank(time: object, status: object, group: object, *, event: object = 1, c
     """Compare survival between the groups in ``group`` (in ``levels`` order if given; empty groups refused)."""
     t = _checks.times(time, time_column)
     code = _checks.codes(status, status_column, {censored: 0, event: 1})
-    g, labels = _checks.levels(group, group_column, levels)
-    _checks.same_length({time_column: t.shape[0], status_column: code.shape[0], group_column: g.shape[0]})
-    if len(labels) < 2:
-        raise OpenIDDSError(group_column, labels, "at least two groups to compare")
+    g, labels = _checks.groups_to_compare(group, group_column, levels,
+                                          {time_column: t.shape[0], status_column: code.shape[0]})
     table = event_table(t, code, 2, g, len(labels))
     deaths = table.counts[:, :, 1].astype(np.float64)
     at_risk = table.at_risk.astype(np.float64)
