@@ -21,7 +21,6 @@ from openidds.pump import (
     PumpSpec,
     Refill,
     RequestPatientBolus,
-    SetTherapy,
     Solution,
     Therapy,
 )

@@ -92,8 +92,8 @@ class LogChecker:
         self.segments: list[tuple[int, int, dict[str, int]]] = []
 
     def read(self, pump: Pump) -> None:
-        for event in pump.log.since(self.seen):
-            self._check(event)
+        for entry in pump.log.since(self.seen):
+            self._check(entry)
         self.seen = len(pump.log)
 
     def _check(self, event) -> None:
