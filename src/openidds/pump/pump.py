@@ -84,8 +84,6 @@ class Pump:
         self._bolus: _Bolus | None = None
         self._grants: deque[int] = deque()
         self.solution: Solution | None = None
-        self._ng: tuple[tuple[str, int], ...] = ()
-        self._ng_map: dict[str, int] = {}
         self._lot = Lot(self._residual, {}, {})
         self._lots = [self._lot]
         self._res_est = self._res_act = self._residual
@@ -96,7 +94,7 @@ class Pump:
         self._tissue: list[list] = []
         self._withdrawn_ranges: list[list] = []
         self._windows: dict[str, RollingDose] = {}
-        self._limits: tuple[tuple[RollingDose, int, int, int], ...] = ()
+        self._limits: tuple[tuple[RollingDose, str, int, int], ...] = ()  # window, drug, trigger, resume level
         self._room: dict[str, int] = {}
         self._dose: dict[str, int] = {}
         self._mass_rates: dict[tuple[int, int], dict[str, int]] = {}
@@ -111,11 +109,11 @@ class Pump:
         self._occluded = self._leaking = False
         self._alarms: dict[AlarmKind, Alarm] = {}
         self._eri_done = self._eos_done = False
-        self._filled = self._withdrawn = self._pumped_act = 0
+        self._withdrawn = self._pumped_act = 0
         self._timer = FOREVER_S
         self._low_armed = True
         self._interrogated_seq = 0
-        self._filled = self._residual
+        self._filled = self._residual  # the factory fluid in the residual counts as filled
         self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
             "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
             "catheter_volume_ml": str(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
@@ -532,8 +530,7 @@ class Pump:
         self._lots.append(self._lot)
         self._filled += fill
         self._withdrawn += retrievable
-        self.solution, self._ng = command.solution, command.solution.ng_per_ml
-        self._ng_map = dict(self._ng)
+        self.solution = command.solution
         for drug in command.solution.drugs:
             self._windows.setdefault(drug, RollingDose(self.t_s))
         self._empty = False
