@@ -90,6 +90,7 @@ class LogChecker:
         self.concentration: dict[str, int] = {}
         self.grants: deque[int] = deque()
         self.segments: list[tuple[int, int, dict[str, int]]] = []
+        self._indexed: tuple = (None, None)
 
     def read(self, pump: Pump) -> None:
         for entry in pump.log.since(self.seen):
@@ -173,21 +174,25 @@ class LogChecker:
 
     def delivered(self, drug: str, x: int) -> Fraction:
         """Amount of ``drug`` delivered before time ``x``; segments are in time order and do not overlap."""
-        starts = [a for a, _, _ in self.segments]
+        starts, cumulative = self._index(drug)
         i = bisect_right(starts, x)
         if i == 0:
             return Fraction(0)
-        cumulative = self._cumulative(drug)
         a, b, masses = self.segments[i - 1]
         mass = masses.get(drug, 0)
         return cumulative[i - 1] + Fraction(mass * (min(x, b) - a), b - a)
 
-    def _cumulative(self, drug: str) -> list[int]:
-        totals, running = [], 0
-        for _, _, masses in self.segments:
-            totals.append(running)
-            running += masses.get(drug, 0)
-        return totals
+    def _index(self, drug: str) -> tuple[list[int], list[int]]:
+        """Segment starts and the amount of ``drug`` before each, rebuilt only when segments were added."""
+        key = (drug, len(self.segments))
+        if self._indexed[0] != key:
+            starts, totals, running = [], [], 0
+            for a, _, masses in self.segments:
+                starts.append(a)
+                totals.append(running)
+                running += masses.get(drug, 0)
+            self._indexed = (key, (starts, totals))
+        return self._indexed[1]
 
     def max_window(self, drug: str) -> Fraction:
         """PUMP-CAP-1: the largest amount in any 24 hours, at every segment edge and edge + 24 h, where the
