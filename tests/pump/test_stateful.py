@@ -7,6 +7,7 @@ pump had to be stopped, that lockout, bolus count and the rolling 24-hour limit 
 segment ran at the programmed rate. A refused command must leave the state untouched.
 """
 
+import os
 from bisect import bisect_right
 from collections import deque
 from fractions import Fraction
@@ -362,5 +363,5 @@ def _offset_of_program(pump: Pump, start: int) -> int:
 
 
 PumpMachine.TestCase.settings = settings(
-    max_examples=200, stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    max_examples=int(os.environ.get("OPENIDDS_STATEFUL_EXAMPLES", "200")), stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TestPumpMachine = PumpMachine.TestCase

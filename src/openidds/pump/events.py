@@ -11,6 +11,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from openidds.pump.lots import Concentrations
+
 _TRUTH_FIELDS = frozenset({"actual", "route"})
 
 
@@ -32,28 +34,90 @@ class Event(NamedTuple):
         return {"seq": self.seq, "t_s": self.t_s, "kind": self.kind, "reason": self.reason, "data": data}
 
 
-DELIVERY_FIELDS = ("flow", "rate", "end_s", "volume", "actual", "route", "dose")
-"""A delivery row keeps its data as a tuple in this order (the log's one hot path); readers get a dict."""
+COMPACT_FIELDS = {
+    "delivery": ("rate", "end_s", "volume", "tip", "actual", "route", "dose"),
+    "bolus_started": ("kind", "volume", "duration_s", "rate"),
+    "bolus_ended": ("kind", "volume", "delivered"),
+}
+"""The kinds the pump logs on its hot path, kept as flat rows ``(t_s, kind, reason, *values)`` with the
+values in this order; readers get a dict like any other event's.
+
+A delivery's reason is its flow. ``tip`` is the concentration (ng/mL per drug) the pump counted at the
+catheter tip for the whole segment, and the dose (mass ticks per drug) follows from it when read; a segment
+with more than one concentration at the tip (the one second in which a concentration change reaches it) has
+``tip`` None and its ``dose`` given. A plain delivery, all of it into the CSF, stops after ``tip``: its actual
+volume is its volume and its route ``csf``."""
 
 
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("_rows",)
+    __slots__ = ("_rows", "append_row")
 
     def __init__(self) -> None:
         self._rows: list[tuple] = []
+        self.append_row = self._rows.append
+        """Add a flat row of a kind in :data:`COMPACT_FIELDS` (unchecked: the pump's hot path)."""
 
     def append(self, t_s: int, kind: str, reason: str, data: dict) -> None:
+        if kind in COMPACT_FIELDS:
+            raise ValueError(f"{kind} events are flat rows: use append_row")
         self._rows.append((t_s, kind, reason, data))
 
     def last(self) -> Event:
         """The newest event."""
         return _event(len(self._rows) - 1, self._rows[-1])
 
-    def append_delivery(self, t_s: int, flow: str, values: tuple) -> None:
-        """A delivery segment: ``values`` in the order of :data:`DELIVERY_FIELDS`."""
-        self._rows.append((t_s, "delivery", flow, values))
+    def deliveries_since(self, t_s: int) -> list[tuple[int, int, int, Concentrations]]:
+        """The delivery after ``t_s`` as pieces at a constant rate, oldest first: ``(start_s, end_s, rate,
+        tip)``, each drug at ``rate * tip[drug]`` mass ticks per second. A segment cut inside its last second
+        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip. Reads back
+        from the newest row only as far as ``t_s``."""
+        pieces = []
+        for row in reversed(self._rows):
+            start_s = row[0]
+            if row[1] == "delivery":
+                rate, end_s, volume, tip = row[3], row[4], row[5], row[6]
+                if end_s <= t_s:
+                    break
+                if tip is None:
+                    pieces.append((start_s, end_s, 1, tuple(row[9].items())))
+                    continue
+                last_second = volume - rate * (end_s - start_s - 1)
+                if last_second == rate:
+                    pieces.append((start_s, end_s, rate, tip))
+                    continue
+                pieces.append((end_s - 1, end_s, last_second, tip))
+                if end_s - 1 > start_s:
+                    pieces.append((start_s, end_s - 1, rate, tip))
+            elif start_s < t_s:
+                break
+        pieces.reverse()
+        return pieces
+
+    def delivered_since(self, t_s: int) -> dict[str, int]:
+        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: one pass back from the newest row,
+        adding up volumes while the tip stays the same solution."""
+        total: dict[str, int] = {}
+        tip_now, volume_now = (), 0
+        for row in reversed(self._rows):
+            if row[1] != "delivery":
+                if row[0] < t_s:
+                    break
+                continue
+            if row[4] <= t_s:
+                break
+            tip, volume = row[6], row[5]
+            if tip is None:  # the one second with a mixed tip: its dose
+                tip, volume = tuple(row[9].items()), 1
+            elif row[0] < t_s:  # every second but the last runs at the full rate
+                volume -= row[3] * (t_s - row[0])
+            if tip is not tip_now:
+                _add_amounts(total, tip_now, volume_now)
+                tip_now, volume_now = tip, 0
+            volume_now += volume
+        _add_amounts(total, tip_now, volume_now)
+        return total
 
     def __len__(self) -> int:
         return len(self._rows)
@@ -70,10 +134,24 @@ class EventLog:
         return json.dumps([e.to_dict() for e in self], sort_keys=True, separators=(",", ":"))
 
 
+def _add_amounts(total: dict[str, int], tip: Concentrations, volume: int) -> None:
+    for drug, ng in tip:
+        total[drug] = total.get(drug, 0) + volume * ng
+
+
 def _event(seq: int, row: tuple) -> Event:
-    t_s, kind, reason, data = row
-    if type(data) is tuple:
-        data = dict(zip(DELIVERY_FIELDS, data))
+    t_s, kind, reason = row[0], row[1], row[2]
+    if kind == "delivery":
+        _, _, flow, rate, end_s, volume, tip, actual, route, dose = row if len(row) == 10 else (
+            *row, row[5], "csf", None)
+        if tip is not None:
+            dose = {drug: volume * ng for drug, ng in tip}
+        data = {"flow": flow, "rate": rate, "end_s": end_s, "volume": volume, "actual": actual, "route": route,
+                "dose": dose}
+    elif kind in COMPACT_FIELDS:
+        data = dict(zip(COMPACT_FIELDS[kind], row[3:]))
+    else:
+        data = row[3]
     return Event(seq, t_s, kind, reason, data)
 
 

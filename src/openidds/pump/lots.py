@@ -10,15 +10,21 @@ catheter revision it holds drug-free fluid (lot ``None``) until that has been pu
 """
 
 
+Concentrations = tuple[tuple[str, int], ...]
+"""(drug, ng/mL) pairs, as :attr:`openidds.pump.solution.Solution.ng_per_ml` holds them; the same object
+stands for the same solution all the way down the column, and a row of the log that holds it stays out of
+the garbage collector's way (a tuple of strings and integers is not tracked)."""
+
+
 class Lot:
     """One fill of the reservoir, mixed with what the previous lot left."""
 
-    __slots__ = ("volume0", "mass0", "drawn", "ng_nominal", "pumped_estimated")
+    __slots__ = ("volume0", "mass0", "drawn", "ng_nominal")
 
-    def __init__(self, volume0: int, mass0: dict[str, int], ng_nominal: dict[str, int]) -> None:
+    def __init__(self, volume0: int, mass0: dict[str, int], ng_nominal: Concentrations) -> None:
+        """``ng_nominal``: the concentrations the pump was told, as the solution's (drug, ng/mL) pairs."""
         self.volume0, self.mass0, self.ng_nominal = volume0, mass0, ng_nominal
         self.drawn = 0
-        self.pumped_estimated = 0
 
     def amounts(self, a: int, b: int) -> dict[str, int]:
         """Drug in the outflow range [a, b)."""
@@ -100,20 +106,17 @@ class CountedColumn:
     __slots__ = ("chunks",)
 
     def __init__(self, volume: int) -> None:
-        self.chunks: list[list] = [[volume, {}]]
+        self.chunks: list[list] = [[volume, ()]]
 
     def highest(self, drug: str) -> int:
         """The highest concentration of ``drug`` anywhere in the column."""
-        return max((ng.get(drug, 0) for _, ng in self.chunks), default=0)
+        return max((conc for _, ng in self.chunks for name, conc in ng if name == drug), default=0)
 
-    def push(self, volume: int, ng: dict[str, int]) -> dict[str, int]:
+    def push(self, volume: int, ng: Concentrations) -> dict[str, int]:
         """Push ``volume`` of solution ``ng`` in; return the drug that leaves at the tip."""
         chunks = self.chunks
         if len(chunks) == 1 and chunks[0][1] is ng:  # the usual case: one solution fills the column
-            dose = {}
-            for drug, conc in ng.items():
-                dose[drug] = volume * conc
-            return dose
+            return {drug: volume * conc for drug, conc in ng}
         if chunks[-1][1] is ng:
             chunks[-1][0] += volume
         else:
@@ -122,7 +125,7 @@ class CountedColumn:
         while volume:
             front = chunks[0]
             take = front[0] if front[0] < volume else volume
-            for drug, conc in front[1].items():
+            for drug, conc in front[1]:
                 out[drug] = out.get(drug, 0) + take * conc
             front[0] -= take
             volume -= take
@@ -135,7 +138,7 @@ class CountedColumn:
         out: dict[str, int] = {}
         for chunk_volume, ng in self.chunks:
             take = min(chunk_volume, volume)
-            for drug, conc in ng.items():
+            for drug, conc in ng:
                 out[drug] = out.get(drug, 0) + take * conc
             volume -= take
             if not volume:

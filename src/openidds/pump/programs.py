@@ -197,10 +197,13 @@ class PatientBolus:
     lockout_s: int
     max_per_24h: int
     dose_ticks: int = field(init=False, repr=False, compare=False)
+    rate: int = field(init=False, repr=False, compare=False)
+    """Ticks per second while it runs: the dose over the duration, rounded up."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dose_ticks", volume_ticks("patient_bolus.dose_ml", self.dose_ml, lo="0.000001", hi=2))
         _whole_seconds("patient_bolus.duration_s", self.duration_s, 60, 4 * 3600)
+        object.__setattr__(self, "rate", -(-self.dose_ticks // self.duration_s))
         _whole_seconds("patient_bolus.lockout_s", self.lockout_s, max(self.duration_s, 15 * 60), SECONDS_PER_DAY)
         if isinstance(self.max_per_24h, bool) or not isinstance(self.max_per_24h, int) or not 1 <= self.max_per_24h <= 24:
             raise OpenIDDSError("patient_bolus.max_per_24h", self.max_per_24h, "a whole number from 1 to 24")

@@ -9,10 +9,16 @@ The pump keeps two reservoir volumes: its own estimate (what it has pumped, what
 the actual content (which differs when a blocked catheter lets nothing out). Every volume is an integer
 number of ticks, so ``filled == pumped + in reservoir + withdrawn`` holds exactly at every event; drug
 amounts follow from volumes lot by lot (:mod:`openidds.pump.lots`).
+
+Most steps take the plain path: one solution fills the catheter and nothing is blocked or leaking. Such a
+step moves the reservoir estimate and appends its log row, nothing else; the lot's outflow, the fluid path
+and the counted dose catch up from the estimate when something reads or changes them (:meth:`Pump._sync`).
+The 24-hour limit keeps no history of its own either: a cheap bound on the reservoir estimate says when the
+limit could be in reach, and only then does the pump read the last 24 hours back from its log.
 """
 
 from bisect import bisect_right
-from collections import deque
+from collections.abc import Callable
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.alarms import Alarm, AlarmKind
@@ -39,9 +45,9 @@ from openidds.pump.faults import (
     MriExposure,
     SelfTestError,
 )
-from openidds.pump.lots import CountedColumn, FluidPath, Lot, extend_ranges, sum_ranges
-from openidds.pump.programs import FOREVER_S, Stopped, Therapy, max_daily_volume
-from openidds.pump.rolling import RollingDose
+from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, extend_ranges, sum_ranges
+from openidds.pump.programs import FOREVER_S, PatientBolus, Stopped, Therapy, max_daily_volume
+from openidds.pump.rolling import RollingDose, rolling_dose
 from openidds.pump.solution import Solution
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
@@ -82,23 +88,25 @@ class Pump:
         self._program = Stopped()
         self._basal: tuple[int, int, int | None] = (0, start_s, None)
         self._bolus: _Bolus | None = None
-        self._grants: deque[int] = deque()
+        self._grants: list[int] = []  # start times of the patient boluses granted in the last 24 hours
         self.solution: Solution | None = None
-        self._lot = Lot(self._residual, {}, {})
-        self._lots = [self._lot]
-        self._res_est = self._res_act = self._residual
+        self._lot = Lot(self._residual, {}, ())
+        self._res_est = self._residual
+        self._pumped_est = self._blocked = 0
+        self._mark = self._residual  # the reservoir estimate when the lot, path and dose last caught up
+        self._plain = False
+        self._append_row = self.log.append_row
         self._csf: list[list] = []
         self._path = FluidPath(spec.path_ticks, self._csf)
         self._column = CountedColumn(spec.path_ticks)
         self._explanted: list[list] = []
         self._tissue: list[list] = []
         self._withdrawn_ranges: list[list] = []
-        self._windows: dict[str, RollingDose] = {}
-        self._limits: tuple[tuple[RollingDose, str, int, int], ...] = ()  # window, drug, trigger, resume level
-        self._room: dict[str, int] = {}
+        self._limits: dict[str, tuple[int, int, int]] = {}  # drug: trigger, resume level, strongest ng/mL
+        self._check_level = -1  # an exact 24-hour-limit check is due when the estimate falls below this
         self._dose: dict[str, int] = {}
-        self._mass_rates: dict[tuple[int, int], dict[str, int]] = {}
         self._halt: str | None = "not_filled"
+        self._special = True  # halted, in safe state or capped: the rate comes from _flow
         self._capped = False
         self._empty = False
         self._motor_stop_reason: str | None = None
@@ -109,15 +117,16 @@ class Pump:
         self._occluded = self._leaking = False
         self._alarms: dict[AlarmKind, Alarm] = {}
         self._eri_done = self._eos_done = False
-        self._withdrawn = self._pumped_act = 0
+        self._withdrawn = 0
         self._timer = FOREVER_S
-        self._low_armed = True
+        self._stop_level = self._low  # steps stop here: the low threshold until its alarm, then the residual
         self._interrogated_seq = 0
         self._filled = self._residual  # the factory fluid in the residual counts as filled
         self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
             "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
             "catheter_volume_ml": str(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
         self._update_timer()
+        self._settle()
 
     # ------------------------------------------------------------------ time
 
@@ -128,98 +137,95 @@ class Pump:
         if to_s < self.t_s:
             raise OpenIDDSError("at_s", to_s, f"a time at or after the pump clock, {self.t_s} s")
         while self.t_s < to_s:
-            self._step(to_s)
-        self._settle()
+            self._step(to_s)  # each step settles the state when it reaches something due
 
     def _step(self, to_s: int) -> None:
         t = self.t_s
         basal = self._basal
         if t >= basal[1]:
             basal = self._basal = self._program.piece(t, self._origin)
-        if self._halt or self._safe_state or self._capped:
+        bolus = self._bolus
+        if self._special:
             rate, source, budget = self._flow()
-        elif self._bolus is not None:
-            bolus = self._bolus
+            bolus = None  # a stop, the safe state or the 24-hour limit drives the rate, never a bolus
+        elif bolus is not None:
             rate, source, budget = bolus.rate, bolus.source, bolus.remaining
         else:
             rate, source, budget = basal[0], "basal", basal[2]
-        end = to_s if to_s < basal[1] else basal[1]
-        if self._timer < end:
-            end = self._timer if self._timer > t else t
-        limit = 0
-        mass_rates: dict[str, int] = {}
+        due = self._timer  # settle when the step reaches this: the battery, the motor, a level, a bolus's end
+        res = self._res_est
         if rate:
-            limit = self._res_est - self._residual
-            if budget is not None and budget < limit:
-                limit = budget
-            drained = t + -(-limit // rate)
-            if drained < end:
-                end = drained
-            if self._low_armed:
-                low = t + -(-(self._res_est - self._low) // rate)
-                if low < end:
-                    end = low
-            # one concentration at the catheter tip per step; a change inside a second gets a step of its own
-            chunks = self._column.chunks
-            front_volume, front_ng = chunks[0]
-            if len(chunks) == 1 and front_ng is self._lot.ng_nominal:
-                front_volume = None  # one solution fills the column: nothing can change at the tip
-            if front_volume is not None and front_volume < rate:
-                end = t + 1
-                mass_rates = self._column.peek(min(rate, limit))
+            ahead = res - self._stop_level
+            if budget is not None and budget < ahead:
+                ahead = budget
+            drained = t - -ahead // rate
+            if drained < due:
+                due = drained
+        end = to_s if to_s < basal[1] else basal[1]
+        if due < end:
+            end = due if due > t else t
+        if rate:
+            if self._plain:
+                tip = self._lot.ng_nominal
             else:
-                if front_volume is not None and front_volume < rate * (end - t):
-                    end = t + front_volume // rate
-                key = (rate, id(front_ng))
-                mass_rates = self._mass_rates.get(key)
-                if mass_rates is None:
-                    mass_rates = self._mass_rates[key] = {drug: rate * ng for drug, ng in front_ng.items()}
-        cap_at = release_at = None
-        if self._limits:
-            if self._capped:
-                release_at = self._release_time(end, mass_rates)
-                if release_at is not None:
-                    end = release_at
-            elif mass_rates:
-                span = end - t if end - t < DAY else DAY
-                room = self._room
-                for drug, mass_rate in mass_rates.items():
-                    if mass_rate * span > room.get(drug, -1):
-                        cap_at = self._cap_time(end, mass_rates)
-                        if cap_at is not None:
-                            end = cap_at
-                        break
-        volume = rate * (end - t)
-        full = volume <= limit
-        dose = None
+                end, tip = self._tip_ahead(t, end, rate)
+            volume = rate * (end - t) if end < drained else self._last_volume(rate, end - t, budget)
+        else:
+            volume, tip, drained = 0, None, FOREVER_S
+        limit_event = None
+        if res - volume < self._check_level:  # always while capped
+            end, limit_event = self._daily_limit_ahead(end, self._mass_per_s(rate, tip, volume))
+            if limit_event is not None:
+                volume = rate * (end - t) if end < drained else self._last_volume(rate, end - t, budget)
         if volume:
-            if not full:
-                volume = limit
-            dose = self._deliver(t, end, rate, volume, source)
-        span = end - t
-        room = self._room
-        for drug, window in self._windows.items():
-            if not dose:
-                window.record(t, end, 0)
-                continue
-            if full:
-                window.record(t, end, mass_rates.get(drug, 0))
-            elif span == 1:
-                window.record(t, end, dose.get(drug, 0))
-            else:  # cut inside its last second: full rate, then what was left
-                per_second = mass_rates.get(drug, 0)
-                window.record(t, end - 1, per_second)
-                window.record(end - 1, end, dose.get(drug, 0) - per_second * (span - 1))
-            if drug in room:
-                room[drug] -= dose.get(drug, 0)
+            if self._plain:
+                self._res_est = res - volume
+                self._append_row((t, "delivery", source, rate, end, volume, tip))
+            else:
+                self._deliver(t, end, rate, volume, source, tip)
+            if bolus is not None:
+                bolus.remaining -= volume
+            elif budget is not None:  # a periodic dose
+                budget -= volume
+                self._basal = (basal[0] if budget else 0, basal[1], budget if budget else None)
         self.t_s = end
-        if cap_at == end:
-            self._enter_cap()
-        elif release_at == end and all(w.window(end) <= level for w, _, _, level in self._limits):
-            self._capped = False
-            self._clear_alarm(AlarmKind.DAILY_LIMIT_REACHED, "rolling 24-hour amount back below the resume level")
-        if end >= self._timer or self._res_est <= self._low or self._bolus is not None:
+        if limit_event is not None:
+            limit_event()
             self._settle()
+        elif end >= due:
+            self._settle()
+
+    def _last_volume(self, rate: int, span_s: int, budget: int | None) -> int:
+        """The volume of a step that reaches its reservoir level or its budget: cut inside its last second so
+        that it takes no more than the budget or what is above the residual."""
+        volume = rate * span_s
+        limit = self._res_est - self._residual
+        if budget is not None and budget < limit:
+            limit = budget
+        return volume if volume < limit else limit
+
+    def _tip_ahead(self, t: int, end: int, rate: int) -> tuple[int, Concentrations | None]:
+        """While a new solution moves down the tubing and catheter: the step's end, cut where the
+        concentration at the tip changes, and that concentration (None for the one second in which it
+        changes, which gets a step of its own)."""
+        chunks = self._column.chunks
+        front_volume, front_ng = chunks[0]
+        if len(chunks) == 1 and front_ng is self._lot.ng_nominal:
+            return end, front_ng  # one solution fills the column (the pump is off the plain path for a fault)
+        if front_volume < rate:
+            return t + 1, None
+        if front_volume < rate * (end - t):
+            end = t + front_volume // rate
+        return end, front_ng
+
+    def _mass_per_s(self, rate: int, tip: Concentrations | None, volume: int) -> dict[str, int]:
+        """The drug per second that reaches the tip at ``rate`` (what the 24-hour limit counts); with a mixed
+        tip, the one-second step's ``volume`` comes out of the column as it stands."""
+        if not rate:
+            return {}
+        if tip is None:
+            return self._column.peek(volume)
+        return {drug: rate * ng for drug, ng in tip}
 
     def _flow(self) -> tuple[int, str, int | None]:
         """(rate, what drives it, volume budget) by precedence: stop, safe state, 24-hour limit, bolus, basal."""
@@ -236,8 +242,10 @@ class Pump:
         return (rate, "basal", budget)
 
     def _refresh_halt(self) -> None:
-        """Recompute why the pump cannot deliver; called wherever one of the reasons changes."""
+        """Recompute why the pump cannot deliver, or runs at less than its program; called wherever one of
+        the reasons, the safe state or the 24-hour limit changes."""
         self._halt = self._stop_reason()
+        self._special = bool(self._halt or self._safe_state or self._capped)
 
     def _stop_reason(self) -> str | None:
         if self.solution is None:
@@ -265,74 +273,117 @@ class Pump:
             nxt = min(nxt, self._motor_resume_at)
         self._timer = nxt
 
+    def _daily_limit_ahead(self, end: int, mass_rates: dict[str, int]) -> tuple[int, Callable[[], None] | None]:
+        """Where the 24-hour limit cuts a step that would run to ``end``: the step's end and what happens
+        there (enter or leave the limit), or ``end`` and None."""
+        if self._capped:
+            release_at = self._release_time(end, mass_rates)
+            return (end, None) if release_at is None else (release_at, self._release_cap)
+        cap_at = self._cap_time(end, mass_rates)
+        return (end, None) if cap_at is None else (cap_at, self._enter_cap)
+
     def _cap_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
 
         Called only when the cheap bound in ``_step`` fails: ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier
-        check time t0, so while the drug delivered since t0 stays within ``_room`` (``trigger - W(t0)``)
-        nothing can cross. This refreshes that room at ``now``.
+        check time t0, and no solution that can reach the tip is stronger than ``strongest``, so while the
+        volume pumped since t0 stays within ``(trigger - W(t0)) // strongest`` for the tightest drug nothing
+        can cross. This sets that bound again from ``now``, as the reservoir estimate below which the next
+        check is due.
         """
-        t, first = self.t_s, None
+        t, first, histories = self.t_s, None, None
         span = end - t if end - t < DAY else DAY
-        for window, drug, trigger, _ in self._limits:
+        room = FOREVER_S
+        in_window = self.log.delivered_since(t - DAY)
+        for drug, (trigger, _, strongest) in self._limits.items():
             mass_rate = mass_rates.get(drug, 0)
-            w_now = window.window(t)
-            self._room[drug] = trigger - w_now
+            w_now = in_window.get(drug, 0)
+            if strongest and (trigger - w_now) // strongest < room:
+                room = (trigger - w_now) // strongest
             if w_now + mass_rate * span <= trigger:
                 continue
-            s = window.first_above(end, mass_rate, trigger)
+            histories = histories or self._histories()
+            s = histories[drug].first_above(end, mass_rate, trigger)
             if s is not None:
                 last_safe = max(s - 1, t)
                 first = last_safe if first is None else min(first, last_safe)
+        self._check_level = self._res_est - room
         return first
 
     def _release_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The first second at which every limited drug is back at or below its resume level."""
         t = latest = self.t_s
-        for window, drug, _, level in self._limits:
-            if window.window(t) <= level:
+        histories = None
+        in_window = self.log.delivered_since(t - DAY)
+        for drug, (_, level, _) in self._limits.items():
+            if in_window.get(drug, 0) <= level:
                 continue
-            s = window.first_at_or_below(end, mass_rates.get(drug, 0), level)
+            histories = histories or self._histories()
+            s = histories[drug].first_at_or_below(end, mass_rates.get(drug, 0), level)
             if s is None:
                 return None
             latest = max(latest, s)
         return latest
 
-    def _deliver(self, t: int, end: int, rate: int, volume: int, source: str) -> dict[str, int]:
-        """Pump ``volume`` over [t, end): out of the reservoir and down the catheter, or out of a leak.
-        Returns the drug the pump counts as delivered at the catheter tip."""
+    def _below_resume_levels(self) -> bool:
+        in_window = self.log.delivered_since(self.t_s - DAY)
+        return all(in_window.get(drug, 0) <= level for drug, (_, level, _) in self._limits.items())
+
+    def _histories(self) -> dict[str, RollingDose]:
+        """Each limited drug's last 24 hours, from the log."""
+        pieces = self.log.deliveries_since(self.t_s - DAY)
+        return {drug: rolling_dose(pieces, drug, self.t_s) for drug in self._limits}
+
+    def _deliver(self, t: int, end: int, rate: int, volume: int, source: str, tip: Concentrations | None) -> None:
+        """Pump ``volume`` over [t, end) off the plain path: through a column that holds more than one
+        solution, into a blocked catheter, or out of a leak; and log the segment."""
+        self._sync()
         self._res_est -= volume
+        self._pumped_est += volume
         lot = self._lot
-        lot.pumped_estimated += volume
         column = self._column
         chunks_before = len(column.chunks)
         dose = column.push(volume, lot.ng_nominal)
-        for drug, mass in dose.items():
-            self._dose[drug] = self._dose.get(drug, 0) + mass
+        _add(self._dose, dose)
         if len(column.chunks) < chunks_before:
             self._update_limits()
         if self._occluded:
             actual, route = 0, "blocked"
+            self._blocked += volume
         else:
             actual, a = volume, lot.drawn
             lot.drawn = a + volume
-            self._res_act -= volume
-            self._pumped_act += volume
             if self._leaking:
                 route = "tissue"
                 extend_ranges(self._tissue, lot, a, a + volume)
             else:
                 route = "csf"
                 self._path.push(lot, a, a + volume)
-        bolus = self._bolus
-        if bolus is not None and source is bolus.source:
-            bolus.remaining -= volume
-        elif source == "basal" and self._basal[2] is not None:
-            basal_rate, basal_end, budget = self._basal
-            budget -= volume
-            self._basal = (basal_rate if budget else 0, basal_end, budget if budget else None)
-        self.log.append_delivery(t, source, (source, rate, end, volume, actual, route, dose))
-        return dose
+        self._mark = self._res_est
+        self._plain = self._is_plain()
+        self._append_row((t, "delivery", source, rate, end, volume, tip, actual, route,
+                          None if tip is not None else dose))
+
+    def _is_plain(self) -> bool:
+        """Whether deliveries can take the plain path: one solution, the reservoir's, fills the counted column
+        and the catheter is neither blocked nor leaking; then a delivery only moves volumes, and the path and
+        the counted dose follow from the reservoir's outflow (:meth:`_sync`)."""
+        chunks = self._column.chunks
+        return (not self._occluded and not self._leaking and len(chunks) == 1
+                and chunks[0][1] is self._lot.ng_nominal)
+
+    def _sync(self) -> None:
+        """Bring the lot's outflow, the pumped count, the fluid path and the counted dose up to the reservoir
+        estimate: on the plain path a delivery moves the estimate alone."""
+        volume = self._mark - self._res_est
+        if volume:
+            lot = self._lot
+            a = lot.drawn
+            lot.drawn = a + volume
+            self._pumped_est += volume
+            self._path.push(lot, a, a + volume)
+            _add(self._dose, {drug: volume * ng for drug, ng in lot.ng_nominal})
+            self._mark = self._res_est
 
     def _settle(self) -> None:
         """Raise the alarms and end the boluses that the present state calls for."""
@@ -345,7 +396,7 @@ class Pump:
                 self._refresh_halt()
                 self._raise_alarm(AlarmKind.EMPTY_RESERVOIR, "reservoir empty: delivery has stopped")
             self._raise_alarm(AlarmKind.LOW_RESERVOIR, "reservoir at or below the low-reservoir threshold")
-            self._low_armed = False
+            self._stop_level = self._residual
         bolus = self._bolus
         if bolus is not None:
             if bolus.remaining == 0:
@@ -372,8 +423,17 @@ class Pump:
 
     def _enter_cap(self) -> None:
         self._capped = True
+        self._check_level = FOREVER_S  # every step looks for the release
+        self._refresh_halt()
         self._raise_alarm(AlarmKind.DAILY_LIMIT_REACHED,
                           "rolling 24-hour limit reached: minimum rate until the amount falls back")
+
+    def _release_cap(self) -> None:
+        if self._below_resume_levels():
+            self._capped = False
+            self._check_level = FOREVER_S  # an exact check sets the bound again
+            self._refresh_halt()
+            self._clear_alarm(AlarmKind.DAILY_LIMIT_REACHED, "rolling 24-hour amount back below the resume level")
 
     # ------------------------------------------------------------------ commands
 
@@ -398,11 +458,14 @@ class Pump:
             self._stop_motor("mri_exposure", t + fault.duration_s + fault.recovery_delay_s, AlarmKind.MRI_EXPOSURE,
                              "MRI field stopped the motor: interrogate the pump after the scan")
         elif isinstance(fault, CatheterOcclusion):
-            self._occluded = True
+            self._sync()
+            self._occluded, self._plain = True, False
         elif isinstance(fault, CatheterLeak):
-            self._leaking = True
+            self._sync()
+            self._leaking, self._plain = True, False
         elif isinstance(fault, BatteryReset):
             self._safe_state = True
+            self._refresh_halt()
             self._raise_alarm(AlarmKind.BATTERY_RESET, "low-battery reset: program lost, minimum rate until reprogrammed")
         elif isinstance(fault, SelfTestError):
             if fault.critical:
@@ -447,8 +510,7 @@ class Pump:
                              f"{self.spec.model.max_rate_ml_per_day} mL/day on {self.spec.model.name}")
         bolus = therapy.patient_bolus
         if bolus is not None:
-            rate = -(-bolus.dose_ticks // bolus.duration_s)
-            if rate > self._max_rate:
+            if bolus.rate > self._max_rate:
                 shortest = -(-bolus.dose_ticks // self._max_rate)
                 self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
                              f"at least {shortest} s for {bolus.dose_ml} mL at the maximum rate")
@@ -483,18 +545,18 @@ class Pump:
 
         The minimum-rate reserve uses the strongest solution that can still reach the tip: the reservoir's
         or any still in the tubing and catheter."""
-        self._room = {}
+        self._limits = {}
+        self._check_level = -1
         if self.therapy is None or self.solution is None:
-            self._limits = ()
             return
+        self._check_level = FOREVER_S
         limits = dict(self.therapy.limits_mass)
         daily = max_daily_volume(self._program, self._origin)
         reserve_volume = self._min_rate * DAY
-        levels = []
         for drug, ng in self.solution.ng_per_ml:
-            trigger = limits[drug] - reserve_volume * max(ng, self._column.highest(drug))
-            levels.append((self._windows[drug], drug, trigger, trigger - daily * ng))
-        self._limits = tuple(levels)
+            strongest = max(ng, self._column.highest(drug))
+            trigger = limits[drug] - reserve_volume * strongest
+            self._limits[drug] = (trigger, trigger - daily * ng, strongest)
 
     def _refill(self, command: Refill) -> RefillReport:
         name = "Refill"
@@ -515,7 +577,8 @@ class Pump:
         therapy = command.therapy or self.therapy
         if therapy is not None:
             self._check_therapy(name, therapy, command.solution)
-        retrievable = max(self._res_act - self._residual, 0)
+        self._sync()
+        retrievable = max(self.reservoir_actual_ticks - self._residual, 0)
         expected = max(self._res_est - self._residual, 0)
         old = self._lot
         if retrievable:
@@ -524,21 +587,19 @@ class Pump:
         mass0 = old.remaining()
         for drug, ng in actual.ng_per_ml:
             mass0[drug] = mass0.get(drug, 0) + fill * ng
-        self._res_act += fill - retrievable
-        self._res_est = self._res_act
-        self._lot = Lot(self._res_act, mass0, dict(command.solution.ng_per_ml))
-        self._lots.append(self._lot)
+        self._res_est = old.volume0 - old.drawn + fill
+        self._lot = Lot(self._res_est, mass0, command.solution.ng_per_ml)
+        self._mark = self._res_est
+        self._plain = self._is_plain()
         self._filled += fill
         self._withdrawn += retrievable
         self.solution = command.solution
-        for drug in command.solution.drugs:
-            self._windows.setdefault(drug, RollingDose(self.t_s))
         self._empty = False
         self._refresh_halt()
         self._clear_alarm(AlarmKind.EMPTY_RESERVOIR, "refilled")
         if self._res_est > self._low:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "refilled")
-        self._low_armed = self._res_est > self._low
+        self._stop_level = self._low if self._res_est > self._low else self._residual
         self.log.append(self.t_s, "refill", command.solution.describe(), {
             "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected,
             "ng_per_ml": dict(command.solution.ng_per_ml), "actual_ng_per_ml": dict(actual.ng_per_ml)})
@@ -559,7 +620,8 @@ class Pump:
         self._low = low
         if self._res_est > low:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "threshold lowered below the reservoir volume")
-        self._low_armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
+        armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
+        self._stop_level = low if armed else self._residual
         self.log.append(self.t_s, "low_reservoir_threshold", f"low-reservoir alarm at {command.low_reservoir_ml} mL",
                         {"low_reservoir": low})
         self._settle()
@@ -589,10 +651,12 @@ class Pump:
         if volume > available:
             self._refuse(name, "volume_ml", command.volume_ml,
                          f"at most the {decimal_text(ticks_to_ml(available), 6)} mL left in the reservoir")
-        self._bolus = _Bolus(command.kind, rate, volume, self.t_s)
-        self.log.append(self.t_s, "bolus_started", command.kind.value,
-                        {"kind": command.kind.value, "volume": volume, "duration_s": duration, "rate": rate})
+        self._begin_bolus(command.kind, rate, volume, duration)
         return self.log.last()
+
+    def _begin_bolus(self, kind: BolusKind, rate: int, volume: int, duration_s: int) -> None:
+        bolus = self._bolus = _Bolus(kind, rate, volume, self.t_s)
+        self._append_row((self.t_s, "bolus_started", bolus.name, bolus.name, volume, duration_s, rate))
 
     def _bolus_blocker(self) -> str | None:
         if self._halt:
@@ -614,53 +678,48 @@ class Pump:
     def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
         self._bolus = None
-        self.log.append(self.t_s, "bolus_ended", outcome, {
-            "kind": bolus.name, "volume": bolus.volume, "delivered": bolus.volume - bolus.remaining})
+        self._append_row((self.t_s, "bolus_ended", outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
 
     def patient_bolus_status(self) -> BolusDecision:
         """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
         ``available``), how many are left in the last 24 hours, and when the next is allowed. Changes nothing."""
-        return self._patient_bolus_check()[0]
+        refusal, _, left = self._patient_bolus_check()
+        return refusal or BolusDecision(True, "available", left, self.t_s)
 
-    def _patient_bolus_check(self) -> tuple[BolusDecision, object]:
+    def _patient_bolus_check(self) -> tuple[BolusDecision | None, PatientBolus | None, int]:
+        """Why a patient bolus cannot start now (None if it can), the settings, and how many are left."""
         t = self.t_s
         grants = self._grants
         first_recent = bisect_right(grants, t - DAY)  # grants are in time order; older ones no longer count
         recent = len(grants) - first_recent
         settings = self.therapy.patient_bolus if self.therapy is not None and not self._safe_state else None
         if settings is None:
-            return BolusDecision(False, "no patient bolus is programmed", 0, None), None
+            return BolusDecision(False, "no patient bolus is programmed", 0, None), None, 0
         left = settings.max_per_24h - recent
-        blocked = self._bolus_blocker()
-        if blocked:
-            return BolusDecision(False, f"not now: {blocked}", max(left, 0), None), settings
+        if self._special or self._bolus is not None:
+            return BolusDecision(False, f"not now: {self._bolus_blocker()}", max(left, 0), None), settings, left
         if recent and t < grants[-1] + settings.lockout_s:
             return BolusDecision(False, "lockout since the last bolus", max(left, 0),
-                                 grants[-1] + settings.lockout_s), settings
+                                 grants[-1] + settings.lockout_s), settings, left
         if left <= 0:
             return BolusDecision(False, f"{settings.max_per_24h} boluses already in the last 24 h", 0,
-                                 grants[first_recent - left] + DAY), settings
+                                 grants[first_recent - left] + DAY), settings, left
         if settings.dose_ticks > self._res_est - self._residual:
-            return BolusDecision(False, "not enough drug left in the reservoir", left, None), settings
-        return BolusDecision(True, "available", left, t), settings
+            return BolusDecision(False, "not enough drug left in the reservoir", left, None), settings, left
+        return None, settings, left
 
     def _patient_bolus(self, command: RequestPatientBolus) -> BolusDecision:
         t = self.t_s
-        decision, settings = self._patient_bolus_check()
-        if not decision.granted:
-            self.log.append(t, "bolus_denied", decision.reason,
-                            {"left_in_24h": decision.left_in_24h, "next_allowed_s": decision.next_allowed_s})
-            return decision
+        refusal, settings, left = self._patient_bolus_check()
+        if refusal is not None:
+            self.log.append(t, "bolus_denied", refusal.reason,
+                            {"left_in_24h": refusal.left_in_24h, "next_allowed_s": refusal.next_allowed_s})
+            return refusal
         grants = self._grants
-        while grants and grants[0] <= t - DAY:
-            grants.popleft()
+        del grants[:bisect_right(grants, t - DAY)]
         grants.append(t)
-        dose = settings.dose_ticks
-        rate = -(-dose // settings.duration_s)
-        self._bolus = _Bolus(BolusKind.PATIENT, rate, dose, t)
-        self.log.append(t, "bolus_started", "patient", {
-            "kind": "patient", "volume": dose, "duration_s": settings.duration_s, "rate": rate})
-        return BolusDecision(True, "granted", decision.left_in_24h - 1, t + settings.lockout_s)
+        self._begin_bolus(BolusKind.PATIENT, settings.rate, settings.dose_ticks, settings.duration_s)
+        return BolusDecision(True, "granted", left - 1, t + settings.lockout_s)
 
     def _interrogate(self, command: Interrogate) -> Snapshot:
         t = self.t_s
@@ -688,13 +747,15 @@ class Pump:
         )
 
     def _revise_catheter(self, command: ReviseCatheter):
+        self._sync()
         self.catheter = command.catheter
         self._explanted.extend(chunk for chunk in self._path.chunks if chunk[0] is not None)
         path_ticks = self._tubing + volume_ticks("catheter.volume_ml", command.catheter.volume_ml)
         self._path = FluidPath(path_ticks, self._csf)
         self._column = CountedColumn(path_ticks)
-        self._update_limits()
         self._occluded = self._leaking = False
+        self._plain = False
+        self._update_limits()
         self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
             "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
             "tip_level": command.catheter.tip_level})
@@ -723,7 +784,8 @@ class Pump:
 
     @property
     def reservoir_actual_ticks(self) -> int:
-        return self._res_act
+        self._sync()
+        return self._lot.volume0 - self._lot.drawn
 
     @property
     def capped(self) -> bool:
@@ -736,18 +798,18 @@ class Pump:
 
     def window_mg(self, drug: str) -> float:
         """Nominal amount of ``drug`` in the last 24 hours, in mg (for display)."""
-        window = self._windows.get(drug)
-        return 0.0 if window is None else float(mass_to_mg(window.window(self.t_s)))
+        return float(mass_to_mg(self.log.delivered_since(self.t_s - DAY).get(drug, 0)))
 
     def totals(self) -> Totals:
         """The pump's own accounts (volumes in ticks, nominal amounts in mass ticks)."""
+        self._sync()
         nominal = {drug: mass for drug, mass in self._dose.items() if mass}
-        pumped = sum(lot.pumped_estimated for lot in self._lots)
-        return Totals(self._filled, self._withdrawn, pumped, self._pumped_act, nominal)
+        return Totals(self._filled, self._withdrawn, self._pumped_est, self._pumped_est - self._blocked, nominal)
 
     def drug_locations(self) -> dict[str, dict[str, int]]:
         """Simulator truth: where every nanogram really is, in mass ticks per drug, by place
         (``reservoir``, ``path``, ``csf``, ``tissue``, ``withdrawn``, ``explanted`` with a revised catheter)."""
+        self._sync()
         return {
             "reservoir": {d: m for d, m in self._lot.remaining().items() if m},
             "path": self._path.amounts(),
@@ -759,10 +821,11 @@ class Pump:
 
     def state(self) -> tuple:
         """Everything a command could change, for checking that a refused command changed nothing."""
+        self._sync()
         return (
             self.therapy, self._program, self._basal, None if self._bolus is None else (
                 self._bolus.kind, self._bolus.rate, self._bolus.remaining, self._bolus.started_s),
-            tuple(self._grants), self.solution, self._res_est, self._res_act, len(self._lots), self._lot.drawn, self._low,
+            tuple(self._grants), self.solution, self._res_est, self._lot.volume0, self._lot.drawn, self._low,
             self._capped, self._empty, self._safe_state, self._critical_memory, tuple(self.alarms),
             self._filled, self._withdrawn, self.catheter,
         )

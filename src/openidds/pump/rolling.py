@@ -1,6 +1,8 @@
 """Cumulative drug delivered, and the amount in any rolling 24-hour window.
 
-The history is a list of pieces with a constant mass rate (mass ticks per second). The delivered amount
+The pump keeps no history of its own for this: :func:`rolling_dose` builds one from the last 24 hours of
+delivery segments in its log, when the 24-hour limit needs an exact answer. The history is a list of pieces
+with a constant mass rate (mass ticks per second). The delivered amount
 ``D(x)`` is piecewise linear, so the window sum ``W(s) = D(s) - D(s - 24 h)`` is piecewise linear too,
 with breaks at the present pieces and at past breaks shifted by 24 h: the first second at which it
 crosses a level is found exactly by walking those breaks, never by stepping through time.
@@ -8,6 +10,7 @@ crosses a level is found exactly by walking those breaks, never by stepping thro
 
 from bisect import bisect_right
 
+from openidds.pump.lots import Concentrations
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 
 
@@ -16,26 +19,14 @@ class RollingDose:
 
     __slots__ = ("starts", "cums", "rates", "end_s")
 
-    def __init__(self, t_s: int) -> None:
-        self.starts = [t_s]
-        self.cums = [0]
-        self.rates = [0]
-        self.end_s = t_s
-
-    def record(self, start_s: int, end_s: int, mass_rate: int) -> None:
-        """Append delivery at a constant ``mass_rate`` over [start_s, end_s); pieces must be contiguous."""
-        if mass_rate != self.rates[-1]:
-            i = len(self.starts) - 1
-            self.cums.append(self.cums[i] + self.rates[i] * (start_s - self.starts[i]))
-            self.starts.append(start_s)
-            self.rates.append(mass_rate)
-            if len(self.starts) > 512:
-                self._forget(start_s - DAY)
-        self.end_s = end_s
-
-    def total(self) -> int:
-        """D(now): everything delivered so far."""
-        return self.cums[-1] + self.rates[-1] * (self.end_s - self.starts[-1])
+    def __init__(self, starts: list[int], rates: list[int], end_s: int) -> None:
+        """Delivery at ``rates[i]`` (mass ticks per second) from ``starts[i]`` to the next start, the last one
+        up to ``end_s``; nothing before ``starts[0]`` counts."""
+        self.starts, self.rates, self.end_s = starts, rates, end_s
+        cums = [0]
+        for i in range(1, len(starts)):
+            cums.append(cums[-1] + rates[i - 1] * (starts[i] - starts[i - 1]))
+        self.cums = cums
 
     def delivered(self, x_s: int) -> int:
         """D(x): amount delivered up to time x (x at most the end of the history)."""
@@ -72,10 +63,24 @@ class RollingDose:
             u, w, i = v, w + slope * (v - u), i + 1
         return None
 
-    def _forget(self, before_s: int) -> None:
-        i = bisect_right(self.starts, before_s) - 1
-        if i > 0:
-            del self.starts[:i], self.cums[:i], self.rates[:i]
+
+def rolling_dose(pieces: list[tuple[int, int, int, Concentrations]], drug: str, now_s: int) -> RollingDose:
+    """The history of ``drug`` up to ``now_s`` from constant-rate pieces as
+    :meth:`openidds.pump.events.EventLog.deliveries_since` gives them; nothing is delivered between them."""
+    starts, rates, at = [], [], None
+    for start_s, end_s, rate, tip in pieces:
+        if at is not None and start_s > at:
+            starts.append(at)
+            rates.append(0)
+        starts.append(start_s)
+        rates.append(rate * next((ng for name, ng in tip if name == drug), 0))
+        at = end_s
+    if at is None:
+        return RollingDose([now_s], [0], now_s)
+    if now_s > at:
+        starts.append(at)
+        rates.append(0)
+    return RollingDose(starts, rates, now_s)
 
 
 def _first_in_segment(u: int, v: int, w: int, slope: int, level: int, above: bool) -> int | None:

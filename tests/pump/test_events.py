@@ -1,0 +1,99 @@
+"""The log's delivery rows, read back for the 24-hour limit (PUMP-CAP-1) and for the rebuild (PUMP-LOG-1),
+against a second-by-second brute force."""
+
+from collections import defaultdict
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from openidds.pump.events import EventLog
+
+MORPHINE = (("morphine", 7),)
+ADMIXTURE = (("bupivacaine", 3), ("morphine", 11))
+
+# (gap in s, length in s, rate in ticks/s, ticks short in the last second, form of the row)
+rows = st.lists(st.tuples(st.integers(0, 500), st.integers(1, 900), st.integers(1, 40), st.integers(0, 39),
+                          st.sampled_from(["plain", "admixture", "blocked", "mixed"])), min_size=1, max_size=25)
+
+
+def build(specs):
+    """A log of delivery rows (with a non-delivery row in every gap) and the drug in every second."""
+    log, per_second, t = EventLog(), defaultdict(lambda: defaultdict(int)), 0
+    for gap, length, rate, short, form in specs:
+        if gap:
+            log.append_row((t, "bolus_ended", "completed", "patient", 5, 5))
+            t += gap
+        if form == "mixed":  # the one second in which a new solution reaches the tip
+            dose = {"morphine": 5 * rate, "bupivacaine": 2 * rate}
+            log.append_row((t, "delivery", "basal", rate, t + 1, rate, None, rate, "csf", dose))
+            for drug, mass in dose.items():
+                per_second[t][drug] += mass
+            t += 1
+            continue
+        volume = rate * length - min(short, rate - 1)
+        tip = ADMIXTURE if form == "admixture" else MORPHINE
+        if form == "blocked":
+            log.append_row((t, "delivery", "bolus:patient", rate, t + length, volume, tip, 0, "blocked", None))
+        else:
+            log.append_row((t, "delivery", "basal", rate, t + length, volume, tip))
+        for s in range(t, t + length):
+            ticks = rate if s < t + length - 1 else volume - rate * (length - 1)
+            for drug, ng in tip:
+                per_second[s][drug] += ticks * ng
+        t += length
+    return log, per_second, t
+
+
+def brute_since(per_second, x):
+    total = defaultdict(int)
+    for s, amounts in per_second.items():
+        if s >= x:
+            for drug, mass in amounts.items():
+                total[drug] += mass
+    return {drug: mass for drug, mass in total.items() if mass}
+
+
+@given(rows, st.data())
+def test_delivered_since_equals_the_sum_of_every_second_after(specs, data):
+    log, per_second, end = build(specs)
+    x = data.draw(st.integers(0, end))
+    got = {drug: mass for drug, mass in log.delivered_since(x).items() if mass}
+    assert got == brute_since(per_second, x)
+
+
+@given(rows, st.data())
+def test_pieces_run_at_constant_rates_and_cover_every_second_after(specs, data):
+    log, per_second, end = build(specs)
+    x = data.draw(st.integers(0, end))
+    seen = defaultdict(lambda: defaultdict(int))
+    last_end = None
+    for start, stop, rate, tip in log.deliveries_since(x):
+        assert start < stop and (last_end is None or start >= last_end)
+        last_end = stop
+        for s in range(start, stop):
+            for drug, ng in tip:
+                seen[s][drug] += rate * ng
+    for s in range(x, end):
+        assert {d: m for d, m in seen[s].items() if m} == {d: m for d, m in per_second[s].items() if m}
+
+
+@given(rows)
+def test_each_row_reads_back_with_its_whole_dose(specs):
+    log, per_second, _ = build(specs)
+    total = defaultdict(int)
+    for event in log:
+        if event.kind == "delivery":
+            assert set(event.data) == {"flow", "rate", "end_s", "volume", "actual", "route", "dose"}
+            for drug, mass in event.data["dose"].items():
+                total[drug] += mass
+    assert {d: m for d, m in total.items() if m} == brute_since(per_second, 0)
+
+
+def test_hot_kinds_cannot_be_appended_as_generic_events():
+    log = EventLog()
+    try:
+        log.append(0, "delivery", "basal", {"volume": 1})
+    except ValueError as error:
+        assert "append_row" in str(error)
+    else:
+        raise AssertionError("a delivery appended with a dict was accepted")
