@@ -1,7 +1,7 @@
 """Pump benchmark: one pump-year with a 3-step flex program, 4 patient boluses a day and a refill every
 30 days; then 10 and 100 years to show the cost is linear in events, not in elapsed time.
 
-Run: python benchmarks/bench_pump.py [--repeat 7]
+Run: python benchmarks/bench_pump.py [--repeat 7]   (about a minute)
 
 It prints, for 1, 10 and 100 pump-years: the best CPU time over the repeats, the time per pump-year, the
 number of log events and the time per event; and, as a peer in the same process, the same schedule of
@@ -87,28 +87,31 @@ def simpy_years(years: int) -> int:
     return state["events"]
 
 
-def best_cpu_s(function, repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.process_time()
-        function()
-        best = min(best, time.process_time() - start)
-    return best
+def cpu_s(function, *args) -> float:
+    start = time.process_time()
+    function(*args)
+    return time.process_time() - start
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=7,
-                        help="runs of the 10-year size (three times as many of 1 year, a third of 100 years); "
-                             "the best CPU time is kept")
+                        help="rounds; each runs 1 pump-year three times and, every third round, 100 pump-years "
+                             "once, pump and peer back to back; the best CPU time of each is kept")
     args = parser.parse_args()
+    sizes = (1, 10, 100)
+    best = {(name, years): float("inf") for name in ("pump", "simpy") for years in sizes}
+    # interleaved, so that every size meets the same quiet and busy spells of a shared machine
+    for round_ in range(args.repeat):
+        plan = [1, 1, 1, 10] + ([100] if round_ % 3 == 0 else [])
+        for years in plan:
+            for name, run in (("pump", pump_years), ("simpy", simpy_years)):
+                best[name, years] = min(best[name, years], cpu_s(run, years))
     print(f"{'pump-years':>10} {'CPU s':>9} {'ms/year':>9} {'events':>9} {'us/event':>9} "
           f"{'simpy ms/year':>14} {'ratio':>6}")
-    for years in (1, 10, 100):
-        repeat = {1: 3 * args.repeat, 10: args.repeat, 100: max(1, args.repeat // 3)}[years]
+    for years in sizes:
+        seconds, peer = best["pump", years], best["simpy", years]
         events = len(pump_years(years).log)
-        seconds = best_cpu_s(lambda: pump_years(years), repeat)
-        peer = best_cpu_s(lambda: simpy_years(years), repeat)
         print(f"{years:>10} {seconds:>9.3f} {1000 * seconds / years:>9.2f} {events:>9} "
               f"{1e6 * seconds / events:>9.2f} {1000 * peer / years:>14.2f} {seconds / peer:>6.2f}")
     print("target: at most 20 ms per pump-year; ratio = pump / simpy event loop on the same schedule")

@@ -21,11 +21,11 @@ def build(specs):
     log, per_second, t = EventLog(), defaultdict(lambda: defaultdict(int)), 0
     for gap, length, rate, short, form in specs:
         if gap:
-            log.append_row((t, "bolus_ended", "completed", "patient", 5, 5))
+            log.rows.append((t, "bolus_ended", "completed", "patient", 5, 5))
             t += gap
         if form == "mixed":  # the one second in which a new solution reaches the tip
             dose = {"morphine": 5 * rate, "bupivacaine": 2 * rate}
-            log.append_row((t, "delivery", "basal", rate, t + 1, rate, None, rate, "csf", dose))
+            log.rows.append((t, "delivery", "basal", rate, t + 1, rate, None, rate, "csf", dose))
             for drug, mass in dose.items():
                 per_second[t][drug] += mass
             t += 1
@@ -33,9 +33,9 @@ def build(specs):
         volume = rate * length - min(short, rate - 1)
         tip = ADMIXTURE if form == "admixture" else MORPHINE
         if form == "blocked":
-            log.append_row((t, "delivery", "bolus:patient", rate, t + length, volume, tip, 0, "blocked", None))
+            log.rows.append((t, "delivery", "bolus:patient", rate, t + length, volume, tip, 0, "blocked", None))
         else:
-            log.append_row((t, "delivery", "basal", rate, t + length, volume, tip))
+            log.rows.append((t, "delivery", "basal", rate, t + length, volume, tip))
         for s in range(t, t + length):
             ticks = rate if s < t + length - 1 else volume - rate * (length - 1)
             for drug, ng in tip:
@@ -94,6 +94,6 @@ def test_hot_kinds_cannot_be_appended_as_generic_events():
     try:
         log.append(0, "delivery", "basal", {"volume": 1})
     except ValueError as error:
-        assert "append_row" in str(error)
+        assert "rows" in str(error)
     else:
         raise AssertionError("a delivery appended with a dict was accepted")

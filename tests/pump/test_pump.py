@@ -35,7 +35,7 @@ from openidds.pump import (
     Therapy,
     rebuild_totals,
 )
-from openidds.pump.ticks import MASS_TICKS_PER_MG, TICKS_PER_ML, ticks_to_ml, volume_ticks
+from openidds.pump.ticks import MASS_TICKS_PER_MG, TICKS_PER_ML, decimal_text, ticks_to_ml, volume_ticks
 from tests.pump.builders import MORPHINE_10, filled_pump
 from tests.pump.test_stateful import LogChecker
 
@@ -400,3 +400,20 @@ def test_low_reservoir_threshold_is_programmable():
         assert error.value.field == "low_reservoir_ml"
     pump.execute(DAY, SetLowReservoirAlarm("2"))
     assert AlarmKind.LOW_RESERVOIR not in {a.kind for a in pump.alarms}
+
+
+def test_before_a_therapy_a_priming_bolus_cannot_push_drug_to_the_tip():
+    """PUMP-PRIME-1, PUMP-REFUSE-1: with no 24-hour limit yet, priming may push out only the drug-free fluid."""
+    pump = Pump()
+    pump.execute(0, Refill(MORPHINE_10, "18"))
+    free_ml = ticks_to_ml(pump.spec.path_ticks)
+    before = pump.state()
+    with pytest.raises(CommandRefused) as refused:
+        pump.execute(0, StartBolus(BolusKind.PRIMING, decimal_text(free_ml + Fraction(1, 1000), 6), 1800))
+    assert refused.value.field == "volume_ml" and "drug-free" in refused.value.expected
+    assert pump.state() == before
+    pump.execute(0, StartBolus(BolusKind.PRIMING, decimal_text(free_ml, 6), 1800))
+    pump.advance(DAY)
+    assert pump.drug_locations()["csf"] == {} and pump.totals().nominal == {}
+    with pytest.raises(CommandRefused):  # primed: nothing drug-free is left to push
+        pump.execute(DAY, StartBolus(BolusKind.PRIMING, "0.01", 60))

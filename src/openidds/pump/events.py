@@ -40,7 +40,8 @@ COMPACT_FIELDS = {
     "bolus_ended": ("kind", "volume", "delivered"),
 }
 """The kinds the pump logs on its hot path, kept as flat rows ``(t_s, kind, reason, *values)`` with the
-values in this order; readers get a dict like any other event's.
+values in this order; readers get a dict like any other event's (a delivery's with its flow and its dose,
+not its tip).
 
 A delivery's reason is its flow. ``tip`` is the concentration (ng/mL per drug) the pump counted at the
 catheter tip for the whole segment, and the dose (mass ticks per drug) follows from it when read; a segment
@@ -52,21 +53,21 @@ volume is its volume and its route ``csf``."""
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("_rows", "append_row")
+    __slots__ = ("rows",)
 
     def __init__(self) -> None:
-        self._rows: list[tuple] = []
-        self.append_row = self._rows.append
-        """Add a flat row of a kind in :data:`COMPACT_FIELDS` (unchecked: the pump's hot path)."""
+        # The rows, oldest first. The pump appends the flat rows of COMPACT_FIELDS kinds to this list directly
+        # (its hot path, unchecked); nothing ever changes or removes a row.
+        self.rows: list[tuple] = []
 
     def append(self, t_s: int, kind: str, reason: str, data: dict) -> None:
         if kind in COMPACT_FIELDS:
-            raise ValueError(f"{kind} events are flat rows: use append_row")
-        self._rows.append((t_s, kind, reason, data))
+            raise ValueError(f"{kind} events are flat rows: append them to rows")
+        self.rows.append((t_s, kind, reason, data))
 
     def last(self) -> Event:
         """The newest event."""
-        return _event(len(self._rows) - 1, self._rows[-1])
+        return _event(len(self.rows) - 1, self.rows[-1])
 
     def deliveries_since(self, t_s: int) -> list[tuple[int, int, int, Concentrations]]:
         """The delivery after ``t_s`` as pieces at a constant rate, oldest first: ``(start_s, end_s, rate,
@@ -74,7 +75,7 @@ class EventLog:
         gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip. Reads back
         from the newest row only as far as ``t_s``."""
         pieces = []
-        for row in reversed(self._rows):
+        for row in reversed(self.rows):
             start_s = row[0]
             if row[1] == "delivery":
                 rate, end_s, volume, tip = row[3], row[4], row[5], row[6]
@@ -100,7 +101,7 @@ class EventLog:
         adding up volumes while the tip stays the same solution."""
         total: dict[str, int] = {}
         tip_now, volume_now = (), 0
-        for row in reversed(self._rows):
+        for row in reversed(self.rows):
             if row[1] != "delivery":
                 if row[0] < t_s:
                     break
@@ -120,14 +121,14 @@ class EventLog:
         return total
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return len(self.rows)
 
     def __iter__(self) -> Iterator[Event]:
         return iter(self.since(0))
 
     def since(self, seq: int) -> tuple[Event, ...]:
         """Events with sequence number at least ``seq``."""
-        return tuple(_event(i, row) for i, row in enumerate(self._rows[seq:], start=seq))
+        return tuple(_event(i, row) for i, row in enumerate(self.rows[seq:], start=seq))
 
     def to_json(self) -> str:
         """The whole log as canonical JSON (sorted keys, no spaces): byte-identical for the same inputs."""

@@ -108,6 +108,15 @@ class CountedColumn:
     def __init__(self, volume: int) -> None:
         self.chunks: list[list] = [[volume, ()]]
 
+    def drug_free(self) -> int:
+        """The volume of drug-free fluid at the front: what can be pushed before any drug reaches the tip."""
+        free = 0
+        for volume, ng in self.chunks:
+            if ng:
+                break
+            free += volume
+        return free
+
     def highest(self, drug: str) -> int:
         """The highest concentration of ``drug`` anywhere in the column."""
         return max((conc for _, ng in self.chunks for name, conc in ng if name == drug), default=0)

@@ -81,6 +81,7 @@ class Flex:
     steps: tuple[FlexStep, ...]
     _offsets: tuple[int, ...] = field(init=False, repr=False, compare=False)
     _rates: tuple[int, ...] = field(init=False, repr=False, compare=False)
+    _next: tuple[int, ...] = field(init=False, repr=False, compare=False)  # step i gives way at _next[i + 1]
     kind = "flex"
 
     def __post_init__(self) -> None:
@@ -99,16 +100,15 @@ class Flex:
                     raise OpenIDDSError(f"program.steps[{i}].start", step.start,
                                         f"a start that no other step has on {day}")
                 bounds[offset] = rate
-        object.__setattr__(self, "_offsets", tuple(sorted(bounds)))
-        object.__setattr__(self, "_rates", tuple(bounds[o] for o in sorted(bounds)))
+        offsets = tuple(sorted(bounds))
+        object.__setattr__(self, "_offsets", offsets)
+        object.__setattr__(self, "_rates", tuple(bounds[o] for o in offsets))
+        object.__setattr__(self, "_next", (*offsets, offsets[0] + SECONDS_PER_WEEK))
 
     def piece(self, t_s: int, origin_s_of_week: int) -> Piece:
-        offsets, rates = self._offsets, self._rates
         week_s = (t_s + origin_s_of_week) % SECONDS_PER_WEEK
-        week_start = t_s - week_s
-        i = bisect_right(offsets, week_s) - 1
-        nxt = offsets[i + 1] if i + 1 < len(offsets) else offsets[0] + SECONDS_PER_WEEK
-        return (rates[i], week_start + nxt, None)
+        i = bisect_right(self._offsets, week_s)  # the step that runs now is i - 1 (the week's last before the first)
+        return (self._rates[i - 1], t_s - week_s + self._next[i], None)
 
     def rates(self) -> tuple[int, ...]:
         return tuple(sorted(set(self._rates)))

@@ -95,7 +95,7 @@ class Pump:
         self._pumped_est = self._blocked = 0
         self._mark = self._residual  # the reservoir estimate when the lot, path and dose last caught up
         self._plain = False
-        self._append_row = self.log.append_row
+        self._rows = self.log.rows
         self._csf: list[list] = []
         self._path = FluidPath(spec.path_ticks, self._csf)
         self._column = CountedColumn(spec.path_ticks)
@@ -180,7 +180,7 @@ class Pump:
         if volume:
             if self._plain:
                 self._res_est = res - volume
-                self._append_row((t, "delivery", source, rate, end, volume, tip))
+                self._rows.append((t, "delivery", source, rate, end, volume, tip))
             else:
                 self._deliver(t, end, rate, volume, source, tip)
             if bolus is not None:
@@ -361,7 +361,7 @@ class Pump:
                 self._path.push(lot, a, a + volume)
         self._mark = self._res_est
         self._plain = self._is_plain()
-        self._append_row((t, "delivery", source, rate, end, volume, tip, actual, route,
+        self._rows.append((t, "delivery", source, rate, end, volume, tip, actual, route,
                           None if tip is not None else dose))
 
     def _is_plain(self) -> bool:
@@ -644,6 +644,11 @@ class Pump:
                          f"at least {-(-volume // self._max_rate)} s for {command.volume_ml} mL at the maximum rate")
         if self.therapy is None and command.kind is not BolusKind.PRIMING:
             self._refuse(name, "therapy", None, "a programmed therapy with its 24-hour limit before any bolus but priming")
+        if self.therapy is None and volume > self._column.drug_free():
+            free = decimal_text(ticks_to_ml(self._column.drug_free()), 6)
+            self._refuse(name, "volume_ml", command.volume_ml,
+                         f"at most the {free} mL of drug-free fluid in the tubing and catheter: before a therapy "
+                         f"sets a 24-hour limit no drug may reach the catheter tip")
         blocked = self._bolus_blocker()
         if blocked:
             self._refuse(name, "pump_state", blocked, "a pump that is delivering with no bolus in progress")
@@ -656,7 +661,7 @@ class Pump:
 
     def _begin_bolus(self, kind: BolusKind, rate: int, volume: int, duration_s: int) -> None:
         bolus = self._bolus = _Bolus(kind, rate, volume, self.t_s)
-        self._append_row((self.t_s, "bolus_started", bolus.name, bolus.name, volume, duration_s, rate))
+        self._rows.append((self.t_s, "bolus_started", bolus.name, bolus.name, volume, duration_s, rate))
 
     def _bolus_blocker(self) -> str | None:
         if self._halt:
@@ -678,7 +683,7 @@ class Pump:
     def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
         self._bolus = None
-        self._append_row((self.t_s, "bolus_ended", outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
+        self._rows.append((self.t_s, "bolus_ended", outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
 
     def patient_bolus_status(self) -> BolusDecision:
         """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
