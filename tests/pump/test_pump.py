@@ -342,8 +342,9 @@ def test_time_never_goes_back(pump):
     pump.advance(DAY)
     with pytest.raises(OpenIDDSError, match="at or after the pump clock"):
         pump.execute(DAY - 1, Interrogate())
-    with pytest.raises(OpenIDDSError):
-        pump.advance(1.5)
+    for not_seconds in (1.5, True, "90000", float(2 * DAY)):
+        with pytest.raises(OpenIDDSError, match="whole seconds"):
+            pump.advance(not_seconds)
 
 
 def test_interrogation_reads_the_log_since_the_last_one_without_simulator_truth(pump):

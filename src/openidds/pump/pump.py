@@ -132,7 +132,7 @@ class Pump:
 
     def advance(self, to_s: int) -> None:
         """Run the pump up to ``to_s`` (seconds on the pump clock)."""
-        if isinstance(to_s, bool) or not isinstance(to_s, int):
+        if type(to_s) is not int:  # not a bool, a float or a numpy integer
             raise OpenIDDSError("at_s", to_s, "whole seconds on the pump clock")
         if to_s < self.t_s:
             raise OpenIDDSError("at_s", to_s, f"a time at or after the pump clock, {self.t_s} s")
