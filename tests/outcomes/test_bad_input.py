@@ -86,6 +86,15 @@ def test_bad_options_refused():
         paired_comparison([1, 2], [1, 2], better="down")
 
 
+def test_an_event_code_equal_to_the_censoring_code_is_refused_by_every_estimator():
+    for fit in (lambda: kaplan_meier([1, 2], [1, 1], event=1, censored=1),
+                lambda: logrank([1, 2], [1, 1], ["a", "b"], event=1, censored=1)):
+        with pytest.raises(OpenIDDSError, match="different from the censoring code"):
+            fit()
+    with pytest.raises(OpenIDDSError, match="different from the censoring code"):
+        cumulative_incidence([1, 2], [1, 1], 1, censored=1)
+
+
 def test_non_numeric_score_refused_in_paired_and_describe():
     with pytest.raises(DataError) as err:
         paired_comparison(["7", "eight", "6"], [3, 4, 5], before_column="nrs_pre")

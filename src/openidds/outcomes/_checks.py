@@ -106,6 +106,14 @@ def _integer_range(raw: np.ndarray) -> list[int] | None:
     return list(range(low, high + 1)) if high - low <= _LOOKUP_SPAN else None
 
 
+def event_codes(status: object, column: str, event: object, censored: object) -> np.ndarray:
+    """Status as 0 = censored, 1 = the event; unknown codes refused, and an event code equal to the censoring
+    code too."""
+    if event == censored:
+        raise OpenIDDSError("event", event, "a status code different from the censoring code")
+    return codes(status, column, {censored: 0, event: 1})
+
+
 def cause_codes(status: object, column: str, cause: object, censored: object, competing: object) -> np.ndarray:
     """Status as 0 = censored, 1 = the cause of interest, 2 = a competing cause; unknown codes refused."""
     if cause == censored:

@@ -1,6 +1,5 @@
 """Kaplan–Meier survival with Greenwood variance, R's pointwise CIs, median rule and median CI."""
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,18 +127,12 @@ def kaplan_meier(time: object, status: object, *, event: object = 1, censored: o
     """
     _confint.check(conf_type, conf_level)
     t = _checks.times(time, time_column)
-    code = _checks.codes(status, status_column, _status_codes(event, censored))
+    code = _checks.event_codes(status, status_column, event, censored)
     _checks.same_length({time_column: t.shape[0], status_column: code.shape[0]})
     table = event_table(t, code, 2)
     n_risk = table.at_risk[:, 0]
     n_event = table.counts[:, 0, 1]
     return _fit(table.time, n_risk, n_event, table.counts[:, 0, 0], conf_type, conf_level)
-
-
-def _status_codes(event: object, censored: object) -> Mapping[object, int]:
-    if event == censored:
-        raise OpenIDDSError("event", event, "a status code different from the censoring code")
-    return {censored: 0, event: 1}
 
 
 def _fit(time: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, n_censor: np.ndarray, conf_type: str,

@@ -33,7 +33,7 @@ def logrank(time: object, status: object, group: object, *, event: object = 1, c
             group_column: str = "group") -> LogRank:
     """Compare survival between the groups in ``group`` (in ``levels`` order if given; empty groups refused)."""
     t = _checks.times(time, time_column)
-    code = _checks.codes(status, status_column, {censored: 0, event: 1})
+    code = _checks.event_codes(status, status_column, event, censored)
     g, labels = _checks.groups_to_compare(group, group_column, levels,
                                           {time_column: t.shape[0], status_column: code.shape[0]})
     table = event_table(t, code, 2, g, len(labels))
