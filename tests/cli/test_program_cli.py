@@ -130,3 +130,17 @@ def test_clinic_library(tmp_path):
     assert run(*args).exit_code == 0
     r = run(*args, "--library", clinic)
     assert r.exit_code == 2 and "morphine.daily_dose='3.6 mg/day'" in r.output and "3.5 mg/day" in r.output
+
+
+def test_catheter_revision_is_journaled_and_cannot_be_back_dated(tmp_path):
+    """A revision goes into the journal like any session; one dated before the last entry is refused with the
+    --at option named, and the file is unchanged."""
+    path = implanted(tmp_path)
+    revise = ["--clinician", "Dr B", "--length-cm", "60", "--volume-ml", "0.2", "--tip", "T8"]
+    before = path.read_text()
+    r = run("revise-catheter", path, "--at", "2026-01-05T08:30", *revise)
+    assert r.exit_code == 2 and "--at='2026-01-05T08:30'" in r.output and "last journal entry" in r.output
+    assert path.read_text() == before
+    r = run("revise-catheter", path, "--at", "2026-01-07T10:00", *revise)
+    assert r.exit_code == 0, r.output
+    assert load_state(path.read_text()).journal[-1].revise_catheter.tip_level == "T8"

@@ -547,8 +547,7 @@ def revise_catheter(
 ) -> None:
     """Record a surgical catheter revision (the new catheter is unprimed: a priming bolus follows)."""
     try:
-        state = read_state(state_path)
-        at_s = parse_at(state, at)
+        state, _, at_s = _open_session(state_path, at)
         command = ReviseCatheter(Catheter(length_cm, volume_ml, tip))
         state = state.with_entry(at_s, command, f"revision by {clinician}")
         state.replay()
