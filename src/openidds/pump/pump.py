@@ -73,6 +73,25 @@ class _Bolus:
 class Pump:
     """One implanted pump. Time only moves through ``advance``, ``execute`` and ``inject`` (``at_s``)."""
 
+    # Slots, not an instance dict: a pump has more attributes than CPython 3.11 shares between instances'
+    # dicts (30), and past that every ``self.x`` on the hot path is a dict lookup.
+    __slots__ = (
+        "spec", "t_s", "log", "therapy", "solution", "catheter",
+        # the device
+        "_origin", "_capacity", "_residual", "_low", "_min_rate", "_max_rate", "_eri_at", "_eos_at", "_tubing",
+        # programs and boluses
+        "_program", "_basal", "_bolus", "_grants",
+        # reservoir, lots, fluid path and the pump's counts
+        "_lot", "_res_est", "_pumped_est", "_blocked", "_mark", "_plain", "_rows", "_csf", "_path", "_column",
+        "_explanted", "_tissue", "_withdrawn_ranges", "_dose", "_filled", "_withdrawn",
+        # the 24-hour limit
+        "_limits", "_check_level", "_capped",
+        # stops, faults, battery and alarms
+        "_halt", "_special", "_empty", "_motor_stop_reason", "_motor_resume_at", "_awaiting_confirmation",
+        "_critical_memory", "_safe_state", "_occluded", "_leaking", "_alarms", "_eri_done", "_eos_done", "_timer",
+        "_stop_level", "_interrogated_seq",
+    )
+
     def __init__(self, spec: PumpSpec | None = None, *, start_s: int = 0) -> None:
         spec = spec or PumpSpec()
         self.spec = spec
