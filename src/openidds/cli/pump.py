@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 from openidds.pump.scenario import load_scenario, run_scenario
 from openidds.pump.timeline import summary, timeline
@@ -78,9 +79,8 @@ def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool)
         table.add_row(f"{row.when:%a %d %b %Y %H:%M}", row.kind, row.text, style=_STYLES.get(row.severity, ""))
     console.print(table)
     result = summary(run)
-    totals = Table(title="Totals", header_style="bold")
-    for column in ("drug", "delivered (pump's count)", "to CSF", "to tissue", "withdrawn", "in reservoir", "in catheter"):
-        totals.add_column(column, justify="right" if column != "drug" else "left")
+    totals = label_table("Totals", ("drug", "delivered (pump's count)", "to CSF", "to tissue", "withdrawn",
+                                    "in reservoir", "in catheter"), header_style="bold")
     for drug, mg in result["drugs_mg"].items():
         totals.add_row(drug, *(f"{mg[k]} mg" for k in (
             "pumped_nominal", "to_csf", "to_tissue", "withdrawn", "in_reservoir", "in_catheter")))

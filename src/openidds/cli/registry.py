@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from openidds.cli.tables import label_table
 from openidds.clinic import (
     Finding,
     ImportRejected,
@@ -166,9 +167,7 @@ def import_(
     if as_json:
         typer.echo(json.dumps(result))
         return
-    table = Table(title="import")
-    for column in ("records", "inserted", "updated", "unchanged"):
-        table.add_column(column, justify="right" if column != "records" else "left")
+    table = label_table("import", ("records", "inserted", "updated", "unchanged"))
     for name in dict.fromkeys([*result.get("inserted", {}), *result.get("updated", {})]):
         table.add_row(name, *(str(result.get(k, {}).get(name, 0)) for k in ("inserted", "updated", "unchanged")))
     console.print(table)

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from openidds.cli.tables import read_table
+from openidds.cli.tables import label_table, read_table
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import (
     cumulative_incidence,
@@ -125,17 +125,15 @@ def km(
                    "logrank": test.to_dict() if test else None})
             return
         console = Console()
-        summary = Table(title=f"Kaplan–Meier: {time} / {status}")
-        for name in ("group", "n", "events", "median", f"{conf_level:.0%} CI"):
-            summary.add_column(name, justify="right" if name != "group" else "left")
+        summary = label_table(f"Kaplan–Meier: {time} / {status}",
+                              ("group", "n", "events", "median", f"{conf_level:.0%} CI"))
         for label, fit in fits:
             q = fit.median
             summary.add_row(str(label), str(fit.n), str(fit.events), _fmt(q.time, 2), _ci(q.lower, q.upper, 2))
         console.print(summary)
         if at:
-            table = Table(title="Survival at chosen times")
-            for name in ("group", "time", "at risk", "S(t)", "SE", f"{conf_level:.0%} CI"):
-                table.add_column(name, justify="right" if name != "group" else "left")
+            table = label_table("Survival at chosen times",
+                                ("group", "time", "at risk", "S(t)", "SE", f"{conf_level:.0%} CI"))
             for label, fit in fits:
                 r = fit.at(at)
                 for i in range(len(at)):
@@ -187,9 +185,8 @@ def cif(
                    "gray": test.to_dict() if test else None})
             return
         console = Console()
-        table = Table(title=f"Cumulative incidence of {status} = {cause}")
-        for name in ("group", "n", "time", "at risk", "events", "incidence", "SE", f"{conf_level:.0%} CI"):
-            table.add_column(name, justify="right" if name != "group" else "left")
+        table = label_table(f"Cumulative incidence of {status} = {cause}",
+                            ("group", "n", "time", "at risk", "events", "incidence", "SE", f"{conf_level:.0%} CI"))
         for label, fit in fits:
             r = fit.at(at)
             for i in range(len(at)):

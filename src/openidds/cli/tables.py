@@ -1,12 +1,23 @@
-"""Reading a table the commands analyse: CSV or Parquet by the file's suffix."""
+"""Tables in and out: reading a table the commands analyse (CSV or Parquet by the file's suffix), and the
+rich tables they print."""
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
+from rich.table import Table
 
 from openidds.errors import OpenIDDSError
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
+
+
+def label_table(title: str, columns: Sequence[str], **style: str) -> Table:
+    """A printed table whose first column holds labels (left-aligned) and the others figures (right-aligned)."""
+    table = Table(title=title, **style)
+    for i, name in enumerate(columns):
+        table.add_column(name, justify="left" if i == 0 else "right")
+    return table
 
 
 def read_table(path: Path, field: str = "file") -> pd.DataFrame:

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from openidds.pump.lots import Concentrations
+from openidds.pump.lots import Concentrations, add_drug
 
 _TRUTH_FIELDS = frozenset({"actual", "route"})
 
@@ -72,53 +72,49 @@ class EventLog:
     def deliveries_since(self, t_s: int) -> list[tuple[int, int, int, Concentrations]]:
         """The delivery after ``t_s`` as pieces at a constant rate, oldest first: ``(start_s, end_s, rate,
         tip)``, each drug at ``rate * tip[drug]`` mass ticks per second. A segment cut inside its last second
-        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip. Reads back
-        from the newest row only as far as ``t_s``."""
+        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip."""
         pieces = []
-        for row in reversed(self.rows):
-            start_s = row[0]
-            if row[1] == "delivery":
-                rate, end_s, volume, tip = row[3], row[4], row[5], row[6]
-                if end_s <= t_s:
-                    break
-                if tip is None:
-                    pieces.append((start_s, end_s, 1, tuple(row[9].items())))
-                    continue
-                last_second = volume - rate * (end_s - start_s - 1)
-                if last_second == rate:
-                    pieces.append((start_s, end_s, rate, tip))
-                    continue
-                pieces.append((end_s - 1, end_s, last_second, tip))
-                if end_s - 1 > start_s:
-                    pieces.append((start_s, end_s - 1, rate, tip))
-            elif start_s < t_s:
-                break
+        for start_s, _, _, rate, end_s, volume, tip, *full in self._deliveries_back_to(t_s):
+            if tip is None:
+                pieces.append((start_s, end_s, 1, tuple(full[2].items())))
+                continue
+            last_second = volume - rate * (end_s - start_s - 1)
+            if last_second == rate:
+                pieces.append((start_s, end_s, rate, tip))
+                continue
+            pieces.append((end_s - 1, end_s, last_second, tip))
+            if end_s - 1 > start_s:
+                pieces.append((start_s, end_s - 1, rate, tip))
         pieces.reverse()
         return pieces
 
     def delivered_since(self, t_s: int) -> dict[str, int]:
-        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: one pass back from the newest row,
-        adding up volumes while the tip stays the same solution."""
+        """The drug (mass ticks) counted at the tip after ``t_s``, per drug, adding up volumes while the tip
+        stays the same solution."""
         total: dict[str, int] = {}
         tip_now, volume_now = (), 0
-        for row in reversed(self.rows):
-            if row[1] != "delivery":
-                if row[0] < t_s:
-                    break
-                continue
-            if row[4] <= t_s:
-                break
+        for row in self._deliveries_back_to(t_s):
             tip, volume = row[6], row[5]
             if tip is None:  # the one second with a mixed tip: its dose
                 tip, volume = tuple(row[9].items()), 1
             elif row[0] < t_s:  # every second but the last runs at the full rate
                 volume -= row[3] * (t_s - row[0])
             if tip is not tip_now:
-                _add_amounts(total, tip_now, volume_now)
+                add_drug(total, tip_now, volume_now)
                 tip_now, volume_now = tip, 0
             volume_now += volume
-        _add_amounts(total, tip_now, volume_now)
+        add_drug(total, tip_now, volume_now)
         return total
+
+    def _deliveries_back_to(self, t_s: int) -> Iterator[tuple]:
+        """The delivery rows that end after ``t_s``, newest first: reads back only as far as ``t_s``."""
+        for row in reversed(self.rows):
+            if row[1] == "delivery":
+                if row[4] <= t_s:
+                    return
+                yield row
+            elif row[0] < t_s:
+                return
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -133,11 +129,6 @@ class EventLog:
     def to_json(self) -> str:
         """The whole log as canonical JSON (sorted keys, no spaces): byte-identical for the same inputs."""
         return json.dumps([e.to_dict() for e in self], sort_keys=True, separators=(",", ":"))
-
-
-def _add_amounts(total: dict[str, int], tip: Concentrations, volume: int) -> None:
-    for drug, ng in tip:
-        total[drug] = total.get(drug, 0) + volume * ng
 
 
 def _event(seq: int, row: tuple) -> Event:

@@ -98,6 +98,12 @@ def sum_ranges(ranges: list[list]) -> dict[str, int]:
     return total
 
 
+def add_drug(total: dict[str, int], ng: Concentrations, volume: int) -> None:
+    """Add the drug in ``volume`` of the solution ``ng`` to ``total`` (mass ticks per drug)."""
+    for drug, conc in ng:
+        total[drug] = total.get(drug, 0) + volume * conc
+
+
 class CountedColumn:
     """The pump's own view of its tubing and catheter: volumes of the concentrations it was told (ng/mL per
     drug, ``{}`` for drug-free fluid), front first. It moves with the volume the pump counts, so the pump

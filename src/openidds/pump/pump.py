@@ -45,7 +45,7 @@ from openidds.pump.faults import (
     MriExposure,
     SelfTestError,
 )
-from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, extend_ranges, sum_ranges
+from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, add_drug, extend_ranges, sum_ranges
 from openidds.pump.programs import FOREVER_S, PatientBolus, Stopped, Therapy, max_daily_volume
 from openidds.pump.rolling import RollingDose, rolling_dose
 from openidds.pump.solution import Solution
@@ -401,7 +401,7 @@ class Pump:
             lot.drawn = a + volume
             self._pumped_est += volume
             self._path.push(lot, a, a + volume)
-            _add(self._dose, {drug: volume * ng for drug, ng in lot.ng_nominal})
+            add_drug(self._dose, lot.ng_nominal, volume)
             self._mark = self._res_est
 
     def _settle(self) -> None:
