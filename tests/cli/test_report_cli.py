@@ -8,13 +8,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from tests.outcomes.synthetic_cohort import synthetic_cohort
 from typer.testing import CliRunner
 
 from openidds.cli import registry, report
 from openidds.clinic import analysis_dataset, connect, vocabulary
 from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, generate
 from openidds.outcomes.report import COLUMNS, fingerprint
-from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 CLINIC = Path(__file__).resolve().parents[1] / "data" / "clinic"
 runner = CliRunner()

@@ -47,12 +47,11 @@ def test_two_users_changing_the_same_record_never_lose_an_update(engine, model):
     ids = dict(zip((Patient, Implant), _seed(engine), strict=True))
     record_id = ids[model]
     field, first, second = ("bmi_kg_per_m2", 20.5, 21.0) if model is Patient else ("catheter_tip_level", "T6", "T8")
-    with pytest.raises(ConcurrentUpdateError):
-        with unit_of_work(engine, "bob") as bob:
-            stale = bob.get(model, record_id)
-            with unit_of_work(engine, "alice") as alice:
-                setattr(alice.get(model, record_id), field, first)
-            setattr(stale, field, second)
+    with pytest.raises(ConcurrentUpdateError), unit_of_work(engine, "bob") as bob:
+        stale = bob.get(model, record_id)
+        with unit_of_work(engine, "alice") as alice:
+            setattr(alice.get(model, record_id), field, first)
+        setattr(stale, field, second)
     with unit_of_work(engine, "bob") as bob:
         fresh = bob.get(model, record_id)
         assert getattr(fresh, field) == first
@@ -70,12 +69,11 @@ def test_two_users_changing_the_same_record_never_lose_an_update(engine, model):
 
 def test_audit_entry_commits_and_rolls_back_with_the_change(engine):
     patient_id, _ = _seed(engine)
-    at = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
-    with pytest.raises(RuntimeError):
-        with unit_of_work(engine, "carol", clock=lambda: at) as s:
-            s.get(Patient, patient_id).sex = "male"
-            s.flush()
-            raise RuntimeError("interrupted")
+    at = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+    with pytest.raises(RuntimeError), unit_of_work(engine, "carol", clock=lambda: at) as s:
+        s.get(Patient, patient_id).sex = "male"
+        s.flush()
+        raise RuntimeError("interrupted")
     with unit_of_work(engine, "carol", clock=lambda: at, source="ward round") as s:
         assert s.get(Patient, patient_id).sex == "female"
         assert not s.scalars(select(AuditEntry).where(AuditEntry.user_name == "carol")).all()
@@ -101,6 +99,5 @@ def test_deletion_is_audited_with_the_values_before(engine):
 
 
 def test_changes_without_a_user_are_refused(engine):
-    with pytest.raises(RegistryError, match="user"):
-        with unit_of_work(engine, "") as s:
-            s.add(Site(code="X"))
+    with pytest.raises(RegistryError, match="user"), unit_of_work(engine, "") as s:
+        s.add(Site(code="X"))

@@ -9,7 +9,7 @@ import io
 import pytest
 from sqlalchemy import select
 
-from openidds.clinic import ImportRejected, SPECS, data_dictionary, import_batch, read_redcap, unit_of_work
+from openidds.clinic import SPECS, ImportRejected, data_dictionary, import_batch, read_redcap, unit_of_work
 from openidds.clinic.models import Patient, Refill, Visit
 from openidds.clinic.redcap import HEADER, repeating_instruments, variables
 

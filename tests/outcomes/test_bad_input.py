@@ -5,8 +5,18 @@ import pandas as pd
 import pytest
 
 from openidds.errors import OpenIDDSError
-from openidds.outcomes import (DataError, cumulative_incidence, describe, describe_continuous, gray_test,
-                               kaplan_meier, logrank, paired_comparison, proportion, select_columns)
+from openidds.outcomes import (
+    DataError,
+    cumulative_incidence,
+    describe,
+    describe_continuous,
+    gray_test,
+    kaplan_meier,
+    logrank,
+    paired_comparison,
+    proportion,
+    select_columns,
+)
 
 
 def test_non_numeric_time_names_column_rows_and_values():

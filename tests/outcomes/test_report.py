@@ -7,6 +7,7 @@ from html import unescape
 import numpy as np
 import pandas as pd
 import pytest
+from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import DataError, cumulative_incidence, describe_categorical, kaplan_meier, paired_comparison
@@ -15,7 +16,6 @@ from openidds.outcomes.report import COLUMNS, Paragraph, ReportFigure, Row, Tabl
 from openidds.outcomes.report._format import DAYS_PER_MONTH, ci, p_is, pct, pct_ci, pval
 from openidds.outcomes.report.events import complications_section
 from openidds.outcomes.report.pdf import BOTTOM_IN, HEIGHT_IN, _Pages
-from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 ORDER = ["cohort", "pain", "opioids", "satisfaction", "survival", "complications", "exits", "data"]
 

@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from lifelines.statistics import multivariate_logrank_test
-from scipy.stats import logrank as scipy_logrank, CensoredData
+from scipy.stats import CensoredData
+from scipy.stats import logrank as scipy_logrank
 
 from openidds.outcomes import gray_test, logrank
 

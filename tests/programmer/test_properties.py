@@ -7,8 +7,8 @@ from hypothesis import strategies as st
 
 from openidds.drugs import default_library
 from openidds.programmer import (
-    BolusOrder,
     CHECKLIST,
+    BolusOrder,
     ContinuousDose,
     Policy,
     Prescription,

@@ -6,13 +6,13 @@ import pytest
 
 from openidds.programmer import (
     CHECKLIST,
+    PUMP_ACCURACY_PERCENT,
     Port,
     Prescription,
     ProgrammerError,
     RefillWorkflow,
     SessionRefused,
     discrepancy_threshold,
-    PUMP_ACCURACY_PERCENT,
 )
 from openidds.pump import CatheterOcclusion, Pump, PumpSpec
 from openidds.pump.ticks import ticks_to_ml
@@ -197,7 +197,7 @@ def test_stability_date_limits_refill(programmed):
 
 def test_ziconotide_first_fill_14_days():
     """REFILL-STABILITY-1: ziconotide's first fill is due within 14 days (Prialt [V] via the library)."""
-    from openidds.programmer import ProgrammingSession, TherapyOrder, ContinuousDose
+    from openidds.programmer import ContinuousDose, ProgrammingSession, TherapyOrder
     from openidds.pump import Refill, Solution
 
     pump = Pump(PumpSpec())
@@ -220,8 +220,8 @@ def test_withdraw_bad_input(programmed):
 def test_catheter_access_is_its_own_procedure(programmed):
     """REFILL-PORT-1: the catheter-access procedure is separate: it shows the drug in the catheter that an
     injection pushes into the CSF, and needs its own confirmation after aspirating the catheter volume."""
-    from openidds.programmer import CatheterAccessProcedure, plan_catheter_access
     from openidds.drugs import default_library
+    from openidds.programmer import CatheterAccessProcedure, plan_catheter_access
     from openidds.pump import Solution
 
     plan = plan_catheter_access(programmed.catheter, programmed.solution, Solution.of({"morphine": "1"}), "0.5",

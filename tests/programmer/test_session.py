@@ -2,7 +2,7 @@
 
 import pytest
 
-from openidds.drugs import load_library, default_library
+from openidds.drugs import default_library, load_library
 from openidds.programmer import (
     BolusOrder,
     ContinuousDose,

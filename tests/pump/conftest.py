@@ -1,9 +1,9 @@
 """Fixtures for the pump tests."""
 
 import pytest
+from tests.pump.builders import filled_pump
 
 from openidds.pump import PatientBolus, Pump
-from tests.pump.builders import filled_pump
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ bolus storms, determinism."""
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from tests.pump.test_stateful import LogChecker
 
 from openidds.pump import (
     Continuous,
@@ -20,7 +21,6 @@ from openidds.pump import (
     program_volume,
 )
 from openidds.pump.ticks import MASS_TICKS_PER_MG
-from tests.pump.test_stateful import LogChecker
 
 DAY = 86_400
 rates = st.sampled_from(["0.048", "0.1", "0.25", "0.5", "1.2"])

@@ -3,6 +3,8 @@
 from fractions import Fraction
 
 import pytest
+from tests.pump.builders import MORPHINE_10, filled_pump
+from tests.pump.test_stateful import LogChecker
 
 from openidds.errors import OpenIDDSError
 from openidds.pump import (
@@ -36,8 +38,6 @@ from openidds.pump import (
     rebuild_totals,
 )
 from openidds.pump.ticks import MASS_TICKS_PER_MG, TICKS_PER_ML, decimal_text, ticks_to_ml, volume_ticks
-from tests.pump.builders import MORPHINE_10, filled_pump
-from tests.pump.test_stateful import LogChecker
 
 DAY, HOUR = 86_400, 3_600
 

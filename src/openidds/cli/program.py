@@ -45,15 +45,15 @@ from openidds.programmer import (
     TherapyOrder,
     bridge_bolus,
     concentration,
+    describe_therapy,
     dump_state,
-    fill_history,
     figures,
+    fill_history,
     first_fill_drugs,
     forecast,
     load_state,
     plain_decimal,
     priming_bolus,
-    describe_therapy,
     stability,
 )
 from openidds.pump import Catheter, Pump, RequestPatientBolus, ReviseCatheter

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from openidds.errors import OpenIDDSError
 from openidds.cli.program import current_forecast, fail, forecast_lines, library_from, open_pump, when
+from openidds.errors import OpenIDDSError
 from openidds.programmer import FillPlan, Policy, ProgrammerError, forecast, plain_decimal, plan_fill, stability
 from openidds.pump.ticks import SECONDS_PER_DAY, TICKS_PER_ML, exact
 

@@ -24,7 +24,8 @@ from typing import Any
 import pandas as pd
 from sqlalchemy import Engine
 
-from openidds.clinic import store, vocabulary as v
+from openidds.clinic import store
+from openidds.clinic import vocabulary as v
 from openidds.clinic.database import sessions
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.record import Record

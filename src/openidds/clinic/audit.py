@@ -15,7 +15,7 @@ from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import Connection, event, inspect, insert
+from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
 from openidds.clinic import bulk
@@ -30,8 +30,8 @@ CLOCK_KEY = "clock"
 def now_utc(session_info: Mapping[str, Any]) -> dt.datetime:
     """The audit time: the session's clock if one was given, else the wall clock, as naive UTC."""
     clock = session_info.get(CLOCK_KEY)
-    at = clock() if clock is not None else dt.datetime.now(dt.timezone.utc)
-    return at.astimezone(dt.timezone.utc).replace(tzinfo=None) if at.tzinfo else at
+    at = clock() if clock is not None else dt.datetime.now(dt.UTC)
+    return at.astimezone(dt.UTC).replace(tzinfo=None) if at.tzinfo else at
 
 
 def audit_rows(
@@ -56,7 +56,7 @@ def _json_value(value: Any) -> str:
     kind = type(value)
     if kind is str:
         return encode_basestring_ascii(value)
-    if kind is int or kind is float and math.isfinite(value):
+    if kind is int or (kind is float and math.isfinite(value)):
         return repr(value)
     if kind is dt.date or kind is dt.datetime:
         return '"' + value.isoformat() + '"'

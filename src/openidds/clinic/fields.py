@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from openidds.clinic import models, vocabulary as v
+from openidds.clinic import models
+from openidds.clinic import vocabulary as v
 
 LEVEL_PATTERN = r"^[CTLS][0-9]{1,2}(/[0-9]{1,2})?$"
 

@@ -186,8 +186,8 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
     batch = Batch()
     for location_cells, row, site, code, serial in zip(rows, zip(*values) if values else ((),) * n, sites, codes,
                                                        serials):
-        if not codes_valid and not (_valid_code(site) and _valid_code(code)) \
-                or any_bad and (_REFUSED in row or any(row[i] is None for i in required)):
+        if (not codes_valid and not (_valid_code(site) and _valid_code(code))) \
+                or (any_bad and (_REFUSED in row or any(row[i] is None for i in required))):
             location, cells = location_cells
             record, found = parse_row(spec, dict(zip(header, cells, strict=True)), location)
             batch.findings += found

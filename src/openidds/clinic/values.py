@@ -53,7 +53,7 @@ def _datetime(f: Field, text: str) -> dt.datetime:
         raise RegistryError(f.name, text, "an ISO 8601 date-time with offset, e.g. 2024-03-01T10:30:00Z") from None
     if value.tzinfo is None or len(text) < 16:
         raise RegistryError(f.name, text, "an ISO 8601 date-time with a UTC offset or Z (time zone is not guessed)")
-    return value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
 def _bool(f: Field, text: str) -> bool:
@@ -93,7 +93,7 @@ _PARSERS: dict[str, Callable[[Field, str], Any]] = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def parser(f: Field) -> Callable[[str | None], Any]:
     """A fast reader of cells of field ``f`` (what :func:`parse_cell` does, compiled once per field)."""
     convert = _PARSERS[f.kind]
@@ -107,7 +107,7 @@ def parser(f: Field) -> Callable[[str | None], Any]:
         if not text:
             return None
         value = convert(f, text)
-        if ranged and (low is not None and value < low or high is not None and value > high):
+        if ranged and ((low is not None and value < low) or (high is not None and value > high)):
             check_range(f, value)
         return value
 
@@ -121,7 +121,7 @@ def parse_cell(f: Field, text: str | None) -> Any:
 
 def check_range(f: Field, value: Any) -> None:
     """Refuse a number outside the field's limits."""
-    if f.minimum is not None and value < f.minimum or f.maximum is not None and value > f.maximum:
+    if (f.minimum is not None and value < f.minimum) or (f.maximum is not None and value > f.maximum):
         unit = f" {f.unit}" if f.unit else ""
         low = "" if f.minimum is None else f" from {f.minimum:g}"
         high = "" if f.maximum is None else f" to {f.maximum:g}"

@@ -4,10 +4,18 @@ from enum import Enum
 from fractions import Fraction
 from typing import Annotated, Any, TypeVar
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer, PlainValidator, ValidationError, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    PlainValidator,
+    ValidationError,
+    field_validator,
+)
 
-from openidds.errors import OpenIDDSError
 from openidds.drugs.errors import InputFileError
+from openidds.errors import OpenIDDSError
 from openidds.units import Quantity, exact, format_quantity, parse_quantity
 
 

@@ -13,10 +13,9 @@ import math
 from dataclasses import dataclass
 from fractions import Fraction
 
+from openidds.programmer.conversion import plain_decimal
 from openidds.pump import BolusKind, Catheter, PumpSpec, Solution, StartBolus, Therapy, max_daily_volume
 from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, ticks_to_ml, volume_ticks
-
-from openidds.programmer.conversion import plain_decimal
 
 MIXING_WARNING = (
     "Label warning (SynchroMed II reference guide, via shared/reference/pump.md section 1.2 [V]): at "

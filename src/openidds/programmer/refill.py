@@ -15,10 +15,10 @@ from enum import Enum
 from fractions import Fraction
 
 from openidds.drugs import DrugLibrary, DrugsError
+from openidds.errors import OpenIDDSError
 from openidds.programmer.boluses import BolusPlan, bridge_bolus
 from openidds.programmer.conversion import plain_decimal
 from openidds.programmer.errors import ProgrammerError
-from openidds.errors import OpenIDDSError
 from openidds.programmer.orders import TherapyOrder
 from openidds.programmer.policy import DISCREPANCY_FLOOR_ML, Policy, SourcedFigure
 from openidds.programmer.session import Fill, ProgrammingSession, Review, State

@@ -6,10 +6,10 @@ workflow). An abandoned or refused session leaves the pump as it was after the i
 step, refusal and confirmation is written to the session log with who and why.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
-from typing import Callable
 
 from openidds.drugs import DrugLibrary, default_library
 from openidds.errors import OpenIDDSError

@@ -53,7 +53,6 @@ from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
 
-
 _NAMES = {kind: (kind.value, f"bolus:{kind.value}") for kind in BolusKind}
 """Each bolus kind's name and the flow it drives, as plain strings (enum attributes are slow on a hot path)."""
 

@@ -23,7 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import NormalDist
 
-from openidds.clinic.examples import EXAMPLE_CUTOFF as CUTOFF, EXAMPLE_FOLDER as FOLDER
+from openidds.clinic.examples import EXAMPLE_CUTOFF as CUTOFF
+from openidds.clinic.examples import EXAMPLE_FOLDER as FOLDER
 from openidds.clinic.fields import SPECS, reference_columns
 
 SEED = 20251122

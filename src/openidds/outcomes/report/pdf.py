@@ -240,8 +240,7 @@ def render_pdf(report: "StudyReport") -> bytes:
     pages.number_pages(report.title)
     buffer = io.BytesIO()
     metadata = {"Title": report.title, "Creator": "openidds report", "CreationDate": None, "ModDate": None}
-    with rc_context({"pdf.fonttype": 3, "font.family": "DejaVu Sans"}):
-        with PdfPages(buffer, metadata=metadata) as pdf:
-            for page in pages.pages:
-                pdf.savefig(page)
+    with rc_context({"pdf.fonttype": 3, "font.family": "DejaVu Sans"}), PdfPages(buffer, metadata=metadata) as pdf:
+        for page in pages.pages:
+            pdf.savefig(page)
     return buffer.getvalue()
