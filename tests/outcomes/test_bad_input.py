@@ -56,7 +56,7 @@ def test_missing_status_refused():
 
 def test_missing_column_names_the_columns_that_exist():
     frame = pd.DataFrame({"time": [1], "status": [1]})
-    with pytest.raises(OpenIDDSError, match="'vital'.*'time', 'status'"):
+    with pytest.raises(OpenIDDSError, match=r"'vital'.*'time', 'status'"):
         select_columns(frame, "time", "vital")
     with pytest.raises(OpenIDDSError, match="'arm'"):
         describe(frame, continuous=["time"], by="arm")

@@ -55,9 +55,9 @@ def test_lung_matches_r(printed, lung):
     fit = kaplan_meier(lung.time, lung.status, event=2, censored=1)
     assert (fit.n, fit.events) == (228, 165)
     q = fit.median
-    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("310", "285", "363"))] == [True] * 3
+    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("310", "285", "363"), strict=True)] == [True] * 3
     q = kaplan_meier(lung.time, lung.status, event=2, censored=1, conf_type="log-log").median
-    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("310", "284", "361"))] == [True] * 3
+    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("310", "284", "361"), strict=True)] == [True] * 3
     at = fit.at([180, 365, 730])
     for i, (s, lo, up) in enumerate([("0.722", "0.666", "0.783"), ("0.409", "0.345", "0.486"),
                                      ("0.116", "0.0716", "0.187")]):
@@ -77,16 +77,16 @@ def test_lung_by_sex_matches_r(printed, lung, sex, n, events, log, loglog):
         fit = kaplan_meier(rows.time, rows.status, event=2, censored=1, conf_type=conf_type)
         q = fit.median
         assert (fit.n, fit.events) == (n, events)
-        assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ref)] == [True] * 3
+        assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ref, strict=True)] == [True] * 3
 
 
 def test_veteran_matches_r(printed, veteran):
     fit = kaplan_meier(veteran.time, veteran.status)
     assert (fit.n, fit.events) == (137, 128)
     q = fit.median
-    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("80", "52", "105"))] == [True] * 3
+    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("80", "52", "105"), strict=True)] == [True] * 3
     q = kaplan_meier(veteran.time, veteran.status, conf_type="log-log").median
-    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("80", "52", "100"))] == [True] * 3
+    assert [printed(v, r) for v, r in zip((q.time, q.lower, q.upper), ("80", "52", "100"), strict=True)] == [True] * 3
     at = fit.at([30, 90, 180, 365])
     for i, (s, lo, up) in enumerate([("0.700", "0.628", "0.782"), ("0.464", "0.387", "0.556"),
                                      ("0.222", "0.161", "0.308"), ("0.090", "0.051", "0.160")]):

@@ -40,7 +40,7 @@ def test_fourteen_of_twenty_improved_matches_r(printed, method, lower, upper):
 
 def test_share_improved_counts_falls_in_pain():
     result = paired_comparison(PRE, POST)
-    assert result.improved_exact.successes == sum(a < b for a, b in zip(POST, PRE)) == 16
+    assert result.improved_exact.successes == sum(a < b for a, b in zip(POST, PRE, strict=True)) == 16
     assert result.improved_exact.method == "clopper-pearson" and result.improved_wilson.method == "wilson"
     higher = paired_comparison(PRE, POST, better="higher")
     assert higher.improved_exact.successes == 0

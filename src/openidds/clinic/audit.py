@@ -77,9 +77,8 @@ def _encoded_column(prefix: str, values: list[Any]) -> list[str]:
     distinct = dict.fromkeys(values)
     if len(distinct) * 2 > len(values):
         return [one(v) for v in values]
-    for value in distinct:
-        distinct[value] = one(value)
-    return list(map(distinct.__getitem__, values))
+    encoded = {value: one(value) for value in distinct}
+    return list(map(encoded.__getitem__, values))
 
 
 def encode_payloads(columns: Mapping[str, Sequence[Any]]) -> list[str]:
@@ -100,7 +99,8 @@ def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, colu
     does not name was null), encoded by :func:`encode_payloads`."""
     if not columns or not columns["id"]:
         return
-    bulk.insert_columns(conn, AuditEntry.__table__, {"record_id": columns["id"], "after": encode_payloads(columns)},
+    bulk.insert_columns(conn, bulk.table_of(AuditEntry),
+                        {"record_id": columns["id"], "after": encode_payloads(columns)},
                         {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
                          "source": source}, encoded=("before", "after"))
 

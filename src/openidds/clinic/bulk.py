@@ -30,6 +30,11 @@ def collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def table_of(model: type[models.Base]) -> Table:
+    """The Table a model class is mapped to (SQLAlchemy types ``model.__table__`` as any FromClause)."""
+    return models.Base.metadata.tables[model.__tablename__]
+
+
 def _converted(proc: Any, values: list[Any], memoise: bool) -> list[Any]:
     """``proc`` applied to each value but ``None``; once per distinct value when ``memoise`` (dates repeat)."""
     if not memoise:
@@ -52,7 +57,8 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     dialect = conn.dialect
     names = [*columns, *constants]
     compiled = insert(table).compile(dialect=dialect, column_keys=names)
-    order = list(compiled.positiontup) if compiled.positional else names
+    positions = compiled.positiontup if compiled.positional else None
+    order = names if positions is None else list(positions)
     stored_columns: list[Any] = []
     for name in order:
         sql_type = table.c[name].type
@@ -64,7 +70,7 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
             values = list(columns[name])
             stored_columns.append(values if proc is None else
                                   _converted(proc, values, isinstance(sql_type, Date | DateTime)))
-    params: list[Any] = list(zip(*stored_columns))
+    params: list[Any] = list(zip(*stored_columns, strict=True))
     if not compiled.positional:
         params = [dict(zip(order, row, strict=True)) for row in params]
     conn.exec_driver_sql(str(compiled), params)
@@ -98,7 +104,7 @@ def insert_columns_with_ids(conn: Connection, table: Table, columns: Mapping[str
         if tuple(block) == (n, before + 1, before + n):
             return list(range(before + 1, before + n + 1))
     ids = _stored_ids(conn, table, key_columns, set(columns[key_columns[0]]))
-    return [ids[key] for key in zip(*(stored[c] for c in key_columns))]
+    return [ids[key] for key in zip(*(stored[c] for c in key_columns), strict=True)]
 
 
 def _stored_ids(conn: Connection, table: Table, key_columns: Sequence[str], parent_ids: Iterable[int]
@@ -111,7 +117,8 @@ def _stored_ids(conn: Connection, table: Table, key_columns: Sequence[str], pare
         stmt = select(table.c.id, *(table.c[c] for c in key_columns)).where(table.c[parent].in_(chunk))
         compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
         params = compiled.construct_params()
-        args = tuple(params[name] for name in compiled.positiontup) if compiled.positional else params
+        positions = compiled.positiontup if compiled.positional else None
+        args = params if positions is None else tuple(params[name] for name in positions)
         for record_id, *key in conn.exec_driver_sql(str(compiled), args):
             out[tuple(key)] = record_id
     return out
@@ -119,7 +126,7 @@ def _stored_ids(conn: Connection, table: Table, key_columns: Sequence[str], pare
 
 def refresh_refill_status(conn: Connection, implant_ids: Iterable[int]) -> None:
     """Recompute the latest refill and next due date of the given implants (see ``models.RefillStatus``)."""
-    r, status = models.Refill, models.RefillStatus.__table__
+    r, status = models.Refill, table_of(models.RefillStatus)
     for chunk in chunks(sorted(set(implant_ids))):
         conn.execute(delete(status).where(status.c.implant_id.in_(chunk)))
         last = (select(r.implant_id, func.max(r.refilled_at).label("last_at")).where(r.implant_id.in_(chunk))

@@ -125,7 +125,8 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
         session.commit()
     except StaleDataError as exc:
         session.rollback()
-        raise ConcurrentUpdateError("record", str(exc), "the version you read; reload it and apply your change again") from exc
+        raise ConcurrentUpdateError("record", str(exc),
+                                    "the version you read; reload it and apply your change again") from exc
     except IntegrityError as exc:
         session.rollback()
         raise ConcurrentUpdateError("record", str(exc.orig).splitlines()[0],

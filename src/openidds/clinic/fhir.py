@@ -82,7 +82,7 @@ def _patient_resources(records: list[Record]) -> list[dict[str, Any]]:
         if patient.get("cancer_diagnosis_date"):
             condition["onsetDateTime"] = patient.get("cancer_diagnosis_date").isoformat()
         out.append(condition)
-    devices: dict[dt.date, dict[str, Any]] = {}
+    devices: dict[dt.date | None, dict[str, Any]] = {}  # keyed like Record.implant_date
     for implant in sorted(kinds.get("implants", []), key=lambda r: r.get("implant_date")):
         day = implant.get("implant_date")
         device: dict[str, Any] = {"resourceType": "Device", "id": _id("pump", site, code, day), "patient": subject,
@@ -148,10 +148,10 @@ def _patient_resources(records: list[Record]) -> list[dict[str, Any]]:
                                 {1: "mild", 2: "moderate"}.get(grade, "severe"),
                                 {1: "Mild", 2: "Moderate"}.get(grade, "Severe"))}
         if complication.extra.get("implant_id") is not None:
-            implant = next((d for day, d in sorted(devices.items(), reverse=True)
+            suspect = next((d for day, d in sorted(devices.items(), reverse=True)
                             if complication.get("onset_date") >= day), None)
-            if implant is not None:
-                event["suspectEntity"] = [{"instance": _ref(implant)}]
+            if suspect is not None:
+                event["suspectEntity"] = [{"instance": _ref(suspect)}]
         out.append(event)
     return out
 

@@ -184,8 +184,8 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
     required = [i for i, f in enumerate(fields) if f.required]
     codes_valid = all(map(_valid_code, {*sites, *codes}))
     batch = Batch()
-    for location_cells, row, site, code, serial in zip(rows, zip(*values) if values else ((),) * n, sites, codes,
-                                                       serials):
+    rows_of_values = zip(*values, strict=True) if values else ((),) * n
+    for location_cells, row, site, code, serial in zip(rows, rows_of_values, sites, codes, serials, strict=True):
         if (not codes_valid and not (_valid_code(site) and _valid_code(code))) \
                 or (any_bad and (_REFUSED in row or any(row[i] is None for i in required))):
             location, cells = location_cells
@@ -194,7 +194,7 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
             if record is not None:
                 batch.records.append(record)
             continue
-        record = Record(spec, (site, code), dict(zip(names, row)), location=location_cells[0])
+        record = Record(spec, (site, code), dict(zip(names, row, strict=True)), location=location_cells[0])
         if pumps:
             record.extra[PUMP_SERIAL] = serial
         batch.records.append(record)
@@ -209,7 +209,10 @@ def _derived(record: Record) -> dict[str, Any]:
 
 
 def _event_day(record: Record) -> dt.date:
-    value = record.get(record.spec.event_time) if record.spec.event_time else None
+    """The day of a pump record's event (each pump record kind names its event time)."""
+    if record.spec.event_time is None:
+        raise RegistryError("record", record.label, "a pump record, whose kind names its event time")
+    value = record.get(record.spec.event_time)
     return value.date() if isinstance(value, dt.datetime) else value
 
 
@@ -365,7 +368,7 @@ class _Writer:
                     "patient_code": [r.patient[1] for r in records]}
         if spec.parent == "implant":
             return {"implant_id": [ids.implant_ids[(r.patient, r.implant_date)] for r in records]}
-        out = {"patient_id": [ids.patient_ids[r.patient] for r in records]}
+        out: dict[str, list[int | None]] = {"patient_id": [ids.patient_ids[r.patient] for r in records]}
         if spec.name == "complications":
             out["implant_id"] = [None if r.extra.get("implant_date") is None
                                  else ids.implant_ids[(r.patient, r.extra["implant_date"])] for r in records]
@@ -381,7 +384,7 @@ class _Writer:
     def _insert(self, spec: RecordSpec, records: list[Record]) -> None:
         if not records:
             return
-        table = spec.model.__table__
+        table = bulk.table_of(spec.model)
         conn = self.session.connection()
         key_columns = _db_key_columns(spec)
         waves = _implant_waves(records) if spec.name == "implants" else [records]
@@ -394,13 +397,12 @@ class _Writer:
                 ids = bulk.insert_columns_with_ids(conn, table, columns, {"version": 1}, key_columns)
                 for record, record_id in zip(chunk, ids, strict=True):
                     record.db_id = record_id
-                if spec.name == "patients":
-                    self.snapshot.patient_ids.update((r.patient, r.db_id) for r in chunk)
-                elif spec.name == "implants":
-                    for record in chunk:
+                    if spec.name == "patients":
+                        self.snapshot.patient_ids[record.patient] = record_id
+                    elif spec.name == "implants":
                         day = record.get("implant_date")
-                        self.snapshot.implant_ids[(record.patient, day)] = record.db_id
-                        self.implants_of.setdefault(record.patient, {})[day] = record.db_id
+                        self.snapshot.implant_ids[(record.patient, day)] = record_id
+                        self.implants_of.setdefault(record.patient, {})[day] = record_id
                 audit.write_inserts(conn, self.user, self.at, table.name,
                                     {"id": ids, **columns, "version": [1] * len(chunk)}, self.source)
                 self.done += len(chunk)

@@ -4,9 +4,10 @@ records export (flat CSV, raw values) with its data dictionary.
 Mapping. The record ID is the patient ID; the ``patients`` form carries ``site``. Each kind of record is one
 instrument named like the kind (``visits``, ``refills``, ...), repeating except ``patients`` and ``exits``.
 Field names are the registry column names, prefixed by the instrument's prefix unless they start with it
-(``implant_date``, ``implant_serial_number``, ``refill_drug``, ``prog_drug``); multi-choice fields are checkboxes exported as ``name___code``. REDCap
-date-times carry no zone: they are read as UTC, as the dictionary's field note says. Longitudinal exports
-(``redcap_event_name``) are read the same way: each row gives one record per instrument with data in it.
+(``implant_date``, ``implant_serial_number``, ``refill_drug``, ``prog_drug``); multi-choice fields are
+checkboxes exported as ``name___code``. REDCap date-times carry no zone: they are read as UTC, as the
+dictionary's field note says. Longitudinal exports (``redcap_event_name``) are read the same way: each row
+gives one record per instrument with data in it.
 """
 
 from __future__ import annotations
@@ -120,8 +121,8 @@ def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], list[Findin
         if name == RECORD_ID or kind == "descriptive":
             continue
         if name not in known:
-            findings.append(Finding("unmapped-field", name, "not in the registry's REDCap mapping "
-                                    "(generate the dictionary with `openidds registry export --format redcap-dictionary`)",
+            findings.append(Finding("unmapped-field", name, "not in the registry's REDCap mapping (generate the "
+                                    "dictionary with `openidds registry export --format redcap-dictionary`)",
                                     location))
             continue
         spec, column = known[name]
@@ -129,7 +130,8 @@ def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], list[Findin
             findings.append(Finding("form", name, f"form {row.get('Form Name')!r}, expected {spec.name!r}", location))
         f = spec.field(column) if column in spec.columns else None
         if f is not None and f.choices:
-            codes = [c.split(",", 1)[0].strip() for c in row.get("Choices, Calculations, OR Slider Labels", "").split("|")]
+            choices = row.get("Choices, Calculations, OR Slider Labels", "")
+            codes = [c.split(",", 1)[0].strip() for c in choices.split("|")]
             bad = [c for c in codes if c and c not in f.choices]
             if bad:
                 findings.append(Finding("choice-codes", name, f"choice codes {bad} are not registry codes "

@@ -36,19 +36,19 @@ def record_findings(record: Record) -> list[Finding]:
     if name == "visits":
         version = g("eq5d_version")
         if version != "5L":
-            given = [d for d in EQ5D_DIMENSIONS if g(d) is not None]
+            given = {d: level for d in EQ5D_DIMENSIONS if (level := g(d)) is not None}
             if given and version is None:
                 out.append(_f("eq5d-version", record, "EQ-5D levels given without eq5d_version (5L or 3L)"))
             top = EQ5D_LEVELS.get(version or "", 5)
-            out += [_f("eq5d-level", record, f"{d}={g(d)}: EQ-5D-{version} levels run from 1 to {top}")
-                    for d in given if g(d) > top]
+            out += [_f("eq5d-level", record, f"{d}={level}: EQ-5D-{version} levels run from 1 to {top}")
+                    for d, level in given.items() if level > top]
         if g("systemic_opioid") is False and (g("ome_mg_per_day") or 0) > 0:
             out.append(_f("ome-without-opioid", record, "ome_mg_per_day > 0 but systemic_opioid = 0"))
         if g("satisfaction") is not None and g("satisfaction_respondent") is None:
             out.append(_f("satisfaction-respondent", record, "satisfaction given without satisfaction_respondent"))
     elif name == "implants":
-        if g("postop_stay_days") is not None and g("total_stay_days") is not None \
-                and g("postop_stay_days") > g("total_stay_days"):
+        postop, total = g("postop_stay_days"), g("total_stay_days")
+        if postop is not None and total is not None and postop > total:
             out.append(_f("stay-order", record, "postop_stay_days exceeds total_stay_days"))
         if g("explant_reason") is not None and g("explant_date") is None:
             out.append(_f("explant-reason", record, "explant_reason given without explant_date"))
@@ -58,14 +58,15 @@ def record_findings(record: Record) -> list[Finding]:
     elif name == "exits":
         if g("reason") == "death" and g("death_date") != g("exit_date"):
             out.append(_f("exit-death", record, "exit reason death needs death_date equal to exit_date"))
-        if g("reason") != "death" and g("death_date") is not None and g("death_date") < g("exit_date"):
+        death = g("death_date")
+        if g("reason") != "death" and death is not None and death < g("exit_date"):
             out.append(_f("exit-death", record, "death_date before exit_date: the exit reason should be death"))
     elif name == "alarms":
-        if g("resolved_at") is not None and g("resolved_at") < g("at"):
+        resolved = g("resolved_at")
+        if resolved is not None and resolved < g("at"):
             out.append(_f("alarm-order", record, "resolved_at before the alarm"))
-    elif name == "patients":
-        if g("birth_date") is None and g("age_at_implant_years") is None:
-            out.append(_f("age", record, "birth_date or age_at_implant_years is required", record.location))
+    elif name == "patients" and g("birth_date") is None and g("age_at_implant_years") is None:
+        out.append(_f("age", record, "birth_date or age_at_implant_years is required", record.location))
     return out
 
 
@@ -143,10 +144,10 @@ def patient_findings(records: list[Record]) -> list[Finding]:
         bound("before-death", record, name, day, death, False, "death", exit_)
         kind = record.spec.name
         if record.spec.parent == "implant":
-            implant = by_date.get(record.implant_date)
-            if implant is not None:
-                bound("within-implant", record, name, day, implant.get("implant_date"), True, "its implant", implant)
-                bound("within-implant", record, name, day, implant.get("explant_date"), False, "the explant", implant)
+            own = by_date.get(record.implant_date)
+            if own is not None:
+                bound("within-implant", record, name, day, own.get("implant_date"), True, "its implant", own)
+                bound("within-implant", record, name, day, own.get("explant_date"), False, "the explant", own)
         elif kind in _PRE_IMPLANT or (kind == "visits" and record.get("visit_type") == "baseline"):
             bound("before-implant", record, name, day, first, False, "the first implant",
                   implants[0] if implants else None)

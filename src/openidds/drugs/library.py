@@ -167,19 +167,20 @@ class DrugEntry(Closed):
             raise DrugsError(f"{self.name}.{kind.value}", str(quantity), f"a {dimension.name}")
         pair = self.limit_pair(kind)
         label = f"{self.name} {kind.value.replace('_', ' ')} {quantity}"
-        if pair.soft is None and pair.hard is None:
+        governing = pair.hard if pair.hard is not None else pair.soft
+        if governing is None:
             reason = f"{label}: the library has no sourced limit; clinician judgement required"
             return LimitCheck(self.name, kind, quantity, Outcome.NO_LIMIT, None, None, reason)
         if pair.hard is not None and quantity > pair.hard.value:
             outcome, limit, word = Outcome.ABOVE_HARD, pair.hard, "above the hard limit"
         elif pair.soft is not None and quantity > pair.soft.value:
             outcome, limit, word = Outcome.ABOVE_SOFT, pair.soft, "above the soft limit"
-        elif pair.hard is not None:
-            outcome, limit, word = Outcome.WITHIN, pair.hard, "within the hard limit"
+        elif governing is pair.hard:
+            outcome, limit, word = Outcome.WITHIN, governing, "within the hard limit"
         else:
-            outcome, limit, word = Outcome.WITHIN, pair.soft, "within the soft limit (no sourced hard limit)"
-        note = f": {limit.note}" if limit.note else ""  # type: ignore[union-attr]
-        reason = f"{label} is {word} {limit.value} ({limit.tag}{note})"  # type: ignore[union-attr]
+            outcome, limit, word = Outcome.WITHIN, governing, "within the soft limit (no sourced hard limit)"
+        note = f": {limit.note}" if limit.note else ""
+        reason = f"{label} is {word} {limit.value} ({limit.tag}{note})"
         return LimitCheck(self.name, kind, quantity, outcome, pair.soft, pair.hard, reason)
 
     def is_listed_concentration(self, concentration: Quantity) -> bool:

@@ -114,14 +114,15 @@ def event_codes(status: object, column: str, event: object, censored: object) ->
     return codes(status, column, {censored: 0, event: 1})
 
 
-def cause_codes(status: object, column: str, cause: object, censored: object, competing: object) -> np.ndarray:
+def cause_codes(status: object, column: str, cause: object, censored: object,
+                competing: Sequence[object] | None) -> np.ndarray:
     """Status as 0 = censored, 1 = the cause of interest, 2 = a competing cause; unknown codes refused."""
     if cause == censored:
         raise OpenIDDSError("cause", cause, "a status code different from the censoring code")
     if competing is not None:
         return codes(status, column, {censored: 0, cause: 1, **{c: 2 for c in competing}})
     raw = _raw(status, column)
-    found = _integer_range(raw)  # values in the range but absent from the column are harmless
+    found: Sequence[object] | None = _integer_range(raw)  # values in the range but absent from the column are harmless
     if found is None:
         found = [_plain(c) for c in pd.Series(raw).dropna().unique()]
     others = {c: 2 for c in found if c != cause and c != censored}
@@ -148,7 +149,7 @@ def levels(values: object, column: str, order: Sequence[object] | None = None) -
         raise OpenIDDSError(column, "no rows", "at least one group with rows")
     group = codes(values, column, {label: i for i, label in enumerate(labels)})
     sizes = np.bincount(group, minlength=len(labels))
-    empty = [label for label, size in zip(labels, sizes) if size == 0]
+    empty = [label for label, size in zip(labels, sizes, strict=True) if size == 0]
     if empty:
         raise OpenIDDSError(column, empty, "groups that have rows (these groups are empty)")
     return group, labels

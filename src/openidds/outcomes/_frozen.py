@@ -2,8 +2,12 @@
 
 import dataclasses
 import math
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 
 def frozen_array(values: object) -> np.ndarray:
@@ -12,6 +16,10 @@ def frozen_array(values: object) -> np.ndarray:
     return out
 
 
+@overload
+def jsonable(value: "DataclassInstance | dict[Any, Any]") -> dict[str, object]: ...
+@overload
+def jsonable(value: object) -> object: ...
 def jsonable(value: object) -> object:
     """Plain Python values for JSON: NaN and infinities become None, arrays become lists."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

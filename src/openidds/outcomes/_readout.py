@@ -1,11 +1,34 @@
 """Reading a step curve at chosen times, shared by the survival and incidence curves."""
 
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
 from openidds.outcomes import _checks, _confint
 from openidds.outcomes._frozen import frozen_array
+
+
+class CurveMethod(Protocol):
+    @property
+    def conf_type(self) -> str: ...
+    @property
+    def conf_level(self) -> float: ...
+
+
+class Curve(Protocol):
+    """A fitted step curve: one row per observed time, with its SE and the method of its limits."""
+
+    @property
+    def time(self) -> np.ndarray: ...
+    @property
+    def n_risk(self) -> np.ndarray: ...
+    @property
+    def n_event(self) -> np.ndarray: ...
+    @property
+    def std_err(self) -> np.ndarray: ...
+    @property
+    def method(self) -> CurveMethod: ...
 
 
 @dataclass(frozen=True)
@@ -34,11 +57,10 @@ def read(curve_time: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, times:
     return Readout(wanted, pick, before, at_risk, events)
 
 
-def estimate_at(curve: object, estimate: np.ndarray, start: float, times: object) -> tuple[np.ndarray, ...]:
+def estimate_at(curve: Curve, estimate: np.ndarray, start: float, times: object) -> tuple[np.ndarray, ...]:
     """A fitted curve read at ``times``: time, estimate, SE, limits, patients at risk and events so far (frozen).
 
-    ``curve`` has ``time``, ``n_risk``, ``n_event``, ``std_err`` and a ``method`` with ``conf_type`` and
-    ``conf_level``; ``start`` is the estimate before the first observed time. The limits are computed again
+    ``start`` is the estimate before the first observed time. The limits are computed again
     from the SE read out, as R does.
     """
     r = read(curve.time, curve.n_risk, curve.n_event, times)

@@ -1,8 +1,10 @@
 """Cumulative incidence with competing risks (Aalen–Johansen), exact with tied times of different causes."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import _checks, _confint, _readout
@@ -67,11 +69,11 @@ class CumulativeIncidence:
     def n(self) -> int:
         return int(self.n_risk[0])
 
-    def at(self, times: object) -> IncidenceAt:
+    def at(self, times: ArrayLike) -> IncidenceAt:
         """F, SE, CI, patients at risk (time >= t) and cumulative events of the cause at each time."""
         return IncidenceAt(*_readout.estimate_at(self, self.incidence, 0.0, times))
 
-    def to_dict(self, times: object = ()) -> dict[str, object]:
+    def to_dict(self, times: ArrayLike = ()) -> dict[str, object]:
         """Events, and F with SE and CI at ``times``, each with the method (JSON-ready)."""
         out: dict[str, object] = {
             "estimator": "cumulative_incidence",
@@ -85,13 +87,13 @@ class CumulativeIncidence:
             out["incidence_at"] = [
                 {"time": t, "incidence": f, "std_err": e, "lower": lo, "upper": up, "n_risk": r, "events": d}
                 for t, f, e, lo, up, r, d in zip(at.time, at.incidence, at.std_err, at.lower, at.upper, at.n_risk,
-                                                  at.n_event)
+                                                  at.n_event, strict=True)
             ]
         return jsonable(out)
 
 
 def cumulative_incidence(time: object, status: object, cause: object, *, censored: object = 0,
-                         competing: object = None, variance: str = "delta", conf_type: str = "log",
+                         competing: Sequence[object] | None = None, variance: str = "delta", conf_type: str = "log",
                          conf_level: float = 0.95, time_column: str = "time",
                          status_column: str = "status") -> CumulativeIncidence:
     """Aalen–Johansen cumulative incidence of ``cause``.
@@ -116,11 +118,10 @@ def cumulative_incidence(time: object, status: object, cause: object, *, censore
     var = (_delta_variance if variance == "delta" else _aalen_variance)(n_risk, d_cause, d_other, incidence, before)
     std_err = np.sqrt(np.maximum(var, 0.0))
     lower, upper = _confint.limits(incidence, std_err, conf_type, conf_level)
-    return CumulativeIncidence(
-        *(frozen_array(a) for a in (table.time, table.at_risk[:, 0], counts[:, 1], counts[:, 2], counts[:, 0],
-                                    incidence, std_err, lower, upper)),
-        method=CumulativeIncidenceMethod(cause, variance, conf_type, conf_level),
-    )
+    f = frozen_array
+    return CumulativeIncidence(f(table.time), f(table.at_risk[:, 0]), f(counts[:, 1]), f(counts[:, 2]),
+                               f(counts[:, 0]), f(incidence), f(std_err), f(lower), f(upper),
+                               CumulativeIncidenceMethod(cause, variance, conf_type, conf_level))
 
 
 def _aalen_johansen(n: np.ndarray, d_cause: np.ndarray, d_other: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

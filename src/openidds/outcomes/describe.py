@@ -69,7 +69,7 @@ class DescriptiveTable:
             out.append({"variable": per_group[0].variable,
                         "groups": {str(g): {**jsonable(s), **({"percents": jsonable(s.percents)}
                                                               if isinstance(s, Categorical) else {})}
-                                   for g, s in zip(self.groups, per_group)}})
+                                   for g, s in zip(self.groups, per_group, strict=True)}})
         return {"by": self.by, "groups": [str(g) for g in self.groups], "missing": "excluded from n and %, counted",
                 "quantiles": QUANTILES, "variables": out}
 
@@ -106,7 +106,7 @@ def describe(frame: pd.DataFrame, *, continuous: Sequence[str] = (), categorical
              by: str | None = None, by_levels: Sequence[object] | None = None) -> DescriptiveTable:
     """Table 1: each column summarised overall and, with ``by``, within each group (empty groups refused)."""
     columns = _checks.select_columns(frame, *continuous, *categorical, *([by] if by else []))
-    named = dict(zip([*continuous, *categorical], columns))
+    named = dict(zip([*continuous, *categorical], columns, strict=False))  # the last column may be `by`
     if by is None:
         groups: list[object] = [ALL]
         masks = [np.ones(len(frame), dtype=bool)]
@@ -114,7 +114,7 @@ def describe(frame: pd.DataFrame, *, continuous: Sequence[str] = (), categorical
         code, labels = _checks.levels(columns[-1], by, by_levels)
         groups = [*labels, ALL]
         masks = [code == i for i in range(len(labels))] + [np.ones(len(frame), dtype=bool)]
-    summaries = []
+    summaries: list[tuple[Continuous | Categorical, ...]] = []
     for name in continuous:
         summaries.append(tuple(describe_continuous(named[name][m], name) for m in masks))
     for name in categorical:

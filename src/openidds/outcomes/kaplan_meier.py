@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from openidds.errors import OpenIDDSError
 from openidds.outcomes import _checks, _confint, _quantile, _readout
@@ -90,7 +91,7 @@ class KaplanMeier:
     def median(self) -> SurvivalQuantile:
         return self.quantile(0.5)
 
-    def at(self, times: object) -> SurvivalAt:
+    def at(self, times: ArrayLike) -> SurvivalAt:
         """Survival, its SE and CI and the number at risk at each requested time (R ``summary(fit, times)``).
 
         After the last observed time the estimate is carried forward with nobody at risk
@@ -98,7 +99,7 @@ class KaplanMeier:
         """
         return SurvivalAt(*_readout.estimate_at(self, self.survival, 1.0, times))
 
-    def to_dict(self, times: object = ()) -> dict[str, object]:
+    def to_dict(self, times: ArrayLike = ()) -> dict[str, object]:
         """Median, its CI and the survival at ``times``, each with the method (JSON-ready)."""
         median = self.median
         out: dict[str, object] = {
@@ -112,7 +113,8 @@ class KaplanMeier:
             at = self.at(times)
             out["survival_at"] = [
                 {"time": t, "survival": s, "std_err": e, "lower": lo, "upper": up, "n_risk": r}
-                for t, s, e, lo, up, r in zip(at.time, at.survival, at.std_err, at.lower, at.upper, at.n_risk)
+                for t, s, e, lo, up, r in zip(at.time, at.survival, at.std_err, at.lower, at.upper, at.n_risk,
+                                              strict=True)
             ]
         return jsonable(out)
 
@@ -142,7 +144,6 @@ def _fit(time: np.ndarray, n_risk: np.ndarray, n_event: np.ndarray, n_censor: np
         greenwood = np.cumsum(np.where(n_event > 0, n_event / (n_risk * (n_risk - n_event)), 0.0))
         std_err = survival * np.sqrt(greenwood)
     lower, upper = _confint.limits(survival, std_err, conf_type, conf_level)
-    return KaplanMeier(
-        *(frozen_array(a) for a in (time, n_risk, n_event, n_censor, survival, std_err, lower, upper)),
-        method=KaplanMeierMethod(conf_type, conf_level),
-    )
+    f = frozen_array
+    return KaplanMeier(f(time), f(n_risk), f(n_event), f(n_censor), f(survival), f(std_err), f(lower), f(upper),
+                       KaplanMeierMethod(conf_type, conf_level))

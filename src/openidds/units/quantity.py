@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from typing import overload
 
 from openidds.units._number import exact, format_exact
 from openidds.units.dimension import DIMENSIONLESS, Dimension
@@ -81,12 +82,25 @@ class Quantity:
         scalar = exact(other, "scalar")
         return Quantity(self.value * scalar**sign, self.unit)
 
+    # A scalar keeps the unit; a Quantity may cancel it to a plain Fraction (mg / mg).
+    @overload
+    def __mul__(self, other: Quantity) -> Quantity | Fraction: ...
+    @overload
+    def __mul__(self, other: Number) -> Quantity: ...
     def __mul__(self, other: object) -> Quantity | Fraction:
         return self._product(other, 1)
 
+    @overload
+    def __rmul__(self, other: Quantity) -> Quantity | Fraction: ...
+    @overload
+    def __rmul__(self, other: Number) -> Quantity: ...
     def __rmul__(self, other: object) -> Quantity | Fraction:
         return self._product(other, 1)
 
+    @overload
+    def __truediv__(self, other: Quantity) -> Quantity | Fraction: ...
+    @overload
+    def __truediv__(self, other: Number) -> Quantity: ...
     def __truediv__(self, other: object) -> Quantity | Fraction:
         zero = other.value == 0 if isinstance(other, Quantity) else exact(other, "divisor") == 0
         if zero:
