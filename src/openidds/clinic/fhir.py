@@ -1,10 +1,10 @@
 """FHIR R4 export: a ``collection`` Bundle built and validated with ``fhir.resources`` (R4B models), then checked
 against our own value rules, which the models do not enforce (code bindings, value ranges, references).
 
-Codes (shared/reference/interop.md §1.2): pain NRS LOINC 72514-3; EQ-5D-5L index SNOMED 736534008; EQ VAS
-SNOMED 736535009; intrathecal route SNOMED 72607000; palliative intent SNOMED 363676003; procedures as CPT code
-values only (62362 pump implant, 62365 explant [R], 95991 refill). Drugs are sent as text: the RxNorm codes in
-the reference are unverified [R].
+Codes (sources in docs/registry.md): pain NRS LOINC 72514-3; EQ-5D-5L index SNOMED 736534008; EQ VAS SNOMED
+736535009; intrathecal route SNOMED 72607000; palliative intent SNOMED 363676003; procedures as CPT code values
+only (62362 pump implant, 62365 explant [R], 95991 refill). Drugs are sent as text: no RxNorm code for them could
+be verified [R].
 """
 
 from __future__ import annotations
