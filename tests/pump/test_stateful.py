@@ -290,8 +290,8 @@ class PumpMachine(RuleBasedStateMachine):
         decision = result[0]
         assert decision.granted == (decision.reason == "granted")
 
-    @rule(delay=st.integers(0, 3600), kind=st.sampled_from(list(BolusKind)), volume=st.sampled_from(["0.01", "0.4", "3"]),
-          minutes=st.integers(1, 240))
+    @rule(delay=st.integers(0, 3600), kind=st.sampled_from(list(BolusKind)),
+          volume=st.sampled_from(["0.01", "0.4", "3"]), minutes=st.integers(1, 240))
     def clinician_bolus(self, delay, kind, volume, minutes):
         self.command(delay, StartBolus(kind, volume, minutes * 60))
 
@@ -363,5 +363,6 @@ def _offset_of_program(pump: Pump, start: int) -> int:
 
 
 PumpMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("OPENIDDS_STATEFUL_EXAMPLES", "200")), stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    max_examples=int(os.environ.get("OPENIDDS_STATEFUL_EXAMPLES", "200")), stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
 TestPumpMachine = PumpMachine.TestCase

@@ -141,7 +141,7 @@ def _event(seq: int, row: tuple) -> Event:
         data = {"flow": flow, "rate": rate, "end_s": end_s, "volume": volume, "actual": actual, "route": route,
                 "dose": dose}
     elif kind in COMPACT_FIELDS:
-        data = dict(zip(COMPACT_FIELDS[kind], row[3:]))
+        data = dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))
     else:
         data = row[3]
     return Event(seq, t_s, kind, reason, data)

@@ -34,16 +34,16 @@ from openidds.pump.commands import (
     SetTherapy,
     StartBolus,
 )
-from openidds.pump.device import PumpSpec
+from openidds.pump.device import Catheter, PumpSpec
 from openidds.pump.events import EventLog, Totals
 from openidds.pump.faults import (
+    FAULTS,
     BatteryReset,
     CatheterLeak,
     CatheterOcclusion,
     Fault,
     MotorStall,
     MriExposure,
-    SelfTestError,
 )
 from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, add_drug, extend_ranges, sum_ranges
 from openidds.pump.programs import FOREVER_S, PatientBolus, Stopped, Therapy, max_daily_volume
@@ -51,7 +51,7 @@ from openidds.pump.rolling import RollingDose, rolling_dose
 from openidds.pump.solution import Solution
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
-from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
+from openidds.pump.ticks import decimal_text, mass_to_mg, number_text, ticks_to_ml, volume_ticks
 
 _NAMES = {kind: (kind.value, f"bolus:{kind.value}") for kind in BolusKind}
 """Each bolus kind's name and the flow it drives, as plain strings (enum attributes are slow on a hot path)."""
@@ -82,7 +82,7 @@ class Pump:
         "_program", "_basal", "_bolus", "_grants",
         # reservoir, lots, fluid path and the pump's counts
         "_lot", "_res_est", "_pumped_est", "_blocked", "_mark", "_plain", "_rows", "_csf", "_path", "_column",
-        "_explanted", "_tissue", "_withdrawn_ranges", "_dose", "_filled", "_withdrawn",
+        "_explanted", "_tissue", "_withdrawn_ranges", "_dose", "_filled", "_withdrawn", "_solutions",
         # the 24-hour limit
         "_limits", "_check_level", "_capped",
         # stops, faults, battery and alarms
@@ -109,6 +109,9 @@ class Pump:
         self._grants: list[int] = []  # start times of the patient boluses granted in the last 24 hours
         self.solution: Solution | None = None
         self._lot = Lot(self._residual, {}, ())
+        # One concentration tuple per distinct solution: the lots and the column compare solutions by identity
+        # (fast), so equal solutions must be the same object whether or not the caller shared one Solution.
+        self._solutions: dict[Concentrations, Concentrations] = {}
         self._res_est = self._residual
         self._pumped_est = self._blocked = 0
         self._mark = self._residual  # the reservoir estimate when the lot, path and dose last caught up
@@ -142,7 +145,7 @@ class Pump:
         self._filled = self._residual  # the factory fluid in the residual counts as filled
         self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
             "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
-            "catheter_volume_ml": str(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
+            "catheter_volume_ml": number_text(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
         self._update_timer()
         self._settle()
 
@@ -469,6 +472,8 @@ class Pump:
         self.advance(at_s)
         t = self.t_s
         name = type(fault).__name__
+        if not isinstance(fault, FAULTS):
+            self._refuse("inject", "fault", fault, f"one of the faults {', '.join(f.__name__ for f in FAULTS)}")
         if isinstance(fault, MotorStall):
             until = FOREVER_S if fault.duration_s is None else t + fault.duration_s
             self._stop_motor("motor_stall", until, AlarmKind.MOTOR_STALL, "motor stall: delivery has stopped")
@@ -484,8 +489,9 @@ class Pump:
         elif isinstance(fault, BatteryReset):
             self._safe_state = True
             self._refresh_halt()
-            self._raise_alarm(AlarmKind.BATTERY_RESET, "low-battery reset: program lost, minimum rate until reprogrammed")
-        elif isinstance(fault, SelfTestError):
+            self._raise_alarm(AlarmKind.BATTERY_RESET,
+                              "low-battery reset: program lost, minimum rate until reprogrammed")
+        else:  # SelfTestError
             if fault.critical:
                 self._critical_memory = True
                 self._refresh_halt()
@@ -493,8 +499,6 @@ class Pump:
                                   "critical memory error: delivery stopped until reprogrammed")
             else:
                 self._raise_alarm(AlarmKind.MEMORY_ERROR, "non-critical memory error")
-        else:
-            raise OpenIDDSError("fault", fault, "one of the faults in openidds.pump.faults")
         self.log.append(t, "fault", f"injected {name}", _public_fields(fault))
         self._settle()
 
@@ -527,11 +531,10 @@ class Pump:
                              f"0 or from {self.spec.model.min_rate_ml_per_day} to "
                              f"{self.spec.model.max_rate_ml_per_day} mL/day on {self.spec.model.name}")
         bolus = therapy.patient_bolus
-        if bolus is not None:
-            if bolus.rate > self._max_rate:
-                shortest = -(-bolus.dose_ticks // self._max_rate)
-                self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
-                             f"at least {shortest} s for {bolus.dose_ml} mL at the maximum rate")
+        if bolus is not None and bolus.rate > self._max_rate:
+            shortest = -(-bolus.dose_ticks // self._max_rate)
+            self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
+                         f"at least {shortest} s for {number_text(bolus.dose_ml)} mL at the maximum rate")
         if solution is None:
             return
         limits = dict(therapy.limits_mass)
@@ -592,7 +595,7 @@ class Pump:
             self._refuse(name, "volume_ml", command.volume_ml,
                          f"at most {room} mL: a {self.spec.reservoir_ml} mL reservoir keeps "
                          f"{self.spec.model.residual_ml} mL that cannot be withdrawn")
-        therapy = command.therapy or self.therapy
+        therapy = self.therapy if command.therapy is None else command.therapy
         if therapy is not None:
             self._check_therapy(name, therapy, command.solution)
         self._sync()
@@ -606,7 +609,8 @@ class Pump:
         for drug, ng in actual.ng_per_ml:
             mass0[drug] = mass0.get(drug, 0) + fill * ng
         self._res_est = old.volume0 - old.drawn + fill
-        self._lot = Lot(self._res_est, mass0, command.solution.ng_per_ml)
+        nominal = self._solutions.setdefault(command.solution.ng_per_ml, command.solution.ng_per_ml)
+        self._lot = Lot(self._res_est, mass0, nominal)
         self._mark = self._res_est
         self._plain = self._is_plain()
         self._filled += fill
@@ -640,7 +644,8 @@ class Pump:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "threshold lowered below the reservoir volume")
         armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
         self._stop_level = low if armed else self._residual
-        self.log.append(self.t_s, "low_reservoir_threshold", f"low-reservoir alarm at {command.low_reservoir_ml} mL",
+        self.log.append(self.t_s, "low_reservoir_threshold",
+                        f"low-reservoir alarm at {number_text(command.low_reservoir_ml)} mL",
                         {"low_reservoir": low})
         self._settle()
         return self.log.last()
@@ -659,9 +664,11 @@ class Pump:
         rate = -(-volume // duration)
         if rate > self._max_rate:
             self._refuse(name, "duration_s", duration,
-                         f"at least {-(-volume // self._max_rate)} s for {command.volume_ml} mL at the maximum rate")
+                         f"at least {-(-volume // self._max_rate)} s for {number_text(command.volume_ml)} mL "
+                         "at the maximum rate")
         if self.therapy is None and command.kind is not BolusKind.PRIMING:
-            self._refuse(name, "therapy", None, "a programmed therapy with its 24-hour limit before any bolus but priming")
+            self._refuse(name, "therapy", None,
+                         "a programmed therapy with its 24-hour limit before any bolus but priming")
         if self.therapy is None and volume > self._column.drug_free():
             free = decimal_text(ticks_to_ml(self._column.drug_free()), 6)
             self._refuse(name, "volume_ml", command.volume_ml,
@@ -770,6 +777,8 @@ class Pump:
         )
 
     def _revise_catheter(self, command: ReviseCatheter):
+        if not isinstance(command.catheter, Catheter):
+            self._refuse("ReviseCatheter", "catheter", command.catheter, "a Catheter (length_cm, volume_ml, tip_level)")
         self._sync()
         self.catheter = command.catheter
         self._explanted.extend(chunk for chunk in self._path.chunks if chunk[0] is not None)
@@ -780,7 +789,7 @@ class Pump:
         self._plain = False
         self._update_limits()
         self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
-            "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
+            "length_cm": command.catheter.length_cm, "volume_ml": number_text(command.catheter.volume_ml),
             "tip_level": command.catheter.tip_level})
         return self.log.last()
 
@@ -879,8 +888,8 @@ def _therapy_data(therapy: Therapy) -> dict:
     bolus = therapy.patient_bolus
     return {
         "program": therapy.program.kind,
-        "max_mg_per_24h": {drug: str(mg) for drug, mg in sorted(dict(therapy.max_mg_per_24h).items())},
+        "max_mg_per_24h": {drug: number_text(mg) for drug, mg in sorted(dict(therapy.max_mg_per_24h).items())},
         "patient_bolus": None if bolus is None else {
-            "dose_ml": str(bolus.dose_ml), "duration_s": bolus.duration_s, "lockout_s": bolus.lockout_s,
+            "dose_ml": number_text(bolus.dose_ml), "duration_s": bolus.duration_s, "lockout_s": bolus.lockout_s,
             "max_per_24h": bolus.max_per_24h},
     }

@@ -114,7 +114,8 @@ def _event_row(run: ScenarioRun, event: Event) -> Row:
 
 def _segment_text(event: Event) -> str:
     data = event.data
-    return (f"{data['flow']}: {_ml(data['volume'])} mL at {decimal_text(ticks_to_ml(data['rate'] * SECONDS_PER_DAY), 3)}"
+    rate = decimal_text(ticks_to_ml(data["rate"] * SECONDS_PER_DAY), 3)
+    return (f"{data['flow']}: {_ml(data['volume'])} mL at {rate}"
             f" mL/day until t={data['end_s']} s (route {data['route']})")
 
 
