@@ -9,7 +9,6 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Union
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.ticks import (
@@ -160,7 +159,7 @@ class Periodic:
                 f"every {self.every_s / 3600:g} h")
 
 
-Program = Union[Stopped, Continuous, Flex, Periodic]
+Program = Stopped | Continuous | Flex | Periodic
 
 
 def program_volume(program: Program, start_s: int, end_s: int, origin_s_of_week: int) -> int:
