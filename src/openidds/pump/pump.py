@@ -17,6 +17,7 @@ The 24-hour limit keeps no history of its own either: a cheap bound on the reser
 limit could be in reach, and only then does the pump read the last 24 hours back from its log.
 """
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -35,7 +36,7 @@ from openidds.pump.commands import (
     StartBolus,
 )
 from openidds.pump.device import Catheter, PumpSpec
-from openidds.pump.events import EventLog, Totals
+from openidds.pump.events import EventKind, EventLog, Totals
 from openidds.pump.faults import (
     FAULTS,
     BatteryReset,
@@ -53,6 +54,8 @@ from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 from openidds.pump.ticks import decimal_text, mass_to_mg, number_text, ticks_to_ml, volume_ticks
 
+_DELIVERY, _BOLUS_STARTED, _BOLUS_ENDED = EventKind.DELIVERY, EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
+"""The hot path's kinds, as module constants (a global read, not an enum attribute lookup)."""
 _NAMES = {kind: (kind.value, f"bolus:{kind.value}") for kind in BolusKind}
 """Each bolus kind's name and the flow it drives, as plain strings (enum attributes are slow on a hot path)."""
 
@@ -143,7 +146,7 @@ class Pump:
         self._stop_level = self._low  # steps stop here: the low threshold until its alarm, then the residual
         self._interrogated_seq = 0
         self._filled = self._residual  # the factory fluid in the residual counts as filled
-        self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
+        self.log.append(start_s, EventKind.IMPLANT, f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
             "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
             "catheter_volume_ml": number_text(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
         self._update_timer()
@@ -201,7 +204,7 @@ class Pump:
         if volume:
             if self._plain:
                 self._res_est = res - volume
-                self._rows.append((t, "delivery", source, rate, end, volume, tip))
+                self._rows.append((t, _DELIVERY, source, rate, end, volume, tip))
             else:
                 self._deliver(t, end, rate, volume, source, tip)
             if bolus is not None:
@@ -382,7 +385,7 @@ class Pump:
                 self._path.push(lot, a, a + volume)
         self._mark = self._res_est
         self._plain = self._is_plain()
-        self._rows.append((t, "delivery", source, rate, end, volume, tip, actual, route,
+        self._rows.append((t, _DELIVERY, source, rate, end, volume, tip, actual, route,
                           None if tip is not None else dose))
 
     def _is_plain(self) -> bool:
@@ -436,8 +439,8 @@ class Pump:
             self._eos_done = True
             self._raise_alarm(AlarmKind.END_OF_SERVICE, "battery at end of service: delivery has stopped")
         if self._motor_stop_reason and t >= self._motor_resume_at:
-            self.log.append(t, "fault", "motor runs again; the pump confirms it at the next interrogation",
-                            {"after": self._motor_stop_reason})
+            self.log.append(t, EventKind.FAULT, "motor runs again; the pump confirms it at the next interrogation",
+                            {"fault": "motor_recovered", "after": self._motor_stop_reason})
             self._motor_stop_reason, self._motor_resume_at = None, FOREVER_S
         self._update_timer()
         self._refresh_halt()
@@ -499,7 +502,7 @@ class Pump:
                                   "critical memory error: delivery stopped until reprogrammed")
             else:
                 self._raise_alarm(AlarmKind.MEMORY_ERROR, "non-critical memory error")
-        self.log.append(t, "fault", f"injected {name}", _public_fields(fault))
+        self.log.append(t, EventKind.FAULT, f"injected {name}", {"fault": _snake(name), **_public_fields(fault)})
         self._settle()
 
     def _stop_motor(self, reason: str, until: int, alarm: AlarmKind, text: str) -> None:
@@ -513,13 +516,14 @@ class Pump:
 
     def _refuse(self, command: str, field: str, value: object, expected: str) -> None:
         error = CommandRefused(field, value, expected)
-        self.log.append(self.t_s, "refused", str(error), {"command": command, "field": field, "expected": expected})
+        self.log.append(self.t_s, EventKind.REFUSED, str(error),
+                        {"command": _snake(command), "field": field, "expected": expected})
         raise error
 
     def _set_therapy(self, command: SetTherapy):
         self._check_therapy("SetTherapy", command.therapy, self.solution)
         self._apply_therapy(command.therapy)
-        self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+        self.log.append(self.t_s, EventKind.PROGRAM, command.therapy.program.describe(), _therapy_data(command.therapy))
         return self.log.last()
 
     def _check_therapy(self, command: str, therapy: Therapy, solution: Solution | None) -> None:
@@ -622,12 +626,13 @@ class Pump:
         if self._res_est > self._low:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "refilled")
         self._stop_level = self._low if self._res_est > self._low else self._residual
-        self.log.append(self.t_s, "refill", command.solution.describe(), {
-            "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected,
+        self.log.append(self.t_s, EventKind.REFILL, command.solution.describe(), {
+            "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected, "reservoir": self._res_est,
             "ng_per_ml": dict(command.solution.ng_per_ml), "actual_ng_per_ml": dict(actual.ng_per_ml)})
         if command.therapy is not None:
             self._apply_therapy(command.therapy)
-            self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+            self.log.append(self.t_s, EventKind.PROGRAM, command.therapy.program.describe(),
+                            _therapy_data(command.therapy))
         else:
             self._update_limits()
         self._settle()
@@ -644,7 +649,7 @@ class Pump:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "threshold lowered below the reservoir volume")
         armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
         self._stop_level = low if armed else self._residual
-        self.log.append(self.t_s, "low_reservoir_threshold",
+        self.log.append(self.t_s, EventKind.LOW_RESERVOIR_THRESHOLD,
                         f"low-reservoir alarm at {number_text(command.low_reservoir_ml)} mL",
                         {"low_reservoir": low})
         self._settle()
@@ -686,7 +691,7 @@ class Pump:
 
     def _begin_bolus(self, kind: BolusKind, rate: int, volume: int, duration_s: int) -> None:
         bolus = self._bolus = _Bolus(kind, rate, volume, self.t_s)
-        self._rows.append((self.t_s, "bolus_started", bolus.name, bolus.name, volume, duration_s, rate))
+        self._rows.append((self.t_s, _BOLUS_STARTED, bolus.name, bolus.name, volume, duration_s, rate))
 
     def _bolus_blocker(self) -> str | None:
         if self._halt:
@@ -708,7 +713,7 @@ class Pump:
     def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
         self._bolus = None
-        self._rows.append((self.t_s, "bolus_ended", outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
+        self._rows.append((self.t_s, _BOLUS_ENDED, outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
 
     def patient_bolus_status(self) -> BolusDecision:
         """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
@@ -742,7 +747,7 @@ class Pump:
         t = self.t_s
         refusal, settings, left = self._patient_bolus_check()
         if refusal is not None:
-            self.log.append(t, "bolus_denied", refusal.reason,
+            self.log.append(t, EventKind.BOLUS_DENIED, refusal.reason,
                             {"left_in_24h": refusal.left_in_24h, "next_allowed_s": refusal.next_allowed_s})
             return refusal
         grants = self._grants
@@ -758,7 +763,7 @@ class Pump:
                 self._awaiting_confirmation.discard(kind)
                 self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
         self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
-        self.log.append(t, "interrogation", "programmer read the pump", {})
+        self.log.append(t, EventKind.INTERROGATION, "programmer read the pump", {})
         log = tuple(v for v in (e.pump_view() for e in self.log.since(self._interrogated_seq)) if v is not None)
         self._interrogated_seq = len(self.log)
         return Snapshot(
@@ -788,7 +793,7 @@ class Pump:
         self._occluded = self._leaking = False
         self._plain = False
         self._update_limits()
-        self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
+        self.log.append(self.t_s, EventKind.CATHETER_REVISED, "new catheter, unprimed", {
             "length_cm": command.catheter.length_cm, "volume_ml": number_text(command.catheter.volume_ml),
             "tip_level": command.catheter.tip_level})
         return self.log.last()
@@ -799,11 +804,11 @@ class Pump:
         if kind in self._alarms:
             return
         self._alarms[kind] = Alarm(kind, self.t_s, reason)
-        self.log.append(self.t_s, "alarm", reason, {"alarm": kind.value, "severity": kind.severity.value})
+        self.log.append(self.t_s, EventKind.ALARM, reason, {"alarm": kind.value, "severity": kind.severity.value})
 
     def _clear_alarm(self, kind: AlarmKind, reason: str) -> None:
         if self._alarms.pop(kind, None) is not None:
-            self.log.append(self.t_s, "alarm_cleared", reason, {"alarm": kind.value})
+            self.log.append(self.t_s, EventKind.ALARM_CLEARED, reason, {"alarm": kind.value})
 
     @property
     def alarms(self) -> tuple[Alarm, ...]:
@@ -878,6 +883,11 @@ _HANDLERS = {
 def _add(total: dict[str, int], more: dict[str, int]) -> None:
     for drug, mass in more.items():
         total[drug] = total.get(drug, 0) + mass
+
+
+def _snake(name: str) -> str:
+    """``MotorStall`` -> ``motor_stall``: a command's or fault's name on the wire (openidds.pump.wire)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 def _public_fields(record: object) -> dict:
