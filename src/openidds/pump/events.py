@@ -294,12 +294,12 @@ def rebuild_totals(events: Iterable[Event]) -> Totals:
     nominal: dict[str, int] = {}
     for event in events:
         data = event.data
-        if event.kind is EventKind.IMPLANT:
+        if event.kind == EventKind.IMPLANT:
             filled += data["factory_fill"]
-        elif event.kind is EventKind.REFILL:
+        elif event.kind == EventKind.REFILL:
             filled += data["fill"]
             withdrawn += data["withdrawn"]
-        elif event.kind is EventKind.DELIVERY:
+        elif event.kind == EventKind.DELIVERY:
             estimated += data["volume"]
             actual += data["actual"]
             for drug, mass in data["dose"].items():

@@ -20,6 +20,7 @@ limit could be in reach, and only then does the pump read the last 24 hours back
 import re
 from bisect import bisect_right
 from collections.abc import Callable
+from fractions import Fraction
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.alarms import Alarm, AlarmKind
@@ -515,7 +516,7 @@ class Pump:
         self._raise_alarm(alarm, text)
 
     def _refuse(self, command: str, field: str, value: object, expected: str) -> None:
-        error = CommandRefused(field, value, expected)
+        error = CommandRefused(field, number_text(value) if isinstance(value, Fraction) else value, expected)
         self.log.append(self.t_s, EventKind.REFUSED, str(error),
                         {"command": _snake(command), "field": field, "expected": expected})
         raise error
@@ -636,7 +637,7 @@ class Pump:
         else:
             self._update_limits()
         self._settle()
-        return RefillReport(retrievable, expected)
+        return RefillReport(retrievable, expected, fill, self._res_est, command.solution.describe())
 
     def _set_low_reservoir(self, command: SetLowReservoirAlarm):
         try:

@@ -6,7 +6,7 @@ Pure functions over a finished :class:`ScenarioRun`; the command line renders th
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from openidds.pump.events import Event
+from openidds.pump.events import Event, EventKind
 from openidds.pump.scenario import ScenarioRun, Step
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, mass_to_mg, ticks_to_ml
@@ -81,13 +81,15 @@ def _step_row(run: ScenarioRun, step: Step) -> Row:
         return Row(when, "bolus", f"patient bolus denied: {answer.reason}{nxt}{note}", "denied")
     if isinstance(answer, RefillReport):
         return Row(when, "refill", f"refill: withdrew {_ml(answer.withdrawn_ticks)} mL, pump expected "
-                   f"{_ml(answer.expected_ticks)} mL (discrepancy {decimal_text(answer.discrepancy_ml, 3)} mL){note}")
+                   f"{_ml(answer.expected_ticks)} mL (discrepancy {_ml(answer.withdrawn_ticks - answer.expected_ticks)}"
+                   f" mL); added {_ml(answer.filled_ticks)} mL of {answer.solution}; reservoir now "
+                   f"{_ml(answer.reservoir_ticks)} mL{note}")
     if isinstance(answer, Snapshot):
         alarms = ", ".join(a.kind.value for a in answer.alarms) or "none"
         return Row(when, "interrogate", f"interrogation: reservoir {decimal_text(answer.reservoir_ml, 2)} mL, "
                    f"battery {answer.battery}, alarms: {alarms}, {len(answer.log)} log entries read{note}")
-    if step.action == "fault":
-        return Row(when, "fault", f"simulation: fault injected{note}", "fault")
+    if step.injected:
+        return Row(when, "fault", f"simulation: {step.action.replace('_', ' ')} injected{note}", "fault")
     if isinstance(answer, Event):
         return Row(when, answer.kind, f"{step.action.replace('_', ' ')}: {answer.reason}{note}")
     return Row(when, step.action, f"{step.action.replace('_', ' ')}{note}")
@@ -120,29 +122,28 @@ def _segment_text(event: Event) -> str:
 
 
 def _daily_rows(run: ScenarioRun, events: list[Event]) -> list[Row]:
-    """One row per calendar day: volume pumped and nominal drug, basal and boluses apart; priming, which
-    only fills the catheter, on its own."""
+    """One row per calendar day: volume pumped, basal and boluses apart, and the drug the log counts at the
+    catheter tip (each segment's logged dose, split by day in proportion to its volume); priming, which only
+    fills the catheter, on its own."""
     start = run.scenario.start
     midnight = datetime(start.year, start.month, start.day)
     offset = int((start - midnight).total_seconds())
     days: dict[int, list[int]] = {}
     column = {"basal": 0, "bolus:priming": 2}
-    concentration: dict[str, int] = {}
-    per_day_ng: dict[int, dict[str, int]] = {}
+    per_day_mass: dict[int, dict[str, int]] = {}
     for event in events:
-        if event.kind == "refill":
-            concentration = dict(event.data["ng_per_ml"])
-        elif event.kind == "delivery":
+        if event.kind is EventKind.DELIVERY:
             data = event.data
             for day, volume in _split_by_day(event.t_s + offset, data["end_s"] + offset, data["rate"], data["volume"]):
                 by_flow = days.setdefault(day, [0, 0, 0])
                 by_flow[column.get(data["flow"], 1 if data["flow"].startswith("bolus") else 0)] += volume
-                per_day_ng[day] = dict(concentration)
+                mass = per_day_mass.setdefault(day, {})
+                for drug, dose in data["dose"].items():  # dose = volume x one concentration, or one second's
+                    mass[drug] = mass.get(drug, 0) + dose * volume // data["volume"]
     rows = []
     for day in sorted(days):
         basal, bolus, priming = days[day]
-        drugs = ", ".join(
-            f"{drug} {_mg((basal + bolus) * ng)} mg" for drug, ng in sorted(per_day_ng[day].items()))
+        drugs = ", ".join(f"{drug} {_mg(mass)} mg" for drug, mass in sorted(per_day_mass[day].items()))
         primed = f"; {_ml(priming)} mL priming into the catheter" if priming else ""
         rows.append(Row(midnight + timedelta(days=day, hours=23, minutes=59, seconds=59), "delivery",
                         f"day total: {_ml(basal + bolus)} mL ({_ml(basal)} basal, {_ml(bolus)} bolus): "
@@ -162,7 +163,7 @@ def _split_by_day(start_s: int, end_s: int, rate: int, volume: int):
         t = stop
 
 
-def _ml(ticks: int, places: int = 3) -> str:
+def _ml(ticks: int, places: int = 2) -> str:
     return decimal_text(ticks_to_ml(ticks), places)
 
 

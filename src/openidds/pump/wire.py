@@ -4,11 +4,12 @@ Scenario files, the programmer's state file and the registry's log import all re
 models; nothing else defines a command. Numbers are read once, by the rule of :func:`openidds.units.exact`
 (an int, or a plain decimal string such as ``"0.25"``; a file's decimals are read as exact decimals, never
 floats), and written back as exact decimal strings. Every value carries its unit in its name: ``_ml``,
-``_ml_per_day``, ``_mg_per_ml``, ``_s``. Commands are tagged by ``command``, faults by ``fault``,
-programs by ``kind``. Reference: docs/wire.md.
+``_ml_per_day``, ``_mg_per_ml``, ``_s``. Commands and faults are tagged by ``name``, programs by ``kind``.
+Reference: docs/wire.md.
 """
 
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from fractions import Fraction
 from typing import Annotated, Any, Literal
 
@@ -23,13 +24,16 @@ from pydantic import (
     StrictStr,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from openidds.errors import OpenIDDSError
 from openidds.pump import commands, faults, programs
+from openidds.pump.device import MODELS, SYNCHROMED_II, PumpSpec
 from openidds.pump.device import Catheter as PumpCatheter
-from openidds.pump.events import Event, EventKind
+from openidds.pump.events import EVENT_DATA, Event, EventKind
 from openidds.pump.solution import Solution
+from openidds.pump.ticks import SECONDS_PER_DAY
 from openidds.units import exact
 from openidds.units._number import format_exact
 
@@ -67,6 +71,25 @@ class Catheter(_Wire):
 
     def to_pump(self) -> PumpCatheter:
         return PumpCatheter(length_cm=self.length_cm, volume_ml=format_exact(self.volume_ml), tip_level=self.tip_level)
+
+
+class PumpSetup(_Wire):
+    """The implanted system: model, reservoir size, low-reservoir threshold and catheter."""
+
+    model: StrictStr = SYNCHROMED_II.name
+    reservoir_ml: StrictInt = 20
+    low_reservoir_ml: ExactNumber = Fraction(2)
+    catheter: Catheter = Catheter(length_cm=80, volume_ml=Fraction(16, 100), tip_level="T10")
+
+    def to_pump(self, clock_start: datetime, battery_eri_at_s: int | None = None) -> PumpSpec:
+        """The pump's spec, its weekly clock set from ``clock_start`` (t_s = 0, the pump's local time)."""
+        if self.model not in MODELS:
+            raise OpenIDDSError("pump.model", self.model, f"one of {sorted(MODELS)}")
+        origin = (clock_start.weekday() * SECONDS_PER_DAY + clock_start.hour * 3600 + clock_start.minute * 60
+                  + clock_start.second)
+        return PumpSpec(model=MODELS[self.model], reservoir_ml=self.reservoir_ml,
+                        low_reservoir_ml=self.low_reservoir_ml, catheter=self.catheter.to_pump(),
+                        clock_origin_s_of_week=origin, battery_eri_at_s=battery_eri_at_s)
 
 
 class Stopped(_Wire):
@@ -135,7 +158,7 @@ class Therapy(_Wire):
 
 
 class SetTherapy(_Wire):
-    command: Literal["set_therapy"] = "set_therapy"
+    name: Literal["set_therapy"] = "set_therapy"
     therapy: Therapy
 
     def to_pump(self) -> commands.SetTherapy:
@@ -143,7 +166,7 @@ class SetTherapy(_Wire):
 
 
 class Refill(_Wire):
-    command: Literal["refill"] = "refill"
+    name: Literal["refill"] = "refill"
     solution_mg_per_ml: DrugAmounts
     volume_ml: ExactNumber
     actual_solution_mg_per_ml: DrugAmounts | None = None
@@ -158,7 +181,7 @@ class Refill(_Wire):
 
 
 class SetLowReservoirAlarm(_Wire):
-    command: Literal["set_low_reservoir_alarm"] = "set_low_reservoir_alarm"
+    name: Literal["set_low_reservoir_alarm"] = "set_low_reservoir_alarm"
     low_reservoir_ml: ExactNumber
 
     def to_pump(self) -> commands.SetLowReservoirAlarm:
@@ -166,7 +189,7 @@ class SetLowReservoirAlarm(_Wire):
 
 
 class StartBolus(_Wire):
-    command: Literal["start_bolus"] = "start_bolus"
+    name: Literal["start_bolus"] = "start_bolus"
     kind: Literal["clinician", "priming", "bridge"]
     volume_ml: ExactNumber
     duration_s: StrictInt
@@ -176,28 +199,28 @@ class StartBolus(_Wire):
 
 
 class CancelBolus(_Wire):
-    command: Literal["cancel_bolus"] = "cancel_bolus"
+    name: Literal["cancel_bolus"] = "cancel_bolus"
 
     def to_pump(self) -> commands.CancelBolus:
         return commands.CancelBolus()
 
 
 class RequestPatientBolus(_Wire):
-    command: Literal["request_patient_bolus"] = "request_patient_bolus"
+    name: Literal["request_patient_bolus"] = "request_patient_bolus"
 
     def to_pump(self) -> commands.RequestPatientBolus:
         return commands.RequestPatientBolus()
 
 
 class Interrogate(_Wire):
-    command: Literal["interrogate"] = "interrogate"
+    name: Literal["interrogate"] = "interrogate"
 
     def to_pump(self) -> commands.Interrogate:
         return commands.Interrogate()
 
 
 class ReviseCatheter(_Wire):
-    command: Literal["revise_catheter"] = "revise_catheter"
+    name: Literal["revise_catheter"] = "revise_catheter"
     catheter: Catheter
 
     def to_pump(self) -> commands.ReviseCatheter:
@@ -207,7 +230,7 @@ class ReviseCatheter(_Wire):
 Command = Annotated[
     SetTherapy | Refill | SetLowReservoirAlarm | StartBolus | CancelBolus | RequestPatientBolus | Interrogate
     | ReviseCatheter,
-    Field(discriminator="command"),
+    Field(discriminator="name"),
 ]
 
 
@@ -215,7 +238,7 @@ Command = Annotated[
 
 
 class MotorStall(_Wire):
-    fault: Literal["motor_stall"] = "motor_stall"
+    name: Literal["motor_stall"] = "motor_stall"
     duration_s: StrictInt | None = None
     """None: the motor never runs again."""
 
@@ -224,7 +247,7 @@ class MotorStall(_Wire):
 
 
 class MriExposure(_Wire):
-    fault: Literal["mri_exposure"] = "mri_exposure"
+    name: Literal["mri_exposure"] = "mri_exposure"
     duration_s: StrictInt
     recovery_delay_s: StrictInt = 0
 
@@ -233,28 +256,28 @@ class MriExposure(_Wire):
 
 
 class CatheterOcclusion(_Wire):
-    fault: Literal["catheter_occlusion"] = "catheter_occlusion"
+    name: Literal["catheter_occlusion"] = "catheter_occlusion"
 
     def to_pump(self) -> faults.CatheterOcclusion:
         return faults.CatheterOcclusion()
 
 
 class CatheterLeak(_Wire):
-    fault: Literal["catheter_leak"] = "catheter_leak"
+    name: Literal["catheter_leak"] = "catheter_leak"
 
     def to_pump(self) -> faults.CatheterLeak:
         return faults.CatheterLeak()
 
 
 class BatteryReset(_Wire):
-    fault: Literal["battery_reset"] = "battery_reset"
+    name: Literal["battery_reset"] = "battery_reset"
 
     def to_pump(self) -> faults.BatteryReset:
         return faults.BatteryReset()
 
 
 class SelfTestError(_Wire):
-    fault: Literal["self_test_error"] = "self_test_error"
+    name: Literal["self_test_error"] = "self_test_error"
     critical: StrictBool = False
 
     def to_pump(self) -> faults.SelfTestError:
@@ -263,7 +286,7 @@ class SelfTestError(_Wire):
 
 Fault = Annotated[
     MotorStall | MriExposure | CatheterOcclusion | CatheterLeak | BatteryReset | SelfTestError,
-    Field(discriminator="fault"),
+    Field(discriminator="name"),
 ]
 
 
@@ -328,8 +351,19 @@ class ExportedEvent(_Wire):
     reason: StrictStr
     data: dict[str, Any]
 
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> "ExportedEvent":
+        record = EVENT_DATA[self.kind]
+        required: frozenset[str] = getattr(record, "__required_keys__", frozenset())
+        allowed = required | getattr(record, "__optional_keys__", frozenset())
+        given = set(self.data)
+        if not required <= given <= allowed:
+            raise ValueError(f"a {self.kind.value} event's data has the fields {sorted(allowed) or 'none'} "
+                             f"(missing {sorted(required - given)}, unknown {sorted(given - allowed)})")
+        return self
+
     def to_event(self) -> Event:
-        return Event(self.seq, self.t_s, self.kind.value, self.reason, self.data)
+        return Event(self.seq, self.t_s, self.kind, self.reason, self.data)
 
 
 class PumpLog(_Wire):
@@ -339,6 +373,8 @@ class PumpLog(_Wire):
     clock_start: datetime
     """The pump clock's t_s = 0 as an absolute date-time (with its UTC offset)."""
     events: tuple[ExportedEvent, ...]
+    summary: dict[str, Any] | None = None
+    """What the simulation computed from the log (totals, alarms, refusals), for reading; importers ignore it."""
 
     @field_validator("wire_version")
     @classmethod
@@ -357,14 +393,12 @@ class PumpLog(_Wire):
 
     def at(self, t_s: int) -> datetime:
         """Pump-clock seconds as a UTC date-time (naive, as the registry stores it)."""
-        from datetime import timedelta
-
         return (self.clock_start + timedelta(seconds=t_s)).astimezone(UTC).replace(tzinfo=None)
 
 
-def export_log(events: Any, clock_start: datetime) -> PumpLog:
+def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str, Any] | None = None) -> PumpLog:
     """The pump's log for export. ``clock_start`` is t_s = 0; a naive date-time is read as UTC."""
     start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
-    return PumpLog(wire_version=WIRE_VERSION, clock_start=start,
+    return PumpLog(wire_version=WIRE_VERSION, clock_start=start, summary=summary,
                    events=tuple(ExportedEvent(seq=e.seq, t_s=e.t_s, kind=EventKind(e.kind), reason=e.reason,
                                               data=e.data) for e in events))
