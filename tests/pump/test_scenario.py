@@ -1,13 +1,14 @@
 """Scenario files: parsing, errors named with their location, bundled scenarios, determinism."""
 
+from datetime import date, datetime
 from importlib.resources import files
 
 import pytest
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.scenario import load_scenario, run_scenario
-from openidds.pump.ticks import volume_ticks
-from openidds.pump.timeline import summary, timeline
+from openidds.pump.ticks import decimal_text, mass_to_mg, volume_ticks
+from openidds.pump.timeline import day_totals, summary, timeline
 
 BUNDLED = sorted(p.name for p in files("openidds.pump").joinpath("scenarios").iterdir() if p.name.endswith(".toml"))
 
@@ -122,3 +123,26 @@ def test_events_before_the_start_are_refused():
 def test_broken_toml_is_reported():
     with pytest.raises(OpenIDDSError, match="valid TOML"):
         load_scenario("title = ")
+
+
+def test_day_totals_come_from_the_logged_dose_not_the_last_refill():
+    """A day after a concentration change shows what the log says reached the catheter tip (the old 10 mg/mL
+    still in the catheter), and the days add up to the pump's own count exactly."""
+    run = run_scenario(load_scenario(bundled("concentration_change.toml")))
+    totals = day_totals(run)
+    assert sum(t.dose["morphine"] for t in totals) == run.pump.totals().nominal["morphine"]
+    change_day = next(t for t in totals if t.day == date(2026, 6, 21))
+    midnight_s = int((datetime(2026, 6, 21) - run.scenario.start).total_seconds())
+    log = run.pump.log  # the log's own reader: the drug counted at the tip after a time
+    logged = log.delivered_since(midnight_s)["morphine"] - log.delivered_since(midnight_s + 86_400)["morphine"]
+    assert change_day.dose["morphine"] == logged
+    rows = [r.text for r in timeline(run) if r.when.date() == change_day.day]
+    assert any(f"morphine {decimal_text(mass_to_mg(logged), 3)} mg" in text for text in rows)
+    assert decimal_text(mass_to_mg(logged), 3) == "4.991"
+
+
+def test_refill_rows_show_what_went_in_and_the_new_reservoir_volume():
+    run = run_scenario(load_scenario(bundled("concentration_change.toml")))
+    refills = [r.text for r in timeline(run) if r.kind == "refill"]
+    assert "added 18.00 mL of morphine 20 mg/mL; reservoir now 19.40 mL" in refills[1]
+    assert "withdrew 7.58 mL" in refills[1]

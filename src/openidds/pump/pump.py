@@ -588,7 +588,7 @@ class Pump:
         name = "Refill"
         if not isinstance(command.solution, Solution):
             self._refuse(name, "solution", command.solution, "a Solution")
-        actual = command.actual_solution or command.solution
+        actual = command.solution if command.actual_solution is None else command.actual_solution
         if not isinstance(actual, Solution):
             self._refuse(name, "actual_solution", command.actual_solution, "a Solution")
         try:
