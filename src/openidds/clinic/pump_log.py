@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, Table, select
 
 from openidds.clinic import audit, bulk, models
 from openidds.clinic.database import unit_of_work
@@ -87,7 +87,9 @@ def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, impl
         if findings:
             raise ImportRejected(source, findings)
         conn = session.connection()
-        bulk.insert_rows(conn, models.PumpEvent.__table__, new)
+        table = models.PumpEvent.__table__
+        assert isinstance(table, Table)
+        bulk.insert_rows(conn, table, new)
         ids = dict(conn.execute(select(models.PumpEvent.seq, models.PumpEvent.id)
                                 .where(models.PumpEvent.implant_id == implant.id)).all())
         if new:

@@ -151,7 +151,8 @@ def day_totals(run: ScenarioRun) -> list[DayTotal]:
                 mass = per_day_mass.setdefault(day, {})
                 for drug, dose in data["dose"].items():
                     mass[drug] = mass.get(drug, 0) + dose * volume // data["volume"]
-    return [DayTotal((midnight + timedelta(days=day)).date(), *days[day], per_day_mass[day]) for day in sorted(days)]
+    return [DayTotal((midnight + timedelta(days=day)).date(), days[day][0], days[day][1], days[day][2],
+                     per_day_mass[day]) for day in sorted(days)]
 
 
 def _daily_rows(run: ScenarioRun) -> list[Row]:
