@@ -120,9 +120,10 @@ class CatheterRevisedData(TypedDict):
 
 
 class FaultData(TypedDict):
-    """Simulator truth: a fault injected (with its wire fields) or the motor running again (``after``)."""
+    """Simulator truth: a fault injected (its wire record: ``name`` and fields) or the motor running again
+    (``name`` ``motor_recovered``, ``after``)."""
 
-    fault: str
+    name: str
     duration_s: NotRequired[int | None]
     recovery_delay_s: NotRequired[int]
     critical: NotRequired[bool]

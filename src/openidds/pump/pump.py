@@ -21,6 +21,7 @@ import re
 from bisect import bisect_right
 from collections.abc import Callable
 from fractions import Fraction
+from typing import Any, NoReturn
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.alarms import Alarm, AlarmKind
@@ -48,7 +49,7 @@ from openidds.pump.faults import (
     MriExposure,
 )
 from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, add_drug, extend_ranges, sum_ranges
-from openidds.pump.programs import FOREVER_S, PatientBolus, Stopped, Therapy, max_daily_volume
+from openidds.pump.programs import FOREVER_S, PatientBolus, Program, Stopped, Therapy, max_daily_volume
 from openidds.pump.rolling import RollingDose, rolling_dose
 from openidds.pump.solution import Solution
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
@@ -107,7 +108,7 @@ class Pump:
         self.catheter = spec.catheter
         self.log = EventLog()
         self.therapy: Therapy | None = None
-        self._program = Stopped()
+        self._program: Program = Stopped()
         self._basal: tuple[int, int, int | None] = (0, start_s, None)
         self._bolus: _Bolus | None = None
         self._grants: list[int] = []  # start times of the patient boluses granted in the last 24 hours
@@ -190,6 +191,7 @@ class Pump:
         if due < end:
             end = due if due > t else t
         if rate:
+            tip: Concentrations | None
             if self._plain:
                 tip = self._lot.ng_nominal
             else:
@@ -441,7 +443,7 @@ class Pump:
             self._raise_alarm(AlarmKind.END_OF_SERVICE, "battery at end of service: delivery has stopped")
         if self._motor_stop_reason and t >= self._motor_resume_at:
             self.log.append(t, EventKind.FAULT, "motor runs again; the pump confirms it at the next interrogation",
-                            {"fault": "motor_recovered", "after": self._motor_stop_reason})
+                            {"name": "motor_recovered", "after": self._motor_stop_reason})
             self._motor_stop_reason, self._motor_resume_at = None, FOREVER_S
         self._update_timer()
         self._refresh_halt()
@@ -503,7 +505,7 @@ class Pump:
                                   "critical memory error: delivery stopped until reprogrammed")
             else:
                 self._raise_alarm(AlarmKind.MEMORY_ERROR, "non-critical memory error")
-        self.log.append(t, EventKind.FAULT, f"injected {name}", {"fault": _snake(name), **_public_fields(fault)})
+        self.log.append(t, EventKind.FAULT, f"injected {name}", {"name": _snake(name), **_public_fields(fault)})
         self._settle()
 
     def _stop_motor(self, reason: str, until: int, alarm: AlarmKind, text: str) -> None:
@@ -515,7 +517,7 @@ class Pump:
         self._awaiting_confirmation.add(alarm)
         self._raise_alarm(alarm, text)
 
-    def _refuse(self, command: str, field: str, value: object, expected: str) -> None:
+    def _refuse(self, command: str, field: str, value: object, expected: str) -> NoReturn:
         error = CommandRefused(field, number_text(value) if isinstance(value, Fraction) else value, expected)
         self.log.append(self.t_s, EventKind.REFUSED, str(error),
                         {"command": _snake(command), "field": field, "expected": expected})
@@ -713,6 +715,7 @@ class Pump:
 
     def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
+        assert bolus is not None  # called only with a bolus in progress
         self._bolus = None
         self._rows.append((self.t_s, _BOLUS_ENDED, outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
 
@@ -751,6 +754,7 @@ class Pump:
             self.log.append(t, EventKind.BOLUS_DENIED, refusal.reason,
                             {"left_in_24h": refusal.left_in_24h, "next_allowed_s": refusal.next_allowed_s})
             return refusal
+        assert settings is not None  # no refusal means a patient bolus is programmed
         grants = self._grants
         del grants[:bisect_right(grants, t - DAY)]
         grants.append(t)
@@ -869,7 +873,7 @@ class Pump:
         )
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Pump, Any], object]] = {
     SetTherapy: Pump._set_therapy,
     Refill: Pump._refill,
     SetLowReservoirAlarm: Pump._set_low_reservoir,

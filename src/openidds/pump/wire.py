@@ -227,11 +227,10 @@ class ReviseCatheter(_Wire):
         return commands.ReviseCatheter(self.catheter.to_pump())
 
 
-Command = Annotated[
-    SetTherapy | Refill | SetLowReservoirAlarm | StartBolus | CancelBolus | RequestPatientBolus | Interrogate
-    | ReviseCatheter,
-    Field(discriminator="name"),
-]
+AnyCommand = (SetTherapy | Refill | SetLowReservoirAlarm | StartBolus | CancelBolus | RequestPatientBolus | Interrogate
+              | ReviseCatheter)
+Command = Annotated[AnyCommand, Field(discriminator="name")]
+"""A command as a field of a file or message: tagged by ``name``."""
 
 
 # ---------------------------------------------------------------------- faults (simulation only)
@@ -293,7 +292,7 @@ Fault = Annotated[
 # ---------------------------------------------------------------------- pump objects -> wire
 
 
-def command_to_wire(command: commands.Command) -> Any:
+def command_to_wire(command: commands.Command) -> AnyCommand:
     """The wire model of a pump command (the programmer journals what it sent)."""
     if isinstance(command, commands.SetTherapy):
         return SetTherapy(therapy=_therapy_to_wire(command.therapy))
@@ -310,10 +309,12 @@ def command_to_wire(command: commands.Command) -> Any:
     if isinstance(command, commands.ReviseCatheter):
         c = command.catheter
         return ReviseCatheter(catheter=Catheter(length_cm=c.length_cm, volume_ml=c.volume_ml, tip_level=c.tip_level))
-    simple = {commands.CancelBolus: CancelBolus, commands.RequestPatientBolus: RequestPatientBolus,
-              commands.Interrogate: Interrogate}
-    if type(command) in simple:
-        return simple[type(command)]()
+    if isinstance(command, commands.CancelBolus):
+        return CancelBolus()
+    if isinstance(command, commands.RequestPatientBolus):
+        return RequestPatientBolus()
+    if isinstance(command, commands.Interrogate):
+        return Interrogate()
     raise OpenIDDSError("command", command, "a pump command from openidds.pump.commands")
 
 
