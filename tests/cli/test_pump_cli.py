@@ -48,3 +48,12 @@ def test_unknown_scenario_exits_2_with_the_reason():
 def test_scenarios_are_listed():
     result = runner.invoke(app, ["pump", "scenarios"])
     assert "demo_90_days" in result.output.split()
+
+
+def test_a_programmer_state_file_exports_its_pump_log_in_the_wire_format(tmp_path):
+    path = tmp_path / "pump.json"
+    assert runner.invoke(app, ["program", "init", str(path), "--start", "2026-01-05T08:00"]).exit_code == 0
+    result = runner.invoke(app, ["pump", "log", str(path), "--at", "2026-01-05T09:00"])
+    assert result.exit_code == 0, result.output
+    log = PumpLog.model_validate_json(result.output)
+    assert log.wire_version == WIRE_VERSION and [e.kind for e in log.events] == ["implant"]

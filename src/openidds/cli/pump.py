@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.program import parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 from openidds.pump.scenario import load_scenario, run_scenario
@@ -51,6 +52,21 @@ def simulate(
     else:
         _fail(OpenIDDSError("scenario", scenario, f"a TOML file or one of the bundled scenarios {_bundled_names()}"))
     _simulate_text(text, scenario, json_out, every_delivery)
+
+
+@app.command("log")
+def state_log(
+    state_path: Path = typer.Argument(..., help="A pump state file (docs/programmer.md)."),
+    at: str | None = typer.Option(None, "--at", help="Run the pump on to this local time (default: the last "
+                                  "journal entry)."),
+) -> None:
+    """Print the pump log of a programmer state file in the wire format (docs/wire.md): a file that
+    `openidds registry import --format pump-log` reads."""
+    try:
+        state = read_state(state_path)
+        typer.echo(state.pump_log(parse_at(state, at)).model_dump_json(indent=1))
+    except OpenIDDSError as error:
+        _fail(error)
 
 
 @app.command("scenarios")
