@@ -1,15 +1,23 @@
-"""Pump event-log import: stored as the pump wrote it, linked to the implant, append-only and idempotent."""
+"""Pump event-log import: the pump's own wire-format log, stored as the pump wrote it, linked to the implant,
+append-only and idempotent; the stored log rebuilds the pump's totals exactly."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import json
+from importlib.resources import files
 
 import pytest
 from sqlalchemy import func, select
 
 from openidds.clinic import ImportRejected, import_batch, import_pump_log, read_paths, unit_of_work
 from openidds.clinic.models import AuditEntry, Implant, PumpEvent
+from openidds.clinic.pump_log import stored_pump_log
+from openidds.pump import rebuild_totals
+from openidds.pump.scenario import load_scenario, run_scenario
+from openidds.pump.timeline import summary
+from openidds.pump.wire import export_log
 
 IMPLANT = dt.date(2022, 9, 1)
 
@@ -30,8 +38,8 @@ def test_log_events_are_stored_linked_to_the_implant_and_audited(registry, data_
     events = _events(registry)
     raw = json.loads((data_dir / "pump_log.json").read_text())
     assert [(e.seq, e.kind, e.reason, e.data) for e in events] == [
-        (r["seq"], r["kind"], r["reason"], r["data"]) for r in raw]
-    assert events[2].at == dt.datetime(2022, 9, 2, 3, 10)
+        (r["seq"], r["kind"], r["reason"], r["data"]) for r in raw["events"]]
+    assert events[4].at == dt.datetime(2022, 9, 1, 13, 0)  # clock_start 10:00 UTC + t_s 10800
     with unit_of_work(registry, "reader") as s:
         assert {s.get(Implant, e.implant_id).serial_number for e in events} == {"NGP100001"}
         audited = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.table_name == "pump_events"))
@@ -41,29 +49,81 @@ def test_log_events_are_stored_linked_to_the_implant_and_audited(registry, data_
 def test_reimporting_a_grown_log_adds_only_the_new_events(registry, data_dir, tmp_path):
     import_pump_log(registry, data_dir / "pump_log.json", "CJFH", "P001", IMPLANT, "tech")
     grown = json.loads((data_dir / "pump_log.json").read_text())
-    grown.append({"seq": 6, "at": "2022-12-08T09:30:00Z", "kind": "refill", "reason": "clinic refill", "data": {}})
+    grown["events"].append({"seq": 5, "t_s": 20000, "kind": "alarm", "reason": "low reservoir",
+                            "data": {"alarm": "low_reservoir", "severity": "non-critical"}})
     path = tmp_path / "log.json"
     path.write_text(json.dumps(grown))
     assert import_pump_log(registry, path, "CJFH", "P001", IMPLANT, "tech") == 1
     assert import_pump_log(registry, path, "CJFH", "P001", IMPLANT, "tech") == 0
-    assert [e.seq for e in _events(registry)] == [1, 2, 3, 4, 5, 6]
+    assert [e.seq for e in _events(registry)] == [0, 1, 2, 3, 4, 5]
+
+
+def _event(log, i):
+    return log["events"][i]
 
 
 @pytest.mark.parametrize(("change", "rule"), [
-    (lambda log: log[1].update(reason="changed"), "event-conflict"),
-    (lambda log: log[0].update(at="2022-08-01T00:00:00Z"), "within-implant"),
-    (lambda log: log[0].update(extra=1), "event"),
-    (lambda log: log[0].update(at="2022-09-01T10:00:00+02:00"), "event"),
-    (lambda log: log[3].update(seq=2), "event-order"),
+    (lambda log: _event(log, 1).update(reason="changed"), "event-conflict"),
+    (lambda log: log.update(clock_start="2022-08-01T00:00:00Z"), "within-implant"),
+    (lambda log: _event(log, 0).update(extra=1), "event"),
+    (lambda log: _event(log, 2).update(kind="teleport"), "event"),
+    (lambda log: _event(log, 3)["data"].pop("dose"), "event"),
+    (lambda log: log.update(clock_start="2022-09-01T10:00:00"), "log-shape"),
+    (lambda log: log.update(wire_version=0), "log-shape"),
+    (lambda log: _event(log, 3).update(seq=2), "event-order"),
 ])
 def test_bad_or_conflicting_events_are_refused_and_nothing_is_written(registry, data_dir, tmp_path, change, rule):
     import_pump_log(registry, data_dir / "pump_log.json", "CJFH", "P001", IMPLANT, "tech")
     log = json.loads((data_dir / "pump_log.json").read_text())
     change(log)
-    log.append({"seq": 9, "at": "2022-12-09T00:00:00Z", "kind": "delivery", "reason": "basal", "data": {}})
+    log["events"].append({"seq": 9, "t_s": 90000, "kind": "interrogation", "reason": "read", "data": {}})
     path = tmp_path / "log.json"
     path.write_text(json.dumps(log))
     with pytest.raises(ImportRejected) as caught:
         import_pump_log(registry, path, "CJFH", "P001", IMPLANT, "tech")
     assert rule in {f.rule for f in caught.value.findings}
-    assert [e.seq for e in _events(registry)] == [1, 2, 3, 4, 5]
+    assert [e.seq for e in _events(registry)] == [0, 1, 2, 3, 4]
+
+
+def test_an_old_format_log_is_refused_saying_how_to_go_on(registry, tmp_path):
+    path = tmp_path / "old.json"
+    path.write_text(json.dumps([{"seq": 1, "at": "2022-09-01T10:00:00Z", "kind": "refill", "reason": "", "data": {}}]))
+    with pytest.raises(ImportRejected) as caught:
+        import_pump_log(registry, path, "CJFH", "P001", IMPLANT, "tech")
+    [finding] = caught.value.findings
+    assert finding.rule == "log-shape" and "export the log again" in finding.message
+
+
+def _patient_implanted_on(tmp_path, data_dir, day: dt.date):
+    """A copy of patient P001 as P900, implanted on ``day`` (the scenario's start)."""
+    folder = tmp_path / "p900"
+    folder.mkdir()
+    changes = {"patients.csv": {"patient_id": "P900", "mrn": "MRN900", "last_contact_date": "2026-12-31"},
+               "implants.csv": {"patient_id": "P900", "serial_number": "NGP100900", "udi": "",
+                                "implant_date": day.isoformat()}}
+    for name, change in changes.items():
+        with (data_dir / "good" / name).open(newline="") as f:
+            row = next(r for r in csv.DictReader(f) if r["patient_id"] == "P001") | change
+        with (folder / name).open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(row))
+            writer.writeheader()
+            writer.writerow(row)
+    return folder
+
+
+@pytest.mark.parametrize("name", ["occlusion_found_at_refill", "concentration_change", "demo_90_days"])
+def test_a_scenario_log_round_trips_through_the_registry_exactly(registry, data_dir, tmp_path, name):
+    """PUMP-LOG-2: every event of a simulated pump's exported log is stored for its implant, and the stored
+    log rebuilds the pump's totals exactly."""
+    text = files("openidds.pump").joinpath("scenarios", f"{name}.toml").read_text()
+    run = run_scenario(load_scenario(text))
+    path = tmp_path / "log.json"
+    path.write_text(export_log(run.pump.log, run.scenario.start, summary(run)).model_dump_json())
+    day = run.scenario.start.date()
+    import_batch(registry, read_paths([_patient_implanted_on(tmp_path, data_dir, day)]), "setup", "p900")
+    assert import_pump_log(registry, path, "CJFH", "P900", day, "tech") == len(run.pump.log)
+    stored = stored_pump_log(registry, "CJFH", "P900", day)
+    assert [e.to_event() for e in stored.events] == list(run.pump.log)
+    assert rebuild_totals(e.to_event() for e in stored.events) == run.pump.totals()
+    kinds = {e.kind for e in stored.events}
+    assert {"delivery", "refill", "implant"} <= kinds

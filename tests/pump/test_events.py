@@ -6,7 +6,7 @@ from collections import defaultdict
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openidds.pump.events import EventLog
+from openidds.pump.events import EventKind, EventLog
 
 MORPHINE = (("morphine", 7),)
 ADMIXTURE = (("bupivacaine", 3), ("morphine", 11))
@@ -25,7 +25,7 @@ def build(specs):
             t += gap
         if form == "mixed":  # the one second in which a new solution reaches the tip
             dose = {"morphine": 5 * rate, "bupivacaine": 2 * rate}
-            log.rows.append((t, "delivery", "basal", rate, t + 1, rate, None, rate, "csf", dose))
+            log.rows.append((t, EventKind.DELIVERY, "basal", rate, t + 1, rate, None, rate, "csf", dose))
             for drug, mass in dose.items():
                 per_second[t][drug] += mass
             t += 1
@@ -33,9 +33,9 @@ def build(specs):
         volume = rate * length - min(short, rate - 1)
         tip = ADMIXTURE if form == "admixture" else MORPHINE
         if form == "blocked":
-            log.rows.append((t, "delivery", "bolus:patient", rate, t + length, volume, tip, 0, "blocked", None))
+            log.rows.append((t, EventKind.DELIVERY, "bolus:patient", rate, t + length, volume, tip, 0, "blocked", None))
         else:
-            log.rows.append((t, "delivery", "basal", rate, t + length, volume, tip))
+            log.rows.append((t, EventKind.DELIVERY, "basal", rate, t + length, volume, tip))
         for s in range(t, t + length):
             ticks = rate if s < t + length - 1 else volume - rate * (length - 1)
             for drug, ng in tip:
@@ -92,7 +92,7 @@ def test_each_row_reads_back_with_its_whole_dose(specs):
 def test_hot_kinds_cannot_be_appended_as_generic_events():
     log = EventLog()
     try:
-        log.append(0, "delivery", "basal", {"volume": 1})
+        log.append(0, EventKind.DELIVERY, "basal", {"volume": 1})
     except ValueError as error:
         assert "rows" in str(error)
     else:

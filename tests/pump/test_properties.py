@@ -53,7 +53,7 @@ def test_delivered_equals_the_programmed_integral(program, origin, press_times):
     starts = [e.t_s for e in log if e.kind == "bolus_started"]
     ends = [e for e in log if e.kind == "bolus_ended"]
     assert len(starts) == len(ends) and all(e.reason == "completed" for e in ends)
-    displaced = sum(program_volume(program, s, e.t_s, origin) for s, e in zip(starts, ends))
+    displaced = sum(program_volume(program, s, e.t_s, origin) for s, e in zip(starts, ends, strict=True))
     boluses = sum(e.data["delivered"] for e in ends)
     expected = program_volume(program, 0, 7 * DAY, origin) - displaced + boluses
     assert pump.totals().pumped_estimated == expected

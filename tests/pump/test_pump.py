@@ -418,3 +418,39 @@ def test_before_a_therapy_a_priming_bolus_cannot_push_drug_to_the_tip():
     assert pump.drug_locations()["csf"] == {} and pump.totals().nominal == {}
     with pytest.raises(CommandRefused):  # primed: nothing drug-free is left to push
         pump.execute(DAY, StartBolus(BolusKind.PRIMING, "0.01", 60))
+
+
+@pytest.mark.parametrize("command", [ReviseCatheter(None), ReviseCatheter("T6"), SetTherapy(None),
+                                     Refill(MORPHINE_10, "5", actual_solution=0), Refill(MORPHINE_10, "5", therapy=0)])
+def test_a_malformed_command_is_refused_before_anything_changes(pump, command):
+    """PUMP-REFUSE-2 (for example a catheter revision without a catheter: it used to remove the old one first)."""
+    pump.advance(10)
+    before, catheter, length = pump.state(), pump.catheter, len(pump.log)
+    with pytest.raises(CommandRefused):
+        pump.execute(10, command)
+    assert pump.state() == before and pump.catheter is catheter
+    assert [e.kind for e in pump.log.since(length)] == ["refused"]
+
+
+def test_an_unknown_fault_is_refused_and_logged(pump):
+    """PUMP-REFUSE-2."""
+    before, length = pump.state(), len(pump.log)
+    with pytest.raises(CommandRefused, match="MotorStall"):
+        pump.inject(0, "motor_stall")
+    assert pump.state() == before and pump.log.last().data["command"] == "inject"
+    assert len(pump.log) == length + 1
+
+
+def _refills(shared: bool) -> str:
+    pump = Pump()
+    for k, strength in enumerate(("10", "10", "25", "10")):
+        solution = MORPHINE_10 if shared and strength == "10" else Solution.of({"morphine": strength})
+        therapy = Therapy(Continuous("0.5"), {"morphine": "40"})
+        pump.execute(k * 20 * DAY, Refill(solution, "10", therapy=therapy))
+    pump.advance(100 * DAY)
+    return pump.log.to_json()
+
+
+def test_the_log_depends_on_values_not_on_shared_solution_objects():
+    """PUMP-DETERMINISM-1: refilling with the same Solution object or a fresh equal one gives one log."""
+    assert _refills(shared=True) == _refills(shared=False)

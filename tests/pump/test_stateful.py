@@ -12,6 +12,7 @@ from bisect import bisect_right
 from collections import deque
 from fractions import Fraction
 
+import pytest
 from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
@@ -67,6 +68,24 @@ patient_boluses = st.builds(
     st.sampled_from(["0.01", "0.1", "0.3"]), st.integers(1, 30), st.integers(0, 120), st.integers(1, 8))
 boluses = st.one_of(st.none(), patient_boluses)
 steps_s = st.one_of(st.integers(1, 600), st.integers(600, 6 * 3600), st.integers(6 * 3600, 20 * DAY))
+
+
+_SOLUTION = Solution.of({"morphine": "10"})
+_BAD_NUMBERS = st.sampled_from([None, "-1", "-0.5", ".5", "1e-1", "1,5", 0.5, True, "abc", "0", [], "0.0000001"])
+malformed_commands = st.one_of(
+    st.sampled_from([None, "refill", object(), 3, Stopped()]),  # not a command at all
+    st.sampled_from([None, "therapy", 0, Stopped()]).map(SetTherapy),
+    st.builds(Refill, st.sampled_from([None, "morphine", {"morphine": "10"}, 0]), st.just("5")),
+    st.builds(Refill, st.just(_SOLUTION), _BAD_NUMBERS),
+    st.builds(Refill, st.just(_SOLUTION), st.just("5"), st.sampled_from(["x", 0, {"morphine": "1"}])),
+    st.builds(Refill, st.just(_SOLUTION), st.just("5"), st.none(), st.sampled_from(["x", 0, Stopped()])),
+    st.builds(StartBolus, st.sampled_from([None, "clinician", BolusKind.PATIENT, 1]), st.just("0.1"), st.just(600)),
+    st.builds(StartBolus, st.just(BolusKind.CLINICIAN), _BAD_NUMBERS, st.just(600)),
+    st.builds(StartBolus, st.just(BolusKind.CLINICIAN), st.just("0.1"), st.sampled_from([None, -60, 0, 59.5, "600"])),
+    st.builds(SetLowReservoirAlarm, _BAD_NUMBERS),
+    st.sampled_from([None, "T6", 0, _SOLUTION]).map(ReviseCatheter),
+)
+"""Commands with wrong types, missing (None) fields, negative or malformed numbers, or that are no command."""
 
 
 def note(text: str) -> None:
@@ -290,8 +309,8 @@ class PumpMachine(RuleBasedStateMachine):
         decision = result[0]
         assert decision.granted == (decision.reason == "granted")
 
-    @rule(delay=st.integers(0, 3600), kind=st.sampled_from(list(BolusKind)), volume=st.sampled_from(["0.01", "0.4", "3"]),
-          minutes=st.integers(1, 240))
+    @rule(delay=st.integers(0, 3600), kind=st.sampled_from(list(BolusKind)),
+          volume=st.sampled_from(["0.01", "0.4", "3"]), minutes=st.integers(1, 240))
     def clinician_bolus(self, delay, kind, volume, minutes):
         self.command(delay, StartBolus(kind, volume, minutes * 60))
 
@@ -311,6 +330,22 @@ class PumpMachine(RuleBasedStateMachine):
     @rule(delay=st.integers(0, 3600), volume=st.sampled_from(["0.1", "0.3"]))
     def revise_catheter(self, delay, volume):
         self.command(delay, ReviseCatheter(Catheter(length_cm=60, volume_ml=volume, tip_level="T8")))
+
+    @rule(delay=st.integers(0, 3600), command=malformed_commands)
+    def malformed_command(self, delay, command):
+        """PUMP-REFUSE-2: whatever is malformed in a command, the pump refuses it before changing anything."""
+        assert self.command(delay, command) is None
+
+    @rule(delay=st.integers(0, 3600), fault=st.sampled_from([None, "leak", 3, CancelBolus(), Interrogate()]))
+    def unknown_fault(self, delay, fault):
+        """PUMP-REFUSE-2: an unknown fault is refused and logged like a malformed command."""
+        at = self.pump.t_s + delay
+        self.pump.advance(at)
+        before, length = self.pump.state(), len(self.pump.log)
+        with pytest.raises(CommandRefused, match="fault"):
+            self.pump.inject(at, fault)
+        assert self.pump.state() == before
+        assert [e.kind for e in self.pump.log.since(length)] == ["refused"]
 
     @rule(delay=st.integers(0, 3600), fault=st.one_of(
         st.builds(MotorStall, st.one_of(st.none(), st.integers(60, 3 * DAY))),
@@ -363,5 +398,6 @@ def _offset_of_program(pump: Pump, start: int) -> int:
 
 
 PumpMachine.TestCase.settings = settings(
-    max_examples=int(os.environ.get("OPENIDDS_STATEFUL_EXAMPLES", "200")), stateful_step_count=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    max_examples=int(os.environ.get("OPENIDDS_STATEFUL_EXAMPLES", "200")), stateful_step_count=40, deadline=None,
+    suppress_health_check=[HealthCheck.too_slow])
 TestPumpMachine = PumpMachine.TestCase

@@ -12,6 +12,7 @@ from openidds.pump.ticks import (
     decimal_text,
     mass_ticks,
     ng_per_ml,
+    number_text,
     rate_ticks_per_s,
     volume_ticks,
 )
@@ -22,7 +23,7 @@ def test_a_rate_in_nl_per_day_is_ticks_per_second():
     assert rate_ticks_per_s("rate", "0.048") * 86_400 == volume_ticks("v", "0.048")
 
 
-@pytest.mark.parametrize("value", ["0.3", Decimal("0.3"), Fraction(3, 10), 0.3])
+@pytest.mark.parametrize("value", ["0.3", Decimal("0.3"), Fraction(3, 10), " 0.3 "])
 def test_equal_numbers_in_any_exact_form_give_the_same_ticks(value):
     assert volume_ticks("volume_ml", value) == 3 * TICKS_PER_ML // 10
 
@@ -33,10 +34,16 @@ def test_values_finer_than_a_nanolitre_are_refused_not_rounded():
     assert error.value.field == "volume_ml" and "0.000001 mL" in error.value.expected
 
 
-@pytest.mark.parametrize("bad", ["abc", "", float("nan"), True, None, "1e400x"])
+@pytest.mark.parametrize("bad", [
+    "abc", "", float("nan"), True, None, "1e400x", ".5", "1e-1", 0.3, "1,5", Decimal("NaN")])
 def test_non_numbers_are_refused_with_the_field_named(bad):
+    """The pump reads numbers by the units package's rule: no naked decimal point, exponent, comma or float."""
     with pytest.raises(OpenIDDSError, match="rate"):
         rate_ticks_per_s("rate", bad)
+
+
+def test_a_number_is_logged_as_its_exact_decimal_whatever_form_it_came_in():
+    assert [number_text(v) for v in ("0.50", Decimal("0.5"), Fraction(1, 2), "+0.5")] == ["0.5"] * 4
 
 
 def test_limits_are_checked_and_named():

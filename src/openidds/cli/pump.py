@@ -1,6 +1,6 @@
 """`openidds pump`: run the pump model on a scenario and print its timeline."""
 
-import json
+from decimal import Decimal
 from importlib.resources import files
 from pathlib import Path
 
@@ -8,14 +8,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.program import parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 from openidds.pump.scenario import load_scenario, run_scenario
 from openidds.pump.timeline import summary, timeline
+from openidds.pump.wire import export_log
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
 
 _BUNDLED = files("openidds.pump").joinpath("scenarios")
+_JSON_HELP = ("Print the pump's log in the wire format (docs/wire.md) with the totals, alarms and refusals as "
+              "its summary: a file `openidds registry import --format pump-log` reads.")
 _STYLES = {"critical": "bold red", "non-critical": "yellow", "refused": "bold magenta", "denied": "dim",
            "fault": "cyan"}
 
@@ -26,7 +30,7 @@ def _bundled_names() -> list[str]:
 
 @app.command()
 def demo(
-    json_out: bool = typer.Option(False, "--json", help="Print totals, alarms and the whole log as JSON."),
+    json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
 ) -> None:
     """90 days of therapy after implant: deliveries, patient boluses, alarms, refills."""
@@ -36,7 +40,7 @@ def demo(
 @app.command()
 def simulate(
     scenario: str = typer.Argument(..., help="A scenario TOML file, or the name of a bundled scenario."),
-    json_out: bool = typer.Option(False, "--json", help="Print totals, alarms and the whole log as JSON."),
+    json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
 ) -> None:
     """Run a scenario file (docs/scenarios.md) and print its timeline."""
@@ -48,6 +52,21 @@ def simulate(
     else:
         _fail(OpenIDDSError("scenario", scenario, f"a TOML file or one of the bundled scenarios {_bundled_names()}"))
     _simulate_text(text, scenario, json_out, every_delivery)
+
+
+@app.command("log")
+def state_log(
+    state_path: Path = typer.Argument(..., help="A pump state file (docs/programmer.md)."),
+    at: str | None = typer.Option(None, "--at", help="Run the pump on to this local time (default: the last "
+                                  "journal entry)."),
+) -> None:
+    """Print the pump log of a programmer state file in the wire format (docs/wire.md): a file that
+    `openidds registry import --format pump-log` reads."""
+    try:
+        state = read_state(state_path)
+        typer.echo(state.pump_log(parse_at(state, at)).model_dump_json(indent=1))
+    except OpenIDDSError as error:
+        _fail(error)
 
 
 @app.command("scenarios")
@@ -63,9 +82,7 @@ def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool)
     except OpenIDDSError as error:
         _fail(error)
     if json_out:
-        result = summary(run)
-        result["log"] = [e.to_dict() for e in run.pump.log]
-        typer.echo(json.dumps(result, sort_keys=True, indent=1))
+        typer.echo(export_log(run.pump.log, run.scenario.start, summary(run)).model_dump_json(indent=1))
         return
     console = Console(width=max(Console().width, 120))
     console.print(f"[bold]{run.scenario.title}[/bold]")
@@ -82,7 +99,7 @@ def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool)
     totals = label_table("Totals", ("drug", "delivered (pump's count)", "to CSF", "to tissue", "withdrawn",
                                     "in reservoir", "in catheter"), header_style="bold")
     for drug, mg in result["drugs_mg"].items():
-        totals.add_row(drug, *(f"{mg[k]} mg" for k in (
+        totals.add_row(drug, *(f"{Decimal(mg[k]):.3f} mg" for k in (
             "pumped_nominal", "to_csf", "to_tissue", "withdrawn", "in_reservoir", "in_catheter")))
     console.print(totals)
     console.print(f"Active alarms: {', '.join(result['active_alarms']) or 'none'}; "

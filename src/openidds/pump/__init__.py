@@ -14,7 +14,7 @@ from openidds.pump.commands import (
     StartBolus,
 )
 from openidds.pump.device import MODELS, SYNCHROMED_II, Catheter, PumpModel, PumpSpec
-from openidds.pump.events import Event, EventLog, Totals, rebuild_totals
+from openidds.pump.events import Event, EventKind, EventLog, Totals, rebuild_totals
 from openidds.pump.faults import (
     BatteryReset,
     CatheterLeak,
@@ -56,6 +56,7 @@ __all__ = [
     "CommandRefused",
     "Continuous",
     "Event",
+    "EventKind",
     "EventLog",
     "Fault",
     "Flex",

@@ -84,9 +84,11 @@ class PumpSpec:
             raise OpenIDDSError("reservoir_ml", self.reservoir_ml,
                                 f"one of {self.model.reservoir_sizes_ml} for {self.model.name}")
         volume_ticks("low_reservoir_ml", self.low_reservoir_ml, lo=self.model.residual_ml, hi=self.reservoir_ml)
-        if not isinstance(self.clock_origin_s_of_week, int) or not 0 <= self.clock_origin_s_of_week < 7 * SECONDS_PER_DAY:
+        origin = self.clock_origin_s_of_week
+        if not isinstance(origin, int) or not 0 <= origin < 7 * SECONDS_PER_DAY:
             raise OpenIDDSError("clock_origin_s_of_week", self.clock_origin_s_of_week, "seconds from 0 to 604799")
-        if self.battery_eri_at_s is not None and (not isinstance(self.battery_eri_at_s, int) or self.battery_eri_at_s < 0):
+        eri = self.battery_eri_at_s
+        if eri is not None and (not isinstance(eri, int) or eri < 0):
             raise OpenIDDSError("battery_eri_at_s", self.battery_eri_at_s, "a time in whole seconds, at least 0")
 
     @property

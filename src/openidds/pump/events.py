@@ -9,17 +9,142 @@ know (an injected fault, how much really left the reservoir and where it went) i
 import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from enum import StrEnum
+from typing import NamedTuple, NotRequired, TypedDict
 
 from openidds.pump.lots import Concentrations, add_drug
 
 _TRUTH_FIELDS = frozenset({"actual", "route"})
 
 
+class EventKind(StrEnum):
+    """What an event records; each kind's ``data`` has the fields of its record below."""
+
+    IMPLANT = "implant"
+    PROGRAM = "program"
+    REFILL = "refill"
+    LOW_RESERVOIR_THRESHOLD = "low_reservoir_threshold"
+    DELIVERY = "delivery"
+    BOLUS_STARTED = "bolus_started"
+    BOLUS_ENDED = "bolus_ended"
+    BOLUS_DENIED = "bolus_denied"
+    ALARM = "alarm"
+    ALARM_CLEARED = "alarm_cleared"
+    REFUSED = "refused"
+    INTERROGATION = "interrogation"
+    CATHETER_REVISED = "catheter_revised"
+    FAULT = "fault"
+
+
+class ImplantData(TypedDict):
+    factory_fill: int  # volume ticks in the non-retrievable residual
+    model: str
+    reservoir_ml: int
+    catheter_volume_ml: str
+    tip_level: str
+
+
+class PatientBolusData(TypedDict):
+    dose_ml: str
+    duration_s: int
+    lockout_s: int
+    max_per_24h: int
+
+
+class ProgramData(TypedDict):
+    program: str  # stopped, continuous, flex or periodic; the reason describes it
+    max_mg_per_24h: dict[str, str]
+    patient_bolus: PatientBolusData | None
+
+
+class RefillData(TypedDict):
+    fill: int  # volume ticks
+    withdrawn: int  # volume ticks
+    expected_withdrawn: int  # volume ticks
+    reservoir: int  # volume ticks in the reservoir after the fill (the pump's estimate)
+    ng_per_ml: dict[str, int]
+    actual_ng_per_ml: dict[str, int]  # simulator truth: what really went in
+
+
+class LowReservoirThresholdData(TypedDict):
+    low_reservoir: int  # volume ticks
+
+
+class DeliveryData(TypedDict):
+    flow: str  # basal, bolus:<kind>, daily_limit, safe_state
+    rate: int  # volume ticks per second (= nL/day)
+    end_s: int
+    volume: int  # volume ticks
+    actual: int  # simulator truth: volume ticks that really left the reservoir
+    route: str  # simulator truth: csf, tissue or blocked
+    dose: dict[str, int]  # mass ticks per drug counted at the catheter tip
+
+
+class BolusStartedData(TypedDict):
+    kind: str
+    volume: int  # volume ticks
+    duration_s: int
+    rate: int  # volume ticks per second
+
+
+class BolusEndedData(TypedDict):
+    kind: str
+    volume: int  # volume ticks asked for
+    delivered: int  # volume ticks
+
+
+class BolusDeniedData(TypedDict):
+    left_in_24h: int
+    next_allowed_s: int | None
+
+
+class AlarmData(TypedDict):
+    alarm: str
+    severity: str
+
+
+class AlarmClearedData(TypedDict):
+    alarm: str
+
+
+class RefusedData(TypedDict):
+    command: str
+    field: str
+    expected: str
+
+
+class CatheterRevisedData(TypedDict):
+    length_cm: int
+    volume_ml: str
+    tip_level: str
+
+
+class FaultData(TypedDict):
+    """Simulator truth: a fault injected (its wire record: ``name`` and fields) or the motor running again
+    (``name`` ``motor_recovered``, ``after``)."""
+
+    name: str
+    duration_s: NotRequired[int | None]
+    recovery_delay_s: NotRequired[int]
+    critical: NotRequired[bool]
+    after: NotRequired[str]
+
+
+EVENT_DATA: dict[EventKind, type] = {
+    EventKind.IMPLANT: ImplantData, EventKind.PROGRAM: ProgramData, EventKind.REFILL: RefillData,
+    EventKind.LOW_RESERVOIR_THRESHOLD: LowReservoirThresholdData, EventKind.DELIVERY: DeliveryData,
+    EventKind.BOLUS_STARTED: BolusStartedData, EventKind.BOLUS_ENDED: BolusEndedData,
+    EventKind.BOLUS_DENIED: BolusDeniedData, EventKind.ALARM: AlarmData, EventKind.ALARM_CLEARED: AlarmClearedData,
+    EventKind.REFUSED: RefusedData, EventKind.INTERROGATION: dict, EventKind.CATHETER_REVISED: CatheterRevisedData,
+    EventKind.FAULT: FaultData,
+}
+"""The record of each kind's ``data`` (an interrogation has none)."""
+
+
 class Event(NamedTuple):
     seq: int
     t_s: int
-    kind: str
+    kind: EventKind
     reason: str
     data: dict
 
@@ -28,16 +153,16 @@ class Event(NamedTuple):
 
     def pump_view(self) -> dict | None:
         """What the pump itself recorded; None for simulator-only events."""
-        if self.kind == "fault":
+        if self.kind is EventKind.FAULT:
             return None
         data = {k: v for k, v in self.data.items() if k not in _TRUTH_FIELDS}
         return {"seq": self.seq, "t_s": self.t_s, "kind": self.kind, "reason": self.reason, "data": data}
 
 
 COMPACT_FIELDS = {
-    "delivery": ("rate", "end_s", "volume", "tip", "actual", "route", "dose"),
-    "bolus_started": ("kind", "volume", "duration_s", "rate"),
-    "bolus_ended": ("kind", "volume", "delivered"),
+    EventKind.DELIVERY: ("rate", "end_s", "volume", "tip", "actual", "route", "dose"),
+    EventKind.BOLUS_STARTED: ("kind", "volume", "duration_s", "rate"),
+    EventKind.BOLUS_ENDED: ("kind", "volume", "delivered"),
 }
 """The kinds the pump logs on its hot path, kept as flat rows ``(t_s, kind, reason, *values)`` with the
 values in this order; readers get a dict like any other event's (a delivery's with its flow and its dose,
@@ -60,7 +185,7 @@ class EventLog:
         # (its hot path, unchecked); nothing ever changes or removes a row.
         self.rows: list[tuple] = []
 
-    def append(self, t_s: int, kind: str, reason: str, data: dict) -> None:
+    def append(self, t_s: int, kind: EventKind, reason: str, data: dict) -> None:
         if kind in COMPACT_FIELDS:
             raise ValueError(f"{kind} events are flat rows: append them to rows")
         self.rows.append((t_s, kind, reason, data))
@@ -109,7 +234,7 @@ class EventLog:
     def _deliveries_back_to(self, t_s: int) -> Iterator[tuple]:
         """The delivery rows that end after ``t_s``, newest first: reads back only as far as ``t_s``."""
         for row in reversed(self.rows):
-            if row[1] == "delivery":
+            if row[1] is _DELIVERY:
                 if row[4] <= t_s:
                     return
                 yield row
@@ -131,9 +256,12 @@ class EventLog:
         return json.dumps([e.to_dict() for e in self], sort_keys=True, separators=(",", ":"))
 
 
+_DELIVERY = EventKind.DELIVERY
+
+
 def _event(seq: int, row: tuple) -> Event:
     t_s, kind, reason = row[0], row[1], row[2]
-    if kind == "delivery":
+    if kind is _DELIVERY:
         _, _, flow, rate, end_s, volume, tip, actual, route, dose = row if len(row) == 10 else (
             *row, row[5], "csf", None)
         if tip is not None:
@@ -141,7 +269,7 @@ def _event(seq: int, row: tuple) -> Event:
         data = {"flow": flow, "rate": rate, "end_s": end_s, "volume": volume, "actual": actual, "route": route,
                 "dose": dose}
     elif kind in COMPACT_FIELDS:
-        data = dict(zip(COMPACT_FIELDS[kind], row[3:]))
+        data = dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))
     else:
         data = row[3]
     return Event(seq, t_s, kind, reason, data)
@@ -167,12 +295,12 @@ def rebuild_totals(events: Iterable[Event]) -> Totals:
     nominal: dict[str, int] = {}
     for event in events:
         data = event.data
-        if event.kind == "implant":
+        if event.kind == EventKind.IMPLANT:
             filled += data["factory_fill"]
-        elif event.kind == "refill":
+        elif event.kind == EventKind.REFILL:
             filled += data["fill"]
             withdrawn += data["withdrawn"]
-        elif event.kind == "delivery":
+        elif event.kind == EventKind.DELIVERY:
             estimated += data["volume"]
             actual += data["actual"]
             for drug, mass in data["dose"].items():

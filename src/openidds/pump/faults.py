@@ -9,7 +9,8 @@ def _duration(field: str, value: int | None, *, optional: bool) -> None:
     if value is None and optional:
         return
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise OpenIDDSError(field, value, "whole seconds, at least 1" + (", or None for no recovery" if optional else ""))
+        none = ", or None for no recovery" if optional else ""
+        raise OpenIDDSError(field, value, f"whole seconds, at least 1{none}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +34,8 @@ class MriExposure:
 
     def __post_init__(self) -> None:
         _duration("mri.duration_s", self.duration_s, optional=False)
-        if isinstance(self.recovery_delay_s, bool) or not isinstance(self.recovery_delay_s, int) or self.recovery_delay_s < 0:
+        delay = self.recovery_delay_s
+        if isinstance(delay, bool) or not isinstance(delay, int) or delay < 0:
             raise OpenIDDSError("mri.recovery_delay_s", self.recovery_delay_s, "whole seconds, at least 0")
 
 
@@ -60,3 +62,5 @@ class SelfTestError:
 
 
 Fault = MotorStall | MriExposure | CatheterOcclusion | CatheterLeak | BatteryReset | SelfTestError
+FAULTS = (MotorStall, MriExposure, CatheterOcclusion, CatheterLeak, BatteryReset, SelfTestError)
+"""Every fault type, for checking what a simulation injects."""

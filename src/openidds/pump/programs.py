@@ -9,7 +9,6 @@ from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Union
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.ticks import (
@@ -17,6 +16,7 @@ from openidds.pump.ticks import (
     SECONDS_PER_WEEK,
     Number,
     mass_ticks,
+    number_text,
     rate_ticks_per_s,
     volume_ticks,
 )
@@ -62,7 +62,7 @@ class Continuous:
         return (self._rate,)
 
     def describe(self) -> str:
-        return f"continuous {self.rate_ml_per_day} mL/day"
+        return f"continuous {number_text(self.rate_ml_per_day)} mL/day"
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +115,7 @@ class Flex:
 
     def describe(self) -> str:
         return "flex " + ", ".join(
-            f"{s.start} {s.rate_ml_per_day} mL/day" + (f" ({'/'.join(s.days)})" if s.days else "")
+            f"{s.start} {number_text(s.rate_ml_per_day)} mL/day" + (f" ({'/'.join(s.days)})" if s.days else "")
             for s in self.steps)
 
 
@@ -155,10 +155,11 @@ class Periodic:
         return (self._rate,)
 
     def describe(self) -> str:
-        return f"periodic {self.dose_ml} mL over {self.duration_s // 60} min every {self.every_s / 3600:g} h"
+        return (f"periodic {number_text(self.dose_ml)} mL over {self.duration_s // 60} min "
+                f"every {self.every_s / 3600:g} h")
 
 
-Program = Union[Stopped, Continuous, Flex, Periodic]
+Program = Stopped | Continuous | Flex | Periodic
 
 
 def program_volume(program: Program, start_s: int, end_s: int, origin_s_of_week: int) -> int:
@@ -205,7 +206,8 @@ class PatientBolus:
         _whole_seconds("patient_bolus.duration_s", self.duration_s, 60, 4 * 3600)
         object.__setattr__(self, "rate", -(-self.dose_ticks // self.duration_s))
         _whole_seconds("patient_bolus.lockout_s", self.lockout_s, max(self.duration_s, 15 * 60), SECONDS_PER_DAY)
-        if isinstance(self.max_per_24h, bool) or not isinstance(self.max_per_24h, int) or not 1 <= self.max_per_24h <= 24:
+        count = self.max_per_24h
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 24:
             raise OpenIDDSError("patient_bolus.max_per_24h", self.max_per_24h, "a whole number from 1 to 24")
 
 

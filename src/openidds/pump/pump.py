@@ -17,8 +17,11 @@ The 24-hour limit keeps no history of its own either: a cheap bound on the reser
 limit could be in reach, and only then does the pump read the last 24 hours back from its log.
 """
 
+import re
 from bisect import bisect_right
 from collections.abc import Callable
+from fractions import Fraction
+from typing import Any, NoReturn
 
 from openidds.errors import OpenIDDSError
 from openidds.pump.alarms import Alarm, AlarmKind
@@ -34,25 +37,27 @@ from openidds.pump.commands import (
     SetTherapy,
     StartBolus,
 )
-from openidds.pump.device import PumpSpec
-from openidds.pump.events import EventLog, Totals
+from openidds.pump.device import Catheter, PumpSpec
+from openidds.pump.events import EventKind, EventLog, Totals
 from openidds.pump.faults import (
+    FAULTS,
     BatteryReset,
     CatheterLeak,
     CatheterOcclusion,
     Fault,
     MotorStall,
     MriExposure,
-    SelfTestError,
 )
 from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, add_drug, extend_ranges, sum_ranges
-from openidds.pump.programs import FOREVER_S, PatientBolus, Stopped, Therapy, max_daily_volume
+from openidds.pump.programs import FOREVER_S, PatientBolus, Program, Stopped, Therapy, max_daily_volume
 from openidds.pump.rolling import RollingDose, rolling_dose
 from openidds.pump.solution import Solution
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
-from openidds.pump.ticks import decimal_text, mass_to_mg, ticks_to_ml, volume_ticks
+from openidds.pump.ticks import decimal_text, mass_to_mg, number_text, ticks_to_ml, volume_ticks
 
+_DELIVERY, _BOLUS_STARTED, _BOLUS_ENDED = EventKind.DELIVERY, EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
+"""The hot path's kinds, as module constants (a global read, not an enum attribute lookup)."""
 _NAMES = {kind: (kind.value, f"bolus:{kind.value}") for kind in BolusKind}
 """Each bolus kind's name and the flow it drives, as plain strings (enum attributes are slow on a hot path)."""
 
@@ -82,7 +87,7 @@ class Pump:
         "_program", "_basal", "_bolus", "_grants",
         # reservoir, lots, fluid path and the pump's counts
         "_lot", "_res_est", "_pumped_est", "_blocked", "_mark", "_plain", "_rows", "_csf", "_path", "_column",
-        "_explanted", "_tissue", "_withdrawn_ranges", "_dose", "_filled", "_withdrawn",
+        "_explanted", "_tissue", "_withdrawn_ranges", "_dose", "_filled", "_withdrawn", "_solutions",
         # the 24-hour limit
         "_limits", "_check_level", "_capped",
         # stops, faults, battery and alarms
@@ -103,12 +108,15 @@ class Pump:
         self.catheter = spec.catheter
         self.log = EventLog()
         self.therapy: Therapy | None = None
-        self._program = Stopped()
+        self._program: Program = Stopped()
         self._basal: tuple[int, int, int | None] = (0, start_s, None)
         self._bolus: _Bolus | None = None
         self._grants: list[int] = []  # start times of the patient boluses granted in the last 24 hours
         self.solution: Solution | None = None
         self._lot = Lot(self._residual, {}, ())
+        # One concentration tuple per distinct solution: the lots and the column compare solutions by identity
+        # (fast), so equal solutions must be the same object whether or not the caller shared one Solution.
+        self._solutions: dict[Concentrations, Concentrations] = {}
         self._res_est = self._residual
         self._pumped_est = self._blocked = 0
         self._mark = self._residual  # the reservoir estimate when the lot, path and dose last caught up
@@ -140,9 +148,9 @@ class Pump:
         self._stop_level = self._low  # steps stop here: the low threshold until its alarm, then the residual
         self._interrogated_seq = 0
         self._filled = self._residual  # the factory fluid in the residual counts as filled
-        self.log.append(start_s, "implant", f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
+        self.log.append(start_s, EventKind.IMPLANT, f"{spec.model.name} {spec.reservoir_ml} mL implanted", {
             "factory_fill": self._residual, "model": spec.model.name, "reservoir_ml": spec.reservoir_ml,
-            "catheter_volume_ml": str(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
+            "catheter_volume_ml": number_text(spec.catheter.volume_ml), "tip_level": spec.catheter.tip_level})
         self._update_timer()
         self._settle()
 
@@ -183,6 +191,7 @@ class Pump:
         if due < end:
             end = due if due > t else t
         if rate:
+            tip: Concentrations | None
             if self._plain:
                 tip = self._lot.ng_nominal
             else:
@@ -198,7 +207,7 @@ class Pump:
         if volume:
             if self._plain:
                 self._res_est = res - volume
-                self._rows.append((t, "delivery", source, rate, end, volume, tip))
+                self._rows.append((t, _DELIVERY, source, rate, end, volume, tip))
             else:
                 self._deliver(t, end, rate, volume, source, tip)
             if bolus is not None:
@@ -379,7 +388,7 @@ class Pump:
                 self._path.push(lot, a, a + volume)
         self._mark = self._res_est
         self._plain = self._is_plain()
-        self._rows.append((t, "delivery", source, rate, end, volume, tip, actual, route,
+        self._rows.append((t, _DELIVERY, source, rate, end, volume, tip, actual, route,
                           None if tip is not None else dose))
 
     def _is_plain(self) -> bool:
@@ -433,8 +442,8 @@ class Pump:
             self._eos_done = True
             self._raise_alarm(AlarmKind.END_OF_SERVICE, "battery at end of service: delivery has stopped")
         if self._motor_stop_reason and t >= self._motor_resume_at:
-            self.log.append(t, "fault", "motor runs again; the pump confirms it at the next interrogation",
-                            {"after": self._motor_stop_reason})
+            self.log.append(t, EventKind.FAULT, "motor runs again; the pump confirms it at the next interrogation",
+                            {"name": "motor_recovered", "after": self._motor_stop_reason})
             self._motor_stop_reason, self._motor_resume_at = None, FOREVER_S
         self._update_timer()
         self._refresh_halt()
@@ -469,6 +478,8 @@ class Pump:
         self.advance(at_s)
         t = self.t_s
         name = type(fault).__name__
+        if not isinstance(fault, FAULTS):
+            self._refuse("inject", "fault", fault, f"one of the faults {', '.join(f.__name__ for f in FAULTS)}")
         if isinstance(fault, MotorStall):
             until = FOREVER_S if fault.duration_s is None else t + fault.duration_s
             self._stop_motor("motor_stall", until, AlarmKind.MOTOR_STALL, "motor stall: delivery has stopped")
@@ -484,8 +495,9 @@ class Pump:
         elif isinstance(fault, BatteryReset):
             self._safe_state = True
             self._refresh_halt()
-            self._raise_alarm(AlarmKind.BATTERY_RESET, "low-battery reset: program lost, minimum rate until reprogrammed")
-        elif isinstance(fault, SelfTestError):
+            self._raise_alarm(AlarmKind.BATTERY_RESET,
+                              "low-battery reset: program lost, minimum rate until reprogrammed")
+        else:  # SelfTestError
             if fault.critical:
                 self._critical_memory = True
                 self._refresh_halt()
@@ -493,9 +505,7 @@ class Pump:
                                   "critical memory error: delivery stopped until reprogrammed")
             else:
                 self._raise_alarm(AlarmKind.MEMORY_ERROR, "non-critical memory error")
-        else:
-            raise OpenIDDSError("fault", fault, "one of the faults in openidds.pump.faults")
-        self.log.append(t, "fault", f"injected {name}", _public_fields(fault))
+        self.log.append(t, EventKind.FAULT, f"injected {name}", {"name": _snake(name), **_public_fields(fault)})
         self._settle()
 
     def _stop_motor(self, reason: str, until: int, alarm: AlarmKind, text: str) -> None:
@@ -507,15 +517,16 @@ class Pump:
         self._awaiting_confirmation.add(alarm)
         self._raise_alarm(alarm, text)
 
-    def _refuse(self, command: str, field: str, value: object, expected: str) -> None:
-        error = CommandRefused(field, value, expected)
-        self.log.append(self.t_s, "refused", str(error), {"command": command, "field": field, "expected": expected})
+    def _refuse(self, command: str, field: str, value: object, expected: str) -> NoReturn:
+        error = CommandRefused(field, number_text(value) if isinstance(value, Fraction) else value, expected)
+        self.log.append(self.t_s, EventKind.REFUSED, str(error),
+                        {"command": _snake(command), "field": field, "expected": expected})
         raise error
 
     def _set_therapy(self, command: SetTherapy):
         self._check_therapy("SetTherapy", command.therapy, self.solution)
         self._apply_therapy(command.therapy)
-        self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+        self.log.append(self.t_s, EventKind.PROGRAM, command.therapy.program.describe(), _therapy_data(command.therapy))
         return self.log.last()
 
     def _check_therapy(self, command: str, therapy: Therapy, solution: Solution | None) -> None:
@@ -527,11 +538,10 @@ class Pump:
                              f"0 or from {self.spec.model.min_rate_ml_per_day} to "
                              f"{self.spec.model.max_rate_ml_per_day} mL/day on {self.spec.model.name}")
         bolus = therapy.patient_bolus
-        if bolus is not None:
-            if bolus.rate > self._max_rate:
-                shortest = -(-bolus.dose_ticks // self._max_rate)
-                self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
-                             f"at least {shortest} s for {bolus.dose_ml} mL at the maximum rate")
+        if bolus is not None and bolus.rate > self._max_rate:
+            shortest = -(-bolus.dose_ticks // self._max_rate)
+            self._refuse(command, "patient_bolus.duration_s", bolus.duration_s,
+                         f"at least {shortest} s for {number_text(bolus.dose_ml)} mL at the maximum rate")
         if solution is None:
             return
         limits = dict(therapy.limits_mass)
@@ -580,7 +590,7 @@ class Pump:
         name = "Refill"
         if not isinstance(command.solution, Solution):
             self._refuse(name, "solution", command.solution, "a Solution")
-        actual = command.actual_solution or command.solution
+        actual = command.solution if command.actual_solution is None else command.actual_solution
         if not isinstance(actual, Solution):
             self._refuse(name, "actual_solution", command.actual_solution, "a Solution")
         try:
@@ -592,7 +602,7 @@ class Pump:
             self._refuse(name, "volume_ml", command.volume_ml,
                          f"at most {room} mL: a {self.spec.reservoir_ml} mL reservoir keeps "
                          f"{self.spec.model.residual_ml} mL that cannot be withdrawn")
-        therapy = command.therapy or self.therapy
+        therapy = self.therapy if command.therapy is None else command.therapy
         if therapy is not None:
             self._check_therapy(name, therapy, command.solution)
         self._sync()
@@ -606,7 +616,8 @@ class Pump:
         for drug, ng in actual.ng_per_ml:
             mass0[drug] = mass0.get(drug, 0) + fill * ng
         self._res_est = old.volume0 - old.drawn + fill
-        self._lot = Lot(self._res_est, mass0, command.solution.ng_per_ml)
+        nominal = self._solutions.setdefault(command.solution.ng_per_ml, command.solution.ng_per_ml)
+        self._lot = Lot(self._res_est, mass0, nominal)
         self._mark = self._res_est
         self._plain = self._is_plain()
         self._filled += fill
@@ -618,16 +629,17 @@ class Pump:
         if self._res_est > self._low:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "refilled")
         self._stop_level = self._low if self._res_est > self._low else self._residual
-        self.log.append(self.t_s, "refill", command.solution.describe(), {
-            "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected,
+        self.log.append(self.t_s, EventKind.REFILL, command.solution.describe(), {
+            "fill": fill, "withdrawn": retrievable, "expected_withdrawn": expected, "reservoir": self._res_est,
             "ng_per_ml": dict(command.solution.ng_per_ml), "actual_ng_per_ml": dict(actual.ng_per_ml)})
         if command.therapy is not None:
             self._apply_therapy(command.therapy)
-            self.log.append(self.t_s, "program", command.therapy.program.describe(), _therapy_data(command.therapy))
+            self.log.append(self.t_s, EventKind.PROGRAM, command.therapy.program.describe(),
+                            _therapy_data(command.therapy))
         else:
             self._update_limits()
         self._settle()
-        return RefillReport(retrievable, expected)
+        return RefillReport(retrievable, expected, fill, self._res_est, command.solution.describe())
 
     def _set_low_reservoir(self, command: SetLowReservoirAlarm):
         try:
@@ -640,7 +652,8 @@ class Pump:
             self._clear_alarm(AlarmKind.LOW_RESERVOIR, "threshold lowered below the reservoir volume")
         armed = AlarmKind.LOW_RESERVOIR not in self._alarms and self._res_est > low
         self._stop_level = low if armed else self._residual
-        self.log.append(self.t_s, "low_reservoir_threshold", f"low-reservoir alarm at {command.low_reservoir_ml} mL",
+        self.log.append(self.t_s, EventKind.LOW_RESERVOIR_THRESHOLD,
+                        f"low-reservoir alarm at {number_text(command.low_reservoir_ml)} mL",
                         {"low_reservoir": low})
         self._settle()
         return self.log.last()
@@ -659,9 +672,11 @@ class Pump:
         rate = -(-volume // duration)
         if rate > self._max_rate:
             self._refuse(name, "duration_s", duration,
-                         f"at least {-(-volume // self._max_rate)} s for {command.volume_ml} mL at the maximum rate")
+                         f"at least {-(-volume // self._max_rate)} s for {number_text(command.volume_ml)} mL "
+                         "at the maximum rate")
         if self.therapy is None and command.kind is not BolusKind.PRIMING:
-            self._refuse(name, "therapy", None, "a programmed therapy with its 24-hour limit before any bolus but priming")
+            self._refuse(name, "therapy", None,
+                         "a programmed therapy with its 24-hour limit before any bolus but priming")
         if self.therapy is None and volume > self._column.drug_free():
             free = decimal_text(ticks_to_ml(self._column.drug_free()), 6)
             self._refuse(name, "volume_ml", command.volume_ml,
@@ -679,7 +694,7 @@ class Pump:
 
     def _begin_bolus(self, kind: BolusKind, rate: int, volume: int, duration_s: int) -> None:
         bolus = self._bolus = _Bolus(kind, rate, volume, self.t_s)
-        self._rows.append((self.t_s, "bolus_started", bolus.name, bolus.name, volume, duration_s, rate))
+        self._rows.append((self.t_s, _BOLUS_STARTED, bolus.name, bolus.name, volume, duration_s, rate))
 
     def _bolus_blocker(self) -> str | None:
         if self._halt:
@@ -700,8 +715,9 @@ class Pump:
 
     def _end_bolus(self, outcome: str) -> None:
         bolus = self._bolus
+        assert bolus is not None  # called only with a bolus in progress
         self._bolus = None
-        self._rows.append((self.t_s, "bolus_ended", outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
+        self._rows.append((self.t_s, _BOLUS_ENDED, outcome, bolus.name, bolus.volume, bolus.volume - bolus.remaining))
 
     def patient_bolus_status(self) -> BolusDecision:
         """What the patient's device shows now: whether a bolus would be granted (``granted`` with reason
@@ -735,9 +751,10 @@ class Pump:
         t = self.t_s
         refusal, settings, left = self._patient_bolus_check()
         if refusal is not None:
-            self.log.append(t, "bolus_denied", refusal.reason,
+            self.log.append(t, EventKind.BOLUS_DENIED, refusal.reason,
                             {"left_in_24h": refusal.left_in_24h, "next_allowed_s": refusal.next_allowed_s})
             return refusal
+        assert settings is not None  # no refusal means a patient bolus is programmed
         grants = self._grants
         del grants[:bisect_right(grants, t - DAY)]
         grants.append(t)
@@ -751,7 +768,7 @@ class Pump:
                 self._awaiting_confirmation.discard(kind)
                 self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
         self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
-        self.log.append(t, "interrogation", "programmer read the pump", {})
+        self.log.append(t, EventKind.INTERROGATION, "programmer read the pump", {})
         log = tuple(v for v in (e.pump_view() for e in self.log.since(self._interrogated_seq)) if v is not None)
         self._interrogated_seq = len(self.log)
         return Snapshot(
@@ -770,6 +787,8 @@ class Pump:
         )
 
     def _revise_catheter(self, command: ReviseCatheter):
+        if not isinstance(command.catheter, Catheter):
+            self._refuse("ReviseCatheter", "catheter", command.catheter, "a Catheter (length_cm, volume_ml, tip_level)")
         self._sync()
         self.catheter = command.catheter
         self._explanted.extend(chunk for chunk in self._path.chunks if chunk[0] is not None)
@@ -779,8 +798,8 @@ class Pump:
         self._occluded = self._leaking = False
         self._plain = False
         self._update_limits()
-        self.log.append(self.t_s, "catheter_revised", "new catheter, unprimed", {
-            "length_cm": command.catheter.length_cm, "volume_ml": str(command.catheter.volume_ml),
+        self.log.append(self.t_s, EventKind.CATHETER_REVISED, "new catheter, unprimed", {
+            "length_cm": command.catheter.length_cm, "volume_ml": number_text(command.catheter.volume_ml),
             "tip_level": command.catheter.tip_level})
         return self.log.last()
 
@@ -790,11 +809,11 @@ class Pump:
         if kind in self._alarms:
             return
         self._alarms[kind] = Alarm(kind, self.t_s, reason)
-        self.log.append(self.t_s, "alarm", reason, {"alarm": kind.value, "severity": kind.severity.value})
+        self.log.append(self.t_s, EventKind.ALARM, reason, {"alarm": kind.value, "severity": kind.severity.value})
 
     def _clear_alarm(self, kind: AlarmKind, reason: str) -> None:
         if self._alarms.pop(kind, None) is not None:
-            self.log.append(self.t_s, "alarm_cleared", reason, {"alarm": kind.value})
+            self.log.append(self.t_s, EventKind.ALARM_CLEARED, reason, {"alarm": kind.value})
 
     @property
     def alarms(self) -> tuple[Alarm, ...]:
@@ -854,7 +873,7 @@ class Pump:
         )
 
 
-_HANDLERS = {
+_HANDLERS: dict[type, Callable[[Pump, Any], object]] = {
     SetTherapy: Pump._set_therapy,
     Refill: Pump._refill,
     SetLowReservoirAlarm: Pump._set_low_reservoir,
@@ -871,6 +890,11 @@ def _add(total: dict[str, int], more: dict[str, int]) -> None:
         total[drug] = total.get(drug, 0) + mass
 
 
+def _snake(name: str) -> str:
+    """``MotorStall`` -> ``motor_stall``: a command's or fault's name on the wire (openidds.pump.wire)."""
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 def _public_fields(record: object) -> dict:
     return {name: getattr(record, name) for name in getattr(record, "__dataclass_fields__", {})}
 
@@ -879,8 +903,8 @@ def _therapy_data(therapy: Therapy) -> dict:
     bolus = therapy.patient_bolus
     return {
         "program": therapy.program.kind,
-        "max_mg_per_24h": {drug: str(mg) for drug, mg in sorted(dict(therapy.max_mg_per_24h).items())},
+        "max_mg_per_24h": {drug: number_text(mg) for drug, mg in sorted(dict(therapy.max_mg_per_24h).items())},
         "patient_bolus": None if bolus is None else {
-            "dose_ml": str(bolus.dose_ml), "duration_s": bolus.duration_s, "lockout_s": bolus.lockout_s,
+            "dose_ml": number_text(bolus.dose_ml), "duration_s": bolus.duration_s, "lockout_s": bolus.lockout_s,
             "max_per_24h": bolus.max_per_24h},
     }

@@ -17,6 +17,17 @@ class Solution:
 
     ng_per_ml: tuple[tuple[str, int], ...]
 
+    def __post_init__(self) -> None:
+        pairs = self.ng_per_ml
+        if not isinstance(pairs, tuple) or not pairs or not all(
+                isinstance(p, tuple) and len(p) == 2 and isinstance(p[0], str) and _DRUG_NAME.match(p[0])
+                and type(p[1]) is int and p[1] > 0 for p in pairs):
+            raise OpenIDDSError("solution.ng_per_ml", pairs,
+                                "(drug, ng/mL) pairs: lower-case names, whole ng/mL above 0")
+        if [drug for drug, _ in pairs] != sorted({drug for drug, _ in pairs}):
+            raise OpenIDDSError("solution.ng_per_ml", pairs,
+                                "each drug once, sorted by name (build it with Solution.of)")
+
     @classmethod
     def of(cls, concentrations_mg_per_ml: Mapping[str, Number]) -> "Solution":
         """A solution from ``{"morphine": "25", "bupivacaine": "7.5"}`` (mg/mL)."""

@@ -50,10 +50,14 @@ class BolusDecision(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class RefillReport:
-    """What the refill withdrew against what the pump expected (volumes in ticks)."""
+    """What the refill withdrew against what the pump expected, what went in and what the reservoir now
+    holds (volumes in ticks; ``solution`` as the pump was told it)."""
 
     withdrawn_ticks: int
     expected_ticks: int
+    filled_ticks: int = 0
+    reservoir_ticks: int = 0
+    solution: str = ""
 
     @property
     def withdrawn_ml(self) -> Fraction:

@@ -10,6 +10,8 @@ from decimal import Decimal
 from fractions import Fraction
 
 from openidds.errors import OpenIDDSError
+from openidds.units import exact as units_exact
+from openidds.units._number import format_exact
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY
@@ -18,26 +20,19 @@ TICKS_PER_ML = 1_000_000 * TICKS_PER_NL
 NG_PER_MG = 1_000_000
 MASS_TICKS_PER_MG = NG_PER_MG * TICKS_PER_ML
 
-Number = int | str | Decimal | Fraction | float
+Number = int | str | Decimal | Fraction
+"""A user-given number; text follows the rule of :func:`openidds.units.exact`."""
 
 
 def exact(field: str, value: Number) -> Fraction:
-    """The exact rational value of a user-given number (a float is read as the decimal it prints as)."""
-    if isinstance(value, bool):
-        raise OpenIDDSError(field, value, "a number")
-    try:
-        if isinstance(value, float):
-            if value != value or value in (float("inf"), float("-inf")):
-                raise ValueError
-            return Fraction(Decimal(repr(value)))
-        if isinstance(value, (int, Fraction)):
-            return Fraction(value)
-        if isinstance(value, (str, Decimal)):
-            result = Fraction(Decimal(value.strip()) if isinstance(value, str) else value)
-            return result
-    except (ValueError, ArithmeticError):
-        pass
-    raise OpenIDDSError(field, value, "a finite decimal number")
+    """The exact value of a user-given number, by the rule of :mod:`openidds.units`: an int, Fraction,
+    Decimal or plain decimal string (``"0.5"``, never ``".5"``, ``"1e-1"`` or a float)."""
+    return units_exact(value, field)
+
+
+def number_text(value: Number) -> str:
+    """A user-given number as the pump logs and shows it: its exact decimal, whatever form it came in."""
+    return format_exact(units_exact(value, "value"))
 
 
 def _scaled(field: str, value: Number, scale: int, resolution: str, lo: Fraction, hi: Fraction | None) -> int:

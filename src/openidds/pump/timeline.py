@@ -4,14 +4,14 @@ Pure functions over a finished :class:`ScenarioRun`; the command line renders th
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
-from openidds.pump.events import Event
+from openidds.pump.events import Event, EventKind
 from openidds.pump.scenario import ScenarioRun, Step
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, mass_to_mg, ticks_to_ml
 
-_LOG_KINDS = ("alarm", "alarm_cleared", "bolus_ended", "fault")
+_LOG_KINDS = (EventKind.ALARM, EventKind.ALARM_CLEARED, EventKind.BOLUS_ENDED, EventKind.FAULT)
 _PLACES = {"csf": "to_csf", "tissue": "to_tissue", "withdrawn": "withdrawn", "reservoir": "in_reservoir",
            "path": "in_catheter", "explanted": "explanted_with_catheter"}
 
@@ -30,14 +30,13 @@ def timeline(run: ScenarioRun, *, every_delivery: bool = False) -> list[Row]:
     """Commands with their answers, alarms and bolus endings, and a daily delivery summary (or every
     delivery segment with ``every_delivery``), in time order."""
     rows = [_step_row(run, step) for step in run.steps]
-    events = list(run.pump.log)
-    for event in events:
+    for event in run.pump.log:
         if event.kind in _LOG_KINDS and not _routine(event):
             rows.append(_event_row(run, event))
-        elif every_delivery and event.kind == "delivery":
+        elif every_delivery and event.kind is EventKind.DELIVERY:
             rows.append(Row(run.when(event.t_s), "delivery", _segment_text(event)))
     if not every_delivery:
-        rows.extend(_daily_rows(run, events))
+        rows.extend(_daily_rows(run))
     order = {"delivery": 1}
     return sorted(rows, key=lambda r: (r.when, order.get(r.kind, 0)))
 
@@ -61,7 +60,7 @@ def summary(run: ScenarioRun) -> dict:
             **{name: _mg(where[place].get(drug, 0), 6) for place, name in _PLACES.items()},
         } for drug in drugs},
         "alarms": [{"at": run.when(e.t_s).isoformat(), **e.data, "reason": e.reason}
-                   for e in pump.log if e.kind == "alarm"],
+                   for e in pump.log if e.kind is EventKind.ALARM],
         "active_alarms": [a.kind.value for a in pump.alarms],
         "refusals": [{"at": run.when(s.t_s).isoformat(), "action": s.action, "reason": s.refusal}
                      for s in run.steps if s.refusal],
@@ -81,13 +80,15 @@ def _step_row(run: ScenarioRun, step: Step) -> Row:
         return Row(when, "bolus", f"patient bolus denied: {answer.reason}{nxt}{note}", "denied")
     if isinstance(answer, RefillReport):
         return Row(when, "refill", f"refill: withdrew {_ml(answer.withdrawn_ticks)} mL, pump expected "
-                   f"{_ml(answer.expected_ticks)} mL (discrepancy {decimal_text(answer.discrepancy_ml, 3)} mL){note}")
+                   f"{_ml(answer.expected_ticks)} mL (discrepancy {_ml(answer.withdrawn_ticks - answer.expected_ticks)}"
+                   f" mL); added {_ml(answer.filled_ticks)} mL of {answer.solution}; reservoir now "
+                   f"{_ml(answer.reservoir_ticks)} mL{note}")
     if isinstance(answer, Snapshot):
         alarms = ", ".join(a.kind.value for a in answer.alarms) or "none"
         return Row(when, "interrogate", f"interrogation: reservoir {decimal_text(answer.reservoir_ml, 2)} mL, "
                    f"battery {answer.battery}, alarms: {alarms}, {len(answer.log)} log entries read{note}")
-    if step.action == "fault":
-        return Row(when, "fault", f"simulation: fault injected{note}", "fault")
+    if step.injected:
+        return Row(when, "fault", f"simulation: {step.action.replace('_', ' ')} injected{note}", "fault")
     if isinstance(answer, Event):
         return Row(when, answer.kind, f"{step.action.replace('_', ' ')}: {answer.reason}{note}")
     return Row(when, step.action, f"{step.action.replace('_', ' ')}{note}")
@@ -95,18 +96,18 @@ def _step_row(run: ScenarioRun, step: Step) -> Row:
 
 def _routine(event: Event) -> bool:
     """Said already by a command's row: a patient bolus that simply completed, a fault the scenario injected."""
-    if event.kind == "fault":
+    if event.kind is EventKind.FAULT:
         return event.reason.startswith("injected")
-    return event.kind == "bolus_ended" and event.data["kind"] == "patient" and event.reason == "completed"
+    return event.kind is EventKind.BOLUS_ENDED and event.data["kind"] == "patient" and event.reason == "completed"
 
 
 def _event_row(run: ScenarioRun, event: Event) -> Row:
     when = run.when(event.t_s)
-    if event.kind == "alarm":
+    if event.kind is EventKind.ALARM:
         return Row(when, "alarm", f"ALARM ({event.data['severity']}): {event.reason}", event.data["severity"])
-    if event.kind == "alarm_cleared":
+    if event.kind is EventKind.ALARM_CLEARED:
         return Row(when, "alarm", f"alarm {event.data['alarm']} cleared: {event.reason}")
-    if event.kind == "bolus_ended":
+    if event.kind is EventKind.BOLUS_ENDED:
         delivered = _ml(event.data["delivered"])
         return Row(when, "bolus", f"{event.data['kind']} bolus {event.reason}: {delivered} mL delivered")
     return Row(when, "fault", f"simulation: {event.reason}", "fault")
@@ -114,38 +115,57 @@ def _event_row(run: ScenarioRun, event: Event) -> Row:
 
 def _segment_text(event: Event) -> str:
     data = event.data
-    return (f"{data['flow']}: {_ml(data['volume'])} mL at {decimal_text(ticks_to_ml(data['rate'] * SECONDS_PER_DAY), 3)}"
+    rate = decimal_text(ticks_to_ml(data["rate"] * SECONDS_PER_DAY), 3)
+    return (f"{data['flow']}: {_ml(data['volume'])} mL at {rate}"
             f" mL/day until t={data['end_s']} s (route {data['route']})")
 
 
-def _daily_rows(run: ScenarioRun, events: list[Event]) -> list[Row]:
-    """One row per calendar day: volume pumped and nominal drug, basal and boluses apart; priming, which
-    only fills the catheter, on its own."""
+@dataclass(frozen=True, slots=True)
+class DayTotal:
+    """What the log says was delivered on one calendar day: volume ticks by flow, and mass ticks per drug
+    counted at the catheter tip (priming included)."""
+
+    day: date
+    basal: int
+    bolus: int
+    priming: int
+    dose: dict[str, int]
+
+
+def day_totals(run: ScenarioRun) -> list[DayTotal]:
+    """Each calendar day's delivery from the log: a segment's volume and its logged dose are split by day in
+    proportion (a segment has one concentration at the tip, or lasts one second), so the days add up to the
+    pump's own count exactly."""
     start = run.scenario.start
     midnight = datetime(start.year, start.month, start.day)
     offset = int((start - midnight).total_seconds())
     days: dict[int, list[int]] = {}
     column = {"basal": 0, "bolus:priming": 2}
-    concentration: dict[str, int] = {}
-    per_day_ng: dict[int, dict[str, int]] = {}
-    for event in events:
-        if event.kind == "refill":
-            concentration = dict(event.data["ng_per_ml"])
-        elif event.kind == "delivery":
+    per_day_mass: dict[int, dict[str, int]] = {}
+    for event in run.pump.log:
+        if event.kind is EventKind.DELIVERY:
             data = event.data
             for day, volume in _split_by_day(event.t_s + offset, data["end_s"] + offset, data["rate"], data["volume"]):
                 by_flow = days.setdefault(day, [0, 0, 0])
                 by_flow[column.get(data["flow"], 1 if data["flow"].startswith("bolus") else 0)] += volume
-                per_day_ng[day] = dict(concentration)
+                mass = per_day_mass.setdefault(day, {})
+                for drug, dose in data["dose"].items():
+                    mass[drug] = mass.get(drug, 0) + dose * volume // data["volume"]
+    return [DayTotal((midnight + timedelta(days=day)).date(), days[day][0], days[day][1], days[day][2],
+                     per_day_mass[day]) for day in sorted(days)]
+
+
+def _daily_rows(run: ScenarioRun) -> list[Row]:
+    """One row per calendar day: volume pumped, basal and boluses apart, and the drug delivered; priming,
+    which only fills the catheter, on its own."""
     rows = []
-    for day in sorted(days):
-        basal, bolus, priming = days[day]
-        drugs = ", ".join(
-            f"{drug} {_mg((basal + bolus) * ng)} mg" for drug, ng in sorted(per_day_ng[day].items()))
-        primed = f"; {_ml(priming)} mL priming into the catheter" if priming else ""
-        rows.append(Row(midnight + timedelta(days=day, hours=23, minutes=59, seconds=59), "delivery",
-                        f"day total: {_ml(basal + bolus)} mL ({_ml(basal)} basal, {_ml(bolus)} bolus): "
-                        f"{drugs}{primed}"))
+    for total in day_totals(run):
+        drugs = ", ".join(f"{drug} {_mg(mass)} mg" for drug, mass in sorted(total.dose.items()) if mass)
+        primed = f"; {_ml(total.priming)} mL priming into the catheter" if total.priming else ""
+        pumped = total.basal + total.bolus
+        rows.append(Row(datetime.combine(total.day, time(23, 59, 59)), "delivery",
+                        f"day total: {_ml(pumped)} mL ({_ml(total.basal)} basal, {_ml(total.bolus)} bolus)"
+                        f"{': ' + drugs if drugs else ''}{primed}"))
     return rows
 
 
@@ -161,7 +181,7 @@ def _split_by_day(start_s: int, end_s: int, rate: int, volume: int):
         t = stop
 
 
-def _ml(ticks: int, places: int = 3) -> str:
+def _ml(ticks: int, places: int = 2) -> str:
     return decimal_text(ticks_to_ml(ticks), places)
 
 

@@ -1,0 +1,405 @@
+"""The pump's one wire format: its commands, faults and exported event log as closed pydantic models.
+
+Scenario files, the programmer's state file and the registry's log import all read and write these
+models; nothing else defines a command. Numbers are read once, by the rule of :func:`openidds.units.exact`
+(an int, or a plain decimal string such as ``"0.25"``; a file's decimals are read as exact decimals, never
+floats), and written back as exact decimal strings. Every value carries its unit in its name: ``_ml``,
+``_ml_per_day``, ``_mg_per_ml``, ``_s``. Commands and faults are tagged by ``name``, programs by ``kind``.
+Reference: docs/wire.md.
+"""
+
+from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
+from fractions import Fraction
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from openidds.errors import OpenIDDSError
+from openidds.pump import commands, faults, programs
+from openidds.pump.device import MODELS, SYNCHROMED_II, PumpSpec
+from openidds.pump.device import Catheter as PumpCatheter
+from openidds.pump.events import EVENT_DATA, Event, EventKind
+from openidds.pump.solution import Solution
+from openidds.pump.ticks import SECONDS_PER_DAY
+from openidds.units import exact
+from openidds.units._number import format_exact
+
+WIRE_VERSION = 1
+"""The version of this schema; a reader refuses any other."""
+
+
+def _exact(value: object) -> Fraction:
+    return exact(value, "number")
+
+
+ExactNumber = Annotated[
+    Fraction,
+    BeforeValidator(_exact),
+    PlainSerializer(format_exact, return_type=str),
+    WithJsonSchema({"type": "string", "pattern": r"^[+-]?\d+(\.\d+)?$"}),
+]
+"""An exact number: an int or a plain decimal string in, its exact decimal string out."""
+
+DrugAmounts = dict[StrictStr, ExactNumber]
+"""Drug name -> a number in the unit the field's name gives (mg/mL, mg)."""
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+# ---------------------------------------------------------------------- the implanted system and programs
+
+
+class Catheter(_Wire):
+    length_cm: StrictInt
+    volume_ml: ExactNumber
+    tip_level: StrictStr
+
+    def to_pump(self) -> PumpCatheter:
+        return PumpCatheter(length_cm=self.length_cm, volume_ml=format_exact(self.volume_ml), tip_level=self.tip_level)
+
+
+class PumpSetup(_Wire):
+    """The implanted system: model, reservoir size, low-reservoir threshold and catheter."""
+
+    model: StrictStr = SYNCHROMED_II.name
+    reservoir_ml: StrictInt = 20
+    low_reservoir_ml: ExactNumber = Fraction(2)
+    catheter: Catheter = Catheter(length_cm=80, volume_ml=Fraction(16, 100), tip_level="T10")
+
+    def to_pump(self, clock_start: datetime, battery_eri_at_s: int | None = None) -> PumpSpec:
+        """The pump's spec, its weekly clock set from ``clock_start`` (t_s = 0, the pump's local time)."""
+        if self.model not in MODELS:
+            raise OpenIDDSError("pump.model", self.model, f"one of {sorted(MODELS)}")
+        origin = (clock_start.weekday() * SECONDS_PER_DAY + clock_start.hour * 3600 + clock_start.minute * 60
+                  + clock_start.second)
+        return PumpSpec(model=MODELS[self.model], reservoir_ml=self.reservoir_ml,
+                        low_reservoir_ml=self.low_reservoir_ml, catheter=self.catheter.to_pump(),
+                        clock_origin_s_of_week=origin, battery_eri_at_s=battery_eri_at_s)
+
+
+class Stopped(_Wire):
+    kind: Literal["stopped"] = "stopped"
+
+
+class Continuous(_Wire):
+    kind: Literal["continuous"] = "continuous"
+    rate_ml_per_day: ExactNumber
+
+
+class FlexStep(_Wire):
+    start: StrictStr
+    """Time of day, ``HH:MM``."""
+    rate_ml_per_day: ExactNumber
+    days: tuple[StrictStr, ...] = ()
+    """Weekdays ``mon`` ... ``sun``; every day when empty."""
+
+
+class Flex(_Wire):
+    kind: Literal["flex"] = "flex"
+    steps: tuple[FlexStep, ...]
+
+
+class Periodic(_Wire):
+    kind: Literal["periodic"] = "periodic"
+    dose_ml: ExactNumber
+    duration_s: StrictInt
+    every_s: StrictInt
+    offset_s: StrictInt = 0
+    """Doses start this long after Monday 00:00 on the pump clock, then every ``every_s``."""
+
+
+Program = Annotated[Stopped | Continuous | Flex | Periodic, Field(discriminator="kind")]
+
+
+class PatientBolus(_Wire):
+    dose_ml: ExactNumber
+    duration_s: StrictInt
+    lockout_s: StrictInt
+    max_per_24h: StrictInt
+
+
+class Therapy(_Wire):
+    program: Program
+    max_mg_per_24h: DrugAmounts
+    patient_bolus: PatientBolus | None = None
+
+    def to_pump(self) -> programs.Therapy:
+        p = self.program
+        program: programs.Program
+        if isinstance(p, Continuous):
+            program = programs.Continuous(p.rate_ml_per_day)
+        elif isinstance(p, Flex):
+            program = programs.Flex(tuple(programs.FlexStep(s.start, s.rate_ml_per_day, s.days) for s in p.steps))
+        elif isinstance(p, Periodic):
+            program = programs.Periodic(p.dose_ml, p.duration_s, p.every_s, p.offset_s)
+        else:
+            program = programs.Stopped()
+        b = self.patient_bolus
+        bolus = None if b is None else programs.PatientBolus(b.dose_ml, b.duration_s, b.lockout_s, b.max_per_24h)
+        return programs.Therapy(program, dict(self.max_mg_per_24h), bolus)
+
+
+# ---------------------------------------------------------------------- commands
+
+
+class SetTherapy(_Wire):
+    name: Literal["set_therapy"] = "set_therapy"
+    therapy: Therapy
+
+    def to_pump(self) -> commands.SetTherapy:
+        return commands.SetTherapy(self.therapy.to_pump())
+
+
+class Refill(_Wire):
+    name: Literal["refill"] = "refill"
+    solution_mg_per_ml: DrugAmounts
+    volume_ml: ExactNumber
+    actual_solution_mg_per_ml: DrugAmounts | None = None
+    """What really went in, when it differs from what the pump is told (a compounding error)."""
+    therapy: Therapy | None = None
+
+    def to_pump(self) -> commands.Refill:
+        actual = self.actual_solution_mg_per_ml
+        return commands.Refill(Solution.of(self.solution_mg_per_ml), self.volume_ml,
+                               None if actual is None else Solution.of(actual),
+                               None if self.therapy is None else self.therapy.to_pump())
+
+
+class SetLowReservoirAlarm(_Wire):
+    name: Literal["set_low_reservoir_alarm"] = "set_low_reservoir_alarm"
+    low_reservoir_ml: ExactNumber
+
+    def to_pump(self) -> commands.SetLowReservoirAlarm:
+        return commands.SetLowReservoirAlarm(self.low_reservoir_ml)
+
+
+class StartBolus(_Wire):
+    name: Literal["start_bolus"] = "start_bolus"
+    kind: Literal["clinician", "priming", "bridge"]
+    volume_ml: ExactNumber
+    duration_s: StrictInt
+
+    def to_pump(self) -> commands.StartBolus:
+        return commands.StartBolus(commands.BolusKind(self.kind), self.volume_ml, self.duration_s)
+
+
+class CancelBolus(_Wire):
+    name: Literal["cancel_bolus"] = "cancel_bolus"
+
+    def to_pump(self) -> commands.CancelBolus:
+        return commands.CancelBolus()
+
+
+class RequestPatientBolus(_Wire):
+    name: Literal["request_patient_bolus"] = "request_patient_bolus"
+
+    def to_pump(self) -> commands.RequestPatientBolus:
+        return commands.RequestPatientBolus()
+
+
+class Interrogate(_Wire):
+    name: Literal["interrogate"] = "interrogate"
+
+    def to_pump(self) -> commands.Interrogate:
+        return commands.Interrogate()
+
+
+class ReviseCatheter(_Wire):
+    name: Literal["revise_catheter"] = "revise_catheter"
+    catheter: Catheter
+
+    def to_pump(self) -> commands.ReviseCatheter:
+        return commands.ReviseCatheter(self.catheter.to_pump())
+
+
+AnyCommand = (SetTherapy | Refill | SetLowReservoirAlarm | StartBolus | CancelBolus | RequestPatientBolus | Interrogate
+              | ReviseCatheter)
+Command = Annotated[AnyCommand, Field(discriminator="name")]
+"""A command as a field of a file or message: tagged by ``name``."""
+
+
+# ---------------------------------------------------------------------- faults (simulation only)
+
+
+class MotorStall(_Wire):
+    name: Literal["motor_stall"] = "motor_stall"
+    duration_s: StrictInt | None = None
+    """None: the motor never runs again."""
+
+    def to_pump(self) -> faults.MotorStall:
+        return faults.MotorStall(self.duration_s)
+
+
+class MriExposure(_Wire):
+    name: Literal["mri_exposure"] = "mri_exposure"
+    duration_s: StrictInt
+    recovery_delay_s: StrictInt = 0
+
+    def to_pump(self) -> faults.MriExposure:
+        return faults.MriExposure(self.duration_s, self.recovery_delay_s)
+
+
+class CatheterOcclusion(_Wire):
+    name: Literal["catheter_occlusion"] = "catheter_occlusion"
+
+    def to_pump(self) -> faults.CatheterOcclusion:
+        return faults.CatheterOcclusion()
+
+
+class CatheterLeak(_Wire):
+    name: Literal["catheter_leak"] = "catheter_leak"
+
+    def to_pump(self) -> faults.CatheterLeak:
+        return faults.CatheterLeak()
+
+
+class BatteryReset(_Wire):
+    name: Literal["battery_reset"] = "battery_reset"
+
+    def to_pump(self) -> faults.BatteryReset:
+        return faults.BatteryReset()
+
+
+class SelfTestError(_Wire):
+    name: Literal["self_test_error"] = "self_test_error"
+    critical: StrictBool = False
+
+    def to_pump(self) -> faults.SelfTestError:
+        return faults.SelfTestError(self.critical)
+
+
+Fault = Annotated[
+    MotorStall | MriExposure | CatheterOcclusion | CatheterLeak | BatteryReset | SelfTestError,
+    Field(discriminator="name"),
+]
+
+
+# ---------------------------------------------------------------------- pump objects -> wire
+
+
+def command_to_wire(command: commands.Command) -> AnyCommand:
+    """The wire model of a pump command (the programmer journals what it sent)."""
+    if isinstance(command, commands.SetTherapy):
+        return SetTherapy(therapy=_therapy_to_wire(command.therapy))
+    if isinstance(command, commands.Refill):
+        actual = command.actual_solution
+        return Refill(solution_mg_per_ml=_solution_to_wire(command.solution), volume_ml=command.volume_ml,
+                      actual_solution_mg_per_ml=None if actual is None else _solution_to_wire(actual),
+                      therapy=None if command.therapy is None else _therapy_to_wire(command.therapy))
+    if isinstance(command, commands.SetLowReservoirAlarm):
+        return SetLowReservoirAlarm(low_reservoir_ml=command.low_reservoir_ml)
+    if isinstance(command, commands.StartBolus):
+        return StartBolus(kind=commands.BolusKind(command.kind).value, volume_ml=command.volume_ml,
+                          duration_s=command.duration_s)
+    if isinstance(command, commands.ReviseCatheter):
+        c = command.catheter
+        return ReviseCatheter(catheter=Catheter(length_cm=c.length_cm, volume_ml=c.volume_ml, tip_level=c.tip_level))
+    if isinstance(command, commands.CancelBolus):
+        return CancelBolus()
+    if isinstance(command, commands.RequestPatientBolus):
+        return RequestPatientBolus()
+    if isinstance(command, commands.Interrogate):
+        return Interrogate()
+    raise OpenIDDSError("command", command, "a pump command from openidds.pump.commands")
+
+
+def _solution_to_wire(solution: Solution) -> dict[str, Fraction]:
+    return {drug: solution.mg_per_ml(drug) for drug in solution.drugs}
+
+
+def _therapy_to_wire(therapy: programs.Therapy) -> Therapy:
+    p = therapy.program
+    program: Stopped | Continuous | Flex | Periodic
+    if isinstance(p, programs.Continuous):
+        program = Continuous(rate_ml_per_day=p.rate_ml_per_day)
+    elif isinstance(p, programs.Flex):
+        program = Flex(steps=tuple(FlexStep(start=s.start, rate_ml_per_day=s.rate_ml_per_day, days=tuple(s.days))
+                                   for s in p.steps))
+    elif isinstance(p, programs.Periodic):
+        program = Periodic(dose_ml=p.dose_ml, duration_s=p.duration_s, every_s=p.every_s, offset_s=p.offset_s)
+    else:
+        program = Stopped()
+    b = therapy.patient_bolus
+    bolus = None if b is None else PatientBolus(dose_ml=b.dose_ml, duration_s=b.duration_s, lockout_s=b.lockout_s,
+                                                max_per_24h=b.max_per_24h)
+    return Therapy(program=program, max_mg_per_24h=dict(therapy.max_mg_per_24h), patient_bolus=bolus)
+
+
+# ---------------------------------------------------------------------- the exported log
+
+
+class ExportedEvent(_Wire):
+    """One event of the pump's log; ``data`` holds the fields of its kind (docs/wire.md, "Events")."""
+
+    seq: StrictInt = Field(ge=0)
+    t_s: StrictInt = Field(ge=0)
+    kind: EventKind
+    reason: StrictStr
+    data: dict[str, Any]
+
+    @model_validator(mode="after")
+    def _fields_of_its_kind(self) -> "ExportedEvent":
+        record = EVENT_DATA[self.kind]
+        required: frozenset[str] = getattr(record, "__required_keys__", frozenset())
+        allowed = required | getattr(record, "__optional_keys__", frozenset())
+        given = set(self.data)
+        if not required <= given <= allowed:
+            raise ValueError(f"a {self.kind.value} event's data has the fields {sorted(allowed) or 'none'} "
+                             f"(missing {sorted(required - given)}, unknown {sorted(given - allowed)})")
+        return self
+
+    def to_event(self) -> Event:
+        return Event(self.seq, self.t_s, self.kind, self.reason, self.data)
+
+
+class PumpLog(_Wire):
+    """A pump's whole exported log: the wire version, the absolute time of t_s = 0, and the events."""
+
+    wire_version: StrictInt
+    clock_start: datetime
+    """The pump clock's t_s = 0 as an absolute date-time (with its UTC offset)."""
+    events: tuple[ExportedEvent, ...]
+    summary: dict[str, Any] | None = None
+    """What the simulation computed from the log (totals, alarms, refusals), for reading; importers ignore it."""
+
+    @field_validator("wire_version")
+    @classmethod
+    def _version(cls, value: int) -> int:
+        if value != WIRE_VERSION:
+            raise ValueError(f"wire version {WIRE_VERSION}, the one this OpenIDDS reads; export the log again with "
+                             f"this version of openidds (got {value})")
+        return value
+
+    @field_validator("clock_start")
+    @classmethod
+    def _absolute(cls, value: datetime) -> datetime:
+        if value.utcoffset() is None:
+            raise ValueError("a date-time with its UTC offset, e.g. 2026-01-05T08:00:00+00:00")
+        return value
+
+    def at(self, t_s: int) -> datetime:
+        """Pump-clock seconds as a UTC date-time (naive, as the registry stores it)."""
+        return (self.clock_start + timedelta(seconds=t_s)).astimezone(UTC).replace(tzinfo=None)
+
+
+def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str, Any] | None = None) -> PumpLog:
+    """The pump's log for export. ``clock_start`` is t_s = 0; a naive date-time is read as UTC."""
+    start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
+    return PumpLog(wire_version=WIRE_VERSION, clock_start=start, summary=summary,
+                   events=tuple(ExportedEvent(seq=e.seq, t_s=e.t_s, kind=EventKind(e.kind), reason=e.reason,
+                                              data=e.data) for e in events))
