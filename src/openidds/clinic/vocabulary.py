@@ -31,6 +31,8 @@ VISIT_TYPES = ("baseline", "follow_up", "telephone", "unscheduled")
 OPIOID_CHANGES = ("stopped", "reduced", "unchanged", "increased")
 SATISFACTION = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 RESPONDENTS = ("patient", "family")
+#: Why a respondent was not satisfied (the reasons Wang et al., Heliyon 2024, report).
+DISSATISFACTION_REASONS = ("poor_pain_control", "refill_burden", "short_survival", "other")
 EQ5D_VERSIONS = ("5L", "3L")
 COMPLICATION_KINDS = (
     "postdural_puncture_headache", "fever", "urinary_retention", "constipation", "infection",
