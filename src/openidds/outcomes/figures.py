@@ -113,10 +113,10 @@ def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence
 def _risk_row(table: Axes, label: str, times: Sequence[float], n_risk: Sequence[int], colour: str) -> None:
     """One line of numbers at risk under a curve's panel."""
     for t, n in zip(times, n_risk, strict=True):
-        table.text(t, 0, str(n), ha="center", va="center", color=colour, fontsize=8)
+        table.text(t, 0, str(n), ha="center", va="center", color=colour, fontsize=7)
     table.set_ylim(-0.6, 0.6)
     table.set_yticks([0], [label], fontsize=8)
-    table.tick_params(left=False, bottom=False, labelbottom=False)
+    table.tick_params(left=False, bottom=False, labelbottom=False, pad=14)
     for side in ("top", "right", "left", "bottom"):
         table.spines[side].set_visible(False)
 
@@ -143,8 +143,8 @@ def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time
         raise OpenIDDSError("y_max", y_max, "a cumulative incidence above 0 and at most 1")
     ticks = list(time_ticks) if time_ticks is not None else month_ticks(end)
     k = len(fits)
-    figure = Figure(figsize=(2.6 * k + 0.8, 3.9), dpi=100)
-    grid = figure.add_gridspec(2, k, height_ratios=(4, 0.45), hspace=0.45, wspace=0.12)
+    figure = Figure(figsize=(2.8 * k + 0.9, 4.2), dpi=100)
+    grid = figure.add_gridspec(2, k, height_ratios=(4, 0.45), hspace=0.5, wspace=0.3, top=0.8)
     method = next(iter(fits.values())).method
     first: Axes | None = None
     for col, (label, fit) in enumerate(fits.items()):
@@ -172,8 +172,9 @@ def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time
         _risk_row(table, "At risk" if col == 0 else "", ticks, list(fit.at(ticks).n_risk), colour)
         if col:
             table.set_yticks([])
-    figure.suptitle(f"{title}\nAalen–Johansen; {method.variance} variance, {method.conf_type} "
-                    f"{method.conf_level:.0%} CI", fontsize=10)
+    figure.suptitle(title, fontsize=10, y=0.98)
+    figure.text(0.5, 0.9, f"Aalen–Johansen; {method.variance} variance, {method.conf_type} {method.conf_level:.0%} CI",
+                ha="center", fontsize=8, color="#444444")
     return figure
 
 
@@ -207,8 +208,9 @@ def paired_figure(before: Sequence[float], after: Sequence[float], comparison: P
 
 def trajectory_figure(labels: Sequence[str], means: Sequence[float], lower: Sequence[float],
                       upper: Sequence[float], n: Sequence[int], *, score_label: str = "Pain NRS",
-                      title: str = "Pain NRS over time") -> Figure:
-    """Mean score with its 95% t interval at each time point (baseline, follow-ups), n under each point."""
+                      title: str = "Pain NRS over time", y_range: tuple[float, float] = (0, 10)) -> Figure:
+    """Mean score with its 95% t interval at each time point (baseline, follow-ups), n under each point; the
+    score axis spans ``y_range`` (0–10 for the NRS)."""
     if not labels or not len(labels) == len(means) == len(lower) == len(upper) == len(n):
         raise OpenIDDSError("labels", list(labels), "one label, mean, interval and n per time point")
     figure = Figure(figsize=(6.0, 3.8), dpi=100)
@@ -220,7 +222,7 @@ def trajectory_figure(labels: Sequence[str], means: Sequence[float], lower: Sequ
                 capsize=5)
     ax.set_xticks(x, [f"{label}\nn = {count}" for label, count in zip(labels, n, strict=True)], fontsize=8)
     ax.set_ylabel(f"{score_label}, mean (95% CI)")
-    ax.set_ylim(0, 10)
+    ax.set_ylim(*y_range)
     ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return figure

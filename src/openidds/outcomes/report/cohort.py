@@ -35,8 +35,8 @@ def follow_up_text(os_months: np.ndarray, death: np.ndarray) -> tuple[str, dict]
             text += (f" Median potential follow-up by reverse Kaplan–Meier (deaths censored) was "
                      f"{fmt.num(median.time)} months (95% CI {fmt.ci(median.lower, median.upper)}).")
         else:
-            text += (" The reverse Kaplan–Meier median (deaths censored) is not reached: too few patients "
-                     "outlived their follow-up to estimate it.")
+            text += (" The reverse Kaplan–Meier median of potential follow-up (deaths censored) is not reached: "
+                     "most patients died before their follow-up could end otherwise, so it cannot be estimated.")
     text += (f" Time from implant to death or last contact, all patients: median {fmt.num(everyone.median)} months "
              f"(IQR {fmt.ci(everyone.q1, everyone.q3)}).")
     return text, results
