@@ -117,8 +117,8 @@ def _print(summary: dict[str, object]) -> None:
 def report(
     dataset: Path | None = typer.Argument(None, help="Analysis dataset (.csv or .parquet), one row per implanted "
                                                      "patient.", exists=True, dir_okay=False, readable=True),
-    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.pdf, report.json, figures/ and tables/.",
-                             file_okay=False),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.pdf, report.json, figures/ and "
+                                                "tables/.", file_okay=False),
     db: str | None = typer.Option(None, "--db", help="Build the dataset from this clinic registry (path or URL) "
                                                      "instead of reading DATASET."),
     example: bool = typer.Option(False, "--example", help="Report the bundled synthetic example registry: it is "

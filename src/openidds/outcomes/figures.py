@@ -190,7 +190,7 @@ def paired_figure(before: Sequence[float], after: Sequence[float], comparison: P
     x = np.array([0.0, 1.0])
     segments = np.stack([np.column_stack([np.zeros_like(first), first]), np.column_stack([np.ones_like(second),
                                                                                         second])], axis=1)
-    ax.add_collection(LineCollection(segments, colors="#999999", alpha=0.25, linewidths=0.8))
+    ax.add_collection(LineCollection(list(segments), colors="#999999", alpha=0.25, linewidths=0.8))
     n = comparison.n_pairs
     quantile = student.ppf(1 - (1 - comparison.t_test.conf_level) / 2, n - 1)
     half = quantile / np.sqrt(n) * np.array([comparison.before_sd, comparison.after_sd])

@@ -6,7 +6,7 @@ Every row names its summary (mean ± SD, median (IQR), n (%)). A column the data
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -75,7 +75,7 @@ class Rows:
         self.rows.append(Row((f"{label}, n (%)", "", str(summary.n_missing))))
         self.rows += [Row((level_text(level), fmt.count_pct(count, summary.n), ""), 1)
                       for level, count in zip(summary.levels, summary.counts, strict=True)]
-        self.results[name] = {**jsonable(summary), "percents": jsonable(summary.percents)}
+        self.results[name] = {**cast(dict, jsonable(summary)), "percents": jsonable(summary.percents)}
 
     def flag(self, name: str, *, label: str | None = None, test: Callable[[np.ndarray], np.ndarray] | None = None,
              level: int = 0, key: str | None = None) -> None:

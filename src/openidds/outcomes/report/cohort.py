@@ -1,5 +1,7 @@
 """Cohort and baseline characteristics: who was implanted, how long they were followed, Table 1 in full."""
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 
@@ -62,6 +64,10 @@ def table_label(name: str) -> str:
     return {"hospital_charge": "Total hospital charge", "out_of_pocket_cost": "Cost paid by the patient"}[name]
 
 
+def _above(limit: float) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda x: x > limit
+
+
 def table_one(frame: pd.DataFrame) -> Rows:
     """Table 1 in the seeds' order: patient, cancer, pain and opioids, reason for implant, insurance and cost."""
     t = Rows(frame)
@@ -86,8 +92,8 @@ def table_one(frame: pd.DataFrame) -> Rows:
     t.flag("baseline_systemic_opioid")
     t.continuous("baseline_ome_mg_per_day", styles=("median",), digits=0)
     for band in OME_BANDS:
-        t.flag("baseline_ome_mg_per_day", label=f"Baseline OME > {band} mg/day", test=lambda x, b=band: x > b,
-               level=1, key=f"baseline_ome_above_{band}")
+        t.flag("baseline_ome_mg_per_day", label=f"Baseline OME > {band} mg/day", test=_above(band), level=1,
+               key=f"baseline_ome_above_{band}")
     t.multi("adjuvant_drugs")
     t.categorical("implant_reason")
     t.categorical("insurance", by_frequency=True)

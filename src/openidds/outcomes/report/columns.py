@@ -46,7 +46,7 @@ class Column:
     """A list column's item fields (``:``-separated); those named ``day``, ``grade`` or ``dose`` are numbers."""
 
 
-def _score(name: str, label: str, section: str, low: float, high: float) -> Column:
+def _score(name: str, label: str, section: str, low: float, high: float | None) -> Column:
     return Column(name, "number", label, section, minimum=low, maximum=high)
 
 

@@ -18,7 +18,7 @@ def why_left_out(frame: pd.DataFrame, os_days: np.ndarray, death: np.ndarray) ->
     after = _checks.numeric(frame["last_nrs"], "last_nrs", allow_missing=True)
     exited = (frame["exit_reason"].to_numpy(dtype=object) if "exit_reason" in frame.columns
               else np.full(len(frame), None, dtype=object))
-    reasons = []
+    reasons: list[str | None] = []
     for b, a, days, died, exit_reason in zip(before, after, os_days, death, exited, strict=True):
         if not (np.isnan(b) or np.isnan(a)):
             reasons.append(None)
