@@ -180,7 +180,9 @@ def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time
 
 def paired_figure(before: Sequence[float], after: Sequence[float], comparison: PairedComparison, *,
                   labels: tuple[str, str] = ("Before", "After"), score_label: str = "NRS") -> Figure:
-    """Each patient's pair as a faint line, with the means and their 95% t intervals on top."""
+    """Each distinct (before, after) pair as one faint line, wider the more patients share it (line width grows
+    with the square root of their number), with the means and their 95% t intervals on top. One line per
+    distinct pair keeps the figure light at any cohort size: an NRS has at most 121 pairs."""
     first = np.asarray(before, dtype=float)
     second = np.asarray(after, dtype=float)
     complete = ~(np.isnan(first) | np.isnan(second))
@@ -188,9 +190,10 @@ def paired_figure(before: Sequence[float], after: Sequence[float], comparison: P
     figure = Figure(figsize=(4.5, 5.0), dpi=100)
     ax = figure.add_subplot()
     x = np.array([0.0, 1.0])
-    segments = np.stack([np.column_stack([np.zeros_like(first), first]), np.column_stack([np.ones_like(second),
-                                                                                        second])], axis=1)
-    ax.add_collection(LineCollection(list(segments), colors="#999999", alpha=0.25, linewidths=0.8))
+    pairs, count = np.unique(np.column_stack([first, second]), axis=0, return_counts=True)
+    segments = [((0.0, before), (1.0, after)) for before, after in pairs]
+    ax.add_collection(LineCollection(segments, colors="#888888", alpha=0.35,
+                                     linewidths=0.6 + 3.4 * np.sqrt(count / count.max())))
     n = comparison.n_pairs
     quantile = student.ppf(1 - (1 - comparison.t_test.conf_level) / 2, n - 1)
     half = quantile / np.sqrt(n) * np.array([comparison.before_sd, comparison.after_sd])

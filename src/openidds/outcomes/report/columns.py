@@ -186,7 +186,8 @@ def _check_column(values: pd.Series, column: Column) -> None:
         if bad.any():
             raise _error(values, bad, column.name, f"one of {', '.join(map(repr, column.codes))} or empty")
     elif column.kind == "list":
-        bad = ~values.isna().to_numpy() & ~values.map(lambda v: _well_formed(v, column.parts)).to_numpy(dtype=bool)
+        malformed = [v for v in values.dropna().unique() if not _well_formed(v, column.parts)]
+        bad = values.isin(malformed).to_numpy()
         if bad.any():
             raise _error(values, bad, column.name, f"'{NONE}' or ';'-separated items {':'.join(column.parts)}")
 
@@ -197,8 +198,9 @@ def _matches(values: pd.Series, codes: tuple[object, ...]) -> np.ndarray:
     if numeric and values.dtype.kind in "iuf":
         return values.isin(numeric).to_numpy()
     text = [c for c in codes if isinstance(c, str)]
-    return values.map(lambda v: v in text if isinstance(v, str) else not isinstance(v, bool) and v in numeric
-                      ).to_numpy(dtype=bool)
+    allowed = {v for v in values.dropna().unique()
+               if (v in text if isinstance(v, str) else not isinstance(v, bool) and v in numeric)}
+    return values.isin(list(allowed)).to_numpy()
 
 
 _NUMBERS = ("day", "grade", "dose")

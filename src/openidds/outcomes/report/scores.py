@@ -169,8 +169,9 @@ def pain_section(frame: pd.DataFrame, make_figure: FigureMaker) -> Section:
     if headline is not None and headline.comparison is not None:
         blocks.append(make_figure(paired_figure(headline.before, headline.after, headline.comparison,
                                                 labels=("Baseline", "Last follow-up"), score_label="Pain NRS"),
-                                  "nrs-before-after", "Pain NRS at baseline and at the last follow-up, each "
-                                  "patient with both values as a line; means with 95% t intervals."))
+                                  "nrs-before-after", "Pain NRS at baseline and at the last follow-up of the patients "
+                                  "with both values: each distinct pair of scores as a line, wider the more patients "
+                                  "share it; means with 95% t intervals."))
     trajectory, results["trajectory"] = _trajectory(frame, make_figure)
     blocks += trajectory
     if not blocks:

@@ -136,7 +136,7 @@ def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def _sortable(values: pd.Series) -> pd.Series:
-    return values if values.dtype.kind in "biuf" else values.map(lambda v: None if pd.isna(v) else str(v))
+    return values if values.dtype.kind in "biuf" else values.astype(str).where(values.notna(), None)
 
 
 def _make_figure(figure: Figure, slug: str, caption: str) -> ReportFigure:
