@@ -82,14 +82,28 @@ def _months_before(start: dt.date | None, months: float | None, t0: dt.date) -> 
     return round((t0 - start).days / DAYS_PER_MONTH, 2) if start is not None else months
 
 
-def _reoperations(complications: list[Record], implants: list[Record], t0: dt.date) -> list[tuple[dt.date, str]]:
-    """Each surgery after the first implant with its reason: a complication's kind, else the explant reason or
-    the implant kind (an explant or new implant on the day of a surgical complication is that surgery)."""
+def _reoperations(complications: list[Record], implants: list[Record]) -> list[tuple[dt.date, str]]:
+    """Each surgery after the first implant with its reason. A complication treated surgically is one surgery
+    (reason: its kind); the explant or revision implant that carried out a complication's explant or revision
+    (the first on or after its onset) is that same surgery, not another. Any other explant or later implant is
+    a surgery of its own (reason: ``explant_<explant reason>`` or the implant kind)."""
     found = [(c.get("onset_date"), c.get("kind")) for c in complications if c.get("action") in v.SURGICAL_ACTIONS]
-    days = {day for day, _ in found}
-    found += [(i.get("explant_date"), f"explant_{i.get('explant_reason') or 'unrecorded'}") for i in implants
-              if i.get("explant_date") and i.get("explant_date") not in days]
-    found += [(i.get("implant_date"), i.get("kind")) for i in implants[1:] if i.get("implant_date") not in days]
+    pending = {action: sorted(c.get("onset_date") for c in complications if c.get("action") == action)
+               for action in ("explant", "revision")}
+
+    def carried_out(action: str, day: dt.date) -> bool:
+        onset = next((d for d in pending[action] if d <= day), None)
+        if onset is not None:
+            pending[action].remove(onset)
+        return onset is not None
+
+    for implant in implants:
+        day = implant.get("explant_date")
+        if day and not carried_out("explant", day):
+            found.append((day, f"explant_{implant.get('explant_reason') or 'unrecorded'}"))
+    for implant in implants[1:]:
+        if not carried_out("revision", implant.get("implant_date")):
+            found.append((implant.get("implant_date"), implant.get("kind")))
     return sorted(found)
 
 
@@ -175,7 +189,7 @@ def patient_row(records: list[Record]) -> dict[str, Any] | None:
         "complications": ";".join(f"{(c.get('onset_date') - t0).days}:{c.get('kind')}:{c.get('grade')}:"
                                   f"{c.get('action')}" for c in complications) or NONE,
         "reoperations": ";".join(f"{(day - t0).days}:{reason}" for day, reason in
-                                 _reoperations(complications, implants, t0)) or NONE,
+                                 _reoperations(complications, implants)) or NONE,
         "last_date_known_alive": last_alive, "death_date": death,
         "os_days": (end - t0).days, "death": int(death is not None),
     }
