@@ -89,8 +89,10 @@ def test_a_registry_database_is_reported_and_holds_every_contract_column(tmp_pat
         engine.dispose()
     assert {c.name for c in COLUMNS} <= exported  # the contract is the registry's analysis dataset
     codes = {c.name: c.codes for c in COLUMNS}
-    assert (codes["satisfaction"], codes["satisfaction_respondent"], codes["exit_reason"]) == \
-        (vocabulary.SATISFACTION, vocabulary.RESPONDENTS, vocabulary.EXIT_REASONS)
+    assert (codes["satisfaction"], codes["satisfaction_respondent"], codes["exit_reason"],
+            codes["dissatisfaction_reason"], codes["last_opioid_change"]) == \
+        (vocabulary.SATISFACTION, vocabulary.RESPONDENTS, vocabulary.EXIT_REASONS, vocabulary.DISSATISFACTION_REASONS,
+         vocabulary.OPIOID_CHANGES)
 
 
 def test_bad_data_is_refused_with_its_row_and_nothing_is_written(tmp_path):
