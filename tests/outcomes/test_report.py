@@ -190,8 +190,11 @@ def test_a_section_without_its_columns_is_omitted_with_a_note():
     assert incidence.results["not_recorded"] == ["severe_complication_days", "severe_complication_status",
                                                  "reoperation_days", "reoperation_status"]
     assert len(built.warnings) == 12 and all("is not in the dataset" in w for w in built.warnings)
-    contract = {r.cells[0]: r.cells[3] for r in built.tables[-1].rows}
-    assert contract["satisfaction"] == "absent" and contract["os_days"] == "required"
+    contract = {r.cells[0]: r.cells[3:] for r in built.tables[-1].rows}
+    assert contract["satisfaction"] == ("absent", "—") and "os_days" not in contract
+    assert contract["baseline_eq5d_index"] == ("present", f"{frame.baseline_eq5d_index.isna().sum()} "
+                                                          f"({pct(frame.baseline_eq5d_index.isna().mean())})")
+    assert "os_days" in by_key["data"].results["complete"] and "os_days" in built.tables[-1].notes[1]
     html = built.html()
     assert "Omitted: the dataset has no satisfaction column." in html
 

@@ -19,6 +19,7 @@ from openidds.outcomes.report.columns import BY_NAME, split_items
 from openidds.outcomes.report.document import Row
 
 NOT_RECORDED = "not recorded"
+NONE_RECORDED = "none recorded"
 HEADER_MISSING = "Missing"
 
 
@@ -53,7 +54,7 @@ class Rows:
         summary = describe_continuous(self.frame[name], name)
         for style in styles:
             value = ((summary.mean_sd(digits) if style == "mean" else summary.median_iqr(digits)) if summary.n
-                     else fmt.NA)
+                     else NONE_RECORDED)
             shown = "mean ± SD" if style == "mean" else "median (IQR)"
             self.rows.append(Row((f"{label}, {shown}", fmt.keep(value), str(summary.n_missing))))
         self.results[name] = jsonable(summary)

@@ -162,18 +162,26 @@ def _numbered(sections: list[Section]) -> tuple[Section, ...]:
 
 
 def _completeness(frame: pd.DataFrame) -> Section:
-    rows = []
+    """The contract columns that are absent or have missing values; the complete ones are named in a note."""
+    rows, complete = [], []
     for column in columns.COLUMNS:
         present = column.name in frame.columns
-        missing = str(int(frame[column.name].isna().sum())) if present else "—"
+        missing = int(frame[column.name].isna().sum()) if present else None
+        if missing == 0:
+            complete.append(column.name)
+            continue
         rows.append(Row((column.name, column.label, _SECTION_OF[column.section],
-                         ("required" if column.required else "present") if present else "absent", missing)))
-    table = Table("Column contract and missing values", ("Column", "Meaning", "Used in", "In the dataset",
-                                                         "Missing (n)"), tuple(rows),
-                  (f"{len(frame)} rows, one per implanted patient. Times are whole days from the first implant.",
-                   "A section whose columns are absent is omitted with a note; missing values are counted in each "
-                   "table and left out of its percentages and tests."))
-    return Section("data", "Data completeness", (table,))
+                         ("required" if column.required else "present") if present else "absent",
+                         "—" if missing is None else f"{missing} ({fmt.pct(missing / len(frame))})")))
+    notes = (f"{len(frame)} rows, one per implanted patient. Times are whole days from the first implant.",
+             f"Complete (no missing value): {', '.join(complete) or 'none'}.",
+             "A row of Table 1 or 2 whose column is absent reads 'not recorded'; a section whose columns are all "
+             "absent is omitted with a note; missing values are counted in each table and left out of its "
+             "percentages and tests.")
+    table = Table("Contract columns absent or with missing values", ("Column", "Meaning", "Used in",
+                                                                     "In the dataset", "Missing, n (%)"),
+                  tuple(rows), notes)
+    return Section("data", "Data completeness", (table,), results={"complete": complete})
 
 
 def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery for cancer pain: results",
