@@ -71,10 +71,11 @@ def _flag(value: bool | None) -> int | None:
 
 
 def _codes(values: list[str] | None) -> str | None:
-    """A list as ``;``-joined codes: ``none`` for an empty list, ``None`` when nothing was recorded."""
+    """A list as ``;``-joined codes: ``none`` for an empty list or the code ``none``, ``None`` when nothing was
+    recorded."""
     if values is None:
         return None
-    return ";".join(values) if values else NONE
+    return ";".join(values) if values and values != [NONE] else NONE
 
 
 def _months_before(start: dt.date | None, months: float | None, t0: dt.date) -> float | None:

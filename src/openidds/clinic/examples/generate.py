@@ -141,7 +141,7 @@ def _baseline(p: Patient, d: Draw) -> dict[str, object]:
         "patients", age_at_implant_years=age, sex="female" if d.chance(0.52) else "male",
         enrolled_on=p.day(baseline_day), cancer_type=d.choice(CANCERS),
         cancer_diagnosis_date=p.day(-round(_clip(d.lognormal(24, 1.0), 1, 240) * DAYS_PER_MONTH)),
-        metastasis_sites=";".join(sites), prior_surgery=_bool(d.chance(0.51)),
+        metastasis_sites=";".join(sites) or "none", prior_surgery=_bool(d.chance(0.51)),
         prior_chemoradiotherapy=_bool(d.chance(0.67)), prior_immunotherapy=_bool(d.chance(0.31)),
         prior_pain_procedure=_bool(d.chance(0.07)),
         pain_onset_date=p.day(baseline_day - round(_clip(d.lognormal(6, 1.2), 0.5, 120) * DAYS_PER_MONTH)),
@@ -150,7 +150,7 @@ def _baseline(p: Patient, d: Draw) -> dict[str, object]:
         wheelchair_or_cart=_bool(d.chance(0.55)), pressure_sores=_bool(d.chance(0.24)),
         skin_compromising_lines=_bool(d.chance(0.29)),
         adjuvant_drugs=";".join(d.subset({"nsaid": 0.2, "anticonvulsant": 0.12, "antidepressant": 0.08,
-                                          "corticosteroid": 0.06})),
+                                          "corticosteroid": 0.06})) or "none",
         implant_reason=d.choice({"inadequate_relief": 0.88, "intolerable_side_effects": 0.06, "both": 0.06}),
         insurance=d.choice({"public": 0.8, "private": 0.12, "self_pay": 0.05, "mixed": 0.03}),
         last_contact_date=None)
@@ -268,7 +268,7 @@ def _pump(p: Patient, d: Draw, end: int, reservoir: int) -> None:
 
     def used_ml(since: int, until: int) -> float:
         return sum(dose / concentration * max(0, min(until, limit) - max(since, begin))
-                   for (begin, dose), limit in zip(doses, [*(b for b, _ in doses[1:]), until]))
+                   for (begin, dose), limit in zip(doses, [*(b for b, _ in doses[1:]), until], strict=True))
 
     for day in range(0, end, interval):
         expected = withdrawn = None
