@@ -63,6 +63,17 @@ def test_a_csv_gives_the_report_files(first_run):
                                    "reported as not recorded"]
 
 
+def test_an_absent_or_misspelled_column_is_a_warning_line_on_stderr(tmp_path):
+    path = tmp_path / "renamed.csv"
+    synthetic_cohort(30, seed=13).rename(columns={"last_nrs": "last_nsr"}).to_csv(path, index=False)
+    result = _run(report.app, str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0
+    lines = " ".join(result.stderr.split()).split("warning: ")[1:]
+    assert [line.split(" ")[1] for line in lines] == ["ecog", "last_nrs"]
+    assert "the dataset has 'last_nsr': rename it to last_nrs if that is the same thing" in lines[1]
+    assert "warning" not in result.stdout
+
+
 def test_the_same_data_as_shuffled_parquet_gives_the_same_bytes(dataset, first_run, tmp_path):
     parquet = tmp_path / "analysis.parquet"
     pd.read_csv(dataset).sample(frac=1.0, random_state=3).to_parquet(parquet, index=False)

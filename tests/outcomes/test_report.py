@@ -312,3 +312,17 @@ def test_a_heading_moves_to_the_next_page_with_the_table_it_introduces():
     short.y = HEIGHT_IN - BOTTOM_IN - 2.0
     short.heading("4. Satisfaction", keep=short.start_height(Paragraph("Text.")))
     assert len(short.pages) == 1
+
+
+def test_a_figure_that_does_not_fit_floats_to_the_next_page_while_text_fills_this_one(report):
+    figure = report.figures[0]
+    pages = _Pages()
+    pages.y = HEIGHT_IN - BOTTOM_IN - 1.0  # 1 inch left: room for text, not for the figure
+    pages.image(figure)
+    pages.text("The paragraph after the figure.")
+    assert len(pages.pages) == 1 and pages.floating == [figure]
+    assert [t.get_text() for t in pages.pages[0].texts] == ["The paragraph after the figure."]
+    pages.finish()
+    assert len(pages.pages) == 2 and pages.floating == [] and len(pages.pages[1].axes) == 1
+    assert figure.title.startswith(pages.pages[1].texts[0].get_text())  # the caption, wrapped
+
