@@ -65,8 +65,9 @@ class Rows:
         label = label or BY_NAME[name].label
         if not self._has(name, label):
             return
-        values = self.frame[name] if grouped is None else self.frame[name].map(
-            lambda v: None if pd.isna(v) else grouped(v))
+        values = self.frame[name]
+        if grouped is not None:
+            values = values.map({v: grouped(v) for v in values.dropna().unique()})
         overall = describe_categorical(values, name)
         levels = list(order) if order is not None else sorted(overall.levels, key=_checks.sort_key)
         if by_frequency:
@@ -96,16 +97,20 @@ class Rows:
         label = label or BY_NAME[name].label
         if not self._has(name, label):
             return
-        items = split_items(self.frame[name])
-        recorded = [set(i[0] for i in row) for row in items if row is not None]
-        n, missing = len(recorded), len(items) - len(recorded)
+        column = self.frame[name]
+        distinct = column.value_counts()
+        parsed = dict(zip(distinct.index, split_items(pd.Series(distinct.index, dtype=object)), strict=True))
+        n = int(distinct.sum())
+        missing = len(column) - n
         counts: dict[str, int] = {}
-        for codes in recorded:
+        anyone = 0
+        for text, patients in distinct.items():
+            codes = {item[0] for item in parsed[text] or []}
+            anyone += int(patients) if codes else 0
             for code in codes:
-                counts[code] = counts.get(code, 0) + 1
+                counts[code] = counts.get(code, 0) + int(patients)
         found = sorted(counts, key=lambda c: (-counts[c], c)) if order is None else [*order, *sorted(
             c for c in counts if c not in order)]
-        anyone = sum(1 for codes in recorded if codes)
         self.rows.append(Row((f"{label}: any, n (%)", fmt.count_pct(anyone, n), str(missing))))
         self.rows += [Row((level_text(code), fmt.count_pct(counts.get(code, 0), n), ""), 1) for code in found]
         self.results[name] = {"any": anyone, "n": n, "n_missing": missing,

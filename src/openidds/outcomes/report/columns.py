@@ -226,9 +226,11 @@ def _is_number(text: str) -> bool:
 
 
 def split_items(values: pd.Series) -> list[list[list[str]] | None]:
-    """Each row's list as items of ``:``-separated fields: ``[]`` for ``none``, ``None`` when not recorded."""
-    return [None if not isinstance(v, str) else [] if v == NONE else [item.split(":") for item in v.split(";")]
-            for v in values]
+    """Each row's list as items of ``:``-separated fields: ``[]`` for ``none``, ``None`` when not recorded.
+    Each distinct text is split once (rows share the parsed list: read it, do not change it)."""
+    parsed = {v: [] if v == NONE else [item.split(":") for item in v.split(";")]
+              for v in values.dropna().unique() if isinstance(v, str)}
+    return [parsed.get(v) if isinstance(v, str) else None for v in values]
 
 
 def _error(values: pd.Series, bad: np.ndarray, name: str, expected: str) -> DataError:
