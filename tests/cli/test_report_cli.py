@@ -47,18 +47,31 @@ def first_run(dataset, tmp_path_factory) -> tuple[dict, Path]:
     out = tmp_path_factory.mktemp("first")
     result = _run(root, "report", str(dataset), "--out", str(out), "--json")
     assert result.exit_code == 0, result.output
-    return json.loads(result.output), out
+    return json.loads(result.stdout), out
 
 
 def test_a_csv_gives_the_report_files(first_run):
     summary, out = first_run
     written = _tree(out)
     assert set(written) == set(summary["files"])
-    assert {"report.html", "report.pdf", "report.json", "figures/figure-2-overall-survival.png",
-            "figures/figure-2-overall-survival.svg"} <= set(written)
+    assert {"report.html", "report.pdf", "report.json", "figures/figure-3-overall-survival.png",
+            "figures/figure-3-overall-survival.svg", "tables/table-01.csv"} <= set(written)
     for name, data in written.items():
         assert summary["files"][name] == {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
-    assert summary["n_patients"] == 80 and [s["key"] for s in summary["sections"]][:2] == ["cohort", "pain"]
+    assert summary["n_patients"] == 80 and [s["key"] for s in summary["sections"]][:3] == ["summary", "flow", "cohort"]
+    assert summary["warnings"] == ["column ecog (ECOG performance status; Table 1) is not in the dataset, so it is "
+                                   "reported as not recorded"]
+
+
+def test_an_absent_or_misspelled_column_is_a_warning_line_on_stderr(tmp_path):
+    path = tmp_path / "renamed.csv"
+    synthetic_cohort(30, seed=13).rename(columns={"last_nrs": "last_nsr"}).to_csv(path, index=False)
+    result = _run(report.app, str(path), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 0
+    lines = " ".join(result.stderr.split()).split("warning: ")[1:]
+    assert [line.split(" ")[1] for line in lines] == ["ecog", "last_nrs"]
+    assert "the dataset has 'last_nsr': rename it to last_nrs if that is the same thing" in lines[1]
+    assert "warning" not in result.stdout
 
 
 def test_the_same_data_as_shuffled_parquet_gives_the_same_bytes(dataset, first_run, tmp_path):
@@ -75,10 +88,10 @@ def test_a_registry_database_is_reported_and_holds_every_contract_column(tmp_pat
     assert _run(registry.app, "import", str(CLINIC / "good"), "--db", db, "--user", "amy").exit_code == 0
     result = _run(report.app, "--db", db, "--out", str(tmp_path / "out"), "--json")
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.output)
+    summary = json.loads(result.stdout)
     sections = {s["key"]: s for s in summary["sections"]}
-    assert summary["n_patients"] == 3
-    assert sections["survival"]["figures"] == ["figure-2-overall-survival"]
+    assert summary["n_patients"] == 3 and summary["warnings"] == []
+    assert sections["survival"]["figures"] == ["figure-3-overall-survival"]
     assert [key for key, s in sections.items() if s["omitted"]] == []
     engine = connect(db)
     try:
@@ -87,8 +100,10 @@ def test_a_registry_database_is_reported_and_holds_every_contract_column(tmp_pat
         engine.dispose()
     assert {c.name for c in COLUMNS} <= exported  # the contract is the registry's analysis dataset
     codes = {c.name: c.codes for c in COLUMNS}
-    assert (codes["satisfaction"], codes["satisfaction_respondent"], codes["exit_reason"]) == \
-        (vocabulary.SATISFACTION, vocabulary.RESPONDENTS, vocabulary.EXIT_REASONS)
+    assert (codes["satisfaction"], codes["satisfaction_respondent"], codes["exit_reason"],
+            codes["dissatisfaction_reason"], codes["last_opioid_change"]) == \
+        (vocabulary.SATISFACTION, vocabulary.RESPONDENTS, vocabulary.EXIT_REASONS, vocabulary.DISSATISFACTION_REASONS,
+         vocabulary.OPIOID_CHANGES)
 
 
 def test_bad_data_is_refused_with_its_row_and_nothing_is_written(tmp_path):
@@ -135,7 +150,8 @@ def example_runs(tmp_path_factory) -> tuple[Path, Path, str, dict]:
     assert shown.exit_code == 0, shown.output
     printed = _run(report.app, "--example", "--out", str(second), "--json")
     assert printed.exit_code == 0, printed.output
-    return first, second, shown.output, json.loads(printed.output)
+    assert shown.stderr == ""  # the registry's dataset holds every column: no warning
+    return first, second, shown.output, json.loads(printed.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -151,8 +167,8 @@ def example_registry(tmp_path_factory) -> str:
 def test_the_example_command_writes_the_report_and_says_where(example_runs):
     first, _, output, summary = example_runs
     written = _tree(first)
-    assert {"report.html", "report.pdf", "report.json", "figures/figure-2-overall-survival.png",
-            "figures/figure-3-cumulative-incidence.svg"} <= set(written)
+    assert {"report.html", "report.pdf", "report.json", "figures/figure-3-overall-survival.png",
+            "figures/figure-4-cumulative-incidence.svg", "tables/table-02.csv"} <= set(written)
     lines = output.splitlines()
     assert f"Report:  {first.resolve() / 'report.html'}" in lines
     assert f"PDF:     {first.resolve() / 'report.pdf'}" in lines
@@ -197,8 +213,8 @@ def test_the_example_is_shaped_like_the_seed_studies(example_runs):
     results = {s["key"]: s["results"] for s in json.loads((example_runs[0] / "report.json").read_text())["sections"]}
     median = results["survival"]["median"]["time"]
     nrs = results["pain"]["last_nrs"]
-    incidence = {label: r["incidence_at"][0]["incidence"] for label, r in results["complications"].items()
-                 if "incidence_at" in r}
+    incidence = {label: r["incidence_at"][0]["incidence"]
+                 for label, r in results["complications"]["cumulative_incidence"].items()}
     assert 2.5 < median < 5.0
     assert 7.0 < nrs["before_mean"] < 8.0 and 3.5 < nrs["t_test"]["mean_difference"] < 5.0
     assert 0.10 < incidence["Any complication"] < 0.25

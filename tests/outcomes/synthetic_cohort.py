@@ -9,6 +9,9 @@ import pandas as pd
 
 CANCERS = ("lung", "breast", "colorectal", "pancreas", "prostate", "liver", "other")
 EXIT_OTHER = ("explant", "therapy_stopped", "transfer_of_care", "lost_to_follow_up", "site_closure")
+KINDS = ("postdural_puncture_headache", "fever", "infection", "catheter_migration")
+TIPS = ("T4", "T6", "T8", "T9/10", "T11", "L1")
+SITES = ("bone", "liver", "lung")
 
 
 def _first(event: np.ndarray, death: np.ndarray, end: np.ndarray, died: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -81,4 +84,56 @@ def synthetic_cohort(n: int = 193, seed: int = 0) -> pd.DataFrame:
                         ("reoperation", reoperation)):
         frame[f"{prefix}_days"], frame[f"{prefix}_status"] = _first(day, death_day, end, died)
     frame.loc[frame.index[:2], "age_at_implant_years"] = np.nan
+    _add_registry_lists(frame, rng)
     return frame
+
+
+def _listed(rng: np.random.Generator, codes: tuple[str, ...], p: float, n: int) -> list[str]:
+    return [";".join(c for c in codes if rng.random() < p) or "none" for _ in range(n)]
+
+
+def _add_registry_lists(frame: pd.DataFrame, rng: np.random.Generator) -> None:
+    """The Table 1 and Table 2 columns, the 3-month scores and the event lists of the registry's dataset."""
+    n = len(frame)
+    for name, p in (("wheelchair_or_cart", 0.55), ("pressure_sores", 0.24), ("skin_compromising_lines", 0.29),
+                    ("prior_surgery", 0.5), ("prior_chemoradiotherapy", 0.67), ("prior_immunotherapy", 0.3),
+                    ("prior_pain_procedure", 0.07), ("baseline_systemic_opioid", 0.7)):
+        frame[name] = (rng.random(n) < p).astype(np.int64)
+    frame["metastasis_sites"] = _listed(rng, SITES, 0.4, n)
+    frame["pain_locations"] = _listed(rng, ("lumbosacral", "abdomen", "back"), 0.4, n)
+    frame["adjuvant_drugs"] = _listed(rng, ("nsaid", "anticonvulsant"), 0.2, n)
+    frame.loc[frame.index[2:4], "metastasis_sites"] = None
+    frame["cancer_duration_months"] = np.round(rng.exponential(24.0, n), 1)
+    frame["pain_duration_months"] = np.round(rng.exponential(6.0, n), 1)
+    frame["insurance"] = rng.choice(["public", "private"], n, p=[0.8, 0.2])
+    frame["hospital_charge"] = np.round(rng.normal(150000, 10000, n))
+    frame["out_of_pocket_cost"] = np.round(rng.uniform(10000, 80000, n))
+    frame["currency"] = "CNY"
+    frame["implant_year"] = rng.choice([2021, 2022, 2023], n)
+    frame["trial_drug"] = np.where(frame["screening_trials"] > 0, rng.choice(["morphine", "hydromorphone"], n), None)
+    frame["trial_dose_mg"] = np.where(frame["trial_drug"] == "morphine", 0.2, np.where(
+        frame["trial_drug"] == "hydromorphone", 0.04, np.nan))
+    frame["insertion_level"] = rng.choice(["L2/3", "L3/4", "L1/2"], n, p=[0.57, 0.31, 0.12])
+    frame["catheter_tip_level"] = rng.choice(TIPS, n)
+    frame["operation_minutes"] = np.round(rng.normal(140, 40, n)).clip(30)
+    frame["postop_stay_days"] = rng.integers(1, 12, n)
+    frame["total_stay_days"] = frame["postop_stay_days"] + rng.integers(0, 8, n)
+    frame["start_drug"] = rng.choice(["morphine", "hydromorphone", "bupivacaine+morphine"], n, p=[0.6, 0.3, 0.1])
+    frame["start_doses_mg_per_day"] = [{"morphine": "morphine:1", "hydromorphone": "hydromorphone:0.2"}.get(
+        d, "bupivacaine:2;morphine:1.5") for d in frame["start_drug"]]
+    frame["nrs_3m"] = np.where(frame["os_days"] >= 91, np.clip(frame["baseline_nrs"] - 4, 0, 10), np.nan)
+    frame["eq5d_index_3m"] = np.where(frame["baseline_eq5d_index"].notna() & (frame["os_days"] >= 91),
+                                      np.clip(frame["baseline_eq5d_index"] + 0.1, -1, 1).round(3), np.nan)
+    frame["last_opioid_change"] = np.where(frame["systemic_opioid_stopped"] == 1, "stopped", np.where(
+        frame["last_nrs"].notna(), rng.choice(["reduced", "unchanged", "increased"], n, p=[0.7, 0.2, 0.1]), None))
+    unhappy = frame["satisfaction"].isin(["dissatisfied", "very_dissatisfied"]).to_numpy()
+    frame["dissatisfaction_reason"] = np.where(unhappy, rng.choice(["poor_pain_control", "refill_burden",
+                                                                    "short_survival"], n), None)
+    events = []
+    for days, status, severe, kind in zip(frame["complication_days"], frame["complication_status"],
+                                          frame["severe_complication_days"] == frame["complication_days"],
+                                          rng.choice(KINDS, n), strict=True):
+        events.append(f"{days}:{kind}:{3 if severe else 2}:medical" if status == 1 else "none")
+    frame["complications"] = events
+    frame["reoperations"] = [f"{d}:infection" if s == 1 else "none" for d, s in
+                             zip(frame["reoperation_days"], frame["reoperation_status"], strict=True)]

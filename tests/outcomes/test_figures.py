@@ -93,12 +93,16 @@ def test_incidence_axis_fits_the_curves_with_headroom():
 def test_incidence_axis_ends_at_time_max_with_the_chosen_ticks(bmt):
     fits = {"TRM": cumulative_incidence(bmt.ftime, bmt.status, 1),
             "Relapse": cumulative_incidence(bmt.ftime, bmt.status, 2)}
-    ax = cumulative_incidence_figure(fits, time_max=12, time_ticks=month_ticks(12)).axes[0]
-    assert ax.get_xlim() == (0.0, 12.0)
-    assert list(ax.get_xticks()) == [0, 3, 6, 9, 12]
+    figure = cumulative_incidence_figure(fits, time_max=12, time_ticks=month_ticks(12))
+    panels, tables = figure.axes[0::2], figure.axes[1::2]
+    assert [ax.get_title() for ax in panels] == ["TRM", "Relapse"]  # one panel per cause: bands never overlap
     shown = [f.upper[(f.time <= 12) & ~np.isnan(f.upper)] for f in fits.values()]
-    assert ax.get_ylim()[1] >= HEADROOM * max(float(s.max()) for s in shown)
-    assert [line.get_linestyle() for line in ax.get_lines()] == ["-", "--"]  # coinciding curves stay visible
+    for ax, table, fit in zip(panels, tables, fits.values(), strict=True):
+        assert ax.get_xlim() == (0.0, 12.0)
+        assert list(ax.get_xticks()) == [0, 3, 6, 9, 12]
+        assert ax.get_ylim()[1] >= HEADROOM * max(float(s.max()) for s in shown)
+        assert len(ax.get_lines()) == 1
+        assert [t.get_text() for t in table.texts] == [str(n) for n in fit.at([0, 3, 6, 9, 12]).n_risk]
 
 
 @pytest.mark.parametrize(("options", "field"), [({"y_max": 0}, "y_max"), ({"y_max": 1.5}, "y_max"),

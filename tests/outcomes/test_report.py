@@ -17,7 +17,8 @@ from openidds.outcomes.report._format import DAYS_PER_MONTH, ci, p_is, pct, pct_
 from openidds.outcomes.report.events import complications_section
 from openidds.outcomes.report.pdf import BOTTOM_IN, HEIGHT_IN, _Pages
 
-ORDER = ["cohort", "pain", "opioids", "satisfaction", "survival", "complications", "exits", "data"]
+ORDER = ["summary", "flow", "cohort", "therapy", "pain", "opioids", "satisfaction", "survival", "complications",
+         "exits", "data"]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +51,13 @@ def test_same_data_in_any_row_order_gives_identical_files(cohort, files):
         assert again[name] == files[name], name
 
 
-def test_files_are_the_report_and_each_figure_as_png_and_svg(report, files):
+def test_files_are_the_report_each_figure_as_png_and_svg_and_each_table_as_csv(report, files):
     stems = [f.stem for f in report.figures]
-    assert stems == ["figure-1-nrs-before-after", "figure-2-overall-survival", "figure-3-cumulative-incidence"]
+    assert stems == ["figure-1-nrs-before-after", "figure-2-nrs-trajectory", "figure-3-overall-survival",
+                     "figure-4-cumulative-incidence"]
     expected = {"report.html", "report.pdf", "report.json"}
     expected |= {f"figures/{s}.{x}" for s in stems for x in ("png", "svg")}
+    expected |= {f"tables/table-{t.number:02d}.csv" for t in report.tables}
     assert set(files) == expected and list(files) == sorted(files)
     for figure in report.figures:
         assert files[f"figures/{figure.stem}.png"].startswith(b"\x89PNG\r\n\x1a\n")
@@ -84,7 +87,7 @@ def test_html_is_self_contained_and_shows_the_svg_figures(report, files):
     assert "<script" not in html and "<link" not in html and "@import" not in html
     sources = re.findall(r'src="([^"]+)"', html)
     assert len(sources) == len(report.figures)
-    for source, figure in zip(sources, report.figures):
+    for source, figure in zip(sources, report.figures, strict=True):
         prefix = "data:image/svg+xml;base64,"
         assert source.startswith(prefix) and base64.b64decode(source[len(prefix):]) == figure.svg
 
@@ -97,19 +100,20 @@ def test_survival_numbers_are_the_kaplan_meier_estimates(cohort, report, text):
     assert f"Median overall survival from implant was {median.time:.2f} months (95% CI " \
            f"{ci(median.lower, median.upper)})" in text
     at = fit.at([3, 6, 12])
-    for t, n, s, lo, up in zip(at.time, at.n_risk, at.survival, at.lower, at.upper):
+    for t, n, s, lo, up in zip(at.time, at.n_risk, at.survival, at.lower, at.upper, strict=True):
         assert f"{t:g} {n} {at.n_event[list(at.time).index(t)]} {pct(s)} {pct_ci(lo, up)}" in " ".join(text.split())
     assert "Greenwood variance, log 95% CI" in text
 
 
 def test_one_year_incidence_with_death_competing(cohort, report, text):
     section = report.sections[ORDER.index("complications")]
+    incidence = section.results["cumulative_incidence"]
     for prefix, label in (("complication", "Any complication"), ("severe_complication", "Severe complication "
                                                                                          "(grade ≥ 3)"),
                           ("reoperation", "Reoperation, revision or explant")):
         fit = cumulative_incidence(cohort[f"{prefix}_days"] / DAYS_PER_MONTH, cohort[f"{prefix}_status"], 1,
                                    competing=[2])
-        assert section.results[label] == fit.to_dict([12])
+        assert incidence[label] == fit.to_dict([12])
         at = fit.at([12])
         assert f"{label.lower()} {pct(at.incidence[0])} (95% CI {pct_ci(at.lower[0], at.upper[0])})" in text
     assert "delta method" in text and "events on day 365 count" in text
@@ -133,16 +137,21 @@ def test_pain_before_and_after_is_the_paired_comparison(cohort, report, text):
 
 
 def test_table_one_counts_and_missing_values(cohort, report, text):
-    table = report.tables[0]
+    table = report.sections[ORDER.index("cohort")].tables[0]
     rows = {r.cells[0]: r.cells[1:] for r in table.rows}
     assert rows["Age at implant, years, mean ± SD"][1] == str(int(cohort.age_at_implant_years.isna().sum())) == "2"
     sex = describe_categorical(cohort.sex, "sex")
-    for level, count in zip(sex.levels, sex.counts):
+    for level, count in zip(sex.levels, sex.counts, strict=True):
         assert rows[level][0] == f"{count} ({pct(count / len(cohort))})"
-    cancers = [r.cells[0] for r in table.rows if r.level and r.cells[0] in set(cohort.cancer_type)]
+    start = [r.cells[0] for r in table.rows].index("Cancer type, n (%)") + 1
+    cancers = [r.cells[0] for r in table.rows[start:start + cohort.cancer_type.nunique()]]
+    assert set(cancers) == set(cohort.cancer_type)
     counts = cohort.cancer_type.value_counts()
     assert [counts[c] for c in cancers] == sorted(counts.values, reverse=True)
-    assert "Not in the dataset, so not shown: ecog." in text
+    assert rows["ECOG performance status"] == ("not recorded", "column ecog absent")
+    assert "Not recorded (column absent from the dataset): ecog." in text
+    assert report.warnings == ("column ecog (ECOG performance status; Table 1) is not in the dataset, so it is "
+                               "reported as not recorded",)
 
 
 def test_satisfaction_opioids_and_exits_count_every_patient(cohort, report):
@@ -164,20 +173,28 @@ def test_satisfaction_opioids_and_exits_count_every_patient(cohort, report):
 
 def test_a_section_without_its_columns_is_omitted_with_a_note():
     frame = synthetic_cohort(40, seed=1).drop(columns=["satisfaction", "satisfaction_respondent",
+                                                       "dissatisfaction_reason", "baseline_ome_mg_per_day",
                                                        "last_ome_mg_per_day", "systemic_opioid_stopped",
+                                                       "last_opioid_change",
                                                        "severe_complication_days", "severe_complication_status",
                                                        "reoperation_days", "reoperation_status"])
     built = study_report(frame)
     by_key = {s.key: s for s in built.sections}
     assert by_key["satisfaction"].omitted == "Omitted: the dataset has no satisfaction column."
-    assert by_key["opioids"].omitted == ("Omitted: the dataset has no last_ome_mg_per_day, systemic_opioid_stopped "
-                                         "columns.")
+    assert by_key["opioids"].omitted == ("Omitted: the dataset has no baseline_ome_mg_per_day, last_ome_mg_per_day, "
+                                         "systemic_opioid_stopped, last_opioid_change columns.")
     assert not by_key["opioids"].blocks
     incidence = by_key["complications"]
-    assert list(incidence.results) == ["Any complication", "infection_requiring_surgery"]
-    assert "severe_complication_days, severe_complication_status" in incidence.tables[0].notes[-1]
-    contract = {r.cells[0]: r.cells[3] for r in built.tables[-1].rows}
-    assert contract["satisfaction"] == "absent" and contract["os_days"] == "required"
+    assert list(incidence.results["cumulative_incidence"]) == ["Any complication"]
+    assert "severe_complication_days, severe_complication_status" in incidence.tables[-1].notes[-1]
+    assert incidence.results["not_recorded"] == ["severe_complication_days", "severe_complication_status",
+                                                 "reoperation_days", "reoperation_status"]
+    assert len(built.warnings) == 12 and all("is not in the dataset" in w for w in built.warnings)
+    contract = {r.cells[0]: r.cells[3:] for r in built.tables[-1].rows}
+    assert contract["satisfaction"] == ("absent", "—") and "os_days" not in contract
+    assert contract["baseline_eq5d_index"] == ("present", f"{frame.baseline_eq5d_index.isna().sum()} "
+                                                          f"({pct(frame.baseline_eq5d_index.isna().mean())})")
+    assert "os_days" in by_key["data"].results["complete"] and "os_days" in built.tables[-1].notes[1]
     html = built.html()
     assert "Omitted: the dataset has no satisfaction column." in html
 
@@ -189,12 +206,12 @@ def test_the_smallest_dataset_reports_what_it_cannot_test():
     pain = built.sections[ORDER.index("pain")]
     assert pain.results["nrs_6m"] == {"n_pairs": 1, "reason": "not tested: 1 patient with both values (2 needed)"}
     assert pain.results["last_nrs"]["reason"] == "not tested: no patient's value changed"
-    assert not pain.figures
-    assert [s.key for s in built.sections if s.omitted] == ["opioids", "satisfaction", "complications", "exits"]
-    assert built.sections[0].results["deaths"] == 2
+    assert [f.slug for f in pain.figures] == ["nrs-trajectory"]  # no before/after figure without a tested pair
+    assert [s.key for s in built.sections if s.omitted] == ["opioids", "satisfaction", "exits"]
+    assert built.sections[ORDER.index("cohort")].results["deaths"] == 2
     baseline_only = study_report(frame[["os_days", "death", "baseline_nrs"]]).sections[ORDER.index("pain")]
-    assert baseline_only.omitted == ("Omitted: the dataset has no last_nrs, nrs_6m, nrs_12m, baseline_eq5d_index, "
-                                     "eq5d_index_6m, eq5d_index_12m columns.")
+    assert baseline_only.omitted == ("Omitted: the dataset has no last_nrs, nrs_3m, nrs_6m, nrs_12m, "
+                                     "baseline_eq5d_index, eq5d_index_3m, eq5d_index_6m, eq5d_index_12m columns.")
 
 
 @pytest.mark.parametrize(("column", "value", "expected"), [
@@ -232,7 +249,8 @@ def test_options_reach_the_estimators():
     frame = synthetic_cohort(60, seed=5)
     built = study_report(frame, km_conf_type="log-log", cif_variance="aalen", cif_conf_type="log-log")
     assert built.sections[ORDER.index("survival")].results["method"]["conf_type"] == "log-log"
-    method = built.sections[ORDER.index("complications")].results["Any complication"]["method"]
+    method = built.sections[ORDER.index("complications")].results["cumulative_incidence"]["Any complication"][
+        "method"]
     assert (method["variance"], method["conf_type"]) == ("aalen", "log-log")
 
 
@@ -257,9 +275,12 @@ def test_a_median_follow_up_that_is_not_reached_is_said_in_words():
     """Two early censorings among 20 patients who otherwise all die: the reverse KM never reaches one half."""
     frame = pd.DataFrame({"os_days": [1, 2, *range(10, 190, 10)], "death": [0, 0, *[1] * 18]})
     cohort = study_report(frame).sections[ORDER.index("cohort")]
-    assert cohort.results["follow_up"]["median"]["time"] is None
+    assert cohort.results["follow_up"]["reverse_kaplan_meier"]["median"]["time"] is None
     text = cohort.blocks[0].text
-    assert "Median follow-up (reverse Kaplan–Meier, deaths censored) was not reached" in text
+    months = np.array([1, 2]) / DAYS_PER_MONTH
+    assert (f"The 2 patients alive at their last contact were followed for a median of {np.median(months):.2f} "
+            f"months (IQR {np.percentile(months, 25):.2f}–{np.percentile(months, 75):.2f})") in text
+    assert "The reverse Kaplan–Meier median of potential follow-up (deaths censored) is not reached" in text
     assert "NA months" not in text
 
 
@@ -270,7 +291,7 @@ def test_the_incidence_figure_covers_the_first_year_on_a_fitted_axis(cohort):
         drawn.append(figure)
         return ReportFigure(slug, caption, b"", b"")
 
-    complications_section(cohort, "delta", "log", keep)
+    complications_section(cohort, cohort.os_days.to_numpy(float), cohort.death.to_numpy(), "delta", "log", keep)
     ax = drawn[0].axes[0]
     assert ax.get_xlim() == (0.0, 12.0) and list(ax.get_xticks()) == [0, 3, 6, 9, 12]
     highest = 0.0
@@ -282,7 +303,7 @@ def test_the_incidence_figure_covers_the_first_year_on_a_fitted_axis(cohort):
 
 
 def test_a_heading_moves_to_the_next_page_with_the_table_it_introduces():
-    table = Table("Column contract", ("Column", "Missing"), tuple(Row((f"c{i}", "0")) for i in range(30)))
+    table = Table("Column contract", ("Column", "Missing"), tuple(Row((f"c{i}", "0")) for i in range(12)))
     pages = _Pages()
     pages.y = HEIGHT_IN - BOTTOM_IN - 2.0  # 2 inches left: room for a heading, not for the table
     pages.heading("8. Data completeness", keep=pages.start_height(table))
@@ -291,3 +312,17 @@ def test_a_heading_moves_to_the_next_page_with_the_table_it_introduces():
     short.y = HEIGHT_IN - BOTTOM_IN - 2.0
     short.heading("4. Satisfaction", keep=short.start_height(Paragraph("Text.")))
     assert len(short.pages) == 1
+
+
+def test_a_figure_that_does_not_fit_floats_to_the_next_page_while_text_fills_this_one(report):
+    figure = report.figures[0]
+    pages = _Pages()
+    pages.y = HEIGHT_IN - BOTTOM_IN - 1.0  # 1 inch left: room for text, not for the figure
+    pages.image(figure)
+    pages.text("The paragraph after the figure.")
+    assert len(pages.pages) == 1 and pages.floating == [figure]
+    assert [t.get_text() for t in pages.pages[0].texts] == ["The paragraph after the figure."]
+    pages.finish()
+    assert len(pages.pages) == 2 and pages.floating == [] and len(pages.pages[1].axes) == 1
+    assert figure.title.startswith(pages.pages[1].texts[0].get_text())  # the caption, wrapped
+

@@ -1,4 +1,5 @@
-"""`openidds report`: the study report (HTML, PDF, figures as PNG and SVG) from an analysis dataset or a registry.
+"""`openidds report`: the study report (HTML, PDF, figures as PNG and SVG, tables as CSV) from an analysis dataset
+or a registry. A contract column the dataset lacks is named on stderr as a warning line.
 
 ``--example`` imports the bundled synthetic registry (``openidds.clinic.examples``) into a temporary SQLite file
 and reports it as ``--db`` would. The report is built in memory first; files are written only once every byte
@@ -83,6 +84,7 @@ def _write(out: Path, files: dict[str, bytes]) -> None:
 def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[str, object]:
     return {
         "out": str(out.resolve()), "n_patients": report.n_patients, "dataset_sha256": report.dataset_sha256,
+        "warnings": list(report.warnings),
         "files": {name: {"bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
                   for name, data in files.items()},
         "sections": [{"key": s.key, "title": s.title, "omitted": s.omitted,
@@ -108,15 +110,15 @@ def _print(summary: dict[str, object]) -> None:
     console.print(files)
     folder = Path(summary["out"])
     console.print(f"Report:  {folder / 'report.html'}\nPDF:     {folder / 'report.pdf'}\n"
-                  f"Figures: {folder / 'figures'}", highlight=False, soft_wrap=True)
+                  f"Figures: {folder / 'figures'}\nTables:  {folder / 'tables'}", highlight=False, soft_wrap=True)
 
 
 @app.callback(invoke_without_command=True)
 def report(
     dataset: Path | None = typer.Argument(None, help="Analysis dataset (.csv or .parquet), one row per implanted "
                                                      "patient.", exists=True, dir_okay=False, readable=True),
-    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.pdf, report.json and figures/.",
-                             file_okay=False),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html, report.pdf, report.json, figures/ and "
+                                                "tables/.", file_okay=False),
     db: str | None = typer.Option(None, "--db", help="Build the dataset from this clinic registry (path or URL) "
                                                      "instead of reading DATASET."),
     example: bool = typer.Option(False, "--example", help="Report the bundled synthetic example registry: it is "
@@ -141,6 +143,9 @@ def report(
         Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False)
         raise typer.Exit(code=2) from err
     _write(out, files)
+    warn = Console(stderr=True)
+    for line in built.warnings:
+        warn.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
     summary = _summary(built, out, files)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

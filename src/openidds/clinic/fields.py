@@ -198,6 +198,7 @@ VISIT = RecordSpec("visits", models.Visit, "patient", ("visit_date", "visit_type
     _choice("opioid_change", "Systemic opioid since implant", v.OPIOID_CHANGES),
     _choice("satisfaction", "Satisfaction with the therapy", v.SATISFACTION),
     _choice("satisfaction_respondent", "Satisfaction reported by", v.RESPONDENTS),
+    _choice("dissatisfaction_reason", "Main reason for dissatisfaction", v.DISSATISFACTION_REASONS),
 ))
 
 COMPLICATION = RecordSpec("complications", models.Complication, "patient", ("kind", "onset_date"),

@@ -283,6 +283,7 @@ class Visit(_Versioned, Base):
     opioid_change: Mapped[str | None] = mapped_column(String(20))
     satisfaction: Mapped[str | None] = mapped_column(String(20))
     satisfaction_respondent: Mapped[str | None] = mapped_column(String(10))
+    dissatisfaction_reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class Complication(_Versioned, Base):

@@ -6,12 +6,13 @@ CANCER_TYPES = (
     "kidney", "bladder", "cervix", "ovary", "uterus", "hematologic", "sarcoma", "melanoma", "brain",
     "unknown_primary", "other",
 )
-METASTASIS_SITES = ("bone", "liver", "lung", "brain", "peritoneum", "lymph_nodes", "adrenal", "other")
+#: ``none`` records that the patient has none (an empty field means "not recorded").
+METASTASIS_SITES = ("bone", "liver", "lung", "brain", "peritoneum", "lymph_nodes", "adrenal", "other", "none")
 PAIN_LOCATIONS = (
     "lumbosacral", "abdomen", "back", "lower_extremity", "perineal", "chest", "head_and_neck",
     "upper_extremity", "pelvis", "other",
 )
-ADJUVANT_DRUGS = ("nsaid", "anticonvulsant", "antidepressant", "corticosteroid", "other")
+ADJUVANT_DRUGS = ("nsaid", "anticonvulsant", "antidepressant", "corticosteroid", "other", "none")
 IMPLANT_REASONS = ("inadequate_relief", "intolerable_side_effects", "both")
 INSURANCE = ("public", "private", "self_pay", "mixed", "none", "other")
 TRIAL_ROUTES = ("intrathecal", "epidural")
@@ -31,6 +32,8 @@ VISIT_TYPES = ("baseline", "follow_up", "telephone", "unscheduled")
 OPIOID_CHANGES = ("stopped", "reduced", "unchanged", "increased")
 SATISFACTION = ("very_satisfied", "satisfied", "neutral", "dissatisfied", "very_dissatisfied")
 RESPONDENTS = ("patient", "family")
+#: Why a respondent was not satisfied (the reasons Wang et al., Heliyon 2024, report).
+DISSATISFACTION_REASONS = ("poor_pain_control", "refill_burden", "short_survival", "other")
 EQ5D_VERSIONS = ("5L", "3L")
 COMPLICATION_KINDS = (
     "postdural_puncture_headache", "fever", "urinary_retention", "constipation", "infection",

@@ -1,4 +1,5 @@
-"""Deterministic study figures: Kaplan–Meier with CI band and numbers at risk, cumulative incidence, NRS before/after.
+"""Deterministic study figures: Kaplan–Meier and cumulative incidence with CI bands and numbers at risk, NRS
+before/after and over time.
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot state) and rendered to bytes; the caller
 writes them. SVG output uses a fixed hash salt and no date, so the same data gives identical files.
@@ -10,6 +11,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib import rc_context
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 from scipy.stats import t as student
@@ -84,7 +87,7 @@ def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence
         censored = fit.n_censor > 0
         ax.plot(fit.time[censored], fit.survival[censored], "|", color=colour, markersize=7)
         at = fit.at(risk_times)
-        for t, n in zip(at.time, at.n_risk):
+        for t, n in zip(at.time, at.n_risk, strict=True):
             table.text(t, len(fits) - 1 - row, str(n), ha="center", va="center", color=colour, fontsize=9)
     ax.set_ylim(0, 1.02)
     ax.set_ylabel("Survival probability")
@@ -107,16 +110,27 @@ def kaplan_meier_figure(fits: Mapping[str, KaplanMeier], *, risk_times: Sequence
     return figure
 
 
+def _risk_row(table: Axes, label: str, times: Sequence[float], n_risk: Sequence[int], colour: str) -> None:
+    """One line of numbers at risk under a curve's panel."""
+    for t, n in zip(times, n_risk, strict=True):
+        table.text(t, 0, str(n), ha="center", va="center", color=colour, fontsize=7)
+    table.set_ylim(-0.6, 0.6)
+    table.set_yticks([0], [label], fontsize=8)
+    table.tick_params(left=False, bottom=False, labelbottom=False, pad=14)
+    for side in ("top", "right", "left", "bottom"):
+        table.spines[side].set_visible(False)
+
+
 def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time_label: str = "Months",
                                 title: str = "Cumulative incidence", time_max: float | None = None,
                                 time_ticks: Sequence[float] | None = None, y_max: float | None = None) -> Figure:
-    """Cumulative-incidence step curves with their pointwise CI band, one per cause or group.
+    """One panel per cause or group, side by side on a shared incidence axis: the step curve, its pointwise CI
+    band and, beneath, the numbers at risk at each tick (so overlapping bands never hide one another).
 
-    ``time_max`` ends the time axis (default: the last time of any curve); ``time_ticks`` places its ticks
-    (default: matplotlib's; :func:`month_ticks` gives 0, 3, 6, 9, 12 for a year in months). ``y_max`` is the
-    top of the incidence axis (default: automatic, the highest estimate or upper limit shown plus 25%
-    headroom, rounded up to 5 points), so incidences of a few percent are not squashed against a 0–1 axis.
-    Curves are told apart by colour and line style, so coinciding curves stay visible.
+    ``time_max`` ends the time axis (default: the last time of any curve); ``time_ticks`` places the ticks and
+    the numbers at risk (default: :func:`month_ticks` of the axis end). ``y_max`` is the top of the incidence
+    axis (default: automatic, the highest estimate or upper limit shown plus 25% headroom, rounded up to 5
+    points), so incidences of a few percent are not squashed against a 0–1 axis.
     """
     if not fits:
         raise OpenIDDSError("fits", "none", "at least one fitted curve")
@@ -127,34 +141,48 @@ def cumulative_incidence_figure(fits: Mapping[str, CumulativeIncidence], *, time
     top = _incidence_top(fits, end) if y_max is None else y_max
     if not 0 < top <= 1:
         raise OpenIDDSError("y_max", y_max, "a cumulative incidence above 0 and at most 1")
-    figure = Figure(figsize=(7.0, 4.5), dpi=100)
-    ax = figure.add_subplot()
-    for row, (label, fit) in enumerate(fits.items()):
-        colour = _COLOURS[row % len(_COLOURS)]
+    ticks = list(time_ticks) if time_ticks is not None else month_ticks(end)
+    k = len(fits)
+    figure = Figure(figsize=(2.8 * k + 0.9, 4.2), dpi=100)
+    grid = figure.add_gridspec(2, k, height_ratios=(4, 0.45), hspace=0.5, wspace=0.3, top=0.8)
+    method = next(iter(fits.values())).method
+    first: Axes | None = None
+    for col, (label, fit) in enumerate(fits.items()):
+        colour = _COLOURS[col % len(_COLOURS)]
+        ax = figure.add_subplot(grid[0, col], sharey=first)
+        first = first or ax
         x, y = _steps(fit.time, fit.incidence, 0.0)
         _, lower = _steps(fit.time, fit.lower, np.nan)
         _, upper = _steps(fit.time, fit.upper, np.nan)
-        ax.step(x, y, where="post", color=colour, linewidth=1.6, linestyle=_LINES[row % len(_LINES)], label=label)
+        ax.step(x, y, where="post", color=colour, linewidth=1.6)
         _band(ax, x, lower, upper, colour)
-    method = next(iter(fits.values())).method
-    ax.text(0.01, 0.97, f"Aalen-Johansen; {method.variance} variance, {method.conf_type} {method.conf_level:.0%} CI",
-            transform=ax.transAxes, ha="left", va="top", fontsize=8, color="#444444")
-    ax.set_ylim(0, top)
-    ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
-    ax.set_xlim(0, end)
-    if time_ticks is not None:
-        ax.set_xticks(list(time_ticks))
-    ax.set_xlabel(time_label)
-    ax.set_ylabel("Cumulative incidence")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=min(len(fits), 2), frameon=False, fontsize=9)
+        ax.set_title(label, fontsize=9)
+        ax.set_ylim(0, top)
+        ax.set_xlim(0, end)
+        ax.set_xticks(ticks)
+        ax.set_xlabel(time_label, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        if col:
+            ax.tick_params(labelleft=False)
+        else:
+            ax.yaxis.set_major_formatter(PercentFormatter(xmax=1.0, decimals=0))
+            ax.set_ylabel("Cumulative incidence")
+        table = figure.add_subplot(grid[1, col], sharex=ax)
+        _risk_row(table, "At risk" if col == 0 else "", ticks, list(fit.at(ticks).n_risk), colour)
+        if col:
+            table.set_yticks([])
+    figure.suptitle(title, fontsize=10, y=0.98)
+    figure.text(0.5, 0.9, f"Aalen–Johansen; {method.variance} variance, {method.conf_type} {method.conf_level:.0%} CI",
+                ha="center", fontsize=8, color="#444444")
     return figure
 
 
 def paired_figure(before: Sequence[float], after: Sequence[float], comparison: PairedComparison, *,
                   labels: tuple[str, str] = ("Before", "After"), score_label: str = "NRS") -> Figure:
-    """Each patient's pair as a faint line, with the means and their 95% t intervals on top."""
+    """Each distinct (before, after) pair as one faint line, wider the more patients share it (line width grows
+    with the square root of their number), with the means and their 95% t intervals on top. One line per
+    distinct pair keeps the figure light at any cohort size: an NRS has at most 121 pairs."""
     first = np.asarray(before, dtype=float)
     second = np.asarray(after, dtype=float)
     complete = ~(np.isnan(first) | np.isnan(second))
@@ -162,8 +190,10 @@ def paired_figure(before: Sequence[float], after: Sequence[float], comparison: P
     figure = Figure(figsize=(4.5, 5.0), dpi=100)
     ax = figure.add_subplot()
     x = np.array([0.0, 1.0])
-    ax.plot(np.vstack([np.zeros_like(first), np.ones_like(second)]), np.vstack([first, second]), color="#999999",
-            alpha=0.25, linewidth=0.8)
+    pairs, count = np.unique(np.column_stack([first, second]), axis=0, return_counts=True)
+    segments = [((0.0, before), (1.0, after)) for before, after in pairs]
+    ax.add_collection(LineCollection(segments, colors="#888888", alpha=0.35,
+                                     linewidths=0.6 + 3.4 * np.sqrt(count / count.max())))
     n = comparison.n_pairs
     quantile = student.ppf(1 - (1 - comparison.t_test.conf_level) / 2, n - 1)
     half = quantile / np.sqrt(n) * np.array([comparison.before_sd, comparison.after_sd])
@@ -175,6 +205,28 @@ def paired_figure(before: Sequence[float], after: Sequence[float], comparison: P
     ax.set_xticks(x, labels)
     ax.set_xlim(-0.3, 1.3)
     ax.set_ylabel(score_label)
+    ax.grid(axis="y", alpha=0.3)
+    return figure
+
+
+def trajectory_figure(labels: Sequence[str], means: Sequence[float], lower: Sequence[float],
+                      upper: Sequence[float], n: Sequence[int], *, score_label: str = "Pain NRS",
+                      title: str = "Pain NRS over time", y_range: tuple[float, float] = (0, 10)) -> Figure:
+    """Mean score with its 95% t interval at each time point (baseline, follow-ups), n under each point; the
+    score axis spans ``y_range`` (0–10 for the NRS)."""
+    if not labels or not len(labels) == len(means) == len(lower) == len(upper) == len(n):
+        raise OpenIDDSError("labels", list(labels), "one label, mean, interval and n per time point")
+    figure = Figure(figsize=(6.0, 3.8), dpi=100)
+    ax = figure.add_subplot()
+    x = np.arange(len(labels), dtype=float)
+    mean = np.asarray(means, dtype=float)
+    errors = np.vstack([mean - np.asarray(lower, dtype=float), np.asarray(upper, dtype=float) - mean])
+    ax.errorbar(x, mean, yerr=np.where(np.isnan(errors), 0.0, errors), color=_COLOURS[0], marker="o", linewidth=1.8,
+                capsize=5)
+    ax.set_xticks(x, [f"{label}\nn = {count}" for label, count in zip(labels, n, strict=True)], fontsize=8)
+    ax.set_ylabel(f"{score_label}, mean (95% CI)")
+    ax.set_ylim(*y_range)
+    ax.set_title(title, fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     return figure
 

@@ -52,6 +52,8 @@ OTHER_EXITS = {"transfer_of_care": 0.35, "lost_to_follow_up": 0.35, "therapy_sto
                "withdrew_consent": 0.1, "site_closure": 0.05}
 SATISFACTION = {"very_satisfied": 0.3, "satisfied": 0.45, "neutral": 0.08, "dissatisfied": 0.12,
                 "very_dissatisfied": 0.05}
+DISSATISFIED = ("dissatisfied", "very_dissatisfied")
+DISSATISFACTION_REASONS = {"poor_pain_control": 0.5, "refill_burden": 0.25, "short_survival": 0.25}
 OPIOID_COURSE = {"stopped": 0.32, "reduced": 0.5, "unchanged": 0.13, "increased": 0.05}
 
 
@@ -139,7 +141,7 @@ def _baseline(p: Patient, d: Draw) -> dict[str, object]:
         "patients", age_at_implant_years=age, sex="female" if d.chance(0.52) else "male",
         enrolled_on=p.day(baseline_day), cancer_type=d.choice(CANCERS),
         cancer_diagnosis_date=p.day(-round(_clip(d.lognormal(24, 1.0), 1, 240) * DAYS_PER_MONTH)),
-        metastasis_sites=";".join(sites), prior_surgery=_bool(d.chance(0.51)),
+        metastasis_sites=";".join(sites) or "none", prior_surgery=_bool(d.chance(0.51)),
         prior_chemoradiotherapy=_bool(d.chance(0.67)), prior_immunotherapy=_bool(d.chance(0.31)),
         prior_pain_procedure=_bool(d.chance(0.07)),
         pain_onset_date=p.day(baseline_day - round(_clip(d.lognormal(6, 1.2), 0.5, 120) * DAYS_PER_MONTH)),
@@ -148,7 +150,7 @@ def _baseline(p: Patient, d: Draw) -> dict[str, object]:
         wheelchair_or_cart=_bool(d.chance(0.55)), pressure_sores=_bool(d.chance(0.24)),
         skin_compromising_lines=_bool(d.chance(0.29)),
         adjuvant_drugs=";".join(d.subset({"nsaid": 0.2, "anticonvulsant": 0.12, "antidepressant": 0.08,
-                                          "corticosteroid": 0.06})),
+                                          "corticosteroid": 0.06})) or "none",
         implant_reason=d.choice({"inadequate_relief": 0.88, "intolerable_side_effects": 0.06, "both": 0.06}),
         insurance=d.choice({"public": 0.8, "private": 0.12, "self_pay": 0.05, "mixed": 0.03}),
         last_contact_date=None)
@@ -266,7 +268,7 @@ def _pump(p: Patient, d: Draw, end: int, reservoir: int) -> None:
 
     def used_ml(since: int, until: int) -> float:
         return sum(dose / concentration * max(0, min(until, limit) - max(since, begin))
-                   for (begin, dose), limit in zip(doses, [*(b for b, _ in doses[1:]), until]))
+                   for (begin, dose), limit in zip(doses, [*(b for b, _ in doses[1:]), until], strict=True))
 
     for day in range(0, end, interval):
         expected = withdrawn = None
@@ -281,7 +283,8 @@ def _pump(p: Patient, d: Draw, end: int, reservoir: int) -> None:
 
 def _follow_up(p: Patient, d: Draw, end: int, base: dict[str, object]) -> None:
     """Visits at about 2 weeks, 1, 3, 6 and 12 months, then every 6 months, while followed (10% missed): NRS
-    with the patient's own fall from baseline, EQ-5D if recorded at baseline, opioids and satisfaction."""
+    with the patient's own fall from baseline, EQ-5D if recorded at baseline, opioids, satisfaction and, when
+    dissatisfied, its reason."""
     fall = d.normal(4.3, 2.0)
     course = d.choice(OPIOID_COURSE) if base["ome"] else None
     factor = (0.0 if course in (None, "stopped") else 1.0 if course == "unchanged"
@@ -303,6 +306,11 @@ def _follow_up(p: Patient, d: Draw, end: int, base: dict[str, object]) -> None:
               eq5d_version="5L" if eq5d else None, eq5d_vas=vas, eq5d_index=index,
               systemic_opioid=_bool(ome > 0), ome_mg_per_day=ome, opioid_change=course, satisfaction=answer,
               satisfaction_respondent=respondent)
+    if answer in DISSATISFIED:
+        reason = d.choice(DISSATISFACTION_REASONS)  # drawn last, so every other value stays as it was
+        for row in p.rows.get("visits", []):
+            if row.get("satisfaction"):
+                row["dissatisfaction_reason"] = reason
 
 
 def _patient(index: int, seed: int) -> Patient:

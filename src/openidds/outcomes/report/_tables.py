@@ -14,7 +14,10 @@ from openidds.outcomes.report import _format as fmt
 from openidds.outcomes.report.document import Row
 
 PAIRED_HEADER = ("Outcome", "Follow-up", "Pairs (n)", "Left out", "Baseline", "Follow-up value",
-                 "Change (95% CI)", "Paired t p", "Wilcoxon p", "Improved, n (%; 95% CI)")
+                 "Baseline − follow-up (95% CI)", "Paired t p", "Wilcoxon p", "Improved, n (%; 95% CI)")
+SIGN_CONVENTION = ("Difference = baseline − follow-up, as in openidds stats paired and R's t.test(before, after, "
+                   "paired = TRUE): positive is a fall (better for pain NRS and opioid dose; for the EQ-5D index, "
+                   "where higher is better, a negative difference is the improvement).")
 DASH = "—"
 
 
@@ -54,7 +57,7 @@ def improved_text(share: Proportion) -> str:
 
 
 def paired_row(label: str, when: str, result: Pair, *, summary: str = "mean", digits: int = 2) -> Row:
-    """One row of a before/after table; change is follow-up − baseline (a fall in pain is negative)."""
+    """One row of a before/after table; the difference is baseline − follow-up (a fall in pain is positive)."""
     complete = ~(np.isnan(result.before) | np.isnan(result.after))
     if summary == "mean":
         values = [fmt.keep(f"{np.mean(x):.{digits}f} ± {np.std(x, ddof=1):.{digits}f}") if x.size > 1 else DASH
@@ -67,14 +70,14 @@ def paired_row(label: str, when: str, result: Pair, *, summary: str = "mean", di
     if c is None:
         return Row((*head, DASH, DASH, DASH, DASH))
     t = c.t_test
-    change = fmt.keep(f"{fmt.num(-t.mean_difference, digits)} ({fmt.ci(-t.upper, -t.lower, digits)})")
+    change = fmt.keep(f"{fmt.num(t.mean_difference, digits)} ({fmt.ci(t.lower, t.upper, digits)})")
     return Row((*head, change, fmt.pval(t.p_value), fmt.pval(c.signed_rank.p_value), improved_text(c.improved_exact)))
 
 
 def paired_notes(improved: str) -> tuple[str, ...]:
     return (
         "Patients with both values only (pairs); 'Left out' counts the patients missing one or both values.",
-        "Change = follow-up − baseline, mean with its 95% t interval; paired t-test (= R t.test(paired = TRUE)); "
+        f"{SIGN_CONVENTION} Mean difference with its 95% t interval; paired t-test; "
         "Wilcoxon signed-rank test with R's defaults (zero differences dropped; exact below 50 pairs without ties, "
         "else normal approximation with tie and continuity correction).",
         f"Improved: {improved}; 95% CI exact Clopper–Pearson (= R binom.test).",
@@ -85,7 +88,7 @@ def level_rows(values: pd.Series, column: str, codes: Sequence[object]) -> tuple
     """n (%) for each code in the given order (percent of recorded values) and a row counting missing values."""
     summary = describe_categorical(values, column, list(codes))
     rows = [Row((str(level).replace("_", " "), fmt.count_pct(count, summary.n)), 1)
-            for level, count in zip(summary.levels, summary.counts)]
+            for level, count in zip(summary.levels, summary.counts, strict=True)]
     rows.append(Row(("not recorded", str(summary.n_missing)), 1))
     return rows, {"levels": list(summary.levels), "counts": list(summary.counts), "n": summary.n,
                   "n_missing": summary.n_missing}

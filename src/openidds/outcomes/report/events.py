@@ -9,6 +9,7 @@ from openidds.outcomes.figures import cumulative_incidence_figure, kaplan_meier_
 from openidds.outcomes.kaplan_meier import KaplanMeier
 from openidds.outcomes.report import _format as fmt
 from openidds.outcomes.report._tables import level_rows
+from openidds.outcomes.report.adverse import complication_table, mortality_paragraph, reoperation_table
 from openidds.outcomes.report.columns import EXIT_REASONS, absent
 from openidds.outcomes.report.document import Block, FigureMaker, Paragraph, Row, Section, Table
 
@@ -29,11 +30,12 @@ def survival_section(os_months: np.ndarray, fit: KaplanMeier, make_figure: Figur
     """Kaplan–Meier overall survival from implant: median with CI, survival at 3, 6 and 12 months, figure."""
     at = fit.at(SURVIVAL_MONTHS)
     readouts = "; ".join(f"{t:g} months {fmt.pct(s)} ({fmt.pct_ci(lo, up)})"
-                         for t, s, lo, up in zip(at.time, at.survival, at.lower, at.upper))
+                         for t, s, lo, up in zip(at.time, at.survival, at.lower, at.upper, strict=True))
     text = (f"{fit.events} of {fit.n} patients died. Median overall survival from implant {_median_text(fit)}. "
             f"Survival (95% CI): {readouts}.")
     rows = tuple(Row((f"{t:g}", str(r), str(e), fmt.pct(s), fmt.pct_ci(lo, up)))
-                 for t, r, e, s, lo, up in zip(at.time, at.n_risk, at.n_event, at.survival, at.lower, at.upper))
+                 for t, r, e, s, lo, up in zip(at.time, at.n_risk, at.n_event, at.survival, at.lower, at.upper,
+                                                   strict=True))
     table = Table("Overall survival from implant (Kaplan–Meier)",
                   ("Months", "At risk", "Deaths so far", "Survival", "95% CI"), rows,
                   (f"Method: {fit.method.describe()}.",
@@ -46,12 +48,11 @@ def survival_section(os_months: np.ndarray, fit: KaplanMeier, make_figure: Figur
                    results=fit.to_dict(SURVIVAL_MONTHS))
 
 
-def complications_section(frame: pd.DataFrame, variance: str, conf_type: str,
-                          make_figure: FigureMaker) -> Section:
-    """1-year cumulative incidence of each complication endpoint, death competing, with a figure of the curves."""
-    title = "Complications and reoperation"
+def _incidence(frame: pd.DataFrame, variance: str, conf_type: str,
+               make_figure: FigureMaker) -> tuple[list[Block], dict, list[str]]:
+    """1-year cumulative incidence of each endpoint present, death competing: sentence, table and figure."""
     fits: dict[str, CumulativeIncidence] = {}
-    lacking = []
+    lacking: list[str] = []
     for prefix, label in ENDPOINTS:
         time, status = f"{prefix}_days", f"{prefix}_status"
         missing = absent(frame, [time, status])
@@ -63,8 +64,7 @@ def complications_section(frame: pd.DataFrame, variance: str, conf_type: str,
                                            variance=variance, conf_type=conf_type, time_column=time,
                                            status_column=status)
     if not fits:
-        return Section("complications", title, omitted=f"Omitted: the dataset has none of the columns "
-                                                        f"{', '.join(lacking)}.")
+        return [], {}, lacking
     rows, sentences, results = [], [], {}
     for label, fit in fits.items():
         at = fit.at([INCIDENCE_MONTHS])
@@ -74,29 +74,55 @@ def complications_section(frame: pd.DataFrame, variance: str, conf_type: str,
         sentences.append(f"{label.lower()} {fmt.pct(f)} (95% CI {fmt.pct_ci(lo, up)})")
         results[label] = fit.to_dict([INCIDENCE_MONTHS])
     method = next(iter(fits.values())).method
-    blocks: list[Block] = [Paragraph(
-        f"The 1-year cumulative incidence, with death before the event as a competing risk, was: "
-        f"{'; '.join(sentences)}.")]
+    notes = [f"Method: {method.describe()}.",
+             f"1 year = {INCIDENCE_MONTHS} months = 365.25 days: events on day 365 count. 'Deaths first' are deaths "
+             "before the endpoint (the competing risk); 'At 1 year' counts patients still followed and event-free."]
+    if lacking:
+        notes.append(f"Not recorded (column absent from the dataset): {', '.join(lacking)}.")
+    figure = cumulative_incidence_figure(fits, title="Cumulative incidence in the first year, death competing",
+                                         time_max=INCIDENCE_MONTHS, time_ticks=month_ticks(INCIDENCE_MONTHS))
+    blocks: list[Block] = [
+        Paragraph(f"The 1-year cumulative incidence, with death before the event as a competing risk, was: "
+                  f"{'; '.join(sentences)}."),
+        Table("Cumulative incidence of complications at 1 year, death as a competing risk",
+              ("Endpoint", "Patients with event", "Events within 1 year", "Deaths first", "At 1 year",
+               "1-year incidence", "95% CI"), tuple(rows), tuple(notes)),
+        make_figure(figure, "cumulative-incidence", "Cumulative incidence of the first complication, severe "
+                    "complication and reoperation over the first year (Aalen–Johansen, death as a competing risk), "
+                    "one panel each with its pointwise 95% CI band and the numbers at risk beneath; the incidence "
+                    "axis is shared and ends just above the highest value drawn.")]
+    return blocks, results, lacking
+
+
+def complications_section(frame: pd.DataFrame, os_days: np.ndarray, death: np.ndarray, variance: str,
+                          conf_type: str, make_figure: FigureMaker) -> Section:
+    """Mortality, adverse events by kind and grade, reoperations by reason, 1-year cumulative incidences."""
+    title = "Complications, reoperation and early mortality"
+    mortality, results = mortality_paragraph(frame, os_days, death)
+    blocks: list[Block] = [mortality]
+    lacking: list[str] = []
+    if "complications" in frame.columns:
+        text, table, results["adverse_events"] = complication_table(frame)
+        blocks += [text, table]
+    else:
+        lacking.append("complications")
     if "infection_requiring_surgery" in frame.columns:
         infected = frame["infection_requiring_surgery"].dropna()
         k = int((infected == 1).sum())
         blocks.append(Paragraph(f"Infection requiring surgical intervention: {fmt.count_pct(k, len(infected))} of "
                                 f"{len(infected)} patients with a record."))
         results["infection_requiring_surgery"] = {"patients": k, "n": len(infected)}
-    notes = [f"Method: {method.describe()}.",
-             f"1 year = {INCIDENCE_MONTHS} months = 365.25 days: events on day 365 count. 'Deaths first' are deaths "
-             "before the endpoint (the competing risk); 'At 1 year' counts patients still followed and event-free."]
+    if "reoperations" in frame.columns:
+        table, results["reoperations"] = reoperation_table(frame)
+        blocks.append(table)
+    else:
+        lacking.append("reoperations")
+    incidence, results["cumulative_incidence"], more = _incidence(frame, variance, conf_type, make_figure)
+    blocks += incidence
+    lacking += more
     if lacking:
-        notes.append(f"Not in the dataset, so not shown: {', '.join(lacking)}.")
-    blocks.append(Table("Cumulative incidence of complications at 1 year, death as a competing risk",
-                        ("Endpoint", "Patients with event", "Events within 1 year", "Deaths first", "At 1 year",
-                         "1-year incidence", "95% CI"), tuple(rows), tuple(notes)))
-    figure = cumulative_incidence_figure(fits, title="Cumulative incidence in the first year, death competing",
-                                         time_max=INCIDENCE_MONTHS, time_ticks=month_ticks(INCIDENCE_MONTHS))
-    blocks.append(make_figure(figure, "cumulative-incidence", "Cumulative incidence of complications, severe "
-                              "complications and reoperation over the first year (Aalen–Johansen, death as a "
-                              "competing risk) with pointwise 95% CI bands; the incidence axis ends just above the "
-                              "highest value drawn."))
+        blocks.append(Paragraph(f"Not recorded (column absent from the dataset): {', '.join(lacking)}."))
+    results["not_recorded"] = lacking
     return Section("complications", title, tuple(blocks), results=results)
 
 
@@ -116,7 +142,7 @@ def exits_section(frame: pd.DataFrame) -> Section:
             f"{f'; {n_unknown} have no exit status' if n_unknown else ''}.")
     if n_exit:
         parts = [f"{level.replace('_', ' ')} {fmt.count_pct(c, n_exit)}" for level, c in
-                 zip(counts["levels"], counts["counts"]) if c]
+                 zip(counts["levels"], counts["counts"], strict=True) if c]
         text += f" Reasons (% of exits): {'; '.join(parts)}."
     table_rows = (Row(("Follow-up ended", str(n_exit))), *rows, Row(("Still in follow-up", str(n_followed))),
                   *((Row(("Exit status not recorded", str(n_unknown))),) if n_unknown else ()))

@@ -28,6 +28,9 @@ _GREY = "#444444"
 _TABLE_SIZE = 7.5
 _KEEP_IN = 1.2
 """A heading keeps at least this much of what follows it on its page."""
+_WHOLE_TABLE_IN = 2.5
+"""A table up to this tall is kept on one page; a taller one may start low on a page and continue on the next."""
+_FIRST_ROWS = 6
 _MEASURE = TextToPath()
 
 
@@ -60,16 +63,29 @@ def _wrap(text: str, width_in: float, size: float, weight: str = "normal") -> li
 
 
 class _Pages:
-    """A cursor over A4 pages: each call places its content below the last, starting a page when full."""
+    """A cursor over A4 pages: each call places its content below the last, starting a page when full.
+
+    A figure that does not fit below the text floats to the top of the next page while the text after it fills
+    the rest of this one (figures keep their order), so no page is left half empty.
+    """
 
     def __init__(self) -> None:
         self.pages: list[Figure] = []
+        self.floating: list[ReportFigure] = []
         self._new_page()
 
     def _new_page(self) -> None:
         self.page = Figure(figsize=(WIDTH_IN, HEIGHT_IN))
         self.pages.append(self.page)
         self.y = TOP_IN
+        waiting, self.floating = self.floating, []
+        for figure in waiting:
+            self._place_image(figure)
+
+    def finish(self) -> None:
+        """Place the figures still floating, on a new page."""
+        if self.floating:
+            self._new_page()
 
     def _room(self) -> float:
         return HEIGHT_IN - BOTTOM_IN - self.y
@@ -117,14 +133,14 @@ class _Pages:
         it if it fits on a page, else its caption, header and first row."""
         widths = _column_widths(table, size)
         step = size * _LEADING / 72
-        header = [_wrap(h, w - _PAD_IN, size, "bold") for h, w in zip(table.header, widths)]
+        header = [_wrap(h, w - _PAD_IN, size, "bold") for h, w in zip(table.header, widths, strict=True)]
         rows = [[_wrap(c, w - _PAD_IN - (_INDENT_IN if i == 0 and row.level else 0), size)
-                 for i, (c, w) in enumerate(zip(row.cells, widths))] for row in table.rows]
+                 for i, (c, w) in enumerate(zip(row.cells, widths, strict=False))] for row in table.rows]
         caption = len(_wrap(table.title, TEXT_IN, 9, "bold")) * 9 * _LEADING / 72 + max(map(len, header)) * step + 0.2
         heights = [max(len(c) for c in cells) * step for cells in rows]
         notes = sum(len(_wrap(note, TEXT_IN, 7)) for note in table.notes) * 7 * _LEADING / 72 + 0.06
         whole = caption + sum(heights) + notes
-        start = whole if whole <= HEIGHT_IN - TOP_IN - BOTTOM_IN else caption + sum(heights[:1])
+        start = whole if whole <= _WHOLE_TABLE_IN else caption + sum(heights[:_FIRST_ROWS])
         return widths, header, rows, heights, start
 
     def table(self, table: Table, size: float = _TABLE_SIZE) -> None:
@@ -142,7 +158,7 @@ class _Pages:
             self.y += 0.03
 
         put_header()
-        for row, cells, height in zip(table.rows, rows, heights):
+        for row, cells, height in zip(table.rows, rows, heights, strict=True):
             if height > self._room():
                 self._rule(0.6)
                 self._new_page()
@@ -159,7 +175,7 @@ class _Pages:
     def _cells(self, cells: list[list[str]], widths: list[float], size: float, weight: str, level: int) -> None:
         x, top = LEFT_IN, self.y
         step = size * _LEADING / 72
-        for i, (lines, width) in enumerate(zip(cells, widths)):
+        for i, (lines, width) in enumerate(zip(cells, widths, strict=False)):
             indent = _INDENT_IN if i == 0 and level else 0.0
             for k, line in enumerate(lines):
                 self.y = top + k * step
@@ -181,6 +197,14 @@ class _Pages:
         return width, height, height + len(caption) * 8 * _LEADING / 72 + 0.2
 
     def image(self, figure: ReportFigure) -> None:
+        """Place the figure here if it fits, else let it float to the top of the next page."""
+        start = self._image_layout(figure)[-1]
+        if self.floating or (start > self._room() and self.y > TOP_IN):
+            self.floating.append(figure)
+        else:
+            self._place_image(figure)
+
+    def _place_image(self, figure: ReportFigure) -> None:
         width, height, start = self._image_layout(figure)
         pixels = imread(io.BytesIO(figure.png), format="png")
         self.need(start)
@@ -200,7 +224,8 @@ class _Pages:
 
 def _column_widths(table: Table, size: float) -> list[float]:
     """Natural widths; when they exceed the line, the widest columns wrap down to their longest word."""
-    columns = list(zip(table.header, *[r.cells + ("",) * (len(table.header) - len(r.cells)) for r in table.rows]))
+    columns = list(zip(table.header, *[r.cells + ("",) * (len(table.header) - len(r.cells)) for r in table.rows],
+                       strict=True))
     natural, shortest = [], []
     for j, column in enumerate(columns):
         indent = _INDENT_IN if j == 0 and any(r.level for r in table.rows) else 0.0
@@ -213,11 +238,11 @@ def _column_widths(table: Table, size: float) -> list[float]:
     low, high = 0.0, max(natural)
     for _ in range(40):
         cap = (low + high) / 2
-        if sum(min(n, max(s, cap)) for n, s in zip(natural, shortest)) > TEXT_IN:
+        if sum(min(n, max(s, cap)) for n, s in zip(natural, shortest, strict=True)) > TEXT_IN:
             high = cap
         else:
             low = cap
-    return [min(n, max(s, low)) for n, s in zip(natural, shortest)]
+    return [min(n, max(s, low)) for n, s in zip(natural, shortest, strict=True)]
 
 
 def render_pdf(report: "StudyReport") -> bytes:
@@ -237,6 +262,7 @@ def render_pdf(report: "StudyReport") -> bytes:
                 pages.table(block)
             else:
                 pages.image(block)
+    pages.finish()
     pages.number_pages(report.title)
     buffer = io.BytesIO()
     metadata = {"Title": report.title, "Creator": "openidds report", "CreationDate": None, "ModDate": None}
