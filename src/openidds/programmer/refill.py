@@ -77,17 +77,31 @@ class Discrepancy:
     def flagged(self) -> bool:
         return abs(self.difference_ml) > self.threshold_ml
 
+    @property
+    def suggests(self) -> str | None:
+        """What a flagged discrepancy points to, and what to check (None when within the threshold)."""
+        if not self.flagged:
+            return None
+        if self.difference_ml > 0:
+            return ("more left in the reservoir than expected: the pump delivered less than programmed "
+                    "(under-delivery); check the catheter for occlusion, kink or disconnection, the pump for a "
+                    "stalled rotor, and the patient for withdrawal or returning pain")
+        return ("less left in the reservoir than expected: more left it than programmed (over-delivery), a leak, "
+                "or drug injected outside the reservoir at the last refill (pocket fill); check the patient for "
+                "overdose signs and the pump and pocket for a leak")
+
     def describe(self) -> str:
         word = "FLAGGED" if self.flagged else "within"
-        return (f"withdrew {decimal_text(self.withdrawn_ml, 3)} mL, expected {decimal_text(self.expected_ml, 3)} mL: "
+        text = (f"withdrew {decimal_text(self.withdrawn_ml, 3)} mL, expected {decimal_text(self.expected_ml, 3)} mL: "
                 f"difference {decimal_text(self.difference_ml, 3)} mL, {word} the threshold "
                 f"{decimal_text(self.threshold_ml, 3)} mL ({self.basis})")
+        return text if self.suggests is None else f"{text}: {self.suggests}"
 
     def to_dict(self) -> dict:
         return {"t_s": self.t_s, "expected_ml": decimal_text(self.expected_ml, 6),
                 "withdrawn_ml": decimal_text(self.withdrawn_ml, 6), "difference_ml": decimal_text(self.difference_ml, 6),
                 "pumped_ml": decimal_text(self.pumped_ml, 6), "threshold_ml": decimal_text(self.threshold_ml, 6),
-                "flagged": self.flagged, "basis": self.basis}
+                "flagged": self.flagged, "basis": self.basis, "suggests": self.suggests}
 
 
 @dataclass(frozen=True, slots=True)
