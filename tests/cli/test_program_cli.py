@@ -124,7 +124,8 @@ def test_clinic_library(tmp_path):
     clinic = tmp_path / "clinic.json"
     data = json.loads(default_library().model_dump_json())
     morphine = next(d for d in data["drugs"] if d["name"] == "morphine")
-    morphine["limits"]["per_day"] = {"soft": None, "hard": {"value": "3.5 mg/day", "status": "V", "source": "infumorph-label"}}
+    morphine["limits"]["per_day"] = {"soft": None,
+                                     "hard": {"value": "3.5 mg/day", "status": "V", "source": "infumorph-label"}}
     clinic.write_text(json.dumps(data))
     args = ["set", path, "--at", "2026-01-10T09:00", "--clinician", "Dr B", "--dose", "3.6 mg/day"]
     assert run(*args).exit_code == 0

@@ -11,10 +11,10 @@ PIPED_WIDTH = 240
 
 
 def console(stderr: bool = False) -> Console:
-    """A console at the terminal's width, or :data:`PIPED_WIDTH` columns when the output is piped or
-    redirected (rich would otherwise cut every line to 80)."""
+    """A console at the terminal's width; when the output is piped or redirected (where rich would cut every
+    line to 80 columns), tables get :data:`PIPED_WIDTH` columns and text lines are not wrapped at all."""
     out = Console(stderr=stderr)
-    return out if out.is_terminal else Console(stderr=stderr, width=PIPED_WIDTH)
+    return out if out.is_terminal else Console(stderr=stderr, width=PIPED_WIDTH, soft_wrap=True)
 
 
 def write_atomic(target: Path, data: bytes) -> None:
