@@ -8,12 +8,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.errors import choose, fail
+from openidds.cli.output import console
 from openidds.drugs import (
     DEFAULT_OME_TABLE,
     OME_TABLES,
     DrugEntry,
     DrugLibrary,
-    InputFileError,
     LimitCheck,
     Medication,
     OmeResult,
@@ -28,6 +29,7 @@ from openidds.drugs import (
     parse_medication,
     propose_start,
 )
+from openidds.drugs.intrathecal import PROPOSABLE_DRUGS
 from openidds.errors import OpenIDDSError
 from openidds.units import MASS_RATE, Quantity, format_quantity, parse_quantity
 
@@ -50,15 +52,6 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 
 def _shown(quantity: Quantity) -> str:
     return format_quantity(quantity, places=3)
-
-
-def _fail(error: OpenIDDSError) -> typer.Exit:
-    console = Console(stderr=True, soft_wrap=True)
-    console.print(f"[red]error:[/red] {error.field}={error.value!r}", markup=True, highlight=False)
-    problems = error.problems if isinstance(error, InputFileError) else (error,)
-    for problem in problems:
-        console.print(f"  {problem}", markup=False, highlight=False)
-    return typer.Exit(code=2)
 
 
 def _read(path: Path, field: str) -> str:
@@ -156,15 +149,15 @@ def ome_command(
     try:
         result = calculate_ome(_medications(med, file), table)
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps(_ome_json(result), indent=2))
         return
-    console = Console()
-    console.print(_ome_table(result))
-    _print_warnings(console, "Warnings", list(result.warnings), "yellow")
+    out = console()
+    out.print(_ome_table(result))
+    _print_warnings(out, "Warnings", list(result.warnings), "yellow")
     if result.relies_on_unverified:
-        console.print("[yellow]Uses at least one unverified [R] factor.[/yellow]")
+        out.print("[yellow]Uses at least one unverified [R] factor.[/yellow]")
 
 
 def _proposal_json(proposal: StartProposal, result: OmeResult | None) -> dict[str, Any]:
@@ -206,7 +199,8 @@ def _print_proposal(console: Console, proposal: StartProposal) -> None:
         console.print(f"  {check.reason}", markup=False, highlight=False)
     _print_warnings(console, "Outcomes and safety (sources)", [str(r) for r in proposal.notes], "dim")
     if proposal.relies_on_unverified:
-        console.print("[yellow]This proposal uses at least one unverified [R] number; say so when you use it.[/yellow]")
+        console.print("[yellow]This proposal uses at least one unverified [R] number; say so when you use it."
+                      "[/yellow]")
 
 
 @app.command("start")
@@ -216,7 +210,7 @@ def start_command(
     ome: Annotated[str | None, typer.Option("--ome", help="Total OME instead of a list, e.g. '240 mg/day'.")] = None,
     table: TableOption = DEFAULT_OME_TABLE,
     ratio: Annotated[str, typer.Option("--ratio", help="'100:1' (default), '300:1' or a ratio in 75-150:1.")] = "100:1",
-    drug: Annotated[str, typer.Option("--drug", help="morphine or hydromorphone.")] = "morphine",
+    drug: Annotated[str, typer.Option("--drug", help=" or ".join(PROPOSABLE_DRUGS) + ".")] = "morphine",
     frail: Annotated[bool, typer.Option("--frail", help="Reduce by 25 % (sourced range 25-50 %).")] = False,
     reduction: Annotated[int | None, typer.Option("--reduction", help="Reduction in percent: 0 or 25-50.")] = None,
     opioid_naive: Annotated[
@@ -227,6 +221,7 @@ def start_command(
 ) -> None:
     """Propose an intrathecal starting dose from a medication list or a total OME."""
     try:
+        choose("--drug", drug, PROPOSABLE_DRUGS)
         result: OmeResult | None = None
         if ome is None:
             result = calculate_ome(_medications(med, file), table)
@@ -240,15 +235,15 @@ def start_command(
             opioid_naive=opioid_naive, library=_library(library),
         )
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps(_proposal_json(proposal, result), indent=2))
         return
-    console = Console()
+    out = console()
     if result is not None:
-        console.print(_ome_table(result))
-        _print_warnings(console, "OME warnings", list(result.warnings), "yellow")
-    _print_proposal(console, proposal)
+        out.print(_ome_table(result))
+        _print_warnings(out, "OME warnings", list(result.warnings), "yellow")
+    _print_proposal(out, proposal)
 
 
 def _entry_json(entry: DrugEntry) -> dict[str, Any]:
@@ -288,14 +283,14 @@ def library_command(
     """Show the drug library with the [V]/[R] status and source of every number."""
     try:
         chosen = _library(library)
-        entries = (chosen.drug(drug),) if drug else chosen.drugs
+        entries = (chosen.drug(choose("drug", drug, chosen.names)),) if drug else chosen.drugs
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps({"library": chosen.library, "version": chosen.version,
                                "drugs": [_entry_json(e) for e in entries]}, indent=2))
         return
-    console = Console()
-    console.print(f"[bold]{chosen.library} {chosen.version}[/bold]: [V] verified in source, [R] unverified")
+    out = console()
+    out.print(f"[bold]{chosen.library} {chosen.version}[/bold]: [V] verified in source, [R] unverified")
     for entry in entries:
-        console.print(_entry_table(entry))
+        out.print(_entry_table(entry))

@@ -26,7 +26,8 @@ def fail(error: OpenIDDSError, as_json: bool = False, next_step: str = "") -> ty
                                "next_step": next_step or None}, default=str))
         return typer.Exit(code=EXIT_REFUSED)
     err = console(stderr=True)
-    err.print(f"error: {error}", markup=False, highlight=False)
+    headline = f"{error.field}={error.value!r}: {len(problems)} problem(s)" if problems else str(error)
+    err.print(f"error: {headline}", markup=False, highlight=False)
     for problem in problems:
         err.print(f"  {problem}", markup=False, highlight=False)
     if next_step:
