@@ -45,5 +45,6 @@ def choose(field: str, value: str, options: Iterable[str]) -> str:
     """``value`` if it is one of ``options``; else an error naming them all and the nearest one."""
     known = [str(o) for o in options]
     if value not in known:
-        raise OpenIDDSError(field, value, f"one of {', '.join(known)}{nearest(value, known)}")
+        raise OpenIDDSError(field, value, f"one of {', '.join(known)}{nearest(value, known)}" if known
+                            else "nothing: there is none to name here")
     return value

@@ -24,6 +24,7 @@ from openidds.errors import OpenIDDSError
 
 if TYPE_CHECKING:
     import pandas as pd
+    from matplotlib.figure import Figure
 
 app = typer.Typer(help="Outcome statistics with R's defaults (KM, cumulative incidence, paired scores, Table 1).",
                   no_args_is_help=True)
@@ -69,7 +70,7 @@ def _run(action: Callable[[], None], as_json: bool) -> None:
         raise fail(err, as_json) from None
 
 
-def _save(stem: Path | None, build: Callable[[], object]) -> None:
+def _save(stem: Path | None, build: Callable[[], Figure]) -> None:
     """Build the figure only when asked, and write STEM.png and STEM.svg."""
     if stem is None:
         return

@@ -63,7 +63,8 @@ def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
             out.append(Finding("refill-volume", refill.label, f"volume_added_ml={refill.get('volume_added_ml'):g} "
                                f"exceeds the {size:g} mL reservoir"))
     active_id = active_implant((ImplantFacts(i.db_id, i.get("implant_date"), i.get("explant_date"),
-                                             i.extra.get("replaces_implant_id")) for i in implants), exit_ is not None)
+                                             i.extra.get("replaces_implant_id")) for i in implants
+                                if i.db_id is not None), exit_ is not None)
     current = next((i for i in implants if i.db_id == active_id), None)
     if current is not None:
         refills = sorted((r for r in kinds["refills"] if r.implant_date == current.get("implant_date")),

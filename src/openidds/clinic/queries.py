@@ -87,13 +87,14 @@ def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[R
     with engine.connect() as conn:
         implants: dict[int, list[ImplantFacts]] = defaultdict(list)
         exited: set[int] = set()
-        for patient_id, *facts, has_exit in conn.execute(their_implants):
-            implants[patient_id].append(ImplantFacts(*facts))
+        for patient_id, implant_id, implant_date, explant_date, replaces, has_exit in conn.execute(their_implants):
+            implants[patient_id].append(ImplantFacts(implant_id, implant_date, explant_date, replaces))
             if has_exit:
                 exited.add(patient_id)
         active = {active_implant(own, patient_id in exited) for patient_id, own in implants.items()}
         return [RefillDue(site, code, day, serial, at, next_due, (next_due - today).days)
-                for implant_id, site, code, day, serial, at, next_due in conn.execute(due) if implant_id in active]
+                for implant_id, site, code, day, serial, at, next_due in conn.execute(due)
+                if implant_id in active and next_due is not None]
 
 
 @dataclass(frozen=True)

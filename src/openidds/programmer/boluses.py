@@ -87,7 +87,8 @@ def bridge_bolus(spec: PumpSpec, catheter: Catheter, old: Solution, new: Solutio
     clear_s = math.ceil(path * SECONDS_PER_DAY / daily)
     reasons = [f"path {plain_decimal(volume)} mL holds the old solution ({old.describe()})",
                f"new daily {drug} dose at the old concentration: {decimal_text(rate / 10**6, 6)} "
-               f"mL/day, so {plain_decimal(volume)} mL takes {duration // 60} min (rounded up: never above the new dose)"]
+               f"mL/day, so {plain_decimal(volume)} mL takes {duration // 60} min "
+               "(rounded up: never above the new dose)"]
     warnings = [f"without a bridge the patient gets {float(ratio):g} x the new {drug} dose for "
                 f"{clear_s / 3600:.1f} h while the old solution clears"]
     others = [d for d in new.drugs if d != drug and d in old.drugs
@@ -98,7 +99,8 @@ def bridge_bolus(spec: PumpSpec, catheter: Catheter, old: Solution, new: Solutio
     if not feasible:
         reasons.append(f"not possible as one bolus on {spec.model.name}: {duration} s at "
                        f"{decimal_text(rate / 10**6, 6)} mL/day (a bolus lasts at most "
-                       f"{MAX_BOLUS_S} s, at {spec.model.min_rate_ml_per_day} to {spec.model.max_rate_ml_per_day} mL/day)")
+                       f"{MAX_BOLUS_S} s, at {spec.model.min_rate_ml_per_day} to "
+                       f"{spec.model.max_rate_ml_per_day} mL/day)")
     return BolusPlan(BolusKind.BRIDGE, volume, duration, feasible, tuple(reasons), tuple(warnings))
 
 

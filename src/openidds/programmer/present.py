@@ -1,5 +1,5 @@
 """What a programmer reads off a pump as it is now: its therapy in dose terms and the refill forecast of
-its present fill. Reading changes nothing on the pump."""
+its present fill. Reading sends no command to the pump."""
 
 from openidds.drugs import DrugLibrary
 from openidds.programmer.forecast import RefillForecast, Stability, forecast, stability
@@ -21,7 +21,9 @@ def present_stability(solution: Solution | None, fills: tuple[FillRecord, ...], 
 
 
 def present_forecast(pump: Pump, at_s: int, policy: Policy, library: DrugLibrary) -> RefillForecast:
-    """When the pump's present fill is due (volume and stability dates) for the therapy it runs."""
+    """When the pump's present fill is due (volume and stability dates) for the therapy it runs, read at
+    ``at_s`` (time passes on the pump to ``at_s``; nothing else changes)."""
+    pump.advance(at_s)
     fills, _ = fill_history(pump.log)
     return forecast(pump.spec, pump.therapy, pump.reservoir_estimated_ticks, at_s,
                     stability=present_stability(pump.solution, fills, library), accuracy=policy.accuracy(pump.spec))

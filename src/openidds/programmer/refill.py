@@ -99,7 +99,8 @@ class Discrepancy:
 
     def to_dict(self) -> dict:
         return {"t_s": self.t_s, "expected_ml": decimal_text(self.expected_ml, 6),
-                "withdrawn_ml": decimal_text(self.withdrawn_ml, 6), "difference_ml": decimal_text(self.difference_ml, 6),
+                "withdrawn_ml": decimal_text(self.withdrawn_ml, 6),
+                "difference_ml": decimal_text(self.difference_ml, 6),
                 "pumped_ml": decimal_text(self.pumped_ml, 6), "threshold_ml": decimal_text(self.threshold_ml, 6),
                 "flagged": self.flagged, "basis": self.basis, "suggests": self.suggests}
 
@@ -143,7 +144,8 @@ def discrepancy_threshold(reservoir_ml: int, pumped_ml: Fraction, accuracy: Sour
                               f"{sorted(DISCREPANCY_FLOOR_ML)}")
     by_accuracy = pumped_ml * accuracy.value / 100
     if by_accuracy > floor.value:
-        return by_accuracy, f"{plain_decimal(accuracy.value)} % of {decimal_text(pumped_ml, 3)} mL pumped, {accuracy.tag}"
+        return by_accuracy, (f"{plain_decimal(accuracy.value)} % of {decimal_text(pumped_ml, 3)} mL pumped, "
+                             f"{accuracy.tag}")
     return floor.value, f"{floor.value} mL floor for a {reservoir_ml} mL pump, {floor.tag}"
 
 
@@ -209,18 +211,20 @@ class RefillWorkflow:
         except OpenIDDSError as error:
             raise self.session.refuse(error.field, error.value, error.expected) from None
         if withdrawn < 0 or withdrawn > self._pump.spec.reservoir_ml:
-            raise self.session.refuse("withdrawn_ml", measured_ml, f"a volume from 0 to {self._pump.spec.reservoir_ml} mL")
+            raise self.session.refuse("withdrawn_ml", measured_ml,
+                                      f"a volume from 0 to {self._pump.spec.reservoir_ml} mL")
         pumped = ticks_to_ml(self.session.pumped_since_fill_ticks)
         threshold, basis = discrepancy_threshold(self._pump.spec.reservoir_ml, pumped, self.accuracy)
         self.discrepancy = Discrepancy(self.at_s, self.expected_ml, withdrawn, pumped, threshold, basis)
-        self.trend = Trend(tuple(self._past()) + (self.discrepancy,))
+        self.trend = Trend((*self._past(), self.discrepancy))
         self.session.record("withdrawn", self.nurse, self.discrepancy.describe(),
                             {"discrepancy": self.discrepancy.to_dict(), "trend_flagged": self.trend.flagged})
         return self.discrepancy
 
     @property
     def needs_acknowledgement(self) -> bool:
-        return self.discrepancy is not None and (self.discrepancy.flagged or self.trend.flagged) and not self._acknowledged
+        flagged = self.discrepancy is not None and (self.discrepancy.flagged or self.trend.flagged)
+        return flagged and not self._acknowledged
 
     def acknowledge_discrepancy(self, who: str, why: str) -> None:
         """A flagged discrepancy (or trend) was investigated: who and what was found."""
@@ -239,13 +243,15 @@ class RefillWorkflow:
         if self.discrepancy is None:
             raise self.session.refuse("step", "fill", "the residual withdrawn and measured first")
         if self.needs_acknowledgement:
+            why = self.discrepancy.suggests or "the discrepancy trend across refills is flagged"
             raise self.session.refuse("discrepancy", decimal_text(self.discrepancy.difference_ml, 3) + " mL",
-                                      "an acknowledgement of the flagged discrepancy (who and why)")
+                                      f"an acknowledgement of the flagged discrepancy (who and why): {why}")
         library = self.session.library
         first = self._solution(concentrations, "concentration", library)
         second = self._solution(concentrations_again, "concentration_again", library)
         if first != second:
-            raise self.session.refuse("concentration_again", _text(second), f"the same as the first entry {_text(first)}")
+            raise self.session.refuse("concentration_again", _text(second),
+                                      f"the same as the first entry {_text(first)}")
         wanted = self.prescription.concentrations
         if set(first) != set(wanted) or any(first[d] != wanted[d] for d in wanted):
             raise self.session.refuse("concentration", _text(first), f"the prescription {_text(wanted)} "
@@ -309,7 +315,8 @@ class RefillWorkflow:
             lead = review.rows[0].drug
             bridge = bridge_bolus(self._pump.spec, self._pump.catheter, old_solution, new, review.therapy, lead)
         until = self.at_s + self.session.policy.observation_s
-        self.session.record("observation_started", self.nurse, f"observe the patient for overdose signs until t={until} s",
+        self.session.record("observation_started", self.nurse,
+                            f"observe the patient for overdose signs until t={until} s",
                             {"until_s": until})
         self.record = RefillRecord(report, self.discrepancy, self.trend, until, bridge, review)
         return self.record

@@ -290,7 +290,8 @@ class ProgrammingSession:
 
     def _require(self, *states: State) -> None:
         if self.state not in states:
-            raise ProgrammerError("session", self.state.value, f"a session that is {' or '.join(s.value for s in states)}")
+            wanted = " or ".join(s.value for s in states)
+            raise ProgrammerError("session", self.state.value, f"a session that is {wanted}")
 
 
 def describe_therapy(therapy: Therapy | None) -> str:
