@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -25,54 +25,33 @@ from openidds.cli._session_options import (
 from openidds.cli.errors import choose, fail
 from openidds.cli.output import console as output_console
 from openidds.cli.state_files import forecast_lines, library_from, open_pump, read_state, when, write_state
-from openidds.drugs import DrugLibrary
 from openidds.errors import OpenIDDSError
-from openidds.programmer import (
-    CHECKLIST,
-    BolusOrder,
-    ContinuousDose,
-    FlexDose,
-    FlexDoseStep,
-    PatientBolusDevice,
-    Policy,
-    Prescription,
-    ProgrammerError,
-    ProgrammingSession,
-    PumpState,
-    RefillWorkflow,
-    Review,
-    SessionRefused,
-    StoppedDose,
-    TherapyOrder,
-    describe_therapy,
-    load_state,
-    plain_decimal,
-    plan_bolus,
-    present_bolus_order,
-    present_doses,
-    present_forecast,
-)
-from openidds.pump import BolusKind, Catheter, Pump, RequestPatientBolus, ReviseCatheter
-from openidds.pump.ticks import decimal_text, ticks_to_ml
-from openidds.units import Quantity, format_quantity
+
+if TYPE_CHECKING:
+    from openidds.drugs import DrugLibrary
+    from openidds.programmer import Policy, ProgrammingSession, PumpState, RefillWorkflow, Review, TherapyOrder
+    from openidds.pump import Pump
+    from openidds.units import Quantity
 
 app = typer.Typer(help="Clinician programmer and patient bolus device on a pump state file. Not a medical device.",
                   no_args_is_help=True)
 
 StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see docs/programmer.md).")]
 AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
-BOLUS_KINDS = (BolusKind.PRIMING.value, BolusKind.BRIDGE.value)
 
 
-def _open_session(path: Path, at: str) -> tuple[PumpState, Pump, int]:
+def _open_session(path: Path, at: str) -> "tuple[PumpState, Pump, int]":
     """``open_pump`` for a session, which adds to the journal: a time before its last entry is refused."""
+    from openidds.programmer import ProgrammerError
+
     state, pump, at_s = open_pump(path, at)
     if at_s < state.last_s():
         raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
     return state, pump, at_s
 
 
-def save_session(path: Path, state: PumpState, session: ProgrammingSession, command=None, note: str = "") -> PumpState:
+def save_session(path: Path, state: "PumpState", session: "ProgrammingSession", command=None,
+                 note: str = "") -> "PumpState":
     lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
     if command is not None:
         state = state.with_entry(session.at_s, command, note)
@@ -83,6 +62,8 @@ def save_session(path: Path, state: PumpState, session: ProgrammingSession, comm
 
 def next_step(error: OpenIDDSError) -> str:
     """How to go on after a session's refusal, in this command's options ('' when the message says it all)."""
+    from openidds.programmer import SessionRefused
+
     if not isinstance(error, SessionRefused):
         return ""
     if error.field == "discrepancy":
@@ -99,14 +80,27 @@ def next_step(error: OpenIDDSError) -> str:
 
 
 def _split(text: str, field: str) -> tuple[str, str]:
+    from openidds.programmer import ProgrammerError
+
     if "=" not in text:
         raise ProgrammerError(field, text, "'name=value'")
     name, value = text.split("=", 1)
     return name.strip(), value.strip()
 
 
-def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> TherapyOrder | None:
+def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -> "TherapyOrder | None":
     """The order from the command-line options; None when no dose option is given (keep the therapy)."""
+    from openidds.programmer import (
+        BolusOrder,
+        ContinuousDose,
+        FlexDose,
+        FlexDoseStep,
+        ProgrammerError,
+        StoppedDose,
+        TherapyOrder,
+        present_bolus_order,
+    )
+
     given = (("--dose", options.dose), ("--flex", options.flex), ("--stop", options.stop))
     chosen = [name for name, value in given if value]
     if len(chosen) > 1:
@@ -135,6 +129,7 @@ def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> Th
             amount, _, days = rest.partition("@")
             steps.append(FlexDoseStep(start, amount.strip(), tuple(d for d in days.split("/") if d)))
         program = FlexDose(tuple(steps))
+    patient: BolusOrder | None
     if options.bolus:
         patient = BolusOrder(options.bolus, options.bolus_duration_min * 60, options.lockout_min * 60,
                              options.max_boluses)
@@ -145,14 +140,16 @@ def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> Th
 
 
 def _open_order(path: Path, at: str,
-                options: SessionOptions) -> tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]:
+                options: SessionOptions) -> "tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]":
     """What `set` and `refill` start with: the state, the pump at ``--at``, the drug library and the order."""
     state, pump, at_s = _open_session(path, at)
     library = library_from(options.library)
     return state, pump, at_s, library, build_order(pump, options, library)
 
 
-def policy_from(max_increase: str) -> Policy:
+def policy_from(max_increase: str) -> "Policy":
+    from openidds.programmer import Policy, ProgrammerError
+
     try:
         value = Fraction(max_increase)
     except (ValueError, ZeroDivisionError):
@@ -160,7 +157,7 @@ def policy_from(max_increase: str) -> Policy:
     return Policy(max_increase_percent=value)
 
 
-def apply_overrides(actor: ProgrammingSession | RefillWorkflow, review: Review, overrides: list[str] | None,
+def apply_overrides(actor: "ProgrammingSession | RefillWorkflow", review: "Review", overrides: list[str] | None,
                     who: str) -> None:
     """Confirm the soft findings named by ``--override ID=why``; a mistyped ID is refused with the nearest."""
     for i, text in enumerate(overrides or []):
@@ -172,11 +169,16 @@ def apply_overrides(actor: ProgrammingSession | RefillWorkflow, review: Review, 
 # ---------------------------------------------------------------------- output
 
 
-def _q(q: Quantity | None) -> str:
+def _q(q: "Quantity | None") -> str:
+    from openidds.units import format_quantity
+
     return "—" if q is None else format_quantity(q, places=3)
 
 
-def print_review(console: Console, state: PumpState, review: Review) -> None:
+def print_review(console: Console, state: "PumpState", review: "Review") -> None:
+    from openidds.programmer import describe_therapy
+    from openidds.pump.ticks import decimal_text
+
     table = Table(title="Review: old and new", header_style="bold")
     for column in ("drug", "concentration", "daily dose", "change", "patient bolus", "per 24 h",
                    "24-h limit", "worst 24 h"):
@@ -209,7 +211,7 @@ def print_review(console: Console, state: PumpState, review: Review) -> None:
         console.print("This review relies on at least one unverified [R] number.", style="yellow", markup=False)
 
 
-def _not_sent(console: Console, review: Review) -> None:
+def _not_sent(console: Console, review: "Review") -> None:
     soft = [f.id for f in review.soft]
     hint = f" and --override ID=why for {', '.join(soft)}" if soft else ""
     console.print(f"Not sent: review only. Add --confirm{hint} to send.", style="bold")
@@ -229,6 +231,9 @@ def init(
     tip: Annotated[str, typer.Option("--tip", help="Catheter tip level, e.g. T10.")] = "T10",
 ) -> None:
     """Create a pump state file for a newly implanted pump (refuses to overwrite)."""
+    from openidds.programmer import ProgrammerError, load_state
+    from openidds.pump import Catheter
+
     try:
         if state_path.exists():
             raise ProgrammerError("state", str(state_path), "a new file (it exists; nothing was changed)")
@@ -252,6 +257,9 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
          library: LibraryOption = None, as_json: JsonOption = False) -> None:
     """Interrogate the pump (on a copy: nothing is written) and show therapy, reservoir, alarms,
     the bolus device and the refill forecast."""
+    from openidds.programmer import PatientBolusDevice, Policy, present_doses, present_forecast
+    from openidds.pump.ticks import decimal_text, ticks_to_ml
+
     try:
         state, pump, at_s = open_pump(state_path, at)
         pump.advance(at_s)
@@ -297,6 +305,8 @@ def set_therapy(
     *, options: SessionOptions,
 ) -> None:
     """A programming session: enter doses in drug units, review old and new, confirm, send."""
+    from openidds.programmer import ProgrammerError, ProgrammingSession
+
     session = None
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options)
@@ -311,8 +321,11 @@ def set_therapy(
         raise fail(error, options.as_json, next_step(error)) from None
 
 
-def _finish(state_path: Path, state: PumpState, session, review: Review, options: SessionOptions, who: str,
-            workflow: RefillWorkflow | None = None) -> None:
+def _finish(state_path: Path, state: "PumpState", session, review: "Review", options: SessionOptions, who: str,
+            workflow: "RefillWorkflow | None" = None) -> None:
+    from openidds.programmer import describe_therapy
+    from openidds.pump.ticks import decimal_text
+
     actor = workflow or session
     apply_overrides(actor, review, options.override, who)
     sent = None
@@ -367,6 +380,9 @@ def refill(
     *, options: SessionOptions,
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
+    from openidds.programmer import CHECKLIST, Prescription, RefillWorkflow
+    from openidds.pump.ticks import decimal_text, ticks_to_ml
+
     session = None
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options)
@@ -408,10 +424,13 @@ def bolus(
     confirm: ConfirmOption = False, as_json: JsonOption = False,
 ) -> None:
     """Calculate a priming or bridge bolus from the catheter and tubing volumes; --confirm sends it."""
+    from openidds.programmer import ProgrammingSession, plain_decimal, plan_bolus
+    from openidds.pump import BolusKind
+
     session = None
     try:
         state, pump, at_s = _open_session(state_path, at)
-        plan = plan_bolus(pump, BolusKind(choose("--kind", kind, BOLUS_KINDS)))
+        plan = plan_bolus(pump, BolusKind(choose("--kind", kind, (BolusKind.PRIMING.value, BolusKind.BRIDGE.value))))
         if confirm:
             session = ProgrammingSession(pump, at_s, clinician)
             session.transmit_bolus(plan)
@@ -436,6 +455,9 @@ def patient(state_path: StatePath, at: AtOption,
             press: Annotated[bool, typer.Option("--press", help="Press the bolus button.")] = False,
             as_json: JsonOption = False) -> None:
     """The patient's bolus device: what it shows, or a press of its button (the only thing it can do)."""
+    from openidds.programmer import PatientBolusDevice
+    from openidds.pump import RequestPatientBolus
+
     try:
         state, pump, at_s = _open_session(state_path, at)
         device = PatientBolusDevice(pump)
@@ -460,6 +482,8 @@ def revise_catheter(
     tip: Annotated[str, typer.Option("--tip")],
 ) -> None:
     """Record a surgical catheter revision (the new catheter is unprimed: a priming bolus follows)."""
+    from openidds.pump import Catheter, ReviseCatheter
+
     try:
         state, _, at_s = _open_session(state_path, at)
         command = ReviseCatheter(Catheter(length_cm, volume_ml, tip))

@@ -10,8 +10,6 @@ from rich.table import Table
 
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
-from openidds.pump.scenario import load_scenario, run_scenario
-from openidds.pump.timeline import summary, timeline
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
 
@@ -58,6 +56,9 @@ def list_scenarios() -> None:
 
 
 def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool) -> None:
+    from openidds.pump.scenario import load_scenario, run_scenario
+    from openidds.pump.timeline import summary, timeline
+
     try:
         run = run_scenario(load_scenario(text, source=source))
     except OpenIDDSError as error:

@@ -10,15 +10,6 @@ from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.cli.state_files import forecast_lines, library_from, open_pump, when
 from openidds.errors import OpenIDDSError
-from openidds.programmer import (
-    Policy,
-    ProgrammerError,
-    plain_decimal,
-    plan_fill,
-    present_forecast,
-    stability,
-)
-from openidds.pump.ticks import exact
 
 app = typer.Typer(help="Refill planning: due dates and fill volumes. Not a medical device.", no_args_is_help=True)
 
@@ -42,6 +33,9 @@ def plan(
 ) -> None:
     """Now: when the pump's present fill is due. Then: the fill for a refill at --at (same solution and
     therapy), its due date and alarm date, never above the reservoir's capacity."""
+    from openidds.programmer import Policy, ProgrammerError, plain_decimal, plan_fill, present_forecast, stability
+    from openidds.pump.ticks import exact
+
     try:
         state, pump, at_s = open_pump(state_path, at)
         pump.advance(at_s)
