@@ -148,8 +148,7 @@ def km(
 ) -> None:
     """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank.
 
-    Without --time/--status it finds them: time/status, or overall survival (os_days/death) in the
-    registry's analysis export; --endpoint names another of the export's endpoints."""
+    Default columns: time/status, or os_days/death from the registry's analysis export (--endpoint: another)."""
 
     def action() -> None:
         from openidds.outcomes import kaplan_meier, logrank
@@ -221,8 +220,7 @@ def cif(
 ) -> None:
     """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups.
 
-    Without --time/--status it finds them: time/status, or the first complication (complication_days/
-    complication_status, death competing) in the registry's analysis export; --endpoint names another."""
+    Default columns: time/status, or complication_days/complication_status from the analysis export."""
 
     def action() -> None:
         from openidds.outcomes import cumulative_incidence, gray_test
