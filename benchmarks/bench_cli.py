@@ -6,8 +6,8 @@
 Each command runs in its own subprocess (``--help`` of the command and of `program`, and the programmer's
 steps `program show` and a review-only `program set` on a pump state file made first); the peer is a bare
 ``python -c pass``, the floor every Python command pays. CPU is user + system time of the child. Then
-``python -X importtime -c "import openidds.cli"`` is summed by top-level package: what is left to import
-before any command runs. Prints figures; asserts nothing about time.
+``python -X importtime`` of ``openidds --help`` and of ``openidds program show`` is summed by top-level
+package: what is left to import. Prints figures; asserts nothing about time.
 """
 
 import argparse
@@ -50,9 +50,9 @@ def pump_state(folder: Path) -> Path:
     return path
 
 
-def import_time_by_package() -> dict[str, float]:
-    """Milliseconds of ``import openidds.cli`` by top-level package (self times summed)."""
-    run = subprocess.run([sys.executable, "-X", "importtime", "-c", "import openidds.cli"], check=True,
+def import_time_by_package(argv: list[str]) -> dict[str, float]:
+    """Milliseconds of the imports of ``openidds ARGV`` by top-level package (self times summed)."""
+    run = subprocess.run([sys.executable, "-X", "importtime", OPENIDDS, *argv], check=True,
                          capture_output=True, text=True)
     totals: dict[str, float] = defaultdict(float)
     for line in run.stderr.splitlines():
@@ -84,10 +84,12 @@ def main() -> None:
             walls, cpus = [w for w, _ in runs], [c for _, c in runs]
             print(f"{label:36} wall {min(walls):.3f} / {statistics.median(walls):.3f} s   "
                   f"CPU {min(cpus):.3f} / {statistics.median(cpus):.3f} s")
-    packages = import_time_by_package()
-    total = sum(packages.values())
-    top = ", ".join(f"{name} {ms:.0f}" for name, ms in list(packages.items())[:8])
-    print(f"import openidds.cli: {total:.0f} ms of imports (-X importtime, self times by package, ms): {top}")
+        for label, argv in (("openidds --help", ["--help"]),
+                            ("openidds program show", ["program", "show", state, "--at", "2026-02-01T09:00"])):
+            packages = import_time_by_package(argv)
+            top = ", ".join(f"{name} {ms:.0f}" for name, ms in list(packages.items())[:8])
+            print(f"{label}: {sum(packages.values()):.0f} ms of imports (-X importtime, self times by package, "
+                  f"ms): {top}")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

@@ -2,8 +2,9 @@
 
 The session interrogates the pump when it opens; after that nothing reaches the pump until
 :meth:`ProgrammingSession.transmit` sends one command (``SetTherapy``, or ``Refill`` from the refill
-workflow). An abandoned or refused session leaves the pump as it was after the interrogation. Every
-step, refusal and confirmation is written to the session log with who and why.
+workflow), or :meth:`ProgrammingSession.transmit_bolus` a priming or bridge bolus. An abandoned or refused
+session leaves the pump as it was after the interrogation. Every step, refusal and confirmation is written
+to the session log with who and why.
 """
 
 from collections.abc import Callable
