@@ -381,7 +381,6 @@ def refill(
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
     from openidds.programmer import CHECKLIST, Prescription, RefillWorkflow
-    from openidds.pump.ticks import decimal_text, ticks_to_ml
 
     session = None
     try:
@@ -390,14 +389,8 @@ def refill(
         workflow = RefillWorkflow(pump, at_s, nurse, Prescription(pairs, prescriber), library=drugs,
                                   policy=policy_from(options.max_increase))
         session = workflow.session
-        if withdrawn_ml is None:
-            measured = ticks_to_ml(max(pump.reservoir_actual_ticks - pump.spec.residual_ticks, 0))
-            session.record("withdrawn_simulated", nurse, f"no measurement given: the simulated residual "
-                           f"{decimal_text(measured, 3)} mL is used")
-        else:
-            measured = withdrawn_ml
-        discrepancy = workflow.withdraw(measured)
-        if ack_discrepancy and (discrepancy.flagged or workflow.trend.flagged):
+        discrepancy = workflow.withdraw_simulated() if withdrawn_ml is None else workflow.withdraw(withdrawn_ml)
+        if ack_discrepancy and workflow.needs_acknowledgement:
             workflow.acknowledge_discrepancy(nurse, ack_discrepancy)
         review = workflow.fill(dict(_split(t, f"--concentration[{i}]") for i, t in enumerate(conc)),
                                dict(_split(t, f"--concentration-again[{i}]") for i, t in enumerate(conc_again)),

@@ -201,6 +201,15 @@ class RefillWorkflow:
             raise self.session.refuse("port", Port(port).value, "the reservoir port: the catheter access port leads "
                                       "straight to the CSF and is a separate procedure, never part of a refill")
 
+    def withdraw_simulated(self) -> Discrepancy:
+        """Step 2 on the simulated pump when no measurement is given: the pump model's true residual is
+        withdrawn, and the session log says so."""
+        spec = self._pump.spec
+        true_ml = ticks_to_ml(max(self._pump.reservoir_actual_ticks - spec.residual_ticks, 0))
+        self.session.record("withdrawn_simulated", self.nurse, f"no measurement given: the simulated residual "
+                            f"{decimal_text(true_ml, 3)} mL is used")
+        return self.withdraw(true_ml)
+
     def withdraw(self, measured_ml: "str | Fraction", port: Port = Port.RESERVOIR) -> Discrepancy:
         """Step 2: the residual withdrawn and measured (mL) against the pump's expectation."""
         self._port(port)
