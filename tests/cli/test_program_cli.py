@@ -1,8 +1,11 @@
 """End-to-end tests of `openidds program` on a pump state file."""
 
 import json
+import os
+import stat
 from fractions import Fraction
 
+import pytest
 from typer.testing import CliRunner
 
 from openidds.cli import program
@@ -145,3 +148,64 @@ def test_catheter_revision_is_journaled_and_cannot_be_back_dated(tmp_path):
     r = run("revise-catheter", path, "--at", "2026-01-07T10:00", *revise)
     assert r.exit_code == 0, r.output
     assert load_state(path.read_text()).journal[-1].command.catheter.tip_level == "T8"
+
+
+def test_refusals_say_how_to_go_on(tmp_path):
+    """The discrepancy refusal names --ack-discrepancy and says what the discrepancy suggests; an override
+    refusal shows each finding's text and the --override ID=why form."""
+    path = implanted(tmp_path)
+    args = ["refill", path, "--at", "2026-02-01T09:00", *FILL, "--volume-ml", "18", "--checklist-done", "--confirm"]
+    more = run(*args, "--withdrawn-ml", "17")
+    assert more.exit_code == 2 and "--ack-discrepancy" in more.output
+    assert "under-delivery" in more.output and "catheter" in more.output
+    less = run(*args, "--withdrawn-ml", "2")
+    assert less.exit_code == 2 and "over-delivery" in less.output and "leak" in less.output
+    fresh = tmp_path / "fresh.json"
+    run("init", fresh, "--start", "2026-01-05T08:00")
+    run("refill", fresh, "--at", "2026-01-05T08:05", *FILL, "--volume-ml", "18.6", "--checklist-done", "--confirm")
+    r = run("set", fresh, "--at", "2026-01-05T09:00", "--clinician", "Dr B", "--dose", "3 mg/day", "--confirm")
+    assert r.exit_code == 2 and "--override 'morphine.starting_dose=...'" in r.output
+    refused = [s for s in load_state(fresh.read_text()).sessions if s["kind"] == "refused"][-1]
+    reason = refused["data"]["findings"][0]["reason"]
+    assert reason and reason.split(":")[0] in r.output
+    r = run("set", fresh, "--at", "2026-01-05T09:00", "--clinician", "Dr B", "--dose", "3 mg/day", "--confirm",
+            "--override", "morphine.starting_dos=opioid tolerant")
+    assert r.exit_code == 2 and "did you mean 'morphine.starting_dose'?" in r.output
+
+
+@pytest.mark.parametrize(("args", "nearest"), [
+    (("bolus", "--clinician", "Dr B", "--kind", "priminng"), "'priming'"),
+    (("set", "--clinician", "Dr B", "--dose", "3 mg/day", "--drug", "morfine"), "'morphine'"),
+])
+def test_mistyped_values_suggest_the_nearest(tmp_path, args, nearest):
+    path = implanted(tmp_path)
+    verb, *rest = args
+    r = run(verb, path, "--at", "2026-01-06T09:00", *rest)
+    assert r.exit_code == 2 and f"did you mean {nearest}?" in r.output
+
+
+def test_bolus_goes_through_a_session(tmp_path):
+    """`program bolus --confirm` sends the bolus through a programming session: it is in the journal and in
+    the session log (opened, transmitted), like any other command sent."""
+    path = implanted(tmp_path)
+    run("revise-catheter", path, "--at", "2026-01-06T09:00", "--clinician", "Dr B", "--length-cm", "60",
+        "--volume-ml", "0.2", "--tip", "T8")
+    r = run("bolus", path, "--at", "2026-01-06T09:10", "--clinician", "Dr C", "--kind", "priming", "--confirm")
+    assert r.exit_code == 0, r.output
+    state = load_state(path.read_text())
+    assert state.journal[-1].command.name == "start_bolus"
+    lines = [s for s in state.sessions if s["session"] == f"Dr C@{state.journal[-1].at_s}"]
+    assert [s["kind"] for s in lines] == ["opened", "transmitted"] and "priming bolus" in lines[1]["reason"]
+    r = run("bolus", path, "--at", "2026-01-06T09:20", "--clinician", "Dr C", "--kind", "bridge")
+    assert r.exit_code == 2 and "a priming bolus, perhaps?" in r.output
+
+
+def test_state_file_is_readable_like_any_new_file(tmp_path):
+    """Written whole through a temporary file, but with 0666 less the umask, not the temporary file's 0600."""
+    old = os.umask(0o022)
+    try:
+        path = implanted(tmp_path)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]

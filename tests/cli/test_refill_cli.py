@@ -36,7 +36,7 @@ def test_plan_refuses_overfill(tmp_path):
     """REFILL-CAPACITY-1: a planned volume above the room is refused with exit code 2."""
     path = implanted(tmp_path)
     r = runner.invoke(refill.app, ["plan", str(path), "--volume-ml", "19"])
-    assert r.exit_code == 2 and "--volume-ml='19'" in r.output and "at most 18.6 mL" in r.output
+    assert r.exit_code == 2 and "volume_ml='19'" in r.output and "at most 18.6 mL" in r.output
     r = runner.invoke(refill.app, ["plan", str(path), "--target-days", "0"])
     assert r.exit_code == 2 and "target_days=0" in r.output
 

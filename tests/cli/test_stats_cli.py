@@ -144,3 +144,60 @@ def test_the_shared_reader_names_the_callers_field(tmp_path):
         read_table(path)
     with pytest.raises(OpenIDDSError, match="dataset="):
         read_table(path, "dataset")
+
+
+@pytest.fixture(scope="module")
+def export(tmp_path_factory):
+    """The registry's own analysis export of the bundled example registry, as `registry export` writes it."""
+    from openidds.clinic import analysis_dataset, connect, write_dataset
+    from openidds.clinic.examples import load_example
+
+    folder = tmp_path_factory.mktemp("export")
+    engine = connect(folder / "example.sqlite")
+    load_example(engine)
+    path = write_dataset(analysis_dataset(engine), folder / "analysis.csv")
+    engine.dispose()
+    return path
+
+
+def test_km_finds_overall_survival_in_the_analysis_export(export):
+    days = json.loads(run("km", export, "--json").output)
+    assert (days["endpoint"], days["time"], days["status"], days["unit"]) == ("os", "os_days", "death", "days")
+    months = json.loads(run("km", export, "--unit", "months", "--json").output)
+    assert months["fits"][0]["median"]["time"] == pytest.approx(days["fits"][0]["median"]["time"] / 30.4375)
+    table = run("km", export, "--unit", "months")
+    assert "Overall survival" in table.output and "months of 30.4375 days" in table.output
+
+
+def test_cif_finds_the_complication_endpoint_and_reads_one_year_in_either_unit(export):
+    days = json.loads(run("cif", export, "--json").output)
+    assert (days["endpoint"], days["time"]) == ("complication", "complication_days")
+    months = json.loads(run("cif", export, "--unit", "months", "--json").output)
+    assert days["fits"][0]["incidence_at"][0]["time"] == 365 and months["fits"][0]["incidence_at"][0]["time"] == 12
+    other = json.loads(run("cif", export, "--endpoint", "reoperation", "--json").output)
+    assert (other["time"], other["status"]) == ("reoperation_days", "reoperation_status")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (("--endpoint", "reoperaton"), "did you mean 'reoperation'?"),
+    (("--time", "os_dys"), "did you mean 'os_days'?"),
+    (("--group", "cancer"), "did you mean 'cancer_type'?"),
+])
+def test_mistyped_names_suggest_the_nearest(export, args, message):
+    result = run("km", export, *args)
+    assert result.exit_code == 2 and message in result.output
+
+
+def test_a_file_without_time_and_status_says_which_columns_it_has():
+    result = run("km", DATA / "bmt.csv")
+    assert result.exit_code == 2
+    assert "dis, ftime, status" in result.output and "--time and --status" in result.output
+
+
+def test_plots_are_labelled_with_the_endpoint_and_readable_ticks(export, tmp_path):
+    assert stats.time_ticks(28.9, stats.TimeUnit.months) == [0, 6, 12, 18, 24]
+    assert stats.time_ticks(900, stats.TimeUnit.days) == [0, 180, 360, 540, 720, 900]
+    result = run("cif", export, "--unit", "months", "--plot", tmp_path / "cif")
+    assert result.exit_code == 0
+    svg = (tmp_path / "cif.svg").read_text()
+    assert "Cumulative incidence: Complication" in svg and "Months since first implant" in svg

@@ -137,7 +137,7 @@ def test_concentration_twice_and_prescription(programmed):
 def test_capacity_refused(programmed):
     """REFILL-CAPACITY-1: a fill above capacity minus the non-retrievable residual is refused before the pump."""
     w = same_drug(programmed, 30 * DAY)
-    with pytest.raises(SessionRefused, match="at most 18.6 mL"):
+    with pytest.raises(SessionRefused, match=r"at most 18\.6 mL"):
         w.fill({"morphine": "10 mg/mL"}, {"morphine": "10 mg/mL"}, "19")
 
 
@@ -234,3 +234,11 @@ def test_catheter_access_is_its_own_procedure(programmed):
     procedure.confirm("Dr B", "CSF sample for cytology", "0.2")
     assert procedure.confirmed and [k for k, _, _ in procedure.log] == ["planned", "refused", "confirmed"]
     assert not hasattr(RefillWorkflow, "catheter_access")
+
+
+def test_withdraw_simulated_uses_the_true_residual_and_says_so(programmed):
+    """With no measurement the simulated pump's true retrievable residual is withdrawn, and the log says so."""
+    w = RefillWorkflow(programmed, 30 * DAY, "RN C", Prescription({"morphine": "10 mg/mL"}, "Dr B"))
+    d = w.withdraw_simulated()
+    assert d.withdrawn_ml == measured(programmed, 30 * DAY)
+    assert [e.kind for e in w.session.log][-2:] == ["withdrawn_simulated", "withdrawn"]

@@ -1,35 +1,25 @@
-"""`openidds dose`: oral morphine equivalents, intrathecal starting doses and the drug library."""
+"""`openidds dose`: oral morphine equivalents, intrathecal starting doses and the drug library.
+
+The drug library is imported when a command runs, so `--help` does not pay for it.
+"""
+
+from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
-from openidds.drugs import (
-    DEFAULT_OME_TABLE,
-    OME_TABLES,
-    DrugEntry,
-    DrugLibrary,
-    InputFileError,
-    LimitCheck,
-    Medication,
-    OmeResult,
-    Outcome,
-    Reason,
-    StartProposal,
-    calculate_ome,
-    default_library,
-    load_library,
-    medications_from_csv,
-    medications_from_json,
-    parse_medication,
-    propose_start,
-)
+from openidds.cli.errors import choose, fail
+from openidds.cli.output import console
 from openidds.errors import OpenIDDSError
-from openidds.units import MASS_RATE, Quantity, format_quantity, parse_quantity
+
+if TYPE_CHECKING:
+    from openidds.drugs import DrugEntry, DrugLibrary, LimitCheck, Medication, OmeResult, Reason, StartProposal
+    from openidds.units import Quantity
 
 app = typer.Typer(
     help="Oral morphine equivalents (OME), intrathecal starting doses and the drug library. Not a medical device.",
@@ -43,22 +33,17 @@ MedOption = Annotated[
 FileOption = Annotated[
     Path | None, typer.Option("--file", help="Medication list: .csv (header opioid,route,dose) or .json.")
 ]
-TableOption = Annotated[str, typer.Option("--table", help=f"OME table: {', '.join(OME_TABLES)}.")]
+TableOption = Annotated[str | None, typer.Option(
+    "--table", help="OME table, e.g. cdc-2016 (default: the newest shipped; a name not shipped is refused with "
+                    "the list).")]
 LibraryOption = Annotated[Path | None, typer.Option("--library", help="A clinic drug-library JSON file.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 
 
 def _shown(quantity: Quantity) -> str:
+    from openidds.units import format_quantity
+
     return format_quantity(quantity, places=3)
-
-
-def _fail(error: OpenIDDSError) -> typer.Exit:
-    console = Console(stderr=True, soft_wrap=True)
-    console.print(f"[red]error:[/red] {error.field}={error.value!r}", markup=True, highlight=False)
-    problems = error.problems if isinstance(error, InputFileError) else (error,)
-    for problem in problems:
-        console.print(f"  {problem}", markup=False, highlight=False)
-    return typer.Exit(code=2)
 
 
 def _read(path: Path, field: str) -> str:
@@ -69,6 +54,8 @@ def _read(path: Path, field: str) -> str:
 
 
 def _medications(meds: list[str] | None, file: Path | None) -> tuple[Medication, ...]:
+    from openidds.drugs import medications_from_csv, medications_from_json, parse_medication
+
     lines = tuple(parse_medication(text, f"--med[{i}]") for i, text in enumerate(meds or []))
     if file is not None:
         text = _read(file, "--file")
@@ -83,7 +70,16 @@ def _medications(meds: list[str] | None, file: Path | None) -> tuple[Medication,
     return lines
 
 
+def _table(name: str | None) -> str:
+    """The OME table named by ``--table`` (default: the newest shipped); a mistyped name suggests the nearest."""
+    from openidds.drugs import DEFAULT_OME_TABLE, OME_TABLES
+
+    return DEFAULT_OME_TABLE if name is None else choose("--table", name, OME_TABLES)
+
+
 def _library(path: Path | None) -> DrugLibrary:
+    from openidds.drugs import default_library, load_library
+
     return default_library() if path is None else load_library(_read(path, "--library"), str(path))
 
 
@@ -150,21 +146,23 @@ def _print_warnings(console: Console, title: str, items: list[str], style: str) 
 
 @app.command("ome")
 def ome_command(
-    med: MedOption = None, file: FileOption = None, table: TableOption = DEFAULT_OME_TABLE, as_json: JsonOption = False
+    med: MedOption = None, file: FileOption = None, table: TableOption = None, as_json: JsonOption = False
 ) -> None:
     """Total daily oral morphine equivalent of a medication list, line by line with sources."""
+    from openidds.drugs import calculate_ome
+
     try:
-        result = calculate_ome(_medications(med, file), table)
+        result = calculate_ome(_medications(med, file), _table(table))
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps(_ome_json(result), indent=2))
         return
-    console = Console()
-    console.print(_ome_table(result))
-    _print_warnings(console, "Warnings", list(result.warnings), "yellow")
+    out = console()
+    out.print(_ome_table(result))
+    _print_warnings(out, "Warnings", list(result.warnings), "yellow")
     if result.relies_on_unverified:
-        console.print("[yellow]Uses at least one unverified [R] factor.[/yellow]")
+        out.print("[yellow]Uses at least one unverified [R] factor.[/yellow]")
 
 
 def _proposal_json(proposal: StartProposal, result: OmeResult | None) -> dict[str, Any]:
@@ -189,6 +187,8 @@ def _proposal_json(proposal: StartProposal, result: OmeResult | None) -> dict[st
 
 
 def _print_proposal(console: Console, proposal: StartProposal) -> None:
+    from openidds.drugs import Outcome
+
     low, high = proposal.observed_range
     flag = "red" if proposal.exceeds_hard_limit else "yellow" if proposal.exceeds_soft_limit else "green"
     console.print(
@@ -206,7 +206,8 @@ def _print_proposal(console: Console, proposal: StartProposal) -> None:
         console.print(f"  {check.reason}", markup=False, highlight=False)
     _print_warnings(console, "Outcomes and safety (sources)", [str(r) for r in proposal.notes], "dim")
     if proposal.relies_on_unverified:
-        console.print("[yellow]This proposal uses at least one unverified [R] number; say so when you use it.[/yellow]")
+        console.print("[yellow]This proposal uses at least one unverified [R] number; say so when you use it."
+                      "[/yellow]")
 
 
 @app.command("start")
@@ -214,9 +215,9 @@ def start_command(
     med: MedOption = None,
     file: FileOption = None,
     ome: Annotated[str | None, typer.Option("--ome", help="Total OME instead of a list, e.g. '240 mg/day'.")] = None,
-    table: TableOption = DEFAULT_OME_TABLE,
+    table: TableOption = None,
     ratio: Annotated[str, typer.Option("--ratio", help="'100:1' (default), '300:1' or a ratio in 75-150:1.")] = "100:1",
-    drug: Annotated[str, typer.Option("--drug", help="morphine or hydromorphone.")] = "morphine",
+    drug: Annotated[str, typer.Option("--drug", help="The intrathecal drug: morphine or hydromorphone.")] = "morphine",
     frail: Annotated[bool, typer.Option("--frail", help="Reduce by 25 % (sourced range 25-50 %).")] = False,
     reduction: Annotated[int | None, typer.Option("--reduction", help="Reduction in percent: 0 or 25-50.")] = None,
     opioid_naive: Annotated[
@@ -226,10 +227,15 @@ def start_command(
     as_json: JsonOption = False,
 ) -> None:
     """Propose an intrathecal starting dose from a medication list or a total OME."""
+    from openidds.drugs import calculate_ome, propose_start
+    from openidds.drugs.intrathecal import PROPOSABLE_DRUGS
+    from openidds.units import MASS_RATE, parse_quantity
+
     try:
+        choose("--drug", drug, PROPOSABLE_DRUGS)
         result: OmeResult | None = None
         if ome is None:
-            result = calculate_ome(_medications(med, file), table)
+            result = calculate_ome(_medications(med, file), _table(table))
             basis: OmeResult | Quantity = result
         elif med or file:
             raise OpenIDDSError("--ome", ome, "either --ome or a medication list (--med/--file), not both")
@@ -240,15 +246,15 @@ def start_command(
             opioid_naive=opioid_naive, library=_library(library),
         )
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps(_proposal_json(proposal, result), indent=2))
         return
-    console = Console()
+    out = console()
     if result is not None:
-        console.print(_ome_table(result))
-        _print_warnings(console, "OME warnings", list(result.warnings), "yellow")
-    _print_proposal(console, proposal)
+        out.print(_ome_table(result))
+        _print_warnings(out, "OME warnings", list(result.warnings), "yellow")
+    _print_proposal(out, proposal)
 
 
 def _entry_json(entry: DrugEntry) -> dict[str, Any]:
@@ -288,14 +294,14 @@ def library_command(
     """Show the drug library with the [V]/[R] status and source of every number."""
     try:
         chosen = _library(library)
-        entries = (chosen.drug(drug),) if drug else chosen.drugs
+        entries = (chosen.drug(choose("drug", drug, chosen.names)),) if drug else chosen.drugs
     except OpenIDDSError as error:
-        raise _fail(error) from None
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps({"library": chosen.library, "version": chosen.version,
                                "drugs": [_entry_json(e) for e in entries]}, indent=2))
         return
-    console = Console()
-    console.print(f"[bold]{chosen.library} {chosen.version}[/bold]: [V] verified in source, [R] unverified")
+    out = console()
+    out.print(f"[bold]{chosen.library} {chosen.version}[/bold]: [V] verified in source, [R] unverified")
     for entry in entries:
-        console.print(_entry_table(entry))
+        out.print(_entry_table(entry))

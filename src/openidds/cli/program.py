@@ -6,12 +6,10 @@ the file back (the session log too, refusals included). Nothing is sent without 
 """
 
 import json
-import os
-import tempfile
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -24,41 +22,16 @@ from openidds.cli._session_options import (
     SessionOptions,
     with_session_options,
 )
-from openidds.drugs import DrugLibrary, default_library, load_library
+from openidds.cli.errors import choose, fail
+from openidds.cli.output import console as output_console
+from openidds.cli.state_files import forecast_lines, library_from, open_pump, read_state, when, write_state
 from openidds.errors import OpenIDDSError
-from openidds.programmer import (
-    CHECKLIST,
-    BolusOrder,
-    ContinuousDose,
-    FlexDose,
-    FlexDoseStep,
-    PatientBolusDevice,
-    Policy,
-    Prescription,
-    ProgrammerError,
-    ProgrammingSession,
-    PumpState,
-    RefillForecast,
-    RefillWorkflow,
-    Review,
-    StoppedDose,
-    TherapyOrder,
-    bridge_bolus,
-    concentration,
-    describe_therapy,
-    dump_state,
-    figures,
-    fill_history,
-    first_fill_drugs,
-    forecast,
-    load_state,
-    plain_decimal,
-    priming_bolus,
-    stability,
-)
-from openidds.pump import Catheter, Pump, RequestPatientBolus, ReviseCatheter
-from openidds.pump.ticks import TICKS_PER_ML, decimal_text, ticks_to_ml
-from openidds.units import Quantity, format_quantity
+
+if TYPE_CHECKING:
+    from openidds.drugs import DrugLibrary
+    from openidds.programmer import Policy, ProgrammingSession, PumpState, RefillWorkflow, Review, TherapyOrder
+    from openidds.pump import Pump
+    from openidds.units import Quantity
 
 app = typer.Typer(help="Clinician programmer and patient bolus device on a pump state file. Not a medical device.",
                   no_args_is_help=True)
@@ -67,99 +40,18 @@ StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see 
 AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
 
 
-# ---------------------------------------------------------------------- shared with `openidds refill`
-
-
-def fail(error: OpenIDDSError) -> typer.Exit:
-    """Print the error (field, value, expectation) and return the exit to raise (code 2)."""
-    Console(stderr=True, soft_wrap=True).print(f"error: {error}", markup=False, highlight=False)
-    return typer.Exit(code=2)
-
-
-def _read_text(path: Path, field: str, what: str) -> str:
-    """The file's text; an unreadable file is refused under ``field`` as not ``a readable <what> file``."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise ProgrammerError(field, str(path), f"a readable {what} file ({error.strerror})") from None
-
-
-def read_state(path: Path) -> PumpState:
-    return load_state(_read_text(path, "state", "pump state"), str(path))
-
-
-def write_state(path: Path, state: PumpState) -> None:
-    """Write the whole file or nothing (a temporary file renamed over the old one)."""
-    handle, tmp = tempfile.mkstemp(dir=path.parent or Path("."), prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(dump_state(state))
-    os.replace(tmp, path)
-
-
-def library_from(path: Path | None) -> DrugLibrary:
-    """The shipped drug library, or a clinic's own file."""
-    if path is None:
-        return default_library()
-    return load_library(_read_text(path, "--library", "drug-library"), str(path))
-
-
-def parse_at(state: PumpState, text: str | None, field: str = "--at") -> int:
-    """``--at`` as seconds on the pump clock (default: the last journal entry)."""
-    if text is None:
-        return state.last_s()
-    try:
-        at = datetime.fromisoformat(text)
-    except ValueError:
-        raise ProgrammerError(field, text, "an ISO local date-time such as 2026-02-01T09:00") from None
-    return state.seconds(at, field)
-
-
-def open_pump(path: Path, at: str | None) -> tuple[PumpState, Pump, int]:
-    """Read the state file, rebuild the pump by replaying its journal, and read ``--at`` on its clock."""
-    state = read_state(path)
-    pump = state.replay()
-    return state, pump, parse_at(state, at)
-
-
-def _open_session(path: Path, at: str) -> tuple[PumpState, Pump, int]:
+def _open_session(path: Path, at: str) -> "tuple[PumpState, Pump, int]":
     """``open_pump`` for a session, which adds to the journal: a time before its last entry is refused."""
+    from openidds.programmer import ProgrammerError
+
     state, pump, at_s = open_pump(path, at)
     if at_s < state.last_s():
         raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
     return state, pump, at_s
 
 
-def when(state: PumpState, t_s: int | None) -> str:
-    return "never (10 years)" if t_s is None else f"{state.when(t_s):%a %d %b %Y %H:%M}"
-
-
-def forecast_lines(state: PumpState, fc: RefillForecast) -> list[str]:
-    """The refill forecast as text lines."""
-    days = "" if fc.due_s is None else f" (in {(fc.due_s - fc.at_s) / 86400:.1f} days)"
-    lines = [f"refill due: {when(state, fc.due_s)}{days}, set by {fc.limited_by or 'nothing'}",
-             f"  volume date (every allowed bolus, +{plain_decimal(fc.accuracy.value)} % accuracy margin "
-             f"{fc.accuracy.tag.split(' ')[0]}, down to {plain_decimal(fc.low_reservoir_ml)} mL): "
-             f"{when(state, fc.volume_due_s)}; worst case {decimal_text(fc.worst_ml_per_day, 3)} mL/day",
-             f"  stability date: {when(state, fc.stability.due_s)} ({'; '.join(fc.stability.reasons)})",
-             f"  low-reservoir alarm at the basal rate, no boluses: {when(state, fc.alarm_s)}"]
-    if fc.relies_on_unverified:
-        lines.append("  uses at least one unverified [R] number (see docs/programmer.md)")
-    return lines
-
-
-def current_forecast(pump: Pump, at_s: int, policy: Policy, library: DrugLibrary | None = None) -> RefillForecast:
-    """The refill forecast of what is in the pump now (read without changing it)."""
-    library = library or default_library()
-    history, _ = fill_history(pump.log)
-    if history:
-        now = stability(pump.solution, library, history[-1].t_s, first_fill_drugs(history, len(history) - 1))
-    else:
-        now = stability(None, library, None, frozenset())
-    return forecast(pump.spec, pump.therapy, pump.reservoir_estimated_ticks, at_s, stability=now,
-                    accuracy=policy.accuracy(pump.spec))
-
-
-def save_session(path: Path, state: PumpState, session: ProgrammingSession, command=None, note: str = "") -> PumpState:
+def save_session(path: Path, state: "PumpState", session: "ProgrammingSession", command=None,
+                 note: str = "") -> "PumpState":
     lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
     if command is not None:
         state = state.with_entry(session.at_s, command, note)
@@ -168,18 +60,47 @@ def save_session(path: Path, state: PumpState, session: ProgrammingSession, comm
     return state
 
 
+def next_step(error: OpenIDDSError) -> str:
+    """How to go on after a session's refusal, in this command's options ('' when the message says it all)."""
+    from openidds.programmer import SessionRefused
+
+    if not isinstance(error, SessionRefused):
+        return ""
+    if error.field == "discrepancy":
+        return ("investigate the flagged residual (what it suggests is shown above), then run the refill again "
+                "with --ack-discrepancy 'what was found' (recorded in the session log with your name)")
+    if error.field == "override" and error.findings:
+        lines = ["confirm each soft finding with --override 'ID=why' (recorded with your name):"]
+        lines += [f"  --override '{f.id}=...'  {f.reason}" for f in error.findings]
+        return "\n".join(lines)
+    return ""
+
+
 # ---------------------------------------------------------------------- orders from options
 
 
 def _split(text: str, field: str) -> tuple[str, str]:
+    from openidds.programmer import ProgrammerError
+
     if "=" not in text:
         raise ProgrammerError(field, text, "'name=value'")
     name, value = text.split("=", 1)
     return name.strip(), value.strip()
 
 
-def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> TherapyOrder | None:
+def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -> "TherapyOrder | None":
     """The order from the command-line options; None when no dose option is given (keep the therapy)."""
+    from openidds.programmer import (
+        BolusOrder,
+        ContinuousDose,
+        FlexDose,
+        FlexDoseStep,
+        ProgrammerError,
+        StoppedDose,
+        TherapyOrder,
+        present_bolus_order,
+    )
+
     given = (("--dose", options.dose), ("--flex", options.flex), ("--stop", options.stop))
     chosen = [name for name, value in given if value]
     if len(chosen) > 1:
@@ -196,6 +117,7 @@ def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> Th
         if len(solution.drugs) != 1:
             raise ProgrammerError("--drug", None, f"the drug whose dose sets the rate: one of {solution.drugs}")
         drug = solution.drugs[0]
+    choose("--drug", drug, solution.drugs)
     if options.stop:
         program = StoppedDose()
     elif options.dose:
@@ -207,28 +129,27 @@ def build_order(pump: Pump, options: SessionOptions, library: DrugLibrary) -> Th
             amount, _, days = rest.partition("@")
             steps.append(FlexDoseStep(start, amount.strip(), tuple(d for d in days.split("/") if d)))
         program = FlexDose(tuple(steps))
-    patient = None
+    patient: BolusOrder | None
     if options.bolus:
         patient = BolusOrder(options.bolus, options.bolus_duration_min * 60, options.lockout_min * 60,
                              options.max_boluses)
-    elif not options.no_bolus and pump.therapy is not None and pump.therapy.patient_bolus is not None:
-        kept = pump.therapy.patient_bolus
-        unit = library.drug(drug).dose_unit
-        amount = Fraction(kept.dose_ticks, TICKS_PER_ML) * concentration(solution, drug, unit).value
-        patient = BolusOrder(Quantity(amount, unit), kept.duration_s, kept.lockout_s, kept.max_per_24h)
+    else:
+        patient = None if options.no_bolus else present_bolus_order(pump, drug, library)
     limits = dict(_split(t, f"--max-24h[{i}]") for i, t in enumerate(options.max_24h or []))
     return TherapyOrder(drug, program, patient, limits)
 
 
 def _open_order(path: Path, at: str,
-                options: SessionOptions) -> tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]:
+                options: SessionOptions) -> "tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]":
     """What `set` and `refill` start with: the state, the pump at ``--at``, the drug library and the order."""
     state, pump, at_s = _open_session(path, at)
     library = library_from(options.library)
     return state, pump, at_s, library, build_order(pump, options, library)
 
 
-def policy_from(max_increase: str) -> Policy:
+def policy_from(max_increase: str) -> "Policy":
+    from openidds.programmer import Policy, ProgrammerError
+
     try:
         value = Fraction(max_increase)
     except (ValueError, ZeroDivisionError):
@@ -236,20 +157,28 @@ def policy_from(max_increase: str) -> Policy:
     return Policy(max_increase_percent=value)
 
 
-def apply_overrides(session, overrides: list[str] | None, who: str) -> None:
+def apply_overrides(actor: "ProgrammingSession | RefillWorkflow", review: "Review", overrides: list[str] | None,
+                    who: str) -> None:
+    """Confirm the soft findings named by ``--override ID=why``; a mistyped ID is refused with the nearest."""
     for i, text in enumerate(overrides or []):
         finding, why = _split(text, f"--override[{i}]")
-        session.override(finding, who, why)
+        choose(f"--override[{i}]", finding, [f.id for f in review.soft])
+        actor.override(finding, who, why)
 
 
 # ---------------------------------------------------------------------- output
 
 
-def _q(q: Quantity | None) -> str:
+def _q(q: "Quantity | None") -> str:
+    from openidds.units import format_quantity
+
     return "—" if q is None else format_quantity(q, places=3)
 
 
-def print_review(console: Console, state: PumpState, review: Review) -> None:
+def print_review(console: Console, state: "PumpState", review: "Review") -> None:
+    from openidds.programmer import describe_therapy
+    from openidds.pump.ticks import decimal_text
+
     table = Table(title="Review: old and new", header_style="bold")
     for column in ("drug", "concentration", "daily dose", "change", "patient bolus", "per 24 h",
                    "24-h limit", "worst 24 h"):
@@ -282,7 +211,7 @@ def print_review(console: Console, state: PumpState, review: Review) -> None:
         console.print("This review relies on at least one unverified [R] number.", style="yellow", markup=False)
 
 
-def _not_sent(console: Console, review: Review) -> None:
+def _not_sent(console: Console, review: "Review") -> None:
     soft = [f.id for f in review.soft]
     hint = f" and --override ID=why for {', '.join(soft)}" if soft else ""
     console.print(f"Not sent: review only. Add --confirm{hint} to send.", style="bold")
@@ -302,6 +231,9 @@ def init(
     tip: Annotated[str, typer.Option("--tip", help="Catheter tip level, e.g. T10.")] = "T10",
 ) -> None:
     """Create a pump state file for a newly implanted pump (refuses to overwrite)."""
+    from openidds.programmer import ProgrammerError, load_state
+    from openidds.pump import Catheter
+
     try:
         if state_path.exists():
             raise ProgrammerError("state", str(state_path), "a new file (it exists; nothing was changed)")
@@ -325,21 +257,19 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
          library: LibraryOption = None, as_json: JsonOption = False) -> None:
     """Interrogate the pump (on a copy: nothing is written) and show therapy, reservoir, alarms,
     the bolus device and the refill forecast."""
+    from openidds.programmer import PatientBolusDevice, Policy, present_doses, present_forecast
+    from openidds.pump.ticks import decimal_text, ticks_to_ml
+
     try:
         state, pump, at_s = open_pump(state_path, at)
         pump.advance(at_s)
         screen = PatientBolusDevice(pump).screen(at_s)
         drugs = library_from(library)
-        fc = current_forecast(pump, at_s, Policy(), drugs)
+        fc = present_forecast(pump, at_s, Policy(), drugs)
     except OpenIDDSError as error:
         raise fail(error) from None
-    doses = []
-    if pump.therapy is not None and pump.solution is not None:
-        for drug in pump.solution.drugs:
-            unit = drugs.drug(drug).dose_unit if drug in drugs.names else "mg"
-            f = figures(pump.therapy, pump.solution, drug, unit, pump.spec.clock_origin_s_of_week)
-            doses.append({"drug": drug, "daily": _q(f.daily), "bolus": _q(f.bolus), "boluses_per_24h": f.boluses,
-                          "max_24h": _q(f.max_24h)})
+    doses = [{"drug": drug, "daily": _q(f.daily), "bolus": _q(f.bolus), "boluses_per_24h": f.boluses,
+              "max_24h": _q(f.max_24h)} for drug, f in present_doses(pump, drugs)]
     result = {
         "at": state.when(at_s).isoformat(), "at_s": at_s,
         "program": pump.therapy.program.describe() if pump.therapy else "not programmed",
@@ -351,7 +281,7 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
-    console = Console()
+    console = output_console()
     console.print(f"[bold]{state.pump.model} {state.pump.reservoir_ml} mL[/bold] at {when(state, at_s)}")
     console.print(f"program: {result['program']}; solution: {result['solution']}; reservoir "
                   f"{result['reservoir_ml']} mL (estimated); now: {pump.delivering}", highlight=False)
@@ -375,6 +305,8 @@ def set_therapy(
     *, options: SessionOptions,
 ) -> None:
     """A programming session: enter doses in drug units, review old and new, confirm, send."""
+    from openidds.programmer import ProgrammerError, ProgrammingSession
+
     session = None
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options)
@@ -386,13 +318,16 @@ def set_therapy(
     except OpenIDDSError as error:
         if session is not None:
             save_session(state_path, state, session)
-        raise fail(error) from None
+        raise fail(error, options.as_json, next_step(error)) from None
 
 
-def _finish(state_path: Path, state: PumpState, session, review: Review, options: SessionOptions, who: str,
-            workflow: RefillWorkflow | None = None) -> None:
+def _finish(state_path: Path, state: "PumpState", session, review: "Review", options: SessionOptions, who: str,
+            workflow: "RefillWorkflow | None" = None) -> None:
+    from openidds.programmer import describe_therapy
+    from openidds.pump.ticks import decimal_text
+
     actor = workflow or session
-    apply_overrides(actor, options.override, who)
+    apply_overrides(actor, review, options.override, who)
     sent = None
     if options.confirm:
         actor.confirm(who)
@@ -412,7 +347,7 @@ def _finish(state_path: Path, state: PumpState, session, review: Review, options
         typer.echo(json.dumps({"review": review.to_dict(), "sent": sent,
                                "session_log": [e.to_dict() for e in session.log]}, indent=2))
         return
-    console = Console(width=max(Console().width, 120))
+    console = output_console()
     print_review(console, state, review)
     if sent is None:
         _not_sent(console, review)
@@ -436,13 +371,17 @@ def refill(
     conc_again: Annotated[list[str], typer.Option("--concentration-again", help="The same, entered again.")],
     volume_ml: Annotated[str, typer.Option("--volume-ml", help="Volume injected into the reservoir (mL).")],
     withdrawn_ml: Annotated[str | None, typer.Option(
-        "--withdrawn-ml", help="Residual withdrawn and measured (mL); default: the simulated pump's true residual.")] = None,
+        "--withdrawn-ml",
+        help="Residual withdrawn and measured (mL); default: the simulated pump's true residual.")] = None,
     ack_discrepancy: Annotated[str | None, typer.Option(
         "--ack-discrepancy", help="Why a flagged discrepancy is accepted.")] = None,
-    checklist: Annotated[bool, typer.Option("--checklist-done", help="Every pocket-fill checklist item was done.")] = False,
+    checklist: Annotated[bool, typer.Option(
+        "--checklist-done", help="Every pocket-fill checklist item was done.")] = False,
     *, options: SessionOptions,
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
+    from openidds.programmer import CHECKLIST, Prescription, RefillWorkflow
+
     session = None
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options)
@@ -450,14 +389,8 @@ def refill(
         workflow = RefillWorkflow(pump, at_s, nurse, Prescription(pairs, prescriber), library=drugs,
                                   policy=policy_from(options.max_increase))
         session = workflow.session
-        if withdrawn_ml is None:
-            measured = ticks_to_ml(max(pump.reservoir_actual_ticks - pump.spec.residual_ticks, 0))
-            session.record("withdrawn_simulated", nurse, f"no measurement given: the simulated residual "
-                           f"{decimal_text(measured, 3)} mL is used")
-        else:
-            measured = withdrawn_ml
-        discrepancy = workflow.withdraw(measured)
-        if ack_discrepancy and (discrepancy.flagged or workflow.trend.flagged):
+        discrepancy = workflow.withdraw_simulated() if withdrawn_ml is None else workflow.withdraw(withdrawn_ml)
+        if ack_discrepancy and workflow.needs_acknowledgement:
             workflow.acknowledge_discrepancy(nurse, ack_discrepancy)
         review = workflow.fill(dict(_split(t, f"--concentration[{i}]") for i, t in enumerate(conc)),
                                dict(_split(t, f"--concentration-again[{i}]") for i, t in enumerate(conc_again)),
@@ -465,14 +398,14 @@ def refill(
         if checklist:
             workflow.confirm_checklist(nurse, [item for item, _ in CHECKLIST])
         if not options.as_json:
-            Console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
+            output_console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
             if workflow.trend.flagged:
-                Console().print("discrepancy TREND flagged across refills", style="bold red")
+                output_console().print("discrepancy TREND flagged across refills", style="bold red")
         _finish(state_path, state, session, review, options, nurse, workflow)
     except OpenIDDSError as error:
         if session is not None:
             save_session(state_path, state, session)
-        raise fail(error) from None
+        raise fail(error, options.as_json, next_step(error)) from None
 
 
 @app.command()
@@ -484,32 +417,25 @@ def bolus(
     confirm: ConfirmOption = False, as_json: JsonOption = False,
 ) -> None:
     """Calculate a priming or bridge bolus from the catheter and tubing volumes; --confirm sends it."""
+    from openidds.programmer import ProgrammingSession, plain_decimal, plan_bolus
+    from openidds.pump import BolusKind
+
+    session = None
     try:
         state, pump, at_s = _open_session(state_path, at)
-        if kind == "priming":
-            plan = priming_bolus(pump.spec, pump.catheter)
-        elif kind == "bridge":
-            history, _ = fill_history(pump.log)
-            if len(history) < 2 or pump.therapy is None:
-                raise ProgrammerError("--kind", kind, "a bridge after a refill that changed the concentration")
-            plan = bridge_bolus(pump.spec, pump.catheter, history[-2].solution, history[-1].solution, pump.therapy,
-                                history[-1].solution.drugs[0])
-        else:
-            raise ProgrammerError("--kind", kind, "priming or bridge")
+        plan = plan_bolus(pump, BolusKind(choose("--kind", kind, (BolusKind.PRIMING.value, BolusKind.BRIDGE.value))))
         if confirm:
-            if not plan.feasible:
-                raise ProgrammerError("bolus", kind, "a feasible bolus: " + "; ".join(plan.reasons))
-            pump.execute(at_s, plan.command())
-            state = state.with_entry(at_s, plan.command(), f"{kind} bolus by {clinician}")
-            state = state.with_sessions([{"at_s": at_s, "kind": f"{kind}_bolus", "who": clinician,
-                                          "reason": "; ".join(plan.reasons), "data": plan.to_dict()}])
-            write_state(state_path, state)
+            session = ProgrammingSession(pump, at_s, clinician)
+            session.transmit_bolus(plan)
+            save_session(state_path, state, session, session.sent, f"{kind} bolus by {clinician}")
     except OpenIDDSError as error:
-        raise fail(error) from None
+        if session is not None:
+            save_session(state_path, state, session)
+        raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps({"plan": plan.to_dict(), "sent": confirm}, indent=2))
         return
-    console = Console()
+    console = output_console()
     console.print(f"[bold]{kind} bolus[/bold]: {plain_decimal(plan.volume_ml)} mL over {plan.duration_s // 60} min"
                   f" ({'feasible' if plan.feasible else 'NOT feasible'})")
     for line in plan.reasons + plan.warnings:
@@ -522,6 +448,9 @@ def patient(state_path: StatePath, at: AtOption,
             press: Annotated[bool, typer.Option("--press", help="Press the bolus button.")] = False,
             as_json: JsonOption = False) -> None:
     """The patient's bolus device: what it shows, or a press of its button (the only thing it can do)."""
+    from openidds.programmer import PatientBolusDevice
+    from openidds.pump import RequestPatientBolus
+
     try:
         state, pump, at_s = _open_session(state_path, at)
         device = PatientBolusDevice(pump)
@@ -546,6 +475,8 @@ def revise_catheter(
     tip: Annotated[str, typer.Option("--tip")],
 ) -> None:
     """Record a surgical catheter revision (the new catheter is unprimed: a priming bolus follows)."""
+    from openidds.pump import Catheter, ReviseCatheter
+
     try:
         state, _, at_s = _open_session(state_path, at)
         command = ReviseCatheter(Catheter(length_cm, volume_ml, tip))
@@ -573,4 +504,4 @@ def log(state_path: StatePath, as_json: JsonOption = False) -> None:
     for line in state.sessions:
         table.add_row(when(state, line["at_s"]), line["kind"], line["who"], line["reason"],
                       style="bold red" if line["kind"] == "refused" else "")
-    Console(width=max(Console().width, 120)).print(table)
+    output_console().print(table)

@@ -5,15 +5,13 @@ from importlib.resources import files
 from pathlib import Path
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from openidds.cli.program import parse_at, read_state
+from openidds.cli.errors import fail
+from openidds.cli.output import console
+from openidds.cli.state_files import parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
-from openidds.pump.scenario import load_scenario, run_scenario
-from openidds.pump.timeline import summary, timeline
-from openidds.pump.wire import export_log
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
 
@@ -50,7 +48,8 @@ def simulate(
     elif scenario in _bundled_names():
         text = _BUNDLED.joinpath(f"{scenario}.toml").read_text()
     else:
-        _fail(OpenIDDSError("scenario", scenario, f"a TOML file or one of the bundled scenarios {_bundled_names()}"))
+        raise fail(OpenIDDSError("scenario", scenario,
+                                 f"a TOML file or one of the bundled scenarios {_bundled_names()}"))
     _simulate_text(text, scenario, json_out, every_delivery)
 
 
@@ -66,7 +65,7 @@ def state_log(
         state = read_state(state_path)
         typer.echo(state.pump_log(parse_at(state, at)).model_dump_json(indent=1))
     except OpenIDDSError as error:
-        _fail(error)
+        raise fail(error) from None
 
 
 @app.command("scenarios")
@@ -77,35 +76,35 @@ def list_scenarios() -> None:
 
 
 def _simulate_text(text: str, source: str, json_out: bool, every_delivery: bool) -> None:
+    from openidds.pump.scenario import load_scenario, run_scenario
+    from openidds.pump.timeline import summary, timeline
+    from openidds.pump.wire import export_log
+
     try:
         run = run_scenario(load_scenario(text, source=source))
     except OpenIDDSError as error:
-        _fail(error)
+        raise fail(error) from None
     if json_out:
         typer.echo(export_log(run.pump.log, run.scenario.start, summary(run)).model_dump_json(indent=1))
         return
-    console = Console(width=max(Console().width, 120))
-    console.print(f"[bold]{run.scenario.title}[/bold]")
+    out = console()
+    out.print(f"[bold]{run.scenario.title}[/bold]")
     if run.scenario.description:
-        console.print(run.scenario.description.strip(), style="dim")
+        out.print(run.scenario.description.strip(), style="dim")
     table = Table(show_lines=False, header_style="bold")
     table.add_column("when", no_wrap=True)
     table.add_column("what", no_wrap=True)
     table.add_column("detail")
     for row in timeline(run, every_delivery=every_delivery):
         table.add_row(f"{row.when:%a %d %b %Y %H:%M}", row.kind, row.text, style=_STYLES.get(row.severity, ""))
-    console.print(table)
+    out.print(table)
     result = summary(run)
     totals = label_table("Totals", ("drug", "delivered (pump's count)", "to CSF", "to tissue", "withdrawn",
                                     "in reservoir", "in catheter"), header_style="bold")
     for drug, mg in result["drugs_mg"].items():
         totals.add_row(drug, *(f"{Decimal(mg[k]):.3f} mg" for k in (
             "pumped_nominal", "to_csf", "to_tissue", "withdrawn", "in_reservoir", "in_catheter")))
-    console.print(totals)
-    console.print(f"Active alarms: {', '.join(result['active_alarms']) or 'none'}; "
+    out.print(totals)
+    out.print(f"Active alarms: {', '.join(result['active_alarms']) or 'none'}; "
                   f"refused commands: {len(result['refusals'])}.")
 
-
-def _fail(error: OpenIDDSError) -> None:
-    typer.echo(f"error: {error}", err=True)
-    raise typer.Exit(2)

@@ -8,43 +8,28 @@ import json
 import os
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from openidds.cli.errors import fail
+from openidds.cli.output import console
 from openidds.cli.tables import label_table
-from openidds.clinic import (
-    Finding,
-    ImportRejected,
-    analysis_dataset,
-    check_registry,
-    connect,
-    fhir_bundle,
-    import_batch,
-    import_pump_log,
-    init_registry,
-    patients,
-    read_paths,
-    read_redcap,
-    refills_due,
-    require_current,
-    write_dataset,
-    write_research_export,
-    write_template,
-)
-from openidds.clinic.database import DEFAULT_PATH
-from openidds.clinic.redcap import write_dictionary
 from openidds.errors import OpenIDDSError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from openidds.clinic import Finding
 
 app = typer.Typer(help="The clinic registry: patients, implants, pump histories, imports and exports.",
                   no_args_is_help=True)
-console = Console()
 
-Db = Annotated[str, typer.Option("--db", envvar="OPENIDDS_DB",
-                                 help="Registry: an SQLite file path or a database URL (postgresql+psycopg://...).")]
+Db = Annotated[str | None, typer.Option(
+    "--db", envvar="OPENIDDS_DB", show_default="openidds-registry.sqlite",
+    help="Registry: an SQLite file path or a database URL (postgresql+psycopg://...).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Today = Annotated[str | None, typer.Option("--today", help="Reference date YYYY-MM-DD (default: today).")]
 
@@ -63,15 +48,23 @@ class ExportFormat(str, Enum):
     template = "template"
 
 
-def _fail(exc: OpenIDDSError, as_json: bool) -> None:
-    if as_json:
-        typer.echo(json.dumps({"error": str(exc), "field": exc.field, "expected": exc.expected}, default=str))
-    else:
-        console.print(f"[bold red]error:[/] {exc}")
-    raise typer.Exit(2)
+def _engine(db: str | None, ready: bool = True) -> Engine:
+    """An engine on the registry ``db`` (default: the file in the current folder).
 
+    ``ready``: the registry must exist at the newest schema; a missing SQLite file is refused before
+    connecting, so a command that only reads (or a mistyped path) never leaves an empty file behind.
+    """
+    from sqlalchemy.engine import make_url
 
-def _engine(db: str, ready: bool = True) -> Any:
+    from openidds.clinic import connect, require_current
+    from openidds.clinic.database import DEFAULT_PATH, database_url
+
+    db = DEFAULT_PATH if db is None else db
+    if ready:
+        url = make_url(database_url(db))
+        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
+            raise OpenIDDSError("--db", db, f"an existing registry (there is no file {url.database}); create one "
+                                f"with `openidds registry init --db {db}`, then import records into it")
     engine = connect(db)
     if ready:
         require_current(engine)
@@ -106,23 +99,26 @@ def _user(user: str | None) -> str:
 
 
 @app.command()
-def init(db: Db = DEFAULT_PATH, as_json: AsJson = False) -> None:
+def init(db: Db = None, as_json: AsJson = False) -> None:
     """Create the registry (or upgrade it to the newest schema)."""
+    from openidds.clinic import init_registry
+
     try:
-        revision = init_registry(_engine(db, ready=False))
+        engine = _engine(db, ready=False)
+        revision = init_registry(engine)
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     if as_json:
-        typer.echo(json.dumps({"db": db, "revision": revision}))
+        typer.echo(json.dumps({"db": db or engine.url.database, "revision": revision}))
     else:
-        console.print(f"registry [bold]{db}[/] ready at schema revision {revision}")
+        console().print(f"registry [bold]{db or engine.url.database}[/] ready at schema revision {revision}")
 
 
 @app.command("import")
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="CSV files or folders; for redcap: DICTIONARY RECORDS; "
                                                      "for pump-log: the JSON log.", exists=True)],
-    db: Db = DEFAULT_PATH,
+    db: Db = None,
     fmt: Annotated[ImportFormat, typer.Option("--format", help="Input format.")] = ImportFormat.csv,
     kind: Annotated[str | None, typer.Option(help="Record kind of the CSV files (default: from file names).")] = None,
     patient: Annotated[str | None, typer.Option(help="pump-log: SITE/PATIENT_ID of the pump's patient.")] = None,
@@ -131,6 +127,8 @@ def import_(
     as_json: AsJson = False,
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
+    from openidds.clinic import ImportRejected, import_batch, import_pump_log, read_paths, read_redcap
+
     try:
         engine = _engine(db)
         who = _user(user)
@@ -149,7 +147,7 @@ def import_(
                 batch = read_paths(paths, kind)
             source = ", ".join(p.name for p in paths)
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeElapsedColumn(), console=console, disable=as_json, transient=True) as bar:
+                          TimeElapsedColumn(), console=console(), disable=as_json, transient=True) as bar:
                 task = bar.add_task(f"checking {len(batch.records)} records", total=None)
 
                 def report(kind_name: str, done: int, total: int) -> None:
@@ -160,17 +158,17 @@ def import_(
         if as_json:
             typer.echo(json.dumps({"error": str(exc), "findings": [f.to_dict() for f in exc.findings]}))
         else:
-            console.print(_findings_table(exc.findings, f"{len(exc.findings)} errors: nothing was written"))
+            console().print(_findings_table(exc.findings, f"{len(exc.findings)} errors: nothing was written"))
         raise typer.Exit(1) from None
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps(result))
         return
     table = label_table("import", ("records", "inserted", "updated", "unchanged"))
     for name in dict.fromkeys([*result.get("inserted", {}), *result.get("updated", {})]):
         table.add_row(name, *(str(result.get(k, {}).get(name, 0)) for k in ("inserted", "updated", "unchanged")))
-    console.print(table)
+    console().print(table)
 
 
 @app.command()
@@ -178,11 +176,14 @@ def export(
     what: Annotated[ExportFormat, typer.Argument(help="analysis (.csv or .parquet), fhir (.json), "
                                                      "redcap-dictionary (.csv), research (folder), template (folder)")],
     output: Annotated[Path, typer.Argument(help="Output file or folder.")],
-    db: Db = DEFAULT_PATH,
+    db: Db = None,
     seed: Annotated[int | None, typer.Option(help="research: seed of IDs and date shifts (keep it secret).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Export the analysis dataset, a FHIR R4 Bundle, a REDCap dictionary, a de-identified set or CSV templates."""
+    from openidds.clinic import analysis_dataset, fhir_bundle, write_dataset, write_research_export, write_template
+    from openidds.clinic.redcap import write_dictionary
+
     try:
         written: list[Path]
         if what is ExportFormat.redcap_dictionary:
@@ -199,41 +200,45 @@ def export(
                 raise OpenIDDSError("--seed", None, "an integer seed for the research export")
             written = write_research_export(_engine(db), output, seed)
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps({"written": [str(p) for p in written]}))
     else:
         for path in written:
-            console.print(f"wrote {path}")
+            console().print(f"wrote {path}")
 
 
 @app.command()
-def check(db: Db = DEFAULT_PATH, today: Today = None, as_json: AsJson = False) -> None:
+def check(db: Db = None, today: Today = None, as_json: AsJson = False) -> None:
     """Run the data-quality rules on the whole registry; exit code 1 if any error is found."""
+    from openidds.clinic import check_registry
+
     try:
         findings = check_registry(_engine(db), _today(today))
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     errors = sum(f.severity == "error" for f in findings)
     if as_json:
         typer.echo(json.dumps({"errors": errors, "warnings": len(findings) - errors,
                                "findings": [f.to_dict() for f in findings]}))
     elif findings:
-        console.print(_findings_table(findings, f"{errors} errors, {len(findings) - errors} warnings"))
+        console().print(_findings_table(findings, f"{errors} errors, {len(findings) - errors} warnings"))
     else:
-        console.print("[green]no findings[/]")
+        console().print("[green]no findings[/]")
     if errors:
         raise typer.Exit(1)
 
 
 @app.command("patients")
-def patients_(db: Db = DEFAULT_PATH, site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
+def patients_(db: Db = None, site: Annotated[str | None, typer.Option(help="Only this site.")] = None,
               as_json: AsJson = False) -> None:
     """List the patients with their first implant and follow-up status."""
+    from openidds.clinic import patients
+
     try:
         rows = patients(_engine(db), site)
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows]))
         return
@@ -243,18 +248,20 @@ def patients_(db: Db = DEFAULT_PATH, site: Annotated[str | None, typer.Option(he
     for r in rows:
         table.add_row(r.site, r.patient_id, r.sex, r.cancer_type or "", str(r.first_implant or ""), str(r.implants),
                       r.status, str(r.status_date or ""))
-    console.print(table)
+    console().print(table)
 
 
 @app.command("refills-due")
-def refills_due_(db: Db = DEFAULT_PATH, days: Annotated[int, typer.Option(min=0, help="Horizon in days.")] = 14,
+def refills_due_(db: Db = None, days: Annotated[int, typer.Option(min=0, help="Horizon in days.")] = 14,
                  today: Today = None, as_json: AsJson = False) -> None:
     """Pumps in place whose next refill is due within DAYS (overdue ones first)."""
+    from openidds.clinic import refills_due
+
     try:
         day = _today(today)
         rows = refills_due(_engine(db), day, days)
     except OpenIDDSError as exc:
-        _fail(exc, as_json)
+        raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps([r.to_dict() for r in rows]))
         return
@@ -265,4 +272,4 @@ def refills_due_(db: Db = DEFAULT_PATH, days: Annotated[int, typer.Option(min=0,
         style = "red" if r.days_left < 0 else ""
         table.add_row(f"[{style}]{r.next_refill_due}[/]" if style else str(r.next_refill_due), str(r.days_left),
                       r.site, r.patient_id, r.pump_serial or "", str(r.implant_date), str(r.last_refill_at))
-    console.print(table)
+    console().print(table)

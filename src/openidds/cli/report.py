@@ -7,20 +7,26 @@ is ready, each through a temporary file renamed into place, so a refused dataset
 was.
 """
 
+from __future__ import annotations
+
 import hashlib
 import json
-import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.output import write_files as _write
 from openidds.cli.tables import read_table
 from openidds.errors import OpenIDDSError
-from openidds.outcomes.report import StudyReport, study_report
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from openidds.outcomes.report import StudyReport
 
 app = typer.Typer(help="Write the study report (HTML, PDF, figures) of an analysis dataset or a clinic registry.",
                   context_settings={"allow_interspersed_args": True})
@@ -57,6 +63,7 @@ def _example() -> pd.DataFrame:
 
 def _dataset(dataset: Path | None, db: str | None, example: bool) -> pd.DataFrame:
     """The analysis dataset, rows labelled 1.. as data rows (so an error names the file's row)."""
+    import pandas as pd
     given = [name for name, value in (("DATASET", dataset), ("--db", db), ("--example", example)) if value]
     if len(given) != 1:
         raise OpenIDDSError("input", " and ".join(given) or "none",
@@ -66,19 +73,6 @@ def _dataset(dataset: Path | None, db: str | None, example: bool) -> pd.DataFram
     frame = _read_registry(db) if db is not None else _example()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
-
-
-def _write(out: Path, files: dict[str, bytes]) -> None:
-    for name, data in files.items():
-        target = out / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-        try:
-            with os.fdopen(handle, "wb") as stream:
-                stream.write(data)
-            os.replace(temporary, target)
-        finally:
-            Path(temporary).unlink(missing_ok=True)
 
 
 def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[str, object]:
@@ -133,6 +127,8 @@ def report(
     as_json: bool = typer.Option(False, "--json", help="Print the files written and the sections as JSON."),
 ) -> None:
     """Write the report: HTML and PDF in the order of a results section, each figure as PNG and SVG."""
+    from openidds.outcomes.report import study_report
+
     try:
         frame = _dataset(dataset, db, example)
         title = (EXAMPLE_TITLE if example else DEFAULT_TITLE) if title is None else title

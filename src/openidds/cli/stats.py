@@ -1,46 +1,48 @@
 """`openidds stats`: the study analyses on a CSV or Parquet analysis dataset.
 
-Rows in error messages are 1-based data rows of the file (the header is not counted).
+`km` and `cif` find their time and status columns themselves in R's time/status datasets and in the
+registry's analysis export (see :mod:`openidds.cli.endpoints`). Rows in error messages are 1-based data rows
+of the file (the header is not counted). The statistics libraries are imported when a command runs.
 """
+
+from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from openidds.cli.endpoints import DAYS_PER_MONTH, Endpoint, TimeUnit, resolve
+from openidds.cli.errors import choose, fail
+from openidds.cli.output import console
 from openidds.cli.tables import label_table, read_table
 from openidds.errors import OpenIDDSError
-from openidds.outcomes import (
-    cumulative_incidence,
-    describe,
-    gray_test,
-    group_levels,
-    kaplan_meier,
-    logrank,
-    paired_comparison,
-    select_columns,
-)
-from openidds.outcomes.describe import Categorical
-from openidds.outcomes.figures import (
-    FORMATS,
-    cumulative_incidence_figure,
-    kaplan_meier_figure,
-    paired_figure,
-    render,
-)
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.figure import Figure
 
 app = typer.Typer(help="Outcome statistics with R's defaults (KM, cumulative incidence, paired scores, Table 1).",
                   no_args_is_help=True)
 
-FILE = typer.Argument(..., help="Analysis dataset: .csv or .parquet", exists=True, dir_okay=False, readable=True)
+FILE = typer.Argument(..., help="Analysis dataset: .csv or .parquet, e.g. `openidds registry export analysis`'s.",
+                      exists=True, dir_okay=False, readable=True)
 JSON = typer.Option(False, "--json", help="Print every estimate, its CI and its method as JSON.")
 CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level of every interval.")
 PLOT = typer.Option(None, "--plot", help="Also write the figure to PLOT.png and PLOT.svg (deterministic).")
+TIME = typer.Option(None, "--time", help="Column of follow-up times (default: found in the file).")
+STATUS = typer.Option(None, "--status", help="Column of status codes (default: the time column's).")
+ENDPOINT = typer.Option(None, "--endpoint", help="An endpoint of the registry's analysis export by name: os, "
+                                                 "complication, severe_complication, reoperation, exit...")
+UNIT = typer.Option(TimeUnit.days, "--unit", help=f"Time unit of the output: days, or months of "
+                                                  f"{DAYS_PER_MONTH:g} days (365.25 / 12); times in the file are days.")
+ONE_YEAR = {TimeUnit.days: 365.0, TimeUnit.months: 12.0}
+NICE_DAY_STEPS = (7, 14, 30, 60, 90, 180, 365, 730, 1461)
+MAX_TICKS = 9
 
 
 def _code(text: str) -> object:
@@ -61,21 +63,55 @@ def _ci(lower: float, upper: float, digits: int) -> str:
     return f"{_fmt(lower, digits)}–{_fmt(upper, digits)}"
 
 
-def _run(action) -> None:
+def _run(action: Callable[[], None], as_json: bool) -> None:
     try:
         action()
     except OpenIDDSError as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(code=2) from err
+        raise fail(err, as_json) from None
 
 
-def _save(stem: Path | None, build) -> None:
+def _save(stem: Path | None, build: Callable[[], Figure]) -> None:
     """Build the figure only when asked, and write STEM.png and STEM.svg."""
     if stem is None:
         return
+    from openidds.outcomes.figures import FORMATS, render
+
     figure = build()
     for fmt in FORMATS:
         stem.with_name(f"{stem.name}.{fmt}").write_bytes(render(figure, fmt))
+
+
+def _columns(frame: pd.DataFrame, *names: str) -> None:
+    """Refuse a column the file does not have, naming the nearest one."""
+    for name in names:
+        choose("column", name, frame.columns)
+
+
+def time_ticks(last: float, unit: TimeUnit) -> list[float]:
+    """Readable ticks from 0 to ``last``: 3, 6, 12 or 24-monthly in months; in days, the smallest of a week,
+    two weeks, a month, two months, a quarter, half a year, a year, two or four years giving at most 9."""
+    if unit is TimeUnit.months:
+        from openidds.outcomes.figures import month_ticks
+
+        return month_ticks(last, MAX_TICKS)
+    step = next((s for s in NICE_DAY_STEPS if last / s <= MAX_TICKS - 1), None)
+    step = step or NICE_DAY_STEPS[-1] * math.ceil(last / (NICE_DAY_STEPS[-1] * (MAX_TICKS - 1)))
+    return [float(step * i) for i in range(int(last // step) + 1)]
+
+
+def _timed(frame: pd.DataFrame, endpoint: Endpoint, unit: TimeUnit) -> pd.DataFrame:
+    """The data with the endpoint's times in ``unit`` (checked as columns first)."""
+    _columns(frame, endpoint.time, endpoint.status)
+    import pandas as pd
+
+    column = frame[endpoint.time]
+    if unit is TimeUnit.days or not pd.api.types.is_numeric_dtype(column):
+        return frame  # a column that is not numbers is refused by the analysis, naming its rows
+    return frame.assign(**{endpoint.time: unit.from_days(column)})
+
+
+def _unit_note(unit: TimeUnit) -> str:
+    return f"Times in months of {DAYS_PER_MONTH:g} days." if unit is TimeUnit.months else "Times in days."
 
 
 def _emit(payload: dict[str, object]) -> None:
@@ -83,9 +119,12 @@ def _emit(payload: dict[str, object]) -> None:
 
 
 def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[object, pd.DataFrame]]:
+    from openidds.outcomes import group_levels
+
     if group is None:
         return [("All", frame)]
-    (column,) = select_columns(frame, group)
+    _columns(frame, group)
+    column = frame[group]
     _, labels = group_levels(column, group)
     return [(label, frame[column == label]) for label in labels]
 
@@ -93,8 +132,10 @@ def _groups(frame: pd.DataFrame, group: str | None) -> list[tuple[object, pd.Dat
 @app.command()
 def km(
     file: Path = FILE,
-    time: str = typer.Option("time", help="Column of follow-up times."),
-    status: str = typer.Option("status", help="Column of status codes."),
+    time: str | None = TIME,
+    status: str | None = STATUS,
+    endpoint: str | None = ENDPOINT,
+    unit: TimeUnit = UNIT,
     event: str = typer.Option("1", help="Status code of an event (death)."),
     censored: str = typer.Option("0", help="Status code of a censored row."),
     group: str | None = typer.Option(None, help="Column to split by; adds the log-rank test."),
@@ -105,32 +146,41 @@ def km(
     plot: Path | None = PLOT,
     as_json: bool = JSON,
 ) -> None:
-    """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank."""
+    """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank.
+
+    Default columns: time/status, or os_days/death from the registry's analysis export (--endpoint: another)."""
 
     def action() -> None:
-        frame = read_table(file)
-        select_columns(frame, time, status)
-        fits = [(label, kaplan_meier(rows[time], rows[status], event=_code(event), censored=_code(censored),
-                                     conf_type=conf_type, conf_level=conf_level, time_column=time,
-                                     status_column=status)) for label, rows in _groups(frame, group)]
-        test = (logrank(frame[time], frame[status], frame[group], event=_code(event), censored=_code(censored),
-                        time_column=time, status_column=status, group_column=group)
+        from openidds.outcomes import kaplan_meier, logrank
+        from openidds.outcomes.figures import kaplan_meier_figure
+
+        raw = read_table(file)
+        chosen = resolve(raw.columns, time, status, endpoint, preferred=("os",))
+        frame = _timed(raw, chosen, unit)
+        t, s = chosen.time, chosen.status
+        fits = [(label, kaplan_meier(rows[t], rows[s], event=_code(event), censored=_code(censored),
+                                     conf_type=conf_type, conf_level=conf_level, time_column=t,
+                                     status_column=s)) for label, rows in _groups(frame, group)]
+        test = (logrank(frame[t], frame[s], frame[group], event=_code(event), censored=_code(censored),
+                        time_column=t, status_column=s, group_column=group)
                 if group and len(fits) > 1 else None)
-        risk_times = list(at) or [float(v) for v in np.linspace(0, float(frame[time].max()), 6).round()]
+        last = max(float(fit.time[-1]) for _, fit in fits if len(fit.time))
+        risk_times = time_ticks(last, unit)
         _save(plot, lambda: kaplan_meier_figure({str(label): fit for label, fit in fits}, risk_times=risk_times,
-                                                time_label=time))
+                                                time_label=chosen.time_label(unit), title=chosen.title))
         if as_json:
-            _emit({"file": str(file), "analysis": "kaplan_meier", "time": time, "status": status, "group": group,
+            _emit({"file": str(file), "analysis": "kaplan_meier", "endpoint": chosen.name or None, "time": t,
+                   "status": s, "unit": unit.value, "group": group,
                    "fits": [{"group": str(label), **fit.to_dict(at)} for label, fit in fits],
                    "logrank": test.to_dict() if test else None})
             return
-        console = Console()
-        summary = label_table(f"Kaplan–Meier: {time} / {status}",
+        out = console()
+        summary = label_table(f"Kaplan–Meier: {chosen.title} ({t} / {s}, {unit.value})",
                               ("group", "n", "events", "median", f"{conf_level:.0%} CI"))
         for label, fit in fits:
             q = fit.median
             summary.add_row(str(label), str(fit.n), str(fit.events), _fmt(q.time, 2), _ci(q.lower, q.upper, 2))
-        console.print(summary)
+        out.print(summary)
         if at:
             table = label_table("Survival at chosen times",
                                 ("group", "time", "at risk", "S(t)", "SE", f"{conf_level:.0%} CI"))
@@ -139,19 +189,21 @@ def km(
                 for i in range(len(at)):
                     table.add_row(str(label), f"{r.time[i]:g}", str(r.n_risk[i]), _fmt(r.survival[i], digits),
                                   _fmt(r.std_err[i], digits + 1), _ci(r.lower[i], r.upper[i], digits))
-            console.print(table)
+            out.print(table)
         if test:
-            console.print(f"Log-rank: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
-        console.print(f"Method: {fits[0][1].method.describe()}", highlight=False)
+            out.print(f"Log-rank: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
+        out.print(f"Method: {fits[0][1].method.describe()}. {_unit_note(unit)}", highlight=False)
 
-    _run(action)
+    _run(action, as_json)
 
 
 @app.command()
 def cif(
     file: Path = FILE,
-    time: str = typer.Option("time", help="Column of follow-up times."),
-    status: str = typer.Option("status", help="Column of status codes."),
+    time: str | None = TIME,
+    status: str | None = STATUS,
+    endpoint: str | None = ENDPOINT,
+    unit: TimeUnit = UNIT,
     cause: str = typer.Option("1", help="Status code of the event of interest."),
     censored: str = typer.Option("0", help="Status code of a censored row."),
     competing: list[str] = typer.Option([], "--competing",
@@ -160,45 +212,59 @@ def cif(
     variance: str = typer.Option("delta", help="delta (= R survfit) or aalen (= cmprsk)."),
     conf_type: str = typer.Option("log", help="CI transform: log (R survfit's default), log-log or plain."),
     conf_level: float = CONF_LEVEL,
-    at: list[float] = typer.Option([365.0], "--at", help="Times to read the incidence at, events on the day count."),
+    at: list[float] = typer.Option([], "--at", help="Times to read the incidence at, events on the day count "
+                                                    "(default: 1 year, 365 days or 12 months)."),
     digits: int = typer.Option(3, help="Decimals shown for probabilities."),
     plot: Path | None = PLOT,
     as_json: bool = JSON,
 ) -> None:
-    """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups."""
+    """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups.
+
+    Default columns: time/status, or complication_days/complication_status from the analysis export."""
 
     def action() -> None:
-        frame = read_table(file)
-        select_columns(frame, time, status)
+        from openidds.outcomes import cumulative_incidence, gray_test
+        from openidds.outcomes.figures import cumulative_incidence_figure
+
+        raw = read_table(file)
+        chosen = resolve(raw.columns, time, status, endpoint,
+                         preferred=("complication", "severe_complication", "reoperation"))
+        frame = _timed(raw, chosen, unit)
+        t, s = chosen.time, chosen.status
+        times = list(at) or [ONE_YEAR[unit]]
         options = dict(censored=_code(censored), competing=[_code(c) for c in competing] or None,
-                       time_column=time, status_column=status)
-        fits = [(label, cumulative_incidence(rows[time], rows[status], _code(cause), variance=variance,
+                       time_column=t, status_column=s)
+        fits = [(label, cumulative_incidence(rows[t], rows[s], _code(cause), variance=variance,
                                              conf_type=conf_type, conf_level=conf_level, **options))
                 for label, rows in _groups(frame, group)]
-        test = (gray_test(frame[time], frame[status], frame[group], _code(cause), group_column=group, **options)
+        test = (gray_test(frame[t], frame[s], frame[group], _code(cause), group_column=group, **options)
                 if group and len(fits) > 1 else None)
-        _save(plot, lambda: cumulative_incidence_figure({str(label): fit for label, fit in fits}, time_label=time,
-                                                        title=f"Cumulative incidence of {status} = {cause}"))
+        what = chosen.title if chosen.name else f"{s} = {cause}"
+        last = max((float(fit.time[-1]) for _, fit in fits if len(fit.time)), default=0.0)
+        _save(plot, lambda: cumulative_incidence_figure(
+            {str(label): fit for label, fit in fits}, time_label=chosen.time_label(unit),
+            title=f"Cumulative incidence: {what}", time_ticks=time_ticks(last, unit) if last > 0 else None))
         if as_json:
-            _emit({"file": str(file), "analysis": "cumulative_incidence", "time": time, "status": status,
-                   "group": group, "fits": [{"group": str(label), **fit.to_dict(at)} for label, fit in fits],
+            _emit({"file": str(file), "analysis": "cumulative_incidence", "endpoint": chosen.name or None,
+                   "time": t, "status": s, "unit": unit.value, "group": group,
+                   "fits": [{"group": str(label), **fit.to_dict(times)} for label, fit in fits],
                    "gray": test.to_dict() if test else None})
             return
-        console = Console()
-        table = label_table(f"Cumulative incidence of {status} = {cause}",
+        out = console()
+        table = label_table(f"Cumulative incidence: {what} ({t} / {s}, {unit.value})",
                             ("group", "n", "time", "at risk", "events", "incidence", "SE", f"{conf_level:.0%} CI"))
         for label, fit in fits:
-            r = fit.at(at)
-            for i in range(len(at)):
+            r = fit.at(times)
+            for i in range(len(times)):
                 table.add_row(str(label), str(fit.n), f"{r.time[i]:g}", str(r.n_risk[i]), str(r.n_event[i]),
                               _fmt(r.incidence[i], digits), _fmt(r.std_err[i], digits + 1),
                               _ci(r.lower[i], r.upper[i], digits))
-        console.print(table)
+        out.print(table)
         if test:
-            console.print(f"Gray's test: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
-        console.print(f"Method: {fits[0][1].method.describe()}", highlight=False)
+            out.print(f"Gray's test: chi-square {test.statistic:.2f}, df {test.df}, p = {test.p_value:.3g}")
+        out.print(f"Method: {fits[0][1].method.describe()}. {_unit_note(unit)}", highlight=False)
 
-    _run(action)
+    _run(action, as_json)
 
 
 @app.command()
@@ -215,8 +281,11 @@ def paired(
     """Paired comparison of a score against baseline: paired t, Wilcoxon signed-rank (V), share improved."""
 
     def action() -> None:
+        from openidds.outcomes import paired_comparison
+        from openidds.outcomes.figures import paired_figure
+
         frame = read_table(file)
-        select_columns(frame, before, *after)
+        _columns(frame, before, *after)
         results = [paired_comparison(frame[before], frame[column], better=better, conf_level=conf_level,
                                      before_column=before, after_column=column) for column in after]
         _save(plot, lambda: paired_figure(frame[before], frame[after[0]], results[0], labels=(before, after[0]),
@@ -245,13 +314,13 @@ def paired(
         ]
         for name, cells in rows:
             table.add_row(name, *cells)
-        console = Console()
-        console.print(table)
-        console.print(f"Method: {results[0].t_test.method}; Wilcoxon: {results[0].signed_rank.method}; "
+        out = console()
+        out.print(table)
+        out.print(f"Method: {results[0].t_test.method}; Wilcoxon: {results[0].signed_rank.method}; "
                       f"improved = after {'<' if better == 'lower' else '>'} before, Clopper-Pearson and Wilson CIs",
                       highlight=False)
 
-    _run(action)
+    _run(action, as_json)
 
 
 @app.command(name="describe")
@@ -266,9 +335,14 @@ def describe_command(
     """Table 1: mean ± SD and median (IQR, R type 7) for numbers, n (%) for categories; missing counted."""
 
     def action() -> None:
+        from openidds.outcomes import describe
+        from openidds.outcomes.describe import Categorical
+
         if not continuous and not categorical:
             raise OpenIDDSError("columns", "none", "at least one --continuous or --categorical column")
-        table = describe(read_table(file), continuous=continuous, categorical=categorical, by=by)
+        frame = read_table(file)
+        _columns(frame, *continuous, *categorical, *([by] if by else []))
+        table = describe(frame, continuous=continuous, categorical=categorical, by=by)
         if as_json:
             _emit({"file": str(file), "analysis": "describe", **table.to_dict()})
             return
@@ -289,10 +363,9 @@ def describe_command(
             missing = [s.n_missing for s in per_group]
             if any(missing):
                 out.add_row("  missing", *[str(m) for m in missing])
-        console = Console()
-        console.print(out)
-        console.print("Values are mean ± SD, median (IQR, R type-7 quartiles) or n (%); % of non-missing rows.",
+        console().print(out)
+        console().print("Values are mean ± SD, median (IQR, R type-7 quartiles) or n (%); % of non-missing rows.",
                       highlight=False)
 
-    _run(action)
+    _run(action, as_json)
 

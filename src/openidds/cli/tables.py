@@ -1,13 +1,18 @@
 """Tables in and out: reading a table the commands analyse (CSV or Parquet by the file's suffix), and the
 rich tables they print."""
 
+from __future__ import annotations
+
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.table import Table
 
 from openidds.errors import OpenIDDSError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
@@ -23,6 +28,8 @@ def label_table(title: str, columns: Sequence[str], **style: str) -> Table:
 def read_table(path: Path, field: str = "file") -> pd.DataFrame:
     """The table in ``path`` (``.csv``, ``.parquet`` or ``.pq``) with rows labelled 1.. as data rows, so an
     error can name the file's row; any other suffix raises ``OpenIDDSError(field, path, ...)``."""
+    import pandas as pd
+
     suffix = path.suffix.lower()
     if suffix == ".csv":
         frame = pd.read_csv(path)

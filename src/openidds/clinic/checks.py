@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from openidds.clinic import rules, store
 from openidds.clinic.database import sessions
 from openidds.clinic.findings import Finding
+from openidds.clinic.queries import ImplantFacts, active_implant
 from openidds.clinic.record import Record
 
 WARNING = "warning"
@@ -61,9 +62,11 @@ def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
         if size is not None and refill.get("volume_added_ml") > size:
             out.append(Finding("refill-volume", refill.label, f"volume_added_ml={refill.get('volume_added_ml'):g} "
                                f"exceeds the {size:g} mL reservoir"))
-    active = [i for i in implants if not i.get("explant_date")]
-    if exit_ is None and active:
-        current = active[-1]
+    active_id = active_implant((ImplantFacts(i.db_id, i.get("implant_date"), i.get("explant_date"),
+                                             i.extra.get("replaces_implant_id")) for i in implants
+                                if i.db_id is not None), exit_ is not None)
+    current = next((i for i in implants if i.db_id == active_id), None)
+    if current is not None:
         refills = sorted((r for r in kinds["refills"] if r.implant_date == current.get("implant_date")),
                          key=lambda r: r.get("refilled_at"))
         due = refills[-1].get("next_refill_due") if refills else None

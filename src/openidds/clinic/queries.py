@@ -1,8 +1,11 @@
-"""Everyday questions to the registry: who is followed, and which pumps need a refill soon."""
+"""Everyday questions to the registry: who is followed, which implant is a patient's pump in place, and
+which pumps need a refill soon."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -15,6 +18,34 @@ def _iso(value: Any) -> Any:
     if isinstance(value, dt.datetime):
         return value.isoformat() + "Z"
     return value.isoformat() if isinstance(value, dt.date) else value
+
+
+@dataclass(frozen=True)
+class ImplantFacts:
+    """What decides whether an implant is still in place: its dates and the implant it replaced."""
+
+    implant_id: int
+    implant_date: dt.date
+    explant_date: dt.date | None
+    replaces_implant_id: int | None
+
+
+def active_implant(implants: Iterable[ImplantFacts], exited: bool) -> int | None:
+    """The id of a patient's active implant (the pump in place), or None.
+
+    Only the patient's latest implant can be active: a revision or replacement is a new implant row, so an
+    implant is superseded by a later implant of the same patient or by one whose ``replaces_implant_id``
+    points at it. The latest is active unless it is explanted, superseded itself, or the patient has left
+    follow-up (an exit record). This is the one definition used by ``registry check`` and ``refills-due``.
+    """
+    own = list(implants)
+    if exited or not own:
+        return None
+    replaced = {i.replaces_implant_id for i in own}
+    latest = max(own, key=lambda i: i.implant_date)
+    if latest.explant_date is not None or latest.implant_id in replaced:
+        return None
+    return latest.implant_id
 
 
 @dataclass(frozen=True)
@@ -34,20 +65,36 @@ class RefillDue:
 
 
 def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[RefillDue]:
-    """Pumps in place (not explanted, patient not exited) due for a refill by ``today + within_days``,
-    soonest first; overdue pumps have negative ``days_left``."""
+    """Active implants (:func:`active_implant`) due for a refill by ``today + within_days``, soonest first;
+    overdue pumps have negative ``days_left``.
+
+    The due dates come from the indexed ``refill_status`` table; only the patients with a date in range are
+    then read in full to decide which of their implants is in place.
+    """
     horizon = today + dt.timedelta(days=within_days)
     r, i, p, s, e = models.RefillStatus, models.Implant, models.Patient, models.Site, models.Exit
-    stmt = (
-        select(s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.next_refill_due)
+    due = (
+        select(i.id, s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.next_refill_due)
         .select_from(r).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
-        .outerjoin(e, e.patient_id == p.id)
-        .where(r.next_refill_due <= horizon, i.explant_date.is_(None), e.id.is_(None))
+        .where(r.next_refill_due <= horizon)
         .order_by(r.next_refill_due, s.code, p.patient_code)
     )
+    patients_due = select(i.patient_id).join(r, r.implant_id == i.id).where(r.next_refill_due <= horizon)
+    their_implants = (
+        select(i.patient_id, i.id, i.implant_date, i.explant_date, i.replaces_implant_id, e.id.is_not(None))
+        .outerjoin(e, e.patient_id == i.patient_id).where(i.patient_id.in_(patients_due))
+    )
     with engine.connect() as conn:
-        return [RefillDue(site, code, day, serial, at, due, (due - today).days)
-                for site, code, day, serial, at, due in conn.execute(stmt)]
+        implants: dict[int, list[ImplantFacts]] = defaultdict(list)
+        exited: set[int] = set()
+        for patient_id, implant_id, implant_date, explant_date, replaces, has_exit in conn.execute(their_implants):
+            implants[patient_id].append(ImplantFacts(implant_id, implant_date, explant_date, replaces))
+            if has_exit:
+                exited.add(patient_id)
+        active = {active_implant(own, patient_id in exited) for patient_id, own in implants.items()}
+        return [RefillDue(site, code, day, serial, at, next_due, (next_due - today).days)
+                for implant_id, site, code, day, serial, at, next_due in conn.execute(due)
+                if implant_id in active and next_due is not None]
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,14 @@ policy and the pump, shows old and new side by side, needs a recorded confirmati
 finding, and only then sends one command. Every refusal and confirmation is in the session log.
 """
 
-from openidds.programmer.boluses import MIXING_WARNING, BolusPlan, bridge_bolus, path_ticks, priming_bolus
+from openidds.programmer.boluses import (
+    MIXING_WARNING,
+    BolusPlan,
+    bridge_bolus,
+    path_ticks,
+    plan_bolus,
+    priming_bolus,
+)
 from openidds.programmer.catheter_access import (
     CatheterAccessPlan,
     CatheterAccessProcedure,
@@ -30,6 +37,13 @@ from openidds.programmer.orders import (
     concentration,
 )
 from openidds.programmer.policy import DISCREPANCY_FLOOR_ML, PUMP_ACCURACY_PERCENT, Policy, SourcedFigure
+from openidds.programmer.present import (
+    dose_unit,
+    present_bolus_order,
+    present_doses,
+    present_forecast,
+    present_stability,
+)
 from openidds.programmer.refill import (
     CHECKLIST,
     Discrepancy,
@@ -92,6 +106,7 @@ __all__ = [
     "convert",
     "describe_therapy",
     "discrepancy_threshold",
+    "dose_unit",
     "dump_state",
     "figures",
     "fill_history",
@@ -100,8 +115,13 @@ __all__ = [
     "load_state",
     "path_ticks",
     "plain_decimal",
+    "plan_bolus",
     "plan_catheter_access",
     "plan_fill",
+    "present_bolus_order",
+    "present_doses",
+    "present_forecast",
+    "present_stability",
     "priming_bolus",
     "stability",
     "to_command",

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from openidds.programmer.conversion import plain_decimal
-from openidds.pump import BolusKind, Catheter, PumpSpec, Solution, StartBolus, Therapy, max_daily_volume
+from openidds.programmer.errors import ProgrammerError
+from openidds.programmer.history import fill_history
+from openidds.pump import BolusKind, Catheter, Pump, PumpSpec, Solution, StartBolus, Therapy, max_daily_volume
 from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, ticks_to_ml, volume_ticks
 
 MIXING_WARNING = (
@@ -85,7 +87,8 @@ def bridge_bolus(spec: PumpSpec, catheter: Catheter, old: Solution, new: Solutio
     clear_s = math.ceil(path * SECONDS_PER_DAY / daily)
     reasons = [f"path {plain_decimal(volume)} mL holds the old solution ({old.describe()})",
                f"new daily {drug} dose at the old concentration: {decimal_text(rate / 10**6, 6)} "
-               f"mL/day, so {plain_decimal(volume)} mL takes {duration // 60} min (rounded up: never above the new dose)"]
+               f"mL/day, so {plain_decimal(volume)} mL takes {duration // 60} min "
+               "(rounded up: never above the new dose)"]
     warnings = [f"without a bridge the patient gets {float(ratio):g} x the new {drug} dose for "
                 f"{clear_s / 3600:.1f} h while the old solution clears"]
     others = [d for d in new.drugs if d != drug and d in old.drugs
@@ -96,8 +99,24 @@ def bridge_bolus(spec: PumpSpec, catheter: Catheter, old: Solution, new: Solutio
     if not feasible:
         reasons.append(f"not possible as one bolus on {spec.model.name}: {duration} s at "
                        f"{decimal_text(rate / 10**6, 6)} mL/day (a bolus lasts at most "
-                       f"{MAX_BOLUS_S} s, at {spec.model.min_rate_ml_per_day} to {spec.model.max_rate_ml_per_day} mL/day)")
+                       f"{MAX_BOLUS_S} s, at {spec.model.min_rate_ml_per_day} to "
+                       f"{spec.model.max_rate_ml_per_day} mL/day)")
     return BolusPlan(BolusKind.BRIDGE, volume, duration, feasible, tuple(reasons), tuple(warnings))
+
+
+def plan_bolus(pump: Pump, kind: BolusKind) -> BolusPlan:
+    """The priming bolus for the pump's catheter, or the bridge bolus after its last refill (which must have
+    changed the concentration of a programmed pump)."""
+    if kind is BolusKind.PRIMING:
+        return priming_bolus(pump.spec, pump.catheter)
+    if kind is BolusKind.BRIDGE:
+        fills, _ = fill_history(pump.log)
+        if len(fills) < 2 or pump.therapy is None:
+            raise ProgrammerError("kind", kind.value, "a bridge after a refill that changed the concentration of a "
+                                  "programmed pump (this pump has no such refill: a priming bolus, perhaps?)")
+        old, new = fills[-2].solution, fills[-1].solution
+        return bridge_bolus(pump.spec, pump.catheter, old, new, pump.therapy, new.drugs[0])
+    raise ProgrammerError("kind", kind.value, f"{BolusKind.PRIMING.value} or {BolusKind.BRIDGE.value}")
 
 
 def _tag(spec: PumpSpec, name: str) -> str:

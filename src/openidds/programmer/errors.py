@@ -10,7 +10,8 @@ class ProgrammerError(OpenIDDSError):
 class SessionRefused(ProgrammerError):
     """The session refused a step; the refusal is in the session log and nothing reached the pump.
 
-    ``findings`` lists every hard finding when a plan was refused (the message names the first).
+    ``findings`` lists every hard finding when a plan was refused (the message names the first), or the soft
+    findings still unconfirmed when a confirmation was refused.
     """
 
     def __init__(self, field: str, value: object, expected: str, findings: tuple = ()) -> None:

@@ -35,14 +35,26 @@ class FillPlan:
 
 
 def plan_fill(spec: PumpSpec, therapy: Therapy | None, at_s: int, *, stability: Stability, accuracy: SourcedFigure,
-              target_days: int | None = None) -> FillPlan:
-    """The fill for a refill at ``at_s`` with ``therapy`` running afterwards."""
+              target_days: int | None = None, volume_ml: Fraction | None = None) -> FillPlan:
+    """The fill for a refill at ``at_s`` with ``therapy`` running afterwards; with ``volume_ml``, the
+    forecast of that volume (refused above the reservoir's room)."""
     room = spec.capacity_ticks - spec.residual_ticks
     room_ml = Fraction(room, TICKS_PER_ML)
 
     def outlook(volume_ml: Fraction) -> RefillForecast:
         return forecast(spec, therapy, spec.residual_ticks + int(volume_ml * TICKS_PER_ML), at_s,
                         stability=stability, accuracy=accuracy)
+
+    if volume_ml is not None:
+        if target_days is not None:
+            raise ProgrammerError("volume_ml/target_days", (plain_decimal(volume_ml), target_days), "one of the two")
+        if not 0 < volume_ml <= room_ml:
+            raise ProgrammerError("volume_ml", plain_decimal(volume_ml), f"a volume above 0 and at most "
+                                  f"{plain_decimal(room_ml)} mL: a {spec.reservoir_ml} mL reservoir keeps "
+                                  f"{spec.model.residual_ml} mL")
+        entered = outlook(volume_ml)
+        days = "" if entered.due_s is None else f"; lasts {(entered.due_s - at_s) / SECONDS_PER_DAY:.1f} days"
+        return FillPlan(volume_ml, room_ml, entered, None, (f"{plain_decimal(volume_ml)} mL as entered{days}",))
 
     if target_days is None:
         full = outlook(room_ml)

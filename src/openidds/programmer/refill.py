@@ -77,17 +77,32 @@ class Discrepancy:
     def flagged(self) -> bool:
         return abs(self.difference_ml) > self.threshold_ml
 
+    @property
+    def suggests(self) -> str | None:
+        """What a flagged discrepancy points to, and what to check (None when within the threshold)."""
+        if not self.flagged:
+            return None
+        if self.difference_ml > 0:
+            return ("more left in the reservoir than expected: the pump delivered less than programmed "
+                    "(under-delivery); check the catheter for occlusion, kink or disconnection, the pump for a "
+                    "stalled rotor, and the patient for withdrawal or returning pain")
+        return ("less left in the reservoir than expected: more left it than programmed (over-delivery), a leak, "
+                "or drug injected outside the reservoir at the last refill (pocket fill); check the patient for "
+                "overdose signs and the pump and pocket for a leak")
+
     def describe(self) -> str:
         word = "FLAGGED" if self.flagged else "within"
-        return (f"withdrew {decimal_text(self.withdrawn_ml, 3)} mL, expected {decimal_text(self.expected_ml, 3)} mL: "
+        text = (f"withdrew {decimal_text(self.withdrawn_ml, 3)} mL, expected {decimal_text(self.expected_ml, 3)} mL: "
                 f"difference {decimal_text(self.difference_ml, 3)} mL, {word} the threshold "
                 f"{decimal_text(self.threshold_ml, 3)} mL ({self.basis})")
+        return text if self.suggests is None else f"{text}: {self.suggests}"
 
     def to_dict(self) -> dict:
         return {"t_s": self.t_s, "expected_ml": decimal_text(self.expected_ml, 6),
-                "withdrawn_ml": decimal_text(self.withdrawn_ml, 6), "difference_ml": decimal_text(self.difference_ml, 6),
+                "withdrawn_ml": decimal_text(self.withdrawn_ml, 6),
+                "difference_ml": decimal_text(self.difference_ml, 6),
                 "pumped_ml": decimal_text(self.pumped_ml, 6), "threshold_ml": decimal_text(self.threshold_ml, 6),
-                "flagged": self.flagged, "basis": self.basis}
+                "flagged": self.flagged, "basis": self.basis, "suggests": self.suggests}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +144,8 @@ def discrepancy_threshold(reservoir_ml: int, pumped_ml: Fraction, accuracy: Sour
                               f"{sorted(DISCREPANCY_FLOOR_ML)}")
     by_accuracy = pumped_ml * accuracy.value / 100
     if by_accuracy > floor.value:
-        return by_accuracy, f"{plain_decimal(accuracy.value)} % of {decimal_text(pumped_ml, 3)} mL pumped, {accuracy.tag}"
+        return by_accuracy, (f"{plain_decimal(accuracy.value)} % of {decimal_text(pumped_ml, 3)} mL pumped, "
+                             f"{accuracy.tag}")
     return floor.value, f"{floor.value} mL floor for a {reservoir_ml} mL pump, {floor.tag}"
 
 
@@ -185,6 +201,15 @@ class RefillWorkflow:
             raise self.session.refuse("port", Port(port).value, "the reservoir port: the catheter access port leads "
                                       "straight to the CSF and is a separate procedure, never part of a refill")
 
+    def withdraw_simulated(self) -> Discrepancy:
+        """Step 2 on the simulated pump when no measurement is given: the pump model's true residual is
+        withdrawn, and the session log says so."""
+        spec = self._pump.spec
+        true_ml = ticks_to_ml(max(self._pump.reservoir_actual_ticks - spec.residual_ticks, 0))
+        self.session.record("withdrawn_simulated", self.nurse, f"no measurement given: the simulated residual "
+                            f"{decimal_text(true_ml, 3)} mL is used")
+        return self.withdraw(true_ml)
+
     def withdraw(self, measured_ml: "str | Fraction", port: Port = Port.RESERVOIR) -> Discrepancy:
         """Step 2: the residual withdrawn and measured (mL) against the pump's expectation."""
         self._port(port)
@@ -195,18 +220,20 @@ class RefillWorkflow:
         except OpenIDDSError as error:
             raise self.session.refuse(error.field, error.value, error.expected) from None
         if withdrawn < 0 or withdrawn > self._pump.spec.reservoir_ml:
-            raise self.session.refuse("withdrawn_ml", measured_ml, f"a volume from 0 to {self._pump.spec.reservoir_ml} mL")
+            raise self.session.refuse("withdrawn_ml", measured_ml,
+                                      f"a volume from 0 to {self._pump.spec.reservoir_ml} mL")
         pumped = ticks_to_ml(self.session.pumped_since_fill_ticks)
         threshold, basis = discrepancy_threshold(self._pump.spec.reservoir_ml, pumped, self.accuracy)
         self.discrepancy = Discrepancy(self.at_s, self.expected_ml, withdrawn, pumped, threshold, basis)
-        self.trend = Trend(tuple(self._past()) + (self.discrepancy,))
+        self.trend = Trend((*self._past(), self.discrepancy))
         self.session.record("withdrawn", self.nurse, self.discrepancy.describe(),
                             {"discrepancy": self.discrepancy.to_dict(), "trend_flagged": self.trend.flagged})
         return self.discrepancy
 
     @property
     def needs_acknowledgement(self) -> bool:
-        return self.discrepancy is not None and (self.discrepancy.flagged or self.trend.flagged) and not self._acknowledged
+        flagged = self.discrepancy is not None and (self.discrepancy.flagged or self.trend.flagged)
+        return flagged and not self._acknowledged
 
     def acknowledge_discrepancy(self, who: str, why: str) -> None:
         """A flagged discrepancy (or trend) was investigated: who and what was found."""
@@ -225,13 +252,15 @@ class RefillWorkflow:
         if self.discrepancy is None:
             raise self.session.refuse("step", "fill", "the residual withdrawn and measured first")
         if self.needs_acknowledgement:
+            why = self.discrepancy.suggests or "the discrepancy trend across refills is flagged"
             raise self.session.refuse("discrepancy", decimal_text(self.discrepancy.difference_ml, 3) + " mL",
-                                      "an acknowledgement of the flagged discrepancy (who and why)")
+                                      f"an acknowledgement of the flagged discrepancy (who and why): {why}")
         library = self.session.library
         first = self._solution(concentrations, "concentration", library)
         second = self._solution(concentrations_again, "concentration_again", library)
         if first != second:
-            raise self.session.refuse("concentration_again", _text(second), f"the same as the first entry {_text(first)}")
+            raise self.session.refuse("concentration_again", _text(second),
+                                      f"the same as the first entry {_text(first)}")
         wanted = self.prescription.concentrations
         if set(first) != set(wanted) or any(first[d] != wanted[d] for d in wanted):
             raise self.session.refuse("concentration", _text(first), f"the prescription {_text(wanted)} "
@@ -295,7 +324,8 @@ class RefillWorkflow:
             lead = review.rows[0].drug
             bridge = bridge_bolus(self._pump.spec, self._pump.catheter, old_solution, new, review.therapy, lead)
         until = self.at_s + self.session.policy.observation_s
-        self.session.record("observation_started", self.nurse, f"observe the patient for overdose signs until t={until} s",
+        self.session.record("observation_started", self.nurse,
+                            f"observe the patient for overdose signs until t={until} s",
                             {"until_s": until})
         self.record = RefillRecord(report, self.discrepancy, self.trend, until, bridge, review)
         return self.record

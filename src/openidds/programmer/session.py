@@ -2,8 +2,9 @@
 
 The session interrogates the pump when it opens; after that nothing reaches the pump until
 :meth:`ProgrammingSession.transmit` sends one command (``SetTherapy``, or ``Refill`` from the refill
-workflow). An abandoned or refused session leaves the pump as it was after the interrogation. Every
-step, refusal and confirmation is written to the session log with who and why.
+workflow), or :meth:`ProgrammingSession.transmit_bolus` a priming or bridge bolus. An abandoned or refused
+session leaves the pump as it was after the interrogation. Every step, refusal and confirmation is written
+to the session log with who and why.
 """
 
 from collections.abc import Callable
@@ -13,14 +14,26 @@ from fractions import Fraction
 
 from openidds.drugs import DrugLibrary, default_library
 from openidds.errors import OpenIDDSError
+from openidds.programmer.boluses import BolusPlan
 from openidds.programmer.conversion import Conversion, plain_decimal
 from openidds.programmer.errors import ProgrammerError, SessionRefused
 from openidds.programmer.forecast import RefillForecast, Stability, forecast, stability
-from openidds.programmer.history import FillRecord, fill_history, first_fill_drugs
+from openidds.programmer.history import FillRecord, fill_history
 from openidds.programmer.orders import TherapyOrder, build_therapy
 from openidds.programmer.policy import Policy
+from openidds.programmer.present import present_stability
 from openidds.programmer.review import DrugRow, Finding, Level, assess
-from openidds.pump import CommandRefused, Interrogate, Pump, Refill, SetTherapy, Snapshot, Solution, Therapy
+from openidds.pump import (
+    CommandRefused,
+    Interrogate,
+    Pump,
+    Refill,
+    SetTherapy,
+    Snapshot,
+    Solution,
+    StartBolus,
+    Therapy,
+)
 from openidds.pump.ticks import TICKS_PER_ML, volume_ticks
 
 
@@ -114,7 +127,7 @@ class ProgrammingSession:
         self.log: list[LogEntry] = []
         self._overrides: dict[str, tuple[str, str]] = {}
         self.gate: Callable[[], str | None] | None = None
-        self.sent: Refill | SetTherapy | None = None
+        self.sent: Refill | SetTherapy | StartBolus | None = None
         self.record("opened", clinician, f"interrogated: {self.snapshot.therapy}; {self.snapshot.solution}; "
                     f"reservoir {plain_decimal(self.snapshot.reservoir_ml)} mL (estimated)")
 
@@ -137,10 +150,7 @@ class ProgrammingSession:
 
     def current_stability(self) -> Stability:
         """The stability date of what is in the reservoir now."""
-        if not self.fills:
-            return stability(None, self.library, None, frozenset())
-        last = len(self.fills) - 1
-        return stability(self.old_solution, self.library, self.fills[last].t_s, first_fill_drugs(self.fills, last))
+        return present_stability(self.old_solution, self.fills, self.library)
 
     def edit(self, order: TherapyOrder | None, fill: Fill | None = None) -> Review:
         """Validate a new therapy (``None`` keeps the present one) and, for a refill, the new contents.
@@ -219,9 +229,10 @@ class ProgrammingSession:
         """The clinician confirms the review; every soft finding must have been confirmed first."""
         self._require(State.REVIEWED)
         _require_text("who", who)
-        missing = sorted(f.id for f in self.review.soft if f.id not in self._overrides)
+        missing = tuple(f for f in self.review.soft if f.id not in self._overrides)
         if missing:
-            raise self.refuse("override", missing, "a confirmation (who and why) of every soft finding")
+            raise self.refuse("override", [f.id for f in missing], "a confirmation (who and why) of every soft "
+                              "finding", missing)
         self.state = State.CONFIRMED
         self.record("confirmed", who, "review confirmed", {"overrides": sorted(self._overrides)})
 
@@ -251,6 +262,25 @@ class ProgrammingSession:
         self.record("transmitted", self.clinician, type(command).__name__ + ": " + describe_therapy(review.therapy))
         return answer
 
+    def transmit_bolus(self, plan: BolusPlan) -> None:
+        """Send a priming or bridge bolus the clinician has seen and confirmed (instead of a therapy).
+
+        An infeasible plan is refused (logged) with the reasons it cannot be given.
+        """
+        self._require(State.OPEN)
+        if not plan.feasible:
+            raise self.refuse("bolus", plan.kind.value, "a bolus the pump can give: " + "; ".join(plan.reasons))
+        command = plan.command()
+        try:
+            self._pump.execute(self.at_s, command)
+        except CommandRefused as error:
+            self.record("pump_refused", self.clinician, str(error))
+            raise
+        self.state = State.TRANSMITTED
+        self.sent = command
+        self.record("transmitted", self.clinician, f"{plan.kind.value} bolus: {'; '.join(plan.reasons)}",
+                    {"bolus": plan.to_dict()})
+
     def abandon(self, reason: str) -> None:
         """End the session without sending anything."""
         _require_text("reason", reason)
@@ -261,7 +291,8 @@ class ProgrammingSession:
 
     def _require(self, *states: State) -> None:
         if self.state not in states:
-            raise ProgrammerError("session", self.state.value, f"a session that is {' or '.join(s.value for s in states)}")
+            wanted = " or ".join(s.value for s in states)
+            raise ProgrammerError("session", self.state.value, f"a session that is {wanted}")
 
 
 def describe_therapy(therapy: Therapy | None) -> str:
