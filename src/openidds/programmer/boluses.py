@@ -6,7 +6,7 @@ warning applies). Bridge (after a concentration change): the old solution still 
 bridge bolus pushes it out at the rate that gives the *new* daily dose at the *old* concentration, so the
 patient gets the prescribed dose while the old solution clears; without it the patient would get the old
 concentration at the new rate for as long as the path takes to clear. Both are derived here (the exact
-SynchroMed formula is an open item of shared/reference/pump.md section 7).
+SynchroMed programmer formula is not published in any accessible manual).
 """
 
 import math
@@ -20,7 +20,7 @@ from openidds.pump import BolusKind, Catheter, Pump, PumpSpec, Solution, StartBo
 from openidds.pump.ticks import SECONDS_PER_DAY, decimal_text, ticks_to_ml, volume_ticks
 
 MIXING_WARNING = (
-    "Label warning (SynchroMed II reference guide, via shared/reference/pump.md section 1.2 [V]): at "
+    "Label warning (SynchroMed II reference guide [V]): at "
     "priming-bolus rates the drug mixes with the fluid in the catheter and with CSF; the patient can receive "
     "drug before the bolus ends, then a period of reduced concentration follows: risk of overdose, underdose "
     "or withdrawal. Monitor the patient through the bolus and the hours after it.")

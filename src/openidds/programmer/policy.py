@@ -29,7 +29,7 @@ PUMP_ACCURACY_PERCENT: dict[str, SourcedFigure] = {
     "SynchroMed II": SourcedFigure(
         Fraction("14.5"), Status.UNVERIFIED,
         "labelled flow accuracy 'often quoted +/-14.5 %', not found in an accessible manual "
-        "(shared/reference/pump.md section 7); clinical data: +1 % at 6 months, +2.5 % per refill "
+        "(SynchroMed II technical manuals); clinical data: +1 % at 6 months, +2.5 % per refill "
         "(Wesemann 2014, rapm.bmj.com/content/39/4/341)"),
 }
 """The delivery-accuracy margin per pump model, used for the worst-case refill date and the discrepancy check."""

@@ -40,7 +40,8 @@ CHECKLIST: tuple[tuple[str, str], ...] = (
     ("volume_injected", "the whole drawn-up volume injected into the reservoir; nothing left in the syringe"),
     ("patient_educated", "patient and carer told the signs of overdose and withdrawal, and whom to call"),
 )
-"""The pocket-fill checklist (shared/reference/pump.md section 2: pocket-fill defence, wrong port)."""
+"""The pocket-fill checklist (FDA Class I recall of 2011 on pocket fills, MedSun newsletter #58; Maino et al.,
+Neuromodulation 2017; the reservoir port, never the catheter-access port)."""
 
 
 @dataclass(frozen=True, slots=True)

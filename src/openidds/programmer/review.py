@@ -180,7 +180,8 @@ def _change_findings(entry: DrugEntry, new: DrugFigures, old: DrugFigures | None
     if old is None or old.daily.value == 0:
         out = [Finding(f"{drug}.initiation", Level.INFO, f"{drug}.daily_dose", str(new.daily), "",
                        "starting intrathecal therapy: reduce or stop systemic opioids and sedatives, and observe "
-                       "(shared/reference/pump.md section 2, over-infusion at initiation)")]
+                       "(mortality after intrathecal opioid initiation: Coffey et al., Anesthesiology "
+                       "2009;111:881-891)")]
         start = entry.starting_dose
         if start is not None and new.daily > start.high:
             out.append(Finding(f"{drug}.starting_dose", Level.SOFT, f"{drug}.daily_dose", str(new.daily),
