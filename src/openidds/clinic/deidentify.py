@@ -28,6 +28,7 @@ from openidds.clinic import store
 from openidds.clinic.analysis import age_on
 from openidds.clinic.database import sessions
 from openidds.clinic.fields import SPECS
+from openidds.clinic.formula_cells import neutralised_frame
 
 AGE_TOP = 90
 FREE_TEXT = {"note", "description", "cause_of_death", "reason"}
@@ -72,7 +73,9 @@ def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dic
                 age = age_on(birth, first_implant) if birth and first_implant else record.get("age_at_implant_years")
                 row["age_at_implant_years"] = age_group(age)
             tables[spec.name].append(row)
-    return {name: pd.DataFrame(sorted(rows, key=_research_order)) for name, rows in tables.items() if rows}
+    for rows in tables.values():
+        rows.sort(key=_research_order)
+    return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
 
 
 def _research_order(row: dict[str, Any]) -> tuple[str, list[str]]:
@@ -82,11 +85,12 @@ def _research_order(row: dict[str, Any]) -> tuple[str, list[str]]:
 
 
 def write_research_export(engine: Engine, directory: Path, seed: int, max_shift_days: int = 180) -> list[Path]:
-    """Write the de-identified tables as CSV files in ``directory``."""
+    """Write the de-identified tables as CSV files in ``directory`` (formula-like text neutralised, see
+    :mod:`openidds.clinic.formula_cells`)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in research_tables(engine, seed, max_shift_days).items():
         path = directory / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        neutralised_frame(frame).to_csv(path, index=False)
         paths.append(path)
     return paths

@@ -24,10 +24,12 @@ from typing import Any
 from sqlalchemy import Engine
 
 from openidds.clinic import audit, bulk, models, rules, store
+from openidds.clinic.checks import WARNING
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
+from openidds.clinic.formula_cells import FORMULA_STARTS, is_formula
 from openidds.clinic.record import PatientKey, Record
 from openidds.clinic.values import parser
 
@@ -47,9 +49,11 @@ class ImportSummary:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    warnings: list[Finding] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged}
+    def to_dict(self) -> dict[str, Any]:
+        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "warnings": [f.to_dict() for f in self.warnings]}
 
 
 @dataclass
@@ -183,7 +187,7 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
         if pumps and PUMP_SERIAL in index else [None] * n
     required = [i for i, f in enumerate(fields) if f.required]
     codes_valid = all(map(_valid_code, {*sites, *codes}))
-    batch = Batch()
+    batch = Batch(findings=_formula_warnings(spec, fields, values, rows, sites, codes))
     rows_of_values = zip(*values, strict=True) if values else ((),) * n
     for location_cells, row, site, code, serial in zip(rows, rows_of_values, sites, codes, serials, strict=True):
         if (not codes_valid and not (_valid_code(site) and _valid_code(code))) \
@@ -199,6 +203,23 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
             record.extra[PUMP_SERIAL] = serial
         batch.records.append(record)
     return batch
+
+
+def _formula_warnings(spec: RecordSpec, fields: Sequence[Field], values: Sequence[Sequence[Any]],
+                      rows: Sequence[tuple[str, Sequence[str | None]]], sites: Sequence[str],
+                      codes: Sequence[str]) -> list[Finding]:
+    """A warning for each text cell a spreadsheet would run as a formula (kept as given; neutralised on export)."""
+    out = []
+    for f, column in zip(fields, values, strict=True):
+        if f.kind != "text":
+            continue
+        for i, value in enumerate(column):
+            if is_formula(value):
+                out.append(Finding("formula-text", f"{spec.label.lower()} {sites[i]}/{codes[i]}",
+                                   f"{f.name}={value!r} starts with one of {' '.join(map(repr, FORMULA_STARTS))}: "
+                                   "a spreadsheet would run it as a formula; it is stored as given and exported "
+                                   "with a leading ' (check the source file)", rows[i][0], severity=WARNING))
+    return out
 
 
 def _derived(record: Record) -> dict[str, Any]:
@@ -304,10 +325,13 @@ def import_batch(engine: Engine, batch: Batch, user: str, source: str,
         snapshot = store.load(session, ids.values())
         plan = _Plan(snapshot, batch)
         plan.check()
-        if plan.findings:
-            raise ImportRejected(source, sorted(plan.findings, key=_location_order))
+        findings = sorted(plan.findings, key=_location_order)
+        if any(f.severity != WARNING for f in findings):
+            raise ImportRejected(source, findings)
         writer = _Writer(session, snapshot, user, source, progress)
-        return writer.write(plan.incoming, plan.existing)
+        summary = writer.write(plan.incoming, plan.existing)
+        summary.warnings = findings
+        return summary
 
 
 def _location_order(finding: Finding) -> tuple[str, int, str]:
