@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, bulk, models
+from openidds.clinic import audit, bulk, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 
 DEFAULT_PATH = "openidds-registry.sqlite"
@@ -28,9 +28,11 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class RegistrySession(Session):
-    """A session whose flushes write the audit trail; set ``info['user']`` before changing anything."""
+    """A session whose flushes check every value and write the audit trail; set ``info['user']`` before changing
+    anything."""
 
 
+validation.install(RegistrySession)
 audit.install(RegistrySession)
 
 
@@ -118,6 +120,7 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
     A stale record (another user saved it first), or a new record whose natural key another user saved
     meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written.
     """
+    validation.check_author(user, source)
     session = sessions(engine)()
     session.info.update({audit.USER_KEY: user, audit.SOURCE_KEY: source, audit.CLOCK_KEY: clock})
     try:

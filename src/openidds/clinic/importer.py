@@ -31,7 +31,7 @@ from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, refere
 from openidds.clinic.findings import Finding
 from openidds.clinic.formula_cells import FORMULA_STARTS, is_formula
 from openidds.clinic.record import PatientKey, Record
-from openidds.clinic.values import parser
+from openidds.clinic.values import check_length, column_length, parser
 
 Progress = Callable[[str, int, int], None]
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -83,9 +83,15 @@ def header_findings(spec: RecordSpec, columns: Iterable[str], location: str) -> 
     return out
 
 
+#: The most characters of a site code and of a patient ID (their columns' lengths).
+CODE_LENGTHS = {"site": column_length(models.Site.__table__.c.code),
+                "patient_id": column_length(models.Patient.__table__.c.patient_code)}
+
+
 @functools.lru_cache(maxsize=65536)
-def _valid_code(value: str) -> bool:
-    return _CODE.match(value) is not None
+def _valid_code(value: str, name: str) -> bool:
+    limit = CODE_LENGTHS[name]
+    return _CODE.match(value) is not None and (limit is None or len(value) <= limit)
 
 
 def _row_parsers(spec: RecordSpec, columns: Iterable[str]) -> tuple[tuple[str, Any, bool], ...]:
@@ -99,9 +105,15 @@ def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str) 
     errors: list[Finding] = []
     site, code = (cells.get("site") or "").strip(), (cells.get("patient_id") or "").strip()
     for name, value in (("site", site), ("patient_id", code)):
-        if not _valid_code(value):
-            errors.append(Finding("reference", f"{spec.label.lower()} {site}/{code}",
-                                  f"{name}={value!r}: expected letters, digits, '_', '.' or '-'", location))
+        if not _valid_code(value, name):
+            label = f"{spec.label.lower()} {site}/{code}"
+            try:
+                check_length(name, value, CODE_LENGTHS[name])
+            except RegistryError as exc:
+                errors.append(Finding("reference", label, str(exc), location))
+                continue
+            errors.append(Finding("reference", label, f"{name}={value!r}: expected letters, digits, '_', '.' or '-'",
+                                  location))
     values: dict[str, Any] = {}
     for name, parse, required in _row_parsers(spec, cells):
         try:
@@ -186,11 +198,12 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
     serials = [(c or "").strip() or None for c in columns[index[PUMP_SERIAL]]] \
         if pumps and PUMP_SERIAL in index else [None] * n
     required = [i for i, f in enumerate(fields) if f.required]
-    codes_valid = all(map(_valid_code, {*sites, *codes}))
+    codes_valid = all(_valid_code(s, "site") for s in set(sites)) \
+        and all(_valid_code(c, "patient_id") for c in set(codes))
     batch = Batch(findings=_formula_warnings(spec, fields, values, rows, sites, codes))
     rows_of_values = zip(*values, strict=True) if values else ((),) * n
     for location_cells, row, site, code, serial in zip(rows, rows_of_values, sites, codes, serials, strict=True):
-        if (not codes_valid and not (_valid_code(site) and _valid_code(code))) \
+        if (not codes_valid and not (_valid_code(site, "site") and _valid_code(code, "patient_id"))) \
                 or (any_bad and (_REFUSED in row or any(row[i] is None for i in required))):
             location, cells = location_cells
             record, found = parse_row(spec, dict(zip(header, cells, strict=True)), location)
