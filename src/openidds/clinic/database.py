@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, bulk, models, validation
+from openidds.clinic import audit, bulk, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 
 DEFAULT_PATH = "openidds-registry.sqlite"
@@ -28,11 +28,12 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class RegistrySession(Session):
-    """A session whose flushes check every value and write the audit trail; set ``info['user']`` before changing
-    anything."""
+    """A session whose flushes check every value, refuse deleting a record others depend on, and write the audit
+    trail; set ``info['user']`` before changing anything."""
 
 
 validation.install(RegistrySession)
+deletion.install(RegistrySession)
 audit.install(RegistrySession)
 
 
@@ -112,13 +113,22 @@ def sessions(engine: Engine) -> sessionmaker[RegistrySession]:
     return sessionmaker(engine, class_=RegistrySession, expire_on_commit=False)
 
 
+_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation (PostgreSQL); SQLite says "UNIQUE constraint failed"
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    """Whether the constraint broken is a unique key (another user saved the same record meanwhile)."""
+    return getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION or "UNIQUE constraint" in str(exc.orig)
+
+
 @contextlib.contextmanager
 def unit_of_work(engine: Engine, user: str, source: str | None = None,
                  clock: Callable[[], Any] | None = None) -> Iterator[RegistrySession]:
     """One transaction as ``user``: commits at the end, rolls back everything on error.
 
     A stale record (another user saved it first), or a new record whose natural key another user saved
-    meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written.
+    meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written; any other broken constraint is a
+    :class:`RegistryError` naming it.
     """
     validation.check_author(user, source)
     session = sessions(engine)()
@@ -132,8 +142,11 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
                                     "the version you read; reload it and apply your change again") from exc
     except IntegrityError as exc:
         session.rollback()
-        raise ConcurrentUpdateError("record", str(exc.orig).splitlines()[0],
-                                    "a new record nobody else saved meanwhile; run the change again") from exc
+        detail = str(exc.orig).splitlines()[0]
+        if _unique_violation(exc):
+            raise ConcurrentUpdateError("record", detail,
+                                        "a new record nobody else saved meanwhile; run the change again") from exc
+        raise RegistryError("record", detail, "values the schema's constraints accept (nothing was written)") from exc
     except BaseException:
         session.rollback()
         raise
