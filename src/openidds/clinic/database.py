@@ -16,7 +16,7 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -128,7 +128,8 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
 
     A stale record (another user saved it first), or a new record whose natural key another user saved
     meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written; any other broken constraint is a
-    :class:`RegistryError` naming it.
+    :class:`RegistryError` naming it; an SQLite registry still locked by another writer after the busy timeout
+    raises :class:`ConcurrentUpdateError` too.
     """
     validation.check_author(user, source)
     session = sessions(engine)()
@@ -147,6 +148,12 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
             raise ConcurrentUpdateError("record", detail,
                                         "a new record nobody else saved meanwhile; run the change again") from exc
         raise RegistryError("record", detail, "values the schema's constraints accept (nothing was written)") from exc
+    except OperationalError as exc:
+        session.rollback()
+        if "database is locked" not in str(exc.orig):
+            raise
+        raise ConcurrentUpdateError("registry", "busy", "the registry free within the busy timeout (another user's "
+                                    "change was being written); run the change again") from exc
     except BaseException:
         session.rollback()
         raise

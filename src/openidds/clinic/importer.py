@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from openidds.clinic import audit, bulk, models, rules, store
+from openidds.clinic import audit, bulk, locking, models, rules, store
 from openidds.clinic.checks import WARNING
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
@@ -332,9 +332,12 @@ def _patients_touched(batch: Batch) -> set[PatientKey]:
 def import_batch(engine: Engine, batch: Batch, user: str, source: str,
                  progress: Progress | None = None) -> ImportSummary:
     """Check ``batch`` against the registry and write it in one transaction; raise :class:`ImportRejected`
-    with every finding, writing nothing, if any row is wrong."""
+    with every finding, writing nothing, if any row is wrong. The records the checks read are locked first
+    (:mod:`openidds.clinic.locking`), so a concurrent change to the same patients waits for this one."""
     with bulk.collector_paused(), unit_of_work(engine, user, source=source) as session:
+        locking.begin_write(session.connection())
         ids = store.patient_ids_for(session, _patients_touched(batch))
+        locking.lock_patients(session, ids.values())
         snapshot = store.load(session, ids.values())
         plan = _Plan(snapshot, batch)
         plan.check()
