@@ -113,6 +113,8 @@ def sessions(engine: Engine) -> sessionmaker[RegistrySession]:
     return sessionmaker(engine, class_=RegistrySession, expire_on_commit=False)
 
 
+#: SQLSTATEs of a transaction PostgreSQL aborted for another one: serialization_failure, deadlock_detected.
+_RETRYABLE = {"40001", "40P01"}
 _UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation (PostgreSQL); SQLite says "UNIQUE constraint failed"
 
 
@@ -128,8 +130,9 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
 
     A stale record (another user saved it first), or a new record whose natural key another user saved
     meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written; any other broken constraint is a
-    :class:`RegistryError` naming it; an SQLite registry still locked by another writer after the busy timeout
-    raises :class:`ConcurrentUpdateError` too.
+    :class:`RegistryError` naming it; an SQLite registry still locked by another writer after the busy timeout,
+    or a PostgreSQL transaction aborted for another one (deadlock, serialization), raises
+    :class:`ConcurrentUpdateError` too.
     """
     validation.check_author(user, source)
     session = sessions(engine)()
@@ -150,10 +153,10 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
         raise RegistryError("record", detail, "values the schema's constraints accept (nothing was written)") from exc
     except OperationalError as exc:
         session.rollback()
-        if "database is locked" not in str(exc.orig):
+        if "database is locked" not in str(exc.orig) and getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
             raise
-        raise ConcurrentUpdateError("registry", "busy", "the registry free within the busy timeout (another user's "
-                                    "change was being written); run the change again") from exc
+        raise ConcurrentUpdateError("registry", "busy", "no other change in the way (another user's change to the "
+                                    "same records was being written); run the change again") from exc
     except BaseException:
         session.rollback()
         raise
