@@ -89,3 +89,18 @@ def test_an_over_long_audit_user_or_source_is_refused_before_anything_is_written
     with pytest.raises(RegistryError, match="source="), unit_of_work(engine, "clerk", source="f" * 256) as s:
         _patient(s)
     assert _count(engine, Patient) == 0
+
+
+@pytest.mark.parametrize(("name", "value", "message"), [
+    ("adl_score", "65", "adl_score='65': expected a whole number"),
+    ("adl_score", True, "adl_score=True: expected a whole number"),
+    ("bmi_kg_per_m2", float("nan"), "bmi_kg_per_m2=nan: expected a finite number"),
+    ("birth_date", dt.datetime(1950, 1, 1, 8), "birth_date=datetime.datetime(1950, 1, 1, 8, 0): expected a date"),
+    ("pain_locations", ["back", "back"], "pain_locations=['back', 'back']: expected each code once"),
+    ("currency", "eur", "currency='eur': expected text matching ^[A-Z]{3}$"),
+])
+def test_a_flush_refuses_a_value_of_the_wrong_type_or_form(engine, name, value, message):
+    with pytest.raises(RegistryError) as refused, unit_of_work(engine, "clerk") as s:
+        _patient(s, **{name: value})
+    assert str(refused.value) == message
+    assert _count(engine, Patient) == 0
