@@ -1,7 +1,8 @@
 """Audit trail: every insert, update and delete is logged with who, when, before and after.
 
 ORM changes are captured in ``after_flush`` and written on the flush's own connection, so the log entry
-commits or rolls back with the change. Bulk imports write theirs with :func:`write_inserts`, which encodes
+commits or rolls back with the change; every entry is sealed into a hash chain as it is written
+(:mod:`openidds.clinic.audit_chain`). Bulk imports write theirs with :func:`write_inserts`, which encodes
 the records' non-null values column by column (:func:`encode_payloads`: the text the ``after`` column's own
 JSON type would write, at a fraction of the cost for 100,000 records).
 """
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, event, insert, inspect
 from sqlalchemy.orm import Session
 
-from openidds.clinic import bulk
+from openidds.clinic import audit_chain, bulk
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.models import JSON_ENCODER, AuditEntry
 
@@ -99,10 +100,12 @@ def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, colu
     does not name was null), encoded by :func:`encode_payloads`."""
     if not columns or not columns["id"]:
         return
+    audit_chain.hold_chain(conn)
     bulk.insert_columns(conn, bulk.table_of(AuditEntry),
                         {"record_id": columns["id"], "after": encode_payloads(columns)},
                         {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
                          "source": source}, encoded=("before", "after"))
+    audit_chain.seal(conn, len(columns["id"]))
 
 
 def _columns(obj: Any) -> dict[str, Any]:
@@ -147,10 +150,14 @@ def _after_flush(session: Session, _context: Any) -> None:
         if not isinstance(obj, AuditEntry):
             entries += audit_rows(user, at, "delete", obj.__tablename__, [(obj.id, _columns(obj), None)], source)
     if entries:
-        session.connection().execute(insert(AuditEntry), entries)
+        conn = session.connection()
+        audit_chain.hold_chain(conn)
+        conn.execute(insert(AuditEntry), entries)
+        audit_chain.seal(conn, len(entries))
 
 
 def install(session_class: type[Session]) -> None:
-    """Attach the audit listener to a session class (idempotent)."""
+    """Attach the audit listener, and the refusal of any change to the trail, to a session class (idempotent)."""
+    audit_chain.install(session_class)
     if not event.contains(session_class, "after_flush", _after_flush):
         event.listen(session_class, "after_flush", _after_flush)

@@ -9,6 +9,7 @@ from pathlib import Path
 from openidds.clinic import bulk
 from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
+from openidds.clinic.formula_cells import neutralised_row
 from openidds.clinic.importer import Batch, header_findings, parse_table
 
 
@@ -69,6 +70,6 @@ def write_template(directory: Path) -> list[Path]:
     for spec in SPECS.values():
         path = directory / f"{spec.name}.csv"
         with path.open("w", newline="", encoding="utf-8") as handle:
-            csv.writer(handle).writerow([*reference_columns(spec), *spec.columns])
+            csv.writer(handle).writerow(neutralised_row([*reference_columns(spec), *spec.columns]))
         out.append(path)
     return out

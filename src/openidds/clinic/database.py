@@ -16,11 +16,11 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, bulk, models
+from openidds.clinic import audit, bulk, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 
 DEFAULT_PATH = "openidds-registry.sqlite"
@@ -28,9 +28,12 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class RegistrySession(Session):
-    """A session whose flushes write the audit trail; set ``info['user']`` before changing anything."""
+    """A session whose flushes check every value, refuse deleting a record others depend on, and write the audit
+    trail; set ``info['user']`` before changing anything."""
 
 
+validation.install(RegistrySession)
+deletion.install(RegistrySession)
 audit.install(RegistrySession)
 
 
@@ -110,14 +113,28 @@ def sessions(engine: Engine) -> sessionmaker[RegistrySession]:
     return sessionmaker(engine, class_=RegistrySession, expire_on_commit=False)
 
 
+#: SQLSTATEs of a transaction PostgreSQL aborted for another one: serialization_failure, deadlock_detected.
+_RETRYABLE = {"40001", "40P01"}
+_UNIQUE_VIOLATION = "23505"  # SQLSTATE unique_violation (PostgreSQL); SQLite says "UNIQUE constraint failed"
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    """Whether the constraint broken is a unique key (another user saved the same record meanwhile)."""
+    return getattr(exc.orig, "sqlstate", None) == _UNIQUE_VIOLATION or "UNIQUE constraint" in str(exc.orig)
+
+
 @contextlib.contextmanager
 def unit_of_work(engine: Engine, user: str, source: str | None = None,
                  clock: Callable[[], Any] | None = None) -> Iterator[RegistrySession]:
     """One transaction as ``user``: commits at the end, rolls back everything on error.
 
     A stale record (another user saved it first), or a new record whose natural key another user saved
-    meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written.
+    meanwhile, raises :class:`ConcurrentUpdateError` and nothing is written; any other broken constraint is a
+    :class:`RegistryError` naming it; an SQLite registry still locked by another writer after the busy timeout,
+    or a PostgreSQL transaction aborted for another one (deadlock, serialization), raises
+    :class:`ConcurrentUpdateError` too.
     """
+    validation.check_author(user, source)
     session = sessions(engine)()
     session.info.update({audit.USER_KEY: user, audit.SOURCE_KEY: source, audit.CLOCK_KEY: clock})
     try:
@@ -129,8 +146,17 @@ def unit_of_work(engine: Engine, user: str, source: str | None = None,
                                     "the version you read; reload it and apply your change again") from exc
     except IntegrityError as exc:
         session.rollback()
-        raise ConcurrentUpdateError("record", str(exc.orig).splitlines()[0],
-                                    "a new record nobody else saved meanwhile; run the change again") from exc
+        detail = str(exc.orig).splitlines()[0]
+        if _unique_violation(exc):
+            raise ConcurrentUpdateError("record", detail,
+                                        "a new record nobody else saved meanwhile; run the change again") from exc
+        raise RegistryError("record", detail, "values the schema's constraints accept (nothing was written)") from exc
+    except OperationalError as exc:
+        session.rollback()
+        if "database is locked" not in str(exc.orig) and getattr(exc.orig, "sqlstate", None) not in _RETRYABLE:
+            raise
+        raise ConcurrentUpdateError("registry", "busy", "no other change in the way (another user's change to the "
+                                    "same records was being written); run the change again") from exc
     except BaseException:
         session.rollback()
         raise

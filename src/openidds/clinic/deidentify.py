@@ -8,7 +8,9 @@
 * Age at first implant (from the birth date before it is dropped) is reported, with 90 and over as ``"90+"``
   (HIPAA Safe Harbor groups ages over 89).
 
-The same seed gives the same research IDs and shifts; keep the seed secret, as it re-links the export.
+Rows are ordered by research ID in every table (random per seed), so a row's rank in the export says
+nothing about its patient's rank in the registry. The same seed gives the same research IDs and shifts; keep
+the seed secret, as it re-links the export.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from openidds.clinic import store
 from openidds.clinic.analysis import age_on
 from openidds.clinic.database import sessions
 from openidds.clinic.fields import SPECS
+from openidds.clinic.formula_cells import neutralised_frame
 
 AGE_TOP = 90
 FREE_TEXT = {"note", "description", "cause_of_death", "reason"}
@@ -70,15 +73,24 @@ def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dic
                 age = age_on(birth, first_implant) if birth and first_implant else record.get("age_at_implant_years")
                 row["age_at_implant_years"] = age_group(age)
             tables[spec.name].append(row)
+    for rows in tables.values():
+        rows.sort(key=_research_order)
     return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
 
 
+def _research_order(row: dict[str, Any]) -> tuple[str, list[str]]:
+    """Sort key of a research row: its research ID, then its values as text (a stable order per patient that
+    does not follow the registry's)."""
+    return row["research_id"], [str(value) for value in row.values()]
+
+
 def write_research_export(engine: Engine, directory: Path, seed: int, max_shift_days: int = 180) -> list[Path]:
-    """Write the de-identified tables as CSV files in ``directory``."""
+    """Write the de-identified tables as CSV files in ``directory`` (formula-like text neutralised, see
+    :mod:`openidds.clinic.formula_cells`)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in research_tables(engine, seed, max_shift_days).items():
         path = directory / f"{name}.csv"
-        frame.to_csv(path, index=False)
+        neutralised_frame(frame).to_csv(path, index=False)
         paths.append(path)
     return paths

@@ -19,8 +19,9 @@ class ConcurrentUpdateError(RegistryError):
 
 
 class ImportRejected(RegistryError):
-    """An import found errors and wrote nothing; ``findings`` lists every error row by row."""
+    """An import found errors and wrote nothing; ``findings`` lists every error (and warning) row by row."""
 
     def __init__(self, source: str, findings: list[Finding]) -> None:
         self.findings = findings
-        super().__init__("import", source, f"a file without errors ({len(findings)} errors found, nothing written)")
+        errors = sum(f.severity == "error" for f in findings)
+        super().__init__("import", source, f"a file without errors ({errors} errors found, nothing written)")

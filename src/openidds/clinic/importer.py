@@ -23,13 +23,15 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from openidds.clinic import audit, bulk, models, rules, store
+from openidds.clinic import audit, bulk, locking, models, rules, store
+from openidds.clinic.checks import WARNING
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
+from openidds.clinic.formula_cells import FORMULA_STARTS, is_formula
 from openidds.clinic.record import PatientKey, Record
-from openidds.clinic.values import parser
+from openidds.clinic.values import check_length, column_length, parser
 
 Progress = Callable[[str, int, int], None]
 _CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
@@ -47,9 +49,11 @@ class ImportSummary:
     inserted: dict[str, int] = field(default_factory=dict)
     updated: dict[str, int] = field(default_factory=dict)
     unchanged: dict[str, int] = field(default_factory=dict)
+    warnings: list[Finding] = field(default_factory=list)
 
-    def to_dict(self) -> dict[str, dict[str, int]]:
-        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged}
+    def to_dict(self) -> dict[str, Any]:
+        return {"inserted": self.inserted, "updated": self.updated, "unchanged": self.unchanged,
+                "warnings": [f.to_dict() for f in self.warnings]}
 
 
 @dataclass
@@ -79,9 +83,15 @@ def header_findings(spec: RecordSpec, columns: Iterable[str], location: str) -> 
     return out
 
 
+#: The most characters of a site code and of a patient ID (their columns' lengths).
+CODE_LENGTHS = {"site": column_length(models.Site.__table__.c.code),
+                "patient_id": column_length(models.Patient.__table__.c.patient_code)}
+
+
 @functools.lru_cache(maxsize=65536)
-def _valid_code(value: str) -> bool:
-    return _CODE.match(value) is not None
+def _valid_code(value: str, name: str) -> bool:
+    limit = CODE_LENGTHS[name]
+    return _CODE.match(value) is not None and (limit is None or len(value) <= limit)
 
 
 def _row_parsers(spec: RecordSpec, columns: Iterable[str]) -> tuple[tuple[str, Any, bool], ...]:
@@ -95,9 +105,15 @@ def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str) 
     errors: list[Finding] = []
     site, code = (cells.get("site") or "").strip(), (cells.get("patient_id") or "").strip()
     for name, value in (("site", site), ("patient_id", code)):
-        if not _valid_code(value):
-            errors.append(Finding("reference", f"{spec.label.lower()} {site}/{code}",
-                                  f"{name}={value!r}: expected letters, digits, '_', '.' or '-'", location))
+        if not _valid_code(value, name):
+            label = f"{spec.label.lower()} {site}/{code}"
+            try:
+                check_length(name, value, CODE_LENGTHS[name])
+            except RegistryError as exc:
+                errors.append(Finding("reference", label, str(exc), location))
+                continue
+            errors.append(Finding("reference", label, f"{name}={value!r}: expected letters, digits, '_', '.' or '-'",
+                                  location))
     values: dict[str, Any] = {}
     for name, parse, required in _row_parsers(spec, cells):
         try:
@@ -182,11 +198,12 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
     serials = [(c or "").strip() or None for c in columns[index[PUMP_SERIAL]]] \
         if pumps and PUMP_SERIAL in index else [None] * n
     required = [i for i, f in enumerate(fields) if f.required]
-    codes_valid = all(map(_valid_code, {*sites, *codes}))
-    batch = Batch()
+    codes_valid = all(_valid_code(s, "site") for s in set(sites)) \
+        and all(_valid_code(c, "patient_id") for c in set(codes))
+    batch = Batch(findings=_formula_warnings(spec, fields, values, rows, sites, codes))
     rows_of_values = zip(*values, strict=True) if values else ((),) * n
     for location_cells, row, site, code, serial in zip(rows, rows_of_values, sites, codes, serials, strict=True):
-        if (not codes_valid and not (_valid_code(site) and _valid_code(code))) \
+        if (not codes_valid and not (_valid_code(site, "site") and _valid_code(code, "patient_id"))) \
                 or (any_bad and (_REFUSED in row or any(row[i] is None for i in required))):
             location, cells = location_cells
             record, found = parse_row(spec, dict(zip(header, cells, strict=True)), location)
@@ -199,6 +216,23 @@ def parse_table(spec: RecordSpec, header: Iterable[str], rows: Sequence[tuple[st
             record.extra[PUMP_SERIAL] = serial
         batch.records.append(record)
     return batch
+
+
+def _formula_warnings(spec: RecordSpec, fields: Sequence[Field], values: Sequence[Sequence[Any]],
+                      rows: Sequence[tuple[str, Sequence[str | None]]], sites: Sequence[str],
+                      codes: Sequence[str]) -> list[Finding]:
+    """A warning for each text cell a spreadsheet would run as a formula (kept as given; neutralised on export)."""
+    out = []
+    for f, column in zip(fields, values, strict=True):
+        if f.kind != "text":
+            continue
+        for i, value in enumerate(column):
+            if is_formula(value):
+                out.append(Finding("formula-text", f"{spec.label.lower()} {sites[i]}/{codes[i]}",
+                                   f"{f.name}={value!r} starts with one of {' '.join(map(repr, FORMULA_STARTS))}: "
+                                   "a spreadsheet would run it as a formula; it is stored as given and exported "
+                                   "with a leading ' (check the source file)", rows[i][0], severity=WARNING))
+    return out
 
 
 def _derived(record: Record) -> dict[str, Any]:
@@ -298,16 +332,22 @@ def _patients_touched(batch: Batch) -> set[PatientKey]:
 def import_batch(engine: Engine, batch: Batch, user: str, source: str,
                  progress: Progress | None = None) -> ImportSummary:
     """Check ``batch`` against the registry and write it in one transaction; raise :class:`ImportRejected`
-    with every finding, writing nothing, if any row is wrong."""
+    with every finding, writing nothing, if any row is wrong. The records the checks read are locked first
+    (:mod:`openidds.clinic.locking`), so a concurrent change to the same patients waits for this one."""
     with bulk.collector_paused(), unit_of_work(engine, user, source=source) as session:
+        locking.begin_write(session.connection())
         ids = store.patient_ids_for(session, _patients_touched(batch))
+        locking.lock_patients(session, ids.values())
         snapshot = store.load(session, ids.values())
         plan = _Plan(snapshot, batch)
         plan.check()
-        if plan.findings:
-            raise ImportRejected(source, sorted(plan.findings, key=_location_order))
+        findings = sorted(plan.findings, key=_location_order)
+        if any(f.severity != WARNING for f in findings):
+            raise ImportRejected(source, findings)
         writer = _Writer(session, snapshot, user, source, progress)
-        return writer.write(plan.incoming, plan.existing)
+        summary = writer.write(plan.incoming, plan.existing)
+        summary.warnings = findings
+        return summary
 
 
 def _location_order(finding: Finding) -> tuple[str, int, str]:

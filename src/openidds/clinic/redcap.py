@@ -18,6 +18,7 @@ from pathlib import Path
 
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
 from openidds.clinic.findings import Finding
+from openidds.clinic.formula_cells import neutralised
 from openidds.clinic.importer import Batch, parse_rows
 from openidds.clinic.values import MULTI_SEPARATOR
 
@@ -100,7 +101,7 @@ def data_dictionary() -> str:
     writer.writerow(first)
     for spec in SPECS.values():
         for name, f in _columns(spec):
-            writer.writerow(_dictionary_row(spec, name, f))
+            writer.writerow({k: neutralised(v) for k, v in _dictionary_row(spec, name, f).items()})
     return out.getvalue()
 
 

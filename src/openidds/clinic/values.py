@@ -1,4 +1,8 @@
-"""Reading one cell: text from a file into a typed value, refused (never coerced) when it does not fit."""
+"""Reading one cell: text from a file into a typed value, refused (never coerced) when it does not fit.
+
+The same rules check a value given directly to the registry (:func:`check_value`, run on every ORM flush by
+:mod:`openidds.clinic.validation`), so a record is refused with the same message whichever way it comes in.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +13,42 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import String
+
 from openidds.clinic.errors import RegistryError
-from openidds.clinic.fields import Field
+from openidds.clinic.fields import SPECS, Field
 
 _INT = re.compile(r"^[+-]?[0-9]+$")
 _TRUE = {"1", "true", "yes", "y"}
 _FALSE = {"0", "false", "no", "n"}
 MULTI_SEPARATOR = ";"
+_SHOWN_CHARACTERS = 40
+
+
+def column_length(column: Any) -> int | None:
+    """The most characters a table column holds (``None`` for unlimited text and for non-text columns)."""
+    return column.type.length if isinstance(column.type, String) else None
+
+
+def _field_lengths() -> dict[Field, int]:
+    out: dict[Field, int] = {}
+    for spec in SPECS.values():
+        for f in spec.fields:
+            length = column_length(spec.model.__table__.c[f.name])
+            if length is not None:
+                out[f] = min(length, out.get(f, length))
+    return out
+
+
+#: The column length of each text field of the mapping (fields stored as unlimited text are absent).
+FIELD_LENGTHS = _field_lengths()
+
+
+def check_length(name: str, text: str, limit: int | None) -> None:
+    """Refuse text longer than its column (every database gets the same refusal, none truncates)."""
+    if limit is not None and len(text) > limit:
+        shown = text if len(text) <= _SHOWN_CHARACTERS else text[:_SHOWN_CHARACTERS] + "..."
+        raise RegistryError(name, shown, f"text of at most {limit} characters ({len(text)} given)")
 
 
 def _int(f: Field, text: str) -> int:
@@ -71,17 +104,21 @@ def _choice(f: Field, text: str) -> str:
     return text
 
 
+def _codes(f: Field, items: list[str], shown: Any) -> None:
+    if any(item not in f.choices for item in items):
+        raise RegistryError(f.name, shown, f"codes from {', '.join(f.choices)} separated by '{MULTI_SEPARATOR}'")
+    if len(set(items)) != len(items):
+        raise RegistryError(f.name, shown, "each code once")
+
+
 def _multi(f: Field, text: str) -> list[str]:
     items = [item.strip() for item in text.split(MULTI_SEPARATOR)]
-    bad = [item for item in items if item not in f.choices]
-    if bad:
-        raise RegistryError(f.name, text, f"codes from {', '.join(f.choices)} separated by '{MULTI_SEPARATOR}'")
-    if len(set(items)) != len(items):
-        raise RegistryError(f.name, text, "each code once")
+    _codes(f, items, text)
     return sorted(items)
 
 
 def _text(f: Field, text: str) -> str:
+    check_length(f.name, text, FIELD_LENGTHS.get(f))
     if f.pattern and not re.match(f.pattern, text):
         raise RegistryError(f.name, text, f"text matching {f.pattern}")
     return text
@@ -117,6 +154,36 @@ def parser(f: Field) -> Callable[[str | None], Any]:
 def parse_cell(f: Field, text: str | None) -> Any:
     """The typed value of ``text`` for field ``f``; empty text is ``None``; out-of-range values are refused."""
     return parser(f)(text)
+
+
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "int": ((int,), "a whole number"), "float": ((int, float), "a number"), "date": ((dt.date,), "a date"),
+    "datetime": ((dt.datetime,), "a date-time"), "bool": ((bool,), "true or false"), "choice": ((str,), "a code"),
+    "multi": ((list,), "a list of codes"), "text": ((str,), "text"),
+}
+
+
+def _check_type(f: Field, value: object) -> None:
+    types, expected = _TYPES[f.kind]
+    wrong_date = f.kind == "date" and isinstance(value, dt.datetime)
+    if not isinstance(value, types) or wrong_date or (isinstance(value, bool) and f.kind in ("int", "float")):
+        raise RegistryError(f.name, value, expected + (f" in {f.unit}" if f.unit else ""))
+
+
+def check_value(f: Field, value: Any) -> None:
+    """Refuse a typed value (not ``None``) that breaks a rule of field ``f``: its type, range, choices, pattern or
+    column length; the messages are those of the import."""
+    _check_type(f, value)
+    if f.kind == "float" and not math.isfinite(value):
+        raise RegistryError(f.name, value, "a finite number")
+    if f.kind in ("int", "float"):
+        check_range(f, value)
+    elif f.kind == "choice":
+        _choice(f, value)
+    elif f.kind == "multi":
+        _codes(f, value, value)
+    elif f.kind == "text":
+        _text(f, value)
 
 
 def check_range(f: Field, value: Any) -> None:
