@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from openidds.cli import registry
+from openidds.clinic.database import head_revision
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "clinic"
 runner = CliRunner()
@@ -32,7 +33,7 @@ def db(tmp_path: Path) -> str:
 
 def test_init_reports_the_schema_revision(tmp_path):
     code, out = _run("init", "--db", str(tmp_path / "x.sqlite"), "--json")
-    assert code == 0 and json.loads(out)["revision"] == "0002"
+    assert code == 0 and json.loads(out)["revision"] == head_revision() == "0003"
 
 
 def test_commands_refuse_an_uninitialised_registry(tmp_path):
@@ -93,3 +94,33 @@ def test_exports_write_their_files(db, tmp_path):
     assert (tmp_path / "r" / "patients.csv").exists()
     assert _run("export", "template", str(tmp_path / "t"))[0] == 0
     assert (tmp_path / "t" / "refills.csv").read_text().startswith("site,patient_id,pump_serial,refilled_at")
+
+
+def test_import_shows_formula_warnings_and_refuses_formula_like_ids(db, tmp_path):
+    """A text cell a spreadsheet would run as a formula is imported as given, with a warning on the command line;
+    a site or patient ID may not start like a formula at all."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    header, row = (DATA / "good" / "patients.csv").read_text().splitlines()[:2]
+    cells = row.split(",")
+    cells[1], cells[3] = "P900", "=HYPERLINK(x)"
+    (folder / "patients.csv").write_text(f"{header}\n{','.join(cells)}\n")
+    code, out = _run("import", str(folder), "--db", db)
+    assert code == 0 and "1 warnings" in out and "formula-text" in out and "given_name" in out
+    cells[1] = "-P901"
+    (folder / "patients.csv").write_text(f"{header}\n{','.join(cells)}\n")
+    code, out = _run("import", str(folder), "--db", db, "--json")
+    assert code == 1 and "starting with a letter or digit" in out
+
+
+def test_check_finds_an_audit_entry_rewritten_behind_the_registry(db):
+    """`registry check` proves the audit trail whole; an entry changed through raw SQL is an error (exit 1)."""
+    import sqlite3
+
+    code, out = _run("check", "--db", db, "--today", "2023-05-01", "--json")
+    assert code == 0 and not [f for f in json.loads(out)["findings"] if f["rule"] == "audit-chain"]
+    with sqlite3.connect(db.removeprefix("sqlite:///")) as conn:
+        conn.execute("UPDATE audit_log SET user_name = 'mallory' WHERE id = 3")
+    code, out = _run("check", "--db", db, "--today", "2023-05-01", "--json")
+    broken = [f for f in json.loads(out)["findings"] if f["rule"] == "audit-chain"]
+    assert code == 1 and broken and broken[0]["record"] == "audit entry 3"

@@ -127,7 +127,7 @@ def import_(
     as_json: AsJson = False,
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
-    from openidds.clinic import ImportRejected, import_batch, import_pump_log, read_paths, read_redcap
+    from openidds.clinic import Finding, ImportRejected, import_batch, import_pump_log, read_paths, read_redcap
 
     try:
         engine = _engine(db)
@@ -169,6 +169,9 @@ def import_(
     for name in dict.fromkeys([*result.get("inserted", {}), *result.get("updated", {})]):
         table.add_row(name, *(str(result.get(k, {}).get(name, 0)) for k in ("inserted", "updated", "unchanged")))
     console().print(table)
+    warnings = [Finding(**w) for w in result.get("warnings", [])]
+    if warnings:
+        console().print(_findings_table(warnings, f"{len(warnings)} warnings: imported as given, check them"))
 
 
 @app.command()

@@ -33,6 +33,7 @@ from openidds.clinic import store
 from openidds.clinic import vocabulary as v
 from openidds.clinic.database import sessions
 from openidds.clinic.errors import RegistryError
+from openidds.clinic.formula_cells import neutralised_frame
 from openidds.clinic.record import Record
 
 WINDOW_DAYS = 45
@@ -230,11 +231,12 @@ def analysis_dataset(engine: Engine) -> pd.DataFrame:
 
 
 def write_dataset(frame: pd.DataFrame, path: Path) -> Path:
-    """Write the dataset as CSV or Parquet, by the file's suffix."""
+    """Write the dataset as CSV or Parquet, by the file's suffix; CSV text cells that a spreadsheet would run as a
+    formula are neutralised (:mod:`openidds.clinic.formula_cells`)."""
     if path.suffix == ".parquet":
         frame.to_parquet(path, engine="pyarrow", index=False)
     elif path.suffix == ".csv":
-        frame.to_csv(path, index=False)
+        neutralised_frame(frame).to_csv(path, index=False)
     else:
         raise RegistryError("output", str(path), "a .csv or .parquet file")
     return path

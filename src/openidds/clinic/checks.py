@@ -10,6 +10,7 @@ from collections import defaultdict
 from sqlalchemy import Engine
 
 from openidds.clinic import rules, store
+from openidds.clinic.audit_chain import verify_audit_chain
 from openidds.clinic.database import sessions
 from openidds.clinic.findings import Finding
 from openidds.clinic.queries import ImplantFacts, active_implant
@@ -79,7 +80,8 @@ def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
 
 
 def check_registry(engine: Engine, today: dt.date) -> list[Finding]:
-    """Every data-quality finding of the registry, errors first; ``today`` dates the overdue-refill rule."""
+    """Every data-quality finding of the registry, errors first; ``today`` dates the overdue-refill rule. A break
+    in the audit trail's hash chain (an entry changed, deleted or written outside the registry) is an error."""
     with sessions(engine)() as session:
         snapshot = store.load(session)
     out: list[Finding] = []
@@ -95,4 +97,5 @@ def check_registry(engine: Engine, today: dt.date) -> list[Finding]:
         if len({i.patient for i in implants}) > 1:
             out += [Finding("duplicate-serial", i.label, f"serial {serial} is also recorded for another patient")
                     for i in implants]
+    out += verify_audit_chain(engine).findings
     return sorted(out, key=lambda f: (f.severity != "error", f.record, f.rule))

@@ -34,7 +34,7 @@ from openidds.clinic.record import PatientKey, Record
 from openidds.clinic.values import check_length, column_length, parser
 
 Progress = Callable[[str, int, int], None]
-_CODE = re.compile(r"^[A-Za-z0-9_.\-]+$")
+_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # never a formula start (=, +, -, @)
 ORDER = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "programs", "refills",
          "alarms", "boluses")
 _BATCH = 2000
@@ -112,7 +112,8 @@ def parse_row(spec: RecordSpec, cells: Mapping[str, str | None], location: str) 
             except RegistryError as exc:
                 errors.append(Finding("reference", label, str(exc), location))
                 continue
-            errors.append(Finding("reference", label, f"{name}={value!r}: expected letters, digits, '_', '.' or '-'",
+            errors.append(Finding("reference", label, f"{name}={value!r}: expected letters, digits, '_', '.' or '-', "
+                                  "starting with a letter or digit",
                                   location))
     values: dict[str, Any] = {}
     for name, parse, required in _row_parsers(spec, cells):
