@@ -59,6 +59,7 @@ def with_session_options(command: Callable[..., None]) -> Callable[..., None]:
         options = SessionOptions(**{p.name: values.pop(p.name) for p in shared})
         command(**values, options=options)
 
-    run.__signature__ = signature
+    # inspect.signature, and so typer, reads a function's __signature__, an attribute typeshed does not declare.
+    run.__dict__["__signature__"] = signature
     run.__annotations__ = {p.name: p.annotation for p in own + shared} | {"return": None}
     return run

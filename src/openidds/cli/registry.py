@@ -196,7 +196,8 @@ def export(
         elif what is ExportFormat.analysis:
             written = [write_dataset(analysis_dataset(_engine(db)), output)]
         elif what is ExportFormat.fhir:
-            output.write_text(fhir_bundle(_engine(db)).json(indent=2), encoding="utf-8")
+            # fhir.resources types json() as str | bytes; it gives bytes only when asked with return_bytes=True.
+            output.write_text(fhir_bundle(_engine(db)).json(indent=2), encoding="utf-8")  # type: ignore[arg-type]
             written = [output]
         else:
             if seed is None:

@@ -17,9 +17,10 @@ if TYPE_CHECKING:
 PARQUET_SUFFIXES = (".parquet", ".pq")
 
 
-def label_table(title: str, columns: Sequence[str], **style: str) -> Table:
-    """A printed table whose first column holds labels (left-aligned) and the others figures (right-aligned)."""
-    table = Table(title=title, **style)
+def label_table(title: str, columns: Sequence[str], *, header_style: str = "table.header") -> Table:
+    """A printed table whose first column holds labels (left-aligned) and the others figures (right-aligned);
+    ``header_style`` is a rich style for the header row (rich's own by default)."""
+    table = Table(title=title, header_style=header_style)
     for i, name in enumerate(columns):
         table.add_column(name, justify="left" if i == 0 else "right")
     return table

@@ -127,7 +127,19 @@ class Patient:
         return f"{self.day(offset)}T{clock}:00Z"
 
 
-def _baseline(p: Patient, d: Draw) -> dict[str, object]:
+@dataclass(frozen=True)
+class Baseline:
+    """What the follow-up needs from the baseline: the patient row (its last contact is filled in at the end),
+    the NRS, the systemic opioids (OME mg/day), the EQ-5D (index, VAS) if recorded, and the ECOG grade."""
+
+    patient: dict[str, str]
+    nrs: int
+    ome_mg_per_day: int
+    eq5d: tuple[float, int] | None
+    ecog: int
+
+
+def _baseline(p: Patient, d: Draw) -> Baseline:
     """Patient row, screening trials and the baseline visit; returns what the follow-up needs."""
     age = round(_clip(d.normal(61, 11), 28, 89))
     metastatic = d.chance(0.62)
@@ -170,8 +182,7 @@ def _baseline(p: Patient, d: Draw) -> dict[str, object]:
     p.add("visits", visit_date=p.day(baseline_day), visit_type="baseline", nrs=nrs,
           eq5d_version="5L" if eq5d else None, eq5d_vas=vas if eq5d else None,
           eq5d_index=f"{index:.3f}" if eq5d else None, systemic_opioid=_bool(on_opioid), ome_mg_per_day=ome)
-    return {"patient": patient, "nrs": nrs, "ome": ome, "eq5d": (index, vas) if eq5d else None,
-            "ecog": int(patient["ecog"])}
+    return Baseline(patient, nrs, ome, (index, vas) if eq5d else None, int(patient["ecog"]))
 
 
 def _implant(p: Patient, d: Draw, day: int, kind: str, serial: str, reservoir: int) -> dict[str, str]:
@@ -232,7 +243,7 @@ def _complications(p: Patient, d: Draw, end: int, implant: dict[str, str], reser
             grade, action = 3, "reoperation" if kind == "pump_malfunction" else "revision"
             healed = surgery
         if action in ("revision", "reoperation", "explant") and surgery >= end:
-            action, surgery = "medical", None
+            action = "medical"  # the surgery would fall after the end of follow-up
         p.add("complications", kind=kind, onset_date=p.day(day), grade=grade, action=action,
               resolved_date=p.day(healed) if healed < end else None, note="synthetic example")
         if action == "explant":
@@ -281,12 +292,12 @@ def _pump(p: Patient, d: Draw, end: int, reservoir: int) -> None:
               next_refill_due=p.day(day + interval))
 
 
-def _follow_up(p: Patient, d: Draw, end: int, base: dict[str, object]) -> None:
+def _follow_up(p: Patient, d: Draw, end: int, base: Baseline) -> None:
     """Visits at about 2 weeks, 1, 3, 6 and 12 months, then every 6 months, while followed (10% missed): NRS
     with the patient's own fall from baseline, EQ-5D if recorded at baseline, opioids, satisfaction and, when
     dissatisfied, its reason."""
     fall = d.normal(4.3, 2.0)
-    course = d.choice(OPIOID_COURSE) if base["ome"] else None
+    course = d.choice(OPIOID_COURSE) if base.ome_mg_per_day else None
     factor = (0.0 if course in (None, "stopped") else 1.0 if course == "unchanged"
               else d.uniform(0.15, 0.6) if course == "reduced" else d.uniform(1.1, 1.5))
     answer = d.choice(SATISFACTION)
@@ -297,11 +308,11 @@ def _follow_up(p: Patient, d: Draw, end: int, base: dict[str, object]) -> None:
             continue
         phone = scheduled > 182 and d.chance(0.3)
         weight = 1.0 if scheduled <= 91 else 0.92 if scheduled <= 182 else 0.88
-        nrs = round(_clip(base["nrs"] - fall * weight + d.normal(0, 0.9), 0, 10))
-        eq5d = base["eq5d"] if not phone else None
+        nrs = round(_clip(base.nrs - fall * weight + d.normal(0, 0.9), 0, 10))
+        eq5d = base.eq5d if not phone else None
         index = f"{_clip(eq5d[0] + d.normal(0.1, 0.12), -0.2, 1.0):.3f}" if eq5d else None
         vas = round(_clip(eq5d[1] + d.normal(12, 12), 0, 100)) if eq5d else None
-        ome = int(round(base["ome"] * factor, -1))
+        ome = int(round(base.ome_mg_per_day * factor, -1))
         p.add("visits", visit_date=p.day(day), visit_type="telephone" if phone else "follow_up", nrs=nrs,
               eq5d_version="5L" if eq5d else None, eq5d_vas=vas, eq5d_index=index,
               systemic_opioid=_bool(ome > 0), ome_mg_per_day=ome, opioid_change=course, satisfaction=answer,
@@ -322,7 +333,7 @@ def _patient(index: int, seed: int) -> Patient:
     reservoir = 40 if d.chance(0.7) else 20
     implant = _implant(p, d, 0, "initial", f"SYN{index:05d}", reservoir)
     admin = (CUTOFF - t0).days
-    death, end, died, reason = _course(d, base["ecog"], admin)
+    death, end, died, reason = _course(d, base.ecog, admin)
     end, explanted = _complications(p, d, end, implant, reservoir)
     if died and not explanted:
         p.add("exits", exit_date=p.day(death), reason="death", death_date=p.day(death),
@@ -332,7 +343,7 @@ def _patient(index: int, seed: int) -> Patient:
     elif reason is not None:
         p.add("exits", exit_date=p.day(end), reason=reason, death_date=None, cause_of_death=None)
     else:
-        base["patient"]["last_contact_date"] = p.day(end - d.integer(0, 21))
+        base.patient["last_contact_date"] = p.day(end - d.integer(0, 21))
     _pump(p, d, end, reservoir)
     _follow_up(p, d, end, base)
     return p

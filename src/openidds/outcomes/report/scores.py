@@ -53,6 +53,7 @@ def _omitted(key: str, title: str, lacking: list[str]) -> Section:
 def _headline(result: Pair, n: int) -> str:
     c = result.comparison
     if c is None:
+        assert result.reason is not None, "a pair without a comparison carries the reason it was not tested"
         return (f"{result.n_pairs} of {n} patients had a baseline and a last follow-up pain NRS; the change was "
                 f"{result.reason.removeprefix('not tested: ')}, so it was not tested.")
     t, w = c.t_test, c.signed_rank
@@ -167,7 +168,7 @@ def pain_section(frame: pd.DataFrame, make_figure: FigureMaker) -> Section:
     if responder_table is not None:
         blocks.append(responder_table)
     if headline is not None and headline.comparison is not None:
-        blocks.append(make_figure(paired_figure(headline.before, headline.after, headline.comparison,
+        blocks.append(make_figure(paired_figure(headline.before.tolist(), headline.after.tolist(), headline.comparison,
                                                 labels=("Baseline", "Last follow-up"), score_label="Pain NRS"),
                                   "nrs-before-after", "Pain NRS at baseline and at the last follow-up of the patients "
                                   "with both values: each distinct pair of scores as a line, wider the more patients "
