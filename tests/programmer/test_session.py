@@ -4,14 +4,17 @@ import pytest
 
 from openidds.drugs import default_library, load_library
 from openidds.programmer import (
+    CHECKLIST,
     BolusOrder,
     ContinuousDose,
     FlexDose,
     FlexDoseStep,
     Level,
     Policy,
+    Prescription,
     ProgrammerError,
     ProgrammingSession,
+    RefillWorkflow,
     SessionRefused,
     State,
     TherapyOrder,
@@ -104,7 +107,7 @@ def test_soft_limit_needs_who_and_why(programmed):
     with pytest.raises(ProgrammerError):
         session.override("morphine.per_day", "Dr B", "  ")
     session.override("morphine.per_day", "Dr B", "pain uncontrolled, reviewed with palliative team")
-    entry = [e for e in session.log if e.kind == "override"][0]
+    entry = next(e for e in session.log if e.kind == "override")
     assert entry.who == "Dr B" and "palliative" in entry.reason
     with pytest.raises(SessionRefused, match="per_day_with_boluses"):
         session.confirm("Dr B")
@@ -132,9 +135,26 @@ def test_pump_limits_checked_before_sending(programmed):
     """PROG-PUMP-1: a rate the pump would refuse is refused by the session, so the pump never logs a refusal."""
     session = ProgrammingSession(programmed, 2 * DAY, "RN A", policy=Policy(max_increase_percent=1000))
     before = unchanged(programmed)
-    with pytest.raises(SessionRefused, match="0.048 to 24"):
+    with pytest.raises(SessionRefused, match=r"0\.048 to 24"):
         session.edit(TherapyOrder("morphine", ContinuousDose("0.2 mg/day")))
     assert unchanged(programmed) == before
+
+
+def test_refill_session_sends_nothing_without_a_fill(programmed):
+    """A refill workflow whose session was reviewed without a fill (a therapy edit only) sends nothing: the
+    session's workflow gate asks for the fill, so the pump is never sent a SetTherapy in place of the Refill."""
+    workflow = RefillWorkflow(programmed, 30 * DAY, "RN C", Prescription({"morphine": "10 mg/mL"}, "Dr B"))
+    workflow.withdraw(workflow.expected_ml)
+    review = workflow.session.edit(start_order("3.3 mg/day"))
+    for finding in review.soft:
+        workflow.override(finding.id, "Dr B", "test: reviewed")
+    workflow.confirm("Dr B")
+    workflow.confirm_checklist("RN C", [item for item, _ in CHECKLIST])
+    before = unchanged(programmed)
+    with pytest.raises(SessionRefused, match="fill"):
+        workflow.transmit()
+    assert unchanged(programmed) == before
+    assert workflow.record is None
 
 
 def test_stale_session_refused(programmed):

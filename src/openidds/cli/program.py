@@ -100,6 +100,8 @@ def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -
         TherapyOrder,
         present_bolus_order,
     )
+    from openidds.programmer.orders import DoseProgram, dose
+    from openidds.units import MASS
 
     given = (("--dose", options.dose), ("--flex", options.flex), ("--stop", options.stop))
     chosen = [name for name, value in given if value]
@@ -118,24 +120,29 @@ def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -
             raise ProgrammerError("--drug", None, f"the drug whose dose sets the rate: one of {solution.drugs}")
         drug = solution.drugs[0]
     choose("--drug", drug, solution.drugs)
+    program: DoseProgram
     if options.stop:
         program = StoppedDose()
     elif options.dose:
-        program = ContinuousDose(options.dose)
+        program = ContinuousDose(dose(options.dose, "dose"))
     else:
         steps = []
-        for i, text in enumerate(options.flex):
+        for i, text in enumerate(options.flex or []):
             start, rest = _split(text, f"--flex[{i}]")
             amount, _, days = rest.partition("@")
-            steps.append(FlexDoseStep(start, amount.strip(), tuple(d for d in days.split("/") if d)))
+            steps.append(FlexDoseStep(start, dose(amount.strip(), f"flex[{start}].dose"),
+                                      tuple(d for d in days.split("/") if d)))
         program = FlexDose(tuple(steps))
     patient: BolusOrder | None
     if options.bolus:
-        patient = BolusOrder(options.bolus, options.bolus_duration_min * 60, options.lockout_min * 60,
-                             options.max_boluses)
+        patient = BolusOrder(dose(options.bolus, "patient_bolus.dose", MASS), options.bolus_duration_min * 60,
+                             options.lockout_min * 60, options.max_boluses)
     else:
         patient = None if options.no_bolus else present_bolus_order(pump, drug, library)
-    limits = dict(_split(t, f"--max-24h[{i}]") for i, t in enumerate(options.max_24h or []))
+    limits = {}
+    for i, text in enumerate(options.max_24h or []):
+        limited, amount = _split(text, f"--max-24h[{i}]")
+        limits[limited] = dose(amount, f"max_per_24h.{limited}", MASS)
     return TherapyOrder(drug, program, patient, limits)
 
 

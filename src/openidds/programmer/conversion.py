@@ -69,8 +69,9 @@ def convert(field: str, drug: str, dose: Quantity, concentration: Quantity, *, p
     exact = amount / concentration.value
     pump = Fraction(math.floor(exact * NL_PER_ML), NL_PER_ML)
     if exact > 0 and pump == 0:
-        raise ProgrammerError(field, str(dose), f"a dose of at least {Quantity(concentration.value / NL_PER_ML, mass_unit)}"
-                              f"{'/day' if per_day else ''}: below the pump's 1 nL step at {concentration}")
+        smallest = Quantity(concentration.value / NL_PER_ML, mass_unit)
+        raise ProgrammerError(field, str(dose), f"a dose of at least {smallest}{'/day' if per_day else ''}: below "
+                              f"the pump's 1 nL step at {concentration}")
     return Conversion(field, drug, dose, concentration, exact, pump, per_day)
 
 

@@ -23,8 +23,8 @@ class Screen:
     message: str
 
     def to_dict(self) -> dict:
-        return {"at_s": self.at_s, "granted": self.granted, "available": self.available, "left_in_24h": self.left_in_24h,
-                "next_allowed_s": self.next_allowed_s, "message": self.message}
+        return {"at_s": self.at_s, "granted": self.granted, "available": self.available,
+                "left_in_24h": self.left_in_24h, "next_allowed_s": self.next_allowed_s, "message": self.message}
 
 
 class PatientBolusDevice:

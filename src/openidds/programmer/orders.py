@@ -7,7 +7,6 @@ a mg/mcg slip is refused, never converted. :func:`build_therapy` turns an order 
 
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
 
 from openidds.drugs import DrugEntry
 from openidds.programmer.conversion import Conversion, convert
@@ -78,7 +77,7 @@ class PeriodicDose:
         object.__setattr__(self, "amount", dose(self.amount, "periodic.dose", MASS))
 
 
-DoseProgram = Union[StoppedDose, ContinuousDose, FlexDose, PeriodicDose]
+DoseProgram = StoppedDose | ContinuousDose | FlexDose | PeriodicDose
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,8 +176,9 @@ def build_therapy(order: TherapyOrder, solution: Solution, entry: DrugEntry, min
 def _default_limit_mg(program: Program, bolus: PatientBolus | None, solution: Solution, drug: str,
                       min_rate_ml_per_day: str, origin: int) -> Fraction:
     ng = dict(solution.ng_per_ml)[drug]
-    volume = max_daily_volume(program, origin) + (0 if bolus is None else bolus.dose_ticks * bolus.max_per_24h)
-    volume += 2 * Fraction(min_rate_ml_per_day) * TICKS_PER_ML
+    bolus_ticks = 0 if bolus is None else bolus.dose_ticks * bolus.max_per_24h
+    programmed_ticks = max_daily_volume(program, origin) + bolus_ticks
+    volume = programmed_ticks + 2 * Fraction(min_rate_ml_per_day) * TICKS_PER_ML
     return Fraction(volume * ng, TICKS_PER_ML * NG_PER_MG)
 
 

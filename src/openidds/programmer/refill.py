@@ -232,13 +232,18 @@ class RefillWorkflow:
         return self.discrepancy
 
     @property
+    def flagged(self) -> bool:
+        """The withdrawn residual, or the trend across refills, is flagged (False before the withdrawal)."""
+        return ((self.discrepancy is not None and self.discrepancy.flagged)
+                or (self.trend is not None and self.trend.flagged))
+
+    @property
     def needs_acknowledgement(self) -> bool:
-        flagged = self.discrepancy is not None and (self.discrepancy.flagged or self.trend.flagged)
-        return flagged and not self._acknowledged
+        return self.flagged and not self._acknowledged
 
     def acknowledge_discrepancy(self, who: str, why: str) -> None:
         """A flagged discrepancy (or trend) was investigated: who and what was found."""
-        if self.discrepancy is None or not (self.discrepancy.flagged or self.trend.flagged):
+        if self.discrepancy is None or not self.flagged:
             raise ProgrammerError("acknowledge", None, "a flagged discrepancy or trend to acknowledge")
         if not (isinstance(who, str) and who.strip() and isinstance(why, str) and why.strip()):
             raise ProgrammerError("acknowledge", (who, why), "who and why, both non-empty")
@@ -308,6 +313,9 @@ class RefillWorkflow:
             return "withdraw"
         if self.needs_acknowledgement:
             return "acknowledge_discrepancy"
+        review = self.session.review
+        if review is None or review.fill is None:
+            return "fill"
         missing = [item for item, _ in CHECKLIST if item not in self._checklist]
         return f"checklist: {', '.join(missing)}" if missing else None
 
@@ -317,7 +325,9 @@ class RefillWorkflow:
             raise ProgrammerError("session", self.session.state.value, "a confirmed review")
         old_solution = self.session.old_solution
         report = self.session.transmit()
-        review = self.session.review
+        review, discrepancy, trend = self.session.review, self.discrepancy, self.trend
+        # the session's gate (_missing) sent nothing without a withdrawal and a reviewed fill
+        assert review is not None and review.fill is not None and discrepancy is not None and trend is not None
         bridge = None
         new = review.fill.solution
         if (old_solution is not None and review.therapy is not None and new.ng_per_ml != old_solution.ng_per_ml
@@ -328,7 +338,7 @@ class RefillWorkflow:
         self.session.record("observation_started", self.nurse,
                             f"observe the patient for overdose signs until t={until} s",
                             {"until_s": until})
-        self.record = RefillRecord(report, self.discrepancy, self.trend, until, bridge, review)
+        self.record = RefillRecord(report, discrepancy, trend, until, bridge, review)
         return self.record
 
     def complete_observation(self, at_s: int, who: str, note: str) -> None:

@@ -105,7 +105,8 @@ def figures(therapy: Therapy, solution: Solution, drug: str, unit: str, origin_s
 
 
 def assess(therapy: Therapy | None, solution: Solution, spec: PumpSpec, library: DrugLibrary, policy: Policy,
-           old_therapy: Therapy | None, old_solution: Solution | None) -> tuple[tuple[DrugRow, ...], tuple[Finding, ...]]:
+           old_therapy: Therapy | None,
+           old_solution: Solution | None) -> tuple[tuple[DrugRow, ...], tuple[Finding, ...]]:
     """The review rows and every finding for ``therapy`` with ``solution`` on this pump (``therapy`` None:
     a fill with nothing programmed yet, as at implant: only the solution is checked)."""
     origin = spec.clock_origin_s_of_week
@@ -195,7 +196,8 @@ def _change_findings(entry: DrugEntry, new: DrugFigures, old: DrugFigures | None
     if change > policy.max_increase_percent:
         return [Finding(f"{drug}.change", Level.HARD, f"{drug}.daily_dose", str(new.daily),
                         f"a rise of at most {policy.max_increase_percent} % per session from {old.daily}",
-                        f"the daily dose rises by {shown} %, above the clinic's cap of {policy.max_increase_percent} %")]
+                        f"the daily dose rises by {shown} %, above the clinic's cap of "
+                        f"{policy.max_increase_percent} %")]
     if policy.max_decrease_percent is not None and -change > policy.max_decrease_percent:
         return [Finding(f"{drug}.change", Level.SOFT, f"{drug}.daily_dose", str(new.daily),
                         f"a fall of at most {policy.max_decrease_percent} % without a confirmed reason",

@@ -208,18 +208,18 @@ class ProgrammingSession:
                                   f"at most {plain_decimal(Fraction(room, TICKS_PER_ML))} mL: a "
                                   f"{self.spec.reservoir_ml} mL reservoir keeps {self.spec.model.residual_ml} mL "
                                   "that cannot be withdrawn")
-            before = set(self.old_solution.drugs) if self.old_solution is not None else set()
-            fresh = stability(fill.solution, self.library, self.at_s, frozenset(set(fill.solution.drugs) - before))
+            held = set(self.old_solution.drugs) if self.old_solution is not None else set()
+            fresh = stability(fill.solution, self.library, self.at_s, frozenset(set(fill.solution.drugs) - held))
             new = forecast(self.spec, therapy, self.spec.residual_ticks + fill_ticks, self.at_s, stability=fresh,
                            accuracy=accuracy)
         return Review(therapy, fill, rows, findings, conversions, old if self.old_therapy is not None else None, new)
 
     def override(self, finding_id: str, who: str, why: str) -> None:
         """Confirm one soft finding of the review, recording who and why."""
-        self._require(State.REVIEWED)
+        review = self._reviewed(State.REVIEWED)
         _require_text("who", who)
         _require_text("why", why)
-        pending = {f.id: f for f in self.review.soft}
+        pending = {f.id: f for f in review.soft}
         if finding_id not in pending:
             raise self.refuse("override", finding_id, f"a soft finding of this review: {sorted(pending) or 'none'}")
         self._overrides[finding_id] = (who, why)
@@ -227,9 +227,9 @@ class ProgrammingSession:
 
     def confirm(self, who: str) -> None:
         """The clinician confirms the review; every soft finding must have been confirmed first."""
-        self._require(State.REVIEWED)
+        review = self._reviewed(State.REVIEWED)
         _require_text("who", who)
-        missing = tuple(f for f in self.review.soft if f.id not in self._overrides)
+        missing = tuple(f for f in review.soft if f.id not in self._overrides)
         if missing:
             raise self.refuse("override", [f.id for f in missing], "a confirmation (who and why) of every soft "
                               "finding", missing)
@@ -238,7 +238,7 @@ class ProgrammingSession:
 
     def transmit(self):
         """Send the one command to the pump; returns the pump's answer (a log event or a RefillReport)."""
-        self._require(State.CONFIRMED)
+        review = self._reviewed(State.CONFIRMED)
         pump = self._pump
         if pump.t_s != self.at_s or len(pump.log) != self._seq:
             raise self.refuse("pump", "changed since the interrogation", "an unchanged pump: interrogate again")
@@ -246,11 +246,12 @@ class ProgrammingSession:
             missing = self.gate()
             if missing:
                 raise self.refuse("workflow", missing, "every step of the workflow done before transmit")
-        review = self.review
+        command: Refill | SetTherapy
         if review.fill is not None:
             command = Refill(review.fill.solution, review.fill.volume_ml,
                              therapy=None if review.therapy is self.old_therapy else review.therapy)
         else:
+            assert review.therapy is not None, "a review without a fill always holds a therapy (_plan refuses)"
             command = SetTherapy(review.therapy)
         try:
             answer = pump.execute(self.at_s, command)
@@ -293,6 +294,12 @@ class ProgrammingSession:
         if self.state not in states:
             wanted = " or ".join(s.value for s in states)
             raise ProgrammerError("session", self.state.value, f"a session that is {wanted}")
+
+    def _reviewed(self, state: State) -> Review:
+        """The review of a session that must be in ``state`` (reviewed or confirmed, so it holds one)."""
+        self._require(state)
+        assert self.review is not None, "edit() sets the review whenever the session becomes reviewed"
+        return self.review
 
 
 def describe_therapy(therapy: Therapy | None) -> str:
