@@ -336,13 +336,15 @@ def _finish(state_path: Path, state: "PumpState", session, review: "Review", opt
     actor = workflow or session
     apply_overrides(actor, review, options.override, who)
     sent = None
+    bridge = None
     if options.confirm:
         actor.confirm(who)
         if workflow is not None:
             record = workflow.transmit()
+            bridge = record.bridge
             sent = {"withdrawn_ml": decimal_text(record.report.withdrawn_ml, 6),
                     "observe_until": when(state, record.observe_until_s),
-                    "bridge": None if record.bridge is None else record.bridge.to_dict()}
+                    "bridge": None if bridge is None else bridge.to_dict()}
         else:
             session.transmit()
             sent = {"program": describe_therapy(review.therapy)}
@@ -362,9 +364,9 @@ def _finish(state_path: Path, state: "PumpState", session, review: "Review", opt
         console.print(f"Sent at {when(state, session.at_s)}.", style="bold green")
         if workflow is not None:
             console.print(f"Observe the patient until {sent['observe_until']}.", style="bold")
-            if workflow.record.bridge is not None:
-                b = workflow.record.bridge
-                console.print(f"Bridge bolus: {'; '.join(b.reasons + b.warnings)}", markup=False, highlight=False)
+            if bridge is not None:
+                console.print(f"Bridge bolus: {'; '.join(bridge.reasons + bridge.warnings)}", markup=False,
+                              highlight=False)
 
 
 @app.command()
@@ -388,12 +390,16 @@ def refill(
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
     from openidds.programmer import CHECKLIST, Prescription, RefillWorkflow
+    from openidds.units import CONCENTRATION, parse_quantity
 
     session = None
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options)
-        pairs = dict(_split(t, f"--prescribed[{i}]") for i, t in enumerate(prescribed))
-        workflow = RefillWorkflow(pump, at_s, nurse, Prescription(pairs, prescriber), library=drugs,
+        prescription = {}
+        for i, text in enumerate(prescribed):
+            drug, amount = _split(text, f"--prescribed[{i}]")
+            prescription[drug] = parse_quantity(amount, CONCENTRATION, f"prescription.{drug}")
+        workflow = RefillWorkflow(pump, at_s, nurse, Prescription(prescription, prescriber), library=drugs,
                                   policy=policy_from(options.max_increase))
         session = workflow.session
         discrepancy = workflow.withdraw_simulated() if withdrawn_ml is None else workflow.withdraw(withdrawn_ml)
@@ -406,7 +412,7 @@ def refill(
             workflow.confirm_checklist(nurse, [item for item, _ in CHECKLIST])
         if not options.as_json:
             output_console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
-            if workflow.trend.flagged:
+            if workflow.trend is not None and workflow.trend.flagged:
                 output_console().print("discrepancy TREND flagged across refills", style="bold red")
         _finish(state_path, state, session, review, options, nurse, workflow)
     except OpenIDDSError as error:

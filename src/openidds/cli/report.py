@@ -13,12 +13,14 @@ import hashlib
 import json
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypedDict
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
+from openidds.cli.errors import fail
+from openidds.cli.output import console
 from openidds.cli.output import write_files as _write
 from openidds.cli.tables import read_table
 from openidds.errors import OpenIDDSError
@@ -75,7 +77,31 @@ def _dataset(dataset: Path | None, db: str | None, example: bool) -> pd.DataFram
     return frame
 
 
-def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[str, object]:
+class FileSummary(TypedDict):
+    bytes: int
+    sha256: str
+
+
+class SectionSummary(TypedDict):
+    key: str
+    title: str
+    omitted: str | None
+    tables: list[str]
+    figures: list[str]
+
+
+class ReportSummary(TypedDict):
+    """What ``--json`` prints and the tables show: the folder, the cohort, the files written, the sections."""
+
+    out: str
+    n_patients: int
+    dataset_sha256: str
+    warnings: list[str]
+    files: dict[str, FileSummary]
+    sections: list[SectionSummary]
+
+
+def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> ReportSummary:
     return {
         "out": str(out.resolve()), "n_patients": report.n_patients, "dataset_sha256": report.dataset_sha256,
         "warnings": list(report.warnings),
@@ -87,24 +113,24 @@ def _summary(report: StudyReport, out: Path, files: dict[str, bytes]) -> dict[st
     }
 
 
-def _print(summary: dict[str, object]) -> None:
-    console = Console()
+def _print(summary: ReportSummary) -> None:
+    screen = console()
     sections = Table(title=f"Study report: {summary['n_patients']} patients")
     for name in ("#", "section", "content"):
         sections.add_column(name)
     for i, s in enumerate(summary["sections"], start=1):
         content = s["omitted"] or "; ".join([*s["tables"], *s["figures"]])
         sections.add_row(str(i), s["title"], content)
-    console.print(sections)
+    screen.print(sections)
     files = Table(title=f"Written to {summary['out']}")
     for name in ("file", "bytes", "sha256"):
         files.add_column(name, justify="right" if name == "bytes" else "left")
     for name, info in summary["files"].items():
         files.add_row(name, str(info["bytes"]), info["sha256"][:16])
-    console.print(files)
+    screen.print(files)
     folder = Path(summary["out"])
-    console.print(f"Report:  {folder / 'report.html'}\nPDF:     {folder / 'report.pdf'}\n"
-                  f"Figures: {folder / 'figures'}\nTables:  {folder / 'tables'}", highlight=False, soft_wrap=True)
+    screen.print(f"Report:  {folder / 'report.html'}\nPDF:     {folder / 'report.pdf'}\n"
+                 f"Figures: {folder / 'figures'}\nTables:  {folder / 'tables'}", highlight=False, soft_wrap=True)
 
 
 @app.callback(invoke_without_command=True)
@@ -135,13 +161,12 @@ def report(
         built = study_report(frame, title=title, km_conf_type=km_conf_type, cif_variance=cif_variance,
                              cif_conf_type=cif_conf_type)
         files = built.files()
-    except OpenIDDSError as err:
-        Console(stderr=True).print(f"[red]error:[/red] {err}", highlight=False)
-        raise typer.Exit(code=2) from err
+    except OpenIDDSError as error:
+        raise fail(error, as_json) from None
     _write(out, files)
-    warn = Console(stderr=True)
+    warn = console(stderr=True)
     for line in built.warnings:
-        warn.print(f"[yellow]warning:[/yellow] {line}", highlight=False, soft_wrap=True)
+        warn.print(f"[yellow]warning:[/yellow] {escape(line)}", highlight=False, soft_wrap=True)
     summary = _summary(built, out, files)
     if as_json:
         typer.echo(json.dumps(summary, indent=2))

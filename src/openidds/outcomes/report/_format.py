@@ -6,8 +6,13 @@ DAYS_PER_MONTH = 365.25 / 12
 NA = "NA"
 
 
+def known(value: float | None) -> float | None:
+    """``value``, or None when it is missing (None or NaN)."""
+    return None if value is None or (isinstance(value, float) and math.isnan(value)) else value
+
+
 def missing(value: float | None) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    return known(value) is None
 
 
 def num(value: float | None, digits: int = 2) -> str:
@@ -16,7 +21,7 @@ def num(value: float | None, digits: int = 2) -> str:
 
 def _span(lower: float | None, upper: float | None, low: str, high: str) -> str:
     """``low–high``, or ``low to high`` when a limit is negative (so a minus sign is never read as a dash)."""
-    negative = any(not missing(v) and v < 0 for v in (lower, upper))
+    negative = any(v is not None and v < 0 for v in (known(lower), known(upper)))
     return f"{low} to {high}" if negative else f"{low}–{high}"
 
 
@@ -25,7 +30,8 @@ def ci(lower: float | None, upper: float | None, digits: int = 2) -> str:
 
 
 def pct(value: float | None, digits: int = 1) -> str:
-    return NA if missing(value) else f"{100 * value:.{digits}f}%"
+    share = known(value)
+    return NA if share is None else f"{100 * share:.{digits}f}%"
 
 
 def pct_ci(lower: float | None, upper: float | None, digits: int = 1) -> str:
@@ -38,11 +44,12 @@ def count_pct(count: int, total: int, digits: int = 1) -> str:
 
 def pval(p: float | None) -> str:
     """``p < 0.0001`` below that, else two significant figures (0.0007, 0.026, 0.25)."""
-    if missing(p):
+    value = known(p)
+    if value is None:
         return NA
-    if p < 0.0001:
+    if value < 0.0001:
         return "< 0.0001"
-    return f"{p:.2g}" if p < 0.1 else f"{p:.2f}"
+    return f"{value:.2g}" if value < 0.1 else f"{value:.2f}"
 
 
 def p_is(p: float | None) -> str:
