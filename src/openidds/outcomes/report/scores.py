@@ -227,10 +227,11 @@ def opioid_section(frame: pd.DataFrame) -> Section:
         if stopped is not None:
             missing = len(frame) - stopped.n
             blocks.append(Paragraph(
-                f"A follow-up visit recorded the systemic opioid as stopped for {stopped.successes} of {stopped.n} "
-                f"patients ({fmt.pct(stopped.estimate)}; 95% CI {fmt.pct_ci(stopped.lower, stopped.upper)}, exact "
-                f"Clopper–Pearson); a patient with no such record counts as not stopped"
-                f"{f'; {missing} patients have no value' if missing else ''}."))
+                f"At any follow-up visit, the systemic opioid was recorded as stopped for {stopped.successes} of "
+                f"{stopped.n} patients ({fmt.pct(stopped.estimate)}; 95% CI "
+                f"{fmt.pct_ci(stopped.lower, stopped.upper)}, exact Clopper–Pearson); a patient with no such record "
+                f"counts as not stopped{f'; {missing} patients have no value' if missing else ''}. The table below "
+                f"gives the status at the last follow-up, over the patients for whom it was recorded."))
             results["systemic_opioid_stopped"] = stopped.to_dict()
     rows, more = _opioid_rows(frame)
     results.update(more)
