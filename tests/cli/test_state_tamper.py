@@ -59,6 +59,12 @@ def test_init_creates_the_clinic_key_once_owner_only(tmp_path, key_file, pump_fi
     assert key_file.read_bytes() == key
 
 
+def test_init_refuses_bad_options_creating_nothing(tmp_path, key_file):
+    r = run("init", tmp_path / "pump.json", "--start", "2026-01-05T08:00", "--catheter-volume-ml", "abc")
+    assert r.exit_code == 2 and "pump.catheter.volume_ml" in r.output and "Traceback" not in r.output
+    assert not (tmp_path / "pump.json").exists() and not key_file.exists()
+
+
 def test_the_documented_flow_still_works_end_to_end(pump_file, key_file):
     state = load_state(pump_file.read_text(), key=key_file.read_bytes())
     assert [e.command.name for e in state.journal] == [
@@ -146,6 +152,7 @@ def test_a_missing_or_open_key_is_refused_saying_what_to_do(pump_file, key_file,
 @pytest.mark.parametrize("encode", [lambda t: codecs.BOM_UTF8 + t.encode("utf-8"), lambda t: t.encode("utf-16")],
                          ids=["utf-8-bom", "utf-16"])
 def test_a_file_with_a_byte_order_mark_is_read(pump_file, encode):
+    """STATE-ENCODING-1: the same file in UTF-8 with a BOM or UTF-16 gives the same answer."""
     expected = run("show", pump_file, "--at", "2026-01-07T09:00", "--json").output
     pump_file.write_bytes(encode(pump_file.read_text()))
     r = run("show", pump_file, "--at", "2026-01-07T09:00", "--json")
@@ -153,6 +160,7 @@ def test_a_file_with_a_byte_order_mark_is_read(pump_file, encode):
 
 
 def test_a_latin1_file_is_refused_naming_line_and_byte(pump_file):
+    """STATE-ENCODING-1: a Latin-1 byte is refused with its line and position, the file left unchanged."""
     text = pump_file.read_text().replace('"RN C"', '"RN Ç"')
     data = text.encode("latin-1")
     pump_file.write_bytes(data)

@@ -172,11 +172,13 @@ def test_bad_files_are_named():
                                     lambda t: codecs.BOM_UTF16_BE + t.encode("utf-16-be")],
                          ids=["utf-8-bom", "utf-16", "utf-16-be"])
 def test_a_byte_order_mark_is_read(encode):
+    """STATE-ENCODING-1."""
     text = dump_state(build(), KEY)
     assert load_state(decode_state(encode(text)), key=KEY) == load_state(text, key=KEY)
 
 
 def test_a_byte_outside_utf8_is_refused_with_its_line_and_position():
+    """STATE-ENCODING-1."""
     data = dump_state(build(), KEY).replace('"RN C"', '"RN Ç"').encode("latin-1")
     line = next(i for i, text in enumerate(data.split(b"\n"), 1) if b"\xc7" in text)
     column = data.split(b"\n")[line - 1].index(b"\xc7") + 1

@@ -239,7 +239,8 @@ def init(
     key_file: KeyFileOption = None,
 ) -> None:
     """Create a pump state file for a newly implanted pump (refuses to overwrite)."""
-    from openidds.programmer import ProgrammerError, PumpState
+    from openidds.programmer import ProgrammerError
+    from openidds.programmer.state_file import new_state
     from openidds.pump import Catheter
 
     try:
@@ -252,8 +253,7 @@ def init(
         raw = {"start": start_at.isoformat(), "pump": {
             "reservoir_ml": reservoir_ml, "low_reservoir_ml": low_reservoir_ml,
             "catheter": {"length_cm": catheter_length_cm, "volume_ml": catheter_volume_ml, "tip_level": tip}}}
-        state = PumpState.model_validate(raw)
-        state.spec()
+        state = new_state(raw, "options")
         Catheter(catheter_length_cm, catheter_volume_ml, tip)
         ensure_key(key_file)
         write_state(state_path, state, key_file)

@@ -180,8 +180,14 @@ def load_state(text: str, source: str = "state", *, key: bytes | None = None) ->
                               f"({_problems(error)}); {_START_AGAIN}") from None
     if key is not None:
         _verify(body, checksum, key, source)
+    return new_state(body, source)
+
+
+def new_state(content: dict, source: str = "state") -> PumpState:
+    """A state from a file's content (everything but its checksum), validated as a file is: problems are listed
+    with their location, the pump description is checked, and every journal entry needs its session line."""
     try:
-        state = PumpState.model_validate(body)
+        state = PumpState.model_validate(content)
     except ValidationError as error:
         raise ProgrammerError(source, "file", f"a valid pump state file ({_problems(error)})") from None
     try:
