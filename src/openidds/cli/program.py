@@ -24,7 +24,16 @@ from openidds.cli._session_options import (
 )
 from openidds.cli.errors import choose, fail
 from openidds.cli.output import console as output_console
-from openidds.cli.state_files import forecast_lines, library_from, open_pump, read_state, when, write_state
+from openidds.cli.state_files import (
+    KeyFileOption,
+    ensure_key,
+    forecast_lines,
+    library_from,
+    open_pump,
+    read_state,
+    when,
+    write_state,
+)
 from openidds.errors import OpenIDDSError
 
 if TYPE_CHECKING:
@@ -40,23 +49,21 @@ StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see 
 AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
 
 
-def _open_session(path: Path, at: str) -> "tuple[PumpState, Pump, int]":
+def _open_session(path: Path, at: str, key_file: Path | None) -> "tuple[PumpState, Pump, int]":
     """``open_pump`` for a session, which adds to the journal: a time before its last entry is refused."""
     from openidds.programmer import ProgrammerError
 
-    state, pump, at_s = open_pump(path, at)
+    state, pump, at_s = open_pump(path, at, key_file)
     if at_s < state.last_s():
         raise ProgrammerError("--at", at, f"a time at or after the last journal entry ({when(state, state.last_s())})")
     return state, pump, at_s
 
 
-def save_session(path: Path, state: "PumpState", session: "ProgrammingSession", command=None,
-                 note: str = "") -> "PumpState":
+def save_session(path: Path, state: "PumpState", session: "ProgrammingSession", key_file: Path | None,
+                 command=None, note: str = "") -> "PumpState":
     lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
-    if command is not None:
-        state = state.with_entry(session.at_s, command, note)
-    state = state.with_sessions(lines)
-    write_state(path, state)
+    state = state.with_session(lines, command, note)
+    write_state(path, state, key_file)
     return state
 
 
@@ -146,10 +153,10 @@ def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -
     return TherapyOrder(drug, program, patient, limits)
 
 
-def _open_order(path: Path, at: str,
-                options: SessionOptions) -> "tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]":
+def _open_order(path: Path, at: str, options: SessionOptions,
+                key_file: Path | None) -> "tuple[PumpState, Pump, int, DrugLibrary, TherapyOrder | None]":
     """What `set` and `refill` start with: the state, the pump at ``--at``, the drug library and the order."""
-    state, pump, at_s = _open_session(path, at)
+    state, pump, at_s = _open_session(path, at, key_file)
     library = library_from(options.library)
     return state, pump, at_s, library, build_order(pump, options, library)
 
@@ -236,9 +243,11 @@ def init(
     catheter_length_cm: Annotated[int, typer.Option("--catheter-length-cm")] = 80,
     catheter_volume_ml: Annotated[str, typer.Option("--catheter-volume-ml")] = "0.16",
     tip: Annotated[str, typer.Option("--tip", help="Catheter tip level, e.g. T10.")] = "T10",
+    key_file: KeyFileOption = None,
 ) -> None:
     """Create a pump state file for a newly implanted pump (refuses to overwrite)."""
-    from openidds.programmer import ProgrammerError, load_state
+    from openidds.programmer import ProgrammerError
+    from openidds.programmer.state_file import new_state
     from openidds.pump import Catheter
 
     try:
@@ -251,9 +260,10 @@ def init(
         raw = {"start": start_at.isoformat(), "pump": {
             "reservoir_ml": reservoir_ml, "low_reservoir_ml": low_reservoir_ml,
             "catheter": {"length_cm": catheter_length_cm, "volume_ml": catheter_volume_ml, "tip_level": tip}}}
-        state = load_state(json.dumps(raw), "options")
+        state = new_state(raw, "options")
         Catheter(catheter_length_cm, catheter_volume_ml, tip)
-        write_state(state_path, state)
+        ensure_key(key_file)
+        write_state(state_path, state, key_file)
     except OpenIDDSError as error:
         raise fail(error) from None
     typer.echo(f"created {state_path}: {state.pump.model} {reservoir_ml} mL, implanted {start_at.isoformat()}")
@@ -261,14 +271,14 @@ def init(
 
 @app.command()
 def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] = None,
-         library: LibraryOption = None, as_json: JsonOption = False) -> None:
+         library: LibraryOption = None, as_json: JsonOption = False, key_file: KeyFileOption = None) -> None:
     """Interrogate the pump (on a copy: nothing is written) and show therapy, reservoir, alarms,
     the bolus device and the refill forecast."""
     from openidds.programmer import PatientBolusDevice, Policy, present_doses, present_forecast
     from openidds.pump.ticks import decimal_text, ticks_to_ml
 
     try:
-        state, pump, at_s = open_pump(state_path, at)
+        state, pump, at_s = open_pump(state_path, at, key_file)
         pump.advance(at_s)
         screen = PatientBolusDevice(pump).screen(at_s)
         drugs = library_from(library)
@@ -309,27 +319,27 @@ def show(state_path: StatePath, at: Annotated[str | None, typer.Option("--at")] 
 def set_therapy(
     state_path: StatePath, at: AtOption,
     clinician: Annotated[str, typer.Option("--clinician", help="Who programs (recorded).")],
-    *, options: SessionOptions,
+    key_file: KeyFileOption = None, *, options: SessionOptions,
 ) -> None:
     """A programming session: enter doses in drug units, review old and new, confirm, send."""
     from openidds.programmer import ProgrammerError, ProgrammingSession
 
     session = None
     try:
-        state, pump, at_s, drugs, order = _open_order(state_path, at, options)
+        state, pump, at_s, drugs, order = _open_order(state_path, at, options, key_file)
         if order is None:
             raise ProgrammerError("--dose/--flex/--stop", None, "the new program")
         session = ProgrammingSession(pump, at_s, clinician, library=drugs, policy=policy_from(options.max_increase))
         review = session.edit(order)
-        _finish(state_path, state, session, review, options, clinician)
+        _finish(state_path, state, session, review, options, clinician, key_file)
     except OpenIDDSError as error:
         if session is not None:
-            save_session(state_path, state, session)
+            save_session(state_path, state, session, key_file)
         raise fail(error, options.as_json, next_step(error)) from None
 
 
 def _finish(state_path: Path, state: "PumpState", session, review: "Review", options: SessionOptions, who: str,
-            workflow: "RefillWorkflow | None" = None) -> None:
+            key_file: Path | None, workflow: "RefillWorkflow | None" = None) -> None:
     from openidds.programmer import describe_therapy
     from openidds.pump.ticks import decimal_text
 
@@ -348,10 +358,10 @@ def _finish(state_path: Path, state: "PumpState", session, review: "Review", opt
         else:
             session.transmit()
             sent = {"program": describe_therapy(review.therapy)}
-        save_session(state_path, state, session, session.sent)
+        save_session(state_path, state, session, key_file, session.sent)
     else:
         session.abandon("review only: not confirmed")
-        save_session(state_path, state, session)
+        save_session(state_path, state, session, key_file)
     if options.as_json:
         typer.echo(json.dumps({"review": review.to_dict(), "sent": sent,
                                "session_log": [e.to_dict() for e in session.log]}, indent=2))
@@ -386,7 +396,7 @@ def refill(
         "--ack-discrepancy", help="Why a flagged discrepancy is accepted.")] = None,
     checklist: Annotated[bool, typer.Option(
         "--checklist-done", help="Every pocket-fill checklist item was done.")] = False,
-    *, options: SessionOptions,
+    key_file: KeyFileOption = None, *, options: SessionOptions,
 ) -> None:
     """The refill workflow: withdraw and compare, check the fill, review, checklist, send, observe."""
     from openidds.programmer import CHECKLIST, Prescription, RefillWorkflow
@@ -394,7 +404,7 @@ def refill(
 
     session = None
     try:
-        state, pump, at_s, drugs, order = _open_order(state_path, at, options)
+        state, pump, at_s, drugs, order = _open_order(state_path, at, options, key_file)
         prescription = {}
         for i, text in enumerate(prescribed):
             drug, amount = _split(text, f"--prescribed[{i}]")
@@ -414,10 +424,10 @@ def refill(
             output_console().print(f"residual: {discrepancy.describe()}", markup=False, highlight=False)
             if workflow.trend is not None and workflow.trend.flagged:
                 output_console().print("discrepancy TREND flagged across refills", style="bold red")
-        _finish(state_path, state, session, review, options, nurse, workflow)
+        _finish(state_path, state, session, review, options, nurse, key_file, workflow)
     except OpenIDDSError as error:
         if session is not None:
-            save_session(state_path, state, session)
+            save_session(state_path, state, session, key_file)
         raise fail(error, options.as_json, next_step(error)) from None
 
 
@@ -427,7 +437,7 @@ def bolus(
     clinician: Annotated[str, typer.Option("--clinician")],
     kind: Annotated[str, typer.Option("--kind", help="priming (after implant or revision) or bridge (after a "
                                                      "concentration change).")],
-    confirm: ConfirmOption = False, as_json: JsonOption = False,
+    confirm: ConfirmOption = False, as_json: JsonOption = False, key_file: KeyFileOption = None,
 ) -> None:
     """Calculate a priming or bridge bolus from the catheter and tubing volumes; --confirm sends it."""
     from openidds.programmer import ProgrammingSession, plain_decimal, plan_bolus
@@ -435,15 +445,15 @@ def bolus(
 
     session = None
     try:
-        state, pump, at_s = _open_session(state_path, at)
+        state, pump, at_s = _open_session(state_path, at, key_file)
         plan = plan_bolus(pump, BolusKind(choose("--kind", kind, (BolusKind.PRIMING.value, BolusKind.BRIDGE.value))))
         if confirm:
             session = ProgrammingSession(pump, at_s, clinician)
             session.transmit_bolus(plan)
-            save_session(state_path, state, session, session.sent, f"{kind} bolus by {clinician}")
+            save_session(state_path, state, session, key_file, session.sent, f"{kind} bolus by {clinician}")
     except OpenIDDSError as error:
         if session is not None:
-            save_session(state_path, state, session)
+            save_session(state_path, state, session, key_file)
         raise fail(error, as_json) from None
     if as_json:
         typer.echo(json.dumps({"plan": plan.to_dict(), "sent": confirm}, indent=2))
@@ -459,17 +469,18 @@ def bolus(
 @app.command()
 def patient(state_path: StatePath, at: AtOption,
             press: Annotated[bool, typer.Option("--press", help="Press the bolus button.")] = False,
-            as_json: JsonOption = False) -> None:
+            as_json: JsonOption = False, key_file: KeyFileOption = None) -> None:
     """The patient's bolus device: what it shows, or a press of its button (the only thing it can do)."""
     from openidds.programmer import PatientBolusDevice
     from openidds.pump import RequestPatientBolus
 
     try:
-        state, pump, at_s = _open_session(state_path, at)
+        state, pump, at_s = _open_session(state_path, at, key_file)
         device = PatientBolusDevice(pump)
         if press:
             screen = device.press(at_s)
-            write_state(state_path, state.with_entry(at_s, RequestPatientBolus(), "patient pressed"))
+            state = state.with_sent(at_s, RequestPatientBolus(), "patient", screen.message, "patient pressed")
+            write_state(state_path, state, key_file)
         else:
             screen = device.screen(at_s)
     except OpenIDDSError as error:
@@ -485,27 +496,28 @@ def patient(state_path: StatePath, at: AtOption,
 def revise_catheter(
     state_path: StatePath, at: AtOption, clinician: Annotated[str, typer.Option("--clinician")],
     length_cm: Annotated[int, typer.Option("--length-cm")], volume_ml: Annotated[str, typer.Option("--volume-ml")],
-    tip: Annotated[str, typer.Option("--tip")],
+    tip: Annotated[str, typer.Option("--tip")], key_file: KeyFileOption = None,
 ) -> None:
     """Record a surgical catheter revision (the new catheter is unprimed: a priming bolus follows)."""
     from openidds.pump import Catheter, ReviseCatheter
 
     try:
-        state, _, at_s = _open_session(state_path, at)
+        state, _, at_s = _open_session(state_path, at, key_file)
         command = ReviseCatheter(Catheter(length_cm, volume_ml, tip))
-        state = state.with_entry(at_s, command, f"revision by {clinician}")
+        reason = f"catheter revised: {length_cm} cm, {volume_ml} mL, tip {tip}"
+        state = state.with_sent(at_s, command, clinician, reason, f"revision by {clinician}")
         state.replay()
-        write_state(state_path, state)
+        write_state(state_path, state, key_file)
     except OpenIDDSError as error:
         raise fail(error) from None
     typer.echo("catheter revised; prime it: openidds program bolus --kind priming ...")
 
 
 @app.command()
-def log(state_path: StatePath, as_json: JsonOption = False) -> None:
+def log(state_path: StatePath, as_json: JsonOption = False, key_file: KeyFileOption = None) -> None:
     """The session log: every session step, refusal, override and confirmation."""
     try:
-        state = read_state(state_path)
+        state = read_state(state_path, key_file)
     except OpenIDDSError as error:
         raise fail(error) from None
     if as_json:

@@ -9,7 +9,7 @@ from rich.table import Table
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
-from openidds.cli.state_files import parse_at, read_state
+from openidds.cli.state_files import KeyFileOption, parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 
@@ -58,11 +58,12 @@ def state_log(
     state_path: Path = typer.Argument(..., help="A pump state file (docs/programmer.md)."),
     at: str | None = typer.Option(None, "--at", help="Run the pump on to this local time (default: the last "
                                   "journal entry)."),
+    key_file: KeyFileOption = None,
 ) -> None:
     """Print the pump log of a programmer state file in the wire format (docs/wire.md): a file that
     `openidds registry import --format pump-log` reads."""
     try:
-        state = read_state(state_path)
+        state = read_state(state_path, key_file)
         typer.echo(state.pump_log(parse_at(state, at)).model_dump_json(indent=1))
     except OpenIDDSError as error:
         raise fail(error) from None

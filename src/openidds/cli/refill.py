@@ -8,7 +8,7 @@ import typer
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
-from openidds.cli.state_files import forecast_lines, library_from, open_pump, when
+from openidds.cli.state_files import KeyFileOption, forecast_lines, library_from, open_pump, when
 from openidds.errors import OpenIDDSError
 
 app = typer.Typer(help="Refill planning: due dates and fill volumes. Not a medical device.", no_args_is_help=True)
@@ -30,6 +30,7 @@ def plan(
         "--accuracy-percent", help="Override the pump's accuracy margin.")] = None,
     library: Annotated[Path | None, typer.Option("--library", help="A clinic drug-library JSON file.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")] = False,
+    key_file: KeyFileOption = None,
 ) -> None:
     """Now: when the pump's present fill is due. Then: the fill for a refill at --at (same solution and
     therapy), its due date and alarm date, never above the reservoir's capacity."""
@@ -37,7 +38,7 @@ def plan(
     from openidds.pump.ticks import exact
 
     try:
-        state, pump, at_s = open_pump(state_path, at)
+        state, pump, at_s = open_pump(state_path, at, key_file)
         pump.advance(at_s)
         policy = Policy() if accuracy is None else Policy(accuracy_percent=exact("--accuracy-percent", accuracy))
         drugs = library_from(library)

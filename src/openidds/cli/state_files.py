@@ -1,14 +1,20 @@
-"""Pump state files on the command line: read, rebuild the pump, write back whole; dates and forecasts as text.
+"""Pump state files on the command line: read, rebuild the pump, write back whole, signed with the clinic's
+state key; dates and forecasts as text.
 
-Shared by `openidds program` and `openidds refill`. The programmer and the drug library are imported when a
-command runs, so `--help` does not pay for them.
+Shared by `openidds program`, `openidds refill` and `openidds pump log`. The programmer and the drug library are
+imported when a command runs, so `--help` does not pay for them.
 """
 
 from __future__ import annotations
 
+import os
+import secrets
+import stat
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from openidds.cli.output import write_atomic
 
@@ -28,17 +34,72 @@ def read_text(path: Path, field: str, what: str) -> str:
         raise ProgrammerError(field, str(path), f"a readable {what} file ({error.strerror})") from None
 
 
-def read_state(path: Path) -> PumpState:
-    from openidds.programmer import load_state
+KEY_FILE_ENV = "OPENIDDS_STATE_KEY_FILE"
+KeyFileOption = Annotated[Path | None, typer.Option(
+    "--key-file", help=f"The clinic's state key, which signs state files (default: ${KEY_FILE_ENV}, else "
+                       "~/.config/openidds/state.key).")]
 
-    return load_state(read_text(path, "state", "pump state"), str(path))
+
+def key_path(key_file: Path | None) -> Path:
+    """``--key-file``, else ``$OPENIDDS_STATE_KEY_FILE``, else ``~/.config/openidds/state.key``."""
+    if key_file is not None:
+        return key_file
+    from_env = os.environ.get(KEY_FILE_ENV)
+    return Path(from_env) if from_env else Path.home() / ".config" / "openidds" / "state.key"
 
 
-def write_state(path: Path, state: PumpState) -> None:
-    """Write the whole file or nothing."""
+def read_key(key_file: Path | None) -> bytes:
+    """The clinic's state key: 32 bytes in a file only its owner can read."""
+    from openidds.programmer import ProgrammerError
+    from openidds.programmer.state_file import KEY_BYTES
+
+    path = key_path(key_file)
+    try:
+        mode = path.stat().st_mode
+        key = path.read_bytes()
+    except OSError as error:
+        raise ProgrammerError("--key-file", str(path), f"the clinic's state key file ({error.strerror}): "
+                              "`openidds program init` creates it with a new state file; pass --key-file or set "
+                              f"${KEY_FILE_ENV} to use the key another machine signed with") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ProgrammerError("--key-file", f"{path} (mode {stat.S_IMODE(mode):o})",
+                              f"a key file only its owner can use: run chmod 600 {path}")
+    if len(key) != KEY_BYTES:
+        raise ProgrammerError("--key-file", f"{path} ({len(key)} bytes)",
+                              f"a state key of {KEY_BYTES} bytes, as `openidds program init` creates it")
+    return key
+
+
+def ensure_key(key_file: Path | None) -> bytes:
+    """The clinic's state key, created (32 random bytes, mode 0600) when there is none yet."""
+    from openidds.programmer.state_file import KEY_BYTES
+
+    path = key_path(key_file)
+    if not path.exists():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(secrets.token_bytes(KEY_BYTES))
+    return read_key(path)
+
+
+def read_state(path: Path, key_file: Path | None = None) -> PumpState:
+    """Read, decode (UTF-8; UTF-8 or UTF-16 with a byte-order mark), verify against the clinic's key, validate."""
+    from openidds.programmer import ProgrammerError, load_state
+    from openidds.programmer.state_file import decode_state
+
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ProgrammerError("state", str(path), f"a readable pump state file ({error.strerror})") from None
+    return load_state(decode_state(data, str(path)), str(path), key=read_key(key_file))
+
+
+def write_state(path: Path, state: PumpState, key_file: Path | None = None) -> None:
+    """Write the whole file, signed, or nothing."""
     from openidds.programmer import dump_state
 
-    write_atomic(path, dump_state(state).encode("utf-8"))
+    write_atomic(path, dump_state(state, read_key(key_file)).encode("utf-8"))
 
 
 def library_from(path: Path | None) -> DrugLibrary:
@@ -63,9 +124,9 @@ def parse_at(state: PumpState, text: str | None, field: str = "--at") -> int:
     return state.seconds(at, field)
 
 
-def open_pump(path: Path, at: str | None) -> tuple[PumpState, Pump, int]:
+def open_pump(path: Path, at: str | None, key_file: Path | None = None) -> tuple[PumpState, Pump, int]:
     """Read the state file, rebuild the pump by replaying its journal, and read ``--at`` on its clock."""
-    state = read_state(path)
+    state = read_state(path, key_file)
     pump = state.replay()
     return state, pump, parse_at(state, at)
 
