@@ -12,6 +12,7 @@ from openidds.cli.output import console
 from openidds.cli.state_files import parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
+from openidds.text_files import read_text
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
 
@@ -40,11 +41,16 @@ def simulate(
     scenario: str = typer.Argument(..., help="A scenario TOML file, or the name of a bundled scenario."),
     json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
+    encoding: str | None = typer.Option(None, "--encoding", help="Encoding of a scenario file without a "
+                                        "byte-order mark (default: UTF-8), e.g. latin-1."),
 ) -> None:
     """Run a scenario file (docs/scenarios.md) and print its timeline."""
     path = Path(scenario)
     if path.is_file():
-        text = path.read_text()
+        try:
+            text = read_text(path, encoding)
+        except OpenIDDSError as error:
+            raise fail(error) from None
     elif scenario in _bundled_names():
         text = _BUNDLED.joinpath(f"{scenario}.toml").read_text()
     else:

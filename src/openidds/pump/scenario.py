@@ -7,6 +7,7 @@ keeps every answer the pump gave, refusals included.
 import tomllib
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
@@ -16,6 +17,9 @@ from openidds.pump.device import PumpSpec
 from openidds.pump.pump import CommandRefused, Pump
 from openidds.pump.ticks import SECONDS_PER_DAY
 
+MAX_COUNT = 100_000
+"""How often one scenario event may repeat."""
+
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -24,17 +28,17 @@ class _Closed(BaseModel):
 class ScenarioPump(wire.PumpSetup):
     """The implanted system, and optionally when its battery reaches its elective replacement indicator."""
 
-    battery_eri_at: datetime | None = None
+    battery_eri_at: wire.WireDateTime | None = None
 
 
 class ScenarioEvent(_Closed):
     """One timed wire command or simulated fault, optionally repeated ``count`` times every ``every_hours``
     or ``every_minutes``."""
 
-    at: datetime
-    every_hours: StrictInt | None = None
-    every_minutes: StrictInt | None = None
-    count: StrictInt = 1
+    at: wire.WireDateTime
+    every_hours: Annotated[StrictInt, Field(ge=1, le=wire.MAX_SECONDS // 3600)] | None = None
+    every_minutes: Annotated[StrictInt, Field(ge=1, le=wire.MAX_SECONDS // 60)] | None = None
+    count: Annotated[StrictInt, Field(le=MAX_COUNT)] = 1
     note: StrictStr = ""
     command: wire.Command | None = None
     fault: wire.Fault | None = None
@@ -67,8 +71,8 @@ class Scenario(_Closed):
 
     title: StrictStr
     description: StrictStr = ""
-    start: datetime
-    horizon_days: StrictInt = Field(ge=1, le=3660)
+    start: wire.WireDateTime
+    horizon_days: StrictInt = Field(ge=1, le=wire.MAX_SECONDS // SECONDS_PER_DAY)
     pump: ScenarioPump = ScenarioPump()
     events: tuple[ScenarioEvent, ...] = ()
 
