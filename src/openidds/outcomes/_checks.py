@@ -119,6 +119,10 @@ def cause_codes(status: object, column: str, cause: object, censored: object,
     """Status as 0 = censored, 1 = the cause of interest, 2 = a competing cause; unknown codes refused."""
     if cause == censored:
         raise OpenIDDSError("cause", cause, "a status code different from the censoring code")
+    clash = [c for c in competing or () if c in (cause, censored)]
+    if clash:
+        raise OpenIDDSError("competing", clash[0], "a status code different from the cause "
+                            f"({cause!r}) and the censoring code ({censored!r})")
     if competing is not None:
         return codes(status, column, {censored: 0, cause: 1, **{c: 2 for c in competing}})
     raw = _raw(status, column)
