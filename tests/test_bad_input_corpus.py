@@ -39,6 +39,7 @@ class Case:
     exit_code: int = 2
     registry: bool = False
     never_says: tuple[str, ...] = ()
+    """Texts the output must not show (a password)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,7 @@ def run_case(case: Case, folder: Path, template: Path | None = None) -> Outcome:
         assert template is not None, f"{case.name}: a registry case needs the template registry"
         shutil.copy(template, db)
     before = _counts(db) if case.registry else {}
+    given = {name: (folder / name).read_bytes() for name in case.files}
     result = CliRunner().invoke(app, [a.replace("{dir}", str(folder)) for a in case.args])
     output = result.output
 
@@ -95,6 +97,8 @@ def run_case(case: Case, folder: Path, template: Path | None = None) -> Outcome:
         return outcome("traceback", "a traceback was printed")
     if case.registry and _counts(db) != before:
         return outcome("partial write", "the registry's row counts changed")
+    if any((folder / name).read_bytes() != data for name, data in given.items()):
+        return outcome("partial write", "an input file changed")
     if result.exit_code == 0:
         return outcome("silent accept", "exit code 0")
     if result.exit_code != case.exit_code:

@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import pytest
+from tests.test_bad_input_corpus import DB, GOOD, Case, check, registry_template
 from typer.testing import CliRunner
 
 from openidds.cli import app
-from tests.test_bad_input_corpus import DB, GOOD, Case, check, registry_template
 
 DATA = GOOD.parent
 VISITS_HEADER = (GOOD / "visits.csv").read_text(encoding="utf-8").splitlines()[0]
