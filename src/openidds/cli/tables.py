@@ -57,7 +57,7 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     text = read_text(path, encoding)
     rows = csv.reader(io.StringIO(text, newline=""))
     try:
-        header = next(rows, None)
+        header = next((cells for cells in rows if cells), None)
         if header is None:
             raise OpenIDDSError(path.name, "empty", "a CSV file with a header row and data rows")
         for cells in rows:
