@@ -63,6 +63,7 @@ def _counts(path: Path) -> dict[str, int]:
 
 def registry_template(root: Path) -> Path:
     """An initialised registry holding the good example records, made once and copied for each case."""
+    root.mkdir(parents=True, exist_ok=True)
     path = root / DB
     if not path.exists():
         runner = CliRunner()
