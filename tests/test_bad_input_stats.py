@@ -48,6 +48,8 @@ CASES = [
     _case("cell-over-field-limit", "km", "huge.csv", GOOD + b'30,1,"' + b"x" * 200_000 + b'"\n',
           ("huge.csv line 6", "field larger than field limit")),
     _case("time-1e10000", "km", "inf.csv", GOOD + b"1e10000,1,a\n", ("time", "rows [5]", "expected numbers")),
+    _case("time-1e300-days", "km", "far.csv", GOOD + b"1e300,0,a\n", ("time", "rows [5]", "at most 36,525 days")),
+    _case("time-1e300-days-cif", "cif", "far.csv", GOOD + b"1e300,0,a\n", ("time", "rows [5]", "100 years")),
     _case("time-nan", "km", "nan.csv", GOOD + b"NaN,1,a\n", ("time", "rows [5]", "a value in every row")),
     _case("time-text", "km", "text.csv", GOOD + b"soon,1,a\n", ("time", "rows [5]", "expected numbers")),
     _case("cif-cause-not-in-data", "cif", "data.csv", GOOD, ("cause=3", "a status code that occurs in status"),

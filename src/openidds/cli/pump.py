@@ -33,7 +33,8 @@ def demo(
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
 ) -> None:
     """90 days of therapy after implant: deliveries, patient boluses, alarms, refills."""
-    _simulate_text(_BUNDLED.joinpath("demo_90_days.toml").read_text(), "demo_90_days", json_out, every_delivery)
+    _simulate_text(_BUNDLED.joinpath("demo_90_days.toml").read_text(encoding="utf-8"), "demo_90_days", json_out,
+                   every_delivery)
 
 
 @app.command()
@@ -52,7 +53,7 @@ def simulate(
         except OpenIDDSError as error:
             raise fail(error) from None
     elif scenario in _bundled_names():
-        text = _BUNDLED.joinpath(f"{scenario}.toml").read_text()
+        text = _BUNDLED.joinpath(f"{scenario}.toml").read_text(encoding="utf-8")
     else:
         raise fail(OpenIDDSError("scenario", scenario,
                                  f"a TOML file or one of the bundled scenarios {_bundled_names()}"))

@@ -43,6 +43,8 @@ ENDPOINT = typer.Option(None, "--endpoint", help="An endpoint of the registry's 
 UNIT = typer.Option(TimeUnit.days, "--unit", help=f"Time unit of the output: days, or months of "
                                                   f"{DAYS_PER_MONTH:g} days (365.25 / 12); times in the file are days.")
 ONE_YEAR = {TimeUnit.days: 365.0, TimeUnit.months: 12.0}
+MAX_FOLLOW_UP_DAYS = 36_525.0
+"""The longest follow-up time a dataset may hold: a century of days (a larger time is a typing error)."""
 NICE_DAY_STEPS = (7, 14, 30, 60, 90, 180, 365, 730, 1461)
 MAX_TICKS = 9
 
@@ -106,7 +108,11 @@ def _timed(frame: pd.DataFrame, endpoint: Endpoint, unit: TimeUnit) -> pd.DataFr
     _columns(frame, endpoint.time, endpoint.status)
     import pandas as pd
 
+    from openidds.outcomes._checks import at_most
+
     column = frame[endpoint.time]
+    at_most(column, endpoint.time, MAX_FOLLOW_UP_DAYS, f"follow-up times of at most {MAX_FOLLOW_UP_DAYS:,.0f} days "
+            "(100 years): times in the file are days")
     if unit is TimeUnit.days or not pd.api.types.is_numeric_dtype(column):
         return frame  # a column that is not numbers is refused by the analysis, naming its rows
     return frame.assign(**{endpoint.time: column * unit.from_days(1.0)})

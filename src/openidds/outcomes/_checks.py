@@ -64,6 +64,15 @@ def times(values: object, column: str) -> np.ndarray:
     return out
 
 
+def at_most(values: object, column: str, limit: float, expected: str) -> None:
+    """Refuse the rows of a numeric column above ``limit`` (a typing error such as 1e300 days), naming them."""
+    raw = _raw(values, column)
+    if raw.dtype.kind in "biuf":
+        above = raw > limit
+        if above.any():
+            raise _fail(values, raw, above, column, expected)
+
+
 def codes(values: object, column: str, mapping: Mapping[object, int]) -> np.ndarray:
     """Map each value of a status or group column to its integer code; unknown or missing values are refused."""
     raw = _raw(values, column)
