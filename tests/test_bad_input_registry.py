@@ -72,6 +72,11 @@ CASES = [
           ("complications.csv", "line 2", "byte 0xe9 at column 69", "not UTF-8", "save the file as UTF-8")),
     _case("csv-cell-over-field-limit", CSV, {"in/visits.csv": _visits(VISIT.format(nrs=3, who=f'"{HUGE_CELL}"'))},
           ("visits.csv line 2", "field larger than field limit", "CSV cells of at most")),
+    _case("csv-unclosed-quote", CSV, {"in/visits.csv": _visits(VISIT.format(nrs=3, who='"family'))
+                                      + (VISIT.format(nrs=4, who="family") + "\n").encode()},
+          ("visits.csv line 3", "unexpected end of data", "quotes paired")),
+    _case("csv-text-after-closing-quote", CSV, {"in/visits.csv": _visits(VISIT.format(nrs=3, who='"fam"ily'))},
+          ("visits.csv line 2", "expected after", "quotes paired")),
     _case("csv-empty-file", CSV, {"in/visits.csv": b""}, ("visits.csv:1", "no header row"), exit_code=1),
     _case("csv-number-1e10000", CSV, {"in/visits.csv": _visits(VISIT.format(nrs="1e10000", who="family"))},
           ("visits.csv:2", "nrs", "a whole number"), exit_code=1),

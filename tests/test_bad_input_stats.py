@@ -47,6 +47,7 @@ CASES = [
     _case("short-row", "km", "short.csv", GOOD + b"30\n", ("short.csv line 6", "1 cells", "3 cells")),
     _case("cell-over-field-limit", "km", "huge.csv", GOOD + b'30,1,"' + b"x" * 200_000 + b'"\n',
           ("huge.csv line 6", "field larger than field limit")),
+    _case("unclosed-quote", "km", "quote.csv", GOOD + b'30,1,"a\n40,0,b\n', ("quote.csv line 7", "unexpected end")),
     _case("time-1e10000", "km", "inf.csv", GOOD + b"1e10000,1,a\n", ("time", "rows [5]", "expected numbers")),
     _case("time-1e300-days", "km", "far.csv", GOOD + b"1e300,0,a\n", ("time", "rows [5]", "at most 36,525 days")),
     _case("time-1e300-days-cif", "cif", "far.csv", GOOD + b"1e300,0,a\n", ("time", "rows [5]", "100 years")),

@@ -55,7 +55,7 @@ def _read_csv(path: Path, encoding: str | None) -> pd.DataFrame:
     import pandas as pd
 
     text = read_text(path, encoding)
-    rows = csv.reader(io.StringIO(text, newline=""))
+    rows = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next((cells for cells in rows if cells), None)
         if header is None:
