@@ -73,3 +73,23 @@ def test_a_scenario_that_says_its_encoding_runs(encoding: str, tmp_path: Path) -
     path.write_bytes(scenario(title="caf\u00e9").encode(encoding))
     result = CliRunner().invoke(app, ["pump", "simulate", str(path)])
     assert result.exit_code == 0 and "caf\u00e9" in result.output, result.output
+
+
+@pytest.mark.parametrize(("volume", "mg_per_ml", "duration", "accepted"), [
+    ('"100"', '"1000"', "316224000", True),
+    ('"100.000001"', '"10"', "600", False),
+    ('"18"', '"1000.000001"', "600", False),
+    ('"18"', '"10"', "316224001", False),
+    ('"0"', '"10"', "0", True),
+])
+def test_the_bounds_are_inclusive(volume: str, mg_per_ml: str, duration: str, accepted: bool) -> None:
+    """A value at a bound parses (the pump may still refuse it when it runs); one step past it does not."""
+    from openidds.errors import OpenIDDSError
+    from openidds.pump.scenario import load_scenario
+
+    text = scenario(volume=volume, mg_per_ml=mg_per_ml, duration=duration)
+    if accepted:
+        assert len(load_scenario(text).events) == 2
+    else:
+        with pytest.raises(OpenIDDSError, match="expected a valid scenario"):
+            load_scenario(text)
