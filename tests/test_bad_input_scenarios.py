@@ -41,7 +41,7 @@ CASES = [
     _case("every-hours-1e12-integer", scenario(repeat="every_hours = 1000000000000\ncount = 3\n"),
           ("events.0.every_hours", "less than or equal to 87840")),
     _case("every-hours-1e12-float", scenario(repeat="every_hours = 1e12\ncount = 3\n"),
-          ("events.0.every_hours", "a valid integer")),
+          ("events.0.every_hours", "a valid integer, written without a decimal point or exponent")),
     _case("count-1e9", scenario(repeat="every_minutes = 1\ncount = 1000000000\n"),
           ("events.0.count", "less than or equal to 100000")),
     _case("duration-s-1e15", scenario(duration="1000000000000000"),

@@ -7,7 +7,7 @@ keeps every answer the pump gave, refusals included.
 import tomllib
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
@@ -87,9 +87,16 @@ def load_scenario(text: str, *, source: str = "scenario") -> Scenario:
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in error.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}{_hint(e)} (got {e.get('input')!r})"
+                             for e in error.errors())
         raise OpenIDDSError(source, "file", f"a valid scenario: {problems}") from None
+
+
+def _hint(error: Any) -> str:
+    """How to write a whole number, when a decimal (``1e12``, ``24.0``) was given for one."""
+    if error["type"] == "int_type" and isinstance(error.get("input"), Decimal):
+        return ", written without a decimal point or exponent (24, not 24.0 or 1e12)"
+    return ""
 
 
 class Step:
