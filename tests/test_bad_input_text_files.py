@@ -61,3 +61,14 @@ def test_an_unknown_encoding_name_is_refused() -> None:
 def test_a_missing_file_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TextFileError, match="a readable file"):
         read_text(tmp_path / "none.csv")
+
+
+def test_utf16_without_its_mark_is_refused_not_read_as_text_with_nuls() -> None:
+    with pytest.raises(TextFileError) as caught:
+        decode("site,note\n".encode("utf-16-le"), "visits.csv")
+    assert caught.value.value == "line 1, a NUL character at column 2"
+    assert "--encoding utf-16" in str(caught.value)
+
+
+def test_utf16_without_its_mark_is_read_when_named() -> None:
+    assert decode("site,note\n".encode("utf-16-le"), "visits.csv", "utf-16-le") == "site,note\n"

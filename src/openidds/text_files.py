@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 from pathlib import Path
+from typing import AnyStr
 
 from openidds.errors import OpenIDDSError
 
@@ -39,9 +40,16 @@ def decode(data: bytes, name: str, encoding: str | None = None, option: str | No
         raise TextFileError(option or "encoding", chosen, "an encoding Python knows, e.g. utf-8, latin-1, cp1252 or "
                             "utf-16") from None
     try:
-        return data.decode(chosen)
+        text = data.decode(chosen)
     except UnicodeDecodeError as exc:
         raise TextFileError(name, _where(data, exc), _advice(chosen, option)) from None
+    if "\x00" in text:
+        line, column = _position(text, text.index("\x00"), "\n")
+        also = f" or pass {option} utf-16" if option else ""
+        raise TextFileError(name, f"line {line}, a NUL character at column {column}",
+                            f"text without NUL characters (UTF-16 without its byte-order mark, or not a text file); "
+                            f"save it as UTF-8{also}")
+    return text
 
 
 def read_text(path: Path, encoding: str | None = None, option: str | None = "--encoding") -> str:
@@ -53,11 +61,14 @@ def read_text(path: Path, encoding: str | None = None, option: str | None = "--e
     return decode(data, path.name, encoding, option)
 
 
+def _position(content: AnyStr, at: int, newline: AnyStr) -> tuple[int, int]:
+    """The 1-based line and column of index ``at`` in ``content`` (text, or bytes counted as bytes)."""
+    return content.count(newline, 0, at) + 1, at - (content.rfind(newline, 0, at) + 1) + 1
+
+
 def _where(data: bytes, exc: UnicodeDecodeError) -> str:
-    """'line 3, byte 0xe9 at column 12' for the first byte the codec refused (1-based line and column)."""
-    before = data[:exc.start]
-    line = before.count(b"\n") + 1
-    column = exc.start - (before.rfind(b"\n") + 1) + 1
+    """'line 3, byte 0xe9 at column 12' for the first byte the codec refused."""
+    line, column = _position(data, exc.start, b"\n")
     return f"line {line}, byte 0x{data[exc.start]:02x} at column {column}"
 
 
