@@ -40,3 +40,5 @@ def test_masked_hides_a_password_in_any_form() -> None:
     assert masked(url) == "postgresql+psycopg://amy:***@db.clinic:5432/registry"
     assert masked(make_url(url)) == masked(url)
     assert masked("/var/lib/registry.sqlite") == "/var/lib/registry.sqlite"
+    assert masked(f"postgresql://amy:{PASSWORD}@db.clinic/registry") == "postgresql://amy:***@db.clinic/registry"
+    assert masked("postgresql://amy@db.clinic/registry") == "postgresql://amy@db.clinic/registry"

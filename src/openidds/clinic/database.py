@@ -28,7 +28,7 @@ DEFAULT_PATH = "openidds-registry.sqlite"
 DIALECTS = ("sqlite", "postgresql")
 """The databases a registry lives in."""
 _URL_EXAMPLE = "an SQLite file path or a URL such as postgresql+psycopg://user:password@host:5432/registry"
-_PASSWORD = re.compile(r"(://[^:/@]*:)[^@]*@")
+_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
