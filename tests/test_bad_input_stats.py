@@ -60,6 +60,7 @@ CASES = [
     _case("cif-competing-equals-cause", "cif", "data.csv", GOOD, ("competing=1", "different from the cause"),
           "--competing", "1"),
     _case("km-status-code-unknown", "km", "data.csv", GOOD, ("status", "one of"), "--event", "2"),
+    _case("digits-1e8", "km", "data.csv", GOOD, ("--digits", "less than or equal to 12"), "--digits", "100000000"),
     _case("unknown-suffix", "km", "data.txt", GOOD, ("a .csv or .parquet file",)),
 ]
 

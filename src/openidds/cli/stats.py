@@ -47,6 +47,8 @@ MAX_FOLLOW_UP_DAYS = 36_525.0
 """The longest follow-up time a dataset may hold: a century of days (a larger time is a typing error)."""
 NICE_DAY_STEPS = (7, 14, 30, 60, 90, 180, 365, 730, 1461)
 MAX_TICKS = 9
+MAX_DIGITS = 12
+"""The most decimals a table shows (past a float's precision; a larger --digits would only print noise)."""
 
 
 def _code(text: str) -> object:
@@ -150,7 +152,7 @@ def km(
     conf_type: str = typer.Option("log", help="CI transform: log (R's default), log-log or plain."),
     conf_level: float = CONF_LEVEL,
     at: list[float] = typer.Option([], "--at", help="Times to read the curve at (repeatable)."),
-    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    digits: int = typer.Option(3, min=0, max=MAX_DIGITS, help="Decimals shown for probabilities."),
     plot: Path | None = PLOT,
     encoding: str | None = ENCODING,
     as_json: bool = JSON,
@@ -223,7 +225,7 @@ def cif(
     conf_level: float = CONF_LEVEL,
     at: list[float] = typer.Option([], "--at", help="Times to read the incidence at, events on the day count "
                                                     "(default: 1 year, 365 days or 12 months)."),
-    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    digits: int = typer.Option(3, min=0, max=MAX_DIGITS, help="Decimals shown for probabilities."),
     plot: Path | None = PLOT,
     encoding: str | None = ENCODING,
     as_json: bool = JSON,
@@ -287,7 +289,7 @@ def paired(
     after: list[str] = typer.Option(..., "--after", help="Column(s) of follow-up scores (repeatable)."),
     better: str = typer.Option("lower", help="Direction of improvement: lower (pain) or higher (EQ-5D)."),
     conf_level: float = CONF_LEVEL,
-    digits: int = typer.Option(2, help="Decimals shown."),
+    digits: int = typer.Option(2, min=0, max=MAX_DIGITS, help="Decimals shown."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the first comparison's figure to PLOT.png/.svg."),
     encoding: str | None = ENCODING,
     as_json: bool = JSON,
@@ -344,7 +346,7 @@ def describe_command(
     continuous: list[str] = typer.Option([], "--continuous", help="Numeric column (repeatable)."),
     categorical: list[str] = typer.Option([], "--categorical", help="Categorical column (repeatable)."),
     by: str | None = typer.Option(None, help="Column to split by."),
-    digits: int = typer.Option(1, help="Decimals shown."),
+    digits: int = typer.Option(1, min=0, max=MAX_DIGITS, help="Decimals shown."),
     encoding: str | None = ENCODING,
     as_json: bool = JSON,
 ) -> None:
