@@ -110,6 +110,8 @@ CASES = [
                                                                '"SynchroMed II 40 mL implant\u00e9"').decode()
                                          .encode("latin-1")},
           ("log.json", "byte 0xe9", "not UTF-8")),
+    _case("pump-log-nested-too-deep", PUMP_LOG, {"log.json": b"[" * 200_000 + b"]" * 200_000},
+          ("log.json", "nests too deep")),
     _case("pump-log-not-json", PUMP_LOG, {"log.json": b"seq,t_s\n0,0\n"}, ("pump log", "valid JSON")),
 ]
 

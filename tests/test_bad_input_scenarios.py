@@ -57,6 +57,8 @@ CASES = [
           ("solution_mg_per_ml.morphine", "a number from 0 to 1000 mg/mL")),
     _case("sixty-digit-volume", scenario(volume='"' + "9" * 61 + '"'), ("volume_ml", "a number from 0 to 100 mL")),
     _case("hundred-digit-volume", scenario(volume='"' + "9" * 100 + '"'), ("volume_ml", "at most 30 digits")),
+    _case("nested-too-deep", scenario(extra="x = " + "[" * 100_000 + "]" * 100_000 + "\n"),
+          ("scenario.toml", "nests too deep")),
     _case("not-toml", b"not toml = = =\n", ("scenario.toml", "valid TOML")),
     _case("binary-file", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", ("scenario.toml", "line 1", "byte 0x89", "not UTF-8")),
     _case("unknown-encoding-name", scenario(), ("--encoding", "an encoding Python knows"), "--encoding", "ebcdic-x"),

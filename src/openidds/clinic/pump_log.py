@@ -36,6 +36,8 @@ def decode_log(text: str, source: str) -> Any:
         return json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise RegistryError("pump log", source, f"valid JSON ({exc})") from None
+    except RecursionError:
+        raise RegistryError("pump log", source, "JSON nested as a pump log is (this file nests too deep)") from None
 
 
 def parse_log(raw: Any, source: str) -> tuple[PumpLog | None, list[Finding]]:

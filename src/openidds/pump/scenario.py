@@ -84,6 +84,8 @@ def load_scenario(text: str, *, source: str = "scenario") -> Scenario:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
         raise OpenIDDSError(source, "TOML", f"valid TOML ({error})") from None
+    except RecursionError:
+        raise OpenIDDSError(source, "TOML", "TOML nested as a scenario is (this file nests too deep)") from None
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:
