@@ -39,3 +39,12 @@ def test_numbers_within_thirty_digits_are_read(value: object) -> None:
 def test_a_quantity_with_a_huge_number_is_refused() -> None:
     with pytest.raises(UnitsError, match="at most 30 digits"):
         parse_quantity("1" * 80 + " mg/day")
+
+
+def test_a_large_value_is_rounded_without_a_decimal_context_error() -> None:
+    from openidds.pump.ticks import decimal_text
+    from openidds.units._number import format_rounded
+
+    value = Fraction(10**29) + Fraction(1, 3)
+    assert format_rounded(value, 2) == "≈" + "1" + "0" * 29 + ".33"
+    assert decimal_text(Fraction(10**40, 7), 3).endswith(".571") and len(decimal_text(Fraction(10**40, 7), 3)) == 44

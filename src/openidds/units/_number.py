@@ -1,7 +1,7 @@
 """Exact numbers: strict parsing from text and exact or rounded decimal formatting."""
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 from openidds.units.errors import UnitsError
@@ -68,10 +68,19 @@ def format_exact(value: Fraction) -> str:
     return ("-" if value < 0 else "") + digits[:-places] + "." + digits[-places:]
 
 
+def rounded_decimal(value: Fraction, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``value`` rounded to ``places`` decimals, with as many digits as it needs (the default context's 28
+    would refuse a large value)."""
+    whole_digits = len(str(abs(value.numerator) // value.denominator))
+    with localcontext() as context:
+        context.prec = whole_digits + max(places, 0) + 2
+        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places),
+                                                                                rounding=rounding)
+
+
 def format_rounded(value: Fraction, places: int) -> str:
     """Rounded half-up to `places` decimals without trailing zeros, prefixed '≈' when inexact."""
-    quantum = Decimal(1).scaleb(-places)
-    rounded = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_UP)
+    rounded = rounded_decimal(value, places)
     exact_rounded = Fraction(rounded) == value
     text = format_exact(Fraction(rounded))
     return text if exact_rounded else "≈" + text
