@@ -61,6 +61,8 @@ CASES = [
           "--competing", "1"),
     _case("km-status-code-unknown", "km", "data.csv", GOOD, ("status", "one of"), "--event", "2"),
     _case("digits-1e8", "km", "data.csv", GOOD, ("--digits", "less than or equal to 12"), "--digits", "100000000"),
+    _case("plot-in-a-missing-folder", "cif", "data.csv", GOOD, ("--plot", "a folder that exists"), "--plot",
+          "{dir}/missing/km"),
     _case("unknown-suffix", "km", "data.txt", GOOD, ("a .csv or .parquet file",)),
 ]
 

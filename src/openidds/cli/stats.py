@@ -82,9 +82,15 @@ def _save(stem: Path | None, build: Callable[[], Figure]) -> None:
         return
     from openidds.outcomes.figures import FORMATS, render
 
+    if not stem.parent.is_dir():
+        raise OpenIDDSError("--plot", str(stem), f"a path in a folder that exists (there is no folder {stem.parent})")
     figure = build()
     for fmt in FORMATS:
-        stem.with_name(f"{stem.name}.{fmt}").write_bytes(render(figure, fmt))
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        try:
+            path.write_bytes(render(figure, fmt))
+        except OSError as exc:
+            raise OpenIDDSError("--plot", str(path), f"a file that can be written ({exc.strerror})") from None
 
 
 def _columns(frame: pd.DataFrame, *names: str) -> None:
