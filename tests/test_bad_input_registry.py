@@ -79,6 +79,8 @@ CASES = [
           ("visits.csv line 2", "expected after", "quotes paired")),
     _case("csv-utf-16-without-mark", CSV, {"in/complications.csv": _complication("note", "utf-16-le")},
           ("complications.csv", "a NUL character", "UTF-16 without its byte-order mark")),
+    _case("csv-folder-without-csv-files", CSV, {"in/visits.xlsx": b"PK\x03\x04"},
+          ("in/", "a folder holding CSV files"), exit_code=1),
     _case("csv-empty-file", CSV, {"in/visits.csv": b""}, ("visits.csv:1", "no header row"), exit_code=1),
     _case("csv-number-1e10000", CSV, {"in/visits.csv": _visits(VISIT.format(nrs="1e10000", who="family"))},
           ("visits.csv:2", "nrs", "a whole number"), exit_code=1),

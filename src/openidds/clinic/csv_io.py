@@ -65,7 +65,11 @@ def read_paths(paths: Iterable[Path], kind: str | None = None, encoding: str | N
     batch = Batch()
     files: list[Path] = []
     for path in paths:
-        files += sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        found = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if not found:
+            batch.findings.append(Finding("empty-folder", path.name, "a folder holding CSV files named "
+                                          "patients.csv, visits.csv, ... (it holds none)", f"{path.name}/"))
+        files += found
     with bulk.collector_paused():
         for path in files:
             name = kind or kind_of(path)
