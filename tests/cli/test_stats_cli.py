@@ -93,6 +93,8 @@ def test_describe_table_and_json():
     (("km", DATA / "aml.csv", "--event", "2"), "rows [1, 2, 4"),
     (("describe", DATA / "aml.csv"), "at least one"),
     (("cif", DATA / "bmt.csv", "--time", "ftime", "--variance", "jackknife"), "variance"),
+    (("cif", DATA / "bmt.csv", "--time", "ftime", "--cause", "3"), "cause=3: expected a status code that occurs"),
+    (("cif", DATA / "bmt.csv", "--time", "ftime", "--competing", "0"), "competing=0"),
 ])
 def test_bad_input_exits_with_a_named_error(args, message):
     result = run(*args)
@@ -201,3 +203,10 @@ def test_plots_are_labelled_with_the_endpoint_and_readable_ticks(export, tmp_pat
     assert result.exit_code == 0
     svg = (tmp_path / "cif.svg").read_text()
     assert "Cumulative incidence: Complication" in svg and "Months since first implant" in svg
+
+
+def test_cif_refusals_in_json_name_the_field():
+    result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--cause", "3", "--json")
+    assert result.exit_code == 2
+    error = json.loads(result.output)
+    assert (error["field"], error["value"]) == ("cause", 3) and "occurs in status" in error["expected"]

@@ -82,3 +82,43 @@ def test_bad_values_in_a_records_export_are_reported_by_line(engine, data_dir, t
     with pytest.raises(ImportRejected) as caught:
         import_batch(engine, read_redcap(data_dir / "redcap" / "dictionary.csv", records), "redcap", "bad")
     assert [(f.location, f.rule) for f in caught.value.findings] == [("records.csv:3", "value")]
+
+
+def test_the_unmapped_field_hint_names_a_command_that_exists(data_dir, tmp_path):
+    from typer.testing import CliRunner
+
+    from openidds.cli import app
+
+    dictionary = tmp_path / "dictionary.csv"
+    dictionary.write_text((data_dir / "redcap" / "dictionary.csv").read_text()
+                          + "favourite_colour,patients,,text,Colour,,,,,,,,,,,,,\n")
+    records = tmp_path / "records.csv"
+    records.write_text("record_id,site\nR9,UH\n")
+    [finding] = read_redcap(dictionary, records).findings
+    command = finding.message.split("`")[1]
+    assert command == "openidds registry export redcap-dictionary DICTIONARY.csv"
+    result = CliRunner().invoke(app, [*command.split()[1:-1], str(tmp_path / "fresh.csv")])
+    assert result.exit_code == 0 and (tmp_path / "fresh.csv").read_text().startswith("Variable / Field Name")
+
+
+def test_an_empty_records_file_is_refused_as_an_empty_csv_file_is(data_dir, tmp_path):
+    records = tmp_path / "records.csv"
+    records.write_text("")
+    findings = read_redcap(data_dir / "redcap" / "dictionary.csv", records).findings
+    assert [(f.rule, f.location) for f in findings] == [("empty-file", "records.csv:1")]
+
+
+def test_an_unknown_repeat_instrument_is_refused_not_dropped(data_dir, tmp_path):
+    records = tmp_path / "records.csv"
+    records.write_text("record_id,redcap_repeat_instrument,redcap_repeat_instance,site,visit_date,visit_type\n"
+                       "R1,,,UH,,\nR1,visit_notes,1,,2023-01-01,baseline\n")
+    findings = read_redcap(data_dir / "redcap" / "dictionary.csv", records).findings
+    assert [(f.rule, f.record, f.location) for f in findings] == [("repeat-instrument", "visit_notes",
+                                                                   "records.csv:3")]
+
+
+def test_a_row_wider_than_the_header_is_refused(data_dir, tmp_path):
+    records = tmp_path / "records.csv"
+    records.write_text("record_id,site\nR1,UH,extra\n")
+    findings = read_redcap(data_dir / "redcap" / "dictionary.csv", records).findings
+    assert [(f.rule, f.location) for f in findings] == [("row-width", "records.csv:2")]

@@ -12,6 +12,7 @@ from openidds.cli.output import console
 from openidds.cli.state_files import KeyFileOption, parse_at, read_state
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
+from openidds.text_files import read_text
 
 app = typer.Typer(help="The implanted pump model.", no_args_is_help=True)
 
@@ -32,7 +33,8 @@ def demo(
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
 ) -> None:
     """90 days of therapy after implant: deliveries, patient boluses, alarms, refills."""
-    _simulate_text(_BUNDLED.joinpath("demo_90_days.toml").read_text(), "demo_90_days", json_out, every_delivery)
+    _simulate_text(_BUNDLED.joinpath("demo_90_days.toml").read_text(encoding="utf-8"), "demo_90_days", json_out,
+                   every_delivery)
 
 
 @app.command()
@@ -40,13 +42,18 @@ def simulate(
     scenario: str = typer.Argument(..., help="A scenario TOML file, or the name of a bundled scenario."),
     json_out: bool = typer.Option(False, "--json", help=_JSON_HELP),
     every_delivery: bool = typer.Option(False, "--every-delivery", help="List each delivery segment."),
+    encoding: str | None = typer.Option(None, "--encoding", help="Encoding of a scenario file without a "
+                                        "byte-order mark (default: UTF-8), e.g. latin-1."),
 ) -> None:
     """Run a scenario file (docs/scenarios.md) and print its timeline."""
     path = Path(scenario)
     if path.is_file():
-        text = path.read_text()
+        try:
+            text = read_text(path, encoding)
+        except OpenIDDSError as error:
+            raise fail(error) from None
     elif scenario in _bundled_names():
-        text = _BUNDLED.joinpath(f"{scenario}.toml").read_text()
+        text = _BUNDLED.joinpath(f"{scenario}.toml").read_text(encoding="utf-8")
     else:
         raise fail(OpenIDDSError("scenario", scenario,
                                  f"a TOML file or one of the bundled scenarios {_bundled_names()}"))

@@ -33,6 +33,8 @@ FILE = typer.Argument(..., help="Analysis dataset: .csv or .parquet, e.g. `openi
                       exists=True, dir_okay=False, readable=True)
 JSON = typer.Option(False, "--json", help="Print every estimate, its CI and its method as JSON.")
 CONF_LEVEL = typer.Option(0.95, "--conf-level", help="Confidence level of every interval.")
+ENCODING = typer.Option(None, "--encoding", help="Encoding of a CSV file without a byte-order mark (default: "
+                                                  "UTF-8), e.g. latin-1.")
 PLOT = typer.Option(None, "--plot", help="Also write the figure to PLOT.png and PLOT.svg (deterministic).")
 TIME = typer.Option(None, "--time", help="Column of follow-up times (default: found in the file).")
 STATUS = typer.Option(None, "--status", help="Column of status codes (default: the time column's).")
@@ -41,8 +43,12 @@ ENDPOINT = typer.Option(None, "--endpoint", help="An endpoint of the registry's 
 UNIT = typer.Option(TimeUnit.days, "--unit", help=f"Time unit of the output: days, or months of "
                                                   f"{DAYS_PER_MONTH:g} days (365.25 / 12); times in the file are days.")
 ONE_YEAR = {TimeUnit.days: 365.0, TimeUnit.months: 12.0}
+MAX_FOLLOW_UP_DAYS = 36_525.0
+"""The longest follow-up time a dataset may hold: a century of days (a larger time is a typing error)."""
 NICE_DAY_STEPS = (7, 14, 30, 60, 90, 180, 365, 730, 1461)
 MAX_TICKS = 9
+MAX_DIGITS = 12
+"""The most decimals a table shows (past a float's precision; a larger --digits would only print noise)."""
 
 
 def _code(text: str) -> object:
@@ -76,9 +82,15 @@ def _save(stem: Path | None, build: Callable[[], Figure]) -> None:
         return
     from openidds.outcomes.figures import FORMATS, render
 
+    if not stem.parent.is_dir():
+        raise OpenIDDSError("--plot", str(stem), f"a path in a folder that exists (there is no folder {stem.parent})")
     figure = build()
     for fmt in FORMATS:
-        stem.with_name(f"{stem.name}.{fmt}").write_bytes(render(figure, fmt))
+        path = stem.with_name(f"{stem.name}.{fmt}")
+        try:
+            path.write_bytes(render(figure, fmt))
+        except OSError as exc:
+            raise OpenIDDSError("--plot", str(path), f"a file that can be written ({exc.strerror})") from None
 
 
 def _columns(frame: pd.DataFrame, *names: str) -> None:
@@ -104,10 +116,14 @@ def _timed(frame: pd.DataFrame, endpoint: Endpoint, unit: TimeUnit) -> pd.DataFr
     _columns(frame, endpoint.time, endpoint.status)
     import pandas as pd
 
+    from openidds.outcomes._checks import at_most
+
     column = frame[endpoint.time]
+    at_most(column, endpoint.time, MAX_FOLLOW_UP_DAYS, f"follow-up times of at most {MAX_FOLLOW_UP_DAYS:,.0f} days "
+            "(100 years): times in the file are days")
     if unit is TimeUnit.days or not pd.api.types.is_numeric_dtype(column):
         return frame  # a column that is not numbers is refused by the analysis, naming its rows
-    return frame.assign(**{endpoint.time: unit.from_days(column)})
+    return frame.assign(**{endpoint.time: column * unit.from_days(1.0)})
 
 
 def _unit_note(unit: TimeUnit) -> str:
@@ -142,8 +158,9 @@ def km(
     conf_type: str = typer.Option("log", help="CI transform: log (R's default), log-log or plain."),
     conf_level: float = CONF_LEVEL,
     at: list[float] = typer.Option([], "--at", help="Times to read the curve at (repeatable)."),
-    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    digits: int = typer.Option(3, min=0, max=MAX_DIGITS, help="Decimals shown for probabilities."),
     plot: Path | None = PLOT,
+    encoding: str | None = ENCODING,
     as_json: bool = JSON,
 ) -> None:
     """Kaplan–Meier survival: median with CI, survival and number at risk at chosen times, log-rank.
@@ -154,8 +171,8 @@ def km(
         from openidds.outcomes import kaplan_meier, logrank
         from openidds.outcomes.figures import kaplan_meier_figure
 
-        raw = read_table(file)
-        chosen = resolve(raw.columns, time, status, endpoint, preferred=("os",))
+        raw = read_table(file, encoding=encoding)
+        chosen = resolve(list(raw.columns), time, status, endpoint, preferred=("os",))
         frame = _timed(raw, chosen, unit)
         t, s = chosen.time, chosen.status
         fits = [(label, kaplan_meier(rows[t], rows[s], event=_code(event), censored=_code(censored),
@@ -214,8 +231,9 @@ def cif(
     conf_level: float = CONF_LEVEL,
     at: list[float] = typer.Option([], "--at", help="Times to read the incidence at, events on the day count "
                                                     "(default: 1 year, 365 days or 12 months)."),
-    digits: int = typer.Option(3, help="Decimals shown for probabilities."),
+    digits: int = typer.Option(3, min=0, max=MAX_DIGITS, help="Decimals shown for probabilities."),
     plot: Path | None = PLOT,
+    encoding: str | None = ENCODING,
     as_json: bool = JSON,
 ) -> None:
     """Cumulative incidence with competing risks (Aalen–Johansen) at chosen times, Gray's test between groups.
@@ -224,20 +242,23 @@ def cif(
 
     def action() -> None:
         from openidds.outcomes import cumulative_incidence, gray_test
+        from openidds.outcomes.cumulative_incidence import require_cause
         from openidds.outcomes.figures import cumulative_incidence_figure
 
-        raw = read_table(file)
-        chosen = resolve(raw.columns, time, status, endpoint,
+        raw = read_table(file, encoding=encoding)
+        chosen = resolve(list(raw.columns), time, status, endpoint,
                          preferred=("complication", "severe_complication", "reoperation"))
         frame = _timed(raw, chosen, unit)
         t, s = chosen.time, chosen.status
         times = list(at) or [ONE_YEAR[unit]]
-        options = dict(censored=_code(censored), competing=[_code(c) for c in competing] or None,
-                       time_column=t, status_column=s)
-        fits = [(label, cumulative_incidence(rows[t], rows[s], _code(cause), variance=variance,
-                                             conf_type=conf_type, conf_level=conf_level, **options))
+        code, no_event, others = _code(cause), _code(censored), [_code(c) for c in competing] or None
+        require_cause(frame[s], code, no_event, others, status_column=s)
+        fits = [(label, cumulative_incidence(rows[t], rows[s], code, censored=no_event, competing=others,
+                                             variance=variance, conf_type=conf_type, conf_level=conf_level,
+                                             time_column=t, status_column=s))
                 for label, rows in _groups(frame, group)]
-        test = (gray_test(frame[t], frame[s], frame[group], _code(cause), group_column=group, **options)
+        test = (gray_test(frame[t], frame[s], frame[group], code, censored=no_event, competing=others,
+                          time_column=t, status_column=s, group_column=group)
                 if group and len(fits) > 1 else None)
         what = chosen.title if chosen.name else f"{s} = {cause}"
         last = max((float(fit.time[-1]) for _, fit in fits if len(fit.time)), default=0.0)
@@ -274,8 +295,9 @@ def paired(
     after: list[str] = typer.Option(..., "--after", help="Column(s) of follow-up scores (repeatable)."),
     better: str = typer.Option("lower", help="Direction of improvement: lower (pain) or higher (EQ-5D)."),
     conf_level: float = CONF_LEVEL,
-    digits: int = typer.Option(2, help="Decimals shown."),
+    digits: int = typer.Option(2, min=0, max=MAX_DIGITS, help="Decimals shown."),
     plot: Path | None = typer.Option(None, "--plot", help="Write the first comparison's figure to PLOT.png/.svg."),
+    encoding: str | None = ENCODING,
     as_json: bool = JSON,
 ) -> None:
     """Paired comparison of a score against baseline: paired t, Wilcoxon signed-rank (V), share improved."""
@@ -284,11 +306,12 @@ def paired(
         from openidds.outcomes import paired_comparison
         from openidds.outcomes.figures import paired_figure
 
-        frame = read_table(file)
+        frame = read_table(file, encoding=encoding)
         _columns(frame, before, *after)
         results = [paired_comparison(frame[before], frame[column], better=better, conf_level=conf_level,
                                      before_column=before, after_column=column) for column in after]
-        _save(plot, lambda: paired_figure(frame[before], frame[after[0]], results[0], labels=(before, after[0]),
+        _save(plot, lambda: paired_figure(frame[before].tolist(), frame[after[0]].tolist(), results[0],
+                                          labels=(before, after[0]),
                                           score_label=before))
         if as_json:
             _emit({"file": str(file), "analysis": "paired", "comparisons": [r.to_dict() for r in results]})
@@ -329,18 +352,19 @@ def describe_command(
     continuous: list[str] = typer.Option([], "--continuous", help="Numeric column (repeatable)."),
     categorical: list[str] = typer.Option([], "--categorical", help="Categorical column (repeatable)."),
     by: str | None = typer.Option(None, help="Column to split by."),
-    digits: int = typer.Option(1, help="Decimals shown."),
+    digits: int = typer.Option(1, min=0, max=MAX_DIGITS, help="Decimals shown."),
+    encoding: str | None = ENCODING,
     as_json: bool = JSON,
 ) -> None:
     """Table 1: mean ± SD and median (IQR, R type 7) for numbers, n (%) for categories; missing counted."""
 
     def action() -> None:
         from openidds.outcomes import describe
-        from openidds.outcomes.describe import Categorical
+        from openidds.outcomes.describe import Categorical, Continuous
 
         if not continuous and not categorical:
             raise OpenIDDSError("columns", "none", "at least one --continuous or --categorical column")
-        frame = read_table(file)
+        frame = read_table(file, encoding=encoding)
         _columns(frame, *continuous, *categorical, *([by] if by else []))
         table = describe(frame, continuous=continuous, categorical=categorical, by=by)
         if as_json:
@@ -353,13 +377,15 @@ def describe_command(
             out.add_column(f"{g} (n = {first.n + first.n_missing})", justify="right")
         for per_group in table.summaries:
             first = per_group[0]
+            counted = [s for s in per_group if isinstance(s, Categorical)]
+            numbers = [s for s in per_group if isinstance(s, Continuous)]
             if isinstance(first, Categorical):
                 out.add_row(first.variable, *[""] * len(per_group))
                 for level in first.levels:
-                    out.add_row(f"  {level}", *[s.n_percent(level, digits) for s in per_group])
+                    out.add_row(f"  {level}", *[s.n_percent(level, digits) for s in counted])
             else:
-                out.add_row(f"{first.variable}, mean ± SD", *[s.mean_sd(digits) for s in per_group])
-                out.add_row(f"{first.variable}, median (IQR)", *[s.median_iqr(digits) for s in per_group])
+                out.add_row(f"{first.variable}, mean ± SD", *[s.mean_sd(digits) for s in numbers])
+                out.add_row(f"{first.variable}, median (IQR)", *[s.median_iqr(digits) for s in numbers])
             missing = [s.n_missing for s in per_group]
             if any(missing):
                 out.add_row("  missing", *[str(m) for m in missing])

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable
+import io
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from openidds.clinic import bulk
+from openidds.clinic.errors import RegistryError
 from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
 from openidds.clinic.formula_cells import neutralised_row
 from openidds.clinic.importer import Batch, header_findings, parse_table
+from openidds.text_files import read_text
 
 
 def kind_of(path: Path) -> str | None:
@@ -18,40 +21,55 @@ def kind_of(path: Path) -> str | None:
     return path.stem if path.stem in SPECS else None
 
 
-def read_csv(path: Path, spec: RecordSpec) -> Batch:
+def csv_rows(path: Path, encoding: str | None = None) -> Iterator[list[str]]:
+    """The rows of the CSV file at ``path``, decoded by :func:`openidds.text_files.read_text`; a row the csv
+    module cannot read (a cell over its field limit, a stray quote) is refused with the file and line."""
+    reader = csv.reader(io.StringIO(read_text(path, encoding, option=None), newline=""), strict=True)
+    try:
+        yield from reader
+    except csv.Error as exc:
+        raise RegistryError(f"{path.name} line {reader.line_num}", str(exc),
+                            f"CSV cells of at most {csv.field_size_limit()} characters, quotes paired; "
+                            "fix the row or export the file again") from None
+
+
+def read_csv(path: Path, spec: RecordSpec, encoding: str | None = None) -> Batch:
     """Parse one CSV file of ``spec`` records; a bad header stops the file with its findings."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return Batch(findings=[Finding("empty-file", spec.name, "the file has no header row", f"{path.name}:1")])
-        header = [h.strip() for h in header]
-        found = header_findings(spec, header, f"{path.name}:1")
-        if found:
-            return Batch(findings=found)
-        width = len(header)
-        name = path.name
-        rows: list[tuple[str, list[str]]] = []
-        bad: list[Finding] = []
-        for line, cells in enumerate(reader, start=2):
-            if not "".join(cells).strip():
-                continue
-            if len(cells) != width:
-                bad.append(Finding("row-width", spec.name, f"{len(cells)} cells, expected {width}",
-                                   f"{name}:{line}"))
-                continue
-            rows.append((f"{name}:{line}", cells))
-        batch = parse_table(spec, header, rows)
+    reader = csv_rows(path, encoding)
+    header = next(reader, None)
+    if header is None:
+        return Batch(findings=[Finding("empty-file", spec.name, "the file has no header row", f"{path.name}:1")])
+    header = [h.strip() for h in header]
+    found = header_findings(spec, header, f"{path.name}:1")
+    if found:
+        return Batch(findings=found)
+    width = len(header)
+    name = path.name
+    rows: list[tuple[str, list[str]]] = []
+    bad: list[Finding] = []
+    for line, cells in enumerate(reader, start=2):
+        if not "".join(cells).strip():
+            continue
+        if len(cells) != width:
+            bad.append(Finding("row-width", spec.name, f"{len(cells)} cells, expected {width}", f"{name}:{line}"))
+            continue
+        rows.append((f"{name}:{line}", cells))
+    batch = parse_table(spec, header, rows)
     batch.findings = bad + batch.findings
     return batch
 
 
-def read_paths(paths: Iterable[Path], kind: str | None = None) -> Batch:
-    """Parse CSV files and directories of them (each file's kind from its name unless ``kind`` is given)."""
+def read_paths(paths: Iterable[Path], kind: str | None = None, encoding: str | None = None) -> Batch:
+    """Parse CSV files and directories of them (each file's kind from its name unless ``kind`` is given);
+    ``encoding`` is for files without a byte-order mark (default UTF-8)."""
     batch = Batch()
     files: list[Path] = []
     for path in paths:
-        files += sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        found = sorted(path.glob("*.csv")) if path.is_dir() else [path]
+        if not found:
+            batch.findings.append(Finding("empty-folder", path.name, "a folder holding CSV files named "
+                                          "patients.csv, visits.csv, ... (it holds none)", f"{path.name}/"))
+        files += found
     with bulk.collector_paused():
         for path in files:
             name = kind or kind_of(path)
@@ -59,7 +77,7 @@ def read_paths(paths: Iterable[Path], kind: str | None = None) -> Batch:
                 batch.findings.append(Finding("unknown-file", path.name, "file name must be one of "
                                               + ", ".join(f"{k}.csv" for k in SPECS), f"{path.name}:0"))
                 continue
-            batch.extend(read_csv(path, SPECS[name]))
+            batch.extend(read_csv(path, SPECS[name], encoding))
     return batch
 
 

@@ -7,6 +7,7 @@ runs them programmatically, so no ``alembic.ini`` is needed.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +16,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import URL, Engine, create_engine, event, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -24,6 +25,10 @@ from openidds.clinic import audit, bulk, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 
 DEFAULT_PATH = "openidds-registry.sqlite"
+DIALECTS = ("sqlite", "postgresql")
+"""The databases a registry lives in."""
+_URL_EXAMPLE = "an SQLite file path or a URL such as postgresql+psycopg://user:password@host:5432/registry"
+_PASSWORD = re.compile(r"(://[^:/@]*:).*@")
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -45,12 +50,27 @@ def _refresh_refill_status(session: Session, _context: Any) -> None:
         bulk.refresh_refill_status(session.connection(), changed)
 
 
+def masked(db: str | Path | URL) -> str:
+    """``db`` as a refusal may show it: a URL's password as ``***`` (percent-encoded or not)."""
+    if isinstance(db, URL):
+        return db.render_as_string(hide_password=True)
+    return _PASSWORD.sub(r"\1***@", str(db))
+
+
 def database_url(db: str | Path) -> str:
-    """The SQLAlchemy URL for ``db``: a URL as given, or a file path made into an SQLite URL."""
+    """The SQLAlchemy URL for ``db``: a URL as given, or a file path made into an SQLite URL. A URL that does
+    not parse, or names a database other than SQLite or PostgreSQL, is refused (its password masked)."""
     text = str(db)
-    if "://" in text:
-        return text
-    return f"sqlite:///{Path(text).expanduser().resolve()}"
+    if "://" not in text:
+        return f"sqlite:///{Path(text).expanduser().resolve()}"
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError):
+        raise RegistryError("--db", masked(text), _URL_EXAMPLE) from None
+    if url.get_backend_name() not in DIALECTS:
+        raise RegistryError("--db", masked(url), f"a database OpenIDDS keeps a registry in ({', '.join(DIALECTS)}): "
+                            + _URL_EXAMPLE)
+    return text
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -62,18 +82,36 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def connect(db: str | Path = DEFAULT_PATH) -> Engine:
-    """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout."""
-    url = database_url(db)
-    engine = create_engine(url)
+    """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout.
+
+    The database is opened once here, so a server that does not answer, a wrong password, a missing driver or
+    a file that is not a database is refused now, with the URL's password masked."""
+    url = make_url(database_url(db))
+    shown = masked(db)
+    try:
+        engine = create_engine(url)
+    except (NoSuchModuleError, ImportError) as exc:
+        raise RegistryError("--db", shown, f"a database whose driver is installed ({exc})") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    try:
+        with engine.connect():
+            pass
+    except DBAPIError as exc:
+        detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
+        if url.password:
+            detail = detail.replace(str(url.password), "***")
+        engine.dispose()
+        raise RegistryError("--db", shown, f"a registry database that opens ({detail}); check the path, "
+                            "or that the server runs and the user and password are right") from None
     return engine
 
 
 def _alembic_config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # configparser reads '%' as interpolation: a percent-encoded password is written with '%%'
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
     return config
 
 

@@ -23,6 +23,21 @@ from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
 from openidds.pump.wire import WIRE_VERSION, ExportedEvent, PumpLog
+from openidds.text_files import read_text
+
+
+def _no_constant(name: str) -> object:
+    raise RegistryError("pump log", name, "finite numbers: JSON has no NaN or Infinity; export the log again")
+
+
+def decode_log(text: str, source: str) -> Any:
+    """The JSON of a pump log; invalid JSON, NaN and Infinity are refused."""
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except json.JSONDecodeError as exc:
+        raise RegistryError("pump log", source, f"valid JSON ({exc})") from None
+    except RecursionError:
+        raise RegistryError("pump log", source, "JSON nested as a pump log is (this file nests too deep)") from None
 
 
 def parse_log(raw: Any, source: str) -> tuple[PumpLog | None, list[Finding]]:
@@ -50,14 +65,11 @@ def parse_log(raw: Any, source: str) -> tuple[PumpLog | None, list[Finding]]:
 
 
 def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, implant_date: dt.date,
-                    user: str) -> int:
+                    user: str, encoding: str | None = None) -> int:
     """Store the new events of the log at ``path`` for the patient's implant of ``implant_date``;
     returns how many were added. Raises :class:`ImportRejected` (nothing written) on any bad event."""
     source = path.name
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise RegistryError("pump log", source, f"valid JSON ({exc})") from None
+    raw = decode_log(read_text(path, encoding, option=None), source)
     log, findings = parse_log(raw, source)
     if log is None:
         raise ImportRejected(source, findings)

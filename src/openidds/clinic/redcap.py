@@ -16,6 +16,7 @@ import csv
 import io
 from pathlib import Path
 
+from openidds.clinic.csv_io import csv_rows
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
 from openidds.clinic.findings import Finding
 from openidds.clinic.formula_cells import neutralised
@@ -110,20 +111,43 @@ def repeating_instruments() -> list[str]:
     return [spec.name for spec in SPECS.values() if spec.repeating]
 
 
-def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], list[Finding]]:
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        rows = [{_API_KEYS.get(k, k): (v or "").strip() for k, v in row.items()} for row in csv.DictReader(handle)]
+Rows = list[tuple[int, dict[str, str]]]
+
+
+def _table(path: Path, encoding: str | None) -> tuple[list[str], Rows, list[Finding]]:
+    """The header of a CSV file, its rows (numbered from 2) as header -> cell with short rows padded with '',
+    and a finding for each row with more cells than the header."""
+    reader = csv_rows(path, encoding)
+    header = next(reader, [])
+    rows: Rows = []
+    findings: list[Finding] = []
+    for line, cells in enumerate(reader, start=2):
+        if len(cells) > len(header):
+            findings.append(Finding("row-width", path.name, f"{len(cells)} cells, expected at most {len(header)}",
+                                    f"{path.name}:{line}"))
+        rows.append((line, dict(zip(header, [*cells, *[""] * (len(header) - len(cells))], strict=False))))
+    return header, rows, findings
+
+
+def _empty(path: Path, what: str) -> Finding:
+    return Finding("empty-file", what, "the file has no header row", f"{path.name}:1")
+
+
+def _read_dictionary(path: Path, encoding: str | None) -> tuple[dict[str, dict[str, str]], list[Finding]]:
+    header, table, findings = _table(path, encoding)
+    if not header:
+        return {}, [_empty(path, "data dictionary")]
+    rows = [(line, {_API_KEYS.get(k, k): v.strip() for k, v in row.items()}) for line, row in table]
     known = variables()
     fields: dict[str, dict[str, str]] = {}
-    findings: list[Finding] = []
-    for line, row in enumerate(rows, start=2):
+    for line, row in rows:
         name, kind = row.get("Variable / Field Name", ""), row.get("Field Type", "")
         location = f"{path.name}:{line}"
         if name == RECORD_ID or kind == "descriptive":
             continue
         if name not in known:
             findings.append(Finding("unmapped-field", name, "not in the registry's REDCap mapping (generate the "
-                                    "dictionary with `openidds registry export --format redcap-dictionary`)",
+                                    "dictionary with `openidds registry export redcap-dictionary DICTIONARY.csv`)",
                                     location))
             continue
         spec, column = known[name]
@@ -141,16 +165,24 @@ def _read_dictionary(path: Path) -> tuple[dict[str, dict[str, str]], list[Findin
     return fields, findings
 
 
-def read_redcap(dictionary: Path, records: Path) -> Batch:
-    """Parse a REDCap records export (raw, flat CSV) with its data dictionary into registry records."""
-    fields, findings = _read_dictionary(dictionary)
+def read_redcap(dictionary: Path, records: Path, encoding: str | None = None) -> Batch:
+    """Parse a REDCap records export (raw, flat CSV) with its data dictionary into registry records;
+    ``encoding`` is for files without a byte-order mark (default UTF-8)."""
+    fields, findings = _read_dictionary(dictionary, encoding)
     batch = Batch(findings=findings)
     known = variables()
-    with records.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.DictReader(handle)
-        header = reader.fieldnames or []
-        rows = list(enumerate(reader, start=2))
+    header, rows, wide = _table(records, encoding)
+    batch.findings += wide
+    if not header:
+        batch.findings.append(_empty(records, "records"))
+        return batch
     forms = {spec.name for spec in SPECS.values()}
+    repeating = repeating_instruments()
+    for line, row in rows:
+        instrument = row.get("redcap_repeat_instrument", "")
+        if instrument and instrument not in repeating:
+            batch.findings.append(Finding("repeat-instrument", instrument, "a repeating instrument of the mapping ("
+                                          + ", ".join(repeating) + ")", f"{records.name}:{line}"))
     for column in header:
         base = column.split("___", 1)[0]
         if column in _META or (column.endswith("_complete") and column[:-9] in forms):
@@ -167,7 +199,7 @@ def read_redcap(dictionary: Path, records: Path) -> Batch:
         repeat = row.get("redcap_repeat_instrument") or None
         cells_by_spec: dict[str, dict[str, str]] = {}
         for column, value in row.items():
-            if column is None or column in _META or value in (None, ""):
+            if column in _META or not value:
                 continue
             name, _, code = column.partition("___")
             if name not in known:

@@ -70,13 +70,21 @@ def _float(f: Field, text: str) -> float:
     return value
 
 
+EARLIEST_DATE, LATEST_DATE = dt.date(1900, 1, 1), dt.date(2199, 12, 31)
+"""Every date and date-time of a record falls within these (a year such as 9999 is a typing error)."""
+_DATE_RANGE = f"a date from {EARLIEST_DATE} to {LATEST_DATE}"
+
+
 def _date(f: Field, text: str) -> dt.date:
     if len(text) != 10 or text[4] != "-" or text[7] != "-" or not text.isascii():
         raise RegistryError(f.name, text, "a date as YYYY-MM-DD")
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise RegistryError(f.name, text, "a real calendar date as YYYY-MM-DD") from None
+    if not EARLIEST_DATE <= day <= LATEST_DATE:
+        raise RegistryError(f.name, text, _DATE_RANGE)
+    return day
 
 
 def _datetime(f: Field, text: str) -> dt.datetime:
@@ -86,6 +94,8 @@ def _datetime(f: Field, text: str) -> dt.datetime:
         raise RegistryError(f.name, text, "an ISO 8601 date-time with offset, e.g. 2024-03-01T10:30:00Z") from None
     if value.tzinfo is None or len(text) < 16:
         raise RegistryError(f.name, text, "an ISO 8601 date-time with a UTC offset or Z (time zone is not guessed)")
+    if not EARLIEST_DATE <= value.date() <= LATEST_DATE:
+        raise RegistryError(f.name, text, _DATE_RANGE)
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 

@@ -64,6 +64,15 @@ def times(values: object, column: str) -> np.ndarray:
     return out
 
 
+def at_most(values: object, column: str, limit: float, expected: str) -> None:
+    """Refuse the rows of a numeric column above ``limit`` (a typing error such as 1e300 days), naming them."""
+    raw = _raw(values, column)
+    if raw.dtype.kind in "biuf":
+        above = raw > limit
+        if above.any():
+            raise _fail(values, raw, above, column, expected)
+
+
 def codes(values: object, column: str, mapping: Mapping[object, int]) -> np.ndarray:
     """Map each value of a status or group column to its integer code; unknown or missing values are refused."""
     raw = _raw(values, column)
@@ -119,6 +128,10 @@ def cause_codes(status: object, column: str, cause: object, censored: object,
     """Status as 0 = censored, 1 = the cause of interest, 2 = a competing cause; unknown codes refused."""
     if cause == censored:
         raise OpenIDDSError("cause", cause, "a status code different from the censoring code")
+    clash = [c for c in competing or () if c in (cause, censored)]
+    if clash:
+        raise OpenIDDSError("competing", clash[0], "a status code different from the cause "
+                            f"({cause!r}) and the censoring code ({censored!r})")
     if competing is not None:
         return codes(status, column, {censored: 0, cause: 1, **{c: 2 for c in competing}})
     raw = _raw(status, column)

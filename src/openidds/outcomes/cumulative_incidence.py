@@ -92,6 +92,17 @@ class CumulativeIncidence:
         return jsonable(out)
 
 
+def require_cause(status: object, cause: object, censored: object = 0,
+                  competing: Sequence[object] | None = None, status_column: str = "status") -> None:
+    """Refuse a cause of interest that no row of ``status`` has (a mistyped code would give a flat zero curve).
+
+    Check the whole dataset once: a group of it may well have no event of the cause."""
+    code = _checks.cause_codes(status, status_column, cause, censored, competing)
+    if not (code == 1).any():
+        present = ", ".join(repr(v) for v in _checks.levels(status, status_column)[1])
+        raise OpenIDDSError("cause", cause, f"a status code that occurs in {status_column} ({present})")
+
+
 def cumulative_incidence(time: object, status: object, cause: object, *, censored: object = 0,
                          competing: Sequence[object] | None = None, variance: str = "delta", conf_type: str = "log",
                          conf_level: float = 0.95, time_column: str = "time",

@@ -7,6 +7,7 @@ keeps every answer the pump gave, refusals included.
 import tomllib
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError, model_validator
 
@@ -16,6 +17,9 @@ from openidds.pump.device import PumpSpec
 from openidds.pump.pump import CommandRefused, Pump
 from openidds.pump.ticks import SECONDS_PER_DAY
 
+MAX_COUNT = 100_000
+"""How often one scenario event may repeat."""
+
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
@@ -24,17 +28,17 @@ class _Closed(BaseModel):
 class ScenarioPump(wire.PumpSetup):
     """The implanted system, and optionally when its battery reaches its elective replacement indicator."""
 
-    battery_eri_at: datetime | None = None
+    battery_eri_at: wire.WireDateTime | None = None
 
 
 class ScenarioEvent(_Closed):
     """One timed wire command or simulated fault, optionally repeated ``count`` times every ``every_hours``
     or ``every_minutes``."""
 
-    at: datetime
-    every_hours: StrictInt | None = None
-    every_minutes: StrictInt | None = None
-    count: StrictInt = 1
+    at: wire.WireDateTime
+    every_hours: Annotated[StrictInt, Field(ge=1, le=wire.MAX_SECONDS // 3600)] | None = None
+    every_minutes: Annotated[StrictInt, Field(ge=1, le=wire.MAX_SECONDS // 60)] | None = None
+    count: Annotated[StrictInt, Field(le=MAX_COUNT)] = 1
     note: StrictStr = ""
     command: wire.Command | None = None
     fault: wire.Fault | None = None
@@ -67,8 +71,8 @@ class Scenario(_Closed):
 
     title: StrictStr
     description: StrictStr = ""
-    start: datetime
-    horizon_days: StrictInt = Field(ge=1, le=3660)
+    start: wire.WireDateTime
+    horizon_days: StrictInt = Field(ge=1, le=wire.MAX_SECONDS // SECONDS_PER_DAY)
     pump: ScenarioPump = ScenarioPump()
     events: tuple[ScenarioEvent, ...] = ()
 
@@ -80,12 +84,21 @@ def load_scenario(text: str, *, source: str = "scenario") -> Scenario:
         raw = tomllib.loads(text, parse_float=Decimal)
     except tomllib.TOMLDecodeError as error:
         raise OpenIDDSError(source, "TOML", f"valid TOML ({error})") from None
+    except RecursionError:
+        raise OpenIDDSError(source, "TOML", "TOML nested as a scenario is (this file nests too deep)") from None
     try:
         return Scenario.model_validate(raw)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']} (got {e.get('input')!r})" for e in error.errors())
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}{_hint(e)} (got {e.get('input')!r})"
+                             for e in error.errors())
         raise OpenIDDSError(source, "file", f"a valid scenario: {problems}") from None
+
+
+def _hint(error: Any) -> str:
+    """How to write a whole number, when a decimal (``1e12``, ``24.0``) was given for one."""
+    if error["type"] == "int_type" and isinstance(error.get("input"), Decimal):
+        return ", written without a decimal point or exponent (24, not 24.0 or 1e12)"
+    return ""
 
 
 class Step:

@@ -6,12 +6,12 @@ is an integer. Concentrations are integer ng/mL. A drug amount is volume ticks x
 *mass tick* (1 mg = 86,400 x 10^12 mass ticks). No float ever enters the accounting.
 """
 
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 
 from openidds.errors import OpenIDDSError
 from openidds.units import exact as units_exact
-from openidds.units._number import format_exact
+from openidds.units._number import format_exact, rounded_decimal
 
 SECONDS_PER_DAY = 86_400
 SECONDS_PER_WEEK = 7 * SECONDS_PER_DAY
@@ -84,5 +84,4 @@ def mass_to_mg(mass: int) -> Fraction:
 
 def decimal_text(value: Fraction, places: int) -> str:
     """A fixed-point string of an exact value, rounded half-even to ``places`` decimals."""
-    quantum = Decimal(1).scaleb(-places)
-    return str((Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum))
+    return str(rounded_decimal(value, places, ROUND_HALF_EVEN))

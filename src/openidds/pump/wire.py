@@ -14,6 +14,7 @@ from fractions import Fraction
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -41,8 +42,39 @@ WIRE_VERSION = 1
 """The version of this schema; a reader refuses any other."""
 
 
+MAX_SECONDS = 3660 * SECONDS_PER_DAY
+"""Every ``_s`` field (a duration, an interval, a time on the pump clock): at most ten years (3660 days), the
+longest scenario horizon and past any pump's battery life."""
+MAX_VOLUME_ML = 100
+"""Every volume: at most 100 mL (the largest reservoir is 40 mL; the pump itself refuses an overfill)."""
+MAX_RATE_ML_PER_DAY = 100
+"""Every rate: at most 100 mL/day (the pump's own range is far below; it refuses a rate out of it)."""
+MAX_MG_PER_ML = 1000
+"""Every concentration: at most 1000 mg/mL (1 g of drug per mL: more than any solution can hold)."""
+MAX_MG = 100_000
+"""Every drug amount (a 24-hour limit): at most 100 g, the most the rate and concentration bounds can deliver."""
+MAX_PER_24H = 1440
+"""A count per 24 hours: at most one a minute."""
+MAX_LENGTH_CM = 1000
+"""A catheter's length: at most 10 m."""
+MAX_SEQ = 2**31 - 1
+"""An event's sequence number: a 32-bit integer, as the registry stores it."""
+EARLIEST = datetime(1970, 1, 1)
+LATEST = datetime(2200, 1, 1)
+"""Every date-time of a file (a start, an event, a log's clock): from 1970 to the end of 2199."""
+
+
 def _exact(value: object) -> Fraction:
     return exact(value, "number")
+
+
+def _bounded(hi: int, unit: str) -> AfterValidator:
+    def check(value: Fraction) -> Fraction:
+        if not 0 <= value <= hi:
+            raise ValueError(f"a number from 0 to {hi} {unit}")
+        return value
+
+    return AfterValidator(check)
 
 
 ExactNumber = Annotated[
@@ -52,9 +84,28 @@ ExactNumber = Annotated[
     WithJsonSchema({"type": "string", "pattern": r"^[+-]?\d+(\.\d+)?$"}),
 ]
 """An exact number: an int or a plain decimal string in, its exact decimal string out."""
+VolumeMl = Annotated[ExactNumber, _bounded(MAX_VOLUME_ML, "mL")]
+RateMlPerDay = Annotated[ExactNumber, _bounded(MAX_RATE_ML_PER_DAY, "mL/day")]
+MgPerMl = Annotated[ExactNumber, _bounded(MAX_MG_PER_ML, "mg/mL")]
+Mg = Annotated[ExactNumber, _bounded(MAX_MG, "mg")]
+Seconds = Annotated[StrictInt, Field(ge=0, le=MAX_SECONDS)]
+"""Whole seconds, from 0 to :data:`MAX_SECONDS`."""
 
-DrugAmounts = dict[StrictStr, ExactNumber]
-"""Drug name -> a number in the unit the field's name gives (mg/mL, mg)."""
+
+def _in_range(value: datetime) -> datetime:
+    naive = value.astimezone(UTC).replace(tzinfo=None) if value.utcoffset() is not None else value
+    if not EARLIEST <= naive < LATEST:
+        raise ValueError(f"a date-time from {EARLIEST:%Y-%m-%d} to {LATEST.year - 1}-12-31")
+    return value
+
+
+WireDateTime = Annotated[datetime, AfterValidator(_in_range)]
+"""A date-time of a file, within :data:`EARLIEST` and :data:`LATEST`."""
+
+SolutionMgPerMl = dict[StrictStr, MgPerMl]
+"""Drug name -> mg/mL."""
+DrugMg = dict[StrictStr, Mg]
+"""Drug name -> mg."""
 
 
 class _Wire(BaseModel):
@@ -65,8 +116,8 @@ class _Wire(BaseModel):
 
 
 class Catheter(_Wire):
-    length_cm: StrictInt
-    volume_ml: ExactNumber
+    length_cm: Annotated[StrictInt, Field(ge=1, le=MAX_LENGTH_CM)]
+    volume_ml: VolumeMl
     tip_level: StrictStr
 
     def to_pump(self) -> PumpCatheter:
@@ -77,8 +128,8 @@ class PumpSetup(_Wire):
     """The implanted system: model, reservoir size, low-reservoir threshold and catheter."""
 
     model: StrictStr = SYNCHROMED_II.name
-    reservoir_ml: StrictInt = 20
-    low_reservoir_ml: ExactNumber = Fraction(2)
+    reservoir_ml: Annotated[StrictInt, Field(ge=1, le=MAX_VOLUME_ML)] = 20
+    low_reservoir_ml: VolumeMl = Fraction(2)
     catheter: Catheter = Catheter(length_cm=80, volume_ml=Fraction(16, 100), tip_level="T10")
 
     def to_pump(self, clock_start: datetime, battery_eri_at_s: int | None = None) -> PumpSpec:
@@ -98,13 +149,13 @@ class Stopped(_Wire):
 
 class Continuous(_Wire):
     kind: Literal["continuous"] = "continuous"
-    rate_ml_per_day: ExactNumber
+    rate_ml_per_day: RateMlPerDay
 
 
 class FlexStep(_Wire):
     start: StrictStr
     """Time of day, ``HH:MM``."""
-    rate_ml_per_day: ExactNumber
+    rate_ml_per_day: RateMlPerDay
     days: tuple[StrictStr, ...] = ()
     """Weekdays ``mon`` ... ``sun``; every day when empty."""
 
@@ -116,10 +167,10 @@ class Flex(_Wire):
 
 class Periodic(_Wire):
     kind: Literal["periodic"] = "periodic"
-    dose_ml: ExactNumber
-    duration_s: StrictInt
-    every_s: StrictInt
-    offset_s: StrictInt = 0
+    dose_ml: VolumeMl
+    duration_s: Seconds
+    every_s: Seconds
+    offset_s: Seconds = 0
     """Doses start this long after Monday 00:00 on the pump clock, then every ``every_s``."""
 
 
@@ -127,15 +178,15 @@ Program = Annotated[Stopped | Continuous | Flex | Periodic, Field(discriminator=
 
 
 class PatientBolus(_Wire):
-    dose_ml: ExactNumber
-    duration_s: StrictInt
-    lockout_s: StrictInt
-    max_per_24h: StrictInt
+    dose_ml: VolumeMl
+    duration_s: Seconds
+    lockout_s: Seconds
+    max_per_24h: Annotated[StrictInt, Field(ge=0, le=MAX_PER_24H)]
 
 
 class Therapy(_Wire):
     program: Program
-    max_mg_per_24h: DrugAmounts
+    max_mg_per_24h: DrugMg
     patient_bolus: PatientBolus | None = None
 
     def to_pump(self) -> programs.Therapy:
@@ -167,9 +218,9 @@ class SetTherapy(_Wire):
 
 class Refill(_Wire):
     name: Literal["refill"] = "refill"
-    solution_mg_per_ml: DrugAmounts
-    volume_ml: ExactNumber
-    actual_solution_mg_per_ml: DrugAmounts | None = None
+    solution_mg_per_ml: SolutionMgPerMl
+    volume_ml: VolumeMl
+    actual_solution_mg_per_ml: SolutionMgPerMl | None = None
     """What really went in, when it differs from what the pump is told (a compounding error)."""
     therapy: Therapy | None = None
 
@@ -182,7 +233,7 @@ class Refill(_Wire):
 
 class SetLowReservoirAlarm(_Wire):
     name: Literal["set_low_reservoir_alarm"] = "set_low_reservoir_alarm"
-    low_reservoir_ml: ExactNumber
+    low_reservoir_ml: VolumeMl
 
     def to_pump(self) -> commands.SetLowReservoirAlarm:
         return commands.SetLowReservoirAlarm(self.low_reservoir_ml)
@@ -191,8 +242,8 @@ class SetLowReservoirAlarm(_Wire):
 class StartBolus(_Wire):
     name: Literal["start_bolus"] = "start_bolus"
     kind: Literal["clinician", "priming", "bridge"]
-    volume_ml: ExactNumber
-    duration_s: StrictInt
+    volume_ml: VolumeMl
+    duration_s: Seconds
 
     def to_pump(self) -> commands.StartBolus:
         return commands.StartBolus(commands.BolusKind(self.kind), self.volume_ml, self.duration_s)
@@ -238,7 +289,7 @@ Command = Annotated[AnyCommand, Field(discriminator="name")]
 
 class MotorStall(_Wire):
     name: Literal["motor_stall"] = "motor_stall"
-    duration_s: StrictInt | None = None
+    duration_s: Seconds | None = None
     """None: the motor never runs again."""
 
     def to_pump(self) -> faults.MotorStall:
@@ -247,8 +298,8 @@ class MotorStall(_Wire):
 
 class MriExposure(_Wire):
     name: Literal["mri_exposure"] = "mri_exposure"
-    duration_s: StrictInt
-    recovery_delay_s: StrictInt = 0
+    duration_s: Seconds
+    recovery_delay_s: Seconds = 0
 
     def to_pump(self) -> faults.MriExposure:
         return faults.MriExposure(self.duration_s, self.recovery_delay_s)
@@ -346,8 +397,8 @@ def _therapy_to_wire(therapy: programs.Therapy) -> Therapy:
 class ExportedEvent(_Wire):
     """One event of the pump's log; ``data`` holds the fields of its kind (docs/wire.md, "Events")."""
 
-    seq: StrictInt = Field(ge=0)
-    t_s: StrictInt = Field(ge=0)
+    seq: Annotated[StrictInt, Field(ge=0, le=MAX_SEQ)]
+    t_s: Seconds
     kind: EventKind
     reason: StrictStr
     data: dict[str, Any]
@@ -371,7 +422,7 @@ class PumpLog(_Wire):
     """A pump's whole exported log: the wire version, the absolute time of t_s = 0, and the events."""
 
     wire_version: StrictInt
-    clock_start: datetime
+    clock_start: WireDateTime
     """The pump clock's t_s = 0 as an absolute date-time (with its UTC offset)."""
     events: tuple[ExportedEvent, ...]
     summary: dict[str, Any] | None = None

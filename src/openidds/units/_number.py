@@ -1,12 +1,16 @@
 """Exact numbers: strict parsing from text and exact or rounded decimal formatting."""
 
 import re
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Decimal, localcontext
 from fractions import Fraction
 
 from openidds.units.errors import UnitsError
 
 _NUMBER = re.compile(r"[+-]?(\d+(\.\d+)?|\d+/[1-9]\d*)")
+MAX_DIGITS = 30
+"""Digits allowed before and after the decimal point: far past any quantity of a pump, and small enough that no
+arithmetic on a number (``1e100000000``) can hang or exhaust memory before its field's own range refuses it."""
+_TOO_LONG = f"a number of at most {MAX_DIGITS} digits before and {MAX_DIGITS} after the decimal point"
 
 
 def exact(value: object, field: str = "value") -> Fraction:
@@ -14,10 +18,16 @@ def exact(value: object, field: str = "value") -> Fraction:
     if isinstance(value, bool | float):
         raise UnitsError(field, value, "an exact number (int, Fraction, Decimal or a decimal string), not a float")
     if isinstance(value, Fraction | int):
+        if max(abs(value.numerator), value.denominator) >= 10**(2 * MAX_DIGITS):
+            raise UnitsError(field, _short(value), _TOO_LONG)
         return Fraction(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise UnitsError(field, value, "a finite number")
+        exponent = value.as_tuple().exponent
+        assert isinstance(exponent, int)  # a finite Decimal's exponent is an int
+        if value and (value.adjusted() >= MAX_DIGITS or exponent < -MAX_DIGITS):
+            raise UnitsError(field, value, _TOO_LONG)
         return Fraction(value)
     if isinstance(value, str):
         text = value.strip()
@@ -25,10 +35,18 @@ def exact(value: object, field: str = "value") -> Fraction:
             raise UnitsError(field, value, "a leading zero before the decimal point, e.g. 0.5")
         if "," in text:
             raise UnitsError(field, value, "no commas: write 1500 or 1.5 (a comma is ambiguous)")
+        if len(text) > 2 * MAX_DIGITS + 2:
+            raise UnitsError(field, _short(text), _TOO_LONG)
         if not _NUMBER.fullmatch(text):
-            raise UnitsError(field, value, "a plain decimal number such as 40 or 0.25")
+            raise UnitsError(field, _short(text), "a plain decimal number such as 40 or 0.25")
         return Fraction(text)
     raise UnitsError(field, value, "a number")
+
+
+def _short(value: object) -> str:
+    """A value as it is shown in a refusal: at most 40 characters of it."""
+    text = str(value)
+    return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
 def format_exact(value: Fraction) -> str:
@@ -50,10 +68,19 @@ def format_exact(value: Fraction) -> str:
     return ("-" if value < 0 else "") + digits[:-places] + "." + digits[-places:]
 
 
+def rounded_decimal(value: Fraction, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``value`` rounded to ``places`` decimals, with as many digits as it needs (the default context's 28
+    would refuse a large value)."""
+    whole_digits = len(str(abs(value.numerator) // value.denominator))
+    with localcontext() as context:
+        context.prec = whole_digits + max(places, 0) + 2
+        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places),
+                                                                                rounding=rounding)
+
+
 def format_rounded(value: Fraction, places: int) -> str:
     """Rounded half-up to `places` decimals without trailing zeros, prefixed '≈' when inexact."""
-    quantum = Decimal(1).scaleb(-places)
-    rounded = (Decimal(value.numerator) / Decimal(value.denominator)).quantize(quantum, rounding=ROUND_HALF_UP)
+    rounded = rounded_decimal(value, places)
     exact_rounded = Fraction(rounded) == value
     text = format_exact(Fraction(rounded))
     return text if exact_rounded else "≈" + text
