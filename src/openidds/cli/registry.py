@@ -102,16 +102,18 @@ def _user(user: str | None) -> str:
 def init(db: Db = None, as_json: AsJson = False) -> None:
     """Create the registry (or upgrade it to the newest schema)."""
     from openidds.clinic import init_registry
+    from openidds.clinic.database import masked
 
     try:
         engine = _engine(db, ready=False)
         revision = init_registry(engine)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
+    shown = masked(db) if db else engine.url.database
     if as_json:
-        typer.echo(json.dumps({"db": db or engine.url.database, "revision": revision}))
+        typer.echo(json.dumps({"db": shown, "revision": revision}))
     else:
-        console().print(f"registry [bold]{db or engine.url.database}[/] ready at schema revision {revision}")
+        console().print(f"registry [bold]{shown}[/] ready at schema revision {revision}", highlight=False)
 
 
 @app.command("import")
@@ -124,6 +126,8 @@ def import_(
     patient: Annotated[str | None, typer.Option(help="pump-log: SITE/PATIENT_ID of the pump's patient.")] = None,
     implant_date: Annotated[str | None, typer.Option(help="pump-log: implant date YYYY-MM-DD.")] = None,
     user: Annotated[str | None, typer.Option(help="Who is importing (audit trail).")] = None,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of files without a byte-order mark, e.g. latin-1 (default: UTF-8).")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
@@ -136,15 +140,16 @@ def import_(
             if patient is None or "/" not in patient or implant_date is None or len(paths) != 1:
                 raise OpenIDDSError("pump-log", paths, "one LOG.json with --patient SITE/ID and --implant-date")
             site, pid = patient.split("/", 1)
-            added = import_pump_log(engine, paths[0], site, pid, _date("--implant-date", implant_date), who)
+            added = import_pump_log(engine, paths[0], site, pid, _date("--implant-date", implant_date), who,
+                                    encoding=encoding)
             result: dict[str, Any] = {"inserted": {"pump_events": added}}
         else:
             if fmt is ImportFormat.redcap:
                 if len(paths) != 2:
                     raise OpenIDDSError("redcap", paths, "two files: DICTIONARY.csv RECORDS.csv")
-                batch = read_redcap(paths[0], paths[1])
+                batch = read_redcap(paths[0], paths[1], encoding)
             else:
-                batch = read_paths(paths, kind)
+                batch = read_paths(paths, kind, encoding)
             source = ", ".join(p.name for p in paths)
             with Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), console=console(), disable=as_json, transient=True) as bar:
