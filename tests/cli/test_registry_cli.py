@@ -124,3 +124,19 @@ def test_check_finds_an_audit_entry_rewritten_behind_the_registry(db):
     code, out = _run("check", "--db", db, "--today", "2023-05-01", "--json")
     broken = [f for f in json.loads(out)["findings"] if f["rule"] == "audit-chain"]
     assert code == 1 and broken and broken[0]["record"] == "audit entry 3"
+
+
+def test_import_reads_a_latin1_file_when_told(db, tmp_path):
+    """A Latin-1 file is refused as not UTF-8 (naming --encoding), then read with --encoding latin-1."""
+    folder = tmp_path / "latin"
+    folder.mkdir()
+    header, row = (DATA / "good" / "patients.csv").read_text().splitlines()[:2]
+    cells = row.split(",")
+    cells[1], cells[4] = "P901", "Müller"
+    (folder / "patients.csv").write_bytes(f"{header}\n{','.join(cells)}\n".encode("latin-1"))
+    code, out = _run("import", str(folder), "--db", db)
+    assert code == 2 and "--encoding" in out and "0xfc" in out
+    code, out = _run("import", str(folder), "--db", db, "--encoding", "latin-1", "--json")
+    assert code == 0 and json.loads(out)["inserted"] == {"patients": 1}
+    code, out = _run("patients", "--db", db, "--json")
+    assert "P901" in {r["patient_id"] for r in json.loads(out)}

@@ -24,7 +24,7 @@ def kind_of(path: Path) -> str | None:
 def csv_rows(path: Path, encoding: str | None = None) -> Iterator[list[str]]:
     """The rows of the CSV file at ``path``, decoded by :func:`openidds.text_files.read_text`; a row the csv
     module cannot read (a cell over its field limit, a stray quote) is refused with the file and line."""
-    reader = csv.reader(io.StringIO(read_text(path, encoding, option=None), newline=""), strict=True)
+    reader = csv.reader(io.StringIO(read_text(path, encoding), newline=""), strict=True)
     try:
         yield from reader
     except csv.Error as exc:

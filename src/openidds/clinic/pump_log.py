@@ -69,7 +69,7 @@ def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, impl
     """Store the new events of the log at ``path`` for the patient's implant of ``implant_date``;
     returns how many were added. Raises :class:`ImportRejected` (nothing written) on any bad event."""
     source = path.name
-    raw = decode_log(read_text(path, encoding, option=None), source)
+    raw = decode_log(read_text(path, encoding), source)
     log, findings = parse_log(raw, source)
     if log is None:
         raise ImportRejected(source, findings)
