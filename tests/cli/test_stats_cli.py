@@ -127,6 +127,8 @@ def test_plot_writes_identical_png_and_svg(tmp_path):
         assert (tmp_path / f"a.{fmt}").read_bytes() == (tmp_path / f"b.{fmt}").read_bytes()
     result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--at", "12", "--plot", tmp_path / "cif")
     assert result.exit_code == 0 and (tmp_path / "cif.svg").stat().st_size > 0
+    result = run("cif", DATA / "bmt.csv", "--time", "ftime", "--at", "12", "--plot", tmp_path / "named.png")
+    assert result.exit_code == 0 and (tmp_path / "named.svg").exists() and not (tmp_path / "named.png.png").exists()
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet", ".pq", ".CSV"])

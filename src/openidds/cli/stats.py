@@ -77,10 +77,14 @@ def _run(action: Callable[[], None], as_json: bool) -> None:
 
 
 def _save(stem: Path | None, build: Callable[[], Figure]) -> None:
-    """Build the figure only when asked, and write STEM.png and STEM.svg."""
+    """Build the figure only when asked, and write STEM.png and STEM.svg (a STEM given as ``km.png`` or
+    ``km.svg`` is read as ``km``)."""
     if stem is None:
         return
     from openidds.outcomes.figures import FORMATS, render
+
+    if stem.suffix.lstrip(".") in FORMATS:
+        stem = stem.with_suffix("")
 
     if not stem.parent.is_dir():
         raise OpenIDDSError("--plot", str(stem), f"a path in a folder that exists (there is no folder {stem.parent})")
