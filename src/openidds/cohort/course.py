@@ -38,6 +38,7 @@ from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantil
 from openidds.cohort.params import Course, ParamsError
 from openidds.drugs import DrugLibrary, default_library
 from openidds.drugs.intrathecal import propose_start
+from openidds.pump import SYNCHROMED_II
 from openidds.units import parse_quantity
 
 DAY_S = 86_400
@@ -107,7 +108,7 @@ class PatientCourse:
     end_day: int
     """The last day of follow-up: the exit, or the study's end."""
     start_dose_mg_per_day: float
-    bolus_dose_mg: float
+    concentration_mg_per_ml: float
     dose_changes: tuple[DoseChange, ...]
     complications: tuple[Complication, ...]
     occlusion_day: int | None
@@ -119,13 +120,32 @@ class PatientCourse:
 
 def start_dose_mg_per_day(baseline: PatientBaseline, params: Course, library: DrugLibrary) -> float:
     """The intrathecal start dose from the baseline OME by the library's conversion (frail patients reduced),
-    never above the drug's soft per-day limit (the clinic's rule: a higher start is titrated up to instead)."""
+    within the library's starting range low end and the drug's soft per-day limit (the clinic's rule: a lower
+    proposal starts at the lowest usual dose, a higher one is titrated up to instead)."""
     therapy = params.therapy
     frail = therapy.frail_reduction and (baseline.wheelchair or baseline.adl_score < 60)
     proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=therapy.drug,
                              ratio=therapy.oral_to_intrathecal_ratio, frail=frail, library=library)
     dose = float(proposal.dose.magnitude("mg/day"))
-    return round(min(dose, soft_per_day_mg(therapy.drug, library)), 3)
+    start = library.drug(therapy.drug).starting_dose
+    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
+    return round(min(max(dose, floor), soft_per_day_mg(therapy.drug, library)), 3)
+
+
+def bolus_dose_mg(dose_mg_per_day: float, params: Course, library: DrugLibrary) -> float:
+    """The patient bolus: a share of the daily dose, never above the drug's soft per-bolus limit."""
+    share = params.therapy.bolus_fraction_of_daily_dose * dose_mg_per_day
+    limit = library.drug(params.therapy.drug).limits.per_bolus
+    cap = float(limit.soft.value.magnitude("mg")) if limit is not None and limit.soft is not None else share
+    return round(min(share, cap), 4)
+
+
+def concentration_mg_per_ml(dose_mg_per_day: float, params: Course) -> float:
+    """The highest concentration of the clinic's whose rate at ``dose_mg_per_day`` is at least twice the
+    pump's minimum rate, else the lowest one."""
+    floor = 2 * float(SYNCHROMED_II.min_rate_ml_per_day)
+    fits = [c for c in params.therapy.concentrations_mg_per_ml if dose_mg_per_day / c >= floor]
+    return max(fits) if fits else min(params.therapy.concentrations_mg_per_ml)
 
 
 def soft_per_day_mg(drug: str, library: DrugLibrary) -> float:
@@ -162,11 +182,11 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     revisions = tuple(c.day for c in complications if c.action == "revision")
     start = start_dose_mg_per_day(baseline, params, library)
     visits, changes = _visits(baseline, params, schedule, rng, start, end, library)
-    bolus = round(params.therapy.bolus_fraction_of_daily_dose * start, 4)
     return PatientCourse(
         schedule=schedule, death_day=death if death <= end else None, exit_day=exit_day_or_none,
-        exit_reason=reason_or_none, end_day=end, start_dose_mg_per_day=start, bolus_dose_mg=bolus,
-        dose_changes=changes, complications=complications, occlusion_day=occlusion, revision_days=revisions,
+        exit_reason=reason_or_none, end_day=end, start_dose_mg_per_day=start,
+        concentration_mg_per_ml=concentration_mg_per_ml(start, params), dose_changes=changes,
+        complications=complications, occlusion_day=occlusion, revision_days=revisions,
         explant_day=explant if explant is not None and explant == exit_day_or_none else None,
         bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits)
 

@@ -142,7 +142,9 @@ class Pain(_Closed):
 
 class Therapy(_Closed):
     drug: str
-    concentration_mg_per_ml: Annotated[float, Field(gt=0)]
+    concentrations_mg_per_ml: tuple[Annotated[float, Field(gt=0)], ...] = Field(min_length=1)
+    """The concentrations the clinic's pharmacy fills; each patient gets the highest whose rate at the
+    start dose is at least twice the pump's minimum rate (else the lowest)."""
     oral_to_intrathecal_ratio: Annotated[int, Field(ge=1)]
     frail_reduction: bool
     bolus_fraction_of_daily_dose: Annotated[float, Field(gt=0, lt=1)]
