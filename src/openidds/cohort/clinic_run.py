@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
+
 from openidds.cohort.baseline import PatientBaseline
 from openidds.cohort.course import DAY_S, PatientCourse, bolus_dose_mg
 from openidds.cohort.params import Course
@@ -168,10 +170,10 @@ class _Clinic:
         self.booked(review, t_s)
         self.record_program(t_s, dose)
 
-    def routine_refill(self, t_s: int, rng_noise_ml: float) -> None:
+    def routine_refill(self, t_s: int, error_ml: float) -> None:
         spec = self.pump.spec
         true_ml = ticks_to_ml(max(self.pump.reservoir_actual_ticks - spec.residual_ticks, 0))
-        measured = true_ml + Fraction(round(rng_noise_ml, 3)).limit_denominator(1000)
+        measured = true_ml + Fraction(round(error_ml, 3)).limit_denominator(1000)
         record = self.refill(t_s, measured, None, "routine refill")
         if self.occluded_since is not None and record.discrepancy.flagged:
             self.pump.execute(t_s + 1800, ReviseCatheter(CATHETER))
@@ -183,9 +185,9 @@ class _Clinic:
 
 
 def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
-                noise_ml: list[float], library: DrugLibrary | None = None) -> PatientRun:
-    """Play one patient through the clinic; ``noise_ml`` holds the residual measurement errors (mL) to use, one
-    per refill, drawn by the caller (the clinic itself draws nothing)."""
+                rng: np.random.Generator, library: DrugLibrary | None = None) -> PatientRun:
+    """Play one patient through the clinic; ``rng`` draws the error of each residual measurement (normal, SD
+    ``therapy.residual_measure_sd_ml``)."""
     implant = course.schedule.implant_date
     spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
     run = PatientRun(f"S{number:05d}", implant, Pump(spec))
@@ -202,7 +204,7 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
     agenda += [(t, 4, None) for t in course.bolus_times_s]
     agenda = sorted(a for a in agenda if a[0] < end_s)
     device = PatientBolusDevice(run.pump)
-    noise = iter(noise_ml)
+    error_sd = params.therapy.residual_measure_sd_ml
     i = 0
     while True:
         refill_s = clinic.next_refill_s if clinic.next_refill_s is not None else end_s
@@ -224,7 +226,7 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
             else:
                 device.press(t_s)
         elif refill_s < end_s:
-            clinic.routine_refill(refill_s, next(noise))
+            clinic.routine_refill(refill_s, float(rng.normal(0, error_sd)))
         else:
             break
     run.pump.advance(max(end_s, run.pump.t_s))
