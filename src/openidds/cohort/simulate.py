@@ -88,7 +88,8 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
     finally:
         engine.dispose()
     return SimulationSummary(
-        study=study.id, seed=seed_text(seed), patients=n, deaths=deaths, explants=explants, refills=sum(r.refills for r in runs),
+        study=study.id, seed=seed_text(seed), patients=n, deaths=deaths, explants=explants,
+        refills=sum(r.refills for r in runs),
         flagged_refills=sum(r.flagged_refills for r in runs), pump_events=sum(len(r.pump.log) for r in runs),
         pump_years=round(sum(r.pump.t_s for r in runs) / DAY_S / 365.25, 3), db_url=db_url)
 
