@@ -43,6 +43,7 @@ from openidds.programmer import (
 )
 from openidds.pump import SYNCHROMED_II, Catheter, CatheterOcclusion, EventKind, Pump, PumpSpec, ReviseCatheter
 from openidds.pump.ticks import ticks_to_ml
+from openidds.units import parse_quantity
 
 SITE = "VIRTUAL-01"
 CLINICIAN = "Synthetic clinician"
@@ -103,8 +104,7 @@ class _Clinic:
         self.start = dt.datetime.combine(run.implant_date, dt.time(8))
         self.mg_per_ml = course.concentration_mg_per_ml
         self.concentration = f"{_decimal(self.mg_per_ml)} mg/mL"
-        self.prescription = Prescription({therapy.drug: self.concentration}, CLINICIAN)
-        self.dose = course.start_dose_mg_per_day
+        self.prescription = Prescription({therapy.drug: parse_quantity(self.concentration)}, CLINICIAN)
         self.next_refill_s: int | None = None
         self.occluded_since: int | None = None
 
@@ -113,8 +113,9 @@ class _Clinic:
 
     def order(self, dose_mg_per_day: float) -> TherapyOrder:
         bolus = bolus_dose_mg(dose_mg_per_day, self.params, self.library)
-        return TherapyOrder(self.therapy.drug, ContinuousDose(f"{_decimal(dose_mg_per_day)} mg/day"),
-                            BolusOrder(f"{_decimal(bolus)} mg", BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY))
+        daily = parse_quantity(f"{_decimal(dose_mg_per_day)} mg/day")
+        patient = BolusOrder(parse_quantity(f"{_decimal(bolus)} mg"), BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
+        return TherapyOrder(self.therapy.drug, ContinuousDose(daily), patient)
 
     def confirmed(self, session: ProgrammingSession | RefillWorkflow, review: Review, why: str) -> None:
         for finding in review.soft:
