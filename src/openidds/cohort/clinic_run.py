@@ -114,7 +114,8 @@ class _Clinic:
     def order(self, dose_mg_per_day: float) -> TherapyOrder:
         bolus = bolus_dose_mg(dose_mg_per_day, self.params, self.library)
         daily = parse_quantity(f"{_decimal(dose_mg_per_day)} mg/day")
-        patient = BolusOrder(parse_quantity(f"{_decimal(bolus)} mg"), BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
+        amount = parse_quantity(f"{_decimal(bolus)} mg")
+        patient = BolusOrder(amount, BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
         return TherapyOrder(self.therapy.drug, ContinuousDose(daily), patient)
 
     def confirmed(self, session: ProgrammingSession | RefillWorkflow, review: Review, why: str) -> None:
