@@ -1,0 +1,50 @@
+"""`openidds cohort`: virtual cohorts of synthetic patients run through the pump, programmer and registry."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from openidds.cli.errors import fail
+from openidds.cli.output import console
+from openidds.errors import OpenIDDSError
+
+app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump, programmer and registry, "
+                       "to reproduce a published study.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
+    seed: int = typer.Option(..., help="Random seed: the same seed gives the same registry."),
+    db: str = typer.Option(..., help="A new registry to write: an SQLite file that does not exist yet, or a URL."),
+    patients: int | None = typer.Option(None, min=1, help="Number of patients (default: the study's)."),
+    params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),
+) -> None:
+    """Simulate one replicate of STUDY into a new registry, then say how to report it."""
+    from openidds.cohort.params import load_params
+    from openidds.cohort.simulate import simulate
+    from openidds.cohort.study import load_study
+
+    try:
+        chosen = load_study(study)
+        if "://" not in db and Path(db).exists():
+            raise OpenIDDSError("--db", db, "a registry file that does not exist yet (a cohort is written whole "
+                                "into a new registry)")
+        summary = simulate(chosen, load_params(params or chosen.id), seed, db, patients)
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    out = console()
+    table = Table(title=f"Synthetic cohort {summary.study} (seed {summary.seed}): virtual patients, not study data")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for label, value in (("patients", summary.patients), ("deaths", summary.deaths), ("explants", summary.explants),
+                         ("refills", summary.refills), ("flagged refill discrepancies", summary.flagged_refills),
+                         ("pump events", summary.pump_events), ("pump-years simulated", summary.pump_years)):
+        table.add_row(label, str(value))
+    out.print(table)
+    title = f"Synthetic cohort {summary.study}, seed {summary.seed}: virtual patients, not study results"
+    out.print(f"Registry: {db}", markup=False, highlight=False)
+    out.print(f'next: openidds report --db {db} --title "{title}"', markup=False, highlight=False)
