@@ -64,6 +64,7 @@ class PatientRun:
 
     patient_id: str
     implant_date: dt.date
+    course: PatientCourse
     pump: Pump
     rows: dict[str, list[Row]] = field(default_factory=dict)
     refills: int = 0
@@ -192,7 +193,7 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
     ``therapy.residual_measure_sd_ml``)."""
     implant = course.schedule.implant_date
     spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
-    run = PatientRun(f"S{number:05d}", implant, Pump(spec))
+    run = PatientRun(f"S{number:05d}", implant, course, Pump(spec))
     clinic = _Clinic(run, course, params, library or default_library())
     end_s = course.end_day * DAY_S
     clinic.refill(0, Fraction(0), course.start_dose_mg_per_day, "starting dose from the OME by the library's "

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from openidds.clinic import SPECS, connect, import_batch, import_pump_log, init_registry
+from openidds.clinic import SPECS, RegistryError, connect, import_batch, import_pump_log, init_registry, patients
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.cohort.baseline import sample_baselines
@@ -56,6 +56,19 @@ def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.dat
 def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,
              patients: int | None = None) -> SimulationSummary:
     """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url``."""
+    runs = play(study, params, seed, patients)
+    write_registry(runs, db_url, source=f"cohort {study.id}")
+    return SimulationSummary(
+        study=study.id, seed=seed_text(seed), patients=len(runs),
+        deaths=sum(r.course.death_day is not None for r in runs),
+        explants=sum(r.course.explant_day is not None for r in runs), refills=sum(r.refills for r in runs),
+        flagged_refills=sum(r.flagged_refills for r in runs), pump_events=sum(len(r.pump.log) for r in runs),
+        pump_years=round(sum(r.pump.t_s for r in runs) / DAY_S / 365.25, 3), db_url=db_url)
+
+
+def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
+         patients: int | None = None) -> list[PatientRun]:
+    """Every patient drawn and played through the clinic, in implant order (nothing written)."""
     if params.study != study.id:
         raise ParamsError("params.study", params.study, f"parameters made for the study {study.id}")
     n = study.design.n_patients if patients is None else patients
@@ -66,19 +79,24 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
     design = study.design
     baselines = sample_baselines(params.baseline, n, rng)
     runs: list[PatientRun] = []
-    deaths = explants = 0
     for number, (baseline, implant) in enumerate(zip(baselines, implant_dates(study, n, rng), strict=True), 1):
         reported = design.pro_start is None or implant >= design.pro_start
         schedule = Schedule(implant, design.follow_up_end, tuple(design.visit_months), design.telephone_follow_up,
                             reported)
         course = draw_course(baseline, params.course, schedule, rng, library)
         runs.append(run_patient(number, baseline, course, params.course, rng, library))
-        deaths += course.death_day is not None
-        explants += course.explant_day is not None
+    return runs
+
+
+def write_registry(runs: list[PatientRun], db_url: str, source: str) -> None:
+    """A new registry at ``db_url`` holding the runs: one ``import_batch`` of every record, then each pump's log.
+    A registry that already holds patients is refused (a cohort is written whole, never merged)."""
     engine = connect(db_url)
     try:
         init_registry(engine)
-        import_batch(engine, registry_batch(runs), USER, source=f"cohort {study.id}")
+        if patients(engine):
+            raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
+        import_batch(engine, registry_batch(runs), USER, source=source)
         with tempfile.TemporaryDirectory(prefix="openidds-cohort-") as folder:
             for run in runs:
                 path = Path(folder) / f"{run.patient_id}.json"
@@ -87,11 +105,6 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
                 import_pump_log(engine, path, SITE, run.patient_id, run.implant_date, USER)
     finally:
         engine.dispose()
-    return SimulationSummary(
-        study=study.id, seed=seed_text(seed), patients=n, deaths=deaths, explants=explants,
-        refills=sum(r.refills for r in runs),
-        flagged_refills=sum(r.flagged_refills for r in runs), pump_events=sum(len(r.pump.log) for r in runs),
-        pump_years=round(sum(r.pump.t_s for r in runs) / DAY_S / 365.25, 3), db_url=db_url)
 
 
 def seed_text(seed: int | np.random.SeedSequence) -> str:
