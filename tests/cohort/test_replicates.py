@@ -91,5 +91,5 @@ def test_bad_settings_are_refused(kwargs: dict, field: str) -> None:
 
 def test_an_unreachable_scheduler_is_refused_with_how_to_go_on(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replicates, "CONNECT_TIMEOUT_S", 2)
-    with pytest.raises(OpenIDDSError, match="a reachable Dask scheduler.*dask scheduler"):
+    with pytest.raises(OpenIDDSError, match=r"a reachable Dask scheduler.*dask scheduler"):
         map_replicates(normal_mean, 1, 2, scheduler="tcp://127.0.0.1:9")
