@@ -228,10 +228,12 @@ class Study(BaseModel):
     doi: str | None = None
     synthetic_notice: str = Field(min_length=1)
     design: Design
-    targets: tuple[Target, ...] = Field(min_length=1)
+    targets: tuple[Target, ...]
 
     @model_validator(mode="after")
     def _unique(self) -> Study:
+        if not self.targets:
+            raise ValueError("a study needs at least one target")
         doubles = sorted(name for name, k in Counter(t.name for t in self.targets).items() if k > 1)
         if doubles:
             raise ValueError(f"target names must be unique; repeated: {', '.join(doubles)}")
