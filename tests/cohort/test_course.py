@@ -110,3 +110,26 @@ def test_same_seed_same_course(params):
         return [draw_course(x, params.course, SCHEDULE, rng) for x in b]
 
     assert one() == one()
+
+
+def test_every_bundled_parameter_file_loads_and_draws():
+    from openidds.cohort.params import bundled_params
+
+    assert bundled_params() == ("seed000", "seed002", "seed003")
+    for name in bundled_params():
+        p = load_params(name)
+        assert p.study == name and "not yet calibrated" in p.provenance
+        rng = np.random.default_rng(1)
+        for b in sample_baselines(p.baseline, 50, rng):
+            draw_course(b, p.course, SCHEDULE, rng)
+
+
+def test_discharge_assessment_without_a_visit_schedule():
+    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge."""
+    p = load_params("seed003")
+    phone = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (), telephone=True, patient_reported=True)
+    rng = np.random.default_rng(3)
+    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 200, rng)]
+    days = {v.day for c in courses for v in c.visits}
+    assert days == {p.course.follow_up.discharge_day}
+    assert {v.visit_type for c in courses for v in c.visits} == {"follow_up"}

@@ -21,6 +21,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
   shares; otherwise unchanged.
+- **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
+  discharge; each missing with its share.
 - **Boluses**: breakthrough-pain presses, a Poisson process; the pump decides whether each is given.
 """
 
@@ -221,9 +223,11 @@ def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: 
     ome = {"stopped": 0.0, "reduced": round(baseline.ome_mg_per_day * opioids.reduced_to_fraction, 1),
            "unchanged": baseline.ome_mg_per_day}[change]
     dose, visits, changes = start, [], []
-    days = sorted({max(1, round(m * DAYS_PER_MONTH) + int(rng.integers(-VISIT_JITTER_DAYS, VISIT_JITTER_DAYS + 1)))
-                   for m in schedule.visit_months})
-    for day in days:
+    days = {max(1, round(m * DAYS_PER_MONTH) + int(rng.integers(-VISIT_JITTER_DAYS, VISIT_JITTER_DAYS + 1)))
+            for m in schedule.visit_months}
+    if follow.discharge_day is not None:
+        days.add(follow.discharge_day)
+    for day in sorted(days):
         noise = pain.visit_noise_nrs * rng.standard_normal()
         missing, eq5d_missing, satisfied = rng.random(), rng.random(), rng.random() < follow.satisfied
         if day > end:
@@ -236,7 +240,8 @@ def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: 
         eq5d = None
         if reported and eq5d_missing >= follow.eq5d_missing:
             eq5d = round(float(np.clip(baseline.eq5d_index + 0.08 * relief, -0.5, 1.0)), 3)
-        visits.append(Visit(day, "telephone" if schedule.telephone else "follow_up", nrs if reported else None,
+        by_phone = schedule.telephone and day != follow.discharge_day
+        visits.append(Visit(day, "telephone" if by_phone else "follow_up", nrs if reported else None,
                             eq5d, change != "stopped", ome, change, satisfied if reported else None))
         if nrs > pain.target_nrs and dose < ceiling and day < end:
             dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)

@@ -163,6 +163,9 @@ class Opioids(_Closed):
 
 
 class FollowUp(_Closed):
+    discharge_day: Annotated[int, Field(ge=1, le=60)] | None = None
+    """A pain assessment before discharge on this day after the implant (a study that reports the NRS after
+    the implant without a visit schedule); ``None``: none."""
     visit_missing: Share
     eq5d_missing: Share
     satisfied: Share
