@@ -76,3 +76,23 @@ def test_pump_stops_at_the_end_of_follow_up(params):
     assert max(e.t_s for e in run.pump.log) <= 300 * DAY_S
     patient = [e for e in run.pump.log if e.kind == "bolus_started" and e.data["kind"] == "patient"]
     assert len(patient) == 2  # the press after the end is never made
+
+
+def test_pump_alarms_become_registry_rows(params):
+    """A pump that outlives its battery's elective replacement time raises the non-critical ERI alarm; its row
+    carries the registry's severity code and passes the importer's value checks."""
+    from openidds.clinic import SPECS
+    from openidds.clinic.fields import reference_columns
+    from openidds.clinic.importer import parse_table
+    from openidds.pump import SYNCHROMED_II
+
+    end = SYNCHROMED_II.eri_after_days + 5
+    baseline, course = a_course(params, death_day=end, exit_day=end, end_day=end)
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    rows = run.rows["alarms"]
+    assert {r["code"] for r in rows} >= {"elective_replacement_indicator"}
+    assert {r["severity"] for r in rows} <= {"critical", "non_critical"}
+    spec = SPECS["alarms"]
+    header = (*reference_columns(spec), *spec.columns)
+    batch = parse_table(spec, header, [(f"alarms:{i}", [r.get(c, "") for c in header]) for i, r in enumerate(rows)])
+    assert batch.findings == [] and len(batch.records) == len(rows)

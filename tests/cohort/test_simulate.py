@@ -46,6 +46,24 @@ def test_every_row_passes_the_registry_checks(replicate):
     assert [f for f in findings if f.severity == "error"] == []
 
 
+def test_written_whole_into_place(replicate, study, params, tmp_path, monkeypatch):
+    """The registry appears only when complete; a failed write leaves nothing behind."""
+    import pathlib
+
+    from openidds.cohort import simulate as module
+
+    _, db = replicate
+    assert [p.name for p in pathlib.Path(db).parent.iterdir()] == ["cohort.sqlite"]
+
+    def broken(*args, **kwargs):
+        raise RegistryError("pump log", "test", "a failure half-way")
+
+    monkeypatch.setattr(module, "import_pump_log", broken)
+    with pytest.raises(RegistryError, match="half-way"):
+        write_registry(play(study, params, 3, 3), str(tmp_path / "new.sqlite"), source="test")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_synthetic_everywhere(replicate):
     _, db = replicate
     with sqlite3.connect(db) as conn:
@@ -124,7 +142,7 @@ def test_same_seed_same_registry(study, params, tmp_path):
 
 def test_bad_input_is_refused(study, params, replicate, tmp_path):
     _, db = replicate
-    with pytest.raises(RegistryError, match="empty registry"):
+    with pytest.raises(RegistryError, match="does not exist yet"):
         write_registry(play(study, params, 2, 2), db, source="test")
     with pytest.raises(ParamsError, match="seed002"):
         simulate(load_study("seed002"), params, 1, str(tmp_path / "x.sqlite"), patients=2)

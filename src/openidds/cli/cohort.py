@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import typer
 from rich.table import Table
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.errors import OpenIDDSError
+
+#: How many refused rows an import error shows.
+FINDINGS_SHOWN = 10
 
 app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump, programmer and registry, "
                        "to reproduce a published study.", no_args_is_help=True)
@@ -19,21 +20,25 @@ app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump
 def run(
     study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
     seed: int = typer.Option(..., help="Random seed: the same seed gives the same registry."),
-    db: str = typer.Option(..., help="A new registry to write: an SQLite file that does not exist yet, or a URL."),
+    db: str = typer.Option(..., help="A new registry: an SQLite file not there yet, or an empty database URL."),
     patients: int | None = typer.Option(None, min=1, help="Number of patients (default: the study's)."),
     params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),
 ) -> None:
     """Simulate one replicate of STUDY into a new registry, then say how to report it."""
+    from openidds.clinic import ImportRejected
     from openidds.cohort.params import load_params
     from openidds.cohort.simulate import simulate
     from openidds.cohort.study import load_study
 
     try:
         chosen = load_study(study)
-        if "://" not in db and Path(db).exists():
-            raise OpenIDDSError("--db", db, "a registry file that does not exist yet (a cohort is written whole "
-                                "into a new registry)")
         summary = simulate(chosen, load_params(params or chosen.id), seed, db, patients)
+    except ImportRejected as error:
+        err = console(stderr=True)
+        for finding in error.findings[:FINDINGS_SHOWN]:
+            err.print(f"{finding.location}: {finding.record}: {finding.message}", markup=False, highlight=False)
+        raise fail(error, next_step="the model wrote a row the registry refuses: report it with the command "
+                                    "and seed") from None
     except OpenIDDSError as error:
         raise fail(error) from None
     out = console()

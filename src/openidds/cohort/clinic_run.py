@@ -41,7 +41,16 @@ from openidds.programmer import (
     plain_decimal,
     priming_bolus,
 )
-from openidds.pump import SYNCHROMED_II, Catheter, CatheterOcclusion, EventKind, Pump, PumpSpec, ReviseCatheter
+from openidds.pump import (
+    SYNCHROMED_II,
+    Catheter,
+    CatheterOcclusion,
+    EventKind,
+    Pump,
+    PumpSpec,
+    ReviseCatheter,
+    Severity,
+)
 from openidds.pump.ticks import ticks_to_ml
 from openidds.units import parse_quantity
 
@@ -53,6 +62,8 @@ CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
 SESSION_S, REFILL_S = 3600, 7200
 BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY = 600, 7200, 4
+#: The registry's code of each pump alarm severity.
+SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_critical"}
 EXPLANT_REASONS = {"infection": "infection", "wound_healing": "wound_healing", "pump_malfunction": "malfunction"}
 
 Row = dict[str, str]
@@ -285,6 +296,6 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
     start = dt.datetime.combine(implant, dt.time(8))
     for event in run.pump.log:
         if event.kind == EventKind.ALARM:
-            alarm = event.data["alarm"]
-            run.add("alarms", at=start + dt.timedelta(seconds=event.t_s), code=alarm, kind="alarm",
-                    severity=event.data["severity"], source="pump", description=event.reason)
+            run.add("alarms", at=start + dt.timedelta(seconds=event.t_s), code=event.data["alarm"], kind="alarm",
+                    severity=SEVERITY_CODES[Severity(event.data["severity"])], source="pump",
+                    description=event.reason)

@@ -10,13 +10,16 @@ log through ``import_pump_log``, the import a clinic uses for a pump it interrog
 from __future__ import annotations
 
 import datetime as dt
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import make_url
 
 from openidds.clinic import SPECS, RegistryError, connect, import_batch, import_pump_log, init_registry, patients
+from openidds.clinic.database import database_url
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.cohort.baseline import sample_baselines
@@ -55,7 +58,8 @@ def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.dat
 
 def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,
              patients: int | None = None) -> SimulationSummary:
-    """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url``."""
+    """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url`` (see
+    :func:`write_registry`)."""
     runs = play(study, params, seed, patients)
     write_registry(runs, db_url, source=f"cohort {study.id}")
     return SimulationSummary(
@@ -88,9 +92,32 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
     return runs
 
 
-def write_registry(runs: list[PatientRun], db_url: str, source: str) -> None:
-    """A new registry at ``db_url`` holding the runs: one ``import_batch`` of every record, then each pump's log.
-    A registry that already holds patients is refused (a cohort is written whole, never merged)."""
+def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
+    """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
+    ``import_batch`` of every record, then each pump's log.
+
+    An SQLite registry is written whole or not at all: into a temporary file beside it, renamed into place
+    when complete; an existing file is refused. Another database must hold no patients yet."""
+    url = make_url(database_url(db))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        _write(runs, url.render_as_string(hide_password=False), source)
+        return
+    final = Path(url.database)
+    if final.exists():
+        raise RegistryError("db", db, "a registry file that does not exist yet (a cohort is written whole into a "
+                                      "new registry, never merged)")
+    handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    os.close(handle)
+    try:
+        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source)
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, final)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
     engine = connect(db_url)
     try:
         init_registry(engine)
