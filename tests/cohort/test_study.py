@@ -157,3 +157,19 @@ use = "fit"
 sentence = "Half of them did (50 %)."
 value = 0.5
 """
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ('value = 1.5\nlow = 0.4\nhigh = 1.6', "a proportion is a fraction in \\[0, 1\\]"),
+    ('interval = "sd"\nvalue = 0.5', "an sd interval needs the published SD"),
+    ('interval = "ci95_computed"\nvalue = 0.5', "needs the published n"),
+    ('interval = "ci95_computed"\nvalue = 0.5\nn = 40\nmetric = "km_median"', "exists only for proportion"),
+    ('interval = "none"\nvalue = 0.5\nlow = 0.4', "an interval of none has no low or high"),
+])
+def test_an_impossible_target_is_refused(change: str, message: str) -> None:
+    keys = {line.split(" = ")[0] for line in change.splitlines()}
+    if keys & {"interval"} and "low" not in keys:
+        keys |= {"low", "high"}  # a computed or ± SD interval is never given in the file
+    lines = [line for line in _minimal().splitlines() if line.split(" = ")[0] not in keys] + change.splitlines()
+    with pytest.raises(StudyError, match=message):
+        parse_study("\n".join(lines) + "\n", "bad.toml")
