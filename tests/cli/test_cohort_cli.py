@@ -39,3 +39,22 @@ def test_refusals(tmp_path):
     params = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(tmp_path / "p.sqlite"),
                                  "--params", str(bad)])
     assert params.exit_code == 2 and "params" in params.stderr
+
+
+def test_validate_small_study(tmp_path):
+    """Two replicates of a 12-patient seed000 compared with every published number, table and figure."""
+    from importlib import resources
+
+    source = (resources.files("openidds.cohort") / "studies" / "seed000.toml").read_text(encoding="utf-8")
+    small = tmp_path / "small.toml"
+    small.write_text(source.replace("n_patients = 193", "n_patients = 12"), encoding="utf-8")
+    figure = tmp_path / "validation.png"
+    result = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "2", "--workers", "1",
+                                 "--figure", str(figure), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["study"] == "seed000" and answer["n_replicates"] == 2
+    assert {t["name"] for t in answer["targets"]} >= {"nrs_change_mean", "os_median_months"}
+    assert figure.stat().st_size > 0
+    table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
+    assert table.exit_code == 0 and "nrs_change_mean" in table.stdout

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import typer
 from rich.table import Table
 
@@ -53,3 +56,45 @@ def run(
     title = f"Synthetic cohort {summary.study}, seed {summary.seed}: virtual patients, not study results"
     out.print(f"Registry: {db}", markup=False, highlight=False)
     out.print(f'next: openidds report --db {db} --title "{title}"', markup=False, highlight=False)
+
+
+@app.command("validate")
+def validate(
+    study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
+    replicates: int = typer.Option(200, min=1, help="Number of replicates."),
+    seed: int = typer.Option(1, min=0, help="Random seed: replicate i gets child i of SeedSequence(seed)."),
+    params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),
+    workers: int | None = typer.Option(None, min=1, help="Local worker processes (default: one per core)."),
+    scheduler: str | None = typer.Option(None, help="A Dask scheduler (tcp://host:port) to run the replicates on."),
+    figure: Path | None = typer.Option(None, help="Also draw the comparison as a figure (PNG, SVG or PDF)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Run replicates of STUDY and compare every target with the published value and interval."""
+    from openidds.cohort.params import load_params
+    from openidds.cohort.replicates import run_replicates
+    from openidds.cohort.simulate import simulate
+    from openidds.cohort.study import load_study
+    from openidds.cohort.validation import compare
+    from openidds.cohort.validation import figure as draw
+
+    try:
+        chosen = load_study(study)
+        measured = run_replicates(simulate, chosen, load_params(params or chosen.id), seed, replicates,
+                                  scheduler=scheduler, workers=workers)
+        validation = compare(chosen, measured)
+        if figure is not None:
+            draw(validation).savefig(figure)
+    except OpenIDDSError as error:
+        raise fail(error, as_json) from None
+    if as_json:
+        typer.echo(json.dumps(validation.to_dict(), indent=1, default=str))
+        return
+    table = Table(title=f"Synthetic cohort {chosen.id}: {replicates} replicates (seed {seed}) against the "
+                        "published numbers")
+    for name in validation.HEADER:
+        table.add_column(name)
+    for row in validation.rows():
+        table.add_row(*row)
+    console().print(table)
+    if figure is not None:
+        console().print(f"Figure: {figure}", markup=False, highlight=False)
