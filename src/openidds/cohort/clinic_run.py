@@ -110,7 +110,7 @@ class _Clinic:
     """The clinic's actions on one patient's pump, in time order."""
 
     def __init__(self, run: PatientRun, course: PatientCourse, params: Course, library: DrugLibrary) -> None:
-        self.run, self.course, self.params, self.library = run, course, params, library
+        self.run, self.params, self.library = run, params, library
         self.therapy = therapy = params.therapy
         self.pump = run.pump
         self.start = dt.datetime.combine(run.implant_date, dt.time(8))
