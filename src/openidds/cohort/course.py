@@ -15,8 +15,10 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   shares and its action; an explant ends the therapy and follow-up that day. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
-- **Pain**: the patient's full response (NRS fall) is drawn once; the relief reached at a visit is the
-  share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. The needed dose is the start
+- **Pain**: the patient's full relief, a fraction of the baseline NRS, is drawn once; the relief reached at a
+  visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. Relief as a
+  fraction of the baseline (percent pain relief) makes patients with more pain lose more points, so the
+  follow-up NRS varies less than the baseline, as published. The needed dose is the start
   dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
@@ -215,7 +217,7 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
 def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: np.random.Generator, start: float,
             end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
-    response = float(normal_quantile(pain.response_nrs, rng.random(1))[0])
+    relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
     ceiling = soft_per_day_mg(params.therapy.drug, library)
     change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
@@ -234,7 +236,7 @@ def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: 
             break
         if missing < follow.visit_missing:
             continue
-        relief = response * min(1.0, dose / needed)
+        relief = relief_full * min(1.0, dose / needed)
         nrs = int(np.clip(np.rint(baseline.nrs - relief + noise), 0, 10))
         reported = schedule.patient_reported
         eq5d = None

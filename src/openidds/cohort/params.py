@@ -131,8 +131,8 @@ class Rate(_Closed):
 
 
 class Pain(_Closed):
-    response_nrs: Normal
-    """The fall in NRS a patient reaches at a well-titrated dose."""
+    relief_fraction: Normal
+    """The share of the baseline NRS a patient loses at a well-titrated dose (percent pain relief / 100)."""
     target_nrs: Annotated[int, Field(ge=0, le=10)]
     """Above this at a visit, the dose is raised by a programming session."""
     increase_percent: Annotated[int, Field(ge=1, le=100)]
