@@ -1,0 +1,73 @@
+"""How long one virtual-cohort replicate takes, and where the time goes.
+
+    python benchmarks/bench_cohort.py                      # seed000, 200 patients
+    python benchmarks/bench_cohort.py --patients 1403      # a seed 002-sized replicate
+
+Phases, on one core: drawing the patients and playing them through the pump and programmer; parsing the
+registry rows; the one ``import_batch``; exporting each pump's log as JSON; ``import_pump_log`` of each log.
+Prints seconds per phase, pump events and pump-years per second; asserts nothing about time.
+"""
+
+import argparse
+import datetime as dt
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+from openidds.clinic import connect, import_batch, import_pump_log, init_registry
+from openidds.cohort.clinic_run import SITE
+from openidds.cohort.params import load_params
+from openidds.cohort.simulate import USER, play, registry_batch
+from openidds.cohort.study import load_study
+from openidds.pump.wire import export_log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", default="seed000")
+    parser.add_argument("--params", default=None)
+    parser.add_argument("--patients", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    study = load_study(args.study)
+    params = load_params(args.params or study.id)
+    seconds: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:
+        start = time.perf_counter()
+        runs = play(study, params, args.seed, args.patients)
+        seconds["play (pump + programmer)"] = time.perf_counter() - start
+        start = time.perf_counter()
+        batch = registry_batch(runs)
+        seconds["parse registry rows"] = time.perf_counter() - start
+        engine = connect(str(Path(folder) / "bench.sqlite"))
+        init_registry(engine)
+        start = time.perf_counter()
+        import_batch(engine, batch, USER, source="bench")
+        seconds["import_batch (all records)"] = time.perf_counter() - start
+        exported = importing = 0.0
+        for run in runs:
+            start = time.perf_counter()
+            path = Path(folder) / f"{run.patient_id}.json"
+            clock = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
+            path.write_text(export_log(run.pump.log, clock).model_dump_json(), encoding="utf-8")
+            middle = time.perf_counter()
+            import_pump_log(engine, path, SITE, run.patient_id, run.implant_date, USER)
+            exported += middle - start
+            importing += time.perf_counter() - middle
+        engine.dispose()
+        seconds["export pump logs (JSON)"] = exported
+        seconds["import_pump_log (one per implant)"] = importing
+    total = sum(seconds.values())
+    events = Counter(e.kind for run in runs for e in run.pump.log)
+    pump_years = sum(run.pump.t_s for run in runs) / 86_400 / 365.25
+    print(f"{study.id}: {args.patients} patients, seed {args.seed}")
+    for name, value in seconds.items():
+        print(f"  {name:36s} {value:7.2f} s  {100 * value / total:5.1f} %")
+    print(f"  {'total':36s} {total:7.2f} s")
+    print(f"pump events: {sum(events.values())} ({', '.join(f'{k} {n}' for k, n in events.most_common(4))})")
+    print(f"pump-years: {pump_years:.1f}, {pump_years / total:.1f} per second")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""`openidds cohort`: virtual cohorts of synthetic patients run through the pump, programmer and registry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from openidds.cli.errors import fail
+from openidds.cli.output import console
+from openidds.errors import OpenIDDSError
+
+#: How many refused rows an import error shows.
+FINDINGS_SHOWN = 10
+
+app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump, programmer and registry, "
+                       "to reproduce a published study.", no_args_is_help=True)
+
+
+@app.command("run")
+def run(
+    study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
+    seed: int = typer.Option(..., help="Random seed: the same seed gives the same registry."),
+    db: str = typer.Option(..., help="A new registry: an SQLite file not there yet, or an empty database URL."),
+    patients: int | None = typer.Option(None, min=1, help="Number of patients (default: the study's)."),
+    params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),
+) -> None:
+    """Simulate one replicate of STUDY into a new registry, then say how to report it."""
+    from openidds.clinic import ImportRejected
+    from openidds.cohort.params import load_params
+    from openidds.cohort.simulate import simulate
+    from openidds.cohort.study import load_study
+
+    try:
+        chosen = load_study(study)
+        summary = simulate(chosen, load_params(params or chosen.id), seed, db, patients)
+    except ImportRejected as error:
+        err = console(stderr=True)
+        for finding in error.findings[:FINDINGS_SHOWN]:
+            err.print(f"{finding.location}: {finding.record}: {finding.message}", markup=False, highlight=False)
+        raise fail(error, next_step="the model wrote a row the registry refuses: report it with the command "
+                                    "and seed") from None
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    out = console()
+    table = Table(title=f"Synthetic cohort {summary.study} (seed {summary.seed}): virtual patients, not study data")
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for label, value in (("patients", summary.patients), ("deaths", summary.deaths), ("explants", summary.explants),
+                         ("refills", summary.refills), ("flagged refill discrepancies", summary.flagged_refills),
+                         ("pump events", summary.pump_events), ("pump-years simulated", summary.pump_years)):
+        table.add_row(label, str(value))
+    out.print(table)
+    title = f"Synthetic cohort {summary.study}, seed {summary.seed}: virtual patients, not study results"
+    out.print(f"Registry: {db}", markup=False, highlight=False)
+    out.print(f'next: openidds report --db {db} --title "{title}"', markup=False, highlight=False)
+
+
+@app.command("validate")
+def validate(
+    study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
+    replicates: int = typer.Option(200, min=1, help="Number of replicates."),
+    seed: int = typer.Option(1, min=0, help="Random seed: replicate i gets child i of SeedSequence(seed)."),
+    params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),
+    workers: int | None = typer.Option(None, min=1, help="Local worker processes (default: one per core)."),
+    scheduler: str | None = typer.Option(None, help="A Dask scheduler (tcp://host:port) to run the replicates on."),
+    figure: Path | None = typer.Option(None, help="Also draw the comparison as a figure (PNG, SVG or PDF)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
+) -> None:
+    """Run replicates of STUDY and compare every target with the published value and interval."""
+    from openidds.cohort.params import load_params
+    from openidds.cohort.replicates import run_replicates
+    from openidds.cohort.simulate import simulate
+    from openidds.cohort.study import load_study
+    from openidds.cohort.validation import compare
+    from openidds.cohort.validation import figure as draw
+
+    try:
+        chosen = load_study(study)
+        measured = run_replicates(simulate, chosen, load_params(params or chosen.id), seed, replicates,
+                                  scheduler=scheduler, workers=workers)
+        validation = compare(chosen, measured)
+        if figure is not None:
+            draw(validation).savefig(figure)
+    except OpenIDDSError as error:
+        raise fail(error, as_json) from None
+    if as_json:
+        typer.echo(json.dumps(validation.to_dict(), indent=1, default=str))
+        return
+    table = Table(title=f"Synthetic cohort {chosen.id}: {replicates} replicates (seed {seed}) against the "
+                        "published numbers")
+    for name in validation.HEADER:
+        table.add_column(name)
+    for row in validation.rows():
+        table.add_row(*row)
+    console().print(table)
+    if figure is not None:
+        console().print(f"Figure: {figure}", markup=False, highlight=False)

@@ -1,0 +1,301 @@
+"""The virtual clinic: each patient's course played through a real pump and the real programmer, and the
+registry records a clinic would keep of it.
+
+Per patient: a :class:`openidds.pump.Pump` is implanted (t_s = 0 at 08:00 UTC on the implant day); the first
+fill and the starting therapy go through the refill workflow, then a priming bolus through a programming
+session. Refills are booked by the programmer's own forecast (the latest review's due date, a few days
+early) and done with the refill workflow, the residual measured with a small error, so discrepancies
+happen; a flagged one is acknowledged with what it suggests. A catheter occlusion is injected as a pump
+fault: nothing leaves the reservoir, the next refill withdraws more than expected, the flag is found and the
+catheter revised (a ``ReviseCatheter`` and a new priming bolus) and the complication recorded that day. Dose
+changes are programming sessions, soft findings confirmed by the virtual clinician with the reason, hard
+ones never overridden. Breakthrough pain is the patient pressing the bolus device; the pump decides.
+
+Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from openidds.cohort.baseline import PatientBaseline
+from openidds.cohort.course import DAY_S, PatientCourse, bolus_dose_mg
+from openidds.cohort.params import Course
+from openidds.drugs import DrugLibrary, default_library
+from openidds.programmer import (
+    CHECKLIST,
+    BolusOrder,
+    ContinuousDose,
+    PatientBolusDevice,
+    Prescription,
+    ProgrammingSession,
+    RefillRecord,
+    RefillWorkflow,
+    Review,
+    TherapyOrder,
+    plain_decimal,
+    priming_bolus,
+)
+from openidds.pump import (
+    SYNCHROMED_II,
+    Catheter,
+    CatheterOcclusion,
+    EventKind,
+    Pump,
+    PumpSpec,
+    ReviseCatheter,
+    Severity,
+)
+from openidds.pump.ticks import ticks_to_ml
+from openidds.units import parse_quantity
+
+SITE = "VIRTUAL-01"
+CLINICIAN = "Synthetic clinician"
+NURSE = "Synthetic nurse"
+RESERVOIR_ML = 40
+CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
+#: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
+SESSION_S, REFILL_S = 3600, 7200
+BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY = 600, 7200, 4
+#: The registry's code of each pump alarm severity.
+SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_critical"}
+EXPLANT_REASONS = {"infection": "infection", "wound_healing": "wound_healing", "pump_malfunction": "malfunction"}
+
+Row = dict[str, str]
+
+
+@dataclass
+class PatientRun:
+    """One patient played through the clinic: the pump, and the registry rows (text cells) by record kind."""
+
+    patient_id: str
+    implant_date: dt.date
+    course: PatientCourse
+    pump: Pump
+    rows: dict[str, list[Row]] = field(default_factory=dict)
+    refills: int = 0
+    flagged_refills: int = 0
+
+    def add(self, record_kind: str, /, **cells: Any) -> None:
+        row = {"site": SITE, "patient_id": self.patient_id}
+        row.update({k: _text(v) for k, v in cells.items() if v is not None})
+        self.rows.setdefault(record_kind, []).append(row)
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, dt.datetime):
+        return value.isoformat() + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (tuple, list, frozenset, set)):
+        return ";".join(sorted(value))
+    if isinstance(value, float):
+        return _decimal(value)
+    return str(value)
+
+
+def _decimal(value: float, places: int = 4) -> str:
+    text = f"{value:.{places}f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+class _Clinic:
+    """The clinic's actions on one patient's pump, in time order."""
+
+    def __init__(self, run: PatientRun, course: PatientCourse, params: Course, library: DrugLibrary) -> None:
+        self.run, self.params, self.library = run, params, library
+        self.therapy = therapy = params.therapy
+        self.pump = run.pump
+        self.start = dt.datetime.combine(run.implant_date, dt.time(8))
+        self.mg_per_ml = course.concentration_mg_per_ml
+        self.concentration = f"{_decimal(self.mg_per_ml)} mg/mL"
+        self.prescription = Prescription({therapy.drug: parse_quantity(self.concentration)}, CLINICIAN)
+        self.next_refill_s: int | None = None
+        self.occluded_since: int | None = None
+
+    def at(self, t_s: int) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=t_s)
+
+    def order(self, dose_mg_per_day: float) -> TherapyOrder:
+        bolus = bolus_dose_mg(dose_mg_per_day, self.params, self.library)
+        daily = parse_quantity(f"{_decimal(dose_mg_per_day)} mg/day")
+        amount = parse_quantity(f"{_decimal(bolus)} mg")
+        patient = BolusOrder(amount, BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
+        return TherapyOrder(self.therapy.drug, ContinuousDose(daily), patient)
+
+    def confirmed(self, session: ProgrammingSession | RefillWorkflow, review: Review, why: str) -> None:
+        for finding in review.soft:
+            session.override(finding.id, CLINICIAN, f"virtual clinic: {why}")
+        session.confirm(CLINICIAN)
+
+    def booked(self, review: Review, at_s: int) -> None:
+        due = review.new_forecast.due_s
+        early = self.therapy.refill_days_early * DAY_S
+        self.next_refill_s = None if due is None else max(at_s + DAY_S, due - early)
+
+    def record_program(self, t_s: int, dose: float) -> None:
+        self.run.add("programs", started_at=self.at(t_s), drug=self.therapy.drug,
+                     concentration_mg_per_ml=self.mg_per_ml, daily_dose_mg_per_day=dose,
+                     mode="continuous", bolus_dose_mg=bolus_dose_mg(dose, self.params, self.library),
+                     bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
+
+    def refill(self, t_s: int, measured_ml: Fraction, new_dose: float | None, why: str) -> RefillRecord:
+        workflow = RefillWorkflow(self.pump, t_s, NURSE, self.prescription)
+        discrepancy = workflow.withdraw(max(measured_ml, Fraction(0)))
+        if workflow.needs_acknowledgement:
+            workflow.acknowledge_discrepancy(NURSE, discrepancy.suggests or "trend across refills reviewed")
+            self.run.flagged_refills += 1
+        spec = self.pump.spec
+        volume = plain_decimal(ticks_to_ml(spec.capacity_ticks - spec.residual_ticks))
+        order = None if new_dose is None else self.order(new_dose)
+        review = workflow.fill({self.therapy.drug: self.concentration}, {self.therapy.drug: self.concentration},
+                               volume, order)
+        self.confirmed(workflow, review, why)
+        workflow.confirm_checklist(NURSE, [item for item, _ in CHECKLIST])
+        record = workflow.transmit()
+        self.booked(review, t_s)
+        due = self.next_refill_s
+        self.run.add("refills", refilled_at=self.at(t_s), drug=self.therapy.drug,
+                     concentration_mg_per_ml=self.mg_per_ml, volume_added_ml=volume,
+                     expected_residual_ml=_decimal(float(discrepancy.expected_ml), 3),
+                     withdrawn_residual_ml=_decimal(float(discrepancy.withdrawn_ml), 3),
+                     next_refill_due=None if due is None else self.at(due).date())
+        self.run.refills += 1
+        if new_dose is not None:
+            self.record_program(t_s, new_dose)
+        return record
+
+    def prime(self, t_s: int) -> None:
+        session = ProgrammingSession(self.pump, t_s, CLINICIAN)
+        session.transmit_bolus(priming_bolus(self.pump.spec, self.pump.catheter))
+
+    def program(self, t_s: int, dose: float) -> None:
+        session = ProgrammingSession(self.pump, t_s, CLINICIAN)
+        review = session.edit(self.order(dose))
+        self.confirmed(session, review, "titration: pain above target at the visit")
+        session.transmit()
+        self.booked(review, t_s)
+        self.record_program(t_s, dose)
+
+    def routine_refill(self, t_s: int, error_ml: float) -> None:
+        spec = self.pump.spec
+        true_ml = ticks_to_ml(max(self.pump.reservoir_actual_ticks - spec.residual_ticks, 0))
+        measured = true_ml + Fraction(round(error_ml, 3)).limit_denominator(1000)
+        record = self.refill(t_s, measured, None, "routine refill")
+        if self.occluded_since is not None and record.discrepancy.flagged:
+            self.pump.execute(t_s + 1800, ReviseCatheter(CATHETER))
+            self.prime(t_s + 2400)
+            day = self.at(t_s).date()
+            self.run.add("complications", kind="catheter_occlusion", onset_date=day, grade=3, action="revision",
+                         note="found by an under-delivery refill discrepancy (synthetic)")
+            self.occluded_since = None
+
+
+def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
+                rng: np.random.Generator, library: DrugLibrary | None = None) -> PatientRun:
+    """Play one patient through the clinic; ``rng`` draws the error of each residual measurement (normal, SD
+    ``therapy.residual_measure_sd_ml``)."""
+    implant = course.schedule.implant_date
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
+    run = PatientRun(f"S{number:05d}", implant, course, Pump(spec))
+    clinic = _Clinic(run, course, params, library or default_library())
+    end_s = course.end_day * DAY_S
+    clinic.refill(0, Fraction(0), course.start_dose_mg_per_day, "starting dose from the OME by the library's "
+                  "intrathecal conversion")
+    clinic.prime(600)
+    agenda: list[tuple[int, int, Any]] = []
+    agenda += [(c.day * DAY_S + SESSION_S, 1, c.dose_mg_per_day) for c in course.dose_changes]
+    agenda += [(d * DAY_S + SESSION_S + 600, 2, None) for d in course.revision_days]
+    if course.occlusion_day is not None:
+        agenda.append((course.occlusion_day * DAY_S + 1, 3, None))
+    agenda += [(t, 4, None) for t in course.bolus_times_s]
+    agenda = sorted(a for a in agenda if a[0] < end_s)
+    device = PatientBolusDevice(run.pump)
+    error_sd = params.therapy.residual_measure_sd_ml
+    i = 0
+    while True:
+        refill_s = clinic.next_refill_s if clinic.next_refill_s is not None else end_s
+        refill_s = (refill_s // DAY_S) * DAY_S + REFILL_S
+        if i < len(agenda) and agenda[i][0] < refill_s:
+            t_s, what, value = agenda[i]
+            i += 1
+            if t_s < run.pump.t_s:
+                continue  # an action of a day the refill already took the clinic's time of
+            if what == 1:
+                clinic.program(t_s, value)
+            elif what == 2:
+                run.pump.execute(t_s, ReviseCatheter(CATHETER))
+                clinic.prime(t_s + 600)
+                clinic.occluded_since = None
+            elif what == 3:
+                run.pump.inject(t_s, CatheterOcclusion())
+                clinic.occluded_since = t_s
+            else:
+                device.press(t_s)
+        elif refill_s < end_s:
+            clinic.routine_refill(refill_s, float(rng.normal(0, error_sd)))
+        else:
+            break
+    run.pump.advance(max(end_s, run.pump.t_s))
+    _records(run, baseline, course)
+    return run
+
+
+def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) -> None:
+    """The patient, trial, implant, visit, complication, exit and alarm rows of one patient."""
+    implant = run.implant_date
+    day = lambda d: implant + dt.timedelta(days=d)  # noqa: E731
+    death = day(course.death_day) if course.death_day is not None else None
+    end = day(course.end_day)
+    prior = baseline.prior_treatment
+    run.add("patients", given_name="Synthetic", family_name=run.patient_id, age_at_implant_years=baseline.age_years,
+            sex=baseline.sex, enrolled_on=implant, cancer_type=baseline.cancer_type,
+            cancer_duration_months=baseline.cancer_duration_months, metastasis_sites=baseline.metastasis_sites,
+            prior_surgery="surgery" in prior, prior_chemoradiotherapy="chemoradiotherapy" in prior,
+            prior_immunotherapy="immunotherapy" in prior, prior_pain_procedure="pain_procedure" in prior,
+            pain_duration_months=baseline.pain_duration_months, pain_locations=baseline.pain_locations,
+            bmi_kg_per_m2=baseline.bmi_kg_per_m2, adl_score=baseline.adl_score,
+            wheelchair_or_cart=baseline.wheelchair, pressure_sores=baseline.pressure_sores,
+            skin_compromising_lines=baseline.skin_lines, adjuvant_drugs=baseline.adjuvant_drugs,
+            implant_reason=baseline.implant_reason, last_contact_date=death or end)
+    for trial in baseline.trials:
+        run.add("screening_trials", trial_number=trial.number,
+                trial_date=day(-7 * (len(baseline.trials) - trial.number + 1)), drug=trial.drug,
+                dose_mg=trial.dose_mg, route="intrathecal", response=trial.response)
+    explant = course.explant_day
+    cause = next((c.kind for c in course.complications if c.action == "explant"), None)
+    run.add("implants", implant_date=implant, kind="initial", device_model=run.pump.spec.model.name,
+            reservoir_ml=RESERVOIR_ML, serial_number=f"VIRT{run.patient_id}", insertion_level="L2/3",
+            catheter_tip_level=CATHETER.tip_level, explant_date=None if explant is None else day(explant),
+            explant_reason=None if explant is None or cause is None else EXPLANT_REASONS.get(cause, "other"))
+    reported = course.schedule.patient_reported
+    run.add("visits", visit_date=day(-1), visit_type="baseline", nrs=baseline.nrs if reported else None,
+            eq5d_index=baseline.eq5d_index if reported else None, systemic_opioid=True,
+            ome_mg_per_day=baseline.ome_mg_per_day)
+    respondent = "family" if course.schedule.telephone else "patient"
+    for visit in course.visits:
+        satisfaction = None if visit.satisfied is None else "satisfied" if visit.satisfied else "dissatisfied"
+        run.add("visits", visit_date=day(visit.day), visit_type=visit.visit_type, nrs=visit.nrs,
+                eq5d_index=visit.eq5d_index, systemic_opioid=visit.systemic_opioid,
+                ome_mg_per_day=visit.ome_mg_per_day, opioid_change=visit.opioid_change, satisfaction=satisfaction,
+                satisfaction_respondent=None if satisfaction is None else respondent,
+                dissatisfaction_reason="poor_pain_control" if visit.satisfied is False else None)
+    for c in course.complications:
+        run.add("complications", kind=c.kind, onset_date=day(c.day), grade=c.grade, action=c.action,
+                note="synthetic")
+    if course.exit_reason is not None:
+        run.add("exits", exit_date=end, reason=course.exit_reason.value, death_date=death,
+                cause_of_death="disease progression (synthetic)" if death is not None else None)
+    start = dt.datetime.combine(implant, dt.time(8))
+    for event in run.pump.log:
+        if event.kind == EventKind.ALARM:
+            run.add("alarms", at=start + dt.timedelta(seconds=event.t_s), code=event.data["alarm"], kind="alarm",
+                    severity=SEVERITY_CODES[Severity(event.data["severity"])], source="pump",
+                    description=event.reason)

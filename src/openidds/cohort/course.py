@@ -1,0 +1,260 @@
+"""The course of one virtual patient after the implant: survival, pain and titration, opioids, complications,
+exits and follow-up visits. Pure and seeded: everything is drawn from the ``numpy`` Generator passed in.
+
+Time is in whole days from the implant (day 0). The course decides what happens; the virtual clinic
+(:mod:`openidds.cohort.clinic_run`) plays it through the pump and programmer and writes the registry.
+
+- **Survival**: the patient's survival latent normal (tied to the frailty by the copula of
+  :mod:`openidds.cohort.baseline`) mapped to the survival quartiles (two-piece log-normal).
+- **Exits**, competing: death; explant after a complication; therapy stopped, transfer of care and loss to
+  follow-up as constant yearly hazards; the first one ends follow-up. Alive and in follow-up at the study's
+  end: no exit (censored at the last contact).
+- **Complications**, each kind its own cause-specific process: an early one (``window_days``) occurs with
+  its share on a uniform day of the window; a late one at an exponential time whose 1-year incidence, with
+  no competing event, is ``incidence``. Only those before the exit happen. Each has a grade drawn by its
+  shares and its action; an explant ends the therapy and follow-up that day. A catheter occlusion is not
+  dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
+  at the next refill's discrepancy.
+- **Pain**: the patient's full relief, a fraction of the baseline NRS, is drawn once; the relief reached at a
+  visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. Relief as a
+  fraction of the baseline (percent pain relief) makes patients with more pain lose more points, so the
+  follow-up NRS varies less than the baseline, as published. The needed dose is the start
+  dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
+  ``increase_percent`` (a programming session), never above the library's soft per-day limit.
+- **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
+  shares; otherwise unchanged.
+- **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
+  discharge; each missing with its share.
+- **Boluses**: breakthrough-pain presses, a Poisson process; the pump decides whether each is given.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from numpy.typing import NDArray
+
+from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
+from openidds.cohort.params import Course, ParamsError
+from openidds.drugs import DrugLibrary, default_library
+from openidds.drugs.intrathecal import propose_start
+from openidds.pump import SYNCHROMED_II
+from openidds.units import parse_quantity
+
+DAY_S = 86_400
+DAYS_PER_MONTH = 365.25 / 12
+#: A visit is held within ± this many days of its scheduled day.
+VISIT_JITTER_DAYS = 7
+#: The spread (log-normal σ) of the dose a patient needs, around the start dose.
+NEEDED_DOSE_SIGMA = 0.5
+
+
+class ExitReason(str, Enum):
+    """Why follow-up ended (codes of the registry's exit vocabulary)."""
+
+    DEATH = "death"
+    EXPLANT = "explant"
+    THERAPY_STOPPED = "therapy_stopped"
+    TRANSFER = "transfer_of_care"
+    LOST = "lost_to_follow_up"
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """What the study's design says about one patient's follow-up."""
+
+    implant_date: dt.date
+    follow_up_end: dt.date
+    visit_months: tuple[int, ...]
+    telephone: bool
+    patient_reported: bool
+    """Patient-reported outcomes (NRS, EQ-5D, satisfaction) are collected for this patient."""
+
+
+@dataclass(frozen=True)
+class Complication:
+    day: int
+    kind: str
+    grade: int
+    action: str
+
+
+@dataclass(frozen=True)
+class DoseChange:
+    day: int
+    dose_mg_per_day: float
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One follow-up visit as recorded (``None``: not recorded at that visit)."""
+
+    day: int
+    visit_type: str
+    nrs: int | None
+    eq5d_index: float | None
+    systemic_opioid: bool
+    ome_mg_per_day: float
+    opioid_change: str
+    satisfied: bool | None
+
+
+@dataclass(frozen=True)
+class PatientCourse:
+    schedule: Schedule
+    death_day: int | None
+    exit_day: int | None
+    exit_reason: ExitReason | None
+    end_day: int
+    """The last day of follow-up: the exit, or the study's end."""
+    start_dose_mg_per_day: float
+    concentration_mg_per_ml: float
+    dose_changes: tuple[DoseChange, ...]
+    complications: tuple[Complication, ...]
+    occlusion_day: int | None
+    revision_days: tuple[int, ...]
+    explant_day: int | None
+    bolus_times_s: tuple[int, ...]
+    visits: tuple[Visit, ...]
+
+
+def start_dose_mg_per_day(baseline: PatientBaseline, params: Course, library: DrugLibrary) -> float:
+    """The intrathecal start dose from the baseline OME by the library's conversion (frail patients reduced),
+    within the library's starting range low end and the drug's soft per-day limit (the clinic's rule: a lower
+    proposal starts at the lowest usual dose, a higher one is titrated up to instead)."""
+    therapy = params.therapy
+    frail = therapy.frail_reduction and (baseline.wheelchair or baseline.adl_score < 60)
+    proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=therapy.drug,
+                             ratio=therapy.oral_to_intrathecal_ratio, frail=frail, library=library)
+    dose = float(proposal.dose.magnitude("mg/day"))
+    start = library.drug(therapy.drug).starting_dose
+    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
+    return round(min(max(dose, floor), soft_per_day_mg(therapy.drug, library)), 3)
+
+
+def bolus_dose_mg(dose_mg_per_day: float, params: Course, library: DrugLibrary) -> float:
+    """The patient bolus: a share of the daily dose, never above the drug's soft per-bolus limit."""
+    share = params.therapy.bolus_fraction_of_daily_dose * dose_mg_per_day
+    limit = library.drug(params.therapy.drug).limits.per_bolus
+    cap = float(limit.soft.value.magnitude("mg")) if limit is not None and limit.soft is not None else share
+    return round(min(share, cap), 4)
+
+
+def concentration_mg_per_ml(dose_mg_per_day: float, params: Course) -> float:
+    """The highest concentration of the clinic's whose rate at ``dose_mg_per_day`` is at least twice the
+    pump's minimum rate, else the lowest one."""
+    floor = 2 * float(SYNCHROMED_II.min_rate_ml_per_day)
+    fits = [c for c in params.therapy.concentrations_mg_per_ml if dose_mg_per_day / c >= floor]
+    return max(fits) if fits else min(params.therapy.concentrations_mg_per_ml)
+
+
+def soft_per_day_mg(drug: str, library: DrugLibrary) -> float:
+    """The drug's soft per-day limit in mg/day (the highest dose titration reaches)."""
+    limit = library.drug(drug).limits.per_day
+    if limit.soft is None:
+        raise ParamsError("course.therapy.drug", drug, "a drug whose library entry has a soft per-day limit "
+                          "(the highest dose titration reaches)")
+    return float(limit.soft.value.magnitude("mg/day"))
+
+
+def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: np.random.Generator,
+                library: DrugLibrary | None = None) -> PatientCourse:
+    """The course of one patient (see the module's docstring)."""
+    library = library or default_library()
+    horizon = (schedule.follow_up_end - schedule.implant_date).days
+    months = float(quartiles_value(params.survival_months, np.array([baseline.survival_z]))[0])
+    death = max(1, round(months * DAYS_PER_MONTH))
+    follow = params.follow_up
+    others = {ExitReason.THERAPY_STOPPED: follow.therapy_stopped_per_year,
+              ExitReason.TRANSFER: follow.transfer_per_year, ExitReason.LOST: follow.lost_per_year}
+    exits: list[tuple[int, ExitReason]] = [(death, ExitReason.DEATH)]
+    exits += [(1 + int(rng.exponential(365.25 / rate)), reason) for reason, rate in others.items() if rate > 0]
+    complications, explant = _complications(params, rng, min(d for d, _ in exits), horizon)
+    if explant is not None:
+        exits.append((explant, ExitReason.EXPLANT))
+    exit_day, reason = min(exits, key=lambda e: e[0])
+    if exit_day > horizon:
+        exit_day_or_none, reason_or_none, end = None, None, horizon
+    else:
+        exit_day_or_none, reason_or_none, end = exit_day, reason, exit_day
+    occlusion = next((c.day for c in complications if c.kind == "catheter_occlusion"), None)
+    complications = tuple(c for c in complications if c.kind != "catheter_occlusion")
+    revisions = tuple(c.day for c in complications if c.action == "revision")
+    start = start_dose_mg_per_day(baseline, params, library)
+    visits, changes = _visits(baseline, params, schedule, rng, start, end, library)
+    return PatientCourse(
+        schedule=schedule, death_day=death if death <= end else None, exit_day=exit_day_or_none,
+        exit_reason=reason_or_none, end_day=end, start_dose_mg_per_day=start,
+        concentration_mg_per_ml=concentration_mg_per_ml(start, params), dose_changes=changes,
+        complications=complications, occlusion_day=occlusion, revision_days=revisions,
+        explant_day=explant if explant is not None and explant == exit_day_or_none else None,
+        bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits)
+
+
+def _complications(params: Course, rng: np.random.Generator, first_exit: int,
+                   horizon: int) -> tuple[tuple[Complication, ...], int | None]:
+    """Every complication before the first exit, and the day of an explant if one happens first."""
+    drawn = []
+    for kind, rate in params.complications.items():
+        if rate.window_days is not None:
+            day = int(rng.integers(0, rate.window_days)) if rng.random() < rate.incidence else None
+        else:
+            hazard = -math.log(1 - rate.incidence) / 365.25 if rate.incidence < 1 else math.inf
+            day = int(rng.exponential(1 / hazard)) if hazard > 0 else None
+        grade = int(choose_one(rate.grades, rng, 1)[0])
+        if day is not None and day < first_exit and day <= horizon:
+            drawn.append(Complication(day, kind, grade, rate.action))
+    drawn.sort(key=lambda c: (c.day, c.kind))
+    explant = next((c.day for c in drawn if c.action == "explant"), None)
+    kept = tuple(c for c in drawn if explant is None or c.day <= explant)
+    return kept, explant
+
+
+def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: np.random.Generator, start: float,
+            end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
+    pain, follow, opioids = params.pain, params.follow_up, params.opioids
+    relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
+    needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
+    ceiling = soft_per_day_mg(params.therapy.drug, library)
+    change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
+                         "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
+    ome = {"stopped": 0.0, "reduced": round(baseline.ome_mg_per_day * opioids.reduced_to_fraction, 1),
+           "unchanged": baseline.ome_mg_per_day}[change]
+    dose, visits, changes = start, [], []
+    days = {max(1, round(m * DAYS_PER_MONTH) + int(rng.integers(-VISIT_JITTER_DAYS, VISIT_JITTER_DAYS + 1)))
+            for m in schedule.visit_months}
+    if follow.discharge_day is not None:
+        days.add(follow.discharge_day)
+    for day in sorted(days):
+        noise = pain.visit_noise_nrs * rng.standard_normal()
+        missing, eq5d_missing, satisfied = rng.random(), rng.random(), rng.random() < follow.satisfied
+        if day > end:
+            break
+        if missing < follow.visit_missing:
+            continue
+        relief = relief_full * min(1.0, dose / needed)
+        nrs = int(np.clip(np.rint(baseline.nrs - relief + noise), 0, 10))
+        reported = schedule.patient_reported
+        eq5d = None
+        if reported and eq5d_missing >= follow.eq5d_missing:
+            eq5d = round(float(np.clip(baseline.eq5d_index + 0.08 * relief, -0.5, 1.0)), 3)
+        by_phone = schedule.telephone and day != follow.discharge_day
+        visits.append(Visit(day, "telephone" if by_phone else "follow_up", nrs if reported else None,
+                            eq5d, change != "stopped", ome, change, satisfied if reported else None))
+        if nrs > pain.target_nrs and dose < ceiling and day < end:
+            dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)
+            changes.append(DoseChange(day, dose))
+    return tuple(visits), tuple(changes)
+
+
+def _bolus_times(per_day: float, end: int, rng: np.random.Generator) -> tuple[int, ...]:
+    """Breakthrough-pain presses: a Poisson process of ``per_day`` a day from day 1 to the end of day end - 1."""
+    days = max(end - 1, 0)
+    if per_day <= 0 or days == 0:
+        return ()
+    times: NDArray[np.int64] = np.sort(rng.integers(DAY_S, (days + 1) * DAY_S, rng.poisson(per_day * days)))
+    return tuple(int(t) for t in times)

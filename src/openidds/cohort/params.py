@@ -1,0 +1,262 @@
+"""Model parameters of a virtual cohort: one JSON file per study under ``params/``, each number with its source.
+
+A parameter file holds the baseline marginals (each a published mean and SD, median and IQR, or shares), the
+latent-frailty loadings of the Gaussian copula that ties them together (:mod:`openidds.cohort.baseline`) and
+the disease and therapy course (:mod:`openidds.cohort.course`). ``provenance`` says where the numbers come
+from (hand-set from a publication, or a calibration run). A file that does not match the model is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from importlib import resources
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from openidds.clinic import vocabulary as v
+from openidds.errors import OpenIDDSError
+
+Share = Annotated[float, Field(ge=0, le=1)]
+Loading = Annotated[float, Field(gt=-1, lt=1)]
+
+
+class ParamsError(OpenIDDSError):
+    """A parameter file that is missing or does not match the model."""
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Normal(_Closed):
+    """A published mean ± SD, sampled as a normal truncated to [low, high] by its quantile function."""
+
+    mean: float
+    sd: Annotated[float, Field(gt=0)]
+    low: float
+    high: float
+    source: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Normal:
+        if not self.low < self.mean < self.high:
+            raise ValueError(f"low < mean < high, got {self.low}, {self.mean}, {self.high}")
+        return self
+
+
+class Quartiles(_Closed):
+    """A published median and IQR (q25, q75): matched exactly by a two-piece log-normal (see baseline)."""
+
+    q25: Annotated[float, Field(gt=0)]
+    median: Annotated[float, Field(gt=0)]
+    q75: Annotated[float, Field(gt=0)]
+    source: str
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Quartiles:
+        if not self.q25 < self.median < self.q75:
+            raise ValueError(f"q25 < median < q75, got {self.q25}, {self.median}, {self.q75}")
+        return self
+
+
+class Shares(_Closed):
+    """Shares of the codes of one vocabulary (each 0-1); a single choice sums to 1, a multiple choice need not."""
+
+    shares: dict[str, Share]
+    source: str
+
+
+class Binary(_Closed):
+    share: Share
+    source: str
+
+
+class Loadings(_Closed):
+    """How strongly each baseline variable follows the latent frailty (a correlation with it, -1..1).
+
+    Positive: frailer patients have more of it (wheelchair, pressure sores), negative: less (ADL, BMI,
+    survival time)."""
+
+    adl: Loading
+    bmi: Loading
+    wheelchair: Loading
+    pressure_sores: Loading
+    skin_lines: Loading
+    metastases: Loading
+    survival: Loading
+    source: str
+
+
+class Baseline(_Closed):
+    age_years: Normal
+    female: Binary
+    bmi_kg_per_m2: Normal
+    adl_score: Normal
+    wheelchair: Binary
+    pressure_sores: Binary
+    skin_lines: Binary
+    cancer_types: Shares
+    metastases: Binary
+    metastasis_sites: Shares
+    """Among patients with metastases (multiple choice)."""
+    prior_treatment: Shares
+    """surgery, chemoradiotherapy, immunotherapy, pain_procedure (multiple choice)."""
+    cancer_duration_months: Quartiles
+    pain_duration_months: Quartiles
+    pain_locations: Shares
+    ome_mg_per_day: Quartiles
+    adjuvant: Shares
+    """Adjuvant drugs (multiple choice); a patient with none is recorded as ``none``."""
+    nrs: Normal
+    eq5d_index: Normal
+    trials: Shares
+    """Number of screening trials: "0", "1", "2"."""
+    trial_drugs: Shares
+    trial_dose_mg: dict[str, Normal]
+    implant_reason: Shares
+    loadings: Loadings
+
+
+class Rate(_Closed):
+    """A cause-specific process: its 1-year cumulative incidence (or, for an early one, its share within
+    ``window_days`` of the implant), its grade shares and the action it leads to."""
+
+    incidence: Share
+    window_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    grades: dict[str, Share]
+    action: str
+    source: str
+
+
+class Pain(_Closed):
+    relief_fraction: Normal
+    """The share of the baseline NRS a patient loses at a well-titrated dose (percent pain relief / 100)."""
+    target_nrs: Annotated[int, Field(ge=0, le=10)]
+    """Above this at a visit, the dose is raised by a programming session."""
+    increase_percent: Annotated[int, Field(ge=1, le=100)]
+    visit_noise_nrs: Annotated[float, Field(ge=0)]
+    source: str
+
+
+class Therapy(_Closed):
+    drug: str
+    concentrations_mg_per_ml: tuple[Annotated[float, Field(gt=0)], ...] = Field(min_length=1)
+    """The concentrations the clinic's pharmacy fills; each patient gets the highest whose rate at the
+    start dose is at least twice the pump's minimum rate (else the lowest)."""
+    oral_to_intrathecal_ratio: Annotated[int, Field(ge=1)]
+    frail_reduction: bool
+    bolus_fraction_of_daily_dose: Annotated[float, Field(gt=0, lt=1)]
+    boluses_per_day: Annotated[float, Field(ge=0)]
+    """Mean breakthrough-pain presses a day (Poisson)."""
+    refill_days_early: Annotated[int, Field(ge=0)]
+    residual_measure_sd_ml: Annotated[float, Field(ge=0)]
+    source: str
+
+
+class Opioids(_Closed):
+    stopped: Share
+    reduced: Share
+    reduced_to_fraction: Annotated[float, Field(gt=0, lt=1)]
+    source: str
+
+
+class FollowUp(_Closed):
+    discharge_day: Annotated[int, Field(ge=1, le=60)] | None = None
+    """A pain assessment before discharge on this day after the implant (a study that reports the NRS after
+    the implant without a visit schedule); ``None``: none."""
+    visit_missing: Share
+    eq5d_missing: Share
+    satisfied: Share
+    transfer_per_year: Annotated[float, Field(ge=0)]
+    lost_per_year: Annotated[float, Field(ge=0)]
+    therapy_stopped_per_year: Annotated[float, Field(ge=0)]
+    source: str
+
+
+class Course(_Closed):
+    survival_months: Quartiles
+    pain: Pain
+    therapy: Therapy
+    opioids: Opioids
+    complications: dict[str, Rate]
+    follow_up: FollowUp
+
+
+class Params(_Closed):
+    """Every parameter of the model for one study."""
+
+    study: str
+    provenance: str
+    baseline: Baseline
+    course: Course
+
+    @model_validator(mode="after")
+    def _vocabularies(self) -> Params:
+        b = self.baseline
+        checks = [
+            ("baseline.cancer_types", b.cancer_types.shares, v.CANCER_TYPES, True),
+            ("baseline.metastasis_sites", b.metastasis_sites.shares, v.METASTASIS_SITES, False),
+            ("baseline.prior_treatment", b.prior_treatment.shares, PRIOR_TREATMENTS, False),
+            ("baseline.pain_locations", b.pain_locations.shares, v.PAIN_LOCATIONS, False),
+            ("baseline.adjuvant", b.adjuvant.shares, v.ADJUVANT_DRUGS, False),
+            ("baseline.trials", b.trials.shares, ("0", "1", "2"), True),
+            ("baseline.trial_drugs", b.trial_drugs.shares, v.DRUGS, True),
+            ("baseline.trial_dose_mg", dict.fromkeys(b.trial_dose_mg, 0.0), v.DRUGS, False),
+            ("baseline.implant_reason", b.implant_reason.shares, v.IMPLANT_REASONS, True),
+            ("course.complications", dict.fromkeys(self.course.complications, 0.0), v.COMPLICATION_KINDS, False),
+        ]
+        for name, shares, allowed, single in checks:
+            unknown = sorted(set(shares) - set(allowed))
+            if unknown:
+                raise ValueError(f"{name}: unknown codes {unknown}, expected some of {list(allowed)}")
+            if single and abs(sum(shares.values()) - 1) > 1e-6:
+                raise ValueError(f"{name}: shares sum to {sum(shares.values()):.6f}, expected 1")
+        missing = sorted(set(b.trial_drugs.shares) - set(b.trial_dose_mg))
+        if missing:
+            raise ValueError(f"baseline.trial_dose_mg: no dose for trial drugs {missing}")
+        for kind, rate in self.course.complications.items():
+            if rate.action not in v.COMPLICATION_ACTIONS:
+                raise ValueError(f"course.complications.{kind}.action: {rate.action!r}, expected one of "
+                                 f"{list(v.COMPLICATION_ACTIONS)}")
+            if set(rate.grades) - {str(g) for g in v.SEVERITY_GRADES} or abs(sum(rate.grades.values()) - 1) > 1e-6:
+                raise ValueError(f"course.complications.{kind}.grades: shares of grades 1-5 summing to 1")
+        if self.course.therapy.drug not in v.DRUGS:
+            raise ValueError(f"course.therapy.drug: {self.course.therapy.drug!r}, expected one of {list(v.DRUGS)}")
+        if self.course.opioids.stopped + self.course.opioids.reduced > 1:
+            raise ValueError("course.opioids: stopped + reduced shares above 1")
+        return self
+
+
+PRIOR_TREATMENTS = ("surgery", "chemoradiotherapy", "immunotherapy", "pain_procedure")
+
+
+def bundled_params() -> tuple[str, ...]:
+    """The names of the parameter files shipped with the package."""
+    folder = resources.files("openidds.cohort") / "params"
+    return tuple(sorted(p.name.removesuffix(".json") for p in folder.iterdir() if p.name.endswith(".json")))
+
+
+def load_params(name_or_path: str | Path) -> Params:
+    """The parameters of a bundled study (``seed000``) or of a JSON file; refused, naming the problem, when
+    the file is missing or does not match the model."""
+    path = Path(name_or_path)
+    if path.suffix == ".json" or path.exists():
+        if not path.is_file():
+            raise ParamsError("params", str(path), "an existing parameter file (JSON)")
+        text = path.read_text(encoding="utf-8")
+    else:
+        names = bundled_params()
+        if str(name_or_path) not in names:
+            raise ParamsError("params", str(name_or_path), f"a bundled study ({', '.join(names)}) or a JSON file")
+        text = (resources.files("openidds.cohort") / "params" / f"{name_or_path}.json").read_text(encoding="utf-8")
+    try:
+        return Params.model_validate(json.loads(text))
+    except json.JSONDecodeError as exc:
+        raise ParamsError("params", str(name_or_path), f"valid JSON ({exc})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "file"
+        expected = f"a value the model accepts: {first['msg']} ({exc.error_count()} problem(s) in all)"
+        raise ParamsError(f"params {where}", str(name_or_path), expected) from None

@@ -1,0 +1,153 @@
+"""One replicate of a study: a virtual cohort drawn, played through the clinic, and written to a registry.
+
+``simulate(study, params, seed, db_url)`` draws every patient's baseline and course from one seeded
+``numpy`` Generator, runs each through a real pump and programmer (:mod:`openidds.cohort.clinic_run`) and
+writes the registry only through the clinic package's imports: one ``import_batch`` holding every record
+(patients, trials, implants, visits, complications, exits, programs, refills, alarms), then each pump's own
+log through ``import_pump_log``, the import a clinic uses for a pump it interrogated.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import make_url
+
+from openidds.clinic import SPECS, RegistryError, connect, import_batch, import_pump_log, init_registry, patients
+from openidds.clinic.database import database_url
+from openidds.clinic.fields import reference_columns
+from openidds.clinic.importer import Batch, parse_table
+from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.clinic_run import SITE, PatientRun, run_patient
+from openidds.cohort.course import DAY_S, Schedule, draw_course
+from openidds.cohort.params import Params, ParamsError
+from openidds.cohort.study import Study
+from openidds.drugs import default_library
+from openidds.pump.wire import export_log
+
+USER = "openidds-cohort"
+
+
+@dataclass(frozen=True)
+class SimulationSummary:
+    """What one replicate made."""
+
+    study: str
+    seed: str
+    patients: int
+    deaths: int
+    explants: int
+    refills: int
+    flagged_refills: int
+    pump_events: int
+    pump_years: float
+    db_url: str
+
+
+def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.date]:
+    """``n`` implant days uniform over the study's implant period, in order."""
+    design = study.design
+    span = (design.implant_end - design.implant_start).days
+    return [design.implant_start + dt.timedelta(days=int(d)) for d in np.sort(rng.integers(0, span + 1, n))]
+
+
+def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,
+             patients: int | None = None) -> SimulationSummary:
+    """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url`` (see
+    :func:`write_registry`)."""
+    runs = play(study, params, seed, patients)
+    write_registry(runs, db_url, source=f"cohort {study.id}")
+    return SimulationSummary(
+        study=study.id, seed=seed_text(seed), patients=len(runs),
+        deaths=sum(r.course.death_day is not None for r in runs),
+        explants=sum(r.course.explant_day is not None for r in runs), refills=sum(r.refills for r in runs),
+        flagged_refills=sum(r.flagged_refills for r in runs), pump_events=sum(len(r.pump.log) for r in runs),
+        pump_years=round(sum(r.pump.t_s for r in runs) / DAY_S / 365.25, 3), db_url=db_url)
+
+
+def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
+         patients: int | None = None) -> list[PatientRun]:
+    """Every patient drawn and played through the clinic, in implant order (nothing written)."""
+    if params.study != study.id:
+        raise ParamsError("params.study", params.study, f"parameters made for the study {study.id}")
+    n = study.design.n_patients if patients is None else patients
+    if n < 1:
+        raise ParamsError("patients", n, "at least 1")
+    rng = np.random.default_rng(seed)
+    library = default_library()
+    design = study.design
+    baselines = sample_baselines(params.baseline, n, rng)
+    runs: list[PatientRun] = []
+    for number, (baseline, implant) in enumerate(zip(baselines, implant_dates(study, n, rng), strict=True), 1):
+        reported = design.pro_start is None or implant >= design.pro_start
+        schedule = Schedule(implant, design.follow_up_end, tuple(design.visit_months), design.telephone_follow_up,
+                            reported)
+        course = draw_course(baseline, params.course, schedule, rng, library)
+        runs.append(run_patient(number, baseline, course, params.course, rng, library))
+    return runs
+
+
+def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
+    """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
+    ``import_batch`` of every record, then each pump's log.
+
+    An SQLite registry is written whole or not at all: into a temporary file beside it, renamed into place
+    when complete; an existing file is refused. Another database must hold no patients yet."""
+    url = make_url(database_url(db))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        _write(runs, url.render_as_string(hide_password=False), source)
+        return
+    final = Path(url.database)
+    if final.exists():
+        raise RegistryError("db", db, "a registry file that does not exist yet (a cohort is written whole into a "
+                                      "new registry, never merged)")
+    handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
+    os.close(handle)
+    try:
+        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source)
+        with open(partial, "rb") as written:
+            os.fsync(written.fileno())
+        os.replace(partial, final)
+    finally:
+        Path(partial).unlink(missing_ok=True)
+
+
+def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
+    engine = connect(db_url)
+    try:
+        init_registry(engine)
+        if patients(engine):
+            raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
+        import_batch(engine, registry_batch(runs), USER, source=source)
+        with tempfile.TemporaryDirectory(prefix="openidds-cohort-") as folder:
+            for run in runs:
+                path = Path(folder) / f"{run.patient_id}.json"
+                start = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
+                path.write_text(export_log(run.pump.log, start).model_dump_json(), encoding="utf-8")
+                import_pump_log(engine, path, SITE, run.patient_id, run.implant_date, USER)
+    finally:
+        engine.dispose()
+
+
+def seed_text(seed: int | np.random.SeedSequence) -> str:
+    """A seed as text: the integer, or a seed sequence's entropy and spawn key (``entropy/0,3``)."""
+    if isinstance(seed, np.random.SeedSequence):
+        return f"{seed.entropy}/{','.join(map(str, seed.spawn_key))}"
+    return str(seed)
+
+
+def registry_batch(runs: list[PatientRun]) -> Batch:
+    """Every registry row of the runs, parsed by the clinic's importer (one table per record kind)."""
+    batch = Batch()
+    for name, spec in SPECS.items():
+        header = (*reference_columns(spec), *spec.columns)
+        rows = [(f"{name}:{i}", [row.get(c, "") for c in header])
+                for i, row in enumerate((row for run in runs for row in run.rows.get(name, [])), start=1)]
+        if rows:
+            batch.extend(parse_table(spec, header, rows))
+    return batch

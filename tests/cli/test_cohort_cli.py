@@ -1,0 +1,60 @@
+"""`openidds cohort run`, then `openidds report` on the registry it wrote: a synthetic report."""
+
+from __future__ import annotations
+
+import json
+
+from typer.testing import CliRunner
+
+from openidds.cli import app
+
+runner = CliRunner()
+
+
+def test_run_then_report(tmp_path):
+    db = tmp_path / "cohort.sqlite"
+    result = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(db), "--patients", "15"])
+    assert result.exit_code == 0, result.output
+    assert "Synthetic cohort seed000 (seed 1)" in result.stdout
+    next_step = next(line for line in result.stdout.splitlines() if line.startswith("next: "))
+    title = next_step.split('--title "')[1].rstrip('"')
+    assert "Synthetic" in title and "not study results" in title
+    out = tmp_path / "report"
+    report = runner.invoke(app, ["report", "--db", str(db), "--title", title, "--out", str(out)])
+    assert report.exit_code == 0, report.output
+    summary = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert summary["title"] == title
+    assert "Synthetic" in (out / "report.html").read_text(encoding="utf-8")
+
+
+def test_refusals(tmp_path):
+    db = tmp_path / "cohort.sqlite"
+    db.write_text("")
+    taken = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(db)])
+    assert taken.exit_code == 2 and "does not exist yet" in taken.stderr
+    unknown = runner.invoke(app, ["cohort", "run", "seed999", "--seed", "1", "--db", str(tmp_path / "n.sqlite")])
+    assert unknown.exit_code == 2 and "seed000" in unknown.stderr
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    params = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(tmp_path / "p.sqlite"),
+                                 "--params", str(bad)])
+    assert params.exit_code == 2 and "params" in params.stderr
+
+
+def test_validate_small_study(tmp_path):
+    """Two replicates of a 12-patient seed000 compared with every published number, table and figure."""
+    from importlib import resources
+
+    source = (resources.files("openidds.cohort") / "studies" / "seed000.toml").read_text(encoding="utf-8")
+    small = tmp_path / "small.toml"
+    small.write_text(source.replace("n_patients = 193", "n_patients = 12"), encoding="utf-8")
+    figure = tmp_path / "validation.png"
+    result = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "2", "--workers", "1",
+                                 "--figure", str(figure), "--json"])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["study"] == "seed000" and answer["n_replicates"] == 2
+    assert {t["name"] for t in answer["targets"]} >= {"nrs_change_mean", "os_median_months"}
+    assert figure.stat().st_size > 0
+    table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
+    assert table.exit_code == 0 and "nrs_change_mean" in table.stdout

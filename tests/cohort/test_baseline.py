@@ -1,0 +1,129 @@
+"""Each baseline sampler against its target distribution, and the frailty's dependence between them."""
+
+import json
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from openidds.clinic import vocabulary as v
+from openidds.cohort.baseline import normal_quantile, quartiles_value, sample_baselines
+from openidds.cohort.params import ParamsError, Quartiles, load_params
+
+N = 20_000
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params("seed000")
+
+
+@pytest.fixture(scope="module")
+def cohort(params):
+    return sample_baselines(params.baseline, N, np.random.default_rng(2026))
+
+
+def column(cohort, name):
+    return np.array([getattr(p, name) for p in cohort], dtype=float)
+
+
+def test_ome_matches_published_median_and_iqr(cohort, params):
+    """290 (100-633) mg/day: the sample quartiles within 3 % of the published ones on 20,000 draws."""
+    q25, median, q75 = np.percentile(column(cohort, "ome_mg_per_day"), [25, 50, 75])
+    target = params.baseline.ome_mg_per_day
+    assert median == pytest.approx(target.median, rel=0.03)
+    assert q25 == pytest.approx(target.q25, rel=0.03)
+    assert q75 == pytest.approx(target.q75, rel=0.03)
+
+
+def test_two_piece_lognormal_has_exact_quartiles():
+    q = Quartiles(q25=100, median=290, q75=633, source="test")
+    z = np.array([-stats.norm.ppf(0.75), 0.0, stats.norm.ppf(0.75)])
+    assert quartiles_value(q, z) == pytest.approx([100, 290, 633])
+
+
+def test_durations_match_published_quartiles(cohort, params):
+    for name in ("cancer_duration_months", "pain_duration_months"):
+        target = getattr(params.baseline, name)
+        got = np.percentile(column(cohort, name), [25, 50, 75])
+        assert got == pytest.approx([target.q25, target.median, target.q75], rel=0.05)
+
+
+def test_truncated_normal_sampler_against_scipy(params):
+    """The ADL sampler's quantiles are scipy's truncated normal's."""
+    adl = params.baseline.adl_score
+    u = np.linspace(0.01, 0.99, 99)
+    a, b = (adl.low - adl.mean) / adl.sd, (adl.high - adl.mean) / adl.sd
+    assert normal_quantile(adl, u) == pytest.approx(stats.truncnorm.ppf(u, a, b, adl.mean, adl.sd))
+
+
+def test_means_and_bounds(cohort, params):
+    b = params.baseline
+    age, nrs, adl = column(cohort, "age_years"), column(cohort, "nrs"), column(cohort, "adl_score")
+    assert age.mean() == pytest.approx(b.age_years.mean, abs=0.3)
+    assert age.std() == pytest.approx(b.age_years.sd, rel=0.05)
+    # the 0-10 scale truncates the normal: the sample mean is the truncated normal's
+    lo, hi = (b.nrs.low - b.nrs.mean) / b.nrs.sd, (b.nrs.high - b.nrs.mean) / b.nrs.sd
+    assert nrs.mean() == pytest.approx(stats.truncnorm.mean(lo, hi, b.nrs.mean, b.nrs.sd), abs=0.05)
+    assert nrs.min() >= 0 and nrs.max() <= 10 and adl.min() >= 0 and adl.max() <= 100
+    assert column(cohort, "bmi_kg_per_m2").mean() == pytest.approx(b.bmi_kg_per_m2.mean, abs=0.1)
+
+
+def test_shares(cohort, params):
+    b = params.baseline
+    assert column(cohort, "wheelchair").mean() == pytest.approx(b.wheelchair.share, abs=0.015)
+    assert column(cohort, "pressure_sores").mean() == pytest.approx(b.pressure_sores.share, abs=0.015)
+    assert np.mean([p.sex == "female" for p in cohort]) == pytest.approx(b.female.share, abs=0.015)
+    assert np.mean([p.cancer_type == "lung" for p in cohort]) == pytest.approx(0.344, abs=0.015)
+    assert np.mean([p.metastasis_sites != ("none",) for p in cohort]) == pytest.approx(b.metastases.share, abs=0.015)
+    assert np.mean([len(p.trials) == 0 for p in cohort]) == pytest.approx(b.trials.shares["0"], abs=0.015)
+    lumbosacral = np.mean(["lumbosacral" in p.pain_locations for p in cohort])
+    assert lumbosacral == pytest.approx(b.pain_locations.shares["lumbosacral"], abs=0.015)
+
+
+def test_codes_come_from_the_registry_vocabularies(cohort):
+    for p in cohort[:2000]:
+        assert p.cancer_type in v.CANCER_TYPES and p.sex in v.SEX and p.implant_reason in v.IMPLANT_REASONS
+        assert set(p.metastasis_sites) <= set(v.METASTASIS_SITES)
+        assert set(p.pain_locations) <= set(v.PAIN_LOCATIONS)
+        assert set(p.adjuvant_drugs) <= set(v.ADJUVANT_DRUGS)
+        assert all(t.drug in v.DRUGS and t.response in v.TRIAL_RESPONSES for t in p.trials)
+        assert not p.trials or p.trials[-1].response == "positive"
+
+
+def test_frailty_ties_the_variables_with_the_documented_signs(cohort):
+    f = column(cohort, "frailty")
+
+    def rho(name):
+        return stats.spearmanr(f, column(cohort, name)).statistic
+
+    assert rho("adl_score") < -0.5
+    assert rho("bmi_kg_per_m2") < -0.2
+    assert rho("wheelchair") > 0.4
+    assert rho("pressure_sores") > 0.3
+    assert rho("survival_z") < -0.3
+    assert abs(rho("age_years")) < 0.03  # not tied
+    # frailer patients: lower ADL goes with the wheelchair
+    assert stats.spearmanr(column(cohort, "adl_score"), column(cohort, "wheelchair")).statistic < -0.3
+
+
+def test_same_seed_same_cohort(params):
+    a = sample_baselines(params.baseline, 50, np.random.default_rng(7))
+    b = sample_baselines(params.baseline, 50, np.random.default_rng(7))
+    assert a == b
+
+
+def test_parameter_file_that_does_not_match_is_refused(tmp_path, params):
+    raw = json.loads(params.model_dump_json())
+    raw["baseline"]["cancer_types"]["shares"]["martian"] = 0.1
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ParamsError, match="unknown codes"):
+        load_params(path)
+    with pytest.raises(ParamsError, match="seed000"):
+        load_params("seed999")
+    raw = json.loads(params.model_dump_json())
+    raw["baseline"]["ome_mg_per_day"]["q25"] = 900
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ParamsError, match="q25 < median < q75"):
+        load_params(path)

@@ -1,0 +1,98 @@
+"""The virtual clinic on one patient: fill and priming through the programmer, refills booked by the forecast,
+titration sessions, and a catheter occlusion found by its refill discrepancy."""
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.clinic_run import run_patient
+from openidds.cohort.course import DAY_S, DoseChange, ExitReason, Schedule, draw_course
+from openidds.cohort.params import load_params
+
+SCHEDULE = Schedule(dt.date(2016, 3, 1), dt.date(2022, 1, 1), (1, 3, 6, 12), telephone=False, patient_reported=True)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params("seed000")
+
+
+def a_course(params, **changes):
+    rng = np.random.default_rng(4)
+    baseline = sample_baselines(params.baseline, 1, rng)[0]
+    course = draw_course(baseline, params.course, SCHEDULE, rng)
+    quiet = dict(death_day=300, exit_day=300, exit_reason=ExitReason.DEATH, end_day=300, complications=(),
+                 occlusion_day=None, revision_days=(), explant_day=None, dose_changes=(), bolus_times_s=())
+    return baseline, dataclasses.replace(course, **{**quiet, **changes})
+
+
+def kinds(run):
+    return [e.kind for e in run.pump.log]
+
+
+def test_refills_are_booked_by_the_forecast_and_done_before_they_are_due(params):
+    baseline, course = a_course(params, start_dose_mg_per_day=6.0, concentration_mg_per_ml=10.0)
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    refills = [e for e in run.pump.log if e.kind == "refill"]
+    assert len(refills) == run.refills >= 3
+    assert not any(e.kind == "alarm" and e.data["alarm"] == "low_reservoir" for e in run.pump.log)
+    gaps = np.diff([e.t_s for e in refills]) / DAY_S
+    assert gaps.max() <= 90  # morphine's stability in the pump
+    rows = run.rows["refills"]
+    assert len(rows) == run.refills and rows[0]["withdrawn_residual_ml"] == "0"
+
+
+def test_titration_is_a_programming_session(params):
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0,
+                                dose_changes=(DoseChange(30, 2.4), DoseChange(90, 2.88)))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    programs = [e for e in run.pump.log if e.kind == "program"]
+    assert len(programs) == 3
+    doses = [r["daily_dose_mg_per_day"] for r in run.rows["programs"]]
+    assert doses == ["2", "2.4", "2.88"]
+    assert [r["started_at"][:10] for r in run.rows["programs"][1:]] == ["2016-03-31", "2016-05-30"]
+
+
+def test_occlusion_shows_as_a_discrepancy_and_is_revised(params):
+    baseline, course = a_course(params, start_dose_mg_per_day=8.0, concentration_mg_per_ml=10.0, occlusion_day=10)
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    log = kinds(run)
+    assert "fault" in log and "catheter_revised" in log
+    assert log.index("fault") < log.index("catheter_revised")
+    assert run.flagged_refills >= 1
+    (complication,) = run.rows["complications"]
+    assert complication["kind"] == "catheter_occlusion" and complication["action"] == "revision"
+    refill = next(r for r in run.rows["refills"] if r["refilled_at"][:10] == complication["onset_date"])
+    assert float(refill["withdrawn_residual_ml"]) - float(refill["expected_residual_ml"]) > 2  # under-delivery
+
+
+def test_pump_stops_at_the_end_of_follow_up(params):
+    baseline, course = a_course(params, bolus_times_s=(DAY_S + 5, 2 * DAY_S + 5, 400 * DAY_S))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    assert run.pump.t_s == 300 * DAY_S
+    assert max(e.t_s for e in run.pump.log) <= 300 * DAY_S
+    patient = [e for e in run.pump.log if e.kind == "bolus_started" and e.data["kind"] == "patient"]
+    assert len(patient) == 2  # the press after the end is never made
+
+
+def test_pump_alarms_become_registry_rows(params):
+    """A pump that outlives its battery's elective replacement time raises the non-critical ERI alarm; its row
+    carries the registry's severity code and passes the importer's value checks."""
+    from openidds.clinic import SPECS
+    from openidds.clinic.fields import reference_columns
+    from openidds.clinic.importer import parse_table
+    from openidds.pump import SYNCHROMED_II
+
+    end = SYNCHROMED_II.eri_after_days + 5
+    baseline, course = a_course(params, death_day=end, exit_day=end, end_day=end)
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    rows = run.rows["alarms"]
+    assert {r["code"] for r in rows} >= {"elective_replacement_indicator"}
+    assert {r["severity"] for r in rows} <= {"critical", "non_critical"}
+    spec = SPECS["alarms"]
+    header = (*reference_columns(spec), *spec.columns)
+    batch = parse_table(spec, header, [(f"alarms:{i}", [r.get(c, "") for c in header]) for i, r in enumerate(rows)])
+    assert batch.findings == [] and len(batch.records) == len(rows)

@@ -1,0 +1,135 @@
+"""The course of a virtual patient: survival against its quartiles, frailty and survival, competing exits,
+complication incidence, titration within limits, visits within follow-up."""
+
+import datetime as dt
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.course import DAY_S, DAYS_PER_MONTH, ExitReason, Schedule, draw_course, soft_per_day_mg
+from openidds.cohort.params import load_params
+from openidds.drugs import default_library
+
+N = 4000
+SCHEDULE = Schedule(dt.date(2015, 1, 1), dt.date(2030, 1, 1), (1, 3, 6, 12), telephone=False, patient_reported=True)
+
+
+@pytest.fixture(scope="module")
+def params():
+    return load_params("seed000")
+
+
+@pytest.fixture(scope="module")
+def cohort(params):
+    rng = np.random.default_rng(11)
+    baselines = sample_baselines(params.baseline, N, rng)
+    library = default_library()
+    return baselines, [draw_course(b, params.course, SCHEDULE, rng, library) for b in baselines]
+
+
+def test_survival_matches_its_quartiles_when_nothing_competes(params):
+    """With no other exit and no explant, time to death has the parameter's quartiles."""
+    quiet = params.course.model_copy(update={
+        "follow_up": params.course.follow_up.model_copy(update={
+            "transfer_per_year": 0, "lost_per_year": 0, "therapy_stopped_per_year": 0}),
+        "complications": {}})
+    rng = np.random.default_rng(5)
+    days = [draw_course(b, quiet, SCHEDULE, rng).death_day
+            for b in sample_baselines(params.baseline, N, rng)]
+    months = np.array(days) / DAYS_PER_MONTH
+    target = params.course.survival_months
+    assert np.percentile(months, [25, 50, 75]) == pytest.approx([target.q25, target.median, target.q75], rel=0.06)
+
+
+def test_frailer_patients_die_sooner(cohort):
+    baselines, courses = cohort
+    dead = [(b.frailty, c.death_day) for b, c in zip(baselines, courses, strict=True) if c.death_day is not None]
+    frailty, days = zip(*dead, strict=True)
+    assert stats.spearmanr(frailty, days).statistic < -0.2
+
+
+def test_exits_are_the_first_competing_event(cohort):
+    _, courses = cohort
+    for c in courses:
+        horizon = (SCHEDULE.follow_up_end - SCHEDULE.implant_date).days
+        assert c.end_day == (horizon if c.exit_reason is None else c.exit_day)
+        if c.exit_reason is ExitReason.DEATH:
+            assert c.death_day == c.exit_day
+        if c.exit_reason is ExitReason.EXPLANT:
+            assert c.explant_day == c.exit_day
+            assert any(x.action == "explant" and x.day == c.exit_day for x in c.complications)
+        assert all(x.day <= c.end_day for x in c.complications)
+        assert all(v.day <= c.end_day for v in c.visits)
+        assert all(d.day < c.end_day for d in c.dose_changes)
+        assert all(DAY_S <= t < c.end_day * DAY_S for t in c.bolus_times_s)
+    reasons = {c.exit_reason for c in courses}
+    assert {ExitReason.DEATH, ExitReason.EXPLANT, ExitReason.LOST} <= reasons
+
+
+def test_early_complication_share(cohort, params):
+    """An early complication happens with its share within its window (death on day 0 is impossible)."""
+    _, courses = cohort
+    rate = params.course.complications["postdural_puncture_headache"]
+    share = np.mean([any(x.kind == "postdural_puncture_headache" for x in c.complications) for c in courses])
+    assert share == pytest.approx(rate.incidence, abs=3 * np.sqrt(rate.incidence / N) + 0.005)
+    days = [x.day for c in courses for x in c.complications if x.kind == "postdural_puncture_headache"]
+    assert max(days) < rate.window_days
+
+
+def test_titration_stays_within_the_library_and_the_session_cap(cohort, params):
+    _, courses = cohort
+    ceiling = soft_per_day_mg(params.course.therapy.drug, default_library())
+    step = 1 + params.course.pain.increase_percent / 100
+    for c in courses:
+        dose = c.start_dose_mg_per_day
+        assert 0 < dose <= ceiling
+        for change in c.dose_changes:
+            assert dose < change.dose_mg_per_day <= min(dose * step + 1e-3, ceiling)
+            dose = change.dose_mg_per_day
+
+
+def test_pain_falls_at_follow_up(cohort):
+    baselines, courses = cohort
+    falls = [b.nrs - c.visits[-1].nrs for b, c in zip(baselines, courses, strict=True) if c.visits]
+    assert 2.5 < np.mean(falls) < 6
+    assert np.mean(np.array(falls) > 0) > 0.8
+
+
+def test_occlusion_is_left_to_the_pump(cohort):
+    _, courses = cohort
+    assert any(c.occlusion_day is not None for c in courses)
+    assert not any(x.kind == "catheter_occlusion" for c in courses for x in c.complications)
+
+
+def test_same_seed_same_course(params):
+    def one():
+        rng = np.random.default_rng(99)
+        b = sample_baselines(params.baseline, 20, rng)
+        return [draw_course(x, params.course, SCHEDULE, rng) for x in b]
+
+    assert one() == one()
+
+
+def test_every_bundled_parameter_file_loads_and_draws():
+    from openidds.cohort.params import bundled_params
+
+    assert bundled_params() == ("seed000", "seed002", "seed003")
+    for name in bundled_params():
+        p = load_params(name)
+        assert p.study == name and "not yet calibrated" in p.provenance
+        rng = np.random.default_rng(1)
+        for b in sample_baselines(p.baseline, 50, rng):
+            draw_course(b, p.course, SCHEDULE, rng)
+
+
+def test_discharge_assessment_without_a_visit_schedule():
+    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge."""
+    p = load_params("seed003")
+    phone = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (), telephone=True, patient_reported=True)
+    rng = np.random.default_rng(3)
+    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 200, rng)]
+    days = {v.day for c in courses for v in c.visits}
+    assert days == {p.course.follow_up.discharge_day}
+    assert {v.visit_type for c in courses for v in c.visits} == {"follow_up"}

@@ -1,0 +1,127 @@
+"""Measuring targets on the bundled example registry, read through the analysis dataset and the study report;
+the expected values are read by hand from the example's report.json (``openidds report --example``)."""
+
+import math
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+from tests.cohort.test_study import _minimal
+
+from openidds.clinic import connect, init_registry
+from openidds.clinic.examples import load_example
+from openidds.cohort.study import load_study, parse_study
+from openidds.cohort.targets import NOT_MEASURABLE_YET, Unmeasured, measure, report_results, unmeasured
+from openidds.errors import OpenIDDSError
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The example registry in a SQLite file, as ``openidds report --example`` builds it."""
+    path = tmp_path_factory.mktemp("example") / "example.sqlite"
+    engine = connect(str(path))
+    try:
+        load_example(engine)
+    finally:
+        engine.dispose()
+    return str(path)
+
+
+@pytest.fixture(scope="module")
+def engine(example: str) -> Engine:
+    return connect(example)
+
+
+def test_seed000_targets_on_the_example_registry(engine: Engine) -> None:
+    m = measure(load_study("seed000"), engine)
+    assert m["nrs_change_mean"] == pytest.approx(4.2748538011695905)  # pain.last_nrs.t_test.mean_difference
+    assert m["nrs_change_sd"] == pytest.approx(2.04375932643316)
+    assert m["nrs_baseline_mean"] == pytest.approx(7.461988304093567)  # before_mean over the 171 pairs
+    assert m["nrs_follow_up_sd"] == pytest.approx(2.3313864795646095)
+    assert m["nrs_pairs_count"] == 171
+    assert m["nrs_improved_proportion"] == pytest.approx(163 / 171)  # the exact (Clopper–Pearson) entry
+    assert m["nrs_change_p_value"] == pytest.approx(3.725016751622019e-64)
+    assert m["os_median_months"] == pytest.approx(3.5811088295687883)  # Kaplan–Meier median
+    assert m["adverse_events_count"] == 34
+    assert m["adverse_event_patients_proportion"] == pytest.approx(31 / 180)
+    assert m["complication_any_cif_1y"] == pytest.approx(0.16674575229152697)
+    assert m["complication_severe_cif_1y"] == pytest.approx(0.07836597922600706)
+    assert m["reoperation_cif_1y"] == pytest.approx(0.039278584365702585)
+    assert m["reoperation_patients_proportion"] == pytest.approx(8 / 180)
+
+
+def test_seed002_targets_on_the_example_registry(engine: Engine) -> None:
+    m = measure(load_study("seed002"), engine)
+    # exits: death 159, explant 3, therapy stopped 2, transfer 1, lost 7, site closure 1, withdrew consent 2
+    assert m["exit_death_proportion"] == pytest.approx(159 / 175)
+    assert m["exit_explant_or_stopped_proportion"] == pytest.approx(5 / 175)
+    assert m["exit_other_proportion"] == pytest.approx(11 / 175)
+    assert m["exits_count"] == 175
+    assert m["infection_surgery_proportion"] == pytest.approx(4 / 180)
+    assert (m["pain_6m_pairs_count"], m["pain_12m_pairs_count"], m["eq5d_6m_pairs_count"]) == (48, 19, 23)
+    assert m["eq5d_6m_p_value"] == pytest.approx(0.003342780163415005)
+    assert (m["age_minimum"], m["age_maximum"]) == (37, 89)
+    assert m["age_mean"] == pytest.approx(60.833333333333336)
+    assert m["female_proportion"] == pytest.approx(86 / 180)
+
+
+def test_seed003_targets_on_the_example_registry(example: str) -> None:
+    m = measure(load_study("seed003"), example)  # a path works as well as an engine
+    assert m["os_median_months"] == pytest.approx(3.2032854209445585)  # observed months to death or last contact
+    assert m["ome_median_mg_per_day"] == 230
+    assert m["ome_over_500_proportion"] == pytest.approx(39 / 180)
+    assert m["pain_lumbosacral_proportion"] == pytest.approx(74 / 180)
+    assert m["pain_head_neck_proportion"] == pytest.approx(14 / 180)
+    assert m["metastasis_proportion"] == pytest.approx(109 / 180)
+    assert m["cancer_pancreatic_proportion"] == pytest.approx(20 / 180)
+    assert m["itt_morphine_proportion"] == pytest.approx(122 / 180)  # of every patient, as the paper divides
+    assert m["itt_bupivacaine_proportion"] == 0  # no bupivacaine trial in the registry: none of 180
+    assert m["itt_none_proportion"] == pytest.approx(19 / 180)
+    assert m["insertion_other_proportion"] == 0
+    assert m["catheter_tip_t6_t9_proportion"] == pytest.approx(155 / 180)
+    assert m["idds_bupivacaine_morphine_proportion"] == pytest.approx(13 / 180)
+    assert m["surgical_duration_hours_mean"] == pytest.approx(126.13333333333334 / 60)
+    assert m["reason_inadequate_control_proportion"] == pytest.approx((165 + 6) / 180)  # 'both' counts here
+    assert m["pdph_proportion"] == pytest.approx(12 / 180)
+    assert m["early_death_proportion"] == pytest.approx(4 / 180)
+    assert m["deaths_after_discharge_count"] == 159 - 4
+    assert m["follow_up_complete_proportion"] == pytest.approx(0.95)
+    assert m["satisfied_proportion"] == pytest.approx(126 / 171)
+    assert m["opioid_below_100_mg_proportion"] == pytest.approx(113 / 171)
+    # the example registry records no hospital charge: measurable, but there is no estimate
+    assert math.isnan(m["hospital_cost_cny_mean"]) and math.isnan(m["own_expense_cny_sd"])
+
+
+@pytest.mark.parametrize("name", ["seed000", "seed002", "seed003"])
+def test_every_target_is_measured_or_listed_as_not_measurable_yet(engine: Engine, name: str) -> None:
+    study = load_study(name)
+    measured = measure(study, engine)
+    listed = {u.target for u in unmeasured(study)}
+    assert not set(measured) & listed
+    assert set(measured) | listed == {t.name for t in study.targets}
+
+
+def test_the_targets_not_measurable_yet_say_why() -> None:
+    missing = unmeasured(load_study("seed003"))
+    assert {u.target for u in missing} == set(NOT_MEASURABLE_YET)
+    assert all(u.reason for u in missing)
+    assert unmeasured(load_study("seed000")) == () and unmeasured(load_study("seed002")) == ()
+
+
+def test_a_target_with_no_measure_is_listed_not_skipped(engine: Engine) -> None:
+    study = parse_study(_minimal(), "mine.toml")  # the loader tests' minimal study: one target, 'x'
+
+    assert unmeasured(study) == (Unmeasured("x", "no measure of this name: the report's results do not define it"),)
+    assert measure(study, engine) == {}
+
+
+def test_the_results_come_from_the_report_sections(engine: Engine) -> None:
+    results = report_results(engine)
+    assert {"flow", "cohort", "therapy", "pain", "survival", "complications", "exits"} <= set(results)
+
+
+def test_an_empty_registry_is_refused(tmp_path: Path) -> None:
+    engine = connect(str(tmp_path / "empty.sqlite"))
+    init_registry(engine)
+    with pytest.raises(OpenIDDSError, match="at least one implanted patient"):
+        measure(load_study("seed000"), engine)
