@@ -57,6 +57,6 @@ SEVERITY_GRADES = {
 }
 SEVERE_GRADE = 3
 
-#: Refill discrepancy |withdrawn − expected| above which a refill is flagged, by reservoir size (pump.md §2:
-#: >1 mL for a 20 mL pump, >2 mL for a 40 mL pump; Maino et al., Neuromodulation 2017).
+#: Refill discrepancy |withdrawn − expected| above which a refill is flagged, by reservoir size
+#: (>1 mL for a 20 mL pump, >2 mL for a 40 mL pump; Maino et al., Neuromodulation 2017).
 DISCREPANCY_LIMIT_ML = {20.0: 1.0, 40.0: 2.0}
