@@ -24,7 +24,10 @@ from openidds.clinic import models, store
 def begin_write(connection: Connection) -> None:
     """Take the database's write lock now, for the whole transaction, where the database works that way
     (SQLite; a transaction the driver has already opened holds it since its first write); a no-op elsewhere."""
-    if connection.dialect.name == "sqlite" and not connection.connection.dbapi_connection.in_transaction:
+    if connection.dialect.name != "sqlite":
+        return
+    driver = connection.connection.driver_connection
+    if driver is not None and not driver.in_transaction:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
