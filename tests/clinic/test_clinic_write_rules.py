@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from openidds.clinic import RegistryError, import_batch, read_paths, rules, unit_of_work
 from openidds.clinic.errors import RuleViolation
-from openidds.clinic.models import AuditEntry, Exit, Patient, Refill, Visit
+from openidds.clinic.models import AuditEntry, Exit, Implant, Patient, Refill, Site, Visit
 
 DEATH = dt.date(2022, 12, 30)  # CJFH/P002's death in the good files
 
@@ -98,6 +98,18 @@ def test_changes_that_keep_the_rules_are_written(registry):
     with unit_of_work(registry, "reader") as s:
         assert s.scalar(select(func.count()).select_from(Exit)) == 2
         assert s.scalars(select(Visit.nrs).where(Visit.patient_id == pid, Visit.visit_date == DEATH)).one() == 2
+
+
+def test_a_new_patient_with_its_implant_is_checked_as_one(engine):
+    with unit_of_work(engine, "editor") as s:  # the implant's kind is left to its column default, initial
+        patient = Patient(site=Site(code="S9"), patient_code="N1", sex="male", birth_date=dt.date(1950, 1, 1))
+        s.add(Implant(patient=patient, implant_date=dt.date(2024, 1, 1)))
+    with pytest.raises(RuleViolation, match="after-birth"), unit_of_work(engine, "editor") as s:
+        patient = Patient(site=Site(code="S8"), patient_code="N2", sex="male", birth_date=dt.date(1950, 1, 1))
+        s.add(Implant(patient=patient, implant_date=dt.date(1949, 1, 1)))
+    with unit_of_work(engine, "reader") as s:
+        assert s.scalars(select(Patient.patient_code)).all() == ["N1"]
+        assert s.scalars(select(Implant.kind)).all() == ["initial"]
 
 
 def test_an_import_checks_each_patient_once(engine, data_dir, monkeypatch):

@@ -101,7 +101,7 @@ def _before_flush(session: Session, _context: Any, _instances: Any) -> None:
             owner = patient if patient.id is None else patient.id
             records.setdefault(owner, []).append(_record(session, obj, _patient_key(session, patient), implant_dates))
         touched = {patient if patient.id is None else patient.id for patient in owners.values()}
-        findings = [f for owner in touched for f in rules.change_findings(records[owner]) if f.severity == "error"]
+        findings = [f for owner in touched for f in rules.change_findings(records[owner])]
     if findings:
         raise RuleViolation(findings)
 
