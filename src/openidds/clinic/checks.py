@@ -60,9 +60,6 @@ def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
         if w is not None and e is not None and abs(w - e) > limit:
             out.append(_w("refill-discrepancy", refill, f"withdrawn {w:g} mL vs expected {e:g} mL: discrepancy "
                           f"{w - e:+g} mL exceeds {limit:g} mL for a {size or 20:g} mL pump (investigate)"))
-        if size is not None and refill.get("volume_added_ml") > size:
-            out.append(Finding("refill-volume", refill.label, f"volume_added_ml={refill.get('volume_added_ml'):g} "
-                               f"exceeds the {size:g} mL reservoir"))
     active_id = active_implant((ImplantFacts(i.db_id, i.get("implant_date"), i.get("explant_date"),
                                              i.extra.get("replaces_implant_id")) for i in implants
                                 if i.db_id is not None), exit_ is not None)

@@ -21,7 +21,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, bulk, deletion, models, validation
+from openidds.clinic import audit, bulk, consistency, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 
 DEFAULT_PATH = "openidds-registry.sqlite"
@@ -33,11 +33,12 @@ _MIGRATIONS = Path(__file__).with_name("migrations")
 
 
 class RegistrySession(Session):
-    """A session whose flushes check every value, refuse deleting a record others depend on, and write the audit
-    trail; set ``info['user']`` before changing anything."""
+    """A session whose flushes check every value and the cross-record rules of every patient they change, refuse
+    deleting a record others depend on, and write the audit trail; set ``info['user']`` before changing anything."""
 
 
 validation.install(RegistrySession)
+consistency.install(RegistrySession)
 deletion.install(RegistrySession)
 audit.install(RegistrySession)
 

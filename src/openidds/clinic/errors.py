@@ -25,3 +25,16 @@ class ImportRejected(RegistryError):
         self.findings = findings
         errors = sum(f.severity == "error" for f in findings)
         super().__init__("import", source, f"a file without errors ({errors} errors found, nothing written)")
+
+
+class RuleViolation(RegistryError):
+    """A change through the registry's write API broke a cross-record rule and wrote nothing; the message names the
+    first error's record and rule, ``findings`` lists them all."""
+
+    def __init__(self, findings: list[Finding]) -> None:
+        self.findings = findings
+        first = findings[0]
+        more = f"; {len(findings) - 1} more errors" if len(findings) > 1 else ""
+        super().__init__("record", first.record, f"a change that keeps rule {first.rule} ({first.message}; changed "
+                         f"record: {first.location}){more}; "
+                         "nothing was written: correct the dates or values and save again")

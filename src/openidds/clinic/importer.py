@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from openidds.clinic import audit, bulk, locking, models, rules, store
+from openidds.clinic import audit, bulk, consistency, locking, models, rules, store
 from openidds.clinic.checks import WARNING
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
@@ -38,8 +38,6 @@ _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # never a formula start (=
 ORDER = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "programs", "refills",
          "alarms", "boluses")
 _BATCH = 2000
-#: The required fields of each kind of record outside its natural key.
-_REQUIRED = {s.name: tuple(f.name for f in s.fields if f.required and f.name not in s.key) for s in SPECS.values()}
 
 
 @dataclass
@@ -317,13 +315,7 @@ class _Plan:
         touched = {r.patient for r in self.incoming.values()}
         merged = self.merged()
         for patient in sorted(touched):
-            records = merged.get(patient, [])
-            for record in records:
-                if record.location:
-                    self.findings += rules.record_findings(record)
-                    self.findings += [Finding("required", record.label, f"{name} is required", record.location)
-                                      for name in _REQUIRED[record.spec.name] if record.values.get(name) is None]
-            self.findings += [f for f in rules.patient_findings(records) if f.location]
+            self.findings += rules.change_findings(merged.get(patient, []))
 
 
 def _patients_touched(batch: Batch) -> set[PatientKey]:
@@ -338,10 +330,10 @@ def import_batch(engine: Engine, batch: Batch, user: str, source: str,
     with bulk.collector_paused(), unit_of_work(engine, user, source=source) as session:
         locking.begin_write(session.connection())
         ids = store.patient_ids_for(session, _patients_touched(batch))
-        locking.lock_patients(session, ids.values())
-        snapshot = store.load(session, ids.values())
+        snapshot = locking.locked_snapshot(session, ids.values())
         plan = _Plan(snapshot, batch)
         plan.check()
+        consistency.mark_checked(session)
         findings = sorted(plan.findings, key=_location_order)
         if any(f.severity != WARNING for f in findings):
             raise ImportRejected(source, findings)

@@ -2,7 +2,8 @@
 
 The same rules run on an import before anything is written and on a whole registry in ``check``.
 Dates must follow birth ≤ diagnosis ≤ implant ≤ follow-up ≤ death; pump records stay within their implant's
-life (implant ≤ event ≤ explant); nothing is dated after death, and no follow-up after the exit.
+life (implant ≤ event ≤ explant) and a refill within its reservoir; nothing is dated after death, and no follow-up
+after the exit.
 """
 
 from __future__ import annotations
@@ -12,12 +13,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from openidds.clinic import vocabulary as v
+from openidds.clinic.fields import SPECS
 from openidds.clinic.findings import Finding
 from openidds.clinic.record import Record
 
 EQ5D_DIMENSIONS = ("eq5d_mobility", "eq5d_self_care", "eq5d_usual_activities", "eq5d_pain_discomfort",
                    "eq5d_anxiety_depression")
 EQ5D_LEVELS = {"5L": 5, "3L": 3}
+#: The required fields of each kind of record outside its natural key.
+REQUIRED = {s.name: tuple(f.name for f in s.fields if f.required and f.name not in s.key) for s in SPECS.values()}
 
 
 def _f(rule: str, record: Record, message: str, location: str = "") -> Finding:
@@ -91,6 +95,14 @@ def _dated(records: Iterable[Record]) -> Iterable[tuple[Record, str, dt.date]]:
                 yield record, name, day
 
 
+def _refill_volume(refill: Record, implant: Record) -> list[Finding]:
+    size, volume = implant.get("reservoir_ml"), refill.get("volume_added_ml")
+    if size is None or volume is None or volume <= size:
+        return []
+    return [_f("refill-volume", refill, f"volume_added_ml={volume:g} exceeds the {size:g} mL reservoir",
+               refill.location or implant.location)]
+
+
 def patient_findings(records: list[Record]) -> list[Finding]:
     """Dates in order across all records of one patient (records of several kinds, from file and database)."""
     by_kind: dict[str, list[Record]] = {}
@@ -148,6 +160,8 @@ def patient_findings(records: list[Record]) -> list[Finding]:
             if own is not None:
                 bound("within-implant", record, name, day, own.get("implant_date"), True, "its implant", own)
                 bound("within-implant", record, name, day, own.get("explant_date"), False, "the explant", own)
+                if kind == "refills" and name == "refilled_at":
+                    out += _refill_volume(record, own)
         elif kind in _PRE_IMPLANT or (kind == "visits" and record.get("visit_type") == "baseline"):
             bound("before-implant", record, name, day, first, False, "the first implant",
                   implants[0] if implants else None)
@@ -161,6 +175,19 @@ def patient_findings(records: list[Record]) -> list[Finding]:
         bound("exit-after-implant", exit_, "exit_date", exit_.get("exit_date"), first, True, "the first implant",
               implants[0] if implants else None)
     return out
+
+
+def change_findings(records: list[Record]) -> list[Finding]:
+    """The findings about the changed records among one patient's records (stored ones merged with the change):
+    a changed record is one with a ``location``, and a finding counts when it is located at a changed record
+    (its own, or the record that bounds it, e.g. an exit dated before a stored visit)."""
+    out: list[Finding] = []
+    for record in records:
+        if record.location:
+            out += record_findings(record)
+            out += [_f("required", record, f"{name} is required") for name in REQUIRED[record.spec.name]
+                    if record.values.get(name) is None]
+    return out + [f for f in patient_findings(records) if f.location]
 
 
 def implant_for(implants: list[Record], day: dt.date, serial: str | None) -> Record | None:
