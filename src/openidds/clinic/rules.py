@@ -1,4 +1,5 @@
-"""Validation rules (after Kahn et al., eGEMs 2016): per record (consistency of one row) and per patient (dates in order).
+"""Validation rules (after Kahn et al., eGEMs 2016): per record (consistency of one row) and per patient (dates
+in order).
 
 The same rules run on an import before anything is written and on a whole registry in ``check``.
 Dates must follow birth ≤ diagnosis ≤ implant ≤ follow-up ≤ death; pump records stay within their implant's
