@@ -1,4 +1,4 @@
-"""Descriptive tables in the seeds' form: mean ± SD, median (IQR), n (%); missing excluded and counted."""
+"""Descriptive tables in the published studies' form: mean ± SD, median (IQR), n (%); missing excluded and counted."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass

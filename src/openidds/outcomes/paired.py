@@ -16,7 +16,7 @@ BETTER = ("lower", "higher")
 
 @dataclass(frozen=True)
 class PairedComparison:
-    """Everything the seeds report for a paired score, on the patients who have both values."""
+    """Everything the published IDDS studies report for a paired score, on the patients who have both values."""
 
     before_column: str
     after_column: str
