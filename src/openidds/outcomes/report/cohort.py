@@ -69,7 +69,7 @@ def _above(limit: float) -> Callable[[np.ndarray], np.ndarray]:
 
 
 def table_one(frame: pd.DataFrame) -> Rows:
-    """Table 1 in the published studies' order: patient, cancer, pain and opioids, reason for implant, insurance and cost."""
+    """Table 1 in the published studies' order: patient, cancer, pain and opioids, reason, insurance, cost."""
     t = Rows(frame)
     t.continuous("age_at_implant_years")
     t.categorical("sex")

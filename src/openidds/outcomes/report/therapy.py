@@ -1,4 +1,4 @@
-"""Therapy and operation (Table 2 of the published studies): screening trials, catheter, operation, stay, starting drug, year."""
+"""Therapy and operation (Table 2 of the published studies): trials, catheter, operation, stay, starting drug, year."""
 
 import re
 
