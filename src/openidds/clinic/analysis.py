@@ -33,8 +33,8 @@ from openidds.clinic import store
 from openidds.clinic import vocabulary as v
 from openidds.clinic.database import sessions
 from openidds.clinic.errors import RegistryError
-from openidds.clinic.formula_cells import neutralised_frame
 from openidds.clinic.record import Record
+from openidds.formula_cells import neutralised_frame
 
 WINDOW_DAYS = 45
 MILESTONES = {"3m": 91, "6m": 182, "12m": 365}
@@ -232,7 +232,7 @@ def analysis_dataset(engine: Engine) -> pd.DataFrame:
 
 def write_dataset(frame: pd.DataFrame, path: Path) -> Path:
     """Write the dataset as CSV or Parquet, by the file's suffix; CSV text cells that a spreadsheet would run as a
-    formula are neutralised (:mod:`openidds.clinic.formula_cells`)."""
+    formula are neutralised (:mod:`openidds.formula_cells`)."""
     if path.suffix == ".parquet":
         frame.to_parquet(path, engine="pyarrow", index=False)
     elif path.suffix == ".csv":

@@ -11,8 +11,8 @@ from openidds.clinic import bulk
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
-from openidds.clinic.formula_cells import neutralised_row
 from openidds.clinic.importer import Batch, header_findings, parse_table
+from openidds.formula_cells import neutralised_row
 from openidds.text_files import read_text
 
 

@@ -28,7 +28,7 @@ from openidds.clinic import store
 from openidds.clinic.analysis import age_on
 from openidds.clinic.database import sessions
 from openidds.clinic.fields import SPECS
-from openidds.clinic.formula_cells import neutralised_frame
+from openidds.formula_cells import neutralised_frame
 
 AGE_TOP = 90
 FREE_TEXT = {"note", "description", "cause_of_death", "reason"}
@@ -86,7 +86,7 @@ def _research_order(row: dict[str, Any]) -> tuple[str, list[str]]:
 
 def write_research_export(engine: Engine, directory: Path, seed: int, max_shift_days: int = 180) -> list[Path]:
     """Write the de-identified tables as CSV files in ``directory`` (formula-like text neutralised, see
-    :mod:`openidds.clinic.formula_cells`)."""
+    :mod:`openidds.formula_cells`)."""
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, frame in research_tables(engine, seed, max_shift_days).items():

@@ -29,9 +29,9 @@ from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
-from openidds.clinic.formula_cells import FORMULA_STARTS, is_formula
 from openidds.clinic.record import PatientKey, Record
 from openidds.clinic.values import check_length, column_length, parser
+from openidds.formula_cells import FORMULA_STARTS, is_formula
 
 Progress = Callable[[str, int, int], None]
 _CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # never a formula start (=, +, -, @)

@@ -19,9 +19,9 @@ from pathlib import Path
 from openidds.clinic.csv_io import csv_rows
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
 from openidds.clinic.findings import Finding
-from openidds.clinic.formula_cells import neutralised
 from openidds.clinic.importer import Batch, parse_rows
 from openidds.clinic.values import MULTI_SEPARATOR
+from openidds.formula_cells import neutralised
 
 PREFIX = {"patients": "", "screening_trials": "trial", "implants": "implant", "visits": "visit",
           "complications": "comp", "exits": "exit", "programs": "prog", "refills": "refill", "alarms": "alarm",

@@ -13,6 +13,7 @@ from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from openidds.errors import OpenIDDSError
+from openidds.formula_cells import neutralised_row
 from openidds.outcomes import _checks
 from openidds.outcomes._confint import CONF_TYPES
 from openidds.outcomes._frozen import jsonable
@@ -94,15 +95,17 @@ class StudyReport:
 
 
 def table_csv(table: Table) -> bytes:
-    """A table as UTF-8 CSV: its title, header and rows (a level-1 row's label indented by two spaces)."""
+    """A table as UTF-8 CSV: its title, header and rows (a level-1 row's label indented by two spaces); a cell a
+    spreadsheet would run as a formula (``-0.26 (-0.34 to -0.18)``) gets a leading quote
+    (:mod:`openidds.formula_cells`)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([table.title])
-    writer.writerow(table.header)
+    writer.writerow(neutralised_row([table.title]))
+    writer.writerow(neutralised_row(table.header))
     for row in table.rows:
         cells = [*row.cells, *([""] * (len(table.header) - len(row.cells)))]
-        writer.writerow([("  " * row.level + cells[0]).replace("\u00a0", " "),
-                         *(c.replace("\u00a0", " ") for c in cells[1:])])
+        writer.writerow(neutralised_row([("  " * row.level + cells[0]).replace("\u00a0", " "),
+                                         *(c.replace("\u00a0", " ") for c in cells[1:])]))
     return buffer.getvalue().encode("utf-8")
 
 

@@ -1,10 +1,11 @@
 """Spreadsheet formula injection (CSV injection): text that a spreadsheet would run as a formula.
 
 A cell starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is taken by Excel, LibreOffice and
-Google Sheets as a formula, which can run commands or send data away when a clinician opens the file. Per the
-OWASP "CSV Injection" rule (owasp.org/www-community/attacks/CSV_Injection), every text cell the registry writes
-to a CSV file is neutralised by prefixing a single quote, so it shows as text; numbers are left as numbers (a
-negative number is not text and is not changed). Imports keep such text as given and report it as a warning.
+Google Sheets as a formula, which can run commands or send data away when a clinician opens the file. Per the OWASP
+"CSV Injection" rule (owasp.org/www-community/attacks/CSV_Injection), every text cell OpenIDDS writes to a CSV file
+(the registry's exports, the report's tables) is neutralised by prefixing a single quote, so it shows as text;
+numbers are left as numbers (a negative number is not text and is not changed). Imports keep such text as given and
+report it as a warning.
 """
 
 from __future__ import annotations
