@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import dose, program, pump, refill, registry, report, stats
+from openidds.cli import dose, program, pump, refill, registry, report, stats, web
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -16,6 +16,7 @@ app.add_typer(program.app, name="program")
 app.add_typer(refill.app, name="refill")
 app.add_typer(registry.app, name="registry")
 app.add_typer(report.app, name="report")
+app.add_typer(web.app, name="web")
 
 
 def main() -> None:

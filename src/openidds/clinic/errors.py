@@ -25,3 +25,7 @@ class ImportRejected(RegistryError):
         self.findings = findings
         errors = sum(f.severity == "error" for f in findings)
         super().__init__("import", source, f"a file without errors ({errors} errors found, nothing written)")
+
+
+class UnknownRecord(RegistryError):
+    """A record asked for by its key is not in the registry."""
