@@ -10,12 +10,13 @@ from pathlib import Path
 
 import httpx
 import pytest
+from argon2 import PasswordHasher
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import Engine, delete, insert, select
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
 from openidds.clinic import models as m
-from openidds.web import Role, add_user
+from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
 
@@ -45,9 +46,17 @@ def _pump_log_alarms(engine: Engine) -> None:
                         for seq, at, kind, data in events)
 
 
+@pytest.fixture(scope="session")
+def role_hashes() -> dict[Role, str]:
+    """Each role's user's argon2 password hash, hashed once for the session (each hash takes a tenth of a
+    second, on purpose)."""
+    return {role: PasswordHasher().hash(password(role)) for role in Role}
+
+
 @pytest.fixture
-def clinic(db_url: str) -> Iterator[Engine]:
-    """The test clinic with one user per role (no other user, no session)."""
+def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
+    """The test clinic with one user per role (no other user, no session); :func:`add_user` is tested on its own,
+    so the users are written with their hashes made once."""
     engine = connect(db_url)
     init_registry(engine)
     with engine.begin() as conn:
@@ -55,8 +64,10 @@ def clinic(db_url: str) -> Iterator[Engine]:
         conn.execute(delete(users_table))
     import_batch(engine, read_paths([GOOD]), "test", source="good")
     _pump_log_alarms(engine)
-    for role in Role:
-        add_user(engine, user_name(role), role, password(role), NOW)
+    with engine.begin() as conn:
+        conn.execute(insert(users_table), [{"name": user_name(role), "role": role.value, "password_hash": hashed,
+                                            "failed_logins": 0, "created_at": NOW}
+                                           for role, hashed in role_hashes.items()])
     yield engine
     engine.dispose()
 
