@@ -56,8 +56,10 @@ def create_app(engine: Engine, today: dt.date | None = None,
     templates = Jinja2Templates(directory=_HERE / "templates")
     templates.env.globals["htmx_version"] = HTMX_VERSION
 
-    def clinic_day() -> dt.date:
-        return today if today is not None else clock().date()
+    def clinic_now() -> dt.datetime:
+        """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""
+        now = clock()
+        return now if today is None else dt.datetime.combine(today, now.time())
 
     def current_user(request: Request) -> accounts.SessionUser:
         token = request.cookies.get(SESSION_COOKIE)
@@ -168,11 +170,11 @@ def create_app(engine: Engine, today: dt.date | None = None,
 
     @app.get("/today", response_class=HTMLResponse, include_in_schema=False)
     def today_page(request: Request, user: User) -> Response:
-        return page(request, "today.html", user, today=today_for(engine, user.role, clinic_day(), clock()))
+        return page(request, "today.html", user, today=today_for(engine, user.role, clinic_now()))
 
     @app.get("/today/sections", response_class=HTMLResponse, include_in_schema=False)
     def today_sections(request: Request, user: User) -> Response:
-        return page(request, "_today_sections.html", user, today=today_for(engine, user.role, clinic_day(), clock()))
+        return page(request, "_today_sections.html", user, today=today_for(engine, user.role, clinic_now()))
 
     @app.get("/patients", response_class=HTMLResponse, include_in_schema=False)
     def patients_page(request: Request, user: User) -> Response:
@@ -196,7 +198,7 @@ def create_app(engine: Engine, today: dt.date | None = None,
     @app.get("/api/today", tags=["worklists"])
     def api_today(user: User) -> dict[str, Any]:
         """Refills and follow-ups due, open alarms and (data managers) data-quality findings."""
-        return today_for(engine, user.role, clinic_day(), clock()).to_dict()
+        return today_for(engine, user.role, clinic_now()).to_dict()
 
     @app.get("/api/patients", tags=["patients"])
     def api_patients(user: User) -> list[dict[str, Any]]:

@@ -23,7 +23,7 @@ class Role(str, Enum):
 class Permission(str, Enum):
     """One thing a role may do."""
 
-    VIEW_TODAY = "view today"
+    VIEW_TODAY = "view the Today worklist"
     VIEW_PATIENTS = "view patients"
     VIEW_IDENTIFIERS = "view identifiers"
     VIEW_QUALITY_FINDINGS = "view data-quality findings"

@@ -35,10 +35,11 @@ class Today:
                 "findings": None if self.findings is None else [f.to_dict() for f in self.findings]}
 
 
-def today_for(engine: Engine, role: Role, today: dt.date, now: dt.datetime) -> Today:
-    """What needs doing on ``today`` (``now``, naive UTC, dates the alarms' age); refused for a role without
-    the Today page; findings only for a role that may see them."""
+def today_for(engine: Engine, role: Role, now: dt.datetime) -> Today:
+    """What needs doing on the day of ``now`` (naive UTC, from which the alarms' ages count); refused for a role
+    without the Today page; findings only for a role that may see them."""
     require(role, Permission.VIEW_TODAY)
+    today = now.date()
     findings = check_registry(engine, today) if may(role, Permission.VIEW_QUALITY_FINDINGS) else None
     return Today(today, HORIZON_DAYS, refills_due(engine, today, HORIZON_DAYS), open_alarms(engine, now),
                  follow_ups_due(engine, today, HORIZON_DAYS), findings)
