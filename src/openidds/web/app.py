@@ -50,7 +50,7 @@ def create_app(engine: Engine, today: dt.date | None = None,
                clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """The app on the registry ``engine``. ``today``: the clinic day the worklists are computed for (default:
     the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions."""
-    app = FastAPI(title="OpenIDDS clinic", version="0.1.0",
+    app = FastAPI(title="OpenIDDS clinic", version="0.1.0", docs_url=None, redoc_url=None,  # their pages use a CDN
                   description="The IDDS clinic's worklists and patient timelines. Not a medical device.")
     app.mount("/static", StaticFiles(directory=_HERE / "static"), name="static")
     templates = Jinja2Templates(directory=_HERE / "templates")
