@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 from openidds.cli import web
 from openidds.clinic import connect, import_batch, init_registry, patients, read_paths
 from openidds.errors import OpenIDDSError
-from openidds.web import log_in
+from openidds.web.accounts import log_in
 from openidds.web.server import prepare_example
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"

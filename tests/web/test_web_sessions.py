@@ -9,8 +9,17 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
-from openidds.web import AccountError, LoginRefused, Role, add_user, log_in, session_user, unlock, users
-from openidds.web.accounts import MAX_FAILED_LOGINS, SESSION_LIFETIME, users_table
+from openidds.web import AccountError, LoginRefused, Role
+from openidds.web.accounts import (
+    MAX_FAILED_LOGINS,
+    SESSION_LIFETIME,
+    add_user,
+    log_in,
+    session_user,
+    unlock,
+    users,
+    users_table,
+)
 
 from .conftest import NOW, form_token, log_in_as, password, user_name
 from .conftest import log_in as post_log_in
