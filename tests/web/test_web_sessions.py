@@ -1,4 +1,5 @@
-"""Log-in, log-out, CSRF refusal and lock-out after 5 failed log-ins, on SQLite and PostgreSQL."""
+"""Log-in, log-out, CSRF refusal, lock-out after 5 failed log-ins and the audit of user changes, on SQLite and
+PostgreSQL."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
+from openidds.clinic.audit_chain import verify_audit_chain
+from openidds.clinic.models import AuditEntry
 from openidds.web import AccountError, LoginRefused, Role
 from openidds.web.accounts import (
+    LOCK_OUT_AUTHOR,
     MAX_FAILED_LOGINS,
     SESSION_LIFETIME,
     add_user,
@@ -23,6 +28,11 @@ from openidds.web.accounts import (
 
 from .conftest import NOW, form_token, log_in_as, password, user_name
 from .conftest import log_in as post_log_in
+
+
+def audit_entries(engine: Engine) -> list[AuditEntry]:
+    with Session(engine) as session:
+        return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
 
 
 def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(client: TestClient) -> None:
@@ -79,7 +89,7 @@ def test_five_failed_log_ins_lock_the_account_until_an_administrator_unlocks_it(
     right = post_log_in(client, name, password(Role.NURSE))
     assert right.status_code == 401 and "locked" in right.text and "openidds_session" not in client.cookies
     assert [(u.failed_logins, u.locked) for u in users(clinic) if u.name == name] == [(MAX_FAILED_LOGINS, True)]
-    unlock(clinic, name)
+    unlock(clinic, name, NOW, "admin-1")
     assert post_log_in(client, name, password(Role.NURSE)).status_code == 303
 
 
@@ -122,14 +132,14 @@ def test_passwords_are_stored_as_argon2_hashes_only(clinic: Engine) -> None:
 ])
 def test_add_user_refuses_bad_input(clinic: Engine, name: str, secret: str, field: str) -> None:
     with pytest.raises(AccountError) as refused:
-        add_user(clinic, name, Role.NURSE, secret, NOW)
+        add_user(clinic, name, Role.NURSE, secret, NOW, "admin-1")
     assert refused.value.field == field and "expected" in str(refused.value)
     assert secret not in str(refused.value)
 
 
 def test_unlock_refuses_an_unknown_name(clinic: Engine) -> None:
     with pytest.raises(AccountError, match="existing user"):
-        unlock(clinic, "nobody")
+        unlock(clinic, "nobody", NOW, "admin-1")
 
 
 def test_log_in_page_shows_the_refusal_and_keeps_the_name(client: TestClient) -> None:
@@ -138,6 +148,22 @@ def test_log_in_page_shows_the_refusal_and_keeps_the_name(client: TestClient) ->
 
 
 def test_an_added_user_logs_in_with_their_password(clinic: Engine) -> None:
-    added = add_user(clinic, "second-nurse", Role.NURSE, "a long enough passphrase", NOW)
+    added = add_user(clinic, "second-nurse", Role.NURSE, "a long enough passphrase", NOW, "admin-1")
     assert (added.name, added.role, added.locked) == ("second-nurse", Role.NURSE, False)
     assert log_in(clinic, "second-nurse", "a long enough passphrase", NOW).user.role == Role.NURSE
+
+
+def test_user_changes_are_audited_without_the_hash_and_keep_the_chain_whole(client: TestClient,
+                                                                           clinic: Engine) -> None:
+    add_user(clinic, "second-nurse", Role.NURSE, "a long enough passphrase", NOW, "admin-1")
+    for attempt in range(MAX_FAILED_LOGINS):
+        post_log_in(client, "second-nurse", f"guess {attempt}")
+    unlock(clinic, "second-nurse", NOW, "admin-1")
+    entries = audit_entries(clinic)
+    web = [(e.user_name, e.action, e.before, e.after) for e in entries if e.table_name == "web_users"]
+    assert [(who, action) for who, action, _, _ in web] == [("admin-1", "insert"), (LOCK_OUT_AUTHOR, "update"),
+                                                           ("admin-1", "update")]
+    assert web[0][3]["name"] == "second-nurse" and web[0][3]["role"] == "nurse"
+    assert not any("argon2" in str(e.before) + str(e.after) for e in entries)
+    assert web[2][2]["failed_logins"] == MAX_FAILED_LOGINS and web[2][3]["locked_at"] is None
+    assert verify_audit_chain(clinic).findings == []

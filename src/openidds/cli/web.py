@@ -12,7 +12,7 @@ from rich.table import Table
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
-from openidds.cli.registry import Db, _engine
+from openidds.cli.registry import Db, _engine, _user
 from openidds.errors import OpenIDDSError
 from openidds.web.roles import Role
 
@@ -22,6 +22,8 @@ app = typer.Typer(help="The clinic web app: serve it, and manage its users.", no
 user_app = typer.Typer(help="Users of the web app: add, list, unlock.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+By = Annotated[str | None, typer.Option("--user", help="Who makes the change (audit trail; default: $OPENIDDS_USER, "
+                                                         "else the login name).")]
 
 
 def _utc_now() -> dt.datetime:
@@ -36,6 +38,7 @@ def user_add(
                                                  help="Read the password from the first line of standard input "
                                                       "instead of prompting.")] = False,
     db: Db = None,
+    by: By = None,
     as_json: AsJson = False,
 ) -> None:
     """Add a user (the first one: an administrator). There is no default password: type one (twice) at the
@@ -47,7 +50,7 @@ def user_add(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(_engine(db), name, role, password, _utc_now())
+        user = add_user(_engine(db), name, role, password, _utc_now(), _user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -76,13 +79,13 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
 
 
 @user_app.command("unlock")
-def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name.")], db: Db = None,
+def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name.")], db: Db = None, by: By = None,
                 as_json: AsJson = False) -> None:
     """Lift a lock-out (after 5 failed log-ins in a row) and reset the count."""
     from openidds.web.accounts import unlock
 
     try:
-        unlock(_engine(db), name)
+        unlock(_engine(db), name, _utc_now(), _user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:

@@ -1,9 +1,11 @@
 """Users of the web app and their sessions, kept in the registry's database (migration ``0004``).
 
-Passwords are stored as argon2id hashes only. Five failed log-ins in a row lock an account until an
-administrator unlocks it (``openidds web user unlock``); a successful log-in resets the count. A session is a
-random token held in the browser's cookie; the database keeps only its SHA-256, with the session's CSRF token
-and an absolute expiry. Time is an argument (``now``, naive UTC) so tests can set it.
+Passwords are stored as argon2id hashes only. Adding a user, a lock-out and an unlock are written to the
+registry's audit trail (table ``web_users``; never the hash), in the change's own transaction. Five failed
+log-ins in a row lock an account until an administrator unlocks it (``openidds web user unlock``); a
+successful log-in resets the count. A session is a random token held in the browser's cookie; the database
+keeps only its SHA-256, with the session's CSRF token and an absolute expiry. Time is an argument (``now``,
+naive UTC) so tests can set it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     ForeignKey,
@@ -33,6 +36,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from openidds.clinic import audit, audit_chain
+from openidds.clinic.models import AuditEntry
+from openidds.clinic.validation import check_author
 from openidds.web.errors import AccountError, LoginRefused
 from openidds.web.roles import Role
 
@@ -40,6 +46,8 @@ MAX_FAILED_LOGINS = 5
 """Failed log-ins in a row that lock an account."""
 SESSION_LIFETIME = dt.timedelta(hours=12)
 """A session ends this long after its log-in, whatever the activity (one clinic shift)."""
+LOCK_OUT_AUTHOR = "openidds web"
+"""The audit trail's author of an automatic lock-out."""
 MIN_PASSWORD_CHARS = 12
 MAX_NAME_CHARS = 120
 
@@ -122,14 +130,27 @@ def check_password(password: str) -> str:
     return password
 
 
-def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datetime) -> User:
-    """Create a user; a name already taken is refused."""
+def _audit(conn: Connection, by: str, now: dt.datetime, action: str, user_id: int, before: dict[str, object] | None,
+           after: dict[str, object] | None, source: str) -> None:
+    """One audit entry on a user account, sealed into the registry's hash chain."""
+    audit_chain.hold_chain(conn)
+    conn.execute(insert(AuditEntry), audit.audit_rows(by, now, action, users_table.name, [(user_id, before, after)],
+                                                      source))
+    audit_chain.seal(conn, 1)
+
+
+def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datetime, by: str) -> User:
+    """Create a user (audited as done by ``by``); a name already taken is refused."""
     check_name(name)
     check_password(password)
+    check_author(by, None)
     try:
         with engine.begin() as conn:
-            conn.execute(insert(users_table).values(name=name, role=role.value, password_hash=_hasher().hash(password),
-                                                    failed_logins=0, created_at=now))
+            user_id = conn.execute(insert(users_table).values(
+                name=name, role=role.value, password_hash=_hasher().hash(password), failed_logins=0, created_at=now,
+            ).returning(users_table.c.id)).scalar_one()
+            _audit(conn, by, now, "insert", user_id, None, {"name": name, "role": role.value, "created_at": now},
+                   "openidds web user add")
     except IntegrityError:
         raise AccountError("name", name, "a name no other user has (choose another)") from None
     return User(name, role, 0, False)
@@ -143,13 +164,17 @@ def users(engine: Engine) -> list[User]:
     return [User(name, Role(role), failed, locked is not None) for name, role, failed, locked in rows]
 
 
-def unlock(engine: Engine, name: str) -> None:
-    """Lift a lock-out and reset the failed log-in count; an unknown name is refused."""
+def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
+    """Lift a lock-out and reset the failed log-in count (audited as done by ``by``); an unknown name is refused."""
+    check_author(by, None)
+    u = users_table.c
     with engine.begin() as conn:
-        done = conn.execute(update(users_table).where(users_table.c.name == name)
-                            .values(failed_logins=0, locked_at=None)).rowcount
-    if not done:
-        raise AccountError("name", name, "the name of an existing user (`openidds web user list` shows them)")
+        row = conn.execute(select(u.id, u.failed_logins, u.locked_at).where(u.name == name)).first()
+        if row is None:
+            raise AccountError("name", name, "the name of an existing user (`openidds web user list` shows them)")
+        conn.execute(update(users_table).where(u.id == row.id).values(failed_logins=0, locked_at=None))
+        _audit(conn, by, now, "update", row.id, {"failed_logins": row.failed_logins, "locked_at": row.locked_at},
+               {"failed_logins": 0, "locked_at": None}, "openidds web user unlock")
 
 
 def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
@@ -173,6 +198,9 @@ def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
                 .values(failed_logins=u.failed_logins + 1,
                         locked_at=case((u.failed_logins + 1 >= MAX_FAILED_LOGINS, now), else_=u.locked_at))
                 .returning(u.failed_logins)).scalar_one()
+            if failed == MAX_FAILED_LOGINS:
+                _audit(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
+                       f"lock-out after {MAX_FAILED_LOGINS} failed log-ins")
         raise _locked(name) if failed >= MAX_FAILED_LOGINS else refused
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     values: dict[str, object] = {"failed_logins": 0}
