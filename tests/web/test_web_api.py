@@ -50,6 +50,11 @@ def test_without_a_session_pages_go_to_log_in_and_the_api_answers_401(client: Te
             assert response.status_code == 303 and response.headers["location"] == "/login"
 
 
+def test_a_partial_update_after_the_session_ended_sends_the_whole_page_to_log_in(client: TestClient) -> None:
+    response = client.get("/today/sections", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert response.headers["hx-redirect"] == "/login" and response.text == ""
+
+
 def test_home_sends_each_role_to_its_first_page(client: TestClient) -> None:
     homes = {Role.NURSE: "/today", Role.DATA_MANAGER: "/today", Role.PHYSICIAN: "/today",
              Role.RESEARCHER: "/patients", Role.ADMINISTRATOR: "/users"}

@@ -1,6 +1,7 @@
 """End to end in a real browser: Debian's Chromium driven by Playwright against the app served by uvicorn on
-the loopback interface. A nurse logs in, sees the due refill on Today and opens the patient; a researcher sees
-no names. Screenshots of each page are saved (their folder is printed) to be looked at."""
+the loopback interface. A nurse logs in, sees the due refill on Today, opens the patient and logs out; a
+refresh of the Today lists without a session takes the page to log in; a researcher sees no names.
+Screenshots of each page are saved (their folder is printed) to be looked at."""
 
 from __future__ import annotations
 
@@ -94,6 +95,11 @@ def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
             assert page.url == served + "/login"
             page.goto(served + "/today")
             assert page.url == served + "/login"  # the session ended on the server
+
+            _log_in(page, served, Role.NURSE)
+            page.context.clear_cookies()  # the session is gone when the Today lists next refresh
+            page.evaluate("htmx.ajax('GET', '/today/sections', '#today-sections')")
+            page.wait_for_url(served + "/login")
 
             _log_in(page, served, Role.RESEARCHER)
             assert page.url == served + "/patients"

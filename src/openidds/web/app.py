@@ -101,6 +101,8 @@ def create_app(engine: Engine, today: dt.date | None = None,
     def _not_logged_in(request: Request, exc: NotLoggedIn) -> Response:
         if is_api(request):
             return refusal(request, exc, 401)
+        if request.headers.get("HX-Request") == "true":  # a partial update: the whole page goes to log in
+            return Response(status_code=200, headers={"HX-Redirect": "/login"})
         return RedirectResponse("/login", status_code=303)
 
     @app.exception_handler(Forbidden)
