@@ -1,132 +1,17 @@
-"""Registry test fixtures: every database test runs on SQLite and on a real PostgreSQL 15 server.
-
-The PostgreSQL server is the one named by ``OPENIDDS_TEST_PG_URL`` (its user needs CREATEDB), or a throwaway
-cluster that this fixture creates in a temporary folder, starts on a free loopback port and removes at the end
-of the session. If it cannot start, the tests fail with the server's own message: they are never skipped.
-"""
+"""Registry test fixtures: the ``db_url`` fixture (tests/conftest.py) runs each database test on SQLite and on
+a real PostgreSQL 15 server; ``engine`` opens it initialised."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
-import tempfile
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
 from openidds.clinic import connect, init_registry
-from openidds.clinic.models import Base
 
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 DATA = Path(__file__).resolve().parents[1] / "data" / "clinic"
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_owner(args: list[str], owner: str | None) -> list[str]:
-    return ["runuser", "-u", owner, "--", *args] if owner else args
-
-
-def _run(args: list[str], what: str, log: Path | None = None) -> None:
-    result = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
-    if result.returncode != 0:
-        server_log = log.read_text() if log is not None and log.exists() else ""
-        raise RuntimeError(f"PostgreSQL {what} failed ({result.returncode}): {result.stdout}\n{result.stderr}\n"
-                           f"{server_log}")
-
-
-@pytest.fixture(scope="session")
-def pg_server_url() -> Iterator[str]:
-    """A PostgreSQL server URL (psycopg 3) whose user may create databases."""
-    given = os.environ.get("OPENIDDS_TEST_PG_URL")
-    if given:
-        yield given
-        return
-    owner = "postgres" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="openidds-pg-"))
-    data, sockets, log = root / "data", root / "sock", root / "server.log"
-    sockets.mkdir()
-    if owner:
-        shutil.chown(root, owner)
-        shutil.chown(sockets, owner)
-    port = _free_port()
-    started = False
-    try:
-        _run(_as_owner([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
-                        "-E", "UTF8", "--locale=C"], owner), "initdb")
-        options = f"-p {port} -k {sockets} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off " \
-                  "-c full_page_writes=off"
-        _run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60",
-                        "start"], owner), "start", log)
-        started = True
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        if started:
-            _run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], owner), "stop")
-        shutil.rmtree(root, ignore_errors=True)
-
-
-@pytest.fixture
-def fresh_pg_url(pg_server_url: str) -> Iterator[str]:
-    """A new, empty PostgreSQL database for one test, dropped afterwards."""
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    name = f"openidds_test_{uuid.uuid4().hex[:12]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture(scope="session")
-def pg_registry_url(pg_server_url: str) -> Iterator[str]:
-    """One PostgreSQL database migrated by ``init_registry`` for the session (creating a database per test
-    costs half a second; emptying the tables costs a few milliseconds)."""
-    admin = create_engine(pg_server_url, isolation_level="AUTOCOMMIT")
-    name = f"openidds_registry_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(pg_server_url).set(database=name).render_as_string(hide_password=False)
-    engine = connect(url)
-    init_registry(engine)
-    engine.dispose()
-    try:
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
-@pytest.fixture
-def clean_pg_url(pg_registry_url: str) -> str:
-    """The session's PostgreSQL registry with every table emptied and its id sequences restarted."""
-    engine = create_engine(pg_registry_url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    return pg_registry_url
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A registry database URL, once per backend (SQLite empty, PostgreSQL already migrated)."""
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'registry.sqlite'}"
-    return request.getfixturevalue("clean_pg_url")
 
 
 @pytest.fixture

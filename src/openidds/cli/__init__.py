@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import cohort, dose, program, pump, refill, registry, report, stats
+from openidds.cli import cohort, dose, program, pump, refill, registry, report, stats, web
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -17,6 +17,7 @@ app.add_typer(refill.app, name="refill")
 app.add_typer(registry.app, name="registry")
 app.add_typer(report.app, name="report")
 app.add_typer(cohort.app, name="cohort")
+app.add_typer(web.app, name="web")
 
 
 def main() -> None:

@@ -38,3 +38,7 @@ class RuleViolation(RegistryError):
         super().__init__("record", first.record, f"a change that keeps rule {first.rule} ({first.message}; changed "
                          f"record: {first.location}){more}; "
                          "nothing was written: correct the dates or values and save again")
+
+
+class UnknownRecord(RegistryError):
+    """A record asked for by its key is not in the registry."""

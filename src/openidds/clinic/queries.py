@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Connection, Engine, Select, func, select
 
 from openidds.clinic import models
 
@@ -64,6 +64,22 @@ class RefillDue:
         return {k: _iso(v) for k, v in asdict(self).items()}
 
 
+def active_implants(conn: Connection, patient_ids: Select[Any]) -> set[int]:
+    """The ids of the active implants (:func:`active_implant`) of the patients whose ids ``patient_ids`` selects."""
+    i, e = models.Implant, models.Exit
+    their_implants = (
+        select(i.patient_id, i.id, i.implant_date, i.explant_date, i.replaces_implant_id, e.id.is_not(None))
+        .outerjoin(e, e.patient_id == i.patient_id).where(i.patient_id.in_(patient_ids))
+    )
+    implants: dict[int, list[ImplantFacts]] = defaultdict(list)
+    exited: set[int] = set()
+    for patient_id, implant_id, implant_date, explant_date, replaces, has_exit in conn.execute(their_implants):
+        implants[patient_id].append(ImplantFacts(implant_id, implant_date, explant_date, replaces))
+        if has_exit:
+            exited.add(patient_id)
+    return {a for patient_id, own in implants.items() if (a := active_implant(own, patient_id in exited)) is not None}
+
+
 def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[RefillDue]:
     """Active implants (:func:`active_implant`) due for a refill by ``today + within_days``, soonest first;
     overdue pumps have negative ``days_left``.
@@ -72,7 +88,7 @@ def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[R
     then read in full to decide which of their implants is in place.
     """
     horizon = today + dt.timedelta(days=within_days)
-    r, i, p, s, e = models.RefillStatus, models.Implant, models.Patient, models.Site, models.Exit
+    r, i, p, s = models.RefillStatus, models.Implant, models.Patient, models.Site
     due = (
         select(i.id, s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.next_refill_due)
         .select_from(r).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
@@ -80,18 +96,8 @@ def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[R
         .order_by(r.next_refill_due, s.code, p.patient_code)
     )
     patients_due = select(i.patient_id).join(r, r.implant_id == i.id).where(r.next_refill_due <= horizon)
-    their_implants = (
-        select(i.patient_id, i.id, i.implant_date, i.explant_date, i.replaces_implant_id, e.id.is_not(None))
-        .outerjoin(e, e.patient_id == i.patient_id).where(i.patient_id.in_(patients_due))
-    )
     with engine.connect() as conn:
-        implants: dict[int, list[ImplantFacts]] = defaultdict(list)
-        exited: set[int] = set()
-        for patient_id, implant_id, implant_date, explant_date, replaces, has_exit in conn.execute(their_implants):
-            implants[patient_id].append(ImplantFacts(implant_id, implant_date, explant_date, replaces))
-            if has_exit:
-                exited.add(patient_id)
-        active = {active_implant(own, patient_id in exited) for patient_id, own in implants.items()}
+        active = active_implants(conn, patients_due)
         return [RefillDue(site, code, day, serial, at, next_due, (next_due - today).days)
                 for implant_id, site, code, day, serial, at, next_due in conn.execute(due)
                 if implant_id in active and next_due is not None]

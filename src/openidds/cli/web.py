@@ -1,0 +1,134 @@
+"""`openidds web`: the clinic web app (serve) and its users (user add, list, unlock)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from openidds.cli.errors import fail
+from openidds.cli.output import console
+from openidds.cli.registry import Db, _engine, _user
+from openidds.errors import OpenIDDSError
+from openidds.web.roles import Role
+
+EXAMPLE_DB = "openidds-example.sqlite"
+
+app = typer.Typer(help="The clinic web app: serve it, and manage its users.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of the web app: add, list, unlock.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+By = Annotated[str | None, typer.Option("--user", help="Who makes the change (audit trail; default: $OPENIDDS_USER, "
+                                                         "else the login name).")]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@user_app.command("add")
+def user_add(
+    name: Annotated[str, typer.Argument(help="The user's log-in name.")],
+    role: Annotated[Role, typer.Option("--role", help="What the user may do.")],
+    password_stdin: Annotated[bool, typer.Option("--password-stdin",
+                                                 help="Read the password from the first line of standard input "
+                                                      "instead of prompting.")] = False,
+    db: Db = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Add a user (the first one: an administrator). There is no default password: type one (twice) at the
+    prompt, or pipe it with --password-stdin."""
+    from openidds.web.accounts import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        user = add_user(_engine(db), name, role, password, _utc_now(), _user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({"name": user.name, "role": user.role.value}))
+    else:
+        console().print(f"user [bold]{user.name}[/] added as {user.role.value}", highlight=False)
+
+
+@user_app.command("list")
+def user_list(db: Db = None, as_json: AsJson = False) -> None:
+    """Every user with role, failed log-ins and lock-out."""
+    from openidds.web.accounts import users
+
+    try:
+        rows = users(_engine(db))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps([{"name": u.name, "role": u.role.value, "failed_logins": u.failed_logins,
+                                "locked": u.locked} for u in rows]))
+        return
+    table = Table("name", "role", "failed log-ins", "locked")
+    for u in rows:
+        table.add_row(u.name, u.role.value, str(u.failed_logins), "locked" if u.locked else "")
+    console().print(table)
+
+
+@user_app.command("unlock")
+def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name.")], db: Db = None, by: By = None,
+                as_json: AsJson = False) -> None:
+    """Lift a lock-out (after 5 failed log-ins in a row) and reset the count."""
+    from openidds.web.accounts import unlock
+
+    try:
+        unlock(_engine(db), name, _utc_now(), _user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({"name": name, "locked": False}))
+    else:
+        console().print(f"user [bold]{name}[/] unlocked", highlight=False)
+
+
+@app.command()
+def serve(
+    db: Db = None,
+    example: Annotated[bool, typer.Option(
+        "--example", help=f"Serve the bundled example clinic (synthetic patients), loaded into an empty registry; "
+                          f"without --db, into {EXAMPLE_DB} in the current folder.")] = False,
+    today: Annotated[str | None, typer.Option(
+        "--today", help="The clinic day the worklists are for, YYYY-MM-DD (default: today; with --example: the "
+                        "example's data cut-off).")] = None,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (several need PostgreSQL to "
+                                                               "write concurrently).")] = 1,
+) -> None:
+    """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
+    `openidds web user add`)."""
+    from openidds.clinic.examples import EXAMPLE_CUTOFF
+    from openidds.web.server import prepare_example
+    from openidds.web.server import serve as run
+
+    try:
+        day = dt.date.fromisoformat(today) if today else None
+    except ValueError:
+        raise fail(OpenIDDSError("--today", today, "a date YYYY-MM-DD")) from None
+    try:
+        if example:
+            db = db or EXAMPLE_DB
+            loaded = prepare_example(_engine(db, ready=False))
+            if loaded:
+                console().print(f"example clinic loaded into {db}", highlight=False)
+            day = day or EXAMPLE_CUTOFF
+        engine = _engine(db)
+    except OpenIDDSError as exc:
+        raise fail(exc) from None
+    shown = engine.url.render_as_string(hide_password=True)
+    console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
+                    f"{(day or _utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
+    run(engine.url.render_as_string(hide_password=False), host, port, workers, day)

@@ -1,0 +1,79 @@
+"""Follow-up visits due: a simple schedule after the first implant, as the registry's outcome windows read it.
+
+Targets are days 91, 182 and 365 after the first implant (the 3-, 6- and 12-month outcomes of the analysis
+dataset), then every 182 days. A target is met by a follow-up or telephone visit within ±45 days of it (the
+analysis dataset's window); it is due from 14 days before it until its window closes. Patients with an exit
+record are no longer followed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, func, select
+
+from openidds.clinic import models
+
+FIRST_TARGETS_DAYS = (91, 182, 365)
+"""The first follow-up targets, in days after the first implant."""
+LATER_EVERY_DAYS = 182
+"""After the last first target, a follow-up this often."""
+WINDOW_DAYS = 45
+"""A visit within this many days of a target meets it."""
+COUNTED_VISITS = ("follow_up", "telephone")
+
+
+def targets(first_implant: dt.date, until: dt.date) -> list[dt.date]:
+    """The follow-up target dates after ``first_implant``, up to ``until``."""
+    out: list[dt.date] = []
+    while (target := first_implant + dt.timedelta(days=_target_days(len(out)))) <= until:
+        out.append(target)
+    return out
+
+
+def _target_days(n: int) -> int:
+    """Days from the first implant to the ``n``-th target (from 0)."""
+    if n < len(FIRST_TARGETS_DAYS):
+        return FIRST_TARGETS_DAYS[n]
+    return FIRST_TARGETS_DAYS[-1] + (n - len(FIRST_TARGETS_DAYS) + 1) * LATER_EVERY_DAYS
+
+
+@dataclass(frozen=True)
+class FollowUpDue:
+    """A follow-up visit a patient needs: its target date, and days until it (negative: overdue)."""
+
+    site: str
+    patient_id: str
+    first_implant: dt.date
+    target: dt.date
+    days_left: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"site": self.site, "patient_id": self.patient_id, "first_implant": self.first_implant.isoformat(),
+                "target": self.target.isoformat(), "days_left": self.days_left}
+
+
+def follow_ups_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[FollowUpDue]:
+    """Follow-ups due by ``today + within_days`` whose window is still open and that no visit has met,
+    soonest first."""
+    p, i, s, e, v = models.Patient, models.Implant, models.Site, models.Exit, models.Visit
+    horizon = today + dt.timedelta(days=within_days)
+    followed = (select(p.id, s.code, p.patient_code, func.min(i.implant_date))
+                .join(s, s.id == p.site_id).join(i, i.patient_id == p.id).outerjoin(e, e.patient_id == p.id)
+                .where(e.id.is_(None)).group_by(p.id, s.code, p.patient_code))
+    visits = select(v.patient_id, v.visit_date).where(v.visit_type.in_(COUNTED_VISITS))
+    with engine.connect() as conn:
+        seen: dict[int, list[dt.date]] = defaultdict(list)
+        for patient_id, day in conn.execute(visits):
+            seen[patient_id].append(day)
+        rows = conn.execute(followed).all()
+    window = dt.timedelta(days=WINDOW_DAYS)
+    out = []
+    for patient_id, site, code, first in rows:
+        for target in targets(first, horizon):
+            if target + window >= today and not any(abs(day - target) <= window for day in seen[patient_id]):
+                out.append(FollowUpDue(site, code, first, target, (target - today).days))
+    return sorted(out, key=lambda f: (f.target, f.site, f.patient_id))

@@ -1,0 +1,157 @@
+"""A patient's timeline from screening trial to exit, oldest first: what the Patient page shows.
+
+Entries carry no free text and no device serial number; the direct identifiers (names, MRN, birth date,
+postal code, pump serials) come separately and only when asked for, so a researcher's view has none.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from openidds.clinic import models, rules
+from openidds.clinic.database import sessions
+from openidds.clinic.errors import UnknownRecord
+from openidds.pump.events import EventKind
+
+_ALARM_EVENTS = (EventKind.ALARM.value, EventKind.ALARM_CLEARED.value)
+
+
+class EntryKind(str, Enum):
+    """What a timeline entry records."""
+
+    SCREENING_TRIAL = "screening trial"
+    IMPLANT = "implant"
+    EXPLANT = "explant"
+    PROGRAM = "program"
+    REFILL = "refill"
+    ALARM = "alarm"
+    VISIT = "visit"
+    COMPLICATION = "complication"
+    EXIT = "exit"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One dated entry; ``flagged`` marks what needs a look (a discrepancy over the limit, a critical alarm,
+    a severe complication)."""
+
+    on: dt.date
+    kind: EntryKind
+    summary: str
+    flagged: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"on": self.on.isoformat(), "kind": self.kind.value, "summary": self.summary, "flagged": self.flagged}
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """A patient's entries, oldest first, and their direct identifiers when the reader may see them."""
+
+    site: str
+    patient_id: str
+    identifiers: dict[str, str] | None
+    entries: list[Entry]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"site": self.site, "patient_id": self.patient_id, "identifiers": self.identifiers,
+                "entries": [e.to_dict() for e in self.entries]}
+
+
+def _g(value: float | None, unit: str) -> str:
+    return "?" if value is None else f"{value:g} {unit}"
+
+
+def _refill(refill: models.Refill, reservoir_ml: float | None) -> Entry:
+    text = f"{_g(refill.volume_added_ml, 'mL')} of {refill.drug or 'drug not recorded'}"
+    if refill.concentration_mg_per_ml is not None:
+        text += f" {refill.concentration_mg_per_ml:g} mg/mL"
+    flagged = False
+    w, e = refill.withdrawn_residual_ml, refill.expected_residual_ml
+    if w is not None and e is not None:
+        limit = rules.refill_discrepancy_limit(reservoir_ml)
+        flagged = abs(w - e) > limit
+        text += f"; withdrawn {w:g} mL vs expected {e:g} mL: discrepancy {w - e:+g} mL"
+        text += f" (over the {limit:g} mL limit: investigate)" if flagged else ""
+    if refill.next_refill_due is not None:
+        text += f"; next refill due {refill.next_refill_due.isoformat()}"
+    return Entry(refill.refilled_at.date(), EntryKind.REFILL, text, flagged)
+
+
+def _visit(visit: models.Visit) -> Entry:
+    parts = [visit.visit_type.replace("_", "-")]
+    if visit.nrs is not None:
+        parts.append(f"NRS {visit.nrs}")
+    if visit.eq5d_index is not None:
+        parts.append(f"EQ-5D index {visit.eq5d_index:g}")
+    if visit.ome_mg_per_day is not None:
+        parts.append(f"systemic OME {visit.ome_mg_per_day:g} mg/day")
+    return Entry(visit.visit_date, EntryKind.VISIT, ", ".join(parts))
+
+
+def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bool) -> Timeline:
+    """The timeline of patient ``site``/``patient_id``; ``identifiers``: include their direct identifiers.
+    An unknown patient is refused."""
+    m = models
+    with sessions(engine)() as session:
+        patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
+                                                                       m.Patient.patient_code == patient_id)).first()
+        if patient is None:
+            raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID "
+                                "as on the patient list)")
+        pid = patient.id
+        implants = list(session.scalars(select(m.Implant).where(m.Implant.patient_id == pid)
+                                        .order_by(m.Implant.implant_date)))
+        ids = [i.id for i in implants]
+        trials = session.scalars(select(m.ScreeningTrial).where(m.ScreeningTrial.patient_id == pid)).all()
+        programs = session.scalars(select(m.PumpProgram).where(m.PumpProgram.implant_id.in_(ids))).all()
+        refills = session.scalars(select(m.Refill).where(m.Refill.implant_id.in_(ids))).all()
+        alarms = session.scalars(select(m.PumpAlarm).where(m.PumpAlarm.implant_id.in_(ids))).all()
+        events = session.scalars(select(m.PumpEvent).where(m.PumpEvent.implant_id.in_(ids),
+                                                           m.PumpEvent.kind.in_(_ALARM_EVENTS))
+                                 .order_by(m.PumpEvent.implant_id, m.PumpEvent.seq)).all()
+        visits = session.scalars(select(m.Visit).where(m.Visit.patient_id == pid)).all()
+        complications = session.scalars(select(m.Complication).where(m.Complication.patient_id == pid)).all()
+        exits = session.scalars(select(m.Exit).where(m.Exit.patient_id == pid)).all()
+    reservoir = {i.id: i.reservoir_ml for i in implants}
+    entries = [Entry(t.trial_date, EntryKind.SCREENING_TRIAL, f"{t.drug or 'drug not recorded'} "
+                     f"{_g(t.dose_mg, 'mg')} {t.route or ''}: {t.response or 'response not recorded'}")
+               for t in trials if t.trial_date is not None]
+    for i in implants:
+        model = i.device_model or "model not recorded"
+        entries.append(Entry(i.implant_date, EntryKind.IMPLANT, f"{i.kind} implant, {model}, "
+                             f"{_g(i.reservoir_ml, 'mL')} reservoir, catheter tip {i.catheter_tip_level or '?'}"))
+        if i.explant_date is not None:
+            entries.append(Entry(i.explant_date, EntryKind.EXPLANT,
+                                 f"explant: {i.explant_reason or 'reason not recorded'}", True))
+    entries += [Entry(p.started_at.date(), EntryKind.PROGRAM, f"{p.drug} {p.concentration_mg_per_ml:g} mg/mL at "
+                      f"{p.daily_dose_mg_per_day:g} mg/day" + (f", {p.mode}" if p.mode else ""))
+                for p in programs]
+    entries += [_refill(r, reservoir[r.implant_id]) for r in refills]
+    entries += [Entry(a.at.date(), EntryKind.ALARM, f"{a.kind} {a.code} ({a.severity or 'severity not recorded'})"
+                      + (f", resolved {a.resolved_at.date().isoformat()}" if a.resolved_at else ", open"),
+                      a.severity == "critical" and a.resolved_at is None) for a in alarms]
+    entries += [Entry(ev.at.date(), EntryKind.ALARM,
+                      f"pump log: {ev.data.get('alarm')} ({ev.data.get('severity')})" if ev.kind == EventKind.ALARM
+                      else f"pump log: {ev.data.get('alarm')} cleared", ev.data.get("severity") == "critical")
+                for ev in events]
+    entries += [_visit(v) for v in visits]
+    entries += [Entry(c.onset_date, EntryKind.COMPLICATION, f"{c.kind.replace('_', ' ')}, grade {c.grade}, "
+                      f"{c.action}" + (f", resolved {c.resolved_date.isoformat()}" if c.resolved_date else ""),
+                      c.grade >= 3) for c in complications]
+    entries += [Entry(x.exit_date, EntryKind.EXIT, f"exit: {x.reason}") for x in exits]
+    entries.sort(key=lambda e: (e.on, list(EntryKind).index(e.kind)))
+    shown = None
+    if identifiers:
+        shown = {k: str(v) for k, v in (("given_name", patient.given_name), ("family_name", patient.family_name),
+                                        ("mrn", patient.mrn), ("birth_date", patient.birth_date),
+                                        ("postal_code", patient.postal_code),
+                                        ("pump_serials", ", ".join(i.serial_number for i in implants
+                                                                   if i.serial_number) or None))
+                 if v is not None}
+    return Timeline(site, patient_id, shown, entries)

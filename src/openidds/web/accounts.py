@@ -1,0 +1,243 @@
+"""Users of the web app and their sessions, kept in the registry's database (migration ``0004``).
+
+Passwords are stored as argon2id hashes only. Adding a user, a lock-out and an unlock are written to the
+registry's audit trail (table ``web_users``; never the hash), in the change's own transaction. Five failed
+log-ins in a row lock an account until an administrator unlocks it (``openidds web user unlock``); a
+successful log-in resets the count. A session is a random token held in the browser's cookie; the database
+keeps only its SHA-256, with the session's CSRF token and an absolute expiry. Time is an argument (``now``,
+naive UTC) so tests can set it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+from dataclasses import dataclass
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from sqlalchemy import (
+    Column,
+    Connection,
+    DateTime,
+    Engine,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    case,
+    delete,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from openidds.clinic import audit, audit_chain
+from openidds.clinic.models import AuditEntry
+from openidds.clinic.validation import check_author
+from openidds.web.errors import AccountError, LoginRefused
+from openidds.web.roles import Role
+
+MAX_FAILED_LOGINS = 5
+"""Failed log-ins in a row that lock an account."""
+SESSION_LIFETIME = dt.timedelta(hours=12)
+"""A session ends this long after its log-in, whatever the activity (one clinic shift)."""
+LOCK_OUT_AUTHOR = "openidds web"
+"""The audit trail's author of an automatic lock-out."""
+MIN_PASSWORD_CHARS = 12
+MAX_NAME_CHARS = 120
+
+metadata = MetaData()
+users_table = Table(
+    "web_users", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(MAX_NAME_CHARS), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", String(255), nullable=False),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_at", DateTime),
+    Column("created_at", DateTime, nullable=False),
+)
+sessions_table = Table(
+    "web_sessions", metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("user_id", ForeignKey("web_users.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+)
+
+
+@cache
+def _hasher() -> PasswordHasher:
+    return PasswordHasher()
+
+
+@cache
+def _decoy_hash() -> str:
+    """A hash checked when the name is unknown, so a log-in takes as long whether or not the user exists."""
+    return _hasher().hash(secrets.token_urlsafe(16))
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    """A user as the app sees them: name, role and whether the account is locked."""
+
+    name: str
+    role: Role
+    failed_logins: int
+    locked: bool
+
+
+@dataclass(frozen=True)
+class SessionUser:
+    """The user of a live session, with the CSRF token every form and write call of the session must carry."""
+
+    name: str
+    role: Role
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class Login:
+    """A new session: the token for the cookie (the database keeps only its hash) and its user."""
+
+    token: str
+    user: SessionUser
+
+
+def check_name(name: str) -> str:
+    """A user name as stored: 1–120 visible characters, no leading or trailing space."""
+    if not name or name != name.strip() or len(name) > MAX_NAME_CHARS or not name.isprintable():
+        raise AccountError("name", name, f"1–{MAX_NAME_CHARS} printable characters without leading or trailing "
+                           "spaces")
+    return name
+
+
+def check_password(password: str) -> str:
+    """A new password: at least 12 characters, not all spaces."""
+    if len(password) < MIN_PASSWORD_CHARS or not password.strip():
+        raise AccountError("password", f"<{len(password)} characters>",
+                           f"at least {MIN_PASSWORD_CHARS} characters (a passphrase of a few words is easy to type)")
+    return password
+
+
+def _audit(conn: Connection, by: str, now: dt.datetime, action: str, user_id: int, before: dict[str, object] | None,
+           after: dict[str, object] | None, source: str) -> None:
+    """One audit entry on a user account, sealed into the registry's hash chain."""
+    audit_chain.hold_chain(conn)
+    conn.execute(insert(AuditEntry), audit.audit_rows(by, now, action, users_table.name, [(user_id, before, after)],
+                                                      source))
+    audit_chain.seal(conn, 1)
+
+
+def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datetime, by: str) -> User:
+    """Create a user (audited as done by ``by``); a name already taken is refused."""
+    check_name(name)
+    check_password(password)
+    check_author(by, None)
+    try:
+        with engine.begin() as conn:
+            user_id = conn.execute(insert(users_table).values(
+                name=name, role=role.value, password_hash=_hasher().hash(password), failed_logins=0, created_at=now,
+            ).returning(users_table.c.id)).scalar_one()
+            _audit(conn, by, now, "insert", user_id, None, {"name": name, "role": role.value, "created_at": now},
+                   "openidds web user add")
+    except IntegrityError:
+        raise AccountError("name", name, "a name no other user has (choose another)") from None
+    return User(name, role, 0, False)
+
+
+def users(engine: Engine) -> list[User]:
+    """Every user, by name."""
+    u = users_table.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(u.name, u.role, u.failed_logins, u.locked_at).order_by(u.name)).all()
+    return [User(name, Role(role), failed, locked is not None) for name, role, failed, locked in rows]
+
+
+def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
+    """Lift a lock-out and reset the failed log-in count (audited as done by ``by``); an unknown name is refused."""
+    check_author(by, None)
+    u = users_table.c
+    with engine.begin() as conn:
+        row = conn.execute(select(u.id, u.failed_logins, u.locked_at).where(u.name == name)).first()
+        if row is None:
+            raise AccountError("name", name, "the name of an existing user (`openidds web user list` shows them)")
+        conn.execute(update(users_table).where(u.id == row.id).values(failed_logins=0, locked_at=None))
+        _audit(conn, by, now, "update", row.id, {"failed_logins": row.failed_logins, "locked_at": row.locked_at},
+               {"failed_logins": 0, "locked_at": None}, "openidds web user unlock")
+
+
+def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
+    """Check the password and open a session; raises :class:`LoginRefused` for a wrong name or password (the
+    same message for both) or a locked account. Each wrong password counts towards the lock-out."""
+    u = users_table.c
+    with engine.connect() as conn:
+        row = conn.execute(select(u.id, u.role, u.password_hash, u.locked_at).where(u.name == name)).first()
+    refused = LoginRefused("name or password", name, "a user's name with their password (check both and try again; "
+                           f"{MAX_FAILED_LOGINS} failures in a row lock the account)")
+    if row is None:
+        _verify(_decoy_hash(), password)
+        raise refused
+    user_id, role, stored_hash, locked_at = row
+    if locked_at is not None:
+        raise _locked(name)
+    if not _verify(stored_hash, password):
+        with engine.begin() as conn:
+            failed = conn.execute(
+                update(users_table).where(u.id == user_id)
+                .values(failed_logins=u.failed_logins + 1,
+                        locked_at=case((u.failed_logins + 1 >= MAX_FAILED_LOGINS, now), else_=u.locked_at))
+                .returning(u.failed_logins)).scalar_one()
+            if failed == MAX_FAILED_LOGINS:
+                _audit(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
+                       f"lock-out after {MAX_FAILED_LOGINS} failed log-ins")
+        raise _locked(name) if failed >= MAX_FAILED_LOGINS else refused
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    values: dict[str, object] = {"failed_logins": 0}
+    if _hasher().check_needs_rehash(stored_hash):
+        values["password_hash"] = _hasher().hash(password)
+    with engine.begin() as conn:
+        conn.execute(update(users_table).where(u.id == user_id).values(**values))
+        conn.execute(delete(sessions_table).where(sessions_table.c.expires_at <= now))
+        conn.execute(insert(sessions_table).values(token_sha256=_token_hash(token), user_id=user_id, csrf_token=csrf,
+                                                   created_at=now, expires_at=now + SESSION_LIFETIME))
+    return Login(token, SessionUser(name, Role(role), csrf))
+
+
+def _verify(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(stored_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def _locked(name: str) -> LoginRefused:
+    return LoginRefused("account", name, f"an account that is not locked (locked after {MAX_FAILED_LOGINS} failed "
+                        "log-ins in a row): an administrator unlocks it with `openidds web user unlock NAME`")
+
+
+def session_user(engine: Engine, token: str, now: dt.datetime) -> SessionUser | None:
+    """The user of the live session ``token``; ``None`` for an unknown, ended or expired session, or a user
+    locked since the session began."""
+    s, u = sessions_table.c, users_table.c
+    with engine.connect() as conn:
+        row = conn.execute(select(u.name, u.role, s.csrf_token).join_from(sessions_table, users_table)
+                           .where(s.token_sha256 == _token_hash(token), s.expires_at > now,
+                                  u.locked_at.is_(None))).first()
+    return None if row is None else SessionUser(row.name, Role(row.role), row.csrf_token)
+
+
+def log_out(engine: Engine, token: str) -> None:
+    """End the session ``token`` (nothing happens for a session already ended)."""
+    with engine.begin() as conn:
+        conn.execute(delete(sessions_table).where(sessions_table.c.token_sha256 == _token_hash(token)))

@@ -1,0 +1,21 @@
+"""The patient list and a patient's timeline, as the logged-in user's role may see them."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from openidds.clinic import PatientRow, patients
+from openidds.clinic.timeline import Timeline, patient_timeline
+from openidds.web.roles import Permission, Role, may, require
+
+
+def patient_list(engine: Engine, role: Role) -> list[PatientRow]:
+    """Every patient (site, code, status: no direct identifiers); refused for a role without patient access."""
+    require(role, Permission.VIEW_PATIENTS)
+    return patients(engine)
+
+
+def timeline_for(engine: Engine, role: Role, site: str, patient_id: str) -> Timeline:
+    """A patient's timeline, with their names and other identifiers only for a role that may see them."""
+    require(role, Permission.VIEW_PATIENTS)
+    return patient_timeline(engine, site, patient_id, identifiers=may(role, Permission.VIEW_IDENTIFIERS))

@@ -1,0 +1,57 @@
+"""Serving the app with uvicorn: one process, or several workers that each build the app from the
+environment (uvicorn starts workers from an import string, so the settings travel as environment variables)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+
+import uvicorn
+from fastapi import FastAPI
+from sqlalchemy import Engine
+
+from openidds.clinic import connect, init_registry, patients, require_current
+from openidds.clinic.examples import EXAMPLE_FOLDER, load_example
+from openidds.errors import OpenIDDSError
+from openidds.web.app import create_app
+
+DB_VARIABLE = "OPENIDDS_WEB_DB"
+TODAY_VARIABLE = "OPENIDDS_WEB_TODAY"
+
+
+def app_from_environment() -> FastAPI:
+    """The app on the registry named by ``OPENIDDS_WEB_DB``, for the clinic day ``OPENIDDS_WEB_TODAY`` if set."""
+    engine = connect(os.environ[DB_VARIABLE])
+    require_current(engine)
+    today = os.environ.get(TODAY_VARIABLE)
+    return create_app(engine, today=dt.date.fromisoformat(today) if today else None)
+
+
+def prepare_example(engine: Engine) -> bool:
+    """Make ``engine``'s registry the example clinic: load it into an empty registry (returns True), accept a
+    registry that already holds exactly the example's patients (False), refuse any other."""
+    init_registry(engine)
+    held = {(p.site, p.patient_id) for p in patients(engine)}
+    if not held:
+        load_example(engine)
+        return True
+    with (EXAMPLE_FOLDER / "patients.csv").open(newline="", encoding="utf-8") as file:
+        example = {(row["site"], row["patient_id"]) for row in csv.DictReader(file)}
+    if held != example:
+        raise OpenIDDSError("--example", engine.url.render_as_string(hide_password=True),
+                            f"an empty registry to load the example clinic into (this one holds {len(held)} other "
+                            "patients): drop --example to serve it, or name a new file with --db")
+    return False
+
+
+def serve(db_url: str, host: str, port: int, workers: int, today: dt.date | None) -> None:
+    """Serve the registry at ``db_url`` until interrupted (the registry must be at the newest schema)."""
+    require_current(connect(db_url))
+    os.environ[DB_VARIABLE] = db_url
+    if today is not None:
+        os.environ[TODAY_VARIABLE] = today.isoformat()
+    else:
+        os.environ.pop(TODAY_VARIABLE, None)
+    uvicorn.run("openidds.web.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
+                log_level="info", proxy_headers=True)

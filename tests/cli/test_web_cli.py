@@ -1,0 +1,82 @@
+"""`openidds web user add|list|unlock` and `web serve --example`'s preparation, on an SQLite file."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from openidds.cli import web
+from openidds.clinic import connect, import_batch, init_registry, patients, read_paths
+from openidds.errors import OpenIDDSError
+from openidds.web.accounts import log_in
+from openidds.web.server import prepare_example
+
+GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
+NOW = dt.datetime(2026, 1, 5, 9, 0)
+runner = CliRunner()
+
+
+def _run(*args: str, stdin: str = "") -> tuple[int, str]:
+    result = runner.invoke(web.app, list(args), input=stdin)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.output
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    path = str(tmp_path / "clinic.sqlite")
+    init_registry(connect(path))
+    return path
+
+
+def test_user_add_reads_the_password_from_stdin_and_the_user_logs_in(db: str) -> None:
+    code, out = _run("user", "add", "ada", "--role", "administrator", "--password-stdin", "--db", db, "--json",
+                     stdin="first admin passphrase\n")
+    assert code == 0 and json.loads(out) == {"name": "ada", "role": "administrator"}
+    assert log_in(connect(db), "ada", "first admin passphrase", NOW).user.name == "ada"
+
+
+def test_user_add_prompts_twice_without_echo(db: str) -> None:
+    code, out = _run("user", "add", "ada", "--role", "nurse", "--db", db,
+                     stdin="typed passphrase\ntyped passphrase\n")
+    assert code == 0 and "typed passphrase" not in out and "ada added as nurse" in out
+
+
+def test_there_is_no_default_password(db: str) -> None:
+    code, out = _run("user", "add", "ada", "--role", "administrator", "--password-stdin", "--db", db, stdin="")
+    assert code == 2 and "password" in out and "at least 12 characters" in out
+    assert json.loads(_run("user", "list", "--db", db, "--json")[1]) == []
+
+
+def test_user_list_and_unlock(db: str) -> None:
+    _run("user", "add", "nia", "--role", "nurse", "--password-stdin", "--db", db, stdin="nurse passphrase 1\n")
+    assert json.loads(_run("user", "list", "--db", db, "--json")[1]) == [
+        {"name": "nia", "role": "nurse", "failed_logins": 0, "locked": False}]
+    assert _run("user", "unlock", "nia", "--db", db)[0] == 0
+    code, out = _run("user", "unlock", "nobody", "--db", db)
+    assert code == 2 and "existing user" in out
+
+
+def test_user_add_refuses_a_registry_that_does_not_exist(tmp_path: Path) -> None:
+    code, out = _run("user", "add", "ada", "--role", "nurse", "--password-stdin", "--db", str(tmp_path / "no.sqlite"),
+                     stdin="long enough passphrase\n")
+    assert code == 2 and "registry init" in out
+    assert not (tmp_path / "no.sqlite").exists()
+
+
+def test_serve_example_loads_the_example_once_and_refuses_another_registry(tmp_path: Path) -> None:
+    engine = connect(str(tmp_path / "example.sqlite"))
+    assert prepare_example(engine) is True
+    loaded = len(patients(engine))
+    assert loaded > 100
+    assert prepare_example(engine) is False and len(patients(engine)) == loaded
+    other = connect(str(tmp_path / "other.sqlite"))
+    init_registry(other)
+    import_batch(other, read_paths([GOOD]), "test", source="good")
+    with pytest.raises(OpenIDDSError, match="an empty registry to load the example clinic into"):
+        prepare_example(other)

@@ -1,0 +1,100 @@
+"""Web app fixtures: the test clinic (tests/data/clinic/good plus a pump log's alarms) on SQLite and on the real
+PostgreSQL server, one user per role, and a logged-in TestClient."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from argon2 import PasswordHasher
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, insert, select
+
+from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
+from openidds.clinic import models as m
+from openidds.web import Role
+from openidds.web.accounts import sessions_table, users_table
+from openidds.web.app import create_app
+
+GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
+TODAY = dt.date(2023, 7, 10)
+"""The clinic day of the tests: CJFH/P003's refill (due 2023-07-01) is overdue, its 18-month follow-up due."""
+NOW = dt.datetime(2023, 7, 10, 9, 0)
+
+
+def password(role: Role) -> str:
+    return f"{role.value} passphrase 2023"
+
+
+def user_name(role: Role) -> str:
+    return f"{role.value}-1"
+
+
+def _pump_log_alarms(engine: Engine) -> None:
+    """Alarms of CJFH/P001's pump as its imported event log holds them: a low-reservoir alarm later cleared and an
+    empty-reservoir alarm still open."""
+    with unit_of_work(engine, "test") as session:
+        implant_id = session.scalars(select(m.Implant.id).join(m.Patient).where(m.Patient.patient_code == "P001")).one()
+        events = [(1, dt.datetime(2023, 6, 1, 8), "alarm", {"alarm": "low_reservoir", "severity": "non-critical"}),
+                  (2, dt.datetime(2023, 6, 2, 8), "alarm_cleared", {"alarm": "low_reservoir"}),
+                  (3, dt.datetime(2023, 6, 20, 8), "alarm", {"alarm": "empty_reservoir", "severity": "critical"})]
+        session.add_all(m.PumpEvent(implant_id=implant_id, seq=seq, at=at, kind=kind, reason="test log", data=data)
+                        for seq, at, kind, data in events)
+
+
+@pytest.fixture(scope="session")
+def role_hashes() -> dict[Role, str]:
+    """Each role's user's argon2 password hash, hashed once for the session (each hash takes a tenth of a
+    second, on purpose)."""
+    return {role: PasswordHasher().hash(password(role)) for role in Role}
+
+
+@pytest.fixture
+def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
+    """The test clinic with one user per role (no other user, no session); :func:`add_user` is tested on its own,
+    so the users are written with their hashes made once."""
+    engine = connect(db_url)
+    init_registry(engine)
+    with engine.begin() as conn:
+        conn.execute(delete(sessions_table))
+        conn.execute(delete(users_table))
+    import_batch(engine, read_paths([GOOD]), "test", source="good")
+    _pump_log_alarms(engine)
+    with engine.begin() as conn:
+        conn.execute(insert(users_table), [{"name": user_name(role), "role": role.value, "password_hash": hashed,
+                                            "failed_logins": 0, "created_at": NOW}
+                                           for role, hashed in role_hashes.items()])
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def client(clinic: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW)) as test_client:
+        yield test_client
+
+
+def form_token(html: str) -> str:
+    """The CSRF token of the first form of a page."""
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def log_in(client: TestClient, name: str, secret: str) -> httpx.Response:
+    """Post the log-in form as a browser does (form loaded first, for its CSRF token); returns the response."""
+    token = form_token(client.get("/login").text)
+    return client.post("/login", data={"name": name, "password": secret, "csrf_token": token},
+                       follow_redirects=False)
+
+
+def log_in_as(client: TestClient, role: Role) -> str:
+    """Log in as the role's user; returns the session's CSRF token."""
+    client.cookies.clear()
+    response = log_in(client, user_name(role), password(role))
+    assert response.status_code == 303, response.text
+    return form_token(client.get("/me").text)

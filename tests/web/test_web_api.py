@@ -1,0 +1,135 @@
+"""The JSON API and pages on SQLite and PostgreSQL: what Today lists, a patient's timeline, names hidden from
+researchers, every route tried by every role."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from openidds.web import Role
+
+from .conftest import log_in_as, password, user_name
+
+CLINICAL = {Role.PHYSICIAN, Role.NURSE, Role.DATA_MANAGER}
+READERS = CLINICAL | {Role.RESEARCHER}
+EVERYONE = set(Role)
+ROUTES = {
+    "/today": CLINICAL, "/today/sections": CLINICAL, "/api/today": CLINICAL,
+    "/patients": READERS, "/api/patients": READERS,
+    "/patients/CJFH/P001": READERS, "/api/patients/CJFH/P001": READERS,
+    "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
+    "/me": EVERYONE, "/api/me": EVERYONE,
+}
+"""Every GET route and the roles that may open it (written out here, not read from the app's table)."""
+
+
+def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
+    served = {route.path for route in client.app.routes  # type: ignore[attr-defined]
+              if "GET" in getattr(route, "methods", ()) and route.path not in {"/", "/login"}
+              and not route.path.startswith(("/docs", "/redoc", "/openapi"))}
+    assert served == {path.replace("CJFH/P001", "{site}/{patient_id}") for path in ROUTES}
+
+
+def test_every_route_by_every_role(client: TestClient) -> None:
+    for role in Role:
+        log_in_as(client, role)
+        for path, allowed in ROUTES.items():
+            response = client.get(path, follow_redirects=False)
+            expected = 200 if role in allowed else 403
+            assert response.status_code == expected, (role, path, response.text[:300])
+            if expected == 403 and path.startswith("/api/"):
+                assert response.json()["field"] == "role" and response.json()["value"] == role.value
+
+
+def test_without_a_session_pages_go_to_log_in_and_the_api_answers_401(client: TestClient) -> None:
+    for path in ROUTES:
+        response = client.get(path, follow_redirects=False)
+        if path.startswith("/api/"):
+            assert response.status_code == 401 and response.json()["field"] == "session"
+        else:
+            assert response.status_code == 303 and response.headers["location"] == "/login"
+
+
+def test_a_partial_update_after_the_session_ended_sends_the_whole_page_to_log_in(client: TestClient) -> None:
+    response = client.get("/today/sections", headers={"HX-Request": "true"}, follow_redirects=False)
+    assert response.headers["hx-redirect"] == "/login" and response.text == ""
+
+
+def test_home_sends_each_role_to_its_first_page(client: TestClient) -> None:
+    homes = {Role.NURSE: "/today", Role.DATA_MANAGER: "/today", Role.PHYSICIAN: "/today",
+             Role.RESEARCHER: "/patients", Role.ADMINISTRATOR: "/users"}
+    for role, home in homes.items():
+        log_in_as(client, role)
+        assert client.get("/", follow_redirects=False).headers["location"] == home
+
+
+def test_today_lists_refills_alarms_and_follow_ups(client: TestClient) -> None:
+    log_in_as(client, Role.NURSE)
+    today = client.get("/api/today").json()
+    assert today["today"] == "2023-07-10"
+    refills = {(r["patient_id"], r["next_refill_due"], r["days_left"]) for r in today["refills_due"]}
+    assert ("P003", "2023-07-01", -9) in refills
+    assert all(r["patient_id"] != "P002" for r in today["refills_due"])  # P002 has left follow-up
+    assert [(a["patient_id"], a["alarm"], a["severity"], a["source"], a["age_days"]) for a in today["open_alarms"]] \
+        == [("P001", "empty_reservoir", "critical", "pump log", 20)]
+    assert [(f["patient_id"], f["target"], f["days_left"]) for f in today["follow_ups_due"]] \
+        == [("P003", "2023-07-16", 6)]
+    assert today["findings"] is None
+    page = client.get("/today").text
+    assert "CJFH/P003" in page and "empty_reservoir" in page and "2023-07-16" in page
+    assert "Data-quality findings" not in page
+
+
+def test_data_manager_sees_the_data_quality_findings(client: TestClient) -> None:
+    log_in_as(client, Role.DATA_MANAGER)
+    findings = client.get("/api/today").json()["findings"]
+    overdue = sorted(f["record"] for f in findings if f["rule"] == "refill-overdue")
+    assert overdue == ["implant CJFH/P001 2022-09-01", "implant CJFH/P003 2023-01-20"]
+    assert "Data-quality findings" in client.get("/today").text
+
+
+def test_patient_timeline_shows_refill_discrepancy_and_names_to_a_nurse(client: TestClient) -> None:
+    log_in_as(client, Role.NURSE)
+    timeline = client.get("/api/patients/CJFH/P001").json()
+    assert timeline["identifiers"]["given_name"] == "Li" and timeline["identifiers"]["family_name"] == "Wang"
+    kinds = [e["kind"] for e in timeline["entries"]]
+    assert {"visit", "implant", "refill", "alarm"} <= set(kinds)
+    over = [e for e in timeline["entries"] if e["kind"] == "refill" and e["flagged"]]
+    assert [e["on"] for e in over] == ["2022-12-08"]
+    assert "discrepancy -3 mL (over the 2 mL limit" in over[0]["summary"]
+    assert [e["on"] for e in timeline["entries"]] == sorted(e["on"] for e in timeline["entries"])
+    page = client.get("/patients/CJFH/P001").text
+    assert "Wang" in page and "MRN001" in page
+
+
+def test_researcher_sees_no_names(client: TestClient) -> None:
+    log_in_as(client, Role.RESEARCHER)
+    timeline = client.get("/api/patients/CJFH/P001").json()
+    assert timeline["identifiers"] is None and timeline["entries"]
+    for text in (client.get("/api/patients/CJFH/P001").text, client.get("/patients/CJFH/P001").text,
+                 client.get("/patients").text, client.get("/api/patients").text):
+        for identifier in ("Wang", "Zhang", "Liu", "MRN001", "NGP100001", "1960-04-02"):
+            assert identifier not in text
+
+
+@pytest.mark.parametrize("path", ["/api/patients/CJFH/P999", "/patients/NOPE/P001"])
+def test_unknown_patient_is_404(client: TestClient, path: str) -> None:
+    log_in_as(client, Role.PHYSICIAN)
+    response = client.get(path)
+    assert response.status_code == 404 and "a patient in the registry" in response.text
+
+
+def test_pages_carry_security_headers_and_session_cookie_flags(client: TestClient) -> None:
+    response = client.get("/login")
+    assert "default-src 'self'" in response.headers["content-security-policy"]
+    assert response.headers["x-frame-options"] == "DENY" and response.headers["cache-control"] == "no-store"
+    token = client.cookies["openidds_login_csrf"]
+    login = client.post("/login", data={"name": user_name(Role.NURSE), "password": password(Role.NURSE),
+                                        "csrf_token": token}, follow_redirects=False)
+    cookie = login.headers["set-cookie"].lower()
+    assert "openidds_session=" in cookie and "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_openapi_documents_the_api(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/today", "/api/patients", "/api/patients/{site}/{patient_id}", "/api/me", "/api/users"} <= set(paths)

@@ -1,0 +1,120 @@
+"""End to end in a real browser: Debian's Chromium driven by Playwright against the app served by uvicorn on
+the loopback interface. A nurse logs in, sees the due refill on Today, opens the patient and logs out; a
+refresh of the Today lists without a session takes the page to log in; a researcher sees no names.
+Screenshots of each page are saved (their folder is printed) to be looked at."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Page, sync_playwright
+from sqlalchemy import Engine
+
+from openidds.web import Role
+from openidds.web.app import create_app
+
+from .conftest import TODAY, password, user_name
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(clinic: Engine) -> Iterator[str]:
+    """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY), host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    folder = tmp_path_factory.mktemp("web-screenshots")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"web screenshots: {folder}")
+    return folder
+
+
+def _log_in(page: Page, base: str, role: Role) -> None:
+    page.goto(base + "/")
+    assert page.url == base + "/login"
+    page.get_by_label("Name").fill(user_name(role))
+    page.get_by_label("Password").fill(password(role))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+
+            _log_in(page, served, Role.NURSE)
+            assert page.url == served + "/today"
+            refills = page.locator("#refills")
+            assert "CJFH/P003" in refills.inner_text() and "2023-07-01" in refills.inner_text()
+            assert "empty_reservoir" in page.locator("#alarms").inner_text()
+            assert page.evaluate("typeof htmx") == "object"  # the vendored htmx loaded under the CSP
+            page.screenshot(path=shots / "1-nurse-today.png", full_page=True)
+
+            refills.get_by_role("link", name="CJFH/P003").click()
+            page.wait_for_load_state()
+            assert page.url == served + "/patients/CJFH/P003"
+            assert page.locator("dl.identifiers").inner_text().count("Liu") == 1
+            assert "refill" in page.locator("ol.timeline").inner_text()
+            page.screenshot(path=shots / "2-nurse-patient.png", full_page=True)
+
+            page.get_by_role("button", name="Log out").click()
+            page.wait_for_load_state()
+            assert page.url == served + "/login"
+            page.goto(served + "/today")
+            assert page.url == served + "/login"  # the session ended on the server
+
+            _log_in(page, served, Role.NURSE)
+            page.context.clear_cookies()  # the session is gone when the Today lists next refresh
+            page.evaluate("htmx.ajax('GET', '/today/sections', '#today-sections')")
+            page.wait_for_url(served + "/login")
+
+            _log_in(page, served, Role.RESEARCHER)
+            assert page.url == served + "/patients"
+            assert page.get_by_role("link", name="Today").count() == 0
+            page.screenshot(path=shots / "3-researcher-patients.png", full_page=True)
+            page.get_by_role("link", name="CJFH/P001").click()
+            page.wait_for_load_state()
+            text = page.locator("body").inner_text()
+            assert "De-identified view" in text and "refill" in text
+            for identifier in ("Wang", "MRN001", "NGP100001", "1960-04-02"):
+                assert identifier not in page.content()
+            page.screenshot(path=shots / "4-researcher-patient.png", full_page=True)
+            page.goto(served + "/today")
+            assert "Not allowed" in page.locator("h1").inner_text()
+            page.screenshot(path=shots / "5-researcher-today-refused.png", full_page=True)
+        finally:
+            browser.close()
+    assert [p for p in problems if "403" not in p] == []
