@@ -11,7 +11,7 @@ from sqlalchemy import select
 from openidds.clinic import check_registry, connect, models, unit_of_work
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.pump_log import stored_pump_log
-from openidds.cohort.clinic_run import SITE
+from openidds.cohort.clinic_run import SITE, synthetic_sites
 from openidds.cohort.params import ParamsError, load_params
 from openidds.cohort.simulate import play, simulate, write_registry
 from openidds.cohort.study import load_study
@@ -144,3 +144,9 @@ def test_bad_input_is_refused(study, params, replicate, tmp_path):
         simulate(load_study("seed002"), params, 1, str(tmp_path / "x.sqlite"), patients=2)
     with pytest.raises(ParamsError, match="at least 1"):
         simulate(study, params, 1, str(tmp_path / "y.sqlite"), patients=0)
+
+
+def test_only_virtual_site_codes_are_synthetic():
+    assert synthetic_sites([SITE, "VIRTUAL-02"])
+    assert not synthetic_sites([SITE, "CJFH"])
+    assert not synthetic_sites([])
