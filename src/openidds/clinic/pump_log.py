@@ -204,14 +204,16 @@ def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: di
     source = item.label
     end = implant.explant_date or implant.death_date
     new: list[dict[str, Any]] = []
+    def label(seq: int) -> str:
+        return f"pump event {item.site}/{item.patient_id} seq {seq}"
+
     for event in log.events:
         at = log.at(event.t_s)
         day = at.date()
-        label = f"pump event {item.site}/{item.patient_id} seq {event.seq}"
         if day < implant.implant_date or (implant.explant_date and day > implant.explant_date) or \
                 (implant.death_date and day > implant.death_date):
-            findings.append(Finding("within-implant", label, f"at={at.isoformat()} is outside the implant "
-                                    f"({implant.implant_date} to {end or 'now'})", source))
+            findings.append(Finding("within-implant", label(event.seq), f"at={at.isoformat()} is outside the "
+                                    f"implant ({implant.implant_date} to {end or 'now'})", source))
         content = (at, event.kind.value, event.reason, event.data)
         old = stored.get(event.seq)
         if old is None:
@@ -219,7 +221,8 @@ def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: di
             new.append({"implant_id": implant.id, "seq": event.seq, "at": at, "kind": event.kind.value,
                         "reason": event.reason, "data": event.data, "version": 1})
         elif old != content:
-            findings.append(Finding("event-conflict", label, "a different event with this seq is stored", source))
+            findings.append(Finding("event-conflict", label(event.seq), "a different event with this seq is stored",
+                                    source))
     return new
 
 
