@@ -3,24 +3,25 @@
     python benchmarks/bench_cohort.py                      # seed000, 200 patients
     python benchmarks/bench_cohort.py --patients 1403      # a seed 002-sized replicate
 
-Phases, on one core: drawing the patients and playing them through the pump and programmer; parsing the
-registry rows; the one ``import_batch``; exporting each pump's log as JSON; ``import_pump_log`` of each log.
-Prints seconds per phase, pump events and pump-years per second; asserts nothing about time.
+Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump
+and programmer; parsing the registry rows; the one ``import_batch``; exporting each pump's log as a wire log;
+the one ``import_pump_logs`` of every log. Prints seconds per phase, pump events and pump-years per second;
+asserts nothing about time. Pin it to one core with ``taskset -c 0``.
 """
 
 import argparse
-import datetime as dt
 import tempfile
 import time
 from collections import Counter
 from pathlib import Path
 
-from openidds.clinic import connect, import_batch, import_pump_log, init_registry
+from openidds.clinic import connect, import_batch, init_registry
+from openidds.clinic.database import with_clock
+from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.clinic_run import SITE
 from openidds.cohort.params import load_params
-from openidds.cohort.simulate import USER, play, registry_batch
+from openidds.cohort.simulate import USER, play, pump_log, registry_batch, written_at
 from openidds.cohort.study import load_study
-from openidds.pump.wire import export_log
 
 
 def main() -> None:
@@ -42,22 +43,17 @@ def main() -> None:
         seconds["parse registry rows"] = time.perf_counter() - start
         engine = connect(str(Path(folder) / "bench.sqlite"))
         init_registry(engine)
+        clocked = with_clock(engine, lambda: written_at(runs))
         start = time.perf_counter()
-        import_batch(engine, batch, USER, source="bench")
+        import_batch(clocked, batch, USER, source="bench")
         seconds["import_batch (all records)"] = time.perf_counter() - start
-        exported = importing = 0.0
-        for run in runs:
-            start = time.perf_counter()
-            path = Path(folder) / f"{run.patient_id}.json"
-            clock = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
-            path.write_text(export_log(run.pump.log, clock).model_dump_json(), encoding="utf-8")
-            middle = time.perf_counter()
-            import_pump_log(engine, path, SITE, run.patient_id, run.implant_date, USER)
-            exported += middle - start
-            importing += time.perf_counter() - middle
+        start = time.perf_counter()
+        logs = [PumpLogImport(pump_log(run), SITE, run.patient_id, run.implant_date) for run in runs]
+        seconds["export pump logs (wire objects)"] = time.perf_counter() - start
+        start = time.perf_counter()
+        import_pump_logs(clocked, logs, USER, source="bench")
+        seconds["import_pump_logs (one transaction)"] = time.perf_counter() - start
         engine.dispose()
-        seconds["export pump logs (JSON)"] = exported
-        seconds["import_pump_log (one per implant)"] = importing
     total = sum(seconds.values())
     events = Counter(e.kind for run in runs for e in run.pump.log)
     pump_years = sum(run.pump.t_s for run in runs) / 86_400 / 365.25

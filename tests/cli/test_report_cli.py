@@ -14,6 +14,9 @@ from typer.testing import CliRunner
 from openidds.cli import registry, report
 from openidds.clinic import analysis_dataset, connect, vocabulary
 from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, generate
+from openidds.cohort.params import load_params
+from openidds.cohort.simulate import simulate
+from openidds.cohort.study import load_study
 from openidds.outcomes.report import COLUMNS, fingerprint
 
 CLINIC = Path(__file__).resolve().parents[1] / "data" / "clinic"
@@ -99,6 +102,7 @@ def test_a_registry_database_is_reported_and_holds_every_contract_column(tmp_pat
     finally:
         engine.dispose()
     assert {c.name for c in COLUMNS} <= exported  # the contract is the registry's analysis dataset
+    assert report.DEFAULT_TITLE in (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
     codes = {c.name: c.codes for c in COLUMNS}
     assert (codes["satisfaction"], codes["satisfaction_respondent"], codes["exit_reason"],
             codes["dissatisfaction_reason"], codes["last_opioid_change"]) == \
@@ -231,3 +235,15 @@ def test_the_bundled_files_are_what_the_generator_writes(tmp_path):
     assert sum(p.stat().st_size for p in written) < 500_000
     header = (EXAMPLE_FOLDER / "patients.csv").read_text().splitlines()[0].split(",")
     assert not {"mrn", "given_name", "family_name", "birth_date", "postal_code"} & set(header)
+
+
+def test_a_simulated_cohort_is_titled_synthetic_without_a_title(tmp_path):
+    """A registry written by ``openidds cohort run`` (every site VIRTUAL-...) gets the synthetic title by default;
+    a given --title still wins."""
+    db = str(tmp_path / "cohort.sqlite")
+    simulate(load_study("seed000"), load_params("seed000"), 1, db, patients=12)
+    assert _run(report.app, "--db", db, "--out", str(tmp_path / "out")).exit_code == 0
+    html = (tmp_path / "out" / "report.html").read_text(encoding="utf-8")
+    assert report.SYNTHETIC_TITLE in html and report.DEFAULT_TITLE not in html
+    assert _run(report.app, "--db", db, "--out", str(tmp_path / "titled"), "--title", "Cohort 1").exit_code == 0
+    assert "Cohort 1" in (tmp_path / "titled" / "report.html").read_text(encoding="utf-8")

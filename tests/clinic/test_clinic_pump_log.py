@@ -6,18 +6,32 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from dataclasses import replace
 from importlib.resources import files
+from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, create_engine, func, make_url, select, text
 
-from openidds.clinic import ImportRejected, import_batch, import_pump_log, read_paths, unit_of_work
-from openidds.clinic.models import AuditEntry, Implant, PumpEvent
-from openidds.clinic.pump_log import stored_pump_log
+from openidds.clinic import (
+    ImportRejected,
+    RegistryError,
+    connect,
+    import_batch,
+    import_pump_log,
+    init_registry,
+    read_paths,
+    unit_of_work,
+)
+from openidds.clinic.audit_chain import AuditSeal, verify_audit_chain
+from openidds.clinic.database import with_clock
+from openidds.clinic.models import AuditEntry, Base, Implant, PumpEvent
+from openidds.clinic.pump_log import PumpLogImport, import_pump_logs, stored_pump_log
 from openidds.pump import rebuild_totals
 from openidds.pump.scenario import load_scenario, run_scenario
 from openidds.pump.timeline import summary
-from openidds.pump.wire import export_log
+from openidds.pump.wire import PumpLog, export_log
 
 IMPLANT = dt.date(2022, 9, 1)
 
@@ -127,3 +141,103 @@ def test_a_scenario_log_round_trips_through_the_registry_exactly(registry, data_
     assert rebuild_totals(e.to_event() for e in stored.events) == run.pump.totals()
     kinds = {e.kind for e in stored.events}
     assert {"delivery", "refill", "implant"} <= kinds
+
+
+AT = dt.datetime(2027, 1, 1, 12, 0)
+
+
+def _empty_registry(url: str) -> Engine:
+    """The registry at ``url`` emptied and migrated, its audit time fixed at :data:`AT`."""
+    if url.startswith("sqlite"):
+        Path(make_url(url).database or "").unlink(missing_ok=True)
+    else:
+        engine = create_engine(url)
+        tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+        with engine.begin() as conn:
+            conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        engine.dispose()
+    engine = connect(url)
+    init_registry(engine)
+    return with_clock(engine, lambda: AT)
+
+
+def _stored_rows(engine: Engine) -> tuple[list[Any], ...]:
+    """The pump events, the audit entries and the audit chain as stored."""
+    e, a = PumpEvent, AuditEntry
+    with unit_of_work(engine, "reader") as s:
+        events = s.execute(select(e.id, e.implant_id, e.seq, e.at, e.kind, e.reason, e.data).order_by(e.id)).all()
+        entries = s.execute(select(a.id, a.at, a.user_name, a.action, a.table_name, a.record_id, a.after, a.source)
+                            .order_by(a.id)).all()
+        seals = s.execute(select(AuditSeal.entry_id, AuditSeal.hash).order_by(AuditSeal.entry_id)).all()
+    return events, entries, seals
+
+
+@pytest.fixture
+def two_logs(data_dir, tmp_path) -> tuple[list[PumpLogImport], Path]:
+    """P001's log from the test data and a simulated pump's log for a copy of P001 (P900), as files."""
+    run = run_scenario(load_scenario(files("openidds.pump").joinpath("scenarios", "demo_90_days.toml").read_text()))
+    path = tmp_path / "p900.json"
+    path.write_text(export_log(run.pump.log, run.scenario.start).model_dump_json())
+    day = run.scenario.start.date()
+    return ([PumpLogImport(data_dir / "pump_log.json", "CJFH", "P001", IMPLANT),
+             PumpLogImport(path, "CJFH", "P900", day)], _patient_implanted_on(tmp_path, data_dir, day))
+
+
+def _registry_with_patients(url: str, data_dir: Path, p900: Path) -> Engine:
+    engine = _empty_registry(url)
+    import_batch(engine, read_paths([data_dir / "good"]), "setup", "good")
+    import_batch(engine, read_paths([p900]), "setup", "p900")
+    return engine
+
+
+def test_a_bulk_import_stores_what_imports_one_by_one_store(db_url, data_dir, two_logs):
+    """Bulk and one-by-one give the same events, audit entries and seals; so do parsed logs (but the
+    audit's source, which names each log by its file or its implant)."""
+    logs, p900 = two_logs
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    added = [import_pump_log(engine, item.log, item.site, item.patient_id, item.implant_date, "tech")
+             for item in logs if isinstance(item.log, Path)]
+    one_by_one = _stored_rows(engine)
+    engine.dispose()
+    assert {row.at for row in one_by_one[1]} == {AT}  # the engine's clock, not the wall clock
+
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    assert import_pump_logs(engine, logs, "tech") == added
+    assert added[0] == 5 and added[1] > 100
+    assert _stored_rows(engine) == one_by_one
+    engine.dispose()
+
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    parsed = [replace(item, log=PumpLog.model_validate_json(Path(str(item.log)).read_text())) for item in logs]
+    assert import_pump_logs(engine, parsed, "tech", source="interrogation") == added
+    events, entries, _ = _stored_rows(engine)
+    assert events == one_by_one[0]
+    assert [row[:-1] for row in entries] == [row[:-1] for row in one_by_one[1]]
+    assert {row.source for row in entries if row.table_name == "pump_events"} == {"interrogation"}
+    assert verify_audit_chain(engine).whole
+    engine.dispose()
+
+
+def test_a_bulk_import_with_one_bad_log_writes_nothing_and_names_every_finding(db_url, data_dir, two_logs,
+                                                                                 tmp_path):
+    logs, p900 = two_logs
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    log = json.loads((data_dir / "pump_log.json").read_text())
+    log["events"][1]["seq"] = 0
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(log))
+    late = PumpLog.model_validate_json(Path(str(logs[1].log)).read_text())
+    late = late.model_copy(update={"clock_start": late.clock_start - dt.timedelta(days=2)})
+    with pytest.raises(ImportRejected) as caught:
+        import_pump_logs(engine, [replace(logs[0], log=bad), replace(logs[1], log=late)], "tech")
+    found = {(f.rule, f.location) for f in caught.value.findings}
+    assert ("event-order", "bad.json") in found
+    assert ("within-implant", f"pump log CJFH/P900 {logs[1].implant_date}") in found
+    assert _events(engine) == []
+    engine.dispose()
+
+
+def test_a_pump_log_for_an_implant_not_in_the_registry_is_refused(registry, data_dir):
+    with pytest.raises(RegistryError, match="an implant in the registry"):
+        import_pump_logs(registry, [PumpLogImport(data_dir / "pump_log.json", "CJFH", "P001",
+                                                  IMPLANT + dt.timedelta(days=1))], "tech")

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from openidds.clinic import check_registry, connect, models, unit_of_work
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.pump_log import stored_pump_log
-from openidds.cohort.clinic_run import SITE
+from openidds.cohort.clinic_run import SITE, synthetic_sites
 from openidds.cohort.params import ParamsError, load_params
 from openidds.cohort.simulate import play, simulate, write_registry
 from openidds.cohort.study import load_study
@@ -58,7 +58,7 @@ def test_written_whole_into_place(replicate, study, params, tmp_path, monkeypatc
     def broken(*args, **kwargs):
         raise RegistryError("pump log", "test", "a failure half-way")
 
-    monkeypatch.setattr(module, "import_pump_log", broken)
+    monkeypatch.setattr(module, "import_pump_logs", broken)
     with pytest.raises(RegistryError, match="half-way"):
         write_registry(play(study, params, 3, 3), str(tmp_path / "new.sqlite"), source="test")
     assert list(tmp_path.iterdir()) == []
@@ -121,14 +121,9 @@ def test_refills_and_sessions_come_from_the_programmer(replicate):
 
 
 def _dump(db: str) -> list[str]:
-    """The registry's SQL dump; the audit trail's times (and the hash chain over them) are left out: the
-    registry's import API stamps them with the wall clock."""
+    """The registry's whole SQL dump, audit trail and its hash chain included."""
     with sqlite3.connect(db) as conn:
-        lines = [line for line in conn.iterdump()
-                 if not line.startswith(('INSERT INTO "audit_log"', 'INSERT INTO "audit_chain"'))]
-        audit = [row for row in conn.execute(
-            "select id, user_name, action, table_name, record_id, before, after, source from audit_log order by id")]
-    return lines + [repr(row) for row in audit]
+        return list(conn.iterdump())
 
 
 def test_same_seed_same_registry(study, params, tmp_path):
@@ -137,6 +132,7 @@ def test_same_seed_same_registry(study, params, tmp_path):
     simulate(study, params, 7, b, patients=12)
     simulate(study, params, 8, c, patients=12)
     assert _dump(a) == _dump(b)
+    assert any(line.startswith('INSERT INTO "audit_chain"') for line in _dump(a))
     assert _dump(a) != _dump(c)
 
 
@@ -148,3 +144,9 @@ def test_bad_input_is_refused(study, params, replicate, tmp_path):
         simulate(load_study("seed002"), params, 1, str(tmp_path / "x.sqlite"), patients=2)
     with pytest.raises(ParamsError, match="at least 1"):
         simulate(study, params, 1, str(tmp_path / "y.sqlite"), patients=0)
+
+
+def test_only_virtual_site_codes_are_synthetic():
+    assert synthetic_sites([SITE, "VIRTUAL-02"])
+    assert not synthetic_sites([SITE, "CJFH"])
+    assert not synthetic_sites([])

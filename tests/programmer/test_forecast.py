@@ -1,10 +1,17 @@
 """Refill-date arithmetic against the worked rules of the sources (pump.md sections 1.3, 3.2 and 6)."""
 
+import math
 from fractions import Fraction
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from openidds.drugs import Status
 from openidds.programmer import SourcedFigure, Stability, forecast, plan_fill
-from openidds.pump import Continuous, PatientBolus, PumpSpec, Stopped, Therapy
+from openidds.programmer.forecast import HORIZON_DAYS, _first_reach
+from openidds.pump import Continuous, Flex, FlexStep, PatientBolus, Periodic, PumpSpec, Stopped, Therapy
+from openidds.pump.programs import program_volume
+from openidds.pump.ticks import TICKS_PER_ML
 
 DAY = 86_400
 NONE = Stability(None, (), False)
@@ -63,3 +70,41 @@ def test_fill_plan_for_target():
     short = plan_fill(PumpSpec(), Therapy(Continuous("0.5"), {"morphine": "20"}), 0,
                       stability=Stability(20 * DAY, ("x",), False), accuracy=EXACT, target_days=30)
     assert short.volume_ml == Fraction("10.6") and "stability date" in short.reasons[0]
+
+
+def _first_reach_by_days(program, start_s: int, available: int, factor: Fraction, bolus_ticks: int) -> int | None:
+    """The refill date as its definition reads: day after day, then second by second (bisection) within the
+    day, in exact fractions; the reference the forecast's integer stepping must equal."""
+    def used(day: int, seconds: int) -> int:
+        basal = program_volume(program, start_s, start_s + day * DAY + seconds, 0)
+        return math.ceil(basal * factor) + bolus_ticks * (day + (1 if seconds else 0))
+
+    if available <= 0:
+        return start_s
+    for day in range(HORIZON_DAYS):
+        if used(day, DAY) >= available:
+            lo, hi = 0, DAY
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (lo, mid) if used(day, mid) >= available else (mid, hi)
+            return start_s + day * DAY + hi
+    return None
+
+
+programs = st.one_of(
+    st.integers(0, 5000).map(lambda n: Continuous(Fraction(n, 1000))),
+    st.lists(st.tuples(st.integers(0, 23), st.integers(0, 3000), st.sampled_from([(), ("mon",), ("sat", "sun")])),
+             min_size=1, max_size=4, unique_by=lambda step: step[0])
+    .map(lambda steps: Flex(tuple(FlexStep(f"{h:02d}:00", Fraction(r, 1000), d) for h, r, d in steps))),
+    st.tuples(st.integers(1, 200), st.integers(1, 24)).map(
+        lambda p: Periodic(Fraction(p[0], 1000), 600, p[1] * 3600)),
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(program=programs, start_s=st.integers(0, 14 * DAY), available=st.integers(-5, 40 * TICKS_PER_ML),
+       accuracy=st.integers(-50, 300), bolus_ticks=st.sampled_from([0, 1, TICKS_PER_ML // 10]))
+def test_the_refill_date_equals_its_day_by_day_definition(program, start_s, available, accuracy, bolus_ticks):
+    factor = 1 + Fraction(accuracy, 20) / 100
+    assert _first_reach(program, 0, start_s, available, factor, bolus_ticks) == \
+        _first_reach_by_days(program, start_s, available, factor, bolus_ticks)

@@ -35,6 +35,7 @@ app = typer.Typer(help="Write the study report (HTML, PDF, figures) of an analys
 
 DEFAULT_TITLE = "Intrathecal drug delivery for cancer pain: results"
 EXAMPLE_TITLE = "Example report from a synthetic registry (made-up patients, not study results)"
+SYNTHETIC_TITLE = "Report of a simulated cohort (synthetic virtual patients, not study results)"
 
 
 def _read_registry(url: str) -> pd.DataFrame:
@@ -75,6 +76,14 @@ def _dataset(dataset: Path | None, db: str | None, example: bool) -> pd.DataFram
     frame = _read_registry(db) if db is not None else _example()
     frame.index = pd.RangeIndex(1, len(frame) + 1)
     return frame
+
+
+def _default_title(frame: pd.DataFrame, example: bool) -> str:
+    from openidds.cohort.clinic_run import synthetic_sites
+
+    if example:
+        return EXAMPLE_TITLE
+    return SYNTHETIC_TITLE if "site" in frame and synthetic_sites(frame["site"]) else DEFAULT_TITLE
 
 
 class FileSummary(TypedDict):
@@ -144,7 +153,8 @@ def report(
     example: bool = typer.Option(False, "--example", help="Report the bundled synthetic example registry: it is "
                                                           "imported into a temporary SQLite registry first."),
     title: str | None = typer.Option(None, help=f"Report title (default: '{DEFAULT_TITLE}'; with --example "
-                                                f"'{EXAMPLE_TITLE}')."),
+                                                f"'{EXAMPLE_TITLE}'; when every site is a virtual clinic's, "
+                                                f"VIRTUAL-..., '{SYNTHETIC_TITLE}')."),
     km_conf_type: str = typer.Option("log", help="Kaplan–Meier CI transform: log (R's default), log-log, plain."),
     cif_variance: str = typer.Option("delta", help="Cumulative-incidence variance: delta (= R survfit) or aalen "
                                                    "(= cmprsk)."),
@@ -157,7 +167,7 @@ def report(
 
     try:
         frame = _dataset(dataset, db, example)
-        title = (EXAMPLE_TITLE if example else DEFAULT_TITLE) if title is None else title
+        title = _default_title(frame, example) if title is None else title
         built = study_report(frame, title=title, km_conf_type=km_conf_type, cif_variance=cif_variance,
                              cif_conf_type=cif_conf_type)
         files = built.files()

@@ -12,13 +12,16 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Engine, Table, select
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
-from openidds.clinic import audit, bulk, models
+from openidds.clinic import audit, bulk, locking, models, store, validation
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
@@ -58,56 +61,169 @@ def parse_log(raw: Any, source: str) -> tuple[PumpLog | None, list[Finding]]:
             findings.append(Finding("event" if label != source else "log-shape", label, f"{where}: {error['msg']}",
                                     source))
         return None, findings
+    return log, _order_findings(log, source)
+
+
+def _order_findings(log: PumpLog, source: str) -> list[Finding]:
+    """A finding for each event whose seq does not follow the previous one's."""
     seqs = [e.seq for e in log.events]
-    findings = [Finding("event-order", f"event seq {b}", f"seq {b} follows {a}: expected strictly increasing",
-                        source) for a, b in itertools.pairwise(seqs) if b <= a]
-    return log, findings
+    return [Finding("event-order", f"event seq {b}", f"seq {b} follows {a}: expected strictly increasing", source)
+            for a, b in itertools.pairwise(seqs) if b <= a]
+
+
+@dataclass(frozen=True)
+class PumpLogImport:
+    """One implant's pump log to import: the log as parsed wire object, or the file holding its JSON
+    (read with ``encoding``, default UTF-8 or as its byte-order mark says), and the implant it came from."""
+
+    log: PumpLog | Path
+    site: str
+    patient_id: str
+    implant_date: dt.date
+    encoding: str | None = None
+
+    @property
+    def label(self) -> str:
+        """The log's name in findings and, by default, in the audit trail: the file name, or the implant."""
+        if isinstance(self.log, Path):
+            return self.log.name
+        return f"pump log {self.site}/{self.patient_id} {self.implant_date.isoformat()}"
+
+    def parsed(self) -> tuple[PumpLog | None, list[Finding]]:
+        """The log validated as :func:`parse_log` does (a parsed log: its events' order checked)."""
+        if isinstance(self.log, Path):
+            return parse_log(decode_log(read_text(self.log, self.encoding), self.label), self.label)
+        return self.log, _order_findings(self.log, self.label)
 
 
 def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, implant_date: dt.date,
                     user: str, encoding: str | None = None) -> int:
     """Store the new events of the log at ``path`` for the patient's implant of ``implant_date``;
     returns how many were added. Raises :class:`ImportRejected` (nothing written) on any bad event."""
-    source = path.name
-    raw = decode_log(read_text(path, encoding), source)
-    log, findings = parse_log(raw, source)
-    if log is None:
-        raise ImportRejected(source, findings)
-    with unit_of_work(engine, user, source=source) as session:
-        implant = _implant(session, site, patient_id, implant_date)
-        exit_ = session.scalars(select(models.Exit).where(models.Exit.patient_id == implant.patient_id)).first()
-        death = exit_.death_date if exit_ else None
-        stored = {e.seq: e for e in session.scalars(select(models.PumpEvent)
-                                                    .where(models.PumpEvent.implant_id == implant.id))}
+    [added] = import_pump_logs(engine, [PumpLogImport(path, site, patient_id, implant_date, encoding)], user)
+    return added
+
+
+def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, source: str | None = None
+                     ) -> list[int]:
+    """Store the new events of many implants' logs in one transaction, with the checks and audit entries of
+    :func:`import_pump_log`; returns how many events each log added. The patients' records are read under
+    the lock imports take (:func:`openidds.clinic.locking.locked_snapshot`). ``source`` names the import in
+    the audit trail (default: each log's :attr:`PumpLogImport.label`). Raises :class:`ImportRejected` with
+    the findings of every log, writing nothing, if any event of any log is bad."""
+    name = source or (logs[0].label if len(logs) == 1 else f"{len(logs)} pump logs")
+    findings: list[Finding] = []
+    parsed: list[PumpLog] = []
+    for item in logs:
+        validation.check_author(user, source or item.label)
+        log, found = item.parsed()
+        findings += found
+        if log is not None:
+            parsed.append(log)
+    if len(parsed) < len(logs):
+        raise ImportRejected(name, findings)
+    if not logs:
+        return []
+    with bulk.collector_paused(), unit_of_work(engine, user, source=name) as session:
+        implants = _implants(session, logs)
+        stored = _stored_events(session, [implant.id for implant in implants])
         new: list[dict[str, Any]] = []
-        for event in log.events:
-            at = log.at(event.t_s)
-            day = at.date()
-            label = f"pump event {site}/{patient_id} seq {event.seq}"
-            if day < implant.implant_date or (implant.explant_date and day > implant.explant_date) or \
-                    (death and day > death):
-                findings.append(Finding("within-implant", label, f"at={at.isoformat()} is outside the implant "
-                                        f"({implant.implant_date} to {implant.explant_date or death or 'now'})",
-                                        source))
-            old = stored.get(event.seq)
-            row = {"implant_id": implant.id, "seq": event.seq, "at": at, "kind": event.kind.value,
-                   "reason": event.reason, "data": event.data, "version": 1}
-            if old is None:
-                new.append(row)
-            elif (old.at, old.kind, old.reason, old.data) != (at, event.kind.value, event.reason, event.data):
-                findings.append(Finding("event-conflict", label, "a different event with this seq is stored", source))
+        added: list[int] = []
+        for item, log, implant in zip(logs, parsed, implants, strict=True):
+            rows = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings)
+            new += rows
+            added.append(len(rows))
         if findings:
-            raise ImportRejected(source, findings)
+            raise ImportRejected(name, findings)
         conn = session.connection()
-        table = models.PumpEvent.__table__
-        assert isinstance(table, Table)
-        bulk.insert_rows(conn, table, new)
-        ids = dict(conn.execute(select(models.PumpEvent.seq, models.PumpEvent.id)
-                                .where(models.PumpEvent.implant_id == implant.id)).all())
-        if new:
-            columns = {"id": [ids[row["seq"]] for row in new], **{k: [row[k] for row in new] for k in new[0]}}
-            audit.write_inserts(conn, user, audit.now_utc(session.info), "pump_events", columns, source)
-        return len(new)
+        columns = {key: [row[key] for row in new] for key in _EVENT_COLUMNS}
+        ids = bulk.insert_columns_with_ids(conn, bulk.table_of(models.PumpEvent), columns, {},
+                                           ("implant_id", "seq"))
+        at = audit.now_utc(session.info)
+        start = 0
+        for item_source, group in itertools.groupby(zip(logs, added, strict=True),
+                                                    lambda pair: source or pair[0].label):
+            count = sum(n for _, n in group)
+            part = slice(start, start + count)
+            audit.write_inserts(conn, user, at, "pump_events",
+                                {"id": ids[part], **{k: v[part] for k, v in columns.items()}}, item_source)
+            start += count
+        return added
+
+
+_EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data", "version")
+
+
+@dataclass(frozen=True)
+class _Implant:
+    """What the checks of a pump log read of its implant."""
+
+    id: int
+    implant_date: dt.date
+    explant_date: dt.date | None
+    death_date: dt.date | None
+
+
+def _implants(session: Session, logs: Sequence[PumpLogImport]) -> list[_Implant]:
+    """The implant of each log, read with its patient's records under the import lock."""
+    locking.begin_write(session.connection())
+    ids = store.patient_ids_for(session, {(item.site, item.patient_id) for item in logs})
+    snapshot = locking.locked_snapshot(session, ids.values())
+    explants = {record.db_id: record.get("explant_date") for record in snapshot.records
+                if record.spec.name == "implants"}
+    deaths = {record.patient: record.get("death_date") for record in snapshot.records if record.spec.name == "exits"}
+    out = []
+    for item in logs:
+        patient = (item.site, item.patient_id)
+        implant_id = snapshot.implant_ids.get((patient, item.implant_date))
+        if implant_id is None:
+            raise RegistryError("implant", f"{item.site}/{item.patient_id} {item.implant_date}",
+                                "an implant in the registry")
+        out.append(_Implant(implant_id, item.implant_date, explants[implant_id], deaths.get(patient)))
+    return out
+
+
+StoredEvent = tuple[dt.datetime, str, str, Any]
+
+
+def _stored_events(session: Session, implant_ids: list[int]) -> dict[int, dict[int, StoredEvent]]:
+    """The stored events of the implants: by implant id, then by seq, as ``(at, kind, reason, data)``."""
+    out: dict[int, dict[int, StoredEvent]] = {}
+    e = models.PumpEvent
+    for chunk in store.chunks(sorted(set(implant_ids))):
+        for implant_id, seq, at, kind, reason, data in session.execute(
+                select(e.implant_id, e.seq, e.at, e.kind, e.reason, e.data).where(e.implant_id.in_(chunk))):
+            out.setdefault(implant_id, {})[seq] = (at, kind, reason, data)
+    return out
+
+
+def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: dict[int, StoredEvent],
+                findings: list[Finding]) -> list[dict[str, Any]]:
+    """The rows of the log's events not yet in ``stored`` (which they join); a finding for each event outside
+    the implant's life or in conflict with a stored one."""
+    source = item.label
+    end = implant.explant_date or implant.death_date
+    new: list[dict[str, Any]] = []
+    def label(seq: int) -> str:
+        return f"pump event {item.site}/{item.patient_id} seq {seq}"
+
+    for event in log.events:
+        at = log.at(event.t_s)
+        day = at.date()
+        if day < implant.implant_date or (implant.explant_date and day > implant.explant_date) or \
+                (implant.death_date and day > implant.death_date):
+            findings.append(Finding("within-implant", label(event.seq), f"at={at.isoformat()} is outside the "
+                                    f"implant ({implant.implant_date} to {end or 'now'})", source))
+        content = (at, event.kind.value, event.reason, event.data)
+        old = stored.get(event.seq)
+        if old is None:
+            stored[event.seq] = content
+            new.append({"implant_id": implant.id, "seq": event.seq, "at": at, "kind": event.kind.value,
+                        "reason": event.reason, "data": event.data, "version": 1})
+        elif old != content:
+            findings.append(Finding("event-conflict", label(event.seq), "a different event with this seq is stored",
+                                    source))
+    return new
 
 
 def stored_pump_log(engine: Engine, site: str, patient_id: str, implant_date: dt.date) -> PumpLog:

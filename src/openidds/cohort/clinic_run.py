@@ -11,12 +11,14 @@ catheter revised (a ``ReviseCatheter`` and a new priming bolus) and the complica
 changes are programming sessions, soft findings confirmed by the virtual clinician with the reason, hard
 ones never overridden. Breakthrough pain is the patient pressing the bolus device; the pump decides.
 
-Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number.
+Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number. A registry or
+dataset whose every site code starts ``VIRTUAL-`` is a synthetic cohort's (:func:`synthetic_sites`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -54,7 +56,9 @@ from openidds.pump import (
 from openidds.pump.ticks import ticks_to_ml
 from openidds.units import parse_quantity
 
-SITE = "VIRTUAL-01"
+#: The start of a virtual clinic's site code: no real site's code starts so.
+SITE_PREFIX = "VIRTUAL-"
+SITE = f"{SITE_PREFIX}01"
 CLINICIAN = "Synthetic clinician"
 NURSE = "Synthetic nurse"
 RESERVOIR_ML = 40
@@ -67,6 +71,12 @@ SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_cri
 EXPLANT_REASONS = {"infection": "infection", "wound_healing": "wound_healing", "pump_malfunction": "malfunction"}
 
 Row = dict[str, str]
+
+
+def synthetic_sites(sites: Iterable[str]) -> bool:
+    """Whether the site codes are all a virtual clinic's (and there is at least one): the records are synthetic."""
+    codes = set(sites)
+    return bool(codes) and all(str(code).startswith(SITE_PREFIX) for code in codes)
 
 
 @dataclass

@@ -3,8 +3,10 @@
 ``simulate(study, params, seed, db_url)`` draws every patient's baseline and course from one seeded
 ``numpy`` Generator, runs each through a real pump and programmer (:mod:`openidds.cohort.clinic_run`) and
 writes the registry only through the clinic package's imports: one ``import_batch`` holding every record
-(patients, trials, implants, visits, complications, exits, programs, refills, alarms), then each pump's own
-log through ``import_pump_log``, the import a clinic uses for a pump it interrogated.
+(patients, trials, implants, visits, complications, exits, programs, refills, alarms), then every pump's own
+log in one ``import_pump_logs`` (the import a clinic uses for the pumps it interrogated), the logs passed as
+the pump exports them. The audit trail is stamped with the end of follow-up (:func:`written_at`), so one seed
+writes the same registry byte for byte.
 """
 
 from __future__ import annotations
@@ -18,17 +20,18 @@ from pathlib import Path
 import numpy as np
 from sqlalchemy import make_url
 
-from openidds.clinic import SPECS, RegistryError, connect, import_batch, import_pump_log, init_registry, patients
-from openidds.clinic.database import database_url
+from openidds.clinic import SPECS, RegistryError, connect, import_batch, init_registry, patients
+from openidds.clinic.database import database_url, with_clock
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
+from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.clinic_run import SITE, PatientRun, run_patient
 from openidds.cohort.course import DAY_S, Schedule, draw_course
 from openidds.cohort.params import Params, ParamsError
 from openidds.cohort.study import Study
 from openidds.drugs import default_library
-from openidds.pump.wire import export_log
+from openidds.pump.wire import PumpLog, export_log
 
 USER = "openidds-cohort"
 
@@ -94,7 +97,7 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
 
 def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
-    ``import_batch`` of every record, then each pump's log.
+    ``import_batch`` of every record, then every pump's log in one ``import_pump_logs``.
 
     An SQLite registry is written whole or not at all: into a temporary file beside it, renamed into place
     when complete; an existing file is refused. Another database must hold no patients yet."""
@@ -123,15 +126,24 @@ def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
         init_registry(engine)
         if patients(engine):
             raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
-        import_batch(engine, registry_batch(runs), USER, source=source)
-        with tempfile.TemporaryDirectory(prefix="openidds-cohort-") as folder:
-            for run in runs:
-                path = Path(folder) / f"{run.patient_id}.json"
-                start = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
-                path.write_text(export_log(run.pump.log, start).model_dump_json(), encoding="utf-8")
-                import_pump_log(engine, path, SITE, run.patient_id, run.implant_date, USER)
+        clocked = with_clock(engine, lambda: written_at(runs))
+        import_batch(clocked, registry_batch(runs), USER, source=source)
+        import_pump_logs(clocked, [PumpLogImport(pump_log(run), SITE, run.patient_id, run.implant_date)
+                                   for run in runs], USER, source=source)
     finally:
         engine.dispose()
+
+
+def written_at(runs: list[PatientRun]) -> dt.datetime:
+    """The time the registry's audit trail gives its entries: midnight (UTC) after the last day of follow-up,
+    so that one seed always writes the same registry, byte for byte."""
+    last = max(run.implant_date + dt.timedelta(days=run.course.end_day) for run in runs)
+    return dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0))
+
+
+def pump_log(run: PatientRun) -> PumpLog:
+    """The patient's pump log as the pump exports it (t_s = 0 is 08:00 UTC on the implant day)."""
+    return export_log(run.pump.log, dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC))
 
 
 def seed_text(seed: int | np.random.SeedSequence) -> str:

@@ -92,28 +92,38 @@ def forecast(spec: PumpSpec, therapy: Therapy | None, reservoir_ticks: int, at_s
 
 def _first_reach(program: Program, origin: int, start_s: int, available: int, factor: Fraction,
                  bolus_ticks_per_day: int) -> int | None:
-    """The first time at which worst-case use since ``start_s`` reaches ``available`` ticks."""
+    """The first time at which worst-case use since ``start_s`` reaches ``available`` ticks.
+
+    Worst-case use ``s`` seconds into day ``d`` (counted from ``start_s``) is ``ceil(basal * factor)`` plus the
+    boluses of days ``0..d`` (none of day ``d`` at ``s = 0``), where ``basal`` is what the program delivers
+    meanwhile. It never falls as time goes on, so the first whole week, then day, then second at which it
+    reaches ``available`` is found by stepping. All in integer ticks (``factor`` as numerator/denominator)."""
     if available <= 0:
         return start_s
+    num, den = factor.numerator, factor.denominator
 
-    def used(done_days: int, basal_before: int, seconds: int) -> int:
-        basal = basal_before + program_volume(program, start_s + done_days * DAY, start_s + done_days * DAY + seconds,
-                                              origin)
-        return math.ceil(basal * factor) + bolus_ticks_per_day * (done_days + (1 if seconds else 0))
+    def reaches(basal: int, bolus_days: int) -> bool:
+        return -(-basal * num // den) + bolus_ticks_per_day * bolus_days >= available
 
-    basal = 0
-    for day in range(HORIZON_DAYS):
-        if used(day, basal, DAY) >= available:
-            lo, hi = 0, DAY  # used(day, basal, 0) < available: it equals the previous day's full count
-            while hi - lo > 1:
-                mid = (lo + hi) // 2
-                if used(day, basal, mid) >= available:
-                    hi = mid
-                else:
-                    lo = mid
-            return start_s + day * DAY + hi
-        basal += program_volume(program, start_s + day * DAY, start_s + (day + 1) * DAY, origin)
-    return None
+    day, basal = 0, 0
+    for step in (7, 1):
+        while day < HORIZON_DAYS:
+            days = min(step, HORIZON_DAYS - day)
+            volume = program_volume(program, start_s + day * DAY, start_s + (day + days) * DAY, origin)
+            if reaches(basal + volume, day + days):
+                break
+            day, basal = day + days, basal + volume
+        else:
+            return None
+    day_start = start_s + day * DAY
+    lo, hi = 0, DAY  # use at lo = 0 is the previous day's full count, below ``available``
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if reaches(basal + program_volume(program, day_start, day_start + mid, origin), day + 1):
+            hi = mid
+        else:
+            lo = mid
+    return day_start + hi
 
 
 def stability(solution: Solution | None, library: DrugLibrary, filled_at_s: int | None,
