@@ -149,3 +149,17 @@ def test_a_study_without_usable_fit_targets_is_refused(seed000):
     holdout = study.model_copy(update={"targets": study.targets_for(Use.HOLDOUT)})
     with pytest.raises(CalibrationError, match="fit target"):
         calibrate(holdout, params, seed=1, budget=2, on=DAY, patients=20)
+
+
+def test_seed002_exits_and_pairs_as_the_report_counts_them():
+    study, params = load_study("seed002"), load_params("seed002")
+    used, left = fit_targets(study)
+    assert left == {} and len(used) == len(study.targets_for(Use.FIT))
+    got = measure(used, outcomes(study, params, SEED, 300))
+    shares = ("exit_death_proportion", "exit_explant_or_stopped_proportion", "exit_other_proportion")
+    assert sum(got[name] for name in shares) == pytest.approx(1.0)
+    assert all(0 < got[name] < 1 for name in shares)
+    # pairs only for implants from 2013 (of 2003-2017), scaled to the study's 1,403 patients
+    assert 0 < got["pain_12m_pairs_count"] < got["pain_6m_pairs_count"] < 1403 * 5 / 14.6
+    free = {p.name for p in free_parameters(params) if p.informs & {t.name for t in used}}
+    assert {"other_exits_per_year", "therapy_stopped_per_year", "visit_missing", "eq5d_missing"} <= free

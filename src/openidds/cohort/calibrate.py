@@ -41,8 +41,9 @@ from scipy.special import expit, logit
 
 from openidds import __version__
 from openidds.clinic import vocabulary as v
+from openidds.clinic.analysis import MILESTONES, WINDOW_DAYS
 from openidds.cohort.baseline import PatientBaseline, sample_baselines
-from openidds.cohort.course import DAYS_PER_MONTH, PatientCourse, Schedule, draw_course
+from openidds.cohort.course import DAYS_PER_MONTH, ExitReason, PatientCourse, Schedule, Visit, draw_course
 from openidds.cohort.params import Calibration, FittedParameter, Params, ParamsError
 from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import Metric, Study, Target, Use
@@ -90,6 +91,7 @@ _PAIN = frozenset({"nrs_change_mean", "nrs_change_sd", "nrs_baseline_mean", "nrs
 _COMPLICATIONS = frozenset({"complication_any_cif_1y", "complication_severe_cif_1y", "adverse_events_count",
                             "adverse_event_patients_proportion"})
 _SURGERY = frozenset({"reoperation_cif_1y", "reoperation_patients_proportion", "infection_surgery_proportion"})
+_PAIRS = frozenset({"pain_6m_pairs_count", "pain_12m_pairs_count", "eq5d_6m_pairs_count", "nrs_pairs_count"})
 
 
 def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
@@ -100,8 +102,20 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
         FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
         FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
         FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN),
-        FreeParameter("survival_median_months", survival, 0.5, 36.0, frozenset({"os_median_months"})),
+        FreeParameter("survival_median_months", survival, 0.5, 36.0,
+                      frozenset({"os_median_months", "exit_death_proportion"})),
+        FreeParameter("visit_missing", ("course.follow_up.visit_missing",), 0.01, 0.95, _PAIRS),
+        FreeParameter("eq5d_missing", ("course.follow_up.eq5d_missing",), 0.01, 0.95,
+                      frozenset({"eq5d_6m_pairs_count"})),
+        FreeParameter("therapy_stopped_per_year", ("course.follow_up.therapy_stopped_per_year",), 0.001, 3.0,
+                      frozenset({"exit_explant_or_stopped_proportion"})),
     ]
+    follow = params.course.follow_up
+    others = sorted((("transfer_per_year", follow.transfer_per_year), ("lost_per_year", follow.lost_per_year)),
+                    key=lambda kv: -kv[1])
+    if others[0][1] > 0:  # led by the larger hazard, the other scaled with it
+        out.append(FreeParameter("other_exits_per_year", tuple(f"course.follow_up.{k}" for k, _ in others), 0.001,
+                                 3.0, frozenset({"exit_other_proportion"})))
     kinds = params.course.complications
     for name, surgical, informs in (("medical_complication_incidence", False, _COMPLICATIONS),
                                     ("surgical_complication_incidence", True, _COMPLICATIONS | _SURGERY)):
@@ -130,6 +144,11 @@ class Outcomes:
     complications: NDArray[np.int64]
     """Complications per patient (an occlusion included)."""
     infection_surgery: NDArray[np.bool_]
+    pairs: dict[str, NDArray[np.bool_]]
+    """``nrs_6m``, ``nrs_12m``, ``eq5d_index_6m``: a baseline and a follow-up value near that milestone (the
+    registry's analysis window), as the report pairs them."""
+    exits: NDArray[np.str_]
+    """Each patient's exit reason ("" when still followed at the study's end)."""
 
     @property
     def scale(self) -> float:
@@ -167,13 +186,17 @@ _ENDPOINTS: dict[str, Callable[[int, str], bool]] = {
 
 def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes:
     """The outcomes of a virtual cohort (see :func:`draw_cohort`)."""
-    before, after, os_days, death, counts, infection = [], [], [], [], [], []
+    before, after, os_days, death, counts, infection, exits = [], [], [], [], [], [], []
+    pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
     for baseline, course in draw_cohort(study, params, seed, patients):
         last = next((visit.nrs for visit in reversed(course.visits) if visit.nrs is not None), None)
         if course.schedule.patient_reported and last is not None:
             before.append(baseline.nrs)
             after.append(last)
+        for name, (field, day) in _PAIRED.items():
+            pairs[name].append(course.schedule.patient_reported and _near(course.visits, field, day))
+        exits.append("" if course.exit_reason is None else course.exit_reason.value)
         os_days.append(course.death_day if course.death_day is not None else course.end_day)
         death.append(int(course.death_day is not None))
         found = [(c.day, c.grade, c.action, c.kind) for c in course.complications]
@@ -189,7 +212,26 @@ def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes
                   for name, rows in events.items()}
     return Outcomes(study, np.array(before, dtype=float), np.array(after, dtype=float),
                     np.array(os_days, dtype=float) / DAYS_PER_MONTH, np.array(death, dtype=np.int64), first_days,
-                    np.array(counts, dtype=np.int64), np.array(infection, dtype=bool))
+                    np.array(counts, dtype=np.int64), np.array(infection, dtype=bool),
+                    {name: np.array(rows, dtype=bool) for name, rows in pairs.items()}, np.array(exits, dtype=str))
+
+
+_PAIRED = {"nrs_6m": ("nrs", MILESTONES["6m"]), "nrs_12m": ("nrs", MILESTONES["12m"]),
+           "eq5d_index_6m": ("eq5d_index", MILESTONES["6m"])}
+
+
+def _near(visits: Sequence[Visit], field: str, day: int) -> bool:
+    """A visit with ``field`` recorded within the analysis window of ``day``."""
+    return any(getattr(visit, field) is not None and abs(visit.day - day) <= WINDOW_DAYS for visit in visits)
+
+
+def _exit_share(*reasons: ExitReason, others: bool = False) -> Callable[[Outcomes, Target], float]:
+    """Share of the patients whose follow-up ended that left for one of ``reasons`` (``others``: for another)."""
+    def read(o: Outcomes, target: Target) -> float:
+        ended = o.exits[o.exits != ""]
+        chosen = np.isin(ended, [r.value for r in reasons]) != others
+        return float(chosen.mean()) if ended.size else math.nan
+    return read
 
 
 def _competing(first: int | None, course: PatientCourse) -> tuple[int, int]:
@@ -242,6 +284,13 @@ MEASURES: dict[str, Callable[[Outcomes, Target], float]] = {
     "adverse_event_patients_proportion": lambda o, t: _mean((o.complications > 0).astype(float)),
     "reoperation_patients_proportion": lambda o, t: _mean((o.first_days["reoperation"][1] == 1).astype(float)),
     "infection_surgery_proportion": lambda o, t: _mean(o.infection_surgery.astype(float)),
+    "pain_6m_pairs_count": lambda o, t: float(o.pairs["nrs_6m"].sum()) * o.scale,
+    "pain_12m_pairs_count": lambda o, t: float(o.pairs["nrs_12m"].sum()) * o.scale,
+    "eq5d_6m_pairs_count": lambda o, t: float(o.pairs["eq5d_index_6m"].sum()) * o.scale,
+    "exit_death_proportion": _exit_share(ExitReason.DEATH),
+    "exit_explant_or_stopped_proportion": _exit_share(ExitReason.EXPLANT, ExitReason.THERAPY_STOPPED),
+    "exit_other_proportion": _exit_share(ExitReason.DEATH, ExitReason.EXPLANT, ExitReason.THERAPY_STOPPED,
+                                         others=True),
 }
 """The targets the course model gives, by name, each read as the report reads it from a registry."""
 
