@@ -48,17 +48,21 @@ class Normal(_Closed):
 
 
 class Quartiles(_Closed):
-    """A published median and IQR (q25, q75): matched exactly by a two-piece log-normal (see baseline)."""
+    """A published median and IQR (q25, q75): matched by a two-piece log-normal (see baseline), truncated at
+    ``high`` when given (the registry's largest value; the quartiles then move by a negligible amount)."""
 
     q25: Annotated[float, Field(gt=0)]
     median: Annotated[float, Field(gt=0)]
     q75: Annotated[float, Field(gt=0)]
+    high: float | None = None
     source: str
 
     @model_validator(mode="after")
     def _ordered(self) -> Quartiles:
         if not self.q25 < self.median < self.q75:
             raise ValueError(f"q25 < median < q75, got {self.q25}, {self.median}, {self.q75}")
+        if self.high is not None and not self.high > self.q75:
+            raise ValueError(f"high above q75, got {self.high} ≤ {self.q75}")
         return self
 
 
