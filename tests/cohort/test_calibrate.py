@@ -61,11 +61,12 @@ def test_distance_is_zero_at_the_truth_and_grows_away_from_it(seed000):
     study, params = seed000
     synthetic = _synthetic(study, params)
     used, _ = fit_targets(synthetic)
-    at = {m: distance(used, measure(used, outcomes(synthetic, _moved(params, survival_median_months=m), SEED,
-                                                   PATIENTS)))
-          for m in (3.62, 4.5, 6.0)}
-    assert at[3.62] == 0.0
-    assert 0 < at[4.5] < at[6.0]
+    median = params.course.survival_months.median
+    at = {k: distance(used, measure(used, outcomes(synthetic, _moved(params, survival_median_months=k * median),
+                                                   SEED, PATIENTS)))
+          for k in (1.0, 1.25, 1.6)}
+    assert at[1.0] == 0.0
+    assert 0 < at[1.25] < at[1.6]
 
 
 def test_distance_is_the_sum_of_squared_half_widths(seed000):
@@ -100,7 +101,8 @@ def test_calibrate_recovers_known_parameters(seed000):
     assert result.calibration.distance_before > 10
     assert result.calibration.distance_after < 0.05 * result.calibration.distance_before
     survival = result.params.course.survival_months
-    assert survival.q75 / survival.median == pytest.approx(7.24 / 3.62)  # the quartiles keep their shape
+    start = params.course.survival_months
+    assert survival.q75 / survival.median == pytest.approx(start.q75 / start.median)  # the quartiles keep their shape
     assert survival.source.startswith("calibrated to the fit targets of seed000")
 
 
