@@ -58,3 +58,43 @@ def test_validate_small_study(tmp_path):
     assert figure.stat().st_size > 0
     table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
     assert table.exit_code == 0 and "nrs_change_mean" in table.stdout
+
+
+def _small_study(tmp_path, **replace: str):
+    from importlib import resources
+
+    text = (resources.files("openidds.cohort") / "studies" / "seed000.toml").read_text(encoding="utf-8")
+    for old, new in {"n_patients = 193": "n_patients = 12", **replace}.items():
+        text = text.replace(old, new)
+    path = tmp_path / "small.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_calibrate_writes_the_same_file_for_the_same_seed(tmp_path):
+    from openidds.cohort.params import load_params
+
+    study = _small_study(tmp_path)
+    outs = [tmp_path / "a.json", tmp_path / "b.json"]
+    for out in outs:
+        result = runner.invoke(app, ["cohort", "calibrate", str(study), "--budget", "3", "--patients", "30",
+                                     "--seed", "2", "--date", "2026-01-02", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+    assert "nrs_change_mean" in result.stdout and "distance" in result.stdout
+    fitted = load_params(outs[0])
+    assert fitted.calibration is not None and fitted.calibration.evaluations == 3
+    assert fitted.calibration.command.startswith(f"openidds cohort calibrate {study} --budget 3 --seed 2")
+    assert str(fitted.calibration.date) == "2026-01-02"
+
+
+def test_calibrate_refusals(tmp_path):
+    unknown = runner.invoke(app, ["cohort", "calibrate", "seed999", "--budget", "1"])
+    assert unknown.exit_code == 2 and "seed000" in unknown.stderr
+    impossible = _small_study(tmp_path, **{"value = 0.951": "value = 1.3"})
+    refused = runner.invoke(app, ["cohort", "calibrate", str(impossible), "--budget", "1"])
+    assert refused.exit_code == 2 and "nrs_improved_proportion" in refused.stderr
+    other = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--params", "seed002"])
+    assert other.exit_code == 2 and "params.study" in other.stderr
+    date = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--date", "30/11/2026"])
+    assert date.exit_code == 2 and "YYYY-MM-DD" in date.stderr

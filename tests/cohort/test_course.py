@@ -36,7 +36,9 @@ def test_survival_matches_its_quartiles_when_nothing_competes(params):
             "transfer_per_year": 0, "lost_per_year": 0, "therapy_stopped_per_year": 0}),
         "complications": {}})
     rng = np.random.default_rng(5)
-    days = [draw_course(b, quiet, SCHEDULE, rng).death_day
+    lifelong = Schedule(SCHEDULE.implant_date, dt.date(2100, 1, 1), SCHEDULE.visit_months, telephone=False,
+                        patient_reported=True)  # a follow-up long enough that no death is censored
+    days = [draw_course(b, quiet, lifelong, rng).death_day
             for b in sample_baselines(params.baseline, N, rng)]
     months = np.array(days) / DAYS_PER_MONTH
     target = params.course.survival_months

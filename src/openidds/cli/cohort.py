@@ -98,3 +98,77 @@ def validate(
     console().print(table)
     if figure is not None:
         console().print(f"Figure: {figure}", markup=False, highlight=False)
+
+
+@app.command("calibrate")
+def calibrate(
+    study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
+    out: Path | None = typer.Option(None, help="Where to write the fitted parameter file (JSON; default: "
+                                               "STUDY-calibrated.json here). An existing file is replaced."),
+    budget: int = typer.Option(150, min=1, help="Most evaluations of the distance (each one draws a virtual "
+                                                "cohort)."),
+    seed: int = typer.Option(1, min=0, help="Seed of the virtual cohort every evaluation draws (common random "
+                                            "numbers): the same seed, budget and date give the same file."),
+    patients: int | None = typer.Option(None, min=1, help="Patients in that cohort (default: five per study "
+                                                          "patient)."),
+    params: str | None = typer.Option(None, help="Starting parameter file (JSON; default: the study's bundled one)."),
+    on: str | None = typer.Option(None, "--date", help="Date written into the provenance (YYYY-MM-DD; default: "
+                                                       "today, UTC)."),
+) -> None:
+    """Fit the model's parameters to STUDY's fit targets on the patient-course model; write them with provenance."""
+    import datetime as dt
+
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from openidds.cli.output import write_atomic
+    from openidds.cohort.calibrate import calibrate as fit
+    from openidds.cohort.params import load_params, params_text
+    from openidds.cohort.study import load_study
+
+    try:
+        day = dt.datetime.now(dt.UTC).date() if on is None else dt.date.fromisoformat(on)
+    except ValueError:
+        raise fail(OpenIDDSError("date", on, "a date as YYYY-MM-DD")) from None
+    command = " ".join(["openidds cohort calibrate", study, f"--budget {budget}", f"--seed {seed}",
+                        *([f"--patients {patients}"] if patients is not None else []),
+                        *([f"--params {params}"] if params is not None else []), f"--date {day.isoformat()}"])
+    try:
+        chosen = load_study(study)
+        start = load_params(params or chosen.id)
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=console(stderr=True), transient=True) as bar:
+            task = bar.add_task("calibrating", total=budget)
+
+            def report(evaluations: int, best: float) -> None:
+                bar.update(task, completed=evaluations, description=f"calibrating (best distance {best:.3f})")
+
+            result = fit(chosen, start, seed=seed, budget=budget, on=day, patients=patients, command=command,
+                         progress=report)
+        target = out or Path(f"{chosen.id}-calibrated.json")
+        write_atomic(target, params_text(result.params).encode("utf-8"))
+    except OSError as error:
+        raise fail(OpenIDDSError("out", str(out), f"a file that can be written ({error.strerror})")) from None
+    except OpenIDDSError as error:
+        raise fail(error) from None
+    record = result.calibration
+    table = Table(title=f"Calibration of {chosen.id} to its fit targets ({record.evaluations} evaluations, "
+                        f"{record.patients_per_evaluation} synthetic patients each, seed {seed})")
+    for name in ("fit target", "published", "half-width", "model before", "model after"):
+        table.add_column(name)
+    for t in result.targets:
+        table.add_row(t.name, f"{t.value:g}", f"{t.half_width:.3g}", f"{result.before[t.name]:.3g}",
+                      f"{result.after[t.name]:.3g}")
+    parameters = Table(title="Free parameters")
+    for name in ("parameter", "bounds", "start", "fitted"):
+        parameters.add_column(name)
+    for name, p in record.parameters.items():
+        parameters.add_row(name, f"{p.low:g}–{p.high:g}", f"{p.start:.4g}", f"{p.fitted:.4g}")
+    screen = console()
+    screen.print(table)
+    screen.print(parameters)
+    for name, reason in record.not_fitted.items():
+        screen.print(f"not fitted: {name}: {reason}", markup=False, highlight=False)
+    screen.print(f"distance {record.distance_before:.3f} -> {record.distance_after:.3f} ({record.distance})",
+                 markup=False, highlight=False)
+    screen.print(f"Parameters: {target}", markup=False, highlight=False)
+    screen.print(f"next: openidds cohort validate {study} --params {target}", markup=False, highlight=False)

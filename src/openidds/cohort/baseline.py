@@ -82,9 +82,12 @@ def normal_quantile(marginal: Normal, u: FloatArray) -> FloatArray:
 
 
 def quartiles_value(marginal: Quartiles, z: FloatArray) -> FloatArray:
-    """The two-piece log-normal's value at standard normal scores ``z`` (quartiles at z = ±0.6745)."""
+    """The two-piece log-normal's value at standard normal scores ``z`` (quartiles at z = ±0.6745), truncated
+    at ``marginal.high`` when given (``z`` mapped by its probability into the part below it)."""
     low = np.log(marginal.median / marginal.q25) / Z75
     high = np.log(marginal.q75 / marginal.median) / Z75
+    if marginal.high is not None:
+        z = ndtri(ndtr(z) * ndtr(np.log(marginal.high / marginal.median) / high))
     return np.asarray(marginal.median * np.exp(np.where(z < 0, low, high) * z), dtype=np.float64)
 
 

@@ -9,6 +9,7 @@ from (hand-set from a publication, or a calibration run). A file that does not m
 from __future__ import annotations
 
 import json
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -47,17 +48,21 @@ class Normal(_Closed):
 
 
 class Quartiles(_Closed):
-    """A published median and IQR (q25, q75): matched exactly by a two-piece log-normal (see baseline)."""
+    """A published median and IQR (q25, q75): matched by a two-piece log-normal (see baseline), truncated at
+    ``high`` when given (the registry's largest value; the quartiles then move by a negligible amount)."""
 
     q25: Annotated[float, Field(gt=0)]
     median: Annotated[float, Field(gt=0)]
     q75: Annotated[float, Field(gt=0)]
+    high: float | None = None
     source: str
 
     @model_validator(mode="after")
     def _ordered(self) -> Quartiles:
         if not self.q25 < self.median < self.q75:
             raise ValueError(f"q25 < median < q75, got {self.q25}, {self.median}, {self.q75}")
+        if self.high is not None and not self.high > self.q75:
+            raise ValueError(f"high above q75, got {self.high} ≤ {self.q75}")
         return self
 
 
@@ -184,11 +189,44 @@ class Course(_Closed):
     follow_up: FollowUp
 
 
+class FittedParameter(_Closed):
+    """One parameter a calibration moved: the JSON paths it sets (the first leads, the others are scaled with
+    it), its bounds, and its value before and after."""
+
+    paths: tuple[str, ...] = Field(min_length=1)
+    low: float
+    high: float
+    start: float
+    fitted: float
+
+
+class Calibration(_Closed):
+    """How a calibration run made this file (:mod:`openidds.cohort.calibrate`); absent from a hand-set file."""
+
+    study: str
+    date: date
+    package_version: str
+    optimiser: str
+    distance: str
+    seed: Annotated[int, Field(ge=0)]
+    budget: Annotated[int, Field(ge=1)]
+    evaluations: Annotated[int, Field(ge=1)]
+    patients_per_evaluation: Annotated[int, Field(ge=1)]
+    distance_before: float
+    distance_after: float
+    fitted_targets: tuple[str, ...]
+    not_fitted: dict[str, str]
+    """Fit targets the calibration could not use, each with the reason."""
+    parameters: dict[str, FittedParameter]
+    command: str
+
+
 class Params(_Closed):
     """Every parameter of the model for one study."""
 
     study: str
     provenance: str
+    calibration: Calibration | None = None
     baseline: Baseline
     course: Course
 
@@ -260,3 +298,8 @@ def load_params(name_or_path: str | Path) -> Params:
         where = ".".join(str(p) for p in first["loc"]) or "file"
         expected = f"a value the model accepts: {first['msg']} ({exc.error_count()} problem(s) in all)"
         raise ParamsError(f"params {where}", str(name_or_path), expected) from None
+
+
+def params_text(params: Params) -> str:
+    """The parameter file's JSON text (what :func:`load_params` reads back to the same parameters)."""
+    return json.dumps(params.model_dump(mode="json", exclude_none=True), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,167 @@
+"""Calibration on the patient-course model: the distance, recovery of known parameters, and refusals."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import pytest
+
+from openidds.cohort.calibrate import (
+    CalibrationError,
+    calibrate,
+    distance,
+    fit_targets,
+    free_parameters,
+    measure,
+    outcomes,
+)
+from openidds.cohort.params import Params, ParamsError, load_params, params_text
+from openidds.cohort.study import Interval, Study, StudyError, Use, load_study, parse_study
+
+DAY = dt.date(2026, 1, 2)
+SEED = 3
+PATIENTS = 200
+
+
+def _moved(params: Params, **values: float) -> Params:
+    """``params`` with free parameters set by name (their co-scaled paths follow)."""
+    start = params.model_dump(mode="json", exclude_none=True)
+    data = json.loads(json.dumps(start))
+    for parameter in free_parameters(params):
+        if parameter.name in values:
+            parameter.set(start, data, values[parameter.name])
+    return Params.model_validate(data)
+
+
+def _synthetic(study: Study, truth: Params) -> Study:
+    """``study`` whose fit targets are the course model's values at ``truth`` (same seed and size as the fits),
+    each keeping its published half-width."""
+    used, _ = fit_targets(study)
+    model = measure(used, outcomes(study, truth, SEED, PATIENTS))
+    targets = []
+    for target in study.targets:
+        if target in used:
+            half = target.half_width
+            assert half is not None
+            value = model[target.name]
+            target = target.model_validate({**target.model_dump(), "value": value, "low": value - half,
+                                            "high": value + half, "interval": Interval.CI95, "sd": None})
+        targets.append(target)
+    return study.model_copy(update={"targets": tuple(targets)})
+
+
+@pytest.fixture(scope="module")
+def seed000() -> tuple[Study, Params]:
+    return load_study("seed000"), load_params("seed000")
+
+
+def test_distance_is_zero_at_the_truth_and_grows_away_from_it(seed000):
+    study, params = seed000
+    synthetic = _synthetic(study, params)
+    used, _ = fit_targets(synthetic)
+    median = params.course.survival_months.median
+    at = {k: distance(used, measure(used, outcomes(synthetic, _moved(params, survival_median_months=k * median),
+                                                   SEED, PATIENTS)))
+          for k in (1.0, 1.25, 1.6)}
+    assert at[1.0] == 0.0
+    assert 0 < at[1.25] < at[1.6]
+
+
+def test_distance_is_the_sum_of_squared_half_widths(seed000):
+    study, _ = seed000
+    used, _ = fit_targets(study)
+    one = used[0]
+    assert one.half_width is not None
+    measured = {t.name: t.value for t in used} | {one.name: one.value + 2 * one.half_width}
+    assert distance(used, measured) == pytest.approx(4.0)
+    assert distance(used, measured | {one.name: math.nan}) == math.inf
+
+
+def test_fit_targets_of_seed000_are_all_given_by_the_course_model(seed000):
+    study, _ = seed000
+    used, left = fit_targets(study)
+    assert {t.name for t in used} == {t.name for t in study.targets_for(Use.FIT)} and left == {}
+    seed003, _ = fit_targets(load_study("seed003"))
+    assert "os_median_months" in {t.name for t in seed003}
+    assert "age_mean" in fit_targets(load_study("seed003"))[1]
+
+
+def test_calibrate_recovers_known_parameters(seed000):
+    """Targets simulated from known parameters; the fit starts from the bundled file and finds them again."""
+    study, params = seed000
+    truth = _moved(params, survival_median_months=5.0, relief_fraction_mean=0.5)
+    synthetic = _synthetic(study, truth)
+    result = calibrate(synthetic, params, seed=SEED, budget=40, on=DAY, patients=PATIENTS,
+                       parameters=["survival_median_months", "relief_fraction_mean"])
+    fitted = result.calibration.parameters
+    assert fitted["survival_median_months"].fitted == pytest.approx(5.0, abs=0.25)
+    assert fitted["relief_fraction_mean"].fitted == pytest.approx(0.5, abs=0.03)
+    assert result.calibration.distance_before > 10
+    assert result.calibration.distance_after < 0.05 * result.calibration.distance_before
+    survival = result.params.course.survival_months
+    start = params.course.survival_months
+    assert survival.q75 / survival.median == pytest.approx(start.q75 / start.median)  # the quartiles keep their shape
+    assert survival.source.startswith("calibrated to the fit targets of seed000")
+
+
+def test_calibrated_file_is_reproducible_and_reads_back(seed000):
+    study, params = seed000
+    runs = [calibrate(study, params, seed=SEED, budget=4, on=DAY, patients=60) for _ in range(2)]
+    text = params_text(runs[0].params)
+    assert text == params_text(runs[1].params)
+    back = Params.model_validate_json(text)
+    record = back.calibration
+    assert record is not None and record.study == "seed000" and record.date == DAY and record.seed == SEED
+    assert record.budget == 4 and record.evaluations == 4 and record.distance_after <= record.distance_before
+    assert set(record.fitted_targets) == {t.name for t in study.targets_for(Use.FIT)}
+    assert "complication_any_cif_1y" in runs[0].after
+    assert back.provenance == params.provenance
+
+
+def test_refusals(seed000, tmp_path):
+    study, params = seed000
+    with pytest.raises(ParamsError, match="seed000"):
+        calibrate(study, load_params("seed002"), seed=1, budget=2, on=DAY, patients=20)
+    with pytest.raises(CalibrationError, match="budget"):
+        calibrate(study, params, seed=1, budget=0, on=DAY, patients=20)
+    with pytest.raises(CalibrationError, match="parameters"):
+        calibrate(study, params, seed=1, budget=2, on=DAY, patients=20, parameters=["dose_of_magic"])
+    data = params.model_dump(mode="json", exclude_none=True)
+    del data["course"]["pain"]
+    broken = tmp_path / "broken.json"
+    broken.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ParamsError, match="course"):
+        load_params(broken)
+    with pytest.raises(StudyError, match="seed000"):
+        load_study("seed999")
+
+
+def test_an_impossible_target_is_refused():
+    from importlib import resources
+
+    text = (resources.files("openidds.cohort") / "studies" / "seed000.toml").read_text(encoding="utf-8")
+    with pytest.raises(StudyError, match="nrs_improved_proportion"):
+        parse_study(text.replace("value = 0.951", "value = 1.3"), "impossible.toml")
+
+
+def test_a_study_without_usable_fit_targets_is_refused(seed000):
+    study, params = seed000
+    holdout = study.model_copy(update={"targets": study.targets_for(Use.HOLDOUT)})
+    with pytest.raises(CalibrationError, match="fit target"):
+        calibrate(holdout, params, seed=1, budget=2, on=DAY, patients=20)
+
+
+def test_seed002_exits_and_pairs_as_the_report_counts_them():
+    study, params = load_study("seed002"), load_params("seed002")
+    used, left = fit_targets(study)
+    assert left == {} and len(used) == len(study.targets_for(Use.FIT))
+    got = measure(used, outcomes(study, params, SEED, 300))
+    shares = ("exit_death_proportion", "exit_explant_or_stopped_proportion", "exit_other_proportion")
+    assert sum(got[name] for name in shares) == pytest.approx(1.0)
+    assert all(0 < got[name] < 1 for name in shares)
+    # pairs only for implants from 2013 (of 2003-2017), scaled to the study's 1,403 patients
+    assert 0 < got["pain_12m_pairs_count"] < got["pain_6m_pairs_count"] < 1403 * 5 / 14.6
+    free = {p.name for p in free_parameters(params) if p.informs & {t.name for t in used}}
+    assert {"other_exits_per_year", "therapy_stopped_per_year", "visit_missing", "eq5d_missing"} <= free
