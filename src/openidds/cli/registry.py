@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 import json
-import os
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -16,20 +14,17 @@ from rich.table import Table
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
+from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 
 if TYPE_CHECKING:
-    from sqlalchemy import Engine
 
     from openidds.clinic import Finding
 
 app = typer.Typer(help="The clinic registry: patients, implants, pump histories, imports and exports.",
                   no_args_is_help=True)
 
-Db = Annotated[str | None, typer.Option(
-    "--db", envvar="OPENIDDS_DB", show_default="openidds-registry.sqlite",
-    help="Registry: an SQLite file path or a database URL (postgresql+psycopg://...).")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 Today = Annotated[str | None, typer.Option("--today", help="Reference date YYYY-MM-DD (default: today).")]
 
@@ -46,29 +41,6 @@ class ExportFormat(str, Enum):
     redcap_dictionary = "redcap-dictionary"
     research = "research"
     template = "template"
-
-
-def _engine(db: str | None, ready: bool = True) -> Engine:
-    """An engine on the registry ``db`` (default: the file in the current folder).
-
-    ``ready``: the registry must exist at the newest schema; a missing SQLite file is refused before
-    connecting, so a command that only reads (or a mistyped path) never leaves an empty file behind.
-    """
-    from sqlalchemy.engine import make_url
-
-    from openidds.clinic import connect, require_current
-    from openidds.clinic.database import DEFAULT_PATH, database_url
-
-    db = DEFAULT_PATH if db is None else db
-    if ready:
-        url = make_url(database_url(db))
-        if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).exists():
-            raise OpenIDDSError("--db", db, f"an existing registry (there is no file {url.database}); create one "
-                                f"with `openidds registry init --db {db}`, then import records into it")
-    engine = connect(db)
-    if ready:
-        require_current(engine)
-    return engine
 
 
 def _date(option: str, text: str) -> dt.date:
@@ -94,10 +66,6 @@ def _findings_table(findings: list[Finding], title: str) -> Table:
     return table
 
 
-def _user(user: str | None) -> str:
-    return user or os.environ.get("OPENIDDS_USER") or getpass.getuser()
-
-
 @app.command()
 def init(db: Db = None, as_json: AsJson = False) -> None:
     """Create the registry (or upgrade it to the newest schema)."""
@@ -105,7 +73,7 @@ def init(db: Db = None, as_json: AsJson = False) -> None:
     from openidds.clinic.database import masked
 
     try:
-        engine = _engine(db, ready=False)
+        engine = registry_engine(db, ready=False)
         revision = init_registry(engine)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
@@ -134,8 +102,8 @@ def import_(
     from openidds.clinic import Finding, ImportRejected, import_batch, import_pump_log, read_paths, read_redcap
 
     try:
-        engine = _engine(db)
-        who = _user(user)
+        engine = registry_engine(db)
+        who = acting_user(user)
         if fmt is ImportFormat.pump_log:
             if patient is None or "/" not in patient or implant_date is None or len(paths) != 1:
                 raise OpenIDDSError("pump-log", paths, "one LOG.json with --patient SITE/ID and --implant-date")
@@ -199,15 +167,15 @@ def export(
         elif what is ExportFormat.template:
             written = write_template(output)
         elif what is ExportFormat.analysis:
-            written = [write_dataset(analysis_dataset(_engine(db)), output)]
+            written = [write_dataset(analysis_dataset(registry_engine(db)), output)]
         elif what is ExportFormat.fhir:
             # fhir.resources types json() as str | bytes; it gives bytes only when asked with return_bytes=True.
-            output.write_text(fhir_bundle(_engine(db)).json(indent=2), encoding="utf-8")  # type: ignore[arg-type]
+            output.write_text(fhir_bundle(registry_engine(db)).json(indent=2), encoding="utf-8")  # type: ignore[arg-type]
             written = [output]
         else:
             if seed is None:
                 raise OpenIDDSError("--seed", None, "an integer seed for the research export")
-            written = write_research_export(_engine(db), output, seed)
+            written = write_research_export(registry_engine(db), output, seed)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -223,7 +191,7 @@ def check(db: Db = None, today: Today = None, as_json: AsJson = False) -> None:
     from openidds.clinic import check_registry
 
     try:
-        findings = check_registry(_engine(db), _today(today))
+        findings = check_registry(registry_engine(db), _today(today))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     errors = sum(f.severity == "error" for f in findings)
@@ -245,7 +213,7 @@ def patients_(db: Db = None, site: Annotated[str | None, typer.Option(help="Only
     from openidds.clinic import patients
 
     try:
-        rows = patients(_engine(db), site)
+        rows = patients(registry_engine(db), site)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -268,7 +236,7 @@ def refills_due_(db: Db = None, days: Annotated[int, typer.Option(min=0, help="H
 
     try:
         day = _today(today)
-        rows = refills_due(_engine(db), day, days)
+        rows = refills_due(registry_engine(db), day, days)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:

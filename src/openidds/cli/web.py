@@ -12,7 +12,7 @@ from rich.table import Table
 
 from openidds.cli.errors import fail
 from openidds.cli.output import console
-from openidds.cli.registry import Db, _engine, _user
+from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.errors import OpenIDDSError
 from openidds.web.roles import Role
 
@@ -50,7 +50,7 @@ def user_add(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(_engine(db), name, role, password, _utc_now(), _user(by))
+        user = add_user(registry_engine(db), name, role, password, _utc_now(), acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -65,7 +65,7 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
     from openidds.web.accounts import users
 
     try:
-        rows = users(_engine(db))
+        rows = users(registry_engine(db))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -85,7 +85,7 @@ def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name
     from openidds.web.accounts import unlock
 
     try:
-        unlock(_engine(db), name, _utc_now(), _user(by))
+        unlock(registry_engine(db), name, _utc_now(), acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -121,11 +121,11 @@ def serve(
     try:
         if example:
             db = db or EXAMPLE_DB
-            loaded = prepare_example(_engine(db, ready=False))
+            loaded = prepare_example(registry_engine(db, ready=False))
             if loaded:
                 console().print(f"example clinic loaded into {db}", highlight=False)
             day = day or EXAMPLE_CUTOFF
-        engine = _engine(db)
+        engine = registry_engine(db)
     except OpenIDDSError as exc:
         raise fail(exc) from None
     shown = engine.url.render_as_string(hide_password=True)
