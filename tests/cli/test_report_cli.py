@@ -247,3 +247,12 @@ def test_a_simulated_cohort_is_titled_synthetic_without_a_title(tmp_path):
     assert report.SYNTHETIC_TITLE in html and report.DEFAULT_TITLE not in html
     assert _run(report.app, "--db", db, "--out", str(tmp_path / "titled"), "--title", "Cohort 1").exit_code == 0
     assert "Cohort 1" in (tmp_path / "titled" / "report.html").read_text(encoding="utf-8")
+
+
+def test_a_missing_registry_is_refused_and_never_created(tmp_path):
+    """`report --db` only reads: a registry that does not exist is refused with how to create it, and no file
+    (registry or report folder) is left behind."""
+    db = tmp_path / "nothere.sqlite"
+    result = _run(report.app, "--db", str(db), "--out", str(tmp_path / "out"))
+    assert result.exit_code == 2 and "openidds registry init" in result.output
+    assert not db.exists() and not (tmp_path / "out").exists()

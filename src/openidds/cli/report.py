@@ -22,6 +22,7 @@ from rich.table import Table
 from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.cli.output import write_files as _write
+from openidds.cli.registry_access import registry_engine
 from openidds.cli.tables import read_table
 from openidds.errors import OpenIDDSError
 
@@ -38,12 +39,12 @@ EXAMPLE_TITLE = "Example report from a synthetic registry (made-up patients, not
 SYNTHETIC_TITLE = "Report of a simulated cohort (synthetic virtual patients, not study results)"
 
 
-def _read_registry(url: str) -> pd.DataFrame:
-    from openidds.clinic import analysis_dataset, connect, require_current
+def _read_registry(db: str) -> pd.DataFrame:
+    """The analysis dataset of an existing registry at the newest schema (a missing file is refused, not made)."""
+    from openidds.clinic import analysis_dataset
 
-    engine = connect(url)
+    engine = registry_engine(db)
     try:
-        require_current(engine)
         return analysis_dataset(engine)
     finally:
         engine.dispose()
