@@ -4,13 +4,17 @@ trigger, and the hash chain finds any entry changed, deleted or forged through r
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from openidds.clinic import RegistryError, import_batch, read_paths, unit_of_work
-from openidds.clinic.audit_chain import AuditSeal, verify_audit_chain
+from openidds.clinic.audit_chain import AuditSeal, entry_hash, verify_audit_chain
 from openidds.clinic.models import AuditEntry, Patient
 
 
@@ -85,3 +89,14 @@ def test_raw_sql_tampering_is_detected_on_sqlite_and_refused_on_postgresql(regis
         (f"audit entry {ids[11]}", "entry does not match its seal"),
         (f"audit entry {forged}", "entry has no seal"),
         (f"audit entry {deleted}", "sealed entry is missing")]
+
+
+_VALUE = st.one_of(st.none(), st.text(), st.integers(), st.booleans(), st.floats(allow_nan=False))
+
+
+@given(st.integers(1, 10**9), st.datetimes(), st.lists(_VALUE, min_size=7, max_size=7),
+       st.sampled_from(["0" * 64, "ab" * 32]))
+def test_a_seal_is_the_sha256_of_the_previous_seal_and_the_entrys_json(entry_id, at, values, previous):
+    row = (entry_id, at, *values)
+    content = json.dumps([entry_id, at.isoformat(), *values], separators=(",", ":"))
+    assert entry_hash(previous, row) == hashlib.sha256((previous + content).encode()).hexdigest()

@@ -97,3 +97,24 @@ def test_hot_kinds_cannot_be_appended_as_generic_events():
         assert "rows" in str(error)
     else:
         raise AssertionError("a delivery appended with a dict was accepted")
+
+
+@given(rows, st.lists(st.integers(0, 30), max_size=6), st.sets(st.integers(0, 30), max_size=5))
+def test_refills_read_as_they_come_equal_one_scan_of_the_whole_log(specs, refill_at, read_at):
+    """refills() reads only the rows added since its last call; its answer is a full scan's at every point."""
+    full, _, _ = build(specs)
+    log = EventLog()
+    for i, row in enumerate(full.rows):
+        if i in refill_at:
+            log.append(row[0], EventKind.REFILL, "refill", {"fill": i})
+        log.rows.append(row)
+        if i in read_at:
+            log.refills()
+    fills, pumped = [], 0
+    for event in log:
+        if event.kind == EventKind.DELIVERY:
+            pumped += event.data["volume"]
+        elif event.kind == EventKind.REFILL:
+            fills.append((event, pumped))
+            pumped = 0
+    assert log.refills() == (tuple(fills), pumped)

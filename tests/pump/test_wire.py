@@ -109,3 +109,23 @@ def test_the_exported_log_checks_each_kind_and_its_version():
         wire.PumpLog.model_validate(data)
     with pytest.raises(ValidationError, match="wire version 1"):
         wire.PumpLog.model_validate(log.model_dump(mode="json") | {"wire_version": 2})
+
+
+@pytest.mark.parametrize("kind, data, accepted", [
+    ("fault", {"name": "motor_stall"}, True),
+    ("fault", {"name": "motor_stall", "duration_s": 60}, True),
+    ("fault", {"duration_s": 60}, False),  # an optional field in place of the required one
+    ("fault", {"name": "motor_stall", "colour": "red"}, False),
+    ("alarm_cleared", {"alarm": "low_reservoir"}, True),
+    ("alarm_cleared", {"colour": "red"}, False),
+    ("alarm_cleared", {}, False),
+    ("interrogation", {}, True),
+    ("interrogation", {"colour": "red"}, False),
+])
+def test_an_events_data_has_exactly_the_fields_of_its_kind(kind, data, accepted):
+    event = {"seq": 0, "t_s": 0, "kind": kind, "reason": "", "data": data}
+    if accepted:
+        assert wire.ExportedEvent.model_validate(event).data == data
+    else:
+        with pytest.raises(ValidationError, match=f"a {kind} event's data has the fields"):
+            wire.ExportedEvent.model_validate(event)

@@ -22,6 +22,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Integer, String, Text, event, func, select, type_coerce
@@ -67,10 +68,22 @@ def _iso(at: str | dt.datetime) -> str:
         return at
 
 
+_SCALAR_JSON = {str: encode_basestring_ascii, int: int.__repr__, type(None): lambda _: "null"}
+"""The JSON text of an entry's values by their type, as :data:`_ENCODER` writes them."""
+
+
+def _content(values: list[Any]) -> str:
+    """``_ENCODER.encode(values)``, without its machinery when every value is a str, an int or None."""
+    try:
+        return "[" + ",".join([_SCALAR_JSON[type(value)](value) for value in values]) + "]"
+    except KeyError:
+        return _ENCODER.encode(values)
+
+
 def entry_hash(previous: str, row: tuple[Any, ...]) -> str:
     """The seal of an entry given as ``(id, at, user_name, action, table_name, record_id, before, after,
     source)`` (stored form) after the seal ``previous``."""
-    content = _ENCODER.encode([row[0], _iso(row[1]), *row[2:]])
+    content = _content([row[0], _iso(row[1]), *row[2:]])
     return sha256((previous + content).encode()).hexdigest()
 
 

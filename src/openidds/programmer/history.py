@@ -27,16 +27,13 @@ class FillRecord:
 
 def fill_history(log: EventLog) -> tuple[tuple[FillRecord, ...], int]:
     """Every refill in the pump's log, oldest first, and the volume pumped since the last one (ticks)."""
-    records, pumped = [], 0
-    for event in log:
-        if event.kind == "delivery":
-            pumped += event.data["volume"]
-        elif event.kind == "refill":
-            data = event.data
-            solution = Solution(tuple(sorted(data["ng_per_ml"].items())))
-            records.append(FillRecord(event.t_s, solution, data["fill"], data["withdrawn"],
-                                      data["expected_withdrawn"], pumped))
-            pumped = 0
+    fills, pumped = log.refills()
+    records = []
+    for event, pumped_before in fills:
+        data = event.data
+        solution = Solution(tuple(sorted(data["ng_per_ml"].items())))
+        records.append(FillRecord(event.t_s, solution, data["fill"], data["withdrawn"], data["expected_withdrawn"],
+                                  pumped_before))
     return tuple(records), pumped
 
 

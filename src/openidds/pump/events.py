@@ -178,12 +178,16 @@ volume is its volume and its route ``csf``."""
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "rows")
 
     def __init__(self) -> None:
         # The rows, oldest first. The pump appends the flat rows of COMPACT_FIELDS kinds to this list directly
         # (its hot path, unchecked); nothing ever changes or removes a row.
         self.rows: list[tuple] = []
+        # What refills() has read so far: its answer up to row _fills_read, extended by the rows after it.
+        self._fills: list[tuple[Event, int]] = []
+        self._fills_read = 0
+        self._pumped_since_fill = 0
 
     def append(self, t_s: int, kind: EventKind, reason: str, data: dict) -> None:
         if kind in COMPACT_FIELDS:
@@ -241,6 +245,21 @@ class EventLog:
             elif row[0] < t_s:
                 return
 
+    def refills(self) -> tuple[tuple[tuple[Event, int], ...], int]:
+        """Every refill event, oldest first, each with the volume (ticks) delivered since the fill before it;
+        and the volume delivered since the last fill. Reads only the rows added since the last call (the log
+        is append-only, so the earlier answer stands)."""
+        rows, pumped, fills = self.rows, self._pumped_since_fill, self._fills
+        for seq in range(self._fills_read, len(rows)):
+            row = rows[seq]
+            if row[1] is _DELIVERY:
+                pumped += row[5]
+            elif row[1] == _REFILL:
+                fills.append((_event(seq, row), pumped))
+                pumped = 0
+        self._fills_read, self._pumped_since_fill = len(rows), pumped
+        return tuple(fills), pumped
+
     def __len__(self) -> int:
         return len(self.rows)
 
@@ -257,6 +276,7 @@ class EventLog:
 
 
 _DELIVERY = EventKind.DELIVERY
+_REFILL = EventKind.REFILL
 
 
 def _event(seq: int, row: tuple) -> Event:

@@ -23,9 +23,9 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
-    model_validator,
 )
 
 from openidds.errors import OpenIDDSError
@@ -394,6 +394,15 @@ def _therapy_to_wire(therapy: programs.Therapy) -> Therapy:
 # ---------------------------------------------------------------------- the exported log
 
 
+def _data_fields(record: type) -> tuple[frozenset[str], frozenset[str]]:
+    required: frozenset[str] = getattr(record, "__required_keys__", frozenset())
+    return required, required | getattr(record, "__optional_keys__", frozenset())
+
+
+_DATA_FIELDS = {kind: _data_fields(record) for kind, record in EVENT_DATA.items()}
+"""Each kind's data fields: those required, and all allowed."""
+
+
 class ExportedEvent(_Wire):
     """One event of the pump's log; ``data`` holds the fields of its kind (docs/wire.md, "Events")."""
 
@@ -403,16 +412,20 @@ class ExportedEvent(_Wire):
     reason: StrictStr
     data: dict[str, Any]
 
-    @model_validator(mode="after")
-    def _fields_of_its_kind(self) -> "ExportedEvent":
-        record = EVENT_DATA[self.kind]
-        required: frozenset[str] = getattr(record, "__required_keys__", frozenset())
-        allowed = required | getattr(record, "__optional_keys__", frozenset())
-        given = set(self.data)
-        if not required <= given <= allowed:
-            raise ValueError(f"a {self.kind.value} event's data has the fields {sorted(allowed) or 'none'} "
+    @field_validator("data")
+    @classmethod
+    def _fields_of_its_kind(cls, data: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        kind = info.data.get("kind")
+        if kind is None:  # the kind itself is invalid, and said so
+            return data
+        required, allowed = _DATA_FIELDS[kind]
+        # data within allowed, and required within data: by size first, as most kinds have no optional field
+        complete = required.issuperset(data) if len(data) == len(required) else required.issubset(data.keys())
+        if not (complete and allowed.issuperset(data)):
+            given = set(data)
+            raise ValueError(f"a {kind.value} event's data has the fields {sorted(allowed) or 'none'} "
                              f"(missing {sorted(required - given)}, unknown {sorted(given - allowed)})")
-        return self
+        return data
 
     def to_event(self) -> Event:
         return Event(self.seq, self.t_s, self.kind, self.reason, self.data)
@@ -452,5 +465,5 @@ def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str
     """The pump's log for export. ``clock_start`` is t_s = 0; a naive date-time is read as UTC."""
     start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
     return PumpLog(wire_version=WIRE_VERSION, clock_start=start, summary=summary,
-                   events=tuple(ExportedEvent(seq=e.seq, t_s=e.t_s, kind=EventKind(e.kind), reason=e.reason,
+                   events=tuple(ExportedEvent(seq=e.seq, t_s=e.t_s, kind=e.kind, reason=e.reason,
                                               data=e.data) for e in events))

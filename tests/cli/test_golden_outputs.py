@@ -1,0 +1,38 @@
+"""Golden bytes: a scenario's exported pump log and a small cohort registry's pump events, audit entries and
+seals, hashed. Speed-ups of the log's path (events, wire export, import, audit encoding) must leave every byte
+as it was; a change meant to alter these outputs updates the hashes here, saying why in its commit."""
+
+import hashlib
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from openidds.cli import app
+
+runner = CliRunner()
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_scenarios_exported_log_is_byte_for_byte_the_same():
+    result = runner.invoke(app, ["pump", "simulate", "concentration_change", "--json"])
+    assert result.exit_code == 0, result.output
+    assert _sha256(result.stdout_bytes) == "b88a499bae9ac91ea28fa219208e26cda4b3fe2de4d3552d57bdd5da62203308"
+
+
+def test_a_cohort_registrys_pump_events_audit_entries_and_seals_are_byte_for_byte_the_same(tmp_path: Path):
+    db = tmp_path / "r.sqlite"
+    result = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "3", "--patients", "6", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with closing(sqlite3.connect(db)) as con:
+        dumps = {table: con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
+                 for table in ("pump_events", "audit_log", "audit_chain")}
+    assert {table: (len(rows), _sha256(repr(rows).encode())) for table, rows in dumps.items()} == {
+        "pump_events": (5256, "3675e35ee9642567e555a20dd73f171c84a56179834be9fb7d8081966473f66b"),
+        "audit_log": (5337, "914c18e761eace8a8c26615007944ebe8b2601f3d82ef9418b25d5599c6dd34a"),
+        "audit_chain": (5337, "9ebd8d955614e6653e480e162c42bf617f4d8f119c3aa26ad42353f3db924128"),
+    }
