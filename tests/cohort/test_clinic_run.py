@@ -141,3 +141,17 @@ def test_a_pump_at_its_elective_replacement_indicator_is_replaced(params, tmp_pa
             assert log.events
     finally:
         engine.dispose()
+
+
+def test_a_session_that_finds_the_eri_alarm_replaces_the_pump_first(params):
+    from openidds.pump import SYNCHROMED_II, PumpSpec
+
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=40, battery_eri_at_s=200 * DAY_S)
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0,
+                                dose_changes=(DoseChange(201, 2.4),))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
+    assert run.implants[1].day == 201
+    programs = [e for e in run.implants[1].pump.log if e.kind == "program"]
+    assert len(programs) == 2  # the replacement's fill at the current dose, then the session's new dose
+    assert [r["daily_dose_mg_per_day"] for r in run.rows["programs"]][-2:] == ["2", "2.4"]
+    assert [r["pump_serial"] for r in run.rows["programs"]][-2:] == [run.implants[1].serial_number] * 2

@@ -12,10 +12,10 @@ changes are programming sessions, soft findings confirmed by the virtual clinici
 ones never overridden. Breakthrough pain is the patient pressing the bolus device; the pump decides.
 
 A pump whose battery reached its elective replacement indicator (ERI; it stops at end of service 90 days later)
-is replaced at the first refill visit that finds the ERI alarm: the old pump is explanted that day, a new pump
-of the same kind implanted (an implant row of kind ``replacement``), filled with the current dose through the
-refill workflow and primed; each pump keeps its own log. Refills are at most 90 days apart (morphine's stability
-in the pump), so the replacement comes before end of service.
+is replaced at the first clinic contact (refill, programming session or catheter revision) that finds the ERI
+alarm: the old pump is explanted then, a new pump of the same kind implanted (an implant row of kind
+``replacement``), filled with the current dose through the refill workflow and primed, and the contact's own
+business done on the new pump; each pump keeps its own log.
 
 Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number. A registry or
 dataset whose every site code starts ``VIRTUAL-`` is a synthetic cohort's (:func:`synthetic_sites`).
@@ -73,6 +73,8 @@ RESERVOIR_ML = 40
 CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
 SESSION_S, REFILL_S = 3600, 7200
+#: A pump replacement (fill, then priming 10 minutes later) takes the clinic's first 20 minutes of a contact.
+REPLACEMENT_S = 1200
 BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY = 600, 7200, 4
 #: The registry's code of each pump alarm severity.
 SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_critical"}
@@ -221,9 +223,10 @@ class _Clinic:
         self.pump.advance(t_s)
         return any(alarm.kind == AlarmKind.ELECTIVE_REPLACEMENT for alarm in self.pump.alarms)
 
-    def replace(self, t_s: int) -> None:
+    def replace(self, t_s: int) -> int:
         """Explant the pump at ``t_s`` and implant a new one of the same kind and battery life, filled with the
-        current dose and primed (a new catheter segment is connected, so an occlusion is cleared)."""
+        current dose and primed (a new catheter segment is connected, so an occlusion is cleared); the time the
+        clinic is done."""
         first = self.run.implants[0]
         spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=t_s + first.pump.spec.eri_at_s)
         serial = f"{first.serial_number}R{len(self.run.implants)}"
@@ -234,6 +237,7 @@ class _Clinic:
         self.refill(t_s, Fraction(0), self.dose_mg_per_day, "replacement pump at the battery's elective "
                     "replacement indicator: the current dose")
         self.prime(t_s + 600)
+        return t_s + REPLACEMENT_S
 
     def prime(self, t_s: int) -> None:
         session = ProgrammingSession(self.pump, t_s, CLINICIAN)
@@ -293,6 +297,8 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
             i += 1
             if t_s < clinic.pump.t_s:
                 continue  # an action of a day the refill already took the clinic's time of
+            if what in (1, 2) and clinic.eri_seen(t_s):
+                t_s = clinic.replace(t_s)
             if what == 1:
                 clinic.program(t_s, value)
             elif what == 2:
