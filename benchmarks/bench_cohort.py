@@ -20,7 +20,7 @@ from openidds.clinic.database import with_clock
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.clinic_run import SITE
 from openidds.cohort.params import load_params
-from openidds.cohort.simulate import USER, play, pump_log, registry_batch, written_at
+from openidds.cohort.simulate import USER, play, pump_logs, registry_batch, written_at
 from openidds.cohort.study import load_study
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         import_batch(clocked, batch, USER, source="bench")
         seconds["import_batch (all records)"] = time.perf_counter() - start
         start = time.perf_counter()
-        logs = [PumpLogImport(pump_log(run), SITE, run.patient_id, run.implant_date) for run in runs]
+        logs = [PumpLogImport(log, SITE, run.patient_id, day) for run in runs for day, log in pump_logs(run)]
         seconds["export pump logs (wire objects)"] = time.perf_counter() - start
         start = time.perf_counter()
         import_pump_logs(clocked, logs, USER, source="bench")

@@ -96,3 +96,62 @@ def test_pump_alarms_become_registry_rows(params):
     header = (*reference_columns(spec), *spec.columns)
     batch = parse_table(spec, header, [(f"alarms:{i}", [r.get(c, "") for c in header]) for i, r in enumerate(rows)])
     assert batch.findings == [] and len(batch.records) == len(rows)
+
+
+def test_a_pump_at_its_elective_replacement_indicator_is_replaced(params, tmp_path):
+    """A battery that reaches ERI on day 200: the first refill after it finds the alarm and the pump is replaced
+    (a new pump, filled at the current dose and primed, its own log), long before end of service; the registry
+    written from it passes the registry's checks."""
+    from openidds.clinic import check_registry, connect
+    from openidds.clinic.pump_log import stored_pump_log
+    from openidds.cohort.simulate import write_registry
+    from openidds.pump import SYNCHROMED_II, PumpSpec
+
+    eri_s = 200 * DAY_S
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=40, battery_eri_at_s=eri_s)
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0, death_day=500,
+                                exit_day=500, end_day=500, dose_changes=(DoseChange(300, 2.4),))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
+    first, second, *_ = run.implants
+    assert eri_s < second.start_s < eri_s + 90 * DAY_S
+    assert second.pump.spec.eri_at_s == second.start_s + eri_s
+    assert any(e.kind == "alarm" and e.data["alarm"] == "elective_replacement_indicator" for e in first.pump.log)
+    assert max(e.t_s for e in first.pump.log) <= second.start_s  # the old pump's log ends at its explant
+    for implanted in run.implants:
+        alarms = [e.data["alarm"] for e in implanted.pump.log if e.kind == "alarm"]
+        assert "end_of_service" not in alarms
+        assert [e.kind for e in implanted.pump.log if e.kind in ("refill", "program")][:2] == ["refill", "program"]
+    assert run.pump is run.implants[-1].pump and run.pump.t_s == 500 * DAY_S
+    implants = run.rows["implants"]
+    assert [r["kind"] for r in implants] == ["initial"] + ["replacement"] * (len(run.implants) - 1)
+    assert implants[0]["explant_date"] == implants[1]["implant_date"]
+    assert implants[0]["explant_reason"] == "battery_end_of_service"
+    assert len({r["serial_number"] for r in implants}) == len(implants)
+    doses = [r["daily_dose_mg_per_day"] for r in run.rows["programs"]]
+    assert doses[-1] == "2.4"  # the dose of day 300 goes on to the next pump
+
+    db = tmp_path / "replaced.sqlite"
+    write_registry([run], str(db), source="test")
+    engine = connect(str(db))
+    try:
+        findings = check_registry(engine, dt.date(2022, 1, 1))
+        assert [f for f in findings if f.severity == "error"] == []
+        for row in implants:
+            log = stored_pump_log(engine, "VIRTUAL-01", run.patient_id, dt.date.fromisoformat(row["implant_date"]))
+            assert log.events
+    finally:
+        engine.dispose()
+
+
+def test_a_session_that_finds_the_eri_alarm_replaces_the_pump_first(params):
+    from openidds.pump import SYNCHROMED_II, PumpSpec
+
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=40, battery_eri_at_s=200 * DAY_S)
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0,
+                                dose_changes=(DoseChange(201, 2.4),))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
+    assert run.implants[1].day == 201
+    programs = [e for e in run.implants[1].pump.log if e.kind == "program"]
+    assert len(programs) == 2  # the replacement's fill at the current dose, then the session's new dose
+    assert [r["daily_dose_mg_per_day"] for r in run.rows["programs"]][-2:] == ["2", "2.4"]
+    assert [r["pump_serial"] for r in run.rows["programs"]][-2:] == [run.implants[1].serial_number] * 2

@@ -25,6 +25,14 @@ def normal_mean(child: np.random.SeedSequence) -> float:
     return float(np.random.default_rng(child).normal(size=1000).mean())
 
 
+def refused_import(child: np.random.SeedSequence) -> float:
+    """A replicate whose registry import is refused (an error whose constructor takes other arguments)."""
+    from openidds.clinic.errors import ImportRejected
+    from openidds.clinic.findings import Finding
+
+    raise ImportRejected(f"replicate {child.spawn_key}", [Finding("duplicate", "visit X/1", "duplicate row")])
+
+
 def example_clinic(study: Study, params: Any, child: np.random.SeedSequence, db_url: str) -> None:
     """A stand-in for the virtual clinic: writes the bundled example registry where a replicate is asked to."""
     _WRITTEN.append(db_url)
@@ -47,6 +55,14 @@ def test_results_do_not_depend_on_the_number_of_workers() -> None:
     assert map_replicates(normal_mean, 7, 6, workers=1) == expected
     assert map_replicates(normal_mean, 7, 6, workers=2) == expected
     assert map_replicates(normal_mean, 8, 6, workers=2) != expected
+
+
+def test_a_refusal_in_a_worker_reaches_the_caller_with_its_message() -> None:
+    from openidds.clinic.errors import ImportRejected
+
+    with pytest.raises(ImportRejected, match=r"import='replicate \(0,\)': expected a file without errors") as caught:
+        map_replicates(refused_import, 7, 2, workers=2)
+    assert caught.value.findings[0].rule == "duplicate"
 
 
 def test_a_local_dask_cluster_gives_the_same_results() -> None:

@@ -120,6 +120,19 @@ def test_the_results_come_from_the_report_sections(engine: Engine) -> None:
     assert {"flow", "cohort", "therapy", "pain", "survival", "complications", "exits"} <= set(results)
 
 
+def test_the_report_without_figures_has_the_same_results(engine: Engine) -> None:
+    from openidds.clinic import analysis_dataset
+    from openidds.outcomes.report import study_report
+
+    frame = analysis_dataset(engine)
+    drawn, bare = study_report(frame), study_report(frame, figures=False)
+    assert len(drawn.figures) >= 3
+    assert bare.figures == ()
+    assert [s.results for s in bare.sections] == [s.results for s in drawn.sections]
+    assert bare.tables == drawn.tables
+    assert report_results(engine) == {s["key"]: s["results"] for s in drawn.to_dict()["sections"]}
+
+
 def test_an_empty_registry_is_refused(tmp_path: Path) -> None:
     engine = connect(str(tmp_path / "empty.sqlite"))
     init_registry(engine)

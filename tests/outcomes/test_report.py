@@ -287,8 +287,8 @@ def test_a_median_follow_up_that_is_not_reached_is_said_in_words():
 def test_the_incidence_figure_covers_the_first_year_on_a_fitted_axis(cohort):
     drawn = []
 
-    def keep(figure, slug, caption):
-        drawn.append(figure)
+    def keep(draw, slug, caption):
+        drawn.append(draw())
         return ReportFigure(slug, caption, b"", b"")
 
     complications_section(cohort, cohort.os_days.to_numpy(float), cohort.death.to_numpy(), "delta", "log", keep)

@@ -11,12 +11,19 @@ catheter revised (a ``ReviseCatheter`` and a new priming bolus) and the complica
 changes are programming sessions, soft findings confirmed by the virtual clinician with the reason, hard
 ones never overridden. Breakthrough pain is the patient pressing the bolus device; the pump decides.
 
+A pump whose battery reached its elective replacement indicator (ERI; it stops at end of service 90 days later)
+is replaced at the first clinic contact (refill, programming session or catheter revision) that finds the ERI
+alarm: the old pump is explanted then, a new pump of the same kind implanted (an implant row of kind
+``replacement``), filled with the current dose through the refill workflow and primed, and the contact's own
+business done on the new pump; each pump keeps its own log.
+
 Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number. A registry or
 dataset whose every site code starts ``VIRTUAL-`` is a synthetic cohort's (:func:`synthetic_sites`).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -45,6 +52,7 @@ from openidds.programmer import (
 )
 from openidds.pump import (
     SYNCHROMED_II,
+    AlarmKind,
     Catheter,
     CatheterOcclusion,
     EventKind,
@@ -65,12 +73,27 @@ RESERVOIR_ML = 40
 CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
 SESSION_S, REFILL_S = 3600, 7200
+#: A pump replacement (fill, then priming 10 minutes later) takes the clinic's first 20 minutes of a contact.
+REPLACEMENT_S = 1200
 BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY = 600, 7200, 4
 #: The registry's code of each pump alarm severity.
 SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_critical"}
 EXPLANT_REASONS = {"infection": "infection", "wound_healing": "wound_healing", "pump_malfunction": "malfunction"}
 
 Row = dict[str, str]
+
+
+@dataclass(frozen=True)
+class Implanted:
+    """One pump of a patient: implanted ``start_s`` after the first implant (its clock's t_s then), its serial."""
+
+    start_s: int
+    serial_number: str
+    pump: Pump
+
+    @property
+    def day(self) -> int:
+        return self.start_s // DAY_S
 
 
 def synthetic_sites(sites: Iterable[str]) -> bool:
@@ -81,15 +104,21 @@ def synthetic_sites(sites: Iterable[str]) -> bool:
 
 @dataclass
 class PatientRun:
-    """One patient played through the clinic: the pump, and the registry rows (text cells) by record kind."""
+    """One patient played through the clinic: the pumps in implant order (the last is in place), and the registry
+    rows (text cells) by record kind."""
 
     patient_id: str
     implant_date: dt.date
     course: PatientCourse
-    pump: Pump
+    implants: list[Implanted]
     rows: dict[str, list[Row]] = field(default_factory=dict)
     refills: int = 0
     flagged_refills: int = 0
+
+    @property
+    def pump(self) -> Pump:
+        """The pump in place (the last implanted)."""
+        return self.implants[-1].pump
 
     def add(self, record_kind: str, /, **cells: Any) -> None:
         row = {"site": SITE, "patient_id": self.patient_id}
@@ -129,6 +158,8 @@ class _Clinic:
         self.prescription = Prescription({therapy.drug: parse_quantity(self.concentration)}, CLINICIAN)
         self.next_refill_s: int | None = None
         self.occluded_since: int | None = None
+        self.dose_mg_per_day = course.start_dose_mg_per_day
+        self.device = PatientBolusDevice(self.pump)
 
     def at(self, t_s: int) -> dt.datetime:
         return self.start + dt.timedelta(seconds=t_s)
@@ -151,7 +182,8 @@ class _Clinic:
         self.next_refill_s = None if due is None else max(at_s + DAY_S, due - early)
 
     def record_program(self, t_s: int, dose: float) -> None:
-        self.run.add("programs", started_at=self.at(t_s), drug=self.therapy.drug,
+        self.dose_mg_per_day = dose
+        self.run.add("programs", pump_serial=self.serial, started_at=self.at(t_s), drug=self.therapy.drug,
                      concentration_mg_per_ml=self.mg_per_ml, daily_dose_mg_per_day=dose,
                      mode="continuous", bolus_dose_mg=bolus_dose_mg(dose, self.params, self.library),
                      bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
@@ -172,7 +204,7 @@ class _Clinic:
         record = workflow.transmit()
         self.booked(review, t_s)
         due = self.next_refill_s
-        self.run.add("refills", refilled_at=self.at(t_s), drug=self.therapy.drug,
+        self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.therapy.drug,
                      concentration_mg_per_ml=self.mg_per_ml, volume_added_ml=volume,
                      expected_residual_ml=_decimal(float(discrepancy.expected_ml), 3),
                      withdrawn_residual_ml=_decimal(float(discrepancy.withdrawn_ml), 3),
@@ -181,6 +213,31 @@ class _Clinic:
         if new_dose is not None:
             self.record_program(t_s, new_dose)
         return record
+
+    @property
+    def serial(self) -> str:
+        return self.run.implants[-1].serial_number
+
+    def eri_seen(self, t_s: int) -> bool:
+        """Whether the pump, interrogated at ``t_s``, shows the battery's elective replacement indicator."""
+        self.pump.advance(t_s)
+        return any(alarm.kind == AlarmKind.ELECTIVE_REPLACEMENT for alarm in self.pump.alarms)
+
+    def replace(self, t_s: int) -> int:
+        """Explant the pump at ``t_s`` and implant a new one of the same kind and battery life, filled with the
+        current dose and primed (a new catheter segment is connected, so an occlusion is cleared); the time the
+        clinic is done."""
+        first = self.run.implants[0]
+        spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=t_s + first.pump.spec.eri_at_s)
+        serial = f"{first.serial_number}R{len(self.run.implants)}"
+        self.run.implants.append(Implanted(t_s, serial, Pump(spec, start_s=t_s)))
+        self.pump = self.run.pump
+        self.device = PatientBolusDevice(self.pump)
+        self.occluded_since = None
+        self.refill(t_s, Fraction(0), self.dose_mg_per_day, "replacement pump at the battery's elective "
+                    "replacement indicator: the current dose")
+        self.prime(t_s + 600)
+        return t_s + REPLACEMENT_S
 
     def prime(self, t_s: int) -> None:
         session = ProgrammingSession(self.pump, t_s, CLINICIAN)
@@ -209,12 +266,15 @@ class _Clinic:
 
 
 def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
-                rng: np.random.Generator, library: DrugLibrary | None = None) -> PatientRun:
+                rng: np.random.Generator, library: DrugLibrary | None = None, spec: PumpSpec | None = None
+                ) -> PatientRun:
     """Play one patient through the clinic; ``rng`` draws the error of each residual measurement (normal, SD
-    ``therapy.residual_measure_sd_ml``)."""
+    ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed II with
+    the model's battery life), and each replacement's."""
     implant = course.schedule.implant_date
-    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
-    run = PatientRun(f"S{number:05d}", implant, course, Pump(spec))
+    spec = spec or PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
+    patient_id = f"S{number:05d}"
+    run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))])
     clinic = _Clinic(run, course, params, library or default_library())
     end_s = course.end_day * DAY_S
     clinic.refill(0, Fraction(0), course.start_dose_mg_per_day, "starting dose from the OME by the library's "
@@ -227,7 +287,6 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
         agenda.append((course.occlusion_day * DAY_S + 1, 3, None))
     agenda += [(t, 4, None) for t in course.bolus_times_s]
     agenda = sorted(a for a in agenda if a[0] < end_s)
-    device = PatientBolusDevice(run.pump)
     error_sd = params.therapy.residual_measure_sd_ml
     i = 0
     while True:
@@ -236,19 +295,23 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
         if i < len(agenda) and agenda[i][0] < refill_s:
             t_s, what, value = agenda[i]
             i += 1
-            if t_s < run.pump.t_s:
+            if t_s < clinic.pump.t_s:
                 continue  # an action of a day the refill already took the clinic's time of
+            if what in (1, 2) and clinic.eri_seen(t_s):
+                t_s = clinic.replace(t_s)
             if what == 1:
                 clinic.program(t_s, value)
             elif what == 2:
-                run.pump.execute(t_s, ReviseCatheter(CATHETER))
+                clinic.pump.execute(t_s, ReviseCatheter(CATHETER))
                 clinic.prime(t_s + 600)
                 clinic.occluded_since = None
             elif what == 3:
-                run.pump.inject(t_s, CatheterOcclusion())
+                clinic.pump.inject(t_s, CatheterOcclusion())
                 clinic.occluded_since = t_s
             else:
-                device.press(t_s)
+                clinic.device.press(t_s)
+        elif refill_s < end_s and clinic.eri_seen(refill_s):
+            clinic.replace(refill_s)
         elif refill_s < end_s:
             clinic.routine_refill(refill_s, float(rng.normal(0, error_sd)))
         else:
@@ -281,10 +344,19 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
                 dose_mg=trial.dose_mg, route="intrathecal", response=trial.response)
     explant = course.explant_day
     cause = next((c.kind for c in course.complications if c.action == "explant"), None)
-    run.add("implants", implant_date=implant, kind="initial", device_model=run.pump.spec.model.name,
-            reservoir_ml=RESERVOIR_ML, serial_number=f"VIRT{run.patient_id}", insertion_level="L2/3",
-            catheter_tip_level=CATHETER.tip_level, explant_date=None if explant is None else day(explant),
-            explant_reason=None if explant is None or cause is None else EXPLANT_REASONS.get(cause, "other"))
+    for implanted, following in zip(run.implants, [*run.implants[1:], None], strict=True):
+        explant_date: dt.date | None
+        reason: str | None
+        if following is not None:
+            explant_date, reason = day(following.day), "battery_end_of_service"
+        elif explant is not None:
+            explant_date, reason = day(explant), None if cause is None else EXPLANT_REASONS.get(cause, "other")
+        else:
+            explant_date = reason = None
+        run.add("implants", implant_date=day(implanted.day), kind="initial" if implanted.day == 0 else "replacement",
+                device_model=implanted.pump.spec.model.name, reservoir_ml=RESERVOIR_ML,
+                serial_number=implanted.serial_number, insertion_level="L2/3", catheter_tip_level=CATHETER.tip_level,
+                explant_date=explant_date, explant_reason=reason)
     reported = course.schedule.patient_reported
     run.add("visits", visit_date=day(-1), visit_type="baseline", nrs=baseline.nrs if reported else None,
             eq5d_index=baseline.eq5d_index if reported else None, systemic_opioid=True,
@@ -304,8 +376,10 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
         run.add("exits", exit_date=end, reason=course.exit_reason.value, death_date=death,
                 cause_of_death="disease progression (synthetic)" if death is not None else None)
     start = dt.datetime.combine(implant, dt.time(8))
-    for event in run.pump.log:
-        if event.kind == EventKind.ALARM:
-            run.add("alarms", at=start + dt.timedelta(seconds=event.t_s), code=event.data["alarm"], kind="alarm",
-                    severity=SEVERITY_CODES[Severity(event.data["severity"])], source="pump",
-                    description=event.reason)
+    for implanted in run.implants:
+        for event in implanted.pump.log:
+            if event.kind == EventKind.ALARM:
+                run.add("alarms", pump_serial=implanted.serial_number, at=start + dt.timedelta(seconds=event.t_s),
+                        code=event.data["alarm"], kind="alarm",
+                        severity=SEVERITY_CODES[Severity(event.data["severity"])], source="pump",
+                        description=event.reason)

@@ -69,8 +69,10 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
         study=study.id, seed=seed_text(seed), patients=len(runs),
         deaths=sum(r.course.death_day is not None for r in runs),
         explants=sum(r.course.explant_day is not None for r in runs), refills=sum(r.refills for r in runs),
-        flagged_refills=sum(r.flagged_refills for r in runs), pump_events=sum(len(r.pump.log) for r in runs),
-        pump_years=round(sum(r.pump.t_s for r in runs) / DAY_S / 365.25, 3), db_url=db_url)
+        flagged_refills=sum(r.flagged_refills for r in runs),
+        pump_events=sum(len(i.pump.log) for r in runs for i in r.implants),
+        pump_years=round(sum(i.pump.t_s - i.start_s for r in runs for i in r.implants) / DAY_S / 365.25, 3),
+        db_url=db_url)
 
 
 def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
@@ -128,8 +130,8 @@ def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
             raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
         clocked = with_clock(engine, lambda: written_at(runs))
         import_batch(clocked, registry_batch(runs), USER, source=source)
-        import_pump_logs(clocked, [PumpLogImport(pump_log(run), SITE, run.patient_id, run.implant_date)
-                                   for run in runs], USER, source=source)
+        import_pump_logs(clocked, [PumpLogImport(log, SITE, run.patient_id, implant_date)
+                                   for run in runs for implant_date, log in pump_logs(run)], USER, source=source)
     finally:
         engine.dispose()
 
@@ -141,9 +143,12 @@ def written_at(runs: list[PatientRun]) -> dt.datetime:
     return dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0))
 
 
-def pump_log(run: PatientRun) -> PumpLog:
-    """The patient's pump log as the pump exports it (t_s = 0 is 08:00 UTC on the implant day)."""
-    return export_log(run.pump.log, dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC))
+def pump_logs(run: PatientRun) -> list[tuple[dt.date, PumpLog]]:
+    """Each of the patient's pumps' log as the pump exports it, by its implant date (on every pump's clock t_s = 0
+    is 08:00 UTC on the patient's first implant day; a replacement's clock starts at its implant)."""
+    start = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
+    return [(run.implant_date + dt.timedelta(days=implanted.day), export_log(implanted.pump.log, start))
+            for implanted in run.implants]
 
 
 def seed_text(seed: int | np.random.SeedSequence) -> str:

@@ -317,7 +317,7 @@ def report_results(source: Engine | str) -> dict[str, Any]:
             engine.dispose()
     if frame.empty:
         raise OpenIDDSError("registry", str(source), "a registry with at least one implanted patient")
-    report = study_report(frame, title=REPORT_TITLE)
+    report = study_report(frame, title=REPORT_TITLE, figures=False)
     return {section["key"]: section["results"] for section in report.to_dict()["sections"]}
 
 

@@ -57,8 +57,9 @@ class ReportFigure:
 
 
 Block = Paragraph | Table | ReportFigure
-#: Renders a matplotlib figure as a report figure: ``make(figure, slug, caption)``.
-FigureMaker = Callable[[Figure, str, str], ReportFigure]
+#: Draws a figure and renders it as a report figure, ``make(draw, slug, caption)``; ``None`` when the report is
+#: made without figures (``draw`` is then never called).
+FigureMaker = Callable[[Callable[[], Figure], str, str], ReportFigure | None]
 
 
 @dataclass(frozen=True)

@@ -41,10 +41,12 @@ def survival_section(os_months: np.ndarray, fit: KaplanMeier, make_figure: Figur
                   (f"Method: {fit.method.describe()}.",
                    f"Time in months = days / {fmt.DAYS_PER_MONTH:g}. At risk: patients followed at least that long; "
                    "survival is read at the last death or censoring at or before the time (R summary(fit, times)).",))
-    figure = make_figure(kaplan_meier_figure({"All patients": fit}, risk_times=month_ticks(float(os_months.max()))),
+    ticks = month_ticks(float(os_months.max()))
+    figure = make_figure(lambda: kaplan_meier_figure({"All patients": fit}, risk_times=ticks),
                          "overall-survival", "Overall survival from implant (Kaplan–Meier) with its pointwise 95% "
                          "CI band, censoring marks and the numbers at risk.")
-    return Section("survival", "Overall survival", (Paragraph(text), table, figure),
+    blocks: tuple[Block, ...] = (Paragraph(text), table) if figure is None else (Paragraph(text), table, figure)
+    return Section("survival", "Overall survival", blocks,
                    results=fit.to_dict(SURVIVAL_MONTHS))
 
 
@@ -79,18 +81,20 @@ def _incidence(frame: pd.DataFrame, variance: str, conf_type: str,
              "before the endpoint (the competing risk); 'At 1 year' counts patients still followed and event-free."]
     if lacking:
         notes.append(f"Not recorded (column absent from the dataset): {', '.join(lacking)}.")
-    figure = cumulative_incidence_figure(fits, title="Cumulative incidence in the first year, death competing",
-                                         time_max=INCIDENCE_MONTHS, time_ticks=month_ticks(INCIDENCE_MONTHS))
+    figure = make_figure(lambda: cumulative_incidence_figure(
+        fits, title="Cumulative incidence in the first year, death competing", time_max=INCIDENCE_MONTHS,
+        time_ticks=month_ticks(INCIDENCE_MONTHS)), "cumulative-incidence", "Cumulative incidence of the first "
+        "complication, severe complication and reoperation over the first year (Aalen–Johansen, death as a "
+        "competing risk), one panel each with its pointwise 95% CI band and the numbers at risk beneath; the "
+        "incidence axis is shared and ends just above the highest value drawn.")
     blocks: list[Block] = [
         Paragraph(f"The 1-year cumulative incidence, with death before the event as a competing risk, was: "
                   f"{'; '.join(sentences)}."),
         Table("Cumulative incidence of complications at 1 year, death as a competing risk",
               ("Endpoint", "Patients with event", "Events within 1 year", "Deaths first", "At 1 year",
-               "1-year incidence", "95% CI"), tuple(rows), tuple(notes)),
-        make_figure(figure, "cumulative-incidence", "Cumulative incidence of the first complication, severe "
-                    "complication and reoperation over the first year (Aalen–Johansen, death as a competing risk), "
-                    "one panel each with its pointwise 95% CI band and the numbers at risk beneath; the incidence "
-                    "axis is shared and ends just above the highest value drawn.")]
+               "1-year incidence", "95% CI"), tuple(rows), tuple(notes))]
+    if figure is not None:
+        blocks.append(figure)
     return blocks, results, lacking
 
 

@@ -145,10 +145,11 @@ def _trajectory(frame: pd.DataFrame, make_figure: FigureMaker) -> tuple[list[Blo
         ns.append(summary.n)
     if len(labels) < 2:
         return [], {}
-    figure = make_figure(trajectory_figure(labels, means, lower, upper, ns), "nrs-trajectory",
+    figure = make_figure(lambda: trajectory_figure(labels, means, lower, upper, ns), "nrs-trajectory",
                          "Pain NRS at baseline and at each follow-up: mean with its 95% t interval over every patient "
                          "with a value at that time (n under each point; not only the pairs).")
-    return [figure], {"labels": labels, "mean": means, "lower": lower, "upper": upper, "n": ns}
+    blocks: list[Block] = [] if figure is None else [figure]
+    return blocks, {"labels": labels, "mean": means, "lower": lower, "upper": upper, "n": ns}
 
 
 def pain_section(frame: pd.DataFrame, make_figure: FigureMaker) -> Section:
@@ -168,11 +169,13 @@ def pain_section(frame: pd.DataFrame, make_figure: FigureMaker) -> Section:
     if responder_table is not None:
         blocks.append(responder_table)
     if headline is not None and headline.comparison is not None:
-        blocks.append(make_figure(paired_figure(headline.before.tolist(), headline.after.tolist(), headline.comparison,
-                                                labels=("Baseline", "Last follow-up"), score_label="Pain NRS"),
-                                  "nrs-before-after", "Pain NRS at baseline and at the last follow-up of the patients "
-                                  "with both values: each distinct pair of scores as a line, wider the more patients "
-                                  "share it; means with 95% t intervals."))
+        comparison = headline.comparison
+        paired = make_figure(lambda: paired_figure(headline.before.tolist(), headline.after.tolist(), comparison,
+                                                   labels=("Baseline", "Last follow-up"), score_label="Pain NRS"),
+                             "nrs-before-after", "Pain NRS at baseline and at the last follow-up of the patients "
+                             "with both values: each distinct pair of scores as a line, wider the more patients "
+                             "share it; means with 95% t intervals.")
+        blocks += [] if paired is None else [paired]
     trajectory, results["trajectory"] = _trajectory(frame, make_figure)
     blocks += trajectory
     if not blocks:

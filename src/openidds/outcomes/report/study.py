@@ -6,6 +6,7 @@ import difflib
 import hashlib
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pandas as pd
@@ -23,7 +24,7 @@ from openidds.outcomes.kaplan_meier import kaplan_meier
 from openidds.outcomes.report import _format as fmt
 from openidds.outcomes.report import columns
 from openidds.outcomes.report.cohort import cohort_section
-from openidds.outcomes.report.document import ReportFigure, Row, Section, Table
+from openidds.outcomes.report.document import FigureMaker, ReportFigure, Row, Section, Table
 from openidds.outcomes.report.events import complications_section, exits_section, survival_section
 from openidds.outcomes.report.flow import flow_section, summary_section
 from openidds.outcomes.report.html import render_html
@@ -142,9 +143,14 @@ def _sortable(values: pd.Series) -> pd.Series:
     return values if values.dtype.kind in "biuf" else values.astype(str).where(values.notna(), None)
 
 
-def _make_figure(figure: Figure, slug: str, caption: str) -> ReportFigure:
+def _make_figure(draw: Callable[[], Figure], slug: str, caption: str) -> ReportFigure:
+    figure = draw()
     with rc_context({"savefig.dpi": FIGURE_DPI}):
         return ReportFigure(slug, caption, render(figure, "png"), render(figure, "svg"), FIGURE_DPI)
+
+
+def _no_figure(draw: Callable[[], Figure], slug: str, caption: str) -> None:
+    """A report without figures: nothing is drawn."""
 
 
 def _numbered(sections: list[Section]) -> tuple[Section, ...]:
@@ -188,7 +194,8 @@ def _completeness(frame: pd.DataFrame) -> Section:
 
 
 def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery for cancer pain: results",
-                 km_conf_type: str = "log", cif_variance: str = "delta", cif_conf_type: str = "log") -> StudyReport:
+                 km_conf_type: str = "log", cif_variance: str = "delta", cif_conf_type: str = "log",
+                 figures: bool = True) -> StudyReport:
     """The results section of an IDDS study from its analysis dataset (see docs/report.md for the columns).
 
     Sections, in order: summary; flow of patients and follow-up rate; cohort, follow-up and Table 1; therapy
@@ -196,7 +203,8 @@ def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery
     overall survival (Kaplan–Meier); mortality, complications by kind and grade, reoperations, 1-year
     cumulative incidences with death competing; exits from follow-up; data completeness. Intervals are 95%.
     The dataset is checked against the column contract first; a bad value raises ``DataError`` naming its
-    column and rows. ``warnings`` names each contract column the dataset lacks.
+    column and rows. ``warnings`` names each contract column the dataset lacks. ``figures=False`` draws no
+    figure (the same results, tables and text, for a caller that only reads the results).
     """
     for name, value, allowed in (("km_conf_type", km_conf_type, CONF_TYPES), ("cif_conf_type", cif_conf_type,
                                                                                 CONF_TYPES),
@@ -211,15 +219,16 @@ def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery
     os_months = os_days / fmt.DAYS_PER_MONTH
     death = _checks.codes(data["death"], "death", {0: 0, 1: 1})
     fit = kaplan_meier(os_months, death, conf_type=km_conf_type, time_column="os_days", status_column="death")
+    make_figure: FigureMaker = _make_figure if figures else _no_figure
     parts = [
         flow_section(data, os_days, death),
         cohort_section(data, os_months, death),
         therapy_section(data),
-        pain_section(data, _make_figure),
+        pain_section(data, make_figure),
         opioid_section(data),
         satisfaction_section(data),
-        survival_section(os_months, fit, _make_figure),
-        complications_section(data, os_days, death, cif_variance, cif_conf_type, _make_figure),
+        survival_section(os_months, fit, make_figure),
+        complications_section(data, os_days, death, cif_variance, cif_conf_type, make_figure),
         exits_section(data),
         _completeness(data),
     ]
