@@ -33,6 +33,6 @@ def test_a_cohort_registrys_pump_events_audit_entries_and_seals_are_byte_for_byt
                  for table in ("pump_events", "audit_log", "audit_chain")}
     assert {table: (len(rows), _sha256(repr(rows).encode())) for table, rows in dumps.items()} == {
         "pump_events": (5256, "3675e35ee9642567e555a20dd73f171c84a56179834be9fb7d8081966473f66b"),
-        "audit_log": (5337, "914c18e761eace8a8c26615007944ebe8b2601f3d82ef9418b25d5599c6dd34a"),
-        "audit_chain": (5337, "9ebd8d955614e6653e480e162c42bf617f4d8f119c3aa26ad42353f3db924128"),
+        "audit_log": (5337, "99855055fe81ea1a3c484888ec0b6208e6d28b7aeec8f70387c0c9b2a777c223"),
+        "audit_chain": (5337, "ee50ab7e0961058eeb3f5e0cfa0832080d526885c72086690a9d3327dac3e812"),
     }
