@@ -7,19 +7,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
+from tests.cli.invoke import invoke
 
 from openidds.cli import registry
 from openidds.clinic.database import head_revision
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "clinic"
-runner = CliRunner()
 
 
 def _run(*args: str) -> tuple[int, str]:
-    result = runner.invoke(registry.app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = invoke(registry.app, *args)
     return result.exit_code, result.output
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import typer
+from tests.cli.invoke import invoke
 from tests.outcomes.synthetic_cohort import synthetic_cohort
-from typer.testing import CliRunner
 
 from openidds.cli import registry, report
 from openidds.clinic import analysis_dataset, connect, vocabulary
@@ -20,14 +20,10 @@ from openidds.cohort.study import load_study
 from openidds.outcomes.report import COLUMNS, fingerprint
 
 CLINIC = Path(__file__).resolve().parents[1] / "data" / "clinic"
-runner = CliRunner()
 
 
 def _run(app, *args: str):
-    result = runner.invoke(app, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result
+    return invoke(app, *args)
 
 
 def _tree(folder: Path) -> dict[str, bytes]:

@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from tests.cli.invoke import invoke
 
 from openidds.cli import web
 from openidds.clinic import connect, import_batch, init_registry, patients, read_paths
@@ -17,13 +17,10 @@ from openidds.web.server import prepare_example
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
 NOW = dt.datetime(2026, 1, 5, 9, 0)
-runner = CliRunner()
 
 
 def _run(*args: str, stdin: str = "") -> tuple[int, str]:
-    result = runner.invoke(web.app, list(args), input=stdin)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
+    result = invoke(web.app, *args, stdin=stdin)
     return result.exit_code, result.output
 
 
