@@ -8,9 +8,10 @@ import pytest
 from scipy import stats
 
 from openidds.cohort.baseline import sample_baselines
-from openidds.cohort.course import DAY_S, DAYS_PER_MONTH, ExitReason, Schedule, draw_course, soft_per_day_mg
+from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, soft_per_day_mg
 from openidds.cohort.params import load_params
 from openidds.drugs import default_library
+from openidds.months import DAYS_PER_MONTH
 
 N = 4000
 SCHEDULE = Schedule(dt.date(2015, 1, 1), dt.date(2030, 1, 1), (1, 3, 6, 12), telephone=False, patient_reported=True)

@@ -10,10 +10,11 @@ import pytest
 from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 from openidds.errors import OpenIDDSError
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import DataError, cumulative_incidence, describe_categorical, kaplan_meier, paired_comparison
 from openidds.outcomes.figures import HEADROOM
 from openidds.outcomes.report import COLUMNS, Paragraph, ReportFigure, Row, Table, study_report
-from openidds.outcomes.report._format import DAYS_PER_MONTH, ci, p_is, pct, pct_ci, pval
+from openidds.outcomes.report._format import ci, p_is, pct, pct_ci, pval
 from openidds.outcomes.report.events import complications_section
 from openidds.outcomes.report.pdf import BOTTOM_IN, HEIGHT_IN, _Pages
 

@@ -11,13 +11,12 @@ from enum import Enum
 
 from openidds.cli.errors import choose
 from openidds.errors import OpenIDDSError
+from openidds.months import DAYS_PER_MONTH
 
 DAYS_SUFFIX = "_days"
 STATUS_OF = {"os": "death"}
 """Endpoints of the analysis export whose status column is not ``<name>_status``."""
 TITLES = {"os": "Overall survival"}
-DAYS_PER_MONTH = 365.25 / 12
-"""A month of the time axis: 30.4375 days, the mean Gregorian month (the study report uses the same)."""
 
 
 class TimeUnit(str, Enum):

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING
 import typer
 from rich.table import Table
 
-from openidds.cli.endpoints import DAYS_PER_MONTH, Endpoint, TimeUnit, resolve
+from openidds.cli.endpoints import Endpoint, TimeUnit, resolve
 from openidds.cli.errors import choose, fail
 from openidds.cli.output import console
 from openidds.cli.tables import label_table, read_table
 from openidds.errors import OpenIDDSError
+from openidds.months import DAYS_PER_MONTH
 
 if TYPE_CHECKING:
     import pandas as pd

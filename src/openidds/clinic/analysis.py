@@ -35,10 +35,10 @@ from openidds.clinic.database import sessions
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.record import Record
 from openidds.formula_cells import neutralised_frame
+from openidds.months import DAYS_PER_MONTH
 
 WINDOW_DAYS = 45
 MILESTONES = {"3m": 91, "6m": 182, "12m": 365}
-DAYS_PER_MONTH = 365.25 / 12
 NONE = "none"
 _FLAGS = ("wheelchair_or_cart", "pressure_sores", "skin_compromising_lines", "prior_surgery",
           "prior_chemoradiotherapy", "prior_immunotherapy", "prior_pain_procedure")

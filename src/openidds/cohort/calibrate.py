@@ -43,12 +43,13 @@ from openidds import __version__
 from openidds.clinic import vocabulary as v
 from openidds.clinic.analysis import MILESTONES, WINDOW_DAYS
 from openidds.cohort.baseline import PatientBaseline, sample_baselines
-from openidds.cohort.course import DAYS_PER_MONTH, ExitReason, PatientCourse, Schedule, Visit, draw_course
+from openidds.cohort.course import ExitReason, PatientCourse, Schedule, Visit, draw_course
 from openidds.cohort.params import Calibration, FittedParameter, Params, ParamsError
 from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import Metric, Study, Target, Use
 from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import cumulative_incidence, kaplan_meier
 
 DISTANCE = "sum over fit targets of ((model - published) / half-width of the published interval)^2"

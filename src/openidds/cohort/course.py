@@ -42,11 +42,11 @@ from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantil
 from openidds.cohort.params import Course, ParamsError
 from openidds.drugs import DrugLibrary, default_library
 from openidds.drugs.intrathecal import propose_start
+from openidds.months import DAYS_PER_MONTH
 from openidds.pump import SYNCHROMED_II
 from openidds.units import parse_quantity
 
 DAY_S = 86_400
-DAYS_PER_MONTH = 365.25 / 12
 #: A visit is held within ± this many days of its scheduled day.
 VISIT_JITTER_DAYS = 7
 #: The spread (log-normal σ) of the dose a patient needs, around the start dose.

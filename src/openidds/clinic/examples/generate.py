@@ -26,13 +26,13 @@ from statistics import NormalDist
 from openidds.clinic.examples import EXAMPLE_CUTOFF as CUTOFF
 from openidds.clinic.examples import EXAMPLE_FOLDER as FOLDER
 from openidds.clinic.fields import SPECS, reference_columns
+from openidds.months import DAYS_PER_MONTH
 
 SEED = 20251122
 PATIENTS = 180
 FIRST_IMPLANT = dt.date(2021, 1, 4)
 LAST_IMPLANT = dt.date(2024, 12, 20)
 SITES = {"SYNTH-A": 0.6, "SYNTH-B": 0.4}
-DAYS_PER_MONTH = 30.4375
 VISIT_DAYS = (14, 30, 91, 182, 365, 547, 730, 912, 1095, 1277, 1460)
 _NORMAL = NormalDist()
 

@@ -2,7 +2,6 @@
 
 import math
 
-DAYS_PER_MONTH = 365.25 / 12
 NA = "NA"
 
 

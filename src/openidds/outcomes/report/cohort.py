@@ -5,6 +5,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes._frozen import jsonable
 from openidds.outcomes.describe import QUANTILES, describe_continuous
 from openidds.outcomes.kaplan_meier import kaplan_meier
@@ -114,7 +115,7 @@ def cohort_section(frame: pd.DataFrame, os_months: np.ndarray, death: np.ndarray
     table = table_one(frame)
     notes = ("Mean ± SD (n − 1), median (IQR) with R type-7 quartiles, or n (%). Percentages are of the patients "
              "with a recorded value; missing values are counted in the last column, not in the percentages.",
-             f"Quartiles: {QUANTILES}. Durations in months = days / {fmt.DAYS_PER_MONTH:g}. Lists (metastasis "
+             f"Quartiles: {QUANTILES}. Durations in months = days / {DAYS_PER_MONTH:g}. Lists (metastasis "
              "sites, pain locations, adjuvant drugs): a patient may have several, so levels add up to more than "
              "'any'.", *shown_absent(table.absent))
     results = {"n": n, "sites": sites, "deaths": deaths, "follow_up": follow, "baseline": table.results,

@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import _checks
 from openidds.outcomes.cumulative_incidence import CumulativeIncidence, cumulative_incidence
 from openidds.outcomes.figures import cumulative_incidence_figure, kaplan_meier_figure, month_ticks
@@ -39,7 +40,7 @@ def survival_section(os_months: np.ndarray, fit: KaplanMeier, make_figure: Figur
     table = Table("Overall survival from implant (Kaplan–Meier)",
                   ("Months", "At risk", "Deaths so far", "Survival", "95% CI"), rows,
                   (f"Method: {fit.method.describe()}.",
-                   f"Time in months = days / {fmt.DAYS_PER_MONTH:g}. At risk: patients followed at least that long; "
+                   f"Time in months = days / {DAYS_PER_MONTH:g}. At risk: patients followed at least that long; "
                    "survival is read at the last death or censoring at or before the time (R summary(fit, times)).",))
     ticks = month_ticks(float(os_months.max()))
     figure = make_figure(lambda: kaplan_meier_figure({"All patients": fit}, risk_times=ticks),
@@ -62,7 +63,7 @@ def _incidence(frame: pd.DataFrame, variance: str, conf_type: str,
             lacking += missing
             continue
         days = _checks.numeric(frame[time], time)
-        fits[label] = cumulative_incidence(days / fmt.DAYS_PER_MONTH, frame[status], 1, censored=0, competing=[2],
+        fits[label] = cumulative_incidence(days / DAYS_PER_MONTH, frame[status], 1, censored=0, competing=[2],
                                            variance=variance, conf_type=conf_type, time_column=time,
                                            status_column=status)
     if not fits:

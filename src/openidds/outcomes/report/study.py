@@ -15,6 +15,7 @@ from matplotlib.figure import Figure
 
 from openidds.errors import OpenIDDSError
 from openidds.formula_cells import neutralised_row
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import _checks
 from openidds.outcomes._confint import CONF_TYPES
 from openidds.outcomes._frozen import jsonable
@@ -216,7 +217,7 @@ def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery
     columns.check(frame)
     data = _canonical(frame)
     os_days = _checks.numeric(data["os_days"], "os_days")
-    os_months = os_days / fmt.DAYS_PER_MONTH
+    os_months = os_days / DAYS_PER_MONTH
     death = _checks.codes(data["death"], "death", {0: 0, 1: 1})
     fit = kaplan_meier(os_months, death, conf_type=km_conf_type, time_column="os_days", status_column="death")
     make_figure: FigureMaker = _make_figure if figures else _no_figure
@@ -234,5 +235,5 @@ def study_report(frame: pd.DataFrame, *, title: str = "Intrathecal drug delivery
     ]
     sections = [summary_section({s.key: s for s in parts}), *parts]
     settings = {"conf_level": 0.95, "km_conf_type": km_conf_type, "cif_variance": cif_variance,
-                "cif_conf_type": cif_conf_type, "days_per_month": fmt.DAYS_PER_MONTH}
+                "cif_conf_type": cif_conf_type, "days_per_month": DAYS_PER_MONTH}
     return StudyReport(title, len(data), fingerprint(data), settings, _numbered(sections), missing_columns(data))
