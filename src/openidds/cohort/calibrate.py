@@ -170,9 +170,7 @@ def draw_cohort(study: Study, params: Params, seed: int, patients: int) -> list[
     baselines = sample_baselines(params.baseline, patients, rng)
     drawn = []
     for baseline, implant, own in zip(baselines, implant_dates(study, patients, rng), each, strict=True):
-        reported = design.pro_start is None or implant >= design.pro_start
-        schedule = Schedule(implant, design.follow_up_end, tuple(design.visit_months), design.telephone_follow_up,
-                            reported)
+        schedule = Schedule.of(design, implant)
         drawn.append((baseline, draw_course(baseline, params.course, schedule, np.random.default_rng(own), library)))
     return drawn
 

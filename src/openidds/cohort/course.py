@@ -34,6 +34,7 @@ import datetime as dt
 import math
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,6 +46,9 @@ from openidds.drugs.intrathecal import propose_start
 from openidds.months import DAYS_PER_MONTH
 from openidds.pump import SYNCHROMED_II
 from openidds.units import parse_quantity
+
+if TYPE_CHECKING:
+    from openidds.cohort.study import Design
 
 DAY_S = 86_400
 #: A visit is held within ± this many days of its scheduled day.
@@ -73,6 +77,14 @@ class Schedule:
     telephone: bool
     patient_reported: bool
     """Patient-reported outcomes (NRS, EQ-5D, satisfaction) are collected for this patient."""
+
+    @classmethod
+    def of(cls, design: Design, implant_date: dt.date) -> Schedule:
+        """The follow-up the study's design gives a patient implanted on ``implant_date`` (patient-reported
+        outcomes only from the design's ``pro_start``, when it has one)."""
+        reported = design.pro_start is None or implant_date >= design.pro_start
+        return cls(implant_date, design.follow_up_end, tuple(design.visit_months), design.telephone_follow_up,
+                   reported)
 
 
 @dataclass(frozen=True)

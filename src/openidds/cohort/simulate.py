@@ -89,10 +89,7 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
     baselines = sample_baselines(params.baseline, n, rng)
     runs: list[PatientRun] = []
     for number, (baseline, implant) in enumerate(zip(baselines, implant_dates(study, n, rng), strict=True), 1):
-        reported = design.pro_start is None or implant >= design.pro_start
-        schedule = Schedule(implant, design.follow_up_end, tuple(design.visit_months), design.telephone_follow_up,
-                            reported)
-        course = draw_course(baseline, params.course, schedule, rng, library)
+        course = draw_course(baseline, params.course, Schedule.of(design, implant), rng, library)
         runs.append(run_patient(number, baseline, course, params.course, rng, library))
     return runs
 
