@@ -1,0 +1,103 @@
+"""What every route needs: the registry, the page renderer, the clinic's clock, and the dependencies that
+give a route its logged-in user (any request) or its CSRF-checked user (every write)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, Form, Header, Request
+from fastapi.responses import HTMLResponse
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import Engine
+
+from openidds.errors import OpenIDDSError
+from openidds.web import accounts
+from openidds.web.errors import CsrfRefused
+from openidds.web.roles import PERMISSIONS
+
+SESSION_COOKIE = "openidds_session"
+LOGIN_CSRF_COOKIE = "openidds_login_csrf"
+HTMX_VERSION = "2.0.11"
+HERE = Path(__file__).resolve().parent
+
+
+def utc_now() -> dt.datetime:
+    """The wall clock as naive UTC (the registry's time representation)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+class NotLoggedIn(OpenIDDSError):
+    """No live session: a page sends the browser to the log-in page, an API call answers 401."""
+
+
+@dataclass(frozen=True)
+class WebContext:
+    """The app's registry, templates and clocks. ``today``: the clinic day the worklists are computed for (None:
+    the clock's date); ``clock``: naive-UTC time of sessions and of every record's who-and-when."""
+
+    engine: Engine
+    templates: Jinja2Templates
+    clock: Callable[[], dt.datetime]
+    today: dt.date | None
+
+    @classmethod
+    def create(cls, engine: Engine, today: dt.date | None, clock: Callable[[], dt.datetime]) -> WebContext:
+        templates = Jinja2Templates(directory=HERE / "templates")
+        templates.env.globals["htmx_version"] = HTMX_VERSION
+        return cls(engine, templates, clock, today)
+
+    def clinic_now(self) -> dt.datetime:
+        """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""
+        now = self.clock()
+        return now if self.today is None else dt.datetime.combine(self.today, now.time())
+
+    def session_user(self, request: Request) -> accounts.SessionUser | None:
+        """The user of the request's live session, or None."""
+        token = request.cookies.get(SESSION_COOKIE)
+        return accounts.session_user(self.engine, token, self.clock()) if token else None
+
+    def page(self, request: Request, template: str, user: accounts.SessionUser | None, status_code: int = 200,
+             **context: Any) -> HTMLResponse:
+        """``template`` rendered for ``user`` (the navigation shows what the user's role may open)."""
+        perms = {p.name for p in PERMISSIONS[user.role]} if user else set()
+        return self.templates.TemplateResponse(request, template, {"user": user, "perms": perms, **context},
+                                               status_code=status_code)
+
+
+def web_context(request: Request) -> WebContext:
+    """The app's :class:`WebContext` (set by :func:`openidds.web.app.create_app`)."""
+    context: WebContext = request.app.state.web
+    return context
+
+
+Web = Annotated[WebContext, Depends(web_context)]
+
+
+def current_user(request: Request, web: Web) -> accounts.SessionUser:
+    """The request's logged-in user; :class:`NotLoggedIn` without a live session."""
+    user = web.session_user(request)
+    if user is None:
+        raise NotLoggedIn("session", None, "a logged-in user: log in first (sessions end after "
+                          f"{accounts.SESSION_LIFETIME.total_seconds() / 3600:g} hours or at log-out)")
+    return user
+
+
+User = Annotated[accounts.SessionUser, Depends(current_user)]
+
+
+def csrf_checked(user: User, csrf_token: Annotated[str | None, Form()] = None,
+                 x_csrf_token: Annotated[str | None, Header()] = None) -> accounts.SessionUser:
+    """The logged-in user of a write, whose CSRF token (form field or header) matches the session's."""
+    given = x_csrf_token or csrf_token
+    if not given or not secrets.compare_digest(given.encode(), user.csrf_token.encode()):
+        raise CsrfRefused("csrf_token", None if given is None else "<not this session's>",
+                          "the session's CSRF token with every form and write call (reload the page)")
+    return user
+
+
+Writer = Annotated[accounts.SessionUser, Depends(csrf_checked)]

@@ -1,0 +1,14 @@
+"""The app's routes, one router per page family; :func:`openidds.web.app.create_app` includes each of
+:data:`ROUTERS`."""
+
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
+
+from openidds.web.routes import patients, session, today, users
+
+ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router)
+
+
+def all_routes() -> list[APIRoute]:
+    """Every route of the app, in the order the routers are included (for the role and CSRF checks)."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
