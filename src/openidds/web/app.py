@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from openidds.clinic.errors import UnknownRecord
 from openidds.errors import OpenIDDSError
 from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
-from openidds.web.errors import CsrfRefused, Forbidden
+from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
 from openidds.web.routes import ROUTERS
 
 _SECURITY_HEADERS = {
@@ -24,7 +24,8 @@ _SECURITY_HEADERS = {
     "Referrer-Policy": "no-referrer",
     "Cache-Control": "no-store",
 }
-_REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 403, UnknownRecord: 404}
+_REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 403, UnknownRecord: 404,
+                                                  StaleEdit: 409}
 """The HTTP status of each refusal a route may raise (:class:`NotLoggedIn` is handled on its own)."""
 
 

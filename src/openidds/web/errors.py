@@ -19,3 +19,8 @@ class Forbidden(OpenIDDSError):
 
 class CsrfRefused(OpenIDDSError):
     """A form or API write without the session's CSRF token (HTTP 403)."""
+
+
+class StaleEdit(OpenIDDSError):
+    """A change made from a stale view: the record was changed by someone else since the page was loaded
+    (HTTP 409); the message says who changed it and when, and to reload."""
