@@ -16,6 +16,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
 from openidds.clinic import models as m
+from openidds.clinic.alarms import sync_alarms
 from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
@@ -36,7 +37,7 @@ def user_name(role: Role) -> str:
 
 def _pump_log_alarms(engine: Engine) -> None:
     """Alarms of CJFH/P001's pump as its imported event log holds them: a low-reservoir alarm later cleared and an
-    empty-reservoir alarm still open."""
+    empty-reservoir alarm still open (events written directly, so the alarm record is synced after)."""
     with unit_of_work(engine, "test") as session:
         implant_id = session.scalars(select(m.Implant.id).join(m.Patient).where(m.Patient.patient_code == "P001")).one()
         events = [(1, dt.datetime(2023, 6, 1, 8), "alarm", {"alarm": "low_reservoir", "severity": "non-critical"}),
@@ -44,6 +45,7 @@ def _pump_log_alarms(engine: Engine) -> None:
                   (3, dt.datetime(2023, 6, 20, 8), "alarm", {"alarm": "empty_reservoir", "severity": "critical"})]
         session.add_all(m.PumpEvent(implant_id=implant_id, seq=seq, at=at, kind=kind, reason="test log", data=data)
                         for seq, at, kind, data in events)
+    sync_alarms(engine, "test")
 
 
 @pytest.fixture(scope="session")

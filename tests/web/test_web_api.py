@@ -20,12 +20,14 @@ ROUTES = {
     "/patients/CJFH/P001": READERS, "/api/patients/CJFH/P001": READERS,
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
+    "/alarms": CLINICAL, "/api/alarms": CLINICAL, "/calendar": CLINICAL, "/api/calendar": CLINICAL,
 }
 """Every GET route and the roles that may open it (written out here, not read from the app's table)."""
 
 
 def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
-    served = {route.path for route in all_routes() if "GET" in route.methods and route.path not in {"/", "/login"}}
+    open_to_all = {"/", "/login", "/calendar/feed/{token}.ics"}  # the feed's secret address is its key
+    served = {route.path for route in all_routes() if "GET" in route.methods and route.path not in open_to_all}
     assert served == {path.replace("CJFH/P001", "{site}/{patient_id}") for path in ROUTES}
 
 

@@ -16,7 +16,7 @@ from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, inspect
+from sqlalchemy import Connection, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import audit_chain, bulk
@@ -106,6 +106,15 @@ def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, colu
                         {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
                          "source": source}, encoded=("before", "after"))
     audit_chain.seal(conn, len(columns["id"]))
+
+
+def last_change(session: Session, table: str, record_id: int) -> str:
+    """Who last changed a record and when (``"nobody"`` for a record without audit entries), for a refusal
+    that tells a user their view is stale."""
+    entry = session.execute(select(AuditEntry.user_name, AuditEntry.at)
+                            .where(AuditEntry.table_name == table, AuditEntry.record_id == record_id)
+                            .order_by(AuditEntry.id.desc()).limit(1)).first()
+    return "nobody" if entry is None else f"{entry.user_name} at {entry.at.isoformat(sep=' ', timespec='minutes')} UTC"
 
 
 def _columns(obj: Any) -> dict[str, Any]:

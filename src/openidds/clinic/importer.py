@@ -23,7 +23,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from openidds.clinic import audit, bulk, consistency, locking, models, rules, store
+from openidds.clinic import alarms, audit, bulk, consistency, locking, models, rules, store
 from openidds.clinic.checks import WARNING
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
@@ -380,6 +380,9 @@ class _Writer:
             if kind == "refills" and records:
                 bulk.refresh_refill_status(self.session.connection(),
                                            {self.snapshot.implant_ids[(r.patient, r.implant_date)] for r in records})
+            if kind == "alarms" and records:
+                alarms.derive_alarms(self.session, {self.snapshot.implant_ids[(r.patient, r.implant_date)]
+                                                    for r in records})
             self.done += len(changed)
             if self.progress is not None and changed:
                 self.progress(kind, self.done, self.total)

@@ -261,6 +261,51 @@ class PumpEvent(_Versioned, Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
 
+class ClinicAlarm(_Versioned, Base):
+    """One alarm the clinic knows, however often it was seen (pump log, interrogation, a patient's or
+    caregiver's report): its IEC 60601-1-8 priority, its state, and who acknowledged, was assigned and resolved
+    it, and when (see :mod:`openidds.clinic.alarms`). User fields hold web user names, as the audit trail does."""
+
+    __tablename__ = "clinic_alarms"
+    __table_args__ = (UniqueConstraint("implant_id", "kind", "raised_at"), Index("ix_clinic_alarms_state", "state"))
+    implant_id: Mapped[int] = _implant_fk()
+    kind: Mapped[str] = mapped_column(String(60))
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    severity: Mapped[str] = mapped_column(String(20))
+    priority: Mapped[str] = mapped_column(String(10))
+    source: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(20))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    assigned_to: Mapped[str | None] = mapped_column(String(120))
+    assigned_by: Mapped[str | None] = mapped_column(String(120))
+    assigned_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolved_by: Mapped[str | None] = mapped_column(String(120))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    resolution: Mapped[str | None] = mapped_column(String(30))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+
+
+class RefillAppointment(_Versioned, Base):
+    """A booked refill visit: the implant, when (naive UTC) and for how long, at the clinic or at home, the
+    clinician who does it, who booked it and when, and who cancelled it (a cancelled one stays, for the feed)."""
+
+    __tablename__ = "refill_appointments"
+    __table_args__ = (Index("ix_refill_appointments_starts_at", "starts_at"),
+                      Index("ix_refill_appointments_clinician", "clinician"))
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), nullable=False,
+                                            index=True)
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    duration_minutes: Mapped[int] = mapped_column(Integer)
+    place: Mapped[str] = mapped_column(String(10))
+    clinician: Mapped[str] = mapped_column(String(120))
+    booked_by: Mapped[str] = mapped_column(String(120))
+    booked_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(120))
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
 class Visit(_Versioned, Base):
     """A baseline or follow-up assessment: pain, quality of life, systemic opioids, satisfaction."""
 

@@ -1,35 +1,38 @@
 """Open alarms of the pumps in place: what the alarm board and the Today page list.
 
-Two sources: alarms in a pump's own imported event log (``pump_events`` of kind ``alarm`` with no later
-``alarm_cleared`` of the same alarm, see docs/wire.md) and alarm or fault records imported from the clinic's
-files (``pump_alarms`` without a ``resolved_at``). Only active implants count (an explanted pump's alarms need
-no action). Critical alarms come first, then the oldest.
+They are read from the clinic's alarm record (``clinic_alarms``, see :mod:`openidds.clinic.alarms`), which
+holds every alarm of the imported pump logs, the clinic's alarm records and the reports of patients and
+caregivers, merged. Only active implants count (an explanted pump's alarms need no action). Highest priority
+first, then the oldest.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 from dataclasses import asdict, dataclass
-from enum import Enum
 from typing import Any
 
 from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session
 
 from openidds.clinic import models
+from openidds.clinic.alarms import AlarmPriority, AlarmSource, AlarmState, Resolution
 from openidds.clinic.queries import active_implants
-from openidds.pump.events import EventKind
+
+__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_views", "open_alarms"]
+
+RESOLVED_SHOWN_DAYS = 30
+"""Resolved alarms are listed (when asked for) this many days after their resolution."""
 
 
-class AlarmSource(str, Enum):
-    """Where an open alarm was read: the pump's own event log or the clinic's alarm records."""
-
-    PUMP_LOG = "pump log"
-    CLINIC_RECORD = "clinic record"
+def _iso(value: dt.datetime | None) -> str | None:
+    return None if value is None else value.isoformat() + "Z"
 
 
 @dataclass(frozen=True)
-class OpenAlarm:
-    """An alarm not cleared, on a patient's pump in place."""
+class AlarmView:
+    """An alarm of a patient's pump in place, with its state and who acted on it when (naive UTC)."""
 
     site: str
     patient_id: str
@@ -38,37 +41,65 @@ class OpenAlarm:
     since: dt.datetime
     age_days: int
     source: AlarmSource
+    id: int
+    version: int
+    priority: AlarmPriority
+    state: AlarmState
+    detail: str | None
+    acknowledged_by: str | None
+    acknowledged_at: dt.datetime | None
+    assigned_to: str | None
+    assigned_by: str | None
+    assigned_at: dt.datetime | None
+    resolved_by: str | None
+    resolved_at: dt.datetime | None
+    resolution: Resolution | None
+    resolution_note: str | None
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
-        out["since"], out["source"] = self.since.isoformat() + "Z", self.source.value
+        for name in ("since", "acknowledged_at", "assigned_at", "resolved_at"):
+            out[name] = _iso(out[name])
+        for name in ("source", "priority", "state", "resolution"):
+            out[name] = None if out[name] is None else out[name].value
         return out
 
 
-def open_alarms(engine: Engine, now: dt.datetime) -> list[OpenAlarm]:
-    """Every open alarm of an active implant, critical first, then oldest first; ``now`` (naive UTC) dates
-    their age."""
-    e, a, i, p, s = models.PumpEvent, models.PumpAlarm, models.Implant, models.Patient, models.Site
-    alarm_kinds = (EventKind.ALARM.value, EventKind.ALARM_CLEARED.value)
-    events = (select(e.implant_id, e.seq, e.at, e.kind, e.data).where(e.kind.in_(alarm_kinds))
-              .order_by(e.implant_id, e.seq))
-    records = select(a.implant_id, a.at, a.code, a.severity).where(a.resolved_at.is_(None))
-    who = select(i.id, s.code, p.patient_code).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
-    with engine.connect() as conn:
-        raised: dict[tuple[int, str], tuple[dt.datetime, str, AlarmSource]] = {}
-        for implant_id, _seq, at, kind, data in conn.execute(events):
-            key = (implant_id, str(data.get("alarm")))
-            if kind == EventKind.ALARM.value:
-                raised.setdefault(key, (at, str(data.get("severity", "")), AlarmSource.PUMP_LOG))
-            else:
-                raised.pop(key, None)
-        for implant_id, at, code, severity in conn.execute(records):
-            raised.setdefault((implant_id, code), (at, severity or "", AlarmSource.CLINIC_RECORD))
-        implant_ids = {implant_id for implant_id, _ in raised}
-        if not implant_ids:
+OpenAlarm = AlarmView
+"""The name the Today page knows an open alarm by."""
+
+
+def alarm_views(engine: Engine, now: dt.datetime, states: Collection[AlarmState] = (AlarmState.OPEN,
+                                                                                      AlarmState.ACKNOWLEDGED),
+                assigned_to: str | None = None) -> list[AlarmView]:
+    """The alarms of active implants in ``states`` (resolved ones only if resolved within
+    :data:`RESOLVED_SHOWN_DAYS` of ``now``), of ``assigned_to`` if given; highest priority first, then oldest.
+    ``now`` (naive UTC) dates their age."""
+    c, i, p, s = models.ClinicAlarm, models.Implant, models.Patient, models.Site
+    stmt = (select(c, s.code, p.patient_code).join(i, i.id == c.implant_id).join(p, p.id == i.patient_id)
+            .join(s, s.id == p.site_id).where(c.state.in_([state.value for state in states])))
+    if AlarmState.RESOLVED in states:
+        stmt = stmt.where((c.resolved_at.is_(None)) | (c.resolved_at >= now - dt.timedelta(days=RESOLVED_SHOWN_DAYS)))
+    if assigned_to is not None:
+        stmt = stmt.where(c.assigned_to == assigned_to)
+    with Session(engine) as session:
+        rows = session.execute(stmt).all()
+        if not rows:
             return []
-        active = active_implants(conn, select(i.patient_id).where(i.id.in_(implant_ids)))
-        names = {implant_id: (site, code) for implant_id, site, code in conn.execute(who.where(i.id.in_(active)))}
-    alarms = [OpenAlarm(*names[implant_id], alarm, severity, at, (now - at).days, source)
-              for (implant_id, alarm), (at, severity, source) in raised.items() if implant_id in active]
-    return sorted(alarms, key=lambda x: (x.severity != "critical", x.since, x.site, x.patient_id))
+        implant_ids = {row[0].implant_id for row in rows}
+        active = active_implants(session.connection(), select(i.patient_id).where(i.id.in_(implant_ids)))
+    alarms = [_view(alarm, site, code, now) for alarm, site, code in rows if alarm.implant_id in active]
+    return sorted(alarms, key=lambda a: (a.priority.rank, a.since, a.site, a.patient_id, a.id))
+
+
+def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime) -> AlarmView:
+    return AlarmView(site, patient_code, a.kind, a.severity, a.raised_at, (now - a.raised_at).days,
+                     AlarmSource(a.source), a.id, a.version, AlarmPriority(a.priority), AlarmState(a.state), a.detail,
+                     a.acknowledged_by, a.acknowledged_at, a.assigned_to, a.assigned_by, a.assigned_at, a.resolved_by,
+                     a.resolved_at, None if a.resolution is None else Resolution(a.resolution), a.resolution_note)
+
+
+def open_alarms(engine: Engine, now: dt.datetime) -> list[OpenAlarm]:
+    """Every unresolved alarm (open or acknowledged) of an active implant, highest priority first, then oldest;
+    ``now`` (naive UTC) dates their age."""
+    return alarm_views(engine, now)

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import audit, bulk, locking, models, store, validation
+from openidds.clinic import alarms, audit, bulk, locking, models, store, validation
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
@@ -148,6 +148,7 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
             audit.write_inserts(conn, user, at, "pump_events",
                                 {"id": ids[part], **{k: v[part] for k, v in columns.items()}}, item_source)
             start += count
+        alarms.derive_alarms(session, {implant.id for implant in implants})
         return added
 
 

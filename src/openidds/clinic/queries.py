@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, Select, func, select
 
 from openidds.clinic import models
+from openidds.clinic.errors import RegistryError, UnknownRecord
 
 
 def _iso(value: Any) -> Any:
@@ -78,6 +79,20 @@ def active_implants(conn: Connection, patient_ids: Select[Any]) -> set[int]:
         if has_exit:
             exited.add(patient_id)
     return {a for patient_id, own in implants.items() if (a := active_implant(own, patient_id in exited)) is not None}
+
+
+def active_implant_id(conn: Connection, site: str, patient_id: str) -> int:
+    """The id of the patient's pump in place (:func:`active_implant`); refused for an unknown patient or one
+    without a pump in place."""
+    p, s = models.Patient, models.Site
+    patient = conn.scalar(select(p.id).join(s, s.id == p.site_id).where(s.code == site, p.patient_code == patient_id))
+    if patient is None:
+        raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry")
+    active = active_implants(conn, select(p.id).where(p.id == patient))
+    if not active:
+        raise RegistryError("patient", f"{site}/{patient_id}", "a patient with a pump in place (this one's is "
+                            "explanted or replaced, or the patient has left follow-up)")
+    return active.pop()
 
 
 def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[RefillDue]:

@@ -130,8 +130,8 @@ def check_password(password: str) -> str:
     return password
 
 
-def _audit(conn: Connection, by: str, now: dt.datetime, action: str, user_id: int, before: dict[str, object] | None,
-           after: dict[str, object] | None, source: str) -> None:
+def audit_account(conn: Connection, by: str, now: dt.datetime, action: str, user_id: int,
+                  before: dict[str, object] | None, after: dict[str, object] | None, source: str) -> None:
     """One audit entry on a user account, sealed into the registry's hash chain."""
     audit_chain.hold_chain(conn)
     conn.execute(insert(AuditEntry), audit.audit_rows(by, now, action, users_table.name, [(user_id, before, after)],
@@ -149,7 +149,7 @@ def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datet
             user_id = conn.execute(insert(users_table).values(
                 name=name, role=role.value, password_hash=_hasher().hash(password), failed_logins=0, created_at=now,
             ).returning(users_table.c.id)).scalar_one()
-            _audit(conn, by, now, "insert", user_id, None, {"name": name, "role": role.value, "created_at": now},
+            audit_account(conn, by, now, "insert", user_id, None, {"name": name, "role": role.value, "created_at": now},
                    "openidds web user add")
     except IntegrityError:
         raise AccountError("name", name, "a name no other user has (choose another)") from None
@@ -173,7 +173,7 @@ def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
         if row is None:
             raise AccountError("name", name, "the name of an existing user (`openidds web user list` shows them)")
         conn.execute(update(users_table).where(u.id == row.id).values(failed_logins=0, locked_at=None))
-        _audit(conn, by, now, "update", row.id, {"failed_logins": row.failed_logins, "locked_at": row.locked_at},
+        audit_account(conn, by, now, "update", row.id, {"failed_logins": row.failed_logins, "locked_at": row.locked_at},
                {"failed_logins": 0, "locked_at": None}, "openidds web user unlock")
 
 
@@ -199,7 +199,7 @@ def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
                         locked_at=case((u.failed_logins + 1 >= MAX_FAILED_LOGINS, now), else_=u.locked_at))
                 .returning(u.failed_logins)).scalar_one()
             if failed == MAX_FAILED_LOGINS:
-                _audit(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
+                audit_account(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
                        f"lock-out after {MAX_FAILED_LOGINS} failed log-ins")
         raise _locked(name) if failed >= MAX_FAILED_LOGINS else refused
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)

@@ -11,10 +11,10 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
 
-from openidds.clinic.errors import UnknownRecord
+from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, UnknownRecord
 from openidds.errors import OpenIDDSError
 from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
-from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
+from openidds.web.errors import AccountError, CsrfRefused, Forbidden, InputRefused, StaleEdit
 from openidds.web.routes import ROUTERS
 
 _SECURITY_HEADERS = {
@@ -25,7 +25,8 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 _REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 403, UnknownRecord: 404,
-                                                  StaleEdit: 409}
+                                                  StaleEdit: 409, ConcurrentUpdateError: 409, InputRefused: 422,
+                                                  RegistryError: 422, AccountError: 422}
 """The HTTP status of each refusal a route may raise (:class:`NotLoggedIn` is handled on its own)."""
 
 

@@ -24,3 +24,8 @@ class CsrfRefused(OpenIDDSError):
 class StaleEdit(OpenIDDSError):
     """A change made from a stale view: the record was changed by someone else since the page was loaded
     (HTTP 409); the message says who changed it and when, and to reload."""
+
+
+class InputRefused(OpenIDDSError):
+    """A form field or query parameter refused (HTTP 422): the message names the field, the value and what was
+    expected."""

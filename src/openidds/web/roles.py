@@ -28,13 +28,19 @@ class Permission(str, Enum):
     VIEW_IDENTIFIERS = "view identifiers"
     VIEW_QUALITY_FINDINGS = "view data-quality findings"
     VIEW_USERS = "view users"
+    VIEW_ALARMS = "view the alarm board"
+    ACT_ON_ALARMS = "acknowledge, assign and resolve alarms"
+    VIEW_CALENDAR = "view the refill calendar"
+    BOOK_REFILLS = "book, move and cancel refill appointments"
 
 
-_CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS})
+_CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS,
+                       Permission.VIEW_ALARMS, Permission.VIEW_CALENDAR})
+_CARE = _CLINICAL | {Permission.ACT_ON_ALARMS, Permission.BOOK_REFILLS}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CLINICAL,
-    Role.NURSE: _CLINICAL,
+    Role.PHYSICIAN: _CARE,
+    Role.NURSE: _CARE,
     Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS},
     Role.RESEARCHER: frozenset({Permission.VIEW_PATIENTS}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
-from openidds.web import accounts
+from openidds.web import accounts, calendar
 from openidds.web.context import LOGIN_CSRF_COOKIE, SESSION_COOKIE, User, Web, WebContext, Writer
 from openidds.web.errors import CsrfRefused, LoginRefused
 from openidds.web.roles import PERMISSIONS, Permission, may
@@ -70,7 +70,9 @@ def home(user: User) -> Response:
 
 @router.get("/me", response_class=HTMLResponse, include_in_schema=False)
 def me_page(request: Request, web: Web, user: User) -> Response:
-    return web.page(request, "me.html", user)
+    token = calendar.feed_token(web.engine, user) if may(user.role, Permission.BOOK_REFILLS) else None
+    feed_url = None if token is None else str(request.url_for("calendar_feed", token=token))
+    return web.page(request, "me.html", user, feed_url=feed_url)
 
 
 @router.get("/api/me", tags=["session"])

@@ -1,0 +1,203 @@
+"""The refill calendar's content and actions, and each clinician's secret calendar feed.
+
+A week (``2023-W28``) or a day shows the booked refill appointments and, unbooked, the refills due by its last
+day (overdue ones too) from :func:`openidds.clinic.refills_due`. Nurses and physicians book, move and cancel;
+a data manager sees the calendar.
+
+A clinician's feed (``/calendar/feed/TOKEN.ics``) is read by a calendar app, which cannot log in: the token in
+its address is the secret (256 random bits), kept in ``web_calendar_feeds`` and shown on the user's own page,
+where they can replace it (the old address then answers 404). It is stored as it is, unlike a session token:
+it only reads what the same database holds, and the user must be able to see it again. The feed holds no
+patient name: site and patient code, place and time only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Engine, ForeignKey, String, Table, delete, insert, select
+
+from openidds.clinic import RefillDue, refills_due
+from openidds.clinic import appointments as booking
+from openidds.clinic.appointments import DEFAULT_MINUTES, Appointment, VisitPlace
+from openidds.clinic.errors import ConcurrentUpdateError, UnknownRecord
+from openidds.web import accounts, ics
+from openidds.web.errors import InputRefused, StaleEdit
+from openidds.web.roles import Permission, Role, may, require
+
+FEED_PAST_DAYS = 60
+"""A feed holds appointments from this many days ago onwards (and every later one)."""
+
+feeds_table = Table(
+    "web_calendar_feeds", accounts.metadata,
+    Column("user_id", ForeignKey("web_users.id", ondelete="CASCADE"), primary_key=True),
+    Column("token", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+)
+
+
+def parse_week(text: str) -> dt.date:
+    """The Monday of an ISO week written ``YYYY-Www``."""
+    try:
+        year, week = text.split("-W")
+        return dt.date.fromisocalendar(int(year), int(week), 1)
+    except ValueError:
+        raise InputRefused("week", text, "an ISO week such as 2023-W28") from None
+
+
+def parse_day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputRefused("day", text, "a date such as 2023-07-10") from None
+
+
+def week_label(day: dt.date) -> str:
+    year, week, _ = day.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+@dataclass(frozen=True)
+class Calendar:
+    """A week or a day of the refill calendar."""
+
+    days: list[dt.date]
+    label: str
+    today: dt.date
+    appointments: list[Appointment]
+    due: list[RefillDue]
+    clinicians: list[str]
+    previous: str
+    next: str
+
+    def on(self, day: dt.date) -> list[Appointment]:
+        return [a for a in self.appointments if a.starts_at.date() == day]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"label": self.label, "days": [d.isoformat() for d in self.days],
+                "appointments": [a.to_dict() for a in self.appointments],
+                "due_unbooked": [r.to_dict() for r in self.due], "clinicians": self.clinicians}
+
+
+def clinicians(engine: Engine) -> list[str]:
+    """The users who may be booked for a refill: those whose role books refills, not locked."""
+    return [u.name for u in accounts.users(engine) if may(u.role, Permission.BOOK_REFILLS) and not u.locked]
+
+
+def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = None,
+                 day: str | None = None) -> Calendar:
+    """The week ``week`` (default: today's) or the day ``day``; refills due are counted from ``today``."""
+    require(role, Permission.VIEW_CALENDAR)
+    if day:
+        first = parse_day(day)
+        days, label, step = [first], first.isoformat(), dt.timedelta(days=1)
+        around = (f"day={(first - step).isoformat()}", f"day={(first + step).isoformat()}")
+    else:
+        first = parse_week(week) if week else today - dt.timedelta(days=today.weekday())
+        days, label, step = [first + dt.timedelta(days=n) for n in range(7)], week_label(first), dt.timedelta(days=7)
+        around = (f"week={week_label(first - step)}", f"week={week_label(first + step)}")
+    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time())
+    shown = booking.appointments(engine, dt.datetime.combine(first, dt.time()), end)
+    due = refills_due(engine, today, (days[-1] - today).days)
+    if due:
+        since = min(r.last_refill_at for r in due)
+        ahead = booking.appointments(engine, since, dt.datetime.max)
+        booked = {(a.site, a.patient_id, a.implant_date, a.starts_at) for a in ahead}
+        due = [r for r in due if not any((s, p, d) == (r.site, r.patient_id, r.implant_date) and at > r.last_refill_at
+                                         for s, p, d, at in booked)]
+    return Calendar(days, label, today, shown, due, clinicians(engine), *around)
+
+
+def _when(day: dt.date, time: dt.time) -> dt.datetime:
+    if time.tzinfo is not None:
+        raise InputRefused("time", time.isoformat(), "a time of day in UTC, without an offset")
+    return dt.datetime.combine(day, time)
+
+
+def _place(text: str) -> VisitPlace:
+    try:
+        return VisitPlace(text)
+    except ValueError:
+        raise InputRefused("place", text, f"one of {', '.join(p.value for p in VisitPlace)}") from None
+
+
+def _clinician(engine: Engine, name: str) -> str:
+    names = clinicians(engine)
+    if name not in names:
+        raise InputRefused("clinician", name, f"a user who does refills ({', '.join(names)})")
+    return name
+
+
+def book(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str, day: dt.date, time: dt.time,
+         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES) -> int:
+    """Book the next refill of a patient's pump in place; returns the appointment's id."""
+    require(user.role, Permission.BOOK_REFILLS)
+    return booking.book(engine, site, patient_id, _when(day, time), duration_minutes, _place(place),
+                        _clinician(engine, clinician), user.name, at)
+
+
+def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, day: dt.date, time: dt.time,
+         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES) -> None:
+    require(user.role, Permission.BOOK_REFILLS)
+    try:
+        booking.move(engine, appointment_id, version, _when(day, time), duration_minutes, _place(place),
+                     _clinician(engine, clinician), user.name, at)
+    except ConcurrentUpdateError as exc:
+        raise StaleEdit(exc.field, exc.value, exc.expected) from exc
+
+
+def cancel(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, at: dt.datetime) -> None:
+    require(user.role, Permission.BOOK_REFILLS)
+    try:
+        booking.cancel(engine, appointment_id, version, user.name, at)
+    except ConcurrentUpdateError as exc:
+        raise StaleEdit(exc.field, exc.value, exc.expected) from exc
+
+
+def _user_id(conn: Any, name: str) -> int:
+    user_id: int | None = conn.scalar(select(accounts.users_table.c.id).where(accounts.users_table.c.name == name))
+    if user_id is None:
+        raise UnknownRecord("user", name, "a user of the web app")
+    return user_id
+
+
+def feed_token(engine: Engine, user: accounts.SessionUser) -> str | None:
+    """The user's calendar-feed token, if they made one."""
+    with engine.connect() as conn:
+        token: str | None = conn.scalar(select(feeds_table.c.token).where(feeds_table.c.user_id ==
+                                                                          _user_id(conn, user.name)))
+    return token
+
+
+def new_feed_token(engine: Engine, user: accounts.SessionUser, now: dt.datetime) -> str:
+    """A new feed token for the user (a clinician), replacing the old one; audited on the user's account
+    (without the token)."""
+    require(user.role, Permission.BOOK_REFILLS)
+    token = secrets.token_urlsafe(32)
+    with engine.begin() as conn:
+        user_id = _user_id(conn, user.name)
+        replaced = conn.execute(delete(feeds_table).where(feeds_table.c.user_id == user_id)).rowcount
+        conn.execute(insert(feeds_table).values(user_id=user_id, token=token, created_at=now))
+        accounts.audit_account(conn, user.name, now, "update", user_id, {"calendar_feed": "replaced" if replaced
+                                                                                        else None},
+                               {"calendar_feed": f"made {now.isoformat()}"}, "calendar feed")
+    return token
+
+
+def feed_text(engine: Engine, token: str, now: dt.datetime, host: str) -> str:
+    """The iCalendar text of the feed ``token``: its clinician's appointments from :data:`FEED_PAST_DAYS` ago,
+    cancelled ones included (so a subscribed calendar removes them). An unknown token, or one of a locked user,
+    is :class:`UnknownRecord` (404)."""
+    u, f = accounts.users_table.c, feeds_table.c
+    with engine.connect() as conn:
+        row = conn.execute(select(u.name, u.role).join_from(feeds_table, accounts.users_table)
+                           .where(f.token == token, u.locked_at.is_(None))).first()
+    if row is None or not may(Role(row.role), Permission.BOOK_REFILLS):
+        raise UnknownRecord("feed", "<token>", "the address of a live calendar feed (its owner can copy it from "
+                            "their own page)")
+    booked = booking.appointments(engine, now - dt.timedelta(days=FEED_PAST_DAYS), dt.datetime.max,
+                                  clinician=row.name, cancelled=True)
+    return ics.calendar_text(f"OpenIDDS refills: {row.name}", booked, now, host)
