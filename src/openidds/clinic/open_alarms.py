@@ -22,7 +22,7 @@ from openidds.clinic.queries import active_implants
 
 __all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_views", "open_alarms"]
 
-RESOLVED_SHOWN_DAYS = 30
+RESOLVED_SHOWN_DAYS = 90
 """Resolved alarms are listed (when asked for) this many days after their resolution."""
 
 

@@ -64,7 +64,7 @@ def report_form(web: Web, user: Writer, site: Annotated[str, Form()], patient_id
 @router.get("/api/alarms", tags=["alarms"])
 def api_alarms(web: Web, user: User, state: str | None = None, assigned_to: str | None = None) -> dict[str, Any]:
     """The alarm board: alarms of pumps in place by priority (IEC 60601-1-8) then age; ``state`` is
-    unresolved (default), open, acknowledged or resolved (within 30 days); ``assigned_to`` a user name."""
+    unresolved (default), open, acknowledged or resolved (within 90 days); ``assigned_to`` a user name."""
     return alarm_board.board(web.engine, user.role, web.clinic_now(), state, assigned_to).to_dict()
 
 
