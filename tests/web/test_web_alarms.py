@@ -3,10 +3,12 @@ when, a stale action refused with 409, each write refused with 403 to a role tha
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -14,6 +16,10 @@ from openidds.clinic.models import AuditEntry, ClinicAlarm
 from openidds.web import Role
 
 from .conftest import NOW, log_in_as, user_name
+from .test_web_browser import CHROMIUM, served, shots
+from .test_web_browser import _log_in as browser_log_in
+
+__all__ = ["served", "shots"]  # the browser test's fixtures, used here
 
 ACTING = {Role.NURSE, Role.PHYSICIAN}
 
@@ -151,3 +157,53 @@ def test_an_unknown_filter_or_alarm_is_refused(client: TestClient) -> None:
     assert response.status_code == 404
     response = client.post("/api/alarms", headers={"X-CSRF-Token": token}, data=_REPORT | {"patient_id": "P999"})
     assert response.status_code == 404 and "a patient in the registry" in response.text
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: str, shots: Path) -> None:
+    """In a real browser: the nurse sees the pump's alarm on the board and acknowledges it; the calendar shows
+    the refills due, one is booked from it and shows in the week; the nurse makes a calendar feed."""
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            browser_log_in(page, served, Role.NURSE)
+            page.get_by_role("link", name="Alarms").click()
+            page.wait_for_load_state()
+            row = page.locator("#alarm-board tbody tr")
+            assert row.count() == 1 and "empty_reservoir" in row.inner_text() and "high" in row.inner_text()
+            page.screenshot(path=shots / "6-nurse-alarm-board.png", full_page=True)
+            row.get_by_role("button", name="Acknowledge").click()
+            page.wait_for_load_state()
+            assert page.url == served + "/alarms"
+            state = page.locator("#alarm-board tbody tr td.state").inner_text()
+            assert "acknowledged" in state and f"acknowledged by {user_name(Role.NURSE)}" in state
+            assert page.locator("#alarm-board").get_by_role("button", name="Acknowledge").count() == 0
+            page.screenshot(path=shots / "7-nurse-alarm-acknowledged.png", full_page=True)
+
+            page.get_by_role("link", name="Calendar").click()
+            page.wait_for_load_state()
+            due = page.locator("#due tbody tr", has_text="CJFH/P003")
+            assert "2023-07-01" in due.inner_text() and "overdue" in due.inner_text()
+            due.get_by_label("Date").fill("2023-07-12")
+            due.get_by_label("Time (UTC)").fill("10:00")
+            due.get_by_role("button", name="Book").click()
+            page.wait_for_load_state()
+            assert page.url == served + "/calendar?week=2023-W28"
+            booked = page.locator("#appointments article.appointment")
+            assert booked.count() == 1 and "CJFH/P003" in booked.inner_text() and "10:00" in booked.inner_text()
+            assert "CJFH/P001" in page.locator("#due").inner_text()  # still due, not booked
+            assert "CJFH/P003" not in page.locator("#due").inner_text()
+            page.screenshot(path=shots / "8-nurse-calendar-week.png", full_page=True)
+
+            page.goto(served + "/me")
+            page.get_by_role("button", name="Make a feed address").click()
+            page.wait_for_load_state()
+            assert page.get_by_label("Feed address").input_value().endswith(".ics")
+            page.screenshot(path=shots / "9-nurse-me-feed.png", full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
