@@ -187,10 +187,10 @@ def new_feed_token(engine: Engine, user: accounts.SessionUser, now: dt.datetime)
     return token
 
 
-def feed_text(engine: Engine, token: str, now: dt.datetime, host: str) -> str:
-    """The iCalendar text of the feed ``token``: its clinician's appointments from :data:`FEED_PAST_DAYS` ago,
-    cancelled ones included (so a subscribed calendar removes them). An unknown token, or one of a locked user,
-    is :class:`UnknownRecord` (404)."""
+def feed_text(engine: Engine, token: str, clinic_now: dt.datetime, stamp: dt.datetime, host: str) -> str:
+    """The iCalendar text of the feed ``token``: its clinician's appointments from :data:`FEED_PAST_DAYS` before
+    ``clinic_now`` onwards, cancelled ones included (so a subscribed calendar removes them), stamped ``stamp``.
+    An unknown token, or one of a locked user, is :class:`UnknownRecord` (404)."""
     u, f = accounts.users_table.c, feeds_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.name, u.role).join_from(feeds_table, accounts.users_table)
@@ -198,6 +198,6 @@ def feed_text(engine: Engine, token: str, now: dt.datetime, host: str) -> str:
     if row is None or not may(Role(row.role), Permission.BOOK_REFILLS):
         raise UnknownRecord("feed", "<token>", "the address of a live calendar feed (its owner can copy it from "
                             "their own page)")
-    booked = booking.appointments(engine, now - dt.timedelta(days=FEED_PAST_DAYS), dt.datetime.max,
+    booked = booking.appointments(engine, clinic_now - dt.timedelta(days=FEED_PAST_DAYS), dt.datetime.max,
                                   clinician=row.name, cancelled=True)
-    return ics.calendar_text(f"OpenIDDS refills: {row.name}", booked, now, host)
+    return ics.calendar_text(f"OpenIDDS refills: {row.name}", booked, stamp, host)

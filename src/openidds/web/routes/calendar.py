@@ -65,7 +65,7 @@ def new_feed_form(web: Web, user: Writer) -> Response:
 
 @router.get("/calendar/feed/{token}.ics", include_in_schema=False)
 def calendar_feed(request: Request, web: Web, token: str) -> Response:
-    text = calendar.feed_text(web.engine, token, web.clock(), request.url.hostname or "localhost")
+    text = calendar.feed_text(web.engine, token, web.clinic_now(), web.clock(), request.url.hostname or "localhost")
     return Response(text, media_type="text/calendar; charset=utf-8")
 
 
