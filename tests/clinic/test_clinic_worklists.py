@@ -8,6 +8,7 @@ from sqlalchemy import Engine, select
 
 from openidds.clinic import import_batch, read_paths, unit_of_work
 from openidds.clinic import models as m
+from openidds.clinic.alarms import sync_alarms
 from openidds.clinic.follow_up import follow_ups_due, targets
 from openidds.clinic.open_alarms import AlarmSource, open_alarms
 
@@ -25,6 +26,7 @@ def _add_alarm_events(engine: Engine, patient_code: str, events: list[tuple[str,
                                      .order_by(m.Implant.implant_date.desc())).first()
         session.add_all(m.PumpEvent(implant_id=implant_id, seq=seq, at=dt.datetime(2023, 5, 1 + seq), kind=kind,
                                     data=data) for seq, (kind, data) in enumerate(events, start=1))
+    sync_alarms(engine, "test")  # events written directly, not imported: the alarm record is synced after
 
 
 def test_open_alarms_are_the_uncleared_ones_of_pumps_in_place(engine: Engine, data_dir) -> None:
@@ -45,8 +47,10 @@ def test_an_unresolved_alarm_record_is_open(engine: Engine, data_dir) -> None:
     import_batch(engine, read_paths([data_dir / "good"]), "test", source="good")
     assert open_alarms(engine, dt.datetime(2023, 5, 31)) == []  # both recorded alarms are resolved
     with unit_of_work(engine, "test") as session:
-        alarm = session.scalars(select(m.PumpAlarm).where(m.PumpAlarm.code == "low_reservoir")).one()
-        alarm.resolved_at = None
+        resolved = session.scalars(select(m.PumpAlarm).where(m.PumpAlarm.code == "low_reservoir")).one()
+        session.add(m.PumpAlarm(implant_id=resolved.implant_id, at=dt.datetime(2023, 5, 20), code="low_reservoir",
+                                kind="alarm", severity="non_critical", source="pump"))
+    sync_alarms(engine, "test")
     assert [(a.patient_id, a.alarm, a.source) for a in open_alarms(engine, dt.datetime(2023, 5, 31))] == [
         ("P001", "low_reservoir", AlarmSource.CLINIC_RECORD)]
 

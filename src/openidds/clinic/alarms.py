@@ -184,9 +184,6 @@ class AlarmSync:
     added: int
     closed: int
 
-    def to_dict(self) -> dict[str, int]:
-        return {"added": self.added, "closed": self.closed}
-
 
 _INSERTED = ("implant_id", "kind", "raised_at", "severity", "priority", "source", "detail", "state", "resolved_by",
              "resolved_at", "resolution")

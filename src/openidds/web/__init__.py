@@ -1,5 +1,6 @@
-"""The clinic web app and its HTTP API, on the registry: log-in, roles, the Today worklist and patient
-timelines. FastAPI with server-rendered Jinja2 pages and htmx (vendored, no build step); served by uvicorn.
+"""The clinic web app and its HTTP API, on the registry: log-in, roles, the Today worklist, patient
+timelines, the alarm board and the refill calendar. FastAPI with server-rendered Jinja2 pages and htmx
+(vendored, no build step); served by uvicorn.
 
 This module holds the roles and errors only, so the command line can name the roles without loading the
 database or web libraries; users and sessions are in :mod:`openidds.web.accounts`, the app in

@@ -69,6 +69,7 @@ def board(engine: Engine, role: Role, now: dt.datetime, state: str | None = None
 
 @contextlib.contextmanager
 def _stale_is_409() -> Iterator[None]:
+    """A change refused because the record changed since its user saw it becomes :class:`StaleEdit`."""
     try:
         yield
     except ConcurrentUpdateError as exc:
@@ -76,6 +77,7 @@ def _stale_is_409() -> Iterator[None]:
 
 
 def acknowledge(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: int, at: dt.datetime) -> None:
+    """The user takes the open alarm in hand (as seen at ``version``)."""
     require(user.role, Permission.ACT_ON_ALARMS)
     with _stale_is_409():
         alarms.acknowledge(engine, alarm_id, version, user.name, at)
@@ -83,6 +85,7 @@ def acknowledge(engine: Engine, user: accounts.SessionUser, alarm_id: int, versi
 
 def assign(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: int, assigned_to: str,
            at: dt.datetime) -> None:
+    """The user gives the unresolved alarm (as seen at ``version``) to a user who may act on alarms."""
     require(user.role, Permission.ACT_ON_ALARMS)
     names = assignees(engine)
     if assigned_to not in names:
@@ -93,6 +96,7 @@ def assign(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: i
 
 def resolve(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: int, resolution: str,
             note: str | None, at: dt.datetime) -> None:
+    """The user closes the unresolved alarm (as seen at ``version``) for a reason of :data:`USER_RESOLUTIONS`."""
     require(user.role, Permission.ACT_ON_ALARMS)
     reason = next((r for r in USER_RESOLUTIONS if r.value == resolution), None)
     if reason is None:

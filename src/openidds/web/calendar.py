@@ -49,6 +49,7 @@ def parse_week(text: str) -> dt.date:
 
 
 def parse_day(text: str) -> dt.date:
+    """A date written ``YYYY-MM-DD``."""
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -56,6 +57,7 @@ def parse_day(text: str) -> dt.date:
 
 
 def week_label(day: dt.date) -> str:
+    """The ISO week of ``day``, written ``YYYY-Www``."""
     year, week, _ = day.isocalendar()
     return f"{year}-W{week:02d}"
 
@@ -74,6 +76,7 @@ class Calendar:
     next: str
 
     def on(self, day: dt.date) -> list[Appointment]:
+        """The appointments starting on ``day``."""
         return [a for a in self.appointments if a.starts_at.date() == day]
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,6 +144,7 @@ def book(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str,
 
 def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, day: dt.date, time: dt.time,
          place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES) -> None:
+    """Change when, where or by whom an appointment (as seen at ``version``) is done."""
     require(user.role, Permission.BOOK_REFILLS)
     try:
         booking.move(engine, appointment_id, version, _when(day, time), duration_minutes, _place(place),
@@ -150,6 +154,7 @@ def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, versio
 
 
 def cancel(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, at: dt.datetime) -> None:
+    """Cancel an appointment (as seen at ``version``)."""
     require(user.role, Permission.BOOK_REFILLS)
     try:
         booking.cancel(engine, appointment_id, version, user.name, at)
