@@ -1,16 +1,21 @@
-"""`openidds registry` end to end on an SQLite file: init, import, patients, refills-due, check, export."""
+"""`openidds registry` end to end on an SQLite file: init, import, patients, refills-due, check, export,
+sync-alarms."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 from tests.cli.invoke import invoke
 
 from openidds.cli import registry
+from openidds.clinic import connect, unit_of_work
 from openidds.clinic.database import head_revision
+from openidds.clinic.models import Implant, Patient, PumpEvent
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "clinic"
 
@@ -137,3 +142,18 @@ def test_import_reads_a_latin1_file_when_told(db, tmp_path):
     assert code == 0 and json.loads(out)["inserted"] == {"patients": 1}
     code, out = _run("patients", "--db", db, "--json")
     assert "P901" in {r["patient_id"] for r in json.loads(out)}
+
+
+def test_sync_alarms_records_the_alarms_of_stored_logs_once(db):
+    """A pump log stored before the alarm record existed (its events written directly) gets its alarms on the
+    first sync; the second sync changes nothing."""
+    engine = connect(db)
+    with unit_of_work(engine, "old import") as session:
+        implant_id = session.scalars(select(Implant.id).join(Patient).where(Patient.patient_code == "P001")).one()
+        session.add(PumpEvent(implant_id=implant_id, seq=1, at=dt.datetime(2023, 1, 5), kind="alarm", reason="",
+                              data={"alarm": "low_reservoir", "severity": "non-critical"}))
+    engine.dispose()
+    code, out = _run("sync-alarms", "--db", db, "--user", "amy", "--json")
+    assert code == 0 and json.loads(out) == {"added": 1, "closed": 0}
+    code, out = _run("sync-alarms", "--db", db, "--user", "amy")
+    assert code == 0 and "0 alarms added to the alarm record, 0 closed" in out

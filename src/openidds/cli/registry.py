@@ -1,4 +1,4 @@
-"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due)."""
+"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms)."""
 
 from __future__ import annotations
 
@@ -250,3 +250,21 @@ def refills_due_(db: Db = None, days: Annotated[int, typer.Option(min=0, help="H
         table.add_row(f"[{style}]{r.next_refill_due}[/]" if style else str(r.next_refill_due), str(r.days_left),
                       r.site, r.patient_id, r.pump_serial or "", str(r.implant_date), str(r.last_refill_at))
     console().print(table)
+
+
+@app.command("sync-alarms")
+def sync_alarms_(db: Db = None,
+                 user: Annotated[str | None, typer.Option(help="Who runs it (audit trail).")] = None,
+                 as_json: AsJson = False) -> None:
+    """Bring the clinic's alarm record in step with the stored pump logs and alarm records (for those imported
+    before the record existed); running it again changes nothing."""
+    from openidds.clinic.alarms import sync_alarms
+
+    try:
+        done = sync_alarms(registry_engine(db), acting_user(user), source="openidds registry sync-alarms")
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({"added": done.added, "closed": done.closed}))
+    else:
+        console().print(f"{done.added} alarms added to the alarm record, {done.closed} closed")
