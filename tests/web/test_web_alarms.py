@@ -133,6 +133,9 @@ def test_a_caregiver_report_goes_on_the_board(client: TestClient) -> None:
     assert (report["alarm"], report["priority"], report["source"], report["since"], report["detail"]) == (
         "low_reservoir", "medium", "caregiver report", "2023-07-09T21:30:00Z", "one tone, twice")
     assert [a["priority"] for a in listed.values()] == ["high", "medium"]  # highest priority first
+    with_offset = client.post("/api/alarms", headers={"X-CSRF-Token": token},
+                              data=_REPORT | {"heard_at": "2023-07-09T23:30+02:00", "source": "patient report"})
+    assert with_offset.json()["id"] == response.json()["id"]  # the same moment: the same alarm
 
 
 @pytest.mark.parametrize(("path", "data", "field"), [

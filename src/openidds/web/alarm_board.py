@@ -107,7 +107,8 @@ def resolve(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: 
 
 def report(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str, kind: str, heard_at: dt.datetime,
            source: str, detail: str | None, at: dt.datetime) -> int:
-    """Record an alarm a patient or caregiver reports for the patient's pump in place; returns its id."""
+    """Record an alarm a patient or caregiver reports for the patient's pump in place (``heard_at``: naive UTC,
+    or with its offset); returns its id."""
     require(user.role, Permission.ACT_ON_ALARMS)
     known = {k.value: k for k in AlarmKind}
     if kind not in known:
@@ -115,5 +116,7 @@ def report(engine: Engine, user: accounts.SessionUser, site: str, patient_id: st
     reporters = {s.value: s for s in REPORT_SOURCES}
     if source not in reporters:
         raise InputRefused("source", source, f"who reported it: {', '.join(reporters)}")
+    if heard_at.tzinfo is not None:  # an offset says which moment: kept, as naive UTC
+        heard_at = heard_at.astimezone(dt.UTC).replace(tzinfo=None)
     return alarms.report_alarm(engine, site, patient_id, known[kind], heard_at, reporters[source], detail, user.name,
                                at)
