@@ -107,10 +107,12 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
     due = refills_due(engine, today, (days[-1] - today).days)
     if due:
         since = min(r.last_refill_at for r in due)
-        ahead = booking.appointments(engine, since, dt.datetime.max)
-        booked = {(a.site, a.patient_id, a.implant_date, a.starts_at) for a in ahead}
-        due = [r for r in due if not any((s, p, d) == (r.site, r.patient_id, r.implant_date) and at > r.last_refill_at
-                                         for s, p, d, at in booked)]
+        latest: dict[tuple[str, str, dt.date], dt.datetime] = {}
+        for a in booking.appointments(engine, since, dt.datetime.max):
+            key = (a.site, a.patient_id, a.implant_date)
+            latest[key] = max(a.starts_at, latest.get(key, a.starts_at))
+        due = [r for r in due if latest.get((r.site, r.patient_id, r.implant_date), dt.datetime.min)
+               <= r.last_refill_at]
     return Calendar(days, label, today, shown, due, clinicians(engine), *around)
 
 
