@@ -229,12 +229,18 @@ def _require_sessions(state: PumpState, source: str) -> None:
 # ---------------------------------------------------------------------- writing
 
 
-def dump_state(state: PumpState, key: bytes) -> str:
-    """The file's text, signed with the clinic's ``key``: stable key order, two-space indent; empty notes and
-    absent options left out of journal entries."""
+def state_content(state: PumpState) -> dict:
+    """The file's content as JSON values, everything but its checksum (empty notes and absent options left out
+    of journal entries): what :func:`dump_state` signs and :func:`new_state` reads back."""
     data = state.model_dump(mode="json")
     data["journal"] = [{"at_s": e.at_s, **({"note": e.note} if e.note else {}),
                         "command": e.command.model_dump(mode="json", exclude_none=True)} for e in state.journal]
+    return data
+
+
+def dump_state(state: PumpState, key: bytes) -> str:
+    """The file's text, signed with the clinic's ``key``: stable key order, two-space indent."""
+    data = state_content(state)
     data["checksum"] = _sign(data, key).model_dump(mode="json")
     return json.dumps(data, indent=2) + "\n"
 
