@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from tests.cli.invoke import invoke
+from tests.clinic.pump_state_builders import first_filled
 
 from openidds.cli import registry
 from openidds.clinic import import_batch, read_paths
@@ -19,8 +21,6 @@ from openidds.clinic.models import AuditEntry, ImplantPumpState
 from openidds.clinic.pump_states import Outcome, put_pump_state, read_pump_state
 from openidds.programmer import dump_state
 from openidds.pump import RequestPatientBolus
-from tests.cli.invoke import invoke
-from tests.clinic.pump_state_builders import first_filled
 
 START = dt.datetime(2023, 6, 1, 8, 0)
 
@@ -66,8 +66,8 @@ def test_a_state_that_does_not_fit_the_implant_is_refused(clinic: Engine) -> Non
     assert other_size.value.field == "pump.reservoir_ml"
     with pytest.raises(RegistryError, match="on or after the implant date"):
         put_pump_state(clinic, "CJFH", "P003", first_filled(dt.datetime(2023, 1, 1, 8)), "RN Import")
-    with pytest.raises(UnknownRecord, match="pump in place"):
-        put_pump_state(clinic, "CJFH", "P002", first_filled(START, reservoir_ml=20, volume_ml="18"), "RN Import")  # exited
+    with pytest.raises(UnknownRecord, match="pump in place"):  # P002 has exited
+        put_pump_state(clinic, "CJFH", "P002", first_filled(START, reservoir_ml=20, volume_ml="18"), "RN Import")
     with pytest.raises(UnknownRecord, match="a patient in the registry"):
         put_pump_state(clinic, "CJFH", "P999", first_filled(START), "RN Import")
     with clinic.connect() as conn:

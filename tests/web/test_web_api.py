@@ -14,12 +14,15 @@ from .conftest import log_in_as, password, user_name
 CLINICAL = {Role.PHYSICIAN, Role.NURSE, Role.DATA_MANAGER}
 READERS = CLINICAL | {Role.RESEARCHER}
 EVERYONE = set(Role)
+PUMP_CARE = {Role.PHYSICIAN, Role.NURSE}
 ROUTES = {
     "/today": CLINICAL, "/today/sections": CLINICAL, "/api/today": CLINICAL,
     "/patients": READERS, "/api/patients": READERS,
     "/patients/CJFH/P001": READERS, "/api/patients/CJFH/P001": READERS,
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
+    "/patients/CJFH/P001/program": PUMP_CARE, "/api/patients/CJFH/P001/program": PUMP_CARE,
+    "/patients/CJFH/P001/refill": PUMP_CARE, "/api/patients/CJFH/P001/refill": PUMP_CARE,
 }
 """Every GET route and the roles that may open it (written out here, not read from the app's table)."""
 

@@ -28,18 +28,24 @@ class Permission(str, Enum):
     VIEW_IDENTIFIERS = "view identifiers"
     VIEW_QUALITY_FINDINGS = "view data-quality findings"
     VIEW_USERS = "view users"
+    VIEW_PUMP = "view a pump's program and refills"
+    PROPOSE_PROGRAM = "propose a program change"
+    CONFIRM_PROGRAM = "confirm a program change"
+    REFILL = "refill a pump"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS})
+_PUMP_CARE = frozenset({Permission.VIEW_PUMP, Permission.PROPOSE_PROGRAM, Permission.REFILL})
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CLINICAL,
-    Role.NURSE: _CLINICAL,
+    Role.PHYSICIAN: _CLINICAL | _PUMP_CARE | {Permission.CONFIRM_PROGRAM},
+    Role.NURSE: _CLINICAL | _PUMP_CARE,
     Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS},
     Role.RESEARCHER: frozenset({Permission.VIEW_PATIENTS}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),
 }
-"""Each role's permissions; a researcher sees patients de-identified, an administrator no clinical data."""
+"""Each role's permissions; a physician programs and confirms, a nurse refills and proposes program changes; a
+researcher sees patients de-identified, an administrator no clinical data."""
 
 
 def may(role: Role, permission: Permission) -> bool:
