@@ -36,7 +36,8 @@ def first_filled(start: dt.datetime, *, reservoir_ml: int = 40, drug: str = "mor
         workflow.override(finding.id, "Dr Start", "first fill of the test pump")
     workflow.confirm_checklist("RN Fill", [item for item, _ in CHECKLIST])
     workflow.confirm("Dr Start")
-    workflow.transmit()
+    record = workflow.transmit()
+    workflow.complete_observation(record.observe_until_s, "RN Fill", "no signs of overdose")
     session = workflow.session
     lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
     return state.with_session(lines, session.sent, "first fill")

@@ -3,20 +3,24 @@ input model's data, and bad input answered at its field."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
 
 from openidds.clinic.errors import UnknownRecord
 from openidds.errors import OpenIDDSError
+from openidds.programmer import ProgrammerError
 from openidds.web.accounts import SessionUser
-from openidds.web.context import NotLoggedIn, User, csrf_checked
+from openidds.web.context import NotLoggedIn, User, WebContext, csrf_checked
 from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
 from openidds.web.pump_view import FormError
 
+M = TypeVar("M", bound=BaseModel)
 PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
@@ -50,3 +54,26 @@ def bad_input(placed: FormError, error: OpenIDDSError) -> JSONResponse:
     return JSONResponse({"error": type(error).__name__, "field": error.field, "value": value,
                          "expected": error.expected, "message": str(error), "form_field": placed.field,
                          "findings": list(placed.findings)}, status_code=422)
+
+
+def moment(web: WebContext) -> dt.datetime:
+    """The clinic's moment to the whole second (the pump clock counts whole seconds)."""
+    return web.clinic_now().replace(microsecond=0)
+
+
+class InputModel(BaseModel):
+    """What a form or a JSON write enters: closed (an unknown field is refused), text stripped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def parse_input(model: type[M], data: dict[str, Any]) -> M:
+    """``data`` as ``model``; the first problem refused naming its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or model.__name__
+        if first["type"] == "missing":
+            raise ProgrammerError(where, None, "a value: this field is required") from None
+        raise ProgrammerError(where, first.get("input"), first["msg"]) from None

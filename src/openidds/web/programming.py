@@ -15,9 +15,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -46,11 +46,11 @@ from openidds.pump import Continuous, Flex, Pump
 from openidds.units import CONCENTRATION, MASS, parse_quantity
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import Forbidden, StaleEdit
+from openidds.web.forms import InputModel
 from openidds.web.pump_view import FormError, PumpNow, forecast_dict, form_error, pump_at, pump_now
 from openidds.web.roles import Permission, may, require
 
 SOURCE = "openidds web: programming review"
-M = TypeVar("M", bound=BaseModel)
 
 
 class ProposalStatus(str, Enum):
@@ -67,11 +67,7 @@ class BolusChoice(str, Enum):
     NONE = "none"
 
 
-class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-class ProposalInput(_Input):
+class ProposalInput(InputModel):
     """A therapy change as entered: the lead drug's daily dose (or stop), the patient bolus, and the lead drug's
     concentration read off the pump (the first of the double entry; the confirmer enters it again)."""
 
@@ -87,7 +83,7 @@ class ProposalInput(_Input):
     note: str = Field("", max_length=500, description="Why the change (shown to the confirmer).")
 
 
-class ConfirmInput(_Input):
+class ConfirmInput(InputModel):
     """The confirmer's part: the concentration entered again, and a reason for each soft finding."""
 
     concentration_again: str
@@ -97,16 +93,6 @@ class ConfirmInput(_Input):
 PROPOSAL_FIELDS = ("drug", "dose", "stop", "bolus", "bolus_dose", "bolus_duration_min", "lockout_min", "max_boluses",
                    "concentration", "note")
 CONFIRM_FIELDS = ("concentration_again", "overrides")
-
-
-def parse_input(model: type[M], data: dict[str, Any]) -> M:
-    """``data`` as ``model``; the first problem refused naming its field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or model.__name__
-        raise ProgrammerError(where, first.get("input"), first["msg"]) from None
 
 
 # ---------------------------------------------------------------------- the order

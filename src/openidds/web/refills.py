@@ -47,7 +47,8 @@ from openidds.pump.ticks import decimal_text, ticks_to_ml
 from openidds.units import CONCENTRATION, Quantity, parse_quantity
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import StaleEdit
-from openidds.web.programming import _Input, review_dict
+from openidds.web.forms import InputModel
+from openidds.web.programming import review_dict
 from openidds.web.pump_view import FormError, PumpNow, form_error, pump_at, pump_now, when
 from openidds.web.roles import Permission, require
 
@@ -56,7 +57,7 @@ OBSERVATION_STARTED = "observation_started"
 OBSERVATION_COMPLETED = "observation_completed"
 
 
-class RefillInput(_Input):
+class RefillInput(InputModel):
     """A refill as entered: the state version the page showed, the residual measured, the acknowledgement of a
     flagged discrepancy, the prescription, each drug's concentration twice, the volume, the checklist items done
     and a reason for each soft finding."""
@@ -181,13 +182,13 @@ def refill_view(engine: Engine, user: SessionUser, site: str, patient_id: str, n
 
 @dataclass
 class RefillResult:
-    """What a refill check or completion found: the discrepancy and trend, whether it needs an acknowledgement,
-    the review, the checklist items still open, the refusal (at its form field) and, once done, the
-    observation's end."""
+    """What a refill check or completion found: the discrepancy and trend, whether either is flagged (then an
+    acknowledgement is needed), the review, the checklist items still open, the refusal (at its form field) and,
+    once done, the observation's end."""
 
     discrepancy: dict[str, Any] | None = None
     trend: dict[str, Any] | None = None
-    needs_acknowledgement: bool = False
+    flagged: bool = False
     review: dict[str, Any] | None = None
     missing_checklist: list[str] = field(default_factory=list)
     error: FormError | None = None
@@ -197,7 +198,7 @@ class RefillResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"discrepancy": self.discrepancy, "trend": self.trend,
-                "needs_acknowledgement": self.needs_acknowledgement, "review": self.review,
+                "flagged": self.flagged, "review": self.review,
                 "missing_checklist": self.missing_checklist,
                 "error": None if self.error is None else self.error.to_dict(), "done": self.done,
                 "observe_until": self.observe_until, "state_version": self.state_version}
@@ -215,7 +216,7 @@ def _steps(stored: StoredState, entry: RefillInput, user: SessionUser, now: dt.d
     discrepancy = workflow.withdraw(entry.withdrawn_ml)
     assert workflow.trend is not None, "a withdrawal sets the trend"
     result.discrepancy, result.trend = discrepancy.to_dict(), workflow.trend.to_dict()
-    result.needs_acknowledgement = workflow.flagged
+    result.flagged = workflow.flagged
     if workflow.needs_acknowledgement and entry.acknowledgement:
         workflow.acknowledge_discrepancy(user.name, entry.acknowledgement)
     if workflow.needs_acknowledgement:
@@ -285,7 +286,7 @@ def _refill_row(implant_id: int, now: dt.datetime, state: PumpState, record: Any
     fill = record.review.fill
     lead = fill.solution.drugs[0]
     due = record.review.new_forecast.due_s
-    expected, withdrawn = float(discrepancy.expected_ml), float(discrepancy.withdrawn_ml)
+    expected, withdrawn = round(float(discrepancy.expected_ml), 6), round(float(discrepancy.withdrawn_ml), 6)
     return models.Refill(implant_id=implant_id, refilled_at=now, drug=lead,
                          concentration_mg_per_ml=float(fill.solution.mg_per_ml(lead)),
                          volume_added_ml=float(fill.volume_ml), expected_residual_ml=expected,

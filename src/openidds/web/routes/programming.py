@@ -14,7 +14,7 @@ from openidds.errors import OpenIDDSError
 from openidds.web import programming
 from openidds.web.accounts import SessionUser
 from openidds.web.context import User, Web, Writer
-from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values
+from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
 
 router = APIRouter()
@@ -23,7 +23,7 @@ router = APIRouter()
 def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
           error: FormError | None = None, values: dict[str, Any] | None = None,
           error_proposal: int | None = None) -> Response:
-    view = programming.programming_view(web.engine, user, site, patient_id, web.clinic_now(), POLICY, default_library())
+    view = programming.programming_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
     return web.page(request, "programming.html", user, status, view=view, error=error, values=values or {},
                     pump_patient=f"{site}/{patient_id}",
                     error_proposal=error_proposal)
@@ -42,8 +42,8 @@ def programming_page(request: Request, web: Web, user: User, site: str, patient_
 async def propose_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
     values = form_values(await request.form())
     try:
-        entry = programming.parse_input(programming.ProposalInput, values)
-        await run_in_threadpool(programming.propose, web.engine, user, site, patient_id, entry, web.clinic_now(),
+        entry = parse_input(programming.ProposalInput, values)
+        await run_in_threadpool(programming.propose, web.engine, user, site, patient_id, entry, moment(web),
                                 POLICY, default_library())
     except PASSED_ON:
         raise
@@ -59,9 +59,9 @@ async def confirm_form(request: Request, web: Web, user: Writer, site: str, pati
                        proposal_id: int) -> Response:
     values = form_values(await request.form(), maps=("overrides",))
     try:
-        entry = programming.parse_input(programming.ConfirmInput, values)
+        entry = parse_input(programming.ConfirmInput, values)
         await run_in_threadpool(programming.confirm, web.engine, user, site, patient_id, proposal_id, entry,
-                                web.clinic_now(), POLICY, default_library())
+                                moment(web), POLICY, default_library())
     except PASSED_ON:
         raise
     except OpenIDDSError as error:
@@ -78,7 +78,7 @@ async def withdraw_form(request: Request, web: Web, user: Writer, site: str, pat
     why = str(values.get("why", ""))
     try:
         await run_in_threadpool(programming.withdraw, web.engine, user, site, patient_id, proposal_id, why,
-                                web.clinic_now())
+                                moment(web))
     except PASSED_ON:
         raise
     except OpenIDDSError as error:
@@ -97,7 +97,7 @@ class Withdrawal(BaseModel):
 @router.get("/api/patients/{site}/{patient_id}/program", tags=["programming"])
 def api_programming(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
     """The patient's pump now and every open proposal with its review (null when no pump state is stored)."""
-    return programming.programming_view(web.engine, user, site, patient_id, web.clinic_now(), POLICY,
+    return programming.programming_view(web.engine, user, site, patient_id, moment(web), POLICY,
                                         default_library()).to_dict()
 
 
@@ -107,7 +107,7 @@ def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
                 entry: programming.ProposalInput) -> Any:
     """Propose a therapy change (stored with its author and time; nothing reaches the pump model)."""
     try:
-        proposal_id = programming.propose(web.engine, user, site, patient_id, entry, web.clinic_now(), POLICY,
+        proposal_id = programming.propose(web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                           default_library())
     except PASSED_ON:
         raise
@@ -123,7 +123,7 @@ def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_
                 entry: programming.ConfirmInput) -> Any:
     """Confirm a proposal: the whole programming session runs and what it sent is stored."""
     try:
-        done = programming.confirm(web.engine, user, site, patient_id, proposal_id, entry, web.clinic_now(), POLICY,
+        done = programming.confirm(web.engine, user, site, patient_id, proposal_id, entry, moment(web), POLICY,
                                    default_library())
     except PASSED_ON:
         raise
@@ -138,7 +138,7 @@ def api_withdraw(web: Web, user: ApiWriter, site: str, patient_id: str, proposal
                  entry: Withdrawal) -> Any:
     """Withdraw an open proposal (its proposer, or a clinician who may confirm); nothing is sent."""
     try:
-        programming.withdraw(web.engine, user, site, patient_id, proposal_id, entry.why, web.clinic_now())
+        programming.withdraw(web.engine, user, site, patient_id, proposal_id, entry.why, moment(web))
     except PASSED_ON:
         raise
     except OpenIDDSError as error:

@@ -14,18 +14,24 @@ from openidds.errors import OpenIDDSError
 from openidds.web import refills
 from openidds.web.accounts import SessionUser
 from openidds.web.context import User, Web, Writer
-from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values
-from openidds.web.programming import parse_input
+from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
 
 router = APIRouter()
+
+
+class ObservationSignOff(BaseModel):
+    state_version: int
+    note: str = Field(description="What was observed, e.g. 'no signs of overdose'.")
+
+
 _MAPS = ("prescribed", "concentration", "concentration_again", "overrides")
 
 
 def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
           result: refills.RefillResult | None = None, values: dict[str, Any] | None = None,
           error: FormError | None = None) -> Response:
-    view = refills.refill_view(web.engine, user, site, patient_id, web.clinic_now(), POLICY, default_library())
+    view = refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
     return web.page(request, "refill.html", user, status, view=view, result=result, values=values or {},
                     pump_patient=f"{site}/{patient_id}",
                     error=error if error is not None else (result.error if result is not None else None))
@@ -47,7 +53,7 @@ async def refill_form(request: Request, web: Web, user: Writer, site: str, patie
         return await run_in_threadpool(_page, web, request, user, site, patient_id, 422, None, values,
                                        form_error(error, refills.REFILL_FIELDS))
     act = refills.complete_refill if complete else refills.check_refill
-    result = await run_in_threadpool(act, web.engine, user, site, patient_id, entry, web.clinic_now(), POLICY,
+    result = await run_in_threadpool(act, web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                      default_library())
     if result.done:
         return RedirectResponse(f"/patients/{site}/{patient_id}/refill", status_code=303)
@@ -60,8 +66,9 @@ async def refill_form(request: Request, web: Web, user: Writer, site: str, patie
 async def observation_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
     values = form_values(await request.form())
     try:
-        await run_in_threadpool(refills.complete_observation, web.engine, user, site, patient_id,
-                                int(values.get("state_version", -1)), str(values.get("note", "")), web.clinic_now())
+        entry = parse_input(ObservationSignOff, values)
+        await run_in_threadpool(refills.complete_observation, web.engine, user, site, patient_id, entry.state_version,
+                                entry.note, moment(web))
     except PASSED_ON:
         raise
     except OpenIDDSError as error:
@@ -73,16 +80,11 @@ async def observation_form(request: Request, web: Web, user: Writer, site: str, 
 # ---------------------------------------------------------------------- API
 
 
-class ObservationSignOff(BaseModel):
-    state_version: int
-    note: str = Field(description="What was observed, e.g. 'no signs of overdose'.")
-
-
 @router.get("/api/patients/{site}/{patient_id}/refill", tags=["refills"])
 def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
     """The pump now, the expected residual and discrepancy threshold, the patient's discrepancy history, the
     pocket-fill checklist and the last refill's observation."""
-    return refills.refill_view(web.engine, user, site, patient_id, web.clinic_now(), POLICY,
+    return refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY,
                                default_library()).to_dict()
 
 
@@ -91,7 +93,7 @@ def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, An
 def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
     """Run the refill's steps on a copy of the pump and store nothing: the discrepancy, the trend, the review,
     what is still missing, or where it stopped (``error``)."""
-    return refills.check_refill(web.engine, user, site, patient_id, entry, web.clinic_now(), POLICY,
+    return refills.check_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                 default_library()).to_dict()
 
 
@@ -100,7 +102,7 @@ def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entr
                         422: {"description": "A step refused: the result with its error; nothing stored"}})
 def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
     """Do the refill: the state and the registry's refill row are stored in one transaction."""
-    result = refills.complete_refill(web.engine, user, site, patient_id, entry, web.clinic_now(), POLICY,
+    result = refills.complete_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                      default_library())
     if not result.done:
         return JSONResponse(result.to_dict(), status_code=422)
@@ -114,7 +116,7 @@ def api_observation(web: Web, user: ApiWriter, site: str, patient_id: str, entry
     """Sign off the last refill's post-refill observation (not before its end)."""
     try:
         refills.complete_observation(web.engine, user, site, patient_id, entry.state_version, entry.note,
-                                     web.clinic_now())
+                                     moment(web))
     except PASSED_ON:
         raise
     except OpenIDDSError as error:
