@@ -38,6 +38,4 @@ def first_filled(start: dt.datetime, *, reservoir_ml: int = 40, drug: str = "mor
     workflow.confirm("Dr Start")
     record = workflow.transmit()
     workflow.complete_observation(record.observe_until_s, "RN Fill", "no signs of overdose")
-    session = workflow.session
-    lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
-    return state.with_session(lines, session.sent, "first fill")
+    return state.with_programmer(workflow.session, "first fill")

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, sync_playwright
 from sqlalchemy import Engine
+from tests.clinic.pump_state_builders import first_filled
 
 from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
-from tests.clinic.pump_state_builders import first_filled
 
 from .test_web_browser import CHROMIUM, _log_in, served, shots  # noqa: F401 (fixtures)
 
@@ -29,7 +29,7 @@ def pumped(clinic: Engine) -> Engine:
     return clinic
 
 
-def _refill(page: Page, base: str, shots: Path) -> None:
+def _refill(page: Page, base: str, folder: Path) -> None:
     page.goto(base + REFILL_PAGE)
     assert "Expected residual: 16.0" in page.locator("form.refill").inner_text()
     page.get_by_label("Withdrawn (mL)").fill("13")
@@ -42,7 +42,7 @@ def _refill(page: Page, base: str, shots: Path) -> None:
     page.wait_for_load_state()
     assert "FLAGGED" in page.locator("#discrepancy").inner_text()
     assert "what was found about the flagged discrepancy" in page.locator(".field-error").inner_text()
-    page.screenshot(path=shots / "pump-1-nurse-refill-flagged.png", full_page=True)
+    page.screenshot(path=folder / "pump-1-nurse-refill-flagged.png", full_page=True)
 
     page.get_by_label("If flagged: what was found").fill("pocket checked: no swelling; patient alert")
     page.get_by_role("button", name="Check").click()
@@ -51,16 +51,16 @@ def _refill(page: Page, base: str, shots: Path) -> None:
     page.get_by_label("Why accept morphine.compounded").fill("compounded by the hospital pharmacy, record seen")
     for _, text in CHECKLIST:
         page.get_by_label(text).check()
-    page.screenshot(path=shots / "pump-2-nurse-refill-review.png", full_page=True)
+    page.screenshot(path=folder / "pump-2-nurse-refill-review.png", full_page=True)
     page.get_by_role("button", name="Complete the refill").click()
     page.wait_for_load_state()
     assert page.url == base + REFILL_PAGE
     assert "Observe the patient for signs of overdose until" in page.locator("section.observation").inner_text()
     assert "over the limit: investigate" in page.locator("table.trend").inner_text()
-    page.screenshot(path=shots / "pump-3-nurse-refill-done.png", full_page=True)
+    page.screenshot(path=folder / "pump-3-nurse-refill-done.png", full_page=True)
 
 
-def _propose(page: Page, base: str, shots: Path) -> None:
+def _propose(page: Page, base: str, folder: Path) -> None:
     page.get_by_role("link", name="Programming").click()
     page.wait_for_load_state()
     assert page.url == base + PROGRAM_PAGE
@@ -72,17 +72,17 @@ def _propose(page: Page, base: str, shots: Path) -> None:
     proposal = page.locator("section.proposal")
     assert "2 mg/day → 2.4 mg/day" in proposal.inner_text() and "a nurse may not confirm" in proposal.inner_text()
     assert page.get_by_role("button", name="Confirm and send to the pump").count() == 0
-    page.screenshot(path=shots / "pump-4-nurse-proposal.png", full_page=True)
+    page.screenshot(path=folder / "pump-4-nurse-proposal.png", full_page=True)
 
 
-def _confirm(page: Page, base: str, shots: Path) -> None:
+def _confirm(page: Page, base: str, folder: Path) -> None:
     page.goto(base + PROGRAM_PAGE)
     proposal = page.locator("section.proposal")
     assert "by nurse-1" in proposal.inner_text() and "morphine.compounded" in proposal.inner_text()
     page.get_by_role("button", name="Confirm and send to the pump").click()
     page.wait_for_load_state()
     assert "concentration_again" in page.locator(".field-error").first.inner_text()
-    page.screenshot(path=shots / "pump-5-physician-confirm-refused.png", full_page=True)
+    page.screenshot(path=folder / "pump-5-physician-confirm-refused.png", full_page=True)
     page.get_by_label("morphine concentration in the pump, entered again").fill("20 mg/mL")
     page.get_by_label("Why accept morphine.compounded").fill("compounded by the hospital pharmacy, record seen")
     page.get_by_role("button", name="Confirm and send to the pump").click()
@@ -91,7 +91,7 @@ def _confirm(page: Page, base: str, shots: Path) -> None:
     assert "2.4 mg/day" in page.locator("table.doses").inner_text()
     assert "last changed by physician-1" in page.locator("dl.pump").inner_text()
     assert page.locator("section.proposal").count() == 0
-    page.screenshot(path=shots / "pump-6-physician-confirmed.png", full_page=True)
+    page.screenshot(path=folder / "pump-6-physician-confirmed.png", full_page=True)
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, m
 
 from openidds.errors import OpenIDDSError
 from openidds.programmer.errors import ProgrammerError
+from openidds.programmer.session import ProgrammingSession
 from openidds.pump import Command, CommandRefused, Pump, PumpSpec, wire
 from openidds.pump.ticks import SECONDS_PER_DAY
 
@@ -120,6 +121,12 @@ class PumpState(_Closed):
         entry = to_entry(at_s, command, note)
         stamped = [line | {"command": _stamp(entry.command)} if i == sent[0] else line for i, line in enumerate(lines)]
         return self.model_copy(update={"journal": (*self.journal, entry), "sessions": self.sessions + tuple(stamped)})
+
+    def with_programmer(self, session: ProgrammingSession, note: str = "") -> "PumpState":
+        """Append a programming session's log (each line named ``clinician@at_s``) and, when it sent a command,
+        the command's journal entry."""
+        lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
+        return self.with_session(lines, session.sent, note)
 
     def with_sent(self, at_s: int, command: Command, who: str, reason: str, note: str = "") -> "PumpState":
         """A command sent outside a programming session (a patient's press, a surgical revision): its journal

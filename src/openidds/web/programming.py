@@ -321,9 +321,7 @@ def confirm(engine: Engine, user: SessionUser, site: str, patient_id: str, propo
                 programmer.override(finding_id, user.name, why)
         programmer.confirm(user.name)
         programmer.transmit()
-        lines = [e.to_dict() | {"session": f"{programmer.clinician}@{programmer.at_s}"} for e in programmer.log]
-        new_state = state.with_session(lines, programmer.sent, f"proposed by {proposal.proposed_by}, confirmed by "
-                                       f"{user.name}")
+        new_state = state.with_programmer(programmer, f"proposed by {proposal.proposed_by}, confirmed by {user.name}")
         save_state(session, row, new_state)
         session.add_all(_program_rows(implant.id, now, pump, review))
         proposal.status = ProposalStatus.CONFIRMED.value

@@ -265,9 +265,7 @@ def complete_refill(engine: Engine, user: SessionUser, site: str, patient_id: st
             workflow.confirm_checklist(user.name, entry.checklist)
             workflow.confirm(user.name)
             record = workflow.transmit()
-            programmer = workflow.session
-            lines = [e.to_dict() | {"session": f"{programmer.clinician}@{programmer.at_s}"} for e in programmer.log]
-            state = stored.state.with_session(lines, programmer.sent, f"refill by {user.name}")
+            state = stored.state.with_programmer(workflow.session, f"refill by {user.name}")
             save_state(session, row, state)
             session.add(_refill_row(implant.id, now, state, record, entry))
             session.flush()
