@@ -88,9 +88,12 @@ def test_nurse_proposes_physician_overrides_and_confirms(pumped: Engine, client:
     stored = read_pump_state(pumped, "CJFH", "P003")
     assert stored is not None and stored.version == 2 and stored.updated_by == user_name(Role.PHYSICIAN)
     assert [e.command.name for e in stored.state.journal] == ["refill", "set_therapy"]
-    kinds = [(line["kind"], line["who"]) for line in stored.state.sessions[-5:]]
-    assert ("override", user_name(Role.PHYSICIAN)) in kinds and ("confirmed", user_name(Role.PHYSICIAN)) in kinds
-    assert kinds[-1] == ("transmitted", user_name(Role.NURSE))  # the session's clinician: who entered the order
+    session = [(line["kind"], line["who"]) for line in stored.state.sessions
+               if line["session"] == f"{user_name(Role.PHYSICIAN)}@{stored.state.journal[-1].at_s}"]
+    assert session == [("opened", user_name(Role.PHYSICIAN)), ("proposed", user_name(Role.NURSE)),
+                       ("reviewed", user_name(Role.PHYSICIAN)),
+                       *[("override", user_name(Role.PHYSICIAN))] * len(soft),
+                       ("confirmed", user_name(Role.PHYSICIAN)), ("transmitted", user_name(Role.PHYSICIAN))]
     assert client.get(PROGRAM).json()["pump"]["doses"][0]["daily"] == "2.4 mg/day"
     with Session(pumped) as session:
         [program] = session.scalars(select(PumpProgram).where(PumpProgram.started_at == NOW)).all()

@@ -4,10 +4,10 @@ the programmer's own session, and confirmed by a clinician (a second one where t
 A proposal stores the order as entered and the pump state version it was made against; nothing reaches the pump
 model then. At the confirmation the programmer's :class:`~openidds.programmer.ProgrammingSession` runs on the
 stored pump advanced to that moment: the order is edited and checked again, each soft finding overridden with
-the confirmer's name and reason, the review confirmed and the ``SetTherapy`` transmitted; in the same
-transaction the state row is updated with the session's journal entry and log, a ``programs`` row written per
-drug, and the proposal closed. A state changed since the proposal (another refill or program) refuses the
-confirmation (HTTP 409); any refusal writes nothing.
+the confirmer's name and reason, the review confirmed and the ``SetTherapy`` transmitted (the session log names
+the proposer and the confirmer); in the same transaction the state row is updated with the session's journal
+entry and log, a ``programs`` row written per drug, and the proposal closed. A state changed since the proposal
+(another refill or program) refuses the confirmation (HTTP 409); any refusal writes nothing.
 """
 
 from __future__ import annotations
@@ -314,7 +314,10 @@ def confirm(engine: Engine, user: SessionUser, site: str, patient_id: str, propo
         order = therapy_order(proposed, pump, library)
         check_concentration("concentration", proposed.concentration, pump, order.drug, library)
         check_concentration("concentration_again", entry.concentration_again, pump, order.drug, library)
-        programmer = ProgrammingSession(pump, at_s, proposal.proposed_by, library=library, policy=policy)
+        programmer = ProgrammingSession(pump, at_s, user.name, library=library, policy=policy)
+        programmer.record("proposed", proposal.proposed_by, proposed.note or "program change proposed",
+                          {"proposal": proposal.id, "proposed_at": proposal.proposed_at.isoformat(timespec="seconds"),
+                           "order": proposal.therapy_order})
         review = programmer.edit(order)
         for finding_id, why in entry.overrides.items():
             if why:
