@@ -33,9 +33,11 @@ def api_writer(user: User, x_csrf_token: Annotated[str | None, Header()] = None)
 ApiWriter = Annotated[SessionUser, Depends(api_writer)]
 
 
-def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = ()) -> dict[str, Any]:
+def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),
+                flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """A posted form as an input model's data: ``name.key`` fields of ``maps`` gathered into dicts, ``lists``
-    as lists of their values, a ticked checkbox as True; the CSRF token and empty fields left out."""
+    as lists of their values, the checkboxes ``flags`` as True when ticked; the CSRF token and empty fields left
+    out."""
     out: dict[str, Any] = {name: {} for name in maps} | {name: form.getlist(name) for name in lists}
     for key, value in form.multi_items():
         if key == "csrf_token" or key in lists or not isinstance(value, str):
@@ -43,8 +45,10 @@ def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ..
         head, _, rest = key.partition(".")
         if head in maps and rest:
             out[head][rest] = value
+        elif key in flags:
+            out[key] = value != ""
         elif value != "":
-            out[key] = True if value == "on" else value
+            out[key] = value
     return out
 
 

@@ -162,13 +162,14 @@ class ProposalView:
     refusal: FormError | None
     may_confirm: bool
     confirm_refusal: str | None
+    may_withdraw: bool
 
     def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "proposed_by": self.proposed_by,
                 "proposed_at": self.proposed_at.isoformat(timespec="seconds"), "state_version": self.state_version,
                 "order": self.entry.model_dump(mode="json"), "stale": self.stale, "review": self.review,
                 "refusal": None if self.refusal is None else self.refusal.to_dict(), "may_confirm": self.may_confirm,
-                "confirm_refusal": self.confirm_refusal}
+                "confirm_refusal": self.confirm_refusal, "may_withdraw": self.may_withdraw}
 
 
 @dataclass(frozen=True)
@@ -238,7 +239,8 @@ def programming_view(engine: Engine, user: SessionUser, site: str, patient_id: s
         stale = row.state_version != stored.version
         why_not = _confirm_refusal(user, row.proposed_by, policy)
         proposals.append(ProposalView(row.id, row.proposed_by, row.proposed_at, row.state_version, entry, stale, review,
-                                      refusal, why_not is None and not stale and review is not None, why_not))
+                                      refusal, why_not is None and not stale and review is not None, why_not,
+                                      _may_withdraw(user, row.proposed_by)))
     pump = None if stored is None else pump_now(stored, now, policy, library)
     return ProgrammingView(site, patient_id, implant.implant_date, pump, proposals,
                            may(user.role, Permission.PROPOSE_PROGRAM) and pump is not None)
@@ -334,6 +336,12 @@ def confirm(engine: Engine, user: SessionUser, site: str, patient_id: str, propo
                           proposal.proposed_by, user.name, row.version)
 
 
+def _may_withdraw(user: SessionUser, proposed_by: str) -> bool:
+    """Whether ``user`` may withdraw a proposal of ``proposed_by``: its proposer, or a clinician who may confirm."""
+    return may(user.role, Permission.PROPOSE_PROGRAM) and (
+        user.name == proposed_by or may(user.role, Permission.CONFIRM_PROGRAM))
+
+
 def withdraw(engine: Engine, user: SessionUser, site: str, patient_id: str, proposal_id: int, why: str,
              now: dt.datetime) -> None:
     """Close an open proposal without sending anything (its proposer, or a clinician who may confirm)."""
@@ -343,7 +351,7 @@ def withdraw(engine: Engine, user: SessionUser, site: str, patient_id: str, prop
     with unit_of_work(engine, user.name, source=SOURCE, clock=lambda: now) as session:
         implant = patient_implant(session, site, patient_id)
         proposal = _open_proposal(session, implant, proposal_id)
-        if proposal.proposed_by != user.name and not may(user.role, Permission.CONFIRM_PROGRAM):
+        if not _may_withdraw(user, proposal.proposed_by):
             raise Forbidden("withdrawn_by", user.name, f"the proposer ({proposal.proposed_by}) or a clinician who "
                             "may confirm program changes")
         proposal.status = ProposalStatus.WITHDRAWN.value

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -18,6 +18,7 @@ from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, mom
 from openidds.web.pump_view import POLICY, FormError, form_error
 
 router = APIRouter()
+ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The proposal's id.")]
 
 
 def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
@@ -40,7 +41,7 @@ def programming_page(request: Request, web: Web, user: User, site: str, patient_
 
 @router.post("/patients/{site}/{patient_id}/program/proposals", response_class=HTMLResponse, include_in_schema=False)
 async def propose_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
-    values = form_values(await request.form())
+    values = form_values(await request.form(), flags=("stop",))
     try:
         entry = parse_input(programming.ProposalInput, values)
         await run_in_threadpool(programming.propose, web.engine, user, site, patient_id, entry, moment(web),
@@ -56,7 +57,7 @@ async def propose_form(request: Request, web: Web, user: Writer, site: str, pati
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/confirm", response_class=HTMLResponse,
              include_in_schema=False)
 async def confirm_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
-                       proposal_id: int) -> Response:
+                       proposal_id: ProposalId) -> Response:
     values = form_values(await request.form(), maps=("overrides",))
     try:
         entry = parse_input(programming.ConfirmInput, values)
@@ -73,7 +74,7 @@ async def confirm_form(request: Request, web: Web, user: Writer, site: str, pati
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", response_class=HTMLResponse,
              include_in_schema=False)
 async def withdraw_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
-                        proposal_id: int) -> Response:
+                        proposal_id: ProposalId) -> Response:
     values = form_values(await request.form())
     why = str(values.get("why", ""))
     try:
@@ -119,7 +120,7 @@ def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
 @router.post("/api/patients/{site}/{patient_id}/program/proposals/{proposal_id}/confirm", tags=["programming"],
              responses={409: {"description": "The pump state changed since the proposal: reload"},
                         422: {"description": "Bad input or a refusal of the session: field, value, expected"}})
-def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: int,
+def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
                 entry: programming.ConfirmInput) -> Any:
     """Confirm a proposal: the whole programming session runs and what it sent is stored."""
     try:
@@ -134,7 +135,7 @@ def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_
 
 @router.post("/api/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", tags=["programming"],
              responses={422: {"description": "No reason given"}})
-def api_withdraw(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: int,
+def api_withdraw(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
                  entry: Withdrawal) -> Any:
     """Withdraw an open proposal (its proposer, or a clinician who may confirm); nothing is sent."""
     try:
