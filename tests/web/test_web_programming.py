@@ -94,7 +94,12 @@ def test_nurse_proposes_physician_overrides_and_confirms(pumped: Engine, client:
                        ("reviewed", user_name(Role.PHYSICIAN)),
                        *[("override", user_name(Role.PHYSICIAN))] * len(soft),
                        ("confirmed", user_name(Role.PHYSICIAN)), ("transmitted", user_name(Role.PHYSICIAN))]
-    assert client.get(PROGRAM).json()["pump"]["doses"][0]["daily"] == "2.4 mg/day"
+    after = client.get(PROGRAM).json()
+    assert after["pump"]["doses"][0]["daily"] == "2.4 mg/day"
+    overrides = [line for line in after["log"] if line["kind"] == "override" and line["at"] == "2023-07-10T09:00"]
+    assert [(o["who"], o["reason"], o["at"]) for o in overrides] == [
+        (user_name(Role.PHYSICIAN), "compounded by the hospital pharmacy", "2023-07-10T09:00")] * len(soft)
+    assert after["log"][0]["kind"] == "transmitted"  # newest first
     with Session(pumped) as session:
         [program] = session.scalars(select(PumpProgram).where(PumpProgram.started_at == NOW)).all()
         assert (program.drug, program.daily_dose_mg_per_day, program.concentration_mg_per_ml, program.mode) == (

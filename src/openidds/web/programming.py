@@ -47,10 +47,12 @@ from openidds.units import CONCENTRATION, MASS, parse_quantity
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import Forbidden, StaleEdit
 from openidds.web.forms import InputModel
-from openidds.web.pump_view import FormError, PumpNow, forecast_dict, form_error, pump_at, pump_now
+from openidds.web.pump_view import FormError, PumpNow, forecast_dict, form_error, pump_at, pump_now, when
 from openidds.web.roles import Permission, may, require
 
 SOURCE = "openidds web: programming review"
+LOG_LINES = 20
+"""How many of the pump's latest session log lines the programming review shows."""
 
 
 class ProposalStatus(str, Enum):
@@ -182,11 +184,13 @@ class ProgrammingView:
     pump: PumpNow | None
     proposals: list[ProposalView]
     may_propose: bool
+    log: list[dict[str, Any]]
 
     def to_dict(self) -> dict[str, Any]:
         return {"site": self.site, "patient_id": self.patient_id, "implant_date": self.implant_date.isoformat(),
                 "pump": None if self.pump is None else self.pump.to_dict(),
-                "proposals": [p.to_dict() for p in self.proposals], "may_propose": self.may_propose}
+                "proposals": [p.to_dict() for p in self.proposals], "may_propose": self.may_propose,
+                "log": self.log}
 
 
 def review_dict(state: PumpState, review: Review) -> dict[str, Any]:
@@ -242,8 +246,15 @@ def programming_view(engine: Engine, user: SessionUser, site: str, patient_id: s
                                       refusal, why_not is None and not stale and review is not None, why_not,
                                       _may_withdraw(user, row.proposed_by)))
     pump = None if stored is None else pump_now(stored, now, policy, library)
+    log = [] if stored is None else session_log(stored.state, LOG_LINES)
     return ProgrammingView(site, patient_id, implant.implant_date, pump, proposals,
-                           may(user.role, Permission.PROPOSE_PROGRAM) and pump is not None)
+                           may(user.role, Permission.PROPOSE_PROGRAM) and pump is not None, log)
+
+
+def session_log(state: PumpState, last: int) -> list[dict[str, Any]]:
+    """The last ``last`` lines of the pump's session log, newest first: when, what, who and why."""
+    return [{"at": when(state, line["at_s"]), "kind": line["kind"], "who": line["who"], "reason": line["reason"]}
+            for line in reversed(state.sessions[-last:])]
 
 
 # ---------------------------------------------------------------------- writes
