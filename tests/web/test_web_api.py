@@ -14,6 +14,7 @@ from .conftest import log_in_as, password, user_name
 CLINICAL = {Role.PHYSICIAN, Role.NURSE, Role.DATA_MANAGER}
 READERS = CLINICAL | {Role.RESEARCHER}
 EVERYONE = set(Role)
+PUMP_CARE = {Role.PHYSICIAN, Role.NURSE}
 ROUTES = {
     "/today": CLINICAL, "/today/sections": CLINICAL, "/api/today": CLINICAL,
     "/patients": READERS, "/api/patients": READERS,
@@ -21,6 +22,8 @@ ROUTES = {
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
     "/alarms": CLINICAL, "/api/alarms": CLINICAL, "/calendar": CLINICAL, "/api/calendar": CLINICAL,
+    "/patients/CJFH/P001/program": PUMP_CARE, "/api/patients/CJFH/P001/program": PUMP_CARE,
+    "/patients/CJFH/P001/refill": PUMP_CARE, "/api/patients/CJFH/P001/refill": PUMP_CARE,
 }
 """Every GET route and the roles that may open it (written out here, not read from the app's table)."""
 

@@ -39,8 +39,9 @@ def audit_entries(engine: Engine) -> list[AuditEntry]:
 def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(client: TestClient) -> None:
     posts = [re.sub(r"\{\w+\}", "1", r.path) for r in all_routes() if "POST" in r.methods and r.path != "/login"]
     assert "/logout" in posts and "/alarms/1/acknowledge" in posts
+    assert "/patients/1/1/program/proposals/1/confirm" in posts
     token = log_in_as(client, Role.NURSE)
-    for path in posts:
+    for path in (p.format(site="CJFH", patient_id="P001", proposal_id=1) for p in posts):
         for data in ({}, {"csrf_token": "forged"}, {"csrf_token": token[:-1]}):
             response = client.post(path, data=data, follow_redirects=False)
             assert response.status_code == 403 and "CSRF token" in response.text, (path, data)

@@ -15,10 +15,12 @@ from rich.table import Table
 from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.cli.registry_access import Db, acting_user, registry_engine
+from openidds.cli.state_files import KeyFileOption
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
     from openidds.clinic import Finding
 
@@ -33,6 +35,7 @@ class ImportFormat(str, Enum):
     csv = "csv"
     redcap = "redcap"
     pump_log = "pump-log"
+    pump_state = "pump-state"
 
 
 class ExportFormat(str, Enum):
@@ -84,15 +87,34 @@ def init(db: Db = None, as_json: AsJson = False) -> None:
         console().print(f"registry [bold]{shown}[/] ready at schema revision {revision}", highlight=False)
 
 
+def _import_pump_state(engine: Engine, paths: list[Path], patient: str | None, implant_date: str | None, who: str,
+                       key_file: Path | None) -> dict[str, Any]:
+    """A programmer's state file (checked against the clinic's state key) stored for the patient's implant."""
+    from openidds.cli.state_files import read_state
+    from openidds.clinic.pump_states import put_pump_state
+
+    if patient is None or "/" not in patient or len(paths) != 1:
+        raise OpenIDDSError("pump-state", [str(p) for p in paths], "one STATE.json with --patient SITE/ID")
+    site, pid = patient.split("/", 1)
+    state = read_state(paths[0], key_file)
+    outcome = put_pump_state(engine, site, pid, state, who, source=paths[0].name,
+                             implant_date=None if implant_date is None else _date("--implant-date", implant_date))
+    return {outcome.value: {"pump_states": 1}}
+
+
 @app.command("import")
 def import_(
     paths: Annotated[list[Path], typer.Argument(help="CSV files or folders; for redcap: DICTIONARY RECORDS; "
-                                                     "for pump-log: the JSON log.", exists=True)],
+                                                     "for pump-log: the JSON log; for pump-state: the "
+                                                     "programmer's state file.", exists=True)],
     db: Db = None,
     fmt: Annotated[ImportFormat, typer.Option("--format", help="Input format.")] = ImportFormat.csv,
     kind: Annotated[str | None, typer.Option(help="Record kind of the CSV files (default: from file names).")] = None,
-    patient: Annotated[str | None, typer.Option(help="pump-log: SITE/PATIENT_ID of the pump's patient.")] = None,
-    implant_date: Annotated[str | None, typer.Option(help="pump-log: implant date YYYY-MM-DD.")] = None,
+    patient: Annotated[str | None, typer.Option(help="pump-log, pump-state: SITE/PATIENT_ID of the pump's "
+                                                     "patient.")] = None,
+    implant_date: Annotated[str | None, typer.Option(help="pump-log: implant date YYYY-MM-DD (pump-state: default "
+                                                          "the pump in place).")] = None,
+    key_file: KeyFileOption = None,
     user: Annotated[str | None, typer.Option(help="Who is importing (audit trail).")] = None,
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of files without a byte-order mark, e.g. latin-1 (default: UTF-8).")] = None,
@@ -111,6 +133,8 @@ def import_(
             added = import_pump_log(engine, paths[0], site, pid, _date("--implant-date", implant_date), who,
                                     encoding=encoding)
             result: dict[str, Any] = {"inserted": {"pump_events": added}}
+        elif fmt is ImportFormat.pump_state:
+            result = _import_pump_state(engine, paths, patient, implant_date, who, key_file)
         else:
             if fmt is ImportFormat.redcap:
                 if len(paths) != 2:

@@ -357,6 +357,36 @@ class Exit(_Versioned, Base):
     cause_of_death: Mapped[str | None] = mapped_column(Text)
 
 
+class ImplantPumpState(_Versioned, Base):
+    """The programmer's state of an implant's pump: the content of a pump state file (format
+    ``openidds-pump-state/3`` without its checksum: the pump's description, the journal of the commands it
+    accepted and every session log line). The web app programs and refills this pump; the row's ``version``
+    makes a change made from a stale view fail."""
+
+    __tablename__ = "pump_states"
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    updated_by: Mapped[str] = mapped_column(String(120))
+
+
+class ProgramProposal(_Versioned, Base):
+    """A therapy change proposed for an implant's pump, waiting for a clinician's confirmation: the order as
+    entered, the pump state version it was made against, who proposed it and when, and how it was closed."""
+
+    __tablename__ = "program_proposals"
+    __table_args__ = (Index("ix_program_proposals_implant_status", "implant_id", "status"),)
+    implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"))
+    state_version: Mapped[int] = mapped_column(Integer)
+    therapy_order: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    proposed_by: Mapped[str] = mapped_column(String(120))
+    proposed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(20))
+    closed_by: Mapped[str | None] = mapped_column(String(120))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closing_note: Mapped[str | None] = mapped_column(Text)
+
+
 class AuditEntry(Base):
     """Who changed what, when, with the values before and after; written in the change's own transaction."""
 

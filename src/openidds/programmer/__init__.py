@@ -56,7 +56,15 @@ from openidds.programmer.refill import (
 )
 from openidds.programmer.review import DrugRow, Finding, Level, assess, figures
 from openidds.programmer.session import Fill, LogEntry, ProgrammingSession, Review, State, describe_therapy
-from openidds.programmer.state_file import PumpState, dump_state, load_state, to_command, to_entry
+from openidds.programmer.state_file import (
+    PumpState,
+    dump_state,
+    load_state,
+    new_state,
+    state_content,
+    to_command,
+    to_entry,
+)
 
 __all__ = [
     "CHECKLIST",
@@ -113,6 +121,7 @@ __all__ = [
     "first_fill_drugs",
     "forecast",
     "load_state",
+    "new_state",
     "path_ticks",
     "plain_decimal",
     "plan_bolus",
@@ -124,6 +133,7 @@ __all__ = [
     "present_stability",
     "priming_bolus",
     "stability",
+    "state_content",
     "to_command",
     "to_entry",
 ]

@@ -50,12 +50,15 @@ class Policy:
     ``max_increase_percent``: a larger rise of any drug's daily dose in one session is refused (hard).
     ``max_decrease_percent``: a larger fall needs a confirmed reason (withdrawal risk), or None for no check.
     ``accuracy_percent``: overrides the pump model's figure (:data:`PUMP_ACCURACY_PERCENT`).
+    ``second_clinician``: a therapy change proposed by one clinician is confirmed by another (the four-eyes
+    check on programming changes, a main hazard of intrathecal therapy); False lets the proposer confirm.
     """
 
     max_increase_percent: Fraction = Fraction(30)
     max_decrease_percent: Fraction | None = Fraction(30)
     observation_s: int = 30 * 60
     accuracy_percent: Fraction | None = None
+    second_clinician: bool = True
 
     def __post_init__(self) -> None:
         for name in ("max_increase_percent", "max_decrease_percent", "accuracy_percent"):
@@ -67,6 +70,8 @@ class Policy:
         if isinstance(self.observation_s, bool) or not isinstance(self.observation_s, int) or not (
                 0 < self.observation_s <= 7 * 86_400):
             raise ProgrammerError("policy.observation_s", self.observation_s, "whole seconds from 1 to 604800")
+        if not isinstance(self.second_clinician, bool):
+            raise ProgrammerError("policy.second_clinician", self.second_clinician, "True or False")
 
     def accuracy(self, spec: PumpSpec) -> SourcedFigure:
         """The accuracy margin for this pump: the policy's own figure, or the model's sourced one."""

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError, m
 
 from openidds.errors import OpenIDDSError
 from openidds.programmer.errors import ProgrammerError
+from openidds.programmer.session import ProgrammingSession
 from openidds.pump import Command, CommandRefused, Pump, PumpSpec, wire
 from openidds.pump.ticks import SECONDS_PER_DAY
 
@@ -120,6 +121,12 @@ class PumpState(_Closed):
         entry = to_entry(at_s, command, note)
         stamped = [line | {"command": _stamp(entry.command)} if i == sent[0] else line for i, line in enumerate(lines)]
         return self.model_copy(update={"journal": (*self.journal, entry), "sessions": self.sessions + tuple(stamped)})
+
+    def with_programmer(self, session: ProgrammingSession, note: str = "") -> "PumpState":
+        """Append a programming session's log (each line named ``clinician@at_s``) and, when it sent a command,
+        the command's journal entry."""
+        lines = [e.to_dict() | {"session": f"{session.clinician}@{session.at_s}"} for e in session.log]
+        return self.with_session(lines, session.sent, note)
 
     def with_sent(self, at_s: int, command: Command, who: str, reason: str, note: str = "") -> "PumpState":
         """A command sent outside a programming session (a patient's press, a surgical revision): its journal
@@ -229,12 +236,18 @@ def _require_sessions(state: PumpState, source: str) -> None:
 # ---------------------------------------------------------------------- writing
 
 
-def dump_state(state: PumpState, key: bytes) -> str:
-    """The file's text, signed with the clinic's ``key``: stable key order, two-space indent; empty notes and
-    absent options left out of journal entries."""
+def state_content(state: PumpState) -> dict:
+    """The file's content as JSON values, everything but its checksum (empty notes and absent options left out
+    of journal entries): what :func:`dump_state` signs and :func:`new_state` reads back."""
     data = state.model_dump(mode="json")
     data["journal"] = [{"at_s": e.at_s, **({"note": e.note} if e.note else {}),
                         "command": e.command.model_dump(mode="json", exclude_none=True)} for e in state.journal]
+    return data
+
+
+def dump_state(state: PumpState, key: bytes) -> str:
+    """The file's text, signed with the clinic's ``key``: stable key order, two-space indent."""
+    data = state_content(state)
     data["checksum"] = _sign(data, key).model_dump(mode="json")
     return json.dumps(data, indent=2) + "\n"
 

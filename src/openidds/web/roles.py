@@ -32,20 +32,26 @@ class Permission(str, Enum):
     ACT_ON_ALARMS = "acknowledge, assign and resolve alarms"
     VIEW_CALENDAR = "view the refill calendar"
     BOOK_REFILLS = "book, move and cancel refill appointments"
+    VIEW_PUMP = "view a pump's program and refills"
+    PROPOSE_PROGRAM = "propose a program change"
+    CONFIRM_PROGRAM = "confirm a program change"
+    REFILL = "refill a pump"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS,
                        Permission.VIEW_ALARMS, Permission.VIEW_CALENDAR})
-_CARE = _CLINICAL | {Permission.ACT_ON_ALARMS, Permission.BOOK_REFILLS}
+_CARE = _CLINICAL | {Permission.ACT_ON_ALARMS, Permission.BOOK_REFILLS, Permission.VIEW_PUMP,
+                     Permission.PROPOSE_PROGRAM, Permission.REFILL}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CARE,
+    Role.PHYSICIAN: _CARE | {Permission.CONFIRM_PROGRAM},
     Role.NURSE: _CARE,
     Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS},
     Role.RESEARCHER: frozenset({Permission.VIEW_PATIENTS}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),
 }
-"""Each role's permissions; a researcher sees patients de-identified, an administrator no clinical data."""
+"""Each role's permissions; a physician programs and confirms, a nurse refills and proposes program changes; a
+researcher sees patients de-identified, an administrator no clinical data."""
 
 
 def may(role: Role, permission: Permission) -> bool:

@@ -4,10 +4,10 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from openidds.web.routes import alarms, calendar, patients, session, today, users
+from openidds.web.routes import alarms, calendar, patients, programming, refills, session, today, users
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, alarms.router,
-                                   calendar.router)
+                                  calendar.router, programming.router, refills.router)
 
 
 def all_routes() -> list[APIRoute]:

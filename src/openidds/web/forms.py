@@ -1,0 +1,83 @@
+"""What the write routes of the pump pages share: the JSON writer (CSRF token in a header), a posted form as an
+input model's data, and bad input answered at its field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, Header
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import FormData
+
+from openidds.clinic.errors import UnknownRecord
+from openidds.errors import OpenIDDSError
+from openidds.programmer import ProgrammerError
+from openidds.web.accounts import SessionUser
+from openidds.web.context import NotLoggedIn, User, WebContext, csrf_checked
+from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
+from openidds.web.pump_view import FormError
+
+M = TypeVar("M", bound=BaseModel)
+PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
+"""Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
+
+
+def api_writer(user: User, x_csrf_token: Annotated[str | None, Header()] = None) -> SessionUser:
+    """The logged-in user of a JSON write, whose ``X-CSRF-Token`` header matches the session's token."""
+    return csrf_checked(user, None, x_csrf_token)
+
+
+ApiWriter = Annotated[SessionUser, Depends(api_writer)]
+
+
+def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),
+                flags: tuple[str, ...] = ()) -> dict[str, Any]:
+    """A posted form as an input model's data: ``name.key`` fields of ``maps`` gathered into dicts, ``lists``
+    as lists of their values, the checkboxes ``flags`` as True when ticked; the CSRF token and empty fields left
+    out."""
+    out: dict[str, Any] = {name: {} for name in maps} | {name: form.getlist(name) for name in lists}
+    for key, value in form.multi_items():
+        if key == "csrf_token" or key in lists or not isinstance(value, str):
+            continue
+        head, _, rest = key.partition(".")
+        if head in maps and rest:
+            out[head][rest] = value
+        elif key in flags:
+            out[key] = value != ""
+        elif value != "":
+            out[key] = value
+    return out
+
+
+def bad_input(placed: FormError, error: OpenIDDSError) -> JSONResponse:
+    """HTTP 422 naming the field, the value, what was expected, the form field it is about and the findings."""
+    value = json.loads(json.dumps(error.value, default=str))
+    return JSONResponse({"error": type(error).__name__, "field": error.field, "value": value,
+                         "expected": error.expected, "message": str(error), "form_field": placed.field,
+                         "findings": list(placed.findings)}, status_code=422)
+
+
+def moment(web: WebContext) -> dt.datetime:
+    """The clinic's moment to the whole second (the pump clock counts whole seconds)."""
+    return web.clinic_now().replace(microsecond=0)
+
+
+class InputModel(BaseModel):
+    """What a form or a JSON write enters: closed (an unknown field is refused), text stripped."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+def parse_input(model: type[M], data: dict[str, Any]) -> M:
+    """``data`` as ``model``; the first problem refused naming its field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or model.__name__
+        if first["type"] == "missing":
+            raise ProgrammerError(where, None, "a value: this field is required") from None
+        raise ProgrammerError(where, first.get("input"), first["msg"]) from None

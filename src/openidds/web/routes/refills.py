@@ -1,0 +1,124 @@
+"""The refill page: check the refill's steps, complete it, sign off the observation; and the JSON API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
+
+from openidds.drugs import default_library
+from openidds.errors import OpenIDDSError
+from openidds.web import refills
+from openidds.web.accounts import SessionUser
+from openidds.web.context import User, Web, Writer
+from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
+from openidds.web.pump_view import POLICY, FormError, form_error
+
+router = APIRouter()
+
+
+class ObservationSignOff(BaseModel):
+    state_version: int
+    note: str = Field(description="What was observed, e.g. 'no signs of overdose'.")
+
+
+_MAPS = ("prescribed", "concentration", "concentration_again", "overrides")
+
+
+def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
+          result: refills.RefillResult | None = None, values: dict[str, Any] | None = None,
+          error: FormError | None = None) -> Response:
+    view = refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
+    return web.page(request, "refill.html", user, status, view=view, result=result, values=values or {},
+                    pump_patient=f"{site}/{patient_id}",
+                    error=error if error is not None else (result.error if result is not None else None))
+
+
+@router.get("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False)
+def refill_page(request: Request, web: Web, user: User, site: str, patient_id: str) -> Response:
+    return _page(web, request, user, site, patient_id)
+
+
+@router.post("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False)
+async def refill_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
+    """The refill form: ``action=check`` runs the steps and stores nothing, ``action=complete`` does the refill."""
+    values = form_values(await request.form(), maps=_MAPS, lists=("checklist",))
+    complete = values.pop("action", "check") == "complete"
+    try:
+        entry = parse_input(refills.RefillInput, values)
+    except OpenIDDSError as error:
+        return await run_in_threadpool(_page, web, request, user, site, patient_id, 422, None, values,
+                                       form_error(error, refills.REFILL_FIELDS))
+    act = refills.complete_refill if complete else refills.check_refill
+    result = await run_in_threadpool(act, web.engine, user, site, patient_id, entry, moment(web), POLICY,
+                                     default_library())
+    if result.done:
+        return RedirectResponse(f"/patients/{site}/{patient_id}/refill", status_code=303)
+    return await run_in_threadpool(_page, web, request, user, site, patient_id, 422 if result.error else 200,
+                                   result, values)
+
+
+@router.post("/patients/{site}/{patient_id}/refill/observation", response_class=HTMLResponse,
+             include_in_schema=False)
+async def observation_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
+    values = form_values(await request.form())
+    try:
+        entry = parse_input(ObservationSignOff, values)
+        await run_in_threadpool(refills.complete_observation, web.engine, user, site, patient_id, entry.state_version,
+                                entry.note, moment(web))
+    except PASSED_ON:
+        raise
+    except OpenIDDSError as error:
+        return await run_in_threadpool(_page, web, request, user, site, patient_id, 422, None, values,
+                                       form_error(error, ("note", "observation")))
+    return RedirectResponse(f"/patients/{site}/{patient_id}/refill", status_code=303)
+
+
+# ---------------------------------------------------------------------- API
+
+
+@router.get("/api/patients/{site}/{patient_id}/refill", tags=["refills"])
+def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
+    """The pump now, the expected residual and discrepancy threshold, the patient's discrepancy history, the
+    pocket-fill checklist and the last refill's observation."""
+    return refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY,
+                               default_library()).to_dict()
+
+
+@router.post("/api/patients/{site}/{patient_id}/refill/check", tags=["refills"],
+             responses={409: {"description": "The pump state changed since it was read: reload"}})
+def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
+    """Run the refill's steps on a copy of the pump and store nothing: the discrepancy, the trend, the review,
+    what is still missing, or where it stopped (``error``)."""
+    return refills.check_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
+                                default_library()).to_dict()
+
+
+@router.post("/api/patients/{site}/{patient_id}/refills", tags=["refills"], status_code=201,
+             responses={409: {"description": "The pump state changed since it was read: reload"},
+                        422: {"description": "A step refused: the result with its error; nothing stored"}})
+def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
+    """Do the refill: the state and the registry's refill row are stored in one transaction."""
+    result = refills.complete_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
+                                     default_library())
+    if not result.done:
+        return JSONResponse(result.to_dict(), status_code=422)
+    return result.to_dict()
+
+
+@router.post("/api/patients/{site}/{patient_id}/refill/observation", tags=["refills"],
+             responses={409: {"description": "The pump state changed since it was read: reload"},
+                        422: {"description": "Too early, nothing to sign off, or no note"}})
+def api_observation(web: Web, user: ApiWriter, site: str, patient_id: str, entry: ObservationSignOff) -> Any:
+    """Sign off the last refill's post-refill observation (not before its end)."""
+    try:
+        refills.complete_observation(web.engine, user, site, patient_id, entry.state_version, entry.note,
+                                     moment(web))
+    except PASSED_ON:
+        raise
+    except OpenIDDSError as error:
+        return bad_input(form_error(error, ("note", "observation")), error)
+    return {"signed_off_by": user.name}
