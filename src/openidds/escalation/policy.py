@@ -228,7 +228,8 @@ def _refusal(exc: ValidationError) -> PolicyError:
         return cause
     field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
                     if part != "[key]").lstrip(".")
-    return PolicyError(field or "policy", first.get("input"), _expected(first))
+    value = None if first["type"] == "missing" else first.get("input")
+    return PolicyError(field or "policy", value, _expected(first))
 
 
 def _expected(error: Any) -> str:
