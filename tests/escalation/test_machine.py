@@ -1,4 +1,5 @@
-"""The escalation state machine step by step: tiers, timeouts, quiet hours, failures, duplicates, closing."""
+"""The escalation state machine step by step: tiers, timeouts, quiet hours, failures, duplicates, closing
+(ESC-TIMELY-1, ESC-DUP-1)."""
 
 from __future__ import annotations
 

@@ -6,9 +6,10 @@ holds one row per idempotency key, both written together when a step commits. A 
 was computed but not committed; a restart rebuilds every state from its record. The clock wakes at each
 escalation's next due time, as the dispatcher does.
 
-Invariants: no high-priority alarm is dropped (it is acknowledged, closed, or still has a due time); each tier
-is reached within the sum of the timeouts of the tiers before it; an exhausted escalation notified every tier
-and logged its failure; each notification key is committed exactly once; a duplicate changes nothing.
+Invariants (docs/escalation.md: ESC-NODROP-1, ESC-TIMELY-1, ESC-ONCE-1, ESC-DUP-1): no alarm is dropped (it is
+acknowledged, closed, exhausted, or still has a due time); each tier of a high-priority alarm is reached within the
+sum of the timeouts of the tiers before it; an exhausted escalation notified every tier and logged its failure;
+each notification key is committed exactly once; a duplicate changes nothing.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The escalation's state and transactional outbox in the registry, on SQLite and PostgreSQL: one notification
 per tier across restarts and crashed dispatchers, failures that escalate, acknowledgements that stop, an audit
-trail of every attempt."""
+trail of every attempt (ESC-ONCE-1, ESC-DUP-1, ESC-FAIL-1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """The policy file: the example loads, and bad configuration is refused naming the field, the value and what was
-expected."""
+expected (ESC-POLICY-1)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The transports against real receivers on the loopback interface: e-mail to an aiosmtpd server, webhooks to an
-http.server receiver, the board in the registry. A refused connection and a timeout are recorded and escalate."""
+http.server receiver, the board in the registry. A refused connection and a timeout are recorded and
+escalate (ESC-FAIL-1)."""
 
 from __future__ import annotations
 
