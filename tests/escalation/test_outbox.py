@@ -125,6 +125,21 @@ def test_a_tier_that_cannot_be_reached_escalates_at_once(engine: Engine) -> None
     assert len(failed) == 4 and all("connection refused" in (r.last_error or "") for r in failed)
 
 
+def test_a_sender_that_breaks_is_a_failure_and_the_pass_goes_on(engine: Engine) -> None:
+    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    rec = Recorder()
+    send = rec.senders()
+
+    def broken(note: Notification) -> None:
+        raise ValueError("bad header")
+
+    send[Channel.EMAIL] = broken
+    summary = escalations.dispatch_once(engine, POLICY, send, lambda: NOON)
+    assert (summary.delivered, summary.failed) == (1, 1)
+    failed = [r.last_error for r in escalations.outbox(engine, 41) if r.status == "failed"]
+    assert failed == ["ValueError: bad header"]
+
+
 def test_every_channel_failing_ends_at_the_last_tier_with_a_logged_failure(engine: Engine) -> None:
     escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
     rec = Recorder(failing=frozenset(Channel))

@@ -101,6 +101,7 @@ def test_a_person_without_an_address_for_their_tier_is_refused() -> None:
     (lambda d: d.update(tiers=[]), "tiers", []),
     (lambda d: d["tiers"].append(d["tiers"][0]), "tiers[3].role", "nurse"),
     (lambda d: d.update(escalate_to="everyone"), "escalate_to", "everyone"),
+    (lambda d: d["transports"]["webhook"].update(timeout_s=600), "transports.webhook.timeout_s", 600),
     (lambda d: d["patient_notices"]["alarms"].update(refill_soon="call"), "patient_notices.alarms.refill_soon",
      "refill_soon"),
 ])

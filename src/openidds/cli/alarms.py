@@ -70,7 +70,14 @@ def escalate(
         raise fail(exc, as_json) from None
     send = senders(rules, engine)
     while True:
-        summary = dispatch_once(engine, rules, send, _utc_now)
+        try:
+            summary = dispatch_once(engine, rules, send, _utc_now)
+        except OpenIDDSError as exc:  # the database busy or unreachable for a moment: the next pass tries again
+            if once:
+                raise fail(exc, as_json) from None
+            console(stderr=True).print(f"error: {exc} (next pass in {every_s:g} s)", markup=False, highlight=False)
+            time.sleep(every_s)
+            continue
         if as_json:
             typer.echo(json.dumps({"at": _utc_now().isoformat() + "Z", "advanced": summary.advanced,
                                    "delivered": summary.delivered, "failed": summary.failed}))

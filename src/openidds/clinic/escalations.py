@@ -33,7 +33,8 @@ from openidds.escalation import Channel, DeliveryStatus, Escalation, EscalationE
 DISPATCHER = "openidds escalation"
 """The audit trail's author of what the dispatcher writes."""
 LEASE = dt.timedelta(minutes=5)
-"""How long a claimed outbox row is left to its dispatcher before another may send it again."""
+"""How long a claimed outbox row is left to its dispatcher before another may send it again (a pass claims no more
+rows than it can send within half of it, each taking at most its transport's timeout)."""
 
 Sender = Callable[[Notification], None]
 """Sends one notification; raises :class:`DeliveryFailed` when its transport refuses or does not answer."""
@@ -159,21 +160,30 @@ def record_failure(engine: Engine, key: str, reason: str, policy: Policy, now: d
 
 def dispatch_once(engine: Engine, policy: Policy, senders: Mapping[Channel, Sender],
                   clock: Callable[[], dt.datetime]) -> DispatchSummary:
-    """One pass: advance what is due, then send every queued notification and record how it went."""
+    """One pass: advance what is due, then send every queued notification and record how it went. Any error of a
+    sender is recorded as the notification's failure (and escalates): a broken transport never stops the pass."""
     advanced = advance_due(engine, policy, clock())
     delivered = failed = 0
-    while batch := claim(engine, clock()):
+    while batch := claim(engine, clock(), _batch_size(policy)):
         for note in batch:
             try:
                 senders[note.channel](note)
-            except DeliveryFailed as exc:
-                record_failure(engine, note.key, str(exc) or type(exc).__name__, policy, clock())
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+                record_failure(engine, note.key, reason, policy, clock())
                 failed += 1
             else:
                 record_delivery(engine, note.key, clock())
                 delivered += 1
         advanced += advance_due(engine, policy, clock())
     return DispatchSummary(advanced, delivered, failed)
+
+
+def _batch_size(policy: Policy) -> int:
+    """As many notifications as the slowest transport can send within half a lease."""
+    slowest_s = max(policy.transports.webhook.timeout_s,
+                    policy.transports.email.timeout_s if policy.transports.email is not None else 0.0)
+    return max(1, int(LEASE.total_seconds() / 2 // slowest_s))
 
 
 def _record(engine: Engine, key: str, now: dt.datetime, error: str | None,

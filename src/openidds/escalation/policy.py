@@ -15,7 +15,7 @@ from enum import Enum
 from typing import Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
 
 from openidds.escalation.channels import Channel
 from openidds.escalation.errors import PolicyError
@@ -91,17 +91,21 @@ class PatientNotices(BaseModel):
         return self
 
 
+TIMEOUT_LIMIT_S = 120.0
+"""The longest a transport may wait for an answer (a dispatcher's lease must outlast a send)."""
+
+
 class EmailSettings(BaseModel):
     model_config = _CLOSED
     host: str = Field(min_length=1)
     port: int = Field(default=25, ge=1, le=65535)
     sender: str = Field(pattern=r"^[^@\s]+@[^@\s]+$")
-    timeout_s: PositiveFloat = 10.0
+    timeout_s: float = Field(default=10.0, gt=0, le=TIMEOUT_LIMIT_S)
 
 
 class WebhookSettings(BaseModel):
     model_config = _CLOSED
-    timeout_s: PositiveFloat = 10.0
+    timeout_s: float = Field(default=10.0, gt=0, le=TIMEOUT_LIMIT_S)
 
 
 class Transports(BaseModel):
@@ -236,6 +240,8 @@ def _expected(error: Any) -> str:
     kind, message = error["type"], error["msg"]
     if kind == "enum":
         return f"one of {error['ctx']['expected']}"
+    if kind == "less_than_equal":
+        return f"a number at most {error['ctx']['le']}"
     if kind == "greater_than":
         return f"a number greater than {error['ctx']['gt']} (a timeout of zero would escalate at once)"
     if kind == "extra_forbidden":
