@@ -94,6 +94,17 @@ def test_an_alarm_acknowledged_after_the_last_tier_is_still_taken() -> None:
     assert acknowledge(state, "lead", NOON + dt.timedelta(minutes=50)).escalation.acknowledged_by == "lead"
 
 
+def test_an_escalation_beyond_a_shortened_policy_ends_with_a_logged_failure() -> None:
+    state = raise_alarm(EMPTY, POLICY, NOON).escalation
+    for minutes in (10, 20):
+        state = advance(state, POLICY, NOON + dt.timedelta(minutes=minutes)).escalation
+    assert state.tier == 2
+    shorter = example_policy(tiers=[t.model_dump(mode="json") for t in POLICY.tiers[:1]])
+    end = advance(state, shorter, NOON + dt.timedelta(minutes=35))
+    assert end.escalation.phase is Phase.EXHAUSTED and end.outbox == ()
+    assert "no tier is left after tier 2" in end.log[-1].reason
+
+
 def test_a_tier_whose_every_notification_failed_escalates_at_once() -> None:
     step = raise_alarm(AlarmRaised(9, "motor_stall", Priority.HIGH), POLICY, NOON)
     board, email = (n.key for n in step.outbox)

@@ -26,7 +26,7 @@ from openidds.escalation.notification import (
     patient_key,
     staff_key,
 )
-from openidds.escalation.policy import Policy, Tier
+from openidds.escalation.policy import Policy
 from openidds.escalation.priority import Priority
 
 
@@ -172,9 +172,7 @@ def advance(state: Escalation, policy: Policy, now: dt.datetime) -> Step:
         return step
     if current.phase is Phase.RAISED:
         return step.then(_notify_tier(current, policy, 0, now, "raised"))
-    return step.then(_escalate(current, policy, now, f"tier {current.tier} ({policy.tiers[current.tier].role.value})"
-                                                     f" did not acknowledge within "
-                                                     f"{_minutes(policy.tiers[current.tier], current.priority)} min"))
+    return step.then(_escalate(current, policy, now, f"{_tier_name(policy, current.tier)} did not acknowledge in time"))
 
 
 def record_delivery(state: Escalation, key: str, now: dt.datetime) -> Step:
@@ -238,12 +236,11 @@ def _refuse_closed(state: Escalation, action: str) -> None:
 
 
 def _escalate(state: Escalation, policy: Policy, now: dt.datetime, why: str) -> Step:
-    last = len(policy.tiers) - 1
-    if state.tier >= last:
-        role = policy.tiers[state.tier].role.value
+    if state.tier >= len(policy.tiers) - 1:  # the last tier (or beyond it, under a policy since shortened)
         return Step(replace(state, phase=Phase.EXHAUSTED, due_at=None),
                     log=(LogEntry(now, state.alarm_id, LogKind.EXHAUSTED,
-                                  f"{why}; no tier is left after {role}: nobody acknowledged, the alarm stays open"),))
+                                  f"{why}; no tier is left after {_tier_name(policy, state.tier)}: nobody "
+                                  "acknowledged, the alarm stays open"),))
     return _notify_tier(state, policy, state.tier + 1, now, why)
 
 
@@ -306,5 +303,5 @@ def _with(deliveries: tuple[tuple[str, DeliveryStatus], ...], key: str,
     return tuple((k, status if k == key else s) for k, s in deliveries)
 
 
-def _minutes(tier: Tier, priority: Priority) -> int:
-    return int(tier.timeout_minutes.of(priority).total_seconds() // 60)
+def _tier_name(policy: Policy, tier: int) -> str:
+    return f"tier {tier} ({policy.tiers[tier].role.value})" if tier < len(policy.tiers) else f"tier {tier}"
