@@ -14,7 +14,7 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import connect, escalations, models
+from openidds.clinic import connect, escalations, models, unit_of_work
 from openidds.escalation import AlarmRaised, Channel, EscalationError, LogKind, Notification, Phase, Priority
 
 from .policies import example_policy
@@ -80,6 +80,20 @@ def test_an_alarm_escalates_tier_by_tier_through_the_outbox(engine: Engine) -> N
         audited = Counter(session.scalars(select(models.AuditEntry.table_name)).all())
     assert audited["escalation_outbox"] == 5 + 2 * 5  # each row inserted, claimed, then marked delivered
     assert audited["escalations"] >= 6
+
+
+def test_a_step_and_its_notifications_commit_or_roll_back_together(engine: Engine) -> None:
+    with pytest.raises(RuntimeError), unit_of_work(engine, "nurse_day") as session:
+        escalations.raise_in(session, EMPTY, POLICY, NOON)
+        raise RuntimeError("the server stops before the commit")
+    assert escalations.outbox(engine) == []
+    with pytest.raises(EscalationError, match="raise it first"):
+        escalations.escalation(engine, 41)
+    with unit_of_work(engine, "nurse_day") as session:
+        escalations.raise_in(session, EMPTY, POLICY, NOON)
+        escalations.acknowledge_in(session, 41, "nurse_day", NOON)
+    assert escalations.escalation(engine, 41).phase is Phase.ACKNOWLEDGED
+    assert len(escalations.outbox(engine, 41)) == 2
 
 
 def test_a_restart_mid_escalation_notifies_each_tier_once(db_url: str, engine: Engine) -> None:

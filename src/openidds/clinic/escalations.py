@@ -58,33 +58,53 @@ def raise_alarm(engine: Engine, alarm: core.AlarmRaised, policy: Policy, now: dt
     """Start escalating ``alarm``; an alarm id already known is merged as a duplicate (nothing is sent again, even
     when two interrogations bring it in at the same moment: the second one then finds the first one's row)."""
     try:
-        return _raise_or_merge(engine, alarm, policy, now, user)
+        with unit_of_work(engine, user) as session:
+            return raise_in(session, alarm, policy, now)
     except ConcurrentUpdateError:
-        return _raise_or_merge(engine, alarm, policy, now, user)
+        with unit_of_work(engine, user) as session:
+            return raise_in(session, alarm, policy, now)
 
 
-def _raise_or_merge(engine: Engine, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime,
-                    user: str) -> Escalation:
-    with unit_of_work(engine, user) as session:
-        row = _locked(session, alarm.alarm_id)
-        if row is None:
-            return _commit(session, None, core.raise_alarm(alarm, policy, now))
-        return _commit(session, row, core.merge_duplicate(core.from_record(row), alarm, now))
+def raise_in(session: Session, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime) -> Escalation:
+    """:func:`raise_alarm` within the caller's unit of work (the alarm record and its escalation in one
+    transaction)."""
+    row = _locked(session, alarm.alarm_id)
+    if row is None:
+        return _commit(session, None, core.raise_alarm(alarm, policy, now))
+    return _commit(session, row, core.merge_duplicate(core.from_record(row), alarm, now))
 
 
 def acknowledge(engine: Engine, alarm_id: int, by: str, now: dt.datetime) -> Escalation:
     """``by`` accepts the alarm: its escalation stops."""
-    return _apply(engine, alarm_id, by, lambda state: core.acknowledge(state, by, now))
+    with unit_of_work(engine, by) as session:
+        return acknowledge_in(session, alarm_id, by, now)
+
+
+def acknowledge_in(session: Session, alarm_id: int, by: str, now: dt.datetime) -> Escalation:
+    """:func:`acknowledge` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.acknowledge(state, by, now))
 
 
 def resolve(engine: Engine, alarm_id: int, by: str, reason: str, now: dt.datetime) -> Escalation:
     """``by`` closes the alarm, with ``reason``."""
-    return _apply(engine, alarm_id, by, lambda state: core.resolve(state, by, reason, now))
+    with unit_of_work(engine, by) as session:
+        return resolve_in(session, alarm_id, by, reason, now)
+
+
+def resolve_in(session: Session, alarm_id: int, by: str, reason: str, now: dt.datetime) -> Escalation:
+    """:func:`resolve` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.resolve(state, by, reason, now))
 
 
 def clear(engine: Engine, alarm_id: int, reason: str, now: dt.datetime, user: str = DISPATCHER) -> Escalation:
     """The alarm cleared by itself: its escalation closes with ``reason``."""
-    return _apply(engine, alarm_id, user, lambda state: core.clear(state, reason, now))
+    with unit_of_work(engine, user) as session:
+        return clear_in(session, alarm_id, reason, now)
+
+
+def clear_in(session: Session, alarm_id: int, reason: str, now: dt.datetime) -> Escalation:
+    """:func:`clear` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.clear(state, reason, now))
 
 
 def escalation(engine: Engine, alarm_id: int) -> Escalation:
@@ -203,12 +223,11 @@ def _record(engine: Engine, key: str, now: dt.datetime, error: str | None,
             _commit(session, state, step_of(core.from_record(state)))
 
 
-def _apply(engine: Engine, alarm_id: int, user: str, step_of: Callable[[Escalation], Step]) -> Escalation:
-    with unit_of_work(engine, user) as session:
-        row = _locked(session, alarm_id)
-        if row is None:
-            raise _unknown(alarm_id)
-        return _commit(session, row, step_of(core.from_record(row)))
+def _apply(session: Session, alarm_id: int, step_of: Callable[[Escalation], Step]) -> Escalation:
+    row = _locked(session, alarm_id)
+    if row is None:
+        raise _unknown(alarm_id)
+    return _commit(session, row, step_of(core.from_record(row)))
 
 
 def _locked(session: Session, alarm_id: int, skip_locked: bool = False) -> models.EscalationState | None:
