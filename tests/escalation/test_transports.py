@@ -23,7 +23,7 @@ from openidds.escalation import (
     raise_alarm,
 )
 from openidds.web.transports import EmailSender, WebhookSender, mark_read, senders, unread_count
-from openidds.web.transports.email import KEY_HEADER
+from openidds.web.transports.email import KEY_HEADER, message_id
 
 from .policies import example_data
 from .receivers import Hooks, free_port, smtp_server, webhook_receiver
@@ -90,12 +90,14 @@ def test_an_error_answer_from_a_webhook_is_a_failure() -> None:
             WebhookSender(policy.transports.webhook)(note)
 
 
-def test_an_email_names_its_key_in_the_message_id() -> None:
+def test_an_email_carries_its_key_and_a_message_id_made_from_it() -> None:
     policy = _policy(free_port(), "http://127.0.0.1:1")
     assert policy.transports.email is not None
     note = _first_webhook(policy)
     message = EmailSender(policy.transports.email).message(note)
-    assert message["Message-ID"] == "<alarm-5.tier-1.dr_oncall.webhook@openidds>"
+    assert message["Message-ID"] == message_id(note.key) == EmailSender(policy.transports.email).message(note)[
+        "Message-ID"]
+    assert message["Message-ID"].endswith("@openidds.invalid>") and message[KEY_HEADER] == note.key
 
 
 def _first_webhook(policy: Policy) -> Notification:

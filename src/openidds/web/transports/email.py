@@ -1,8 +1,10 @@
 """Notifications by e-mail over SMTP (smtplib): one message per notification, its Message-ID made from the
-notification's idempotency key so a mail system can drop a repeat."""
+notification's idempotency key (a SHA-256 of it: the key may hold an address) so a mail system can drop a
+repeat."""
 
 from __future__ import annotations
 
+import hashlib
 import smtplib
 from email.message import EmailMessage
 
@@ -11,6 +13,11 @@ from openidds.escalation import Notification
 from openidds.escalation.policy import EmailSettings
 
 KEY_HEADER = "X-OpenIDDS-Idempotency-Key"
+
+
+def message_id(key: str) -> str:
+    """The Message-ID of the notification ``key``: the same for every send of it."""
+    return f"<{hashlib.sha256(key.encode()).hexdigest()[:40]}@openidds.invalid>"
 
 
 class EmailSender:
@@ -24,7 +31,7 @@ class EmailSender:
         msg["From"] = self.settings.sender
         msg["To"] = note.address
         msg["Subject"] = note.subject
-        msg["Message-ID"] = f"<{note.key.replace('/', '.')}@openidds>"
+        msg["Message-ID"] = message_id(note.key)
         msg[KEY_HEADER] = note.key
         msg.set_content(note.body)
         return msg
