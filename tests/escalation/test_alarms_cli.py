@@ -39,6 +39,17 @@ def test_raise_escalate_acknowledge_show(tmp_path: Path) -> None:
     assert [e["kind"] for e in shown["log"]] == ["raised", "notified", "delivered", "delivered", "acknowledged"]
 
 
+def test_check_shows_who_is_on_call_and_quiet_hours() -> None:
+    night = json.loads(invoke(app, "alarms", "check", "--policy", EXAMPLE, "--at", "2026-12-01T02:00Z",
+                              "--json").output)
+    assert [t["on_call"] for t in night["tiers"]] == [["nurse_night"], ["dr_oncall"], ["lead"]]
+    assert night["quiet_until"] == "2026-12-01T06:00:00Z"
+    day = invoke(app, "alarms", "check", "--policy", EXAMPLE, "--at", "2026-12-01T12:00")
+    assert day.exit_code == 0 and "policy OK" in day.output and "nurse_day" in day.output
+    bad = invoke(app, "alarms", "check", "--policy", EXAMPLE, "--at", "tonight")
+    assert bad.exit_code == 2 and "--at='tonight'" in bad.output
+
+
 def test_bad_input_is_refused(tmp_path: Path) -> None:
     db = tmp_path / "registry.sqlite"
     invoke(app, "registry", "init", "--db", db)

@@ -50,6 +50,49 @@ def _state(state: Escalation) -> dict[str, object]:
     return {k: v.isoformat() + "Z" if isinstance(v, dt.datetime) else v for k, v in record.items()}
 
 
+@app.command("check")
+def check(
+    policy: PolicyFile,
+    at: Annotated[str | None, typer.Option("--at", help="A UTC time, ISO 8601 (2026-12-01T02:00); default: "
+                                                        "now.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check a policy file, and show each tier with who is on call at --at and whether quiet hours hold
+    medium and low alarms then."""
+    try:
+        rules = _policy(policy)
+        when = _utc_now() if at is None else _parse_utc(at)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    quiet_until = rules.quiet_until(when)
+    tiers = [{"tier": i, "role": t.role.value, "on_call": list(rules.on_call(t.role, when)),
+              "channels": [c.value for c in t.channels],
+              "timeout_minutes": t.timeout_minutes.model_dump()} for i, t in enumerate(rules.tiers)]
+    if as_json:
+        typer.echo(json.dumps({"at": when.isoformat() + "Z", "timezone": rules.timezone, "tiers": tiers,
+                               "quiet_until": None if quiet_until is None else quiet_until.isoformat() + "Z"}))
+        return
+    table = Table("tier", "role", "on call", "channels", "timeout (min) high / medium / low")
+    for i, tier in enumerate(rules.tiers):
+        minutes = tier.timeout_minutes
+        table.add_row(str(i), tier.role.value, ", ".join(rules.on_call(tier.role, when)),
+                      ", ".join(c.value for c in tier.channels), f"{minutes.high} / {minutes.medium} / {minutes.low}")
+    quiet = (f"quiet hours until {quiet_until:%Y-%m-%d %H:%M} UTC: medium and low alarms wait, high ones do not"
+             if quiet_until else "not in quiet hours")
+    console().print(f"policy OK; at {when:%Y-%m-%d %H:%M} UTC ({rules.timezone}), {quiet}", highlight=False)
+    console().print(table)
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text.removesuffix("Z"))
+    except ValueError:
+        raise OpenIDDSError("--at", text, "a UTC time in ISO 8601, such as 2026-12-01T02:00") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
 @app.command("escalate")
 def escalate(
     policy: PolicyFile,
