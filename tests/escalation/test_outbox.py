@@ -15,7 +15,16 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import connect, escalations, models, unit_of_work
-from openidds.escalation import AlarmRaised, Channel, EscalationError, LogKind, Notification, Phase, Priority
+from openidds.escalation import (
+    AlarmRaised,
+    Channel,
+    Contact,
+    EscalationError,
+    LogKind,
+    Notification,
+    Phase,
+    Priority,
+)
 
 from .policies import example_policy
 
@@ -110,6 +119,20 @@ def test_a_restart_mid_escalation_notifies_each_tier_once(db_url: str, engine: E
     assert {n.recipient for n in rec.sent} == {"dr_oncall"}
     assert _keys_per_tier(restarted, 41) == Counter({0: 2, 1: 3})
     restarted.dispose()
+
+
+def test_a_notification_for_an_alarm_already_acknowledged_is_not_sent(engine: Engine) -> None:
+    escalations.raise_alarm(engine, AlarmRaised(42, "low_reservoir", Priority.MEDIUM,
+                                                (Contact(Channel.EMAIL, "carer@home.example"),)), POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.acknowledge(engine, 42, "nurse_day", NOON)  # before the dispatcher's pass
+    rec = Recorder()
+    summary = escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: NOON)
+    assert sorted((n.alarm_id, n.recipient) for n in rec.sent) == [(41, "nurse_day"), (41, "nurse_day"),
+                                                                    (42, "patient")]
+    assert summary.delivered == 3
+    statuses = Counter(r.status for r in escalations.outbox(engine, 42))
+    assert statuses == Counter({"cancelled": 2, "delivered": 1})
 
 
 def test_a_dispatcher_that_died_mid_send_leaves_its_rows_to_the_next_after_the_lease(engine: Engine) -> None:

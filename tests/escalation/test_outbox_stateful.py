@@ -61,6 +61,9 @@ class Outbox(RuleBasedStateMachine):
         self.failing = failing
         escalations.dispatch_once(self.engine, POLICY, {c: self._send(c) for c in Channel}, lambda: self.now)
         assert all(r.status != "pending" for r in escalations.outbox(self.engine)), "a pass leaves nothing queued"
+        for row in escalations.outbox(self.engine):
+            if row.status == "cancelled":
+                assert escalations.escalation(self.engine, row.alarm_id).phase is Phase.ACKNOWLEDGED
 
     @precondition(lambda self: self.alarms)
     @rule(data=st.data())

@@ -154,18 +154,33 @@ def advance_due(engine: Engine, policy: Policy, now: dt.datetime) -> int:
 
 
 def claim(engine: Engine, now: dt.datetime, limit: int = 100) -> list[Notification]:
-    """Claim up to ``limit`` queued notifications for :data:`LEASE` (never one another dispatcher holds)."""
-    message = models.OutboxMessage
+    """Claim up to ``limit`` queued notifications for :data:`LEASE` (never one another dispatcher holds). A staff
+    notification whose alarm was acknowledged or closed meanwhile is cancelled instead: nobody is paged for an
+    alarm someone already took."""
+    message, state = models.OutboxMessage, models.EscalationState
     query = (select(message)
              .where(message.status == DeliveryStatus.PENDING.value,
                     or_(message.claimed_until.is_(None), message.claimed_until <= now))
              .order_by(message.id).limit(limit).with_for_update(skip_locked=True))
+    taken = select(state.alarm_id).where(state.phase.in_([p.value for p in _TAKEN]))
     with unit_of_work(engine, DISPATCHER) as session:
         begin_write(session.connection())
-        rows = session.scalars(query).all()
-        for row in rows:
-            row.claimed_until, row.attempts = now + LEASE, row.attempts + 1
-        return [_notification(row) for row in rows]
+        while rows := session.scalars(query).all():
+            done = set(session.scalars(taken.where(state.alarm_id.in_({row.alarm_id for row in rows}))).all())
+            claimed = []
+            for row in rows:
+                if row.alarm_id in done and row.audience == core.Audience.STAFF.value:
+                    row.status, row.last_error = DeliveryStatus.CANCELLED.value, "acknowledged or closed before sending"
+                else:
+                    row.claimed_until, row.attempts = now + LEASE, row.attempts + 1
+                    claimed.append(_notification(row))
+            if claimed:
+                return claimed
+        return []
+
+
+_TAKEN = (core.Phase.ACKNOWLEDGED, core.Phase.RESOLVED, core.Phase.CLEARED)
+"""Phases in which nobody needs paging for the alarm any more."""
 
 
 def record_delivery(engine: Engine, key: str, now: dt.datetime) -> None:

@@ -19,11 +19,13 @@ class Audience(str, Enum):
 
 
 class DeliveryStatus(str, Enum):
-    """Where a notification is: waiting in the outbox, accepted by its transport, or refused by it."""
+    """Where a notification is: waiting in the outbox, accepted by its transport, refused by it, or withdrawn
+    unsent because someone acknowledged (or the alarm closed) first."""
 
     PENDING = "pending"
     DELIVERED = "delivered"
     FAILED = "failed"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
