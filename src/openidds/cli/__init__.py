@@ -2,7 +2,7 @@
 
 import typer
 
-from openidds.cli import cohort, dose, program, pump, refill, registry, report, stats, web
+from openidds.cli import alarms, cohort, dose, program, pump, refill, registry, report, stats, web
 
 app = typer.Typer(
     help="OpenIDDS: intrathecal drug delivery system model. Not a medical device.",
@@ -18,6 +18,7 @@ app.add_typer(registry.app, name="registry")
 app.add_typer(report.app, name="report")
 app.add_typer(cohort.app, name="cohort")
 app.add_typer(web.app, name="web")
+app.add_typer(alarms.app, name="alarms")
 
 
 def main() -> None:

@@ -401,3 +401,79 @@ class AuditEntry(Base):
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONText)
     source: Mapped[str | None] = mapped_column(String(255))
+
+
+class EscalationState(_Versioned, Base):
+    """Where one alarm's escalation stands (:mod:`openidds.escalation`), one row per alarm id.
+
+    ``next_due_at`` is when the dispatcher must look at it again (a tier's timeout, the end of quiet hours);
+    ``deliveries`` holds the current tier's notification keys and their status.
+    """
+
+    __tablename__ = "escalations"
+    alarm_id: Mapped[int] = mapped_column(Integer, unique=True)
+    alarm_kind: Mapped[str] = mapped_column(String(60))
+    priority: Mapped[str] = mapped_column(String(10))
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    phase: Mapped[str] = mapped_column(String(20))
+    tier: Mapped[int] = mapped_column(Integer)
+    due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    deliveries: Mapped[list[list[str]]] = mapped_column(JSONText)
+    patient_contacts: Mapped[list[list[str]]] = mapped_column(JSONText)
+    patient_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    acknowledged_by: Mapped[str | None] = mapped_column(String(120))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    closed_reason: Mapped[str | None] = mapped_column(Text)
+    next_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+
+
+class OutboxMessage(_Versioned, Base):
+    """A notification escalation decided to send, written in the same transaction as that decision; the
+    dispatcher claims it (``claimed_until``), sends it, and marks it delivered or failed. One row per
+    ``idempotency_key`` (alarm, tier, recipient, channel), so a tier is never notified twice."""
+
+    __tablename__ = "escalation_outbox"
+    __table_args__ = (Index("ix_escalation_outbox_status", "status", "claimed_until"),)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    alarm_id: Mapped[int] = mapped_column(Integer, index=True)
+    tier: Mapped[int] = mapped_column(Integer)
+    audience: Mapped[str] = mapped_column(String(10))
+    recipient: Mapped[str] = mapped_column(String(120))
+    channel: Mapped[str] = mapped_column(String(10))
+    address: Mapped[str] = mapped_column(String(255))
+    priority: Mapped[str] = mapped_column(String(10))
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    status: Mapped[str] = mapped_column(String(10))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class EscalationLogEntry(Base):
+    """One step of an escalation and why (raised, notified, delivered, failed, escalated, acknowledged...)."""
+
+    __tablename__ = "escalation_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alarm_id: Mapped[int] = mapped_column(Integer, index=True)
+    at: Mapped[dt.datetime] = mapped_column(DateTime)
+    kind: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    who: Mapped[str | None] = mapped_column(String(120))
+
+
+class BoardMessage(_Versioned, Base):
+    """A notification on the web app's alarm board for one user, unread until they open it."""
+
+    __tablename__ = "board_messages"
+    __table_args__ = (Index("ix_board_messages_unread", "user_name", "read_at"),)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    user_name: Mapped[str] = mapped_column(String(120))
+    alarm_id: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(Text)
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    read_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

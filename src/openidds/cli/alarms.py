@@ -1,0 +1,210 @@
+"""`openidds alarms`: escalate the clinic's alarms (the dispatcher), raise one by hand, acknowledge, show one."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+
+from openidds.cli.errors import fail
+from openidds.cli.output import console
+from openidds.cli.registry_access import Db, acting_user, registry_engine
+from openidds.errors import OpenIDDSError
+
+if TYPE_CHECKING:
+    from openidds.escalation import Escalation, Policy
+
+app = typer.Typer(help="Escalate alarms until someone acknowledges them (see docs/escalation.md).",
+                  no_args_is_help=True)
+PolicyFile = Annotated[Path, typer.Option("--policy", help="The clinic's escalation policy (.toml or .json).")]
+AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+AlarmId = Annotated[int, typer.Argument(help="The alarm's id in the clinic's alarm record.")]
+By = Annotated[str | None, typer.Option("--user", help="Who acts (audit trail; default: $OPENIDDS_USER, else the "
+                                                         "login name).")]
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _policy(path: Path) -> Policy:
+    from openidds.escalation import PolicyFormat, parse_policy
+    from openidds.text_files import read_text
+
+    file_format = PolicyFormat.of_name(path.name)
+    if not path.is_file():
+        raise OpenIDDSError("--policy", str(path), "an existing policy file (docs/escalation-policy.toml is an "
+                            "example)")
+    return parse_policy(read_text(path, option=None), file_format)
+
+
+def _state(state: Escalation) -> dict[str, object]:
+    from openidds.escalation import to_record
+
+    record = to_record(state)
+    return {k: v.isoformat() + "Z" if isinstance(v, dt.datetime) else v for k, v in record.items()}
+
+
+@app.command("check")
+def check(
+    policy: PolicyFile,
+    at: Annotated[str | None, typer.Option("--at", help="A UTC time, ISO 8601 (2026-12-01T02:00); default: "
+                                                        "now.")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Check a policy file, and show each tier with who is on call at --at and whether quiet hours hold
+    medium and low alarms then."""
+    try:
+        rules = _policy(policy)
+        when = _utc_now() if at is None else _parse_utc(at)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    quiet_until = rules.quiet_until(when)
+    tiers = [{"tier": i, "role": t.role.value, "on_call": list(rules.on_call(t.role, when)),
+              "channels": [c.value for c in t.channels],
+              "timeout_minutes": t.timeout_minutes.model_dump()} for i, t in enumerate(rules.tiers)]
+    if as_json:
+        typer.echo(json.dumps({"at": when.isoformat() + "Z", "timezone": rules.timezone, "tiers": tiers,
+                               "quiet_until": None if quiet_until is None else quiet_until.isoformat() + "Z"}))
+        return
+    table = Table("tier", "role", "on call", "channels", "timeout (min) high / medium / low")
+    for i, tier in enumerate(rules.tiers):
+        minutes = tier.timeout_minutes
+        table.add_row(str(i), tier.role.value, ", ".join(rules.on_call(tier.role, when)),
+                      ", ".join(c.value for c in tier.channels), f"{minutes.high} / {minutes.medium} / {minutes.low}")
+    quiet = (f"quiet hours until {quiet_until:%Y-%m-%d %H:%M} UTC: medium and low alarms wait, high ones do not"
+             if quiet_until else "not in quiet hours")
+    console().print(f"policy OK; at {when:%Y-%m-%d %H:%M} UTC ({rules.timezone}), {quiet}", highlight=False)
+    console().print(table)
+
+
+def _parse_utc(text: str) -> dt.datetime:
+    try:
+        when = dt.datetime.fromisoformat(text.removesuffix("Z"))
+    except ValueError:
+        raise OpenIDDSError("--at", text, "a UTC time in ISO 8601, such as 2026-12-01T02:00") from None
+    if when.tzinfo is not None:
+        when = when.astimezone(dt.UTC).replace(tzinfo=None)
+    return when
+
+
+@app.command("escalate")
+def escalate(
+    policy: PolicyFile,
+    db: Db = None,
+    once: Annotated[bool, typer.Option("--once", help="One pass, then stop (else: a pass every --every seconds "
+                                                      "until interrupted).")] = False,
+    every_s: Annotated[float, typer.Option("--every", min=1.0, help="Seconds between passes.")] = 30.0,
+    as_json: AsJson = False,
+) -> None:
+    """The dispatcher: advance every escalation that is due, send what is queued, record how it went."""
+    from openidds.clinic.escalations import dispatch_once
+    from openidds.web.transports import senders
+
+    try:
+        rules = _policy(policy)
+        engine = registry_engine(db)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    send = senders(rules, engine)
+    while True:
+        try:
+            summary = dispatch_once(engine, rules, send, _utc_now)
+        except OpenIDDSError as exc:  # the database busy or unreachable for a moment: the next pass tries again
+            if once:
+                raise fail(exc, as_json) from None
+            console(stderr=True).print(f"error: {exc} (next pass in {every_s:g} s)", markup=False, highlight=False)
+            time.sleep(every_s)
+            continue
+        if as_json:
+            typer.echo(json.dumps({"at": _utc_now().isoformat() + "Z", "advanced": summary.advanced,
+                                   "delivered": summary.delivered, "failed": summary.failed}))
+        else:
+            console().print(f"{_utc_now():%Y-%m-%d %H:%M:%S} UTC: {summary.advanced} escalation(s) advanced, "
+                            f"{summary.delivered} notification(s) delivered, {summary.failed} failed", highlight=False)
+        if once:
+            return
+        time.sleep(every_s)
+
+
+@app.command("raise")
+def raise_(
+    alarm_id: AlarmId,
+    kind: Annotated[str, typer.Option("--kind", help="What the alarm is (a pump alarm code: low_reservoir, ...).")],
+    priority: Annotated[str, typer.Option("--priority", help="high, medium or low (IEC 60601-1-8).")],
+    policy: PolicyFile,
+    contact: Annotated[list[str] | None, typer.Option(
+        "--contact", help="A patient's or caregiver's address as CHANNEL:ADDRESS (email:carer@home.example); "
+                          "repeat for several.")] = None,
+    db: Db = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Start escalating an alarm (one reported by telephone, say); an alarm id already escalating is merged."""
+    from openidds.cli.errors import choose
+    from openidds.clinic.escalations import raise_alarm
+    from openidds.escalation import AlarmRaised, Channel, Contact, Priority
+
+    try:
+        rules = _policy(policy)
+        contacts = []
+        for text in contact or []:
+            channel, _, address = text.partition(":")
+            if not address:
+                raise OpenIDDSError("--contact", text, "CHANNEL:ADDRESS, such as email:carer@home.example")
+            contacts.append(Contact(Channel(choose("--contact channel", channel, [c.value for c in Channel])),
+                                    address))
+        level = Priority(choose("--priority", priority, [p.value for p in Priority]))
+        state = raise_alarm(registry_engine(db), AlarmRaised(alarm_id, kind, level, tuple(contacts)), rules,
+                            _utc_now(), acting_user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    _show(state, as_json)
+
+
+@app.command("ack")
+def ack(alarm_id: AlarmId, db: Db = None, by: By = None, as_json: AsJson = False) -> None:
+    """Acknowledge an alarm: its escalation stops."""
+    from openidds.clinic.escalations import acknowledge
+
+    try:
+        state = acknowledge(registry_engine(db), alarm_id, acting_user(by), _utc_now())
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    _show(state, as_json)
+
+
+@app.command("show")
+def show(alarm_id: AlarmId, db: Db = None, as_json: AsJson = False) -> None:
+    """An alarm's escalation: where it stands, and everything that happened to it."""
+    from openidds.clinic.escalations import escalation, escalation_log
+
+    try:
+        engine = registry_engine(db)
+        state, log = escalation(engine, alarm_id), escalation_log(engine, alarm_id)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({"escalation": _state(state), "log": [
+            {"at": e.at.isoformat() + "Z", "kind": e.kind.value, "reason": e.reason, "who": e.who} for e in log]}))
+        return
+    _show(state, False)
+    table = Table("at (UTC)", "what", "who", "why")
+    for entry in log:
+        table.add_row(f"{entry.at:%Y-%m-%d %H:%M:%S}", entry.kind.value, entry.who or "", entry.reason)
+    console().print(table)
+
+
+def _show(state: Escalation, as_json: bool) -> None:
+    if as_json:
+        typer.echo(json.dumps(_state(state)))
+        return
+    due = f", next step at {state.next_due:%Y-%m-%d %H:%M} UTC" if state.next_due else ""
+    who = f", acknowledged by {state.acknowledged_by}" if state.acknowledged_by else ""
+    console().print(f"alarm {state.alarm_id} ({state.priority.value} {state.kind}): {state.phase.value} at tier "
+                    f"{state.tier}{who}{due}", highlight=False)

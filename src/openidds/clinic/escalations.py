@@ -1,0 +1,290 @@
+"""Alarm escalation in the registry: each alarm's escalation state, the transactional outbox of its notifications,
+and the dispatcher that sends them.
+
+Every step of :mod:`openidds.escalation` commits in one transaction with the notifications it decided on (the
+outbox, one row per idempotency key: alarm, tier, recipient, channel) and its log entries, so a tier is notified
+exactly once even when the server stops mid-escalation: either the state moved on and its notifications are
+queued, or neither happened. The dispatcher claims queued rows for a lease (PostgreSQL ``SELECT ... FOR UPDATE
+SKIP LOCKED``, so two dispatchers never claim the same row; SQLite: the database's write lock), sends each through
+its channel's sender outside any transaction, then records delivery or failure together with the step that
+follows (a tier whose every notification failed is escalated at once). A row whose dispatcher died mid-send is
+claimed again when its lease ends: transports carry the idempotency key so a receiver can drop the repeat.
+
+Every change is written through :func:`openidds.clinic.unit_of_work`, so the audit trail holds each attempt,
+delivery, acknowledgement and escalation with its author and time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, or_, select
+from sqlalchemy.orm import Session
+
+from openidds import escalation as core
+from openidds.clinic import models
+from openidds.clinic.database import unit_of_work
+from openidds.clinic.errors import ConcurrentUpdateError
+from openidds.clinic.locking import begin_write
+from openidds.escalation import Channel, DeliveryStatus, Escalation, EscalationError, Notification, Policy, Step
+
+DISPATCHER = "openidds escalation"
+"""The audit trail's author of what the dispatcher writes."""
+LEASE = dt.timedelta(minutes=5)
+"""How long a claimed outbox row is left to its dispatcher before another may send it again (a pass claims no more
+rows than it can send within half of it, each taking at most its transport's timeout)."""
+
+Sender = Callable[[Notification], None]
+"""Sends one notification; raises :class:`DeliveryFailed` when its transport refuses or does not answer."""
+
+
+class DeliveryFailed(Exception):
+    """A transport could not deliver a notification (connection refused, timeout, an error answer)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DispatchSummary:
+    """What one pass of the dispatcher did."""
+
+    advanced: int
+    delivered: int
+    failed: int
+
+
+def raise_alarm(engine: Engine, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime,
+                user: str = DISPATCHER) -> Escalation:
+    """Start escalating ``alarm``; an alarm id already known is merged as a duplicate (nothing is sent again, even
+    when two interrogations bring it in at the same moment: the second one then finds the first one's row)."""
+    try:
+        with unit_of_work(engine, user) as session:
+            return raise_in(session, alarm, policy, now)
+    except ConcurrentUpdateError:
+        with unit_of_work(engine, user) as session:
+            return raise_in(session, alarm, policy, now)
+
+
+def raise_in(session: Session, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime) -> Escalation:
+    """:func:`raise_alarm` within the caller's unit of work (the alarm record and its escalation in one
+    transaction)."""
+    row = _locked(session, alarm.alarm_id)
+    if row is None:
+        return _commit(session, None, core.raise_alarm(alarm, policy, now))
+    return _commit(session, row, core.merge_duplicate(core.from_record(row), alarm, now))
+
+
+def acknowledge(engine: Engine, alarm_id: int, by: str, now: dt.datetime) -> Escalation:
+    """``by`` accepts the alarm: its escalation stops."""
+    with unit_of_work(engine, by) as session:
+        return acknowledge_in(session, alarm_id, by, now)
+
+
+def acknowledge_in(session: Session, alarm_id: int, by: str, now: dt.datetime) -> Escalation:
+    """:func:`acknowledge` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.acknowledge(state, by, now))
+
+
+def resolve(engine: Engine, alarm_id: int, by: str, reason: str, now: dt.datetime) -> Escalation:
+    """``by`` closes the alarm, with ``reason``."""
+    with unit_of_work(engine, by) as session:
+        return resolve_in(session, alarm_id, by, reason, now)
+
+
+def resolve_in(session: Session, alarm_id: int, by: str, reason: str, now: dt.datetime) -> Escalation:
+    """:func:`resolve` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.resolve(state, by, reason, now))
+
+
+def clear(engine: Engine, alarm_id: int, reason: str, now: dt.datetime, user: str = DISPATCHER) -> Escalation:
+    """The alarm cleared by itself: its escalation closes with ``reason``."""
+    with unit_of_work(engine, user) as session:
+        return clear_in(session, alarm_id, reason, now)
+
+
+def clear_in(session: Session, alarm_id: int, reason: str, now: dt.datetime) -> Escalation:
+    """:func:`clear` within the caller's unit of work."""
+    return _apply(session, alarm_id, lambda state: core.clear(state, reason, now))
+
+
+def escalation(engine: Engine, alarm_id: int) -> Escalation:
+    """The escalation of ``alarm_id`` as stored."""
+    with Session(engine) as session:
+        row = session.scalars(select(models.EscalationState)
+                              .where(models.EscalationState.alarm_id == alarm_id)).one_or_none()
+        if row is None:
+            raise _unknown(alarm_id)
+        return core.from_record(row)
+
+
+def escalation_log(engine: Engine, alarm_id: int) -> list[core.LogEntry]:
+    """What happened to the escalation of ``alarm_id``, oldest first."""
+    log = models.EscalationLogEntry
+    with Session(engine) as session:
+        rows = session.scalars(select(log).where(log.alarm_id == alarm_id).order_by(log.id)).all()
+        return [core.LogEntry(r.at, r.alarm_id, core.LogKind(r.kind), r.reason, r.who) for r in rows]
+
+
+def outbox(engine: Engine, alarm_id: int | None = None) -> list[models.OutboxMessage]:
+    """The outbox rows (of one alarm, or all), oldest first."""
+    message = models.OutboxMessage
+    query = select(message).order_by(message.id)
+    if alarm_id is not None:
+        query = query.where(message.alarm_id == alarm_id)
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.scalars(query).all())
+
+
+def advance_due(engine: Engine, policy: Policy, now: dt.datetime) -> int:
+    """Advance every open escalation due at ``now`` (a timeout, the end of quiet hours); returns how many moved.
+    Each is its own transaction, its row locked (PostgreSQL: skipped when another dispatcher holds it)."""
+    state = models.EscalationState
+    with Session(engine) as session:
+        due = session.scalars(select(state.alarm_id).where(state.next_due_at <= now)
+                              .order_by(state.next_due_at)).all()
+    moved = 0
+    for alarm_id in due:
+        with unit_of_work(engine, DISPATCHER) as session:
+            row = _locked(session, alarm_id, skip_locked=True)
+            if row is None or row.next_due_at is None or row.next_due_at > now:
+                continue
+            _commit(session, row, core.advance(core.from_record(row), policy, now))
+            moved += 1
+    return moved
+
+
+def claim(engine: Engine, now: dt.datetime, limit: int = 100) -> list[Notification]:
+    """Claim up to ``limit`` queued notifications for :data:`LEASE` (never one another dispatcher holds). A staff
+    notification whose alarm was acknowledged or closed meanwhile is cancelled instead: nobody is paged for an
+    alarm someone already took."""
+    message, state = models.OutboxMessage, models.EscalationState
+    query = (select(message)
+             .where(message.status == DeliveryStatus.PENDING.value,
+                    or_(message.claimed_until.is_(None), message.claimed_until <= now))
+             .order_by(message.id).limit(limit).with_for_update(skip_locked=True))
+    taken = select(state.alarm_id).where(state.phase.in_([p.value for p in _TAKEN]))
+    with unit_of_work(engine, DISPATCHER) as session:
+        begin_write(session.connection())
+        while rows := session.scalars(query).all():
+            done = set(session.scalars(taken.where(state.alarm_id.in_({row.alarm_id for row in rows}))).all())
+            claimed = []
+            for row in rows:
+                if row.alarm_id in done and row.audience == core.Audience.STAFF.value:
+                    row.status, row.last_error = DeliveryStatus.CANCELLED.value, "acknowledged or closed before sending"
+                else:
+                    row.claimed_until, row.attempts = now + LEASE, row.attempts + 1
+                    claimed.append(_notification(row))
+            if claimed:
+                return claimed
+        return []
+
+
+_TAKEN = (core.Phase.ACKNOWLEDGED, core.Phase.RESOLVED, core.Phase.CLEARED)
+"""Phases in which nobody needs paging for the alarm any more."""
+
+
+def record_delivery(engine: Engine, key: str, now: dt.datetime) -> None:
+    """The transport accepted the notification ``key``."""
+    _record(engine, key, now, None, lambda state: core.record_delivery(state, key, now))
+
+
+def record_failure(engine: Engine, key: str, reason: str, policy: Policy, now: dt.datetime) -> None:
+    """The transport refused the notification ``key``; the escalation moves on if its tier has nobody left."""
+    _record(engine, key, now, reason, lambda state: core.record_failure(state, key, reason, policy, now))
+
+
+def dispatch_once(engine: Engine, policy: Policy, senders: Mapping[Channel, Sender],
+                  clock: Callable[[], dt.datetime]) -> DispatchSummary:
+    """One pass: advance what is due, then send every queued notification and record how it went. Any error of a
+    sender is recorded as the notification's failure (and escalates): a broken transport never stops the pass."""
+    advanced = advance_due(engine, policy, clock())
+    delivered = failed = 0
+    while batch := claim(engine, clock(), _batch_size(policy)):
+        for note in batch:
+            try:
+                senders[note.channel](note)
+            except Exception as exc:
+                reason = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
+                record_failure(engine, note.key, reason, policy, clock())
+                failed += 1
+            else:
+                record_delivery(engine, note.key, clock())
+                delivered += 1
+        advanced += advance_due(engine, policy, clock())
+    return DispatchSummary(advanced, delivered, failed)
+
+
+def _batch_size(policy: Policy) -> int:
+    """As many notifications as the slowest transport can send within half a lease."""
+    slowest_s = max(policy.transports.webhook.timeout_s,
+                    policy.transports.email.timeout_s if policy.transports.email is not None else 0.0)
+    return max(1, int(LEASE.total_seconds() / 2 // slowest_s))
+
+
+def _record(engine: Engine, key: str, now: dt.datetime, error: str | None,
+            step_of: Callable[[Escalation], Step]) -> None:
+    message = models.OutboxMessage
+    with unit_of_work(engine, DISPATCHER) as session:
+        begin_write(session.connection())
+        row = session.scalars(select(message).where(message.idempotency_key == key).with_for_update()).one_or_none()
+        if row is None:
+            raise EscalationError("notification", key, "a notification in the outbox")
+        if row.status != DeliveryStatus.PENDING.value:
+            return  # recorded already (a second dispatcher after a lease ran out)
+        row.status = (DeliveryStatus.FAILED if error else DeliveryStatus.DELIVERED).value
+        row.sent_at, row.last_error, row.claimed_until = (None if error else now), error, None
+        state = _locked(session, row.alarm_id)
+        if state is not None:
+            _commit(session, state, step_of(core.from_record(state)))
+
+
+def _apply(session: Session, alarm_id: int, step_of: Callable[[Escalation], Step]) -> Escalation:
+    row = _locked(session, alarm_id)
+    if row is None:
+        raise _unknown(alarm_id)
+    return _commit(session, row, step_of(core.from_record(row)))
+
+
+def _locked(session: Session, alarm_id: int, skip_locked: bool = False) -> models.EscalationState | None:
+    """The escalation row of ``alarm_id``, locked for this transaction (SQLite: the database's write lock)."""
+    begin_write(session.connection())
+    state = models.EscalationState
+    return session.scalars(select(state).where(state.alarm_id == alarm_id)
+                           .with_for_update(skip_locked=skip_locked)).one_or_none()
+
+
+def _commit(session: Session, row: models.EscalationState | None, step: Step) -> Escalation:
+    """Write ``step``: the new state, its outbox rows (one per key, never a second) and its log entries."""
+    values = core.to_record(step.escalation)
+    if row is None:
+        session.add(models.EscalationState(**values))
+    else:
+        for name, value in values.items():
+            if getattr(row, name) != value:
+                setattr(row, name, value)
+    if step.outbox:
+        keys = [n.key for n in step.outbox]
+        known = set(session.scalars(select(models.OutboxMessage.idempotency_key)
+                                    .where(models.OutboxMessage.idempotency_key.in_(keys))).all())
+        session.add_all(_outbox_row(n) for n in step.outbox if n.key not in known)
+    session.add_all(models.EscalationLogEntry(alarm_id=e.alarm_id, at=e.at, kind=e.kind.value, reason=e.reason,
+                                              who=e.who) for e in step.log)
+    return step.escalation
+
+
+def _outbox_row(note: Notification) -> models.OutboxMessage:
+    return models.OutboxMessage(
+        idempotency_key=note.key, alarm_id=note.alarm_id, tier=note.tier, audience=note.audience.value,
+        recipient=note.recipient, channel=note.channel.value, address=note.address, priority=note.priority.value,
+        subject=note.subject, body=note.body, created_at=note.created_at, status=DeliveryStatus.PENDING.value,
+        attempts=0)
+
+
+def _notification(row: models.OutboxMessage) -> Notification:
+    return Notification(row.idempotency_key, row.alarm_id, row.tier, core.Audience(row.audience), row.recipient,
+                        Channel(row.channel), row.address, core.Priority(row.priority), row.created_at, row.subject,
+                        row.body)
+
+
+def _unknown(alarm_id: int) -> EscalationError:
+    return EscalationError("alarm_id", alarm_id, "an alarm whose escalation was started (raise it first)")

@@ -1,0 +1,11 @@
+"""The escalation package's refusals."""
+
+from openidds.errors import OpenIDDSError
+
+
+class EscalationError(OpenIDDSError):
+    """A refused escalation step: an unknown alarm, an acknowledgement of a closed alarm, a mismatched duplicate."""
+
+
+class PolicyError(EscalationError):
+    """A policy file or value the escalation cannot work with (an empty rota, a zero timeout, an uncovered hour)."""

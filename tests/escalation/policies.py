@@ -1,0 +1,29 @@
+"""The example policy the docs show (docs/escalation-policy.toml), as data the tests can change."""
+
+from __future__ import annotations
+
+import copy
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from openidds.escalation import Policy, policy_from
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "escalation-policy.toml"
+_DATA = tomllib.loads(EXAMPLE.read_text())
+
+
+def example_data() -> dict[str, Any]:
+    """A fresh copy of the example policy's data."""
+    return copy.deepcopy(_DATA)
+
+
+def example_policy(**changes: Any) -> Policy:
+    """The example policy with top-level settings replaced (``quiet_hours=None`` drops them)."""
+    data = example_data()
+    for name, value in changes.items():
+        if value is None:
+            data.pop(name, None)
+        else:
+            data[name] = value
+    return policy_from(data)
