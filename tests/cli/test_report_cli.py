@@ -210,8 +210,9 @@ def test_the_example_command_reports_what_a_registry_import_holds(example_regist
 
 
 def test_the_example_is_shaped_like_the_seed_studies(example_runs):
-    """Loosely the 193-patient review (seed 000): short survival, NRS about 7.4 falling by about 4, a minority
-    with complications, some reoperations; most exits are deaths (seed 002)."""
+    """Loosely the 193-patient review (seed 000), whose model parameters the example clinic's patients are drawn
+    from: short survival, NRS about 7.4 falling by about 4, a minority with complications, some reoperations; most
+    exits are deaths (seed 002)."""
     results = {s["key"]: s["results"] for s in json.loads((example_runs[0] / "report.json").read_text())["sections"]}
     median = results["survival"]["median"]["time"]
     nrs = results["pain"]["last_nrs"]
@@ -220,8 +221,10 @@ def test_the_example_is_shaped_like_the_seed_studies(example_runs):
     assert 2.5 < median < 5.0
     assert 7.0 < nrs["before_mean"] < 8.0 and 3.5 < nrs["t_test"]["mean_difference"] < 5.0
     assert 0.10 < incidence["Any complication"] < 0.25
-    assert 0 < incidence["Reoperation, revision or explant"] < incidence["Severe complication (grade ≥ 3)"] \
-        < incidence["Any complication"]
+    # reoperations include the replacements of pumps whose battery showed its ERI early, so they can outnumber the
+    # severe complications
+    assert 0 < incidence["Severe complication (grade ≥ 3)"] < incidence["Any complication"]
+    assert 0 < incidence["Reoperation, revision or explant"] < incidence["Any complication"]
     assert results["exits"]["reasons"]["counts"][0] > 0.8 * results["exits"]["exited"]
 
 
