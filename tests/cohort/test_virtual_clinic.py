@@ -25,6 +25,7 @@ from openidds.cohort.virtual_clinic import (
     bundled_clinics,
     last_contact,
     load_clinic,
+    main,
     play_clinic,
     write_clinic,
 )
@@ -118,6 +119,13 @@ def test_an_unknown_clinic_or_a_missing_file_is_refused() -> None:
         load_clinic("elsewhere")
     with pytest.raises(ClinicError, match="an existing clinic file"):
         load_clinic("no/such/clinic.toml")
+
+
+def test_the_command_refuses_an_unknown_clinic_with_the_message(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["elsewhere"])
+    assert stopped.value.code == 2
+    assert "clinic='elsewhere': expected one of the bundled clinics example" in capsys.readouterr().err
 
 
 def _toml(data: dict) -> str:

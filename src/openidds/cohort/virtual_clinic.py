@@ -158,7 +158,6 @@ def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[
     params = params or load_params(clinic.params)
     rng = np.random.default_rng(clinic.seed)
     library = default_library()
-    clinic_s = lambda run: (clinic.clinic_day - run.implant_date).days * DAY_S  # noqa: E731
     runs: list[PatientRun] = []
     for site in clinic.sites:
         baselines = sample_baselines(params.baseline, site.patients, rng)
@@ -178,8 +177,8 @@ def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[
             spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER,
                             battery_eri_at_s=eri_day * DAY_S if premature else None)
             run = run_patient(len(runs) + 1, baseline, course, params.course, rng, library, spec, site.code)
-            if course.exit_reason is None:
-                run.pump.advance(clinic_s(run))
+            if course.exit_reason is None:  # a pump in place is read at 08:00 on the clinic day
+                run.pump.advance((clinic.clinic_day - implant).days * DAY_S)
             runs.append(run)
     return runs
 
@@ -231,7 +230,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("clinic", nargs="?", default="example", help="a bundled clinic id or a clinic file")
     parser.add_argument("--out", type=Path, default=EXAMPLE_FOLDER.parent, help="the folder to write into")
     args = parser.parse_args(argv)
-    written = write_clinic(play_clinic(load_clinic(args.clinic)), args.out)
+    try:
+        written = write_clinic(play_clinic(load_clinic(args.clinic)), args.out)
+    except OpenIDDSError as error:
+        parser.exit(2, f"error: {error}\n")
     print(f"{len(written)} files written under {args.out}")
 
 
