@@ -3,10 +3,11 @@
     python benchmarks/bench_report.py                # N = 100,000 (target: <= 10 s of CPU)
     python benchmarks/bench_report.py --n 10000
 
-The dataset is the bundled example registry's analysis dataset (``openidds report --example``: 180 made-up
-patients imported into a temporary SQLite registry), resampled with replacement to N rows with a fixed seed,
-each row a new patient ID. Every column of the report's contract is present, so every section, table and
-figure is made. Prints the best of ``--repeat`` runs for each step, and the step that takes the most.
+The dataset is the bundled example registry's analysis dataset (``openidds report --example``: the 220 synthetic
+patients of the example virtual clinic imported into a temporary SQLite registry), resampled with replacement to
+N rows with a fixed seed, each row a new patient ID. Every column of the report's contract is present, so every
+section, table and figure is made. Prints the best of ``--repeat`` runs for each step, and the step that takes
+the most.
 """
 
 import argparse

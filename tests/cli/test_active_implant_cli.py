@@ -32,11 +32,13 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def test_a_revised_pump_is_due_by_its_revision_only(example):
-    """S0115's 2023 implant was revised on 2025-03-10 and refilled since: it is not 79 days overdue."""
+    """S00023's first pump (2022-12-04) was replaced on 2023-08-25 at its battery's ERI and the new pump refilled
+    since: the first pump's refill of 2023-08-25 is not 674 days overdue."""
     rows = _json("refills-due", "--db", example, "--today", "2025-06-30", "--days", "14")
-    assert "S0115" not in {r["patient_id"] for r in rows}
+    assert "S00023" not in {r["patient_id"] for r in rows}
     later = _json("refills-due", "--db", example, "--today", "2025-06-30", "--days", "3650")
-    assert {r["implant_date"] for r in later if r["patient_id"] == "S0115"} == {"2025-03-10"}
+    assert [(r["implant_date"], r["next_refill_due"]) for r in later if r["patient_id"] == "S00023"] == [
+        ("2023-08-25", "2025-07-29")]
 
 
 @pytest.mark.parametrize("today", ["2025-07-10", "2025-09-30"])

@@ -13,7 +13,7 @@ from tests.outcomes.synthetic_cohort import synthetic_cohort
 
 from openidds.cli import registry, report
 from openidds.clinic import analysis_dataset, connect, vocabulary
-from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, generate
+from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER
 from openidds.cohort.params import load_params
 from openidds.cohort.simulate import simulate
 from openidds.cohort.study import load_study
@@ -173,7 +173,7 @@ def test_the_example_command_writes_the_report_and_says_where(example_runs):
     assert f"Report:  {first.resolve() / 'report.html'}" in lines
     assert f"PDF:     {first.resolve() / 'report.pdf'}" in lines
     html = written["report.html"].decode("utf-8")
-    assert report.EXAMPLE_TITLE in html and summary["n_patients"] == 180
+    assert report.EXAMPLE_TITLE in html and summary["n_patients"] == 220
     assert [s["key"] for s in summary["sections"] if s["omitted"]] == []
 
 
@@ -190,7 +190,9 @@ def test_the_example_files_import_cleanly_and_pass_the_registry_check(example_re
         findings = json.loads(result.output)
         assert result.exit_code == 0 and findings["errors"] == 0, findings
     rules = {f["rule"] for f in findings["findings"]}
-    assert rules <= {"follow-up-nrs", "refill-overdue"}  # patients who died before a visit; refills after the cut-off
+    # patients who died or missed their visits before any follow-up NRS; refills overdue (on the clinic day: the
+    # patients who missed their appointment; later: every pump in place); a catheter occlusion's flagged refill
+    assert rules == {"follow-up-nrs", "refill-overdue", "refill-discrepancy"}
     again = _run(registry.app, "import", str(EXAMPLE_FOLDER), "--db", example_registry, "--user", "tester", "--json")
     assert again.exit_code == 0 and not any(json.loads(again.output)["inserted"].values())
 
@@ -208,8 +210,9 @@ def test_the_example_command_reports_what_a_registry_import_holds(example_regist
 
 
 def test_the_example_is_shaped_like_the_seed_studies(example_runs):
-    """Loosely the 193-patient review (seed 000): short survival, NRS about 7.4 falling by about 4, a minority
-    with complications, some reoperations; most exits are deaths (seed 002)."""
+    """Loosely the 193-patient review (seed 000), whose model parameters the example clinic's patients are drawn
+    from: short survival, NRS about 7.4 falling by about 4, a minority with complications, some reoperations; most
+    exits are deaths (seed 002)."""
     results = {s["key"]: s["results"] for s in json.loads((example_runs[0] / "report.json").read_text())["sections"]}
     median = results["survival"]["median"]["time"]
     nrs = results["pain"]["last_nrs"]
@@ -218,19 +221,11 @@ def test_the_example_is_shaped_like_the_seed_studies(example_runs):
     assert 2.5 < median < 5.0
     assert 7.0 < nrs["before_mean"] < 8.0 and 3.5 < nrs["t_test"]["mean_difference"] < 5.0
     assert 0.10 < incidence["Any complication"] < 0.25
-    assert 0 < incidence["Reoperation, revision or explant"] < incidence["Severe complication (grade ≥ 3)"] \
-        < incidence["Any complication"]
+    # reoperations include the replacements of pumps whose battery showed its ERI early, so they can outnumber the
+    # severe complications
+    assert 0 < incidence["Severe complication (grade ≥ 3)"] < incidence["Any complication"]
+    assert 0 < incidence["Reoperation, revision or explant"] < incidence["Any complication"]
     assert results["exits"]["reasons"]["counts"][0] > 0.8 * results["exits"]["exited"]
-
-
-def test_the_bundled_files_are_what_the_generator_writes(tmp_path):
-    written = generate.write(tmp_path)
-    assert sorted(p.name for p in written) == sorted(p.name for p in EXAMPLE_FOLDER.glob("*.csv"))
-    for path in written:
-        assert path.read_bytes() == (EXAMPLE_FOLDER / path.name).read_bytes(), path.name
-    assert sum(p.stat().st_size for p in written) < 500_000
-    header = (EXAMPLE_FOLDER / "patients.csv").read_text().splitlines()[0].split(",")
-    assert not {"mrn", "given_name", "family_name", "birth_date", "postal_code"} & set(header)
 
 
 def test_a_simulated_cohort_is_titled_synthetic_without_a_title(tmp_path):

@@ -114,7 +114,7 @@ def test_a_pump_at_its_elective_replacement_indicator_is_replaced(params, tmp_pa
     run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
     first, second, *_ = run.implants
     assert eri_s < second.start_s < eri_s + 90 * DAY_S
-    assert second.pump.spec.eri_at_s == second.start_s + eri_s
+    assert second.pump.spec.eri_at_s == second.start_s + SYNCHROMED_II.eri_after_days * DAY_S  # a new battery
     assert any(e.kind == "alarm" and e.data["alarm"] == "elective_replacement_indicator" for e in first.pump.log)
     assert max(e.t_s for e in first.pump.log) <= second.start_s  # the old pump's log ends at its explant
     for implanted in run.implants:

@@ -21,7 +21,7 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> str:
     path = tmp_path_factory.mktemp("example") / "example.sqlite"
     engine = connect(str(path))
     try:
-        load_example(engine)
+        load_example(engine, pump_logs=False)  # the targets read the analysis dataset, which reads no pump log
     finally:
         engine.dispose()
     return str(path)
@@ -34,62 +34,62 @@ def engine(example: str) -> Engine:
 
 def test_seed000_targets_on_the_example_registry(engine: Engine) -> None:
     m = measure(load_study("seed000"), engine)
-    assert m["nrs_change_mean"] == pytest.approx(4.2748538011695905)  # pain.last_nrs.t_test.mean_difference
-    assert m["nrs_change_sd"] == pytest.approx(2.04375932643316)
-    assert m["nrs_baseline_mean"] == pytest.approx(7.461988304093567)  # before_mean over the 171 pairs
-    assert m["nrs_follow_up_sd"] == pytest.approx(2.3313864795646095)
-    assert m["nrs_pairs_count"] == 171
-    assert m["nrs_improved_proportion"] == pytest.approx(163 / 171)  # the exact (Clopper–Pearson) entry
-    assert m["nrs_change_p_value"] == pytest.approx(3.725016751622019e-64)
-    assert m["os_median_months"] == pytest.approx(3.5811088295687883)  # Kaplan–Meier median
-    assert m["adverse_events_count"] == 34
-    assert m["adverse_event_patients_proportion"] == pytest.approx(31 / 180)
-    assert m["complication_any_cif_1y"] == pytest.approx(0.16674575229152697)
-    assert m["complication_severe_cif_1y"] == pytest.approx(0.07836597922600706)
-    assert m["reoperation_cif_1y"] == pytest.approx(0.039278584365702585)
-    assert m["reoperation_patients_proportion"] == pytest.approx(8 / 180)
+    assert m["nrs_change_mean"] == pytest.approx(4.066298342541437)  # pain.last_nrs.t_test.mean_difference
+    assert m["nrs_change_sd"] == pytest.approx(2.0859375987916784)
+    assert m["nrs_baseline_mean"] == pytest.approx(7.513812154696133)  # before_mean over the 181 pairs
+    assert m["nrs_follow_up_sd"] == pytest.approx(1.9447241752659221)
+    assert m["nrs_pairs_count"] == 181
+    assert m["nrs_improved_proportion"] == pytest.approx(176 / 181)  # the exact (Clopper–Pearson) entry
+    assert m["nrs_change_p_value"] == pytest.approx(2.1849363333509206e-63)
+    assert m["os_median_months"] == pytest.approx(3.975359342915811)  # Kaplan–Meier median
+    assert m["adverse_events_count"] == 40
+    assert m["adverse_event_patients_proportion"] == pytest.approx(33 / 220)
+    assert m["complication_any_cif_1y"] == pytest.approx(0.16260354426823392)
+    assert m["complication_severe_cif_1y"] == pytest.approx(0.05742326521608058)
+    assert m["reoperation_cif_1y"] == pytest.approx(0.05931814439442619)
+    assert m["reoperation_patients_proportion"] == pytest.approx(9 / 220)
 
 
 def test_seed002_targets_on_the_example_registry(engine: Engine) -> None:
     m = measure(load_study("seed002"), engine)
-    # exits: death 159, explant 3, therapy stopped 2, transfer 1, lost 7, site closure 1, withdrew consent 2
-    assert m["exit_death_proportion"] == pytest.approx(159 / 175)
-    assert m["exit_explant_or_stopped_proportion"] == pytest.approx(5 / 175)
-    assert m["exit_other_proportion"] == pytest.approx(11 / 175)
-    assert m["exits_count"] == 175
-    assert m["infection_surgery_proportion"] == pytest.approx(4 / 180)
-    assert (m["pain_6m_pairs_count"], m["pain_12m_pairs_count"], m["eq5d_6m_pairs_count"]) == (48, 19, 23)
-    assert m["eq5d_6m_p_value"] == pytest.approx(0.003342780163415005)
-    assert (m["age_minimum"], m["age_maximum"]) == (37, 89)
-    assert m["age_mean"] == pytest.approx(60.833333333333336)
-    assert m["female_proportion"] == pytest.approx(86 / 180)
+    # exits: death 155, explant 2, therapy stopped 4, transfer 6, lost 5
+    assert m["exit_death_proportion"] == pytest.approx(155 / 172)
+    assert m["exit_explant_or_stopped_proportion"] == pytest.approx(6 / 172)
+    assert m["exit_other_proportion"] == pytest.approx(11 / 172)
+    assert m["exits_count"] == 172
+    assert m["infection_surgery_proportion"] == pytest.approx(1 / 220)
+    assert (m["pain_6m_pairs_count"], m["pain_12m_pairs_count"], m["eq5d_6m_pairs_count"]) == (48, 11, 36)
+    assert m["eq5d_6m_p_value"] == pytest.approx(1.323563876626509e-12)
+    assert (m["age_minimum"], m["age_maximum"]) == (36, 95)
+    assert m["age_mean"] == pytest.approx(62.236363636363635)
+    assert m["female_proportion"] == pytest.approx(118 / 220)
 
 
 def test_seed003_targets_on_the_example_registry(example: str) -> None:
     m = measure(load_study("seed003"), example)  # a path works as well as an engine
-    assert m["os_median_months"] == pytest.approx(3.2032854209445585)  # observed months to death or last contact
-    assert m["ome_median_mg_per_day"] == 230
-    assert m["ome_over_500_proportion"] == pytest.approx(39 / 180)
-    assert m["pain_lumbosacral_proportion"] == pytest.approx(74 / 180)
-    assert m["pain_head_neck_proportion"] == pytest.approx(14 / 180)
-    assert m["metastasis_proportion"] == pytest.approx(109 / 180)
-    assert m["cancer_pancreatic_proportion"] == pytest.approx(20 / 180)
-    assert m["itt_morphine_proportion"] == pytest.approx(122 / 180)  # of every patient, as the paper divides
-    assert m["itt_bupivacaine_proportion"] == 0  # no bupivacaine trial in the registry: none of 180
-    assert m["itt_none_proportion"] == pytest.approx(19 / 180)
-    assert m["insertion_other_proportion"] == 0
-    assert m["catheter_tip_t6_t9_proportion"] == pytest.approx(155 / 180)
-    assert m["idds_bupivacaine_morphine_proportion"] == pytest.approx(13 / 180)
-    assert m["surgical_duration_hours_mean"] == pytest.approx(126.13333333333334 / 60)
-    assert m["reason_inadequate_control_proportion"] == pytest.approx((165 + 6) / 180)  # 'both' counts here
-    assert m["pdph_proportion"] == pytest.approx(12 / 180)
-    assert m["early_death_proportion"] == pytest.approx(4 / 180)
-    assert m["deaths_after_discharge_count"] == 159 - 4
-    assert m["follow_up_complete_proportion"] == pytest.approx(0.95)
-    assert m["satisfied_proportion"] == pytest.approx(126 / 171)
-    assert m["opioid_below_100_mg_proportion"] == pytest.approx(113 / 171)
-    # the example registry records no hospital charge: measurable, but there is no estimate
+    assert m["os_median_months"] == pytest.approx(3.3675564681724843)  # observed months to death or last contact
+    assert m["ome_median_mg_per_day"] == pytest.approx(268.8)
+    assert m["ome_over_500_proportion"] == pytest.approx(68 / 220)
+    assert m["pain_lumbosacral_proportion"] == pytest.approx(100 / 220)
+    assert m["pain_head_neck_proportion"] == pytest.approx(8 / 220)
+    assert m["metastasis_proportion"] == pytest.approx(133 / 220)
+    assert m["cancer_pancreatic_proportion"] == pytest.approx(22 / 220)
+    assert m["itt_morphine_proportion"] == pytest.approx(89 / 220)  # of every patient, as the paper divides
+    assert m["itt_bupivacaine_proportion"] == pytest.approx(10 / 220)
+    assert m["itt_none_proportion"] == pytest.approx(44 / 220)
+    assert m["insertion_other_proportion"] == 0  # every catheter at L2/3
+    assert m["catheter_tip_t6_t9_proportion"] == 0  # every tip at T10
+    assert m["idds_bupivacaine_morphine_proportion"] == 0  # the virtual clinic gives morphine alone
+    assert m["reason_inadequate_control_proportion"] == pytest.approx(210 / 220)
+    assert m["pdph_proportion"] == pytest.approx(17 / 220)
+    assert m["early_death_proportion"] == 0  # no post-operative stay recorded: no death in hospital
+    assert m["deaths_after_discharge_count"] == 155
+    assert m["follow_up_complete_proportion"] == pytest.approx(181 / 220)
+    assert m["satisfied_proportion"] == pytest.approx(144 / 181)
+    assert m["opioid_below_100_mg_proportion"] == pytest.approx(103 / 181)
+    # the example registry records no hospital charge or operation time: measurable, but there is no estimate
     assert math.isnan(m["hospital_cost_cny_mean"]) and math.isnan(m["own_expense_cny_sd"])
+    assert math.isnan(m["surgical_duration_hours_mean"])
 
 
 @pytest.mark.parametrize("name", ["seed000", "seed002", "seed003"])

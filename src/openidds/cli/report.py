@@ -1,10 +1,10 @@
 """`openidds report`: the study report (HTML, PDF, figures as PNG and SVG, tables as CSV) from an analysis dataset
 or a registry. A contract column the dataset lacks is named on stderr as a warning line.
 
-``--example`` imports the bundled synthetic registry (``openidds.clinic.examples``) into a temporary SQLite file
-and reports it as ``--db`` would. The report is built in memory first; files are written only once every byte
-is ready, each through a temporary file renamed into place, so a refused dataset leaves the output folder as it
-was.
+``--example`` imports the bundled example registry (``openidds.clinic.examples``: a seeded virtual clinic of
+synthetic patients) into a temporary SQLite file and reports it as ``--db`` would. The report is built in memory
+first; files are written only once every byte is ready, each through a temporary file renamed into place, so a
+refused dataset leaves the output folder as it was.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ app = typer.Typer(help="Write the study report (HTML, PDF, figures) of an analys
                   context_settings={"allow_interspersed_args": True})
 
 DEFAULT_TITLE = "Intrathecal drug delivery for cancer pain: results"
-EXAMPLE_TITLE = "Example report from a synthetic registry (made-up patients, not study results)"
+EXAMPLE_TITLE = "Example report from a virtual clinic (synthetic patients, not study results)"
 SYNTHETIC_TITLE = "Report of a simulated cohort (synthetic virtual patients, not study results)"
 
 
@@ -51,7 +51,8 @@ def _read_registry(db: str) -> pd.DataFrame:
 
 
 def _example() -> pd.DataFrame:
-    """The bundled synthetic registry imported into a fresh SQLite file, then read back as ``--db`` reads."""
+    """The bundled example registry imported into a fresh SQLite file, then read back as ``--db`` reads (its
+    records only: the analysis dataset reads no pump log)."""
     from openidds.clinic import connect
     from openidds.clinic.examples import load_example
 
@@ -59,7 +60,7 @@ def _example() -> pd.DataFrame:
         db = str(Path(folder) / "example.sqlite")
         engine = connect(db)
         try:
-            load_example(engine)
+            load_example(engine, pump_logs=False)
         finally:
             engine.dispose()
         return _read_registry(db)
@@ -151,8 +152,9 @@ def report(
                                                 "tables/.", file_okay=False),
     db: str | None = typer.Option(None, "--db", help="Build the dataset from this clinic registry (path or URL) "
                                                      "instead of reading DATASET."),
-    example: bool = typer.Option(False, "--example", help="Report the bundled synthetic example registry: it is "
-                                                          "imported into a temporary SQLite registry first."),
+    example: bool = typer.Option(False, "--example", help="Report the bundled example registry (a virtual clinic "
+                                                          "of synthetic patients): it is imported into a temporary "
+                                                          "SQLite registry first."),
     title: str | None = typer.Option(None, help=f"Report title (default: '{DEFAULT_TITLE}'; with --example "
                                                 f"'{EXAMPLE_TITLE}'; when every site is a virtual clinic's, "
                                                 f"VIRTUAL-..., '{SYNTHETIC_TITLE}')."),

@@ -102,7 +102,7 @@ def serve(
                           f"without --db, into {EXAMPLE_DB} in the current folder.")] = False,
     today: Annotated[str | None, typer.Option(
         "--today", help="The clinic day the worklists are for, YYYY-MM-DD (default: today; with --example: the "
-                        "example's data cut-off).")] = None,
+                        "example clinic's day, 2025-06-30).")] = None,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (several need PostgreSQL to "

@@ -13,8 +13,8 @@ ones never overridden. Breakthrough pain is the patient pressing the bolus devic
 
 A pump whose battery reached its elective replacement indicator (ERI; it stops at end of service 90 days later)
 is replaced at the first clinic contact (refill, programming session or catheter revision) that finds the ERI
-alarm: the old pump is explanted then, a new pump of the same kind implanted (an implant row of kind
-``replacement``), filled with the current dose through the refill workflow and primed, and the contact's own
+alarm: the old pump is explanted then, a new pump of the same kind with a new battery implanted (an implant row
+of kind ``replacement``), filled with the current dose through the refill workflow and primed, and the contact's own
 business done on the new pump; each pump keeps its own log.
 
 Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number. A registry or
@@ -114,6 +114,7 @@ class PatientRun:
     rows: dict[str, list[Row]] = field(default_factory=dict)
     refills: int = 0
     flagged_refills: int = 0
+    site: str = SITE
 
     @property
     def pump(self) -> Pump:
@@ -121,7 +122,7 @@ class PatientRun:
         return self.implants[-1].pump
 
     def add(self, record_kind: str, /, **cells: Any) -> None:
-        row = {"site": SITE, "patient_id": self.patient_id}
+        row = {"site": self.site, "patient_id": self.patient_id}
         row.update({k: _text(v) for k, v in cells.items() if v is not None})
         self.rows.setdefault(record_kind, []).append(row)
 
@@ -224,11 +225,12 @@ class _Clinic:
         return any(alarm.kind == AlarmKind.ELECTIVE_REPLACEMENT for alarm in self.pump.alarms)
 
     def replace(self, t_s: int) -> int:
-        """Explant the pump at ``t_s`` and implant a new one of the same kind and battery life, filled with the
-        current dose and primed (a new catheter segment is connected, so an occlusion is cleared); the time the
-        clinic is done."""
+        """Explant the pump at ``t_s`` and implant a new one of the same kind with a new battery (the model's
+        battery life, whatever the old one's was), filled with the current dose and primed (a new catheter segment
+        is connected, so an occlusion is cleared); the time the clinic is done."""
         first = self.run.implants[0]
-        spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=t_s + first.pump.spec.eri_at_s)
+        battery_s = first.pump.spec.model.eri_after_days * DAY_S
+        spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=t_s + battery_s)
         serial = f"{first.serial_number}R{len(self.run.implants)}"
         self.run.implants.append(Implanted(t_s, serial, Pump(spec, start_s=t_s)))
         self.pump = self.run.pump
@@ -266,15 +268,15 @@ class _Clinic:
 
 
 def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
-                rng: np.random.Generator, library: DrugLibrary | None = None, spec: PumpSpec | None = None
-                ) -> PatientRun:
-    """Play one patient through the clinic; ``rng`` draws the error of each residual measurement (normal, SD
-    ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed II with
-    the model's battery life), and each replacement's."""
+                rng: np.random.Generator, library: DrugLibrary | None = None, spec: PumpSpec | None = None,
+                site: str = SITE) -> PatientRun:
+    """Play one patient of ``site`` through the clinic; ``rng`` draws the error of each residual measurement
+    (normal, SD ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed
+    II with the model's battery life), and each replacement's."""
     implant = course.schedule.implant_date
     spec = spec or PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
     patient_id = f"S{number:05d}"
-    run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))])
+    run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))], site=site)
     clinic = _Clinic(run, course, params, library or default_library())
     end_s = course.end_day * DAY_S
     clinic.refill(0, Fraction(0), course.start_dose_mg_per_day, "starting dose from the OME by the library's "

@@ -26,7 +26,7 @@ from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.baseline import sample_baselines
-from openidds.cohort.clinic_run import SITE, PatientRun, run_patient
+from openidds.cohort.clinic_run import PatientRun, run_patient
 from openidds.cohort.course import DAY_S, Schedule, draw_course
 from openidds.cohort.params import Params, ParamsError
 from openidds.cohort.study import Study
@@ -127,7 +127,7 @@ def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
             raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
         clocked = with_clock(engine, lambda: written_at(runs))
         import_batch(clocked, registry_batch(runs), USER, source=source)
-        import_pump_logs(clocked, [PumpLogImport(log, SITE, run.patient_id, implant_date)
+        import_pump_logs(clocked, [PumpLogImport(log, run.site, run.patient_id, implant_date)
                                    for run in runs for implant_date, log in pump_logs(run)], USER, source=source)
     finally:
         engine.dispose()
@@ -155,13 +155,21 @@ def seed_text(seed: int | np.random.SeedSequence) -> str:
     return str(seed)
 
 
+def registry_tables(runs: list[PatientRun]) -> dict[str, tuple[tuple[str, ...], list[list[str]]]]:
+    """The runs' registry rows as the registry's import tables: each record kind with rows, its header (the
+    columns of its CSV file) and its rows of text cells."""
+    tables = {}
+    for name, spec in SPECS.items():
+        header = (*reference_columns(spec), *spec.columns)
+        rows = [[row.get(c, "") for c in header] for run in runs for row in run.rows.get(name, [])]
+        if rows:
+            tables[name] = header, rows
+    return tables
+
+
 def registry_batch(runs: list[PatientRun]) -> Batch:
     """Every registry row of the runs, parsed by the clinic's importer (one table per record kind)."""
     batch = Batch()
-    for name, spec in SPECS.items():
-        header = (*reference_columns(spec), *spec.columns)
-        rows = [(f"{name}:{i}", [row.get(c, "") for c in header])
-                for i, row in enumerate((row for run in runs for row in run.rows.get(name, [])), start=1)]
-        if rows:
-            batch.extend(parse_table(spec, header, rows))
+    for name, (header, rows) in registry_tables(runs).items():
+        batch.extend(parse_table(SPECS[name], header, [(f"{name}:{i}", row) for i, row in enumerate(rows, start=1)]))
     return batch

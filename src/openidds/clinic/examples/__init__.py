@@ -1,7 +1,10 @@
-"""The bundled example registry: synthetic, seeded patients as the registry's CSV import files.
+"""The bundled example registry: a seeded virtual clinic of synthetic patients, as the files a clinic imports.
 
-``generate.py`` writes them (``python -m openidds.clinic.examples.generate``); :func:`load_example` imports
-them into a registry through the same path as ``openidds registry import``. No real patient is in them.
+The files are the cohort package's ``example`` clinic (``openidds/cohort/clinics/example.toml``) played through
+the real pump and programmer up to the clinic day and written by ``python -m openidds.cohort.virtual_clinic``:
+the registry's CSV import files (``registry/``) and each pump's exported log
+(``pump_logs/SITE/PATIENT/IMPLANT_DATE.json``). :func:`load_example` imports them through the same paths as
+``openidds registry import``. No real patient is in them.
 """
 
 import datetime as dt
@@ -12,19 +15,34 @@ from sqlalchemy import Engine
 from openidds.clinic.csv_io import read_paths
 from openidds.clinic.database import init_registry
 from openidds.clinic.importer import ImportSummary, import_batch
+from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 
 EXAMPLE_FOLDER = Path(__file__).resolve().parent / "registry"
 """The folder of example CSV files (one per kind of record), shipped as package data."""
+EXAMPLE_PUMP_LOGS = Path(__file__).resolve().parent / "pump_logs"
+"""The folder of the example's pump logs, one JSON file per pump: ``SITE/PATIENT/IMPLANT_DATE.json``."""
 EXAMPLE_CUTOFF = dt.date(2025, 6, 30)
-"""The example's data cut-off: no event is dated later (only next-refill due dates); patients alive and followed
-then are censored there."""
+"""The example clinic's day: no event is dated later (only next-refill due dates); the pumps in place were read
+at 08:00 that day, and patients alive and followed then are censored at their last contact."""
 EXAMPLE_USER = "openidds example"
 
 
-def load_example(engine: Engine, user: str = EXAMPLE_USER) -> ImportSummary:
-    """Create the registry schema on ``engine`` and import the example files (all or nothing, audited)."""
+def example_pump_logs() -> list[PumpLogImport]:
+    """Every bundled pump log with the patient and implant its path names, in path order."""
+    return [PumpLogImport(path, path.parent.parent.name, path.parent.name, dt.date.fromisoformat(path.stem))
+            for path in sorted(EXAMPLE_PUMP_LOGS.glob("*/*/*.json"))]
+
+
+def load_example(engine: Engine, user: str = EXAMPLE_USER, pump_logs: bool = True) -> ImportSummary:
+    """Create the registry schema on ``engine`` and import the example: the records (all or nothing, audited),
+    then, unless ``pump_logs`` is False, every pump's log (all or nothing, audited). The records alone are what
+    the analysis dataset reads; the logs are what the open alarms and a pump's history read."""
     init_registry(engine)
-    return import_batch(engine, read_paths([EXAMPLE_FOLDER]), user, source="openidds example registry")
+    summary = import_batch(engine, read_paths([EXAMPLE_FOLDER]), user, source="openidds example registry")
+    if pump_logs:
+        import_pump_logs(engine, example_pump_logs(), user, source="openidds example registry: pump logs")
+    return summary
 
 
-__all__ = ["EXAMPLE_CUTOFF", "EXAMPLE_FOLDER", "EXAMPLE_USER", "load_example"]
+__all__ = ["EXAMPLE_CUTOFF", "EXAMPLE_FOLDER", "EXAMPLE_PUMP_LOGS", "EXAMPLE_USER", "example_pump_logs",
+           "load_example"]
