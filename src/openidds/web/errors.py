@@ -24,3 +24,7 @@ class CsrfRefused(OpenIDDSError):
 class StaleEdit(OpenIDDSError):
     """A change made from a stale view: the record was changed by someone else since the page was loaded
     (HTTP 409); the message says who changed it and when, and to reload."""
+
+
+class InvalidRequest(OpenIDDSError):
+    """A parameter or form field refused by the request's validation (HTTP 422)."""
