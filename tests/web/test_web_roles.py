@@ -15,16 +15,14 @@ from openidds.web.context import checks_csrf, needs_session, permissions_of
 from openidds.web.roles import may
 from openidds.web.routes import all_routes
 
-from .conftest import log_in_as, password, user_name
-
-EXAMPLE_PATH_VALUES = {"site": "CJFH", "patient_id": "P001"}
-"""A value for a path parameter of these names (a patient of the test clinic); any other parameter gets "1":
-the role is checked before the record is looked up, so an unknown record answers 404, never 403."""
+from .conftest import EXAMPLE_PATH_VALUES, log_in_as, password, user_name
 
 ROUTES = [(route, method) for route in all_routes() for method in sorted(route.methods)]
 
 
 def url_of(route: APIRoute) -> str:
+    """The route's path with an example value for each parameter (any other gets "1": the role is checked before
+    the record is looked up, so an unknown record answers 404 or 422, never 403)."""
     return route.path_format.format(**{name: EXAMPLE_PATH_VALUES.get(name, "1") for name in route.param_convertors})
 
 

@@ -2,6 +2,9 @@
 record, and which refusals each route may give (read from what the route depends on, so a new route is
 documented without a list to keep).
 
+Path parameters that name a patient are checked as the import checks them (:data:`SiteCode`,
+:data:`PatientCode`): anything else is refused with 422 before the registry is read.
+
 The worklists' and the timeline's schemas are their dataclasses themselves (``RefillDue``, ``OpenAlarm``,
 ``FollowUpDue``, ``Finding``, ``PatientRow``, ``Timeline``, ``Today``, ``accounts.User``): FastAPI builds the
 OpenAPI schema from their fields and checks each answer against it, so the JSON and its documentation have
@@ -10,17 +13,24 @@ one definition.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
+from fastapi import Path
 from fastapi.dependencies.utils import get_flat_params
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, ConfigDict
 
+from openidds.clinic.importer import CODE, CODE_LENGTHS
 from openidds.errors import OpenIDDSError
 from openidds.web.context import checks_csrf, needs_session, permissions_of
 from openidds.web.roles import Permission, Role
 
 Scalar = str | int | float | bool | None
+
+SiteCode = Annotated[str, Path(pattern=CODE.pattern, max_length=CODE_LENGTHS["site"],
+                               description="the site's code, as on the patient list")]
+PatientCode = Annotated[str, Path(pattern=CODE.pattern, max_length=CODE_LENGTHS["patient_id"],
+                                  description="the patient's ID at the site, as on the patient list")]
 
 
 class Refusal(BaseModel):

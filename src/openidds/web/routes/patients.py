@@ -13,6 +13,7 @@ from openidds.web.accounts import SessionUser
 from openidds.web.context import Web, needs
 from openidds.web.patients import patient_list, timeline_for
 from openidds.web.roles import Permission
+from openidds.web.schemas import PatientCode, SiteCode
 
 router = APIRouter()
 PatientReader = Annotated[SessionUser, needs(Permission.VIEW_PATIENTS)]
@@ -24,7 +25,7 @@ def patients_page(request: Request, web: Web, user: PatientReader) -> Response:
 
 
 @router.get("/patients/{site}/{patient_id}", response_class=HTMLResponse, include_in_schema=False)
-def patient_page(request: Request, web: Web, user: PatientReader, site: str, patient_id: str) -> Response:
+def patient_page(request: Request, web: Web, user: PatientReader, site: SiteCode, patient_id: PatientCode) -> Response:
     return web.page(request, "patient.html", user, timeline=timeline_for(web.engine, user.role, site, patient_id))
 
 
@@ -35,6 +36,6 @@ def api_patients(web: Web, user: PatientReader) -> list[dict[str, Any]]:
 
 
 @router.get("/api/patients/{site}/{patient_id}", tags=["patients"], response_model=Timeline)
-def api_patient(web: Web, user: PatientReader, site: str, patient_id: str) -> dict[str, Any]:
+def api_patient(web: Web, user: PatientReader, site: SiteCode, patient_id: PatientCode) -> dict[str, Any]:
     """A patient's timeline; ``identifiers`` is null for a role that may not see them."""
     return timeline_for(web.engine, user.role, site, patient_id).to_dict()
