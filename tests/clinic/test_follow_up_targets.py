@@ -1,0 +1,27 @@
+"""Follow-up targets: the dates in a range are those of the full schedule in that range."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from openidds.clinic.follow_up import targets, targets_between
+
+days = st.integers(min_value=-400, max_value=4000).map(lambda n: dt.timedelta(days=n))
+
+
+@given(first=st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1)), since=days, length=days)
+def test_targets_between_are_the_schedules_dates_in_the_range(first: dt.date, since: dt.timedelta,
+                                                                length: dt.timedelta) -> None:
+    start, end = first + since, first + since + length
+    assert targets_between(first, start, end) == [t for t in targets(first, end) if t >= start]
+
+
+def test_the_first_targets_then_every_half_year() -> None:
+    first = dt.date(2024, 1, 1)
+    assert targets(first, dt.date(2025, 12, 31)) == [dt.date(2024, 4, 1), dt.date(2024, 7, 1), dt.date(2024, 12, 31),
+                                                     dt.date(2025, 7, 1), dt.date(2025, 12, 30)]
+    assert targets_between(first, dt.date(2024, 12, 31), dt.date(2025, 7, 1)) == [dt.date(2024, 12, 31),
+                                                                                  dt.date(2025, 7, 1)]
