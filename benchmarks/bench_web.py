@@ -5,9 +5,9 @@ measured in the same run.
 
 The clinic: bench_registry's synthetic cohort (1 implant, 10 visits, 6 refills each; about 1 pump in 6 due for a
 refill within 14 days) plus, on every 10th pump, an imported event log with a low-reservoir alarm later cleared, and
-on every 100th an empty-reservoir alarm still open. Each page gets ``--requests`` requests from ``--concurrency`` clients at once
-(each a keep-alive connection), after a warm-up. Prints p50, p95 and max per page and each page's p50 / the peer's
-p50; target: p95 < 100 ms (issue 12). Asserts nothing about time.
+on every 100th an empty-reservoir alarm still open. Each page gets ``--requests`` requests from ``--concurrency``
+clients at once (each a keep-alive connection), after a warm-up. Prints p50, p95 and max per page and each page's
+p50 / the peer's p50; target: p95 < 100 ms (issue 12). Asserts nothing about time.
 
 Run from the repository root: ``python -m benchmarks.bench_web`` (``--patients N`` for a smaller clinic).
 """
