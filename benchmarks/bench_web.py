@@ -67,11 +67,12 @@ def build_clinic(url: str, patients: int) -> list[str]:
     return [f"/patients/{site}/{code}" for site, code in codes]
 
 
-def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
-    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``."""
-    server = subprocess.Popen([str(Path(sys.executable).with_name("openidds")), "web", "serve", "--db", url,
-                               "--port", str(port), "--workers", str(workers), "--today", TODAY.isoformat()],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
+    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``; its output goes to ``log``."""
+    with log.open("wb") as output:
+        server = subprocess.Popen([str(Path(sys.executable).with_name("openidds")), "web", "serve", "--db", url,
+                                   "--port", str(port), "--workers", str(workers), "--today", TODAY.isoformat()],
+                                  stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -80,7 +81,7 @@ def serve(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"the server did not answer within 60 s: {server.communicate()[1].decode()[-2000:]}")
+    raise RuntimeError(f"the server did not answer within 60 s: {log.read_text()[-2000:]}")
 
 
 def logged_in(base: str) -> httpx.Cookies:
@@ -135,7 +136,8 @@ def main() -> None:
         timelines = build_clinic(url, args.patients)
         print(f"clinic: {args.patients} patients on PostgreSQL 15, built in {time.perf_counter() - start:.0f} s; "
               f"clinic day {TODAY}")
-        server = serve(url, args.port, args.workers)
+        log = Path(tempfile.mkdtemp(prefix="openidds-bench-web-")) / "server.log"
+        server = serve(url, args.port, args.workers, log)
         try:
             base = f"http://127.0.0.1:{args.port}"
             cookies = logged_in(base)
@@ -159,6 +161,9 @@ def main() -> None:
                 print(f"{page}: p50 {p50:.1f} ms, p95 {percentile(timings, 95):.1f} ms, max {max(timings):.1f} ms; "
                       f"p50 / peer p50 = {p50 / peer:.1f}")
             print(f"target: p95 < 100 ms; load average after {_load()}")
+        except Exception:
+            print(f"the server's log: {log}")
+            raise
         finally:
             server.terminate()
             server.wait(30)
