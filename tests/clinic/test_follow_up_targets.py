@@ -1,4 +1,5 @@
-"""Follow-up targets: the dates in a range are those of the full schedule in that range."""
+"""Follow-up targets: the dates in a range are those of the full schedule in that range, and the first-implant
+date ranges select exactly the patients with one."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import datetime as dt
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openidds.clinic.follow_up import targets, targets_between
+from openidds.clinic.follow_up import first_implants_with_a_target, targets, targets_between
 
 days = st.integers(min_value=-400, max_value=4000).map(lambda n: dt.timedelta(days=n))
 
@@ -25,3 +26,12 @@ def test_the_first_targets_then_every_half_year() -> None:
                                                      dt.date(2025, 7, 1), dt.date(2025, 12, 30)]
     assert targets_between(first, dt.date(2024, 12, 31), dt.date(2025, 7, 1)) == [dt.date(2024, 12, 31),
                                                                                   dt.date(2025, 7, 1)]
+
+
+@given(first=st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1)), since=days, length=days,
+       earlier=st.integers(min_value=0, max_value=3000))
+def test_the_first_implant_ranges_select_exactly_the_patients_with_a_target(
+        first: dt.date, since: dt.timedelta, length: dt.timedelta, earlier: int) -> None:
+    start, end = first + since, first + since + abs(length)
+    ranges = first_implants_with_a_target(start, end, first - dt.timedelta(days=earlier))
+    assert any(low <= first <= high for low, high in ranges) == bool(targets_between(first, start, end))

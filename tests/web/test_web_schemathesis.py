@@ -51,7 +51,11 @@ def callers(client: TestClient) -> list[Caller]:
 
 def call_as_everyone(case: schemathesis.Case, callers: list[Caller]) -> None:
     for caller in callers:
-        case.call_and_validate(headers=caller.headers, cookies=caller.cookies, checks=CHECKS)
+        try:
+            case.call_and_validate(headers=caller.headers, cookies=caller.cookies, checks=CHECKS)
+        except Exception as exc:
+            exc.add_note(f"called as {caller.role.value if caller.role else 'nobody (no session)'}")
+            raise
 
 
 def test_api_answers_as_documented(client: TestClient, callers: list[Caller]) -> None:

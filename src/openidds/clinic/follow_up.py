@@ -13,7 +13,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, or_, select
 
 from openidds.clinic import models
 from openidds.clinic.store import chunks
@@ -74,16 +74,35 @@ def targets_between(first_implant: dt.date, since: dt.date, until: dt.date) -> l
     return out
 
 
+def first_implants_with_a_target(since: dt.date, until: dt.date, earliest: dt.date) -> list[tuple[dt.date, dt.date]]:
+    """The ranges of first-implant dates (from ``earliest`` on) whose schedule has a target from ``since`` to
+    ``until``: one range per target of the schedule, so the registry selects those patients by date alone."""
+    out = []
+    n = 0
+    while (days := _target_days(n)) <= (until - earliest).days:
+        out.append((since - dt.timedelta(days=days), until - dt.timedelta(days=days)))
+        n += 1
+    return out
+
+
 def follow_ups_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[FollowUpDue]:
     """Follow-ups due by ``today + within_days`` whose window is still open and that no visit has met,
-    soonest first. Only the visits of patients with such a target, near it, are read."""
+    soonest first. Only the patients with such a target, and their visits near it, are read."""
     p, i, s, e, v = models.Patient, models.Implant, models.Site, models.Exit, models.Visit
     horizon = today + dt.timedelta(days=within_days)
     window = dt.timedelta(days=WINDOW_DAYS)
-    followed = (select(p.id, s.code, p.patient_code, func.min(i.implant_date))
-                .join(s, s.id == p.site_id).join(i, i.patient_id == p.id).outerjoin(e, e.patient_id == p.id)
-                .where(e.id.is_(None)).group_by(p.id, s.code, p.patient_code))
     with engine.connect() as conn:
+        earliest = conn.execute(select(func.min(i.implant_date))).scalar()
+        ranges = [] if earliest is None else first_implants_with_a_target(today - window, horizon, earliest)
+        if not ranges:
+            return []
+        in_ranges = [or_(*(day.between(start, end) for start, end in ranges))
+                     for day in (i.implant_date, func.min(i.implant_date))]
+        with_an_implant_in_range = select(i.patient_id).where(in_ranges[0])  # the implants' date index
+        followed = (select(p.id, s.code, p.patient_code, func.min(i.implant_date))
+                    .join(s, s.id == p.site_id).join(i, i.patient_id == p.id).outerjoin(e, e.patient_id == p.id)
+                    .where(e.id.is_(None), p.id.in_(with_an_implant_in_range)).group_by(p.id, s.code, p.patient_code)
+                    .having(in_ranges[1]))
         open_targets = {(patient_id, site, code, first): due for patient_id, site, code, first in conn.execute(followed)
                         if (due := targets_between(first, today - window, horizon))}
         candidates = sorted({patient_id for patient_id, *_ in open_targets})
