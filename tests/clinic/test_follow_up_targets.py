@@ -20,14 +20,6 @@ def test_targets_between_are_the_schedules_dates_in_the_range(first: dt.date, si
     assert targets_between(first, start, end) == [t for t in targets(first, end) if t >= start]
 
 
-def test_the_first_targets_then_every_half_year() -> None:
-    first = dt.date(2024, 1, 1)
-    assert targets(first, dt.date(2025, 12, 31)) == [dt.date(2024, 4, 1), dt.date(2024, 7, 1), dt.date(2024, 12, 31),
-                                                     dt.date(2025, 7, 1), dt.date(2025, 12, 30)]
-    assert targets_between(first, dt.date(2024, 12, 31), dt.date(2025, 7, 1)) == [dt.date(2024, 12, 31),
-                                                                                  dt.date(2025, 7, 1)]
-
-
 @given(first=st.dates(dt.date(2000, 1, 1), dt.date(2040, 1, 1)), since=days, length=days,
        earlier=st.integers(min_value=0, max_value=3000))
 def test_the_first_implant_ranges_select_exactly_the_patients_with_a_target(
