@@ -2,28 +2,23 @@
 PostgreSQL 15 server.
 
 The PostgreSQL server is the one named by ``OPENIDDS_TEST_PG_URL`` (its user needs CREATEDB), or a throwaway
-cluster that :func:`pg_server_url` creates in a temporary folder, starts on a free loopback port and removes at
-the end of the session. If it cannot start, the tests fail with the server's own message: they are never skipped.
+cluster (:func:`tests.pg_cluster.throwaway_server`) that lives for the session. If it cannot start, the tests
+fail with the server's own message: they are never skipped.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
-import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
+from tests.pg_cluster import throwaway_server
 
 from openidds.clinic import connect, init_registry
 from openidds.clinic.models import Base
-
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
 @pytest.fixture(autouse=True)
@@ -35,24 +30,6 @@ def _state_key_in_tmp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pyt
     return path
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _as_owner(args: list[str], owner: str | None) -> list[str]:
-    return ["runuser", "-u", owner, "--", *args] if owner else args
-
-
-def _run(args: list[str], what: str, log: Path | None = None) -> None:
-    result = subprocess.run(args, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
-    if result.returncode != 0:
-        server_log = log.read_text() if log is not None and log.exists() else ""
-        raise RuntimeError(f"PostgreSQL {what} failed ({result.returncode}): {result.stdout}\n{result.stderr}\n"
-                           f"{server_log}")
-
-
 @pytest.fixture(scope="session")
 def pg_server_url() -> Iterator[str]:
     """A PostgreSQL server URL (psycopg 3) whose user may create databases."""
@@ -60,28 +37,8 @@ def pg_server_url() -> Iterator[str]:
     if given:
         yield given
         return
-    owner = "postgres" if os.geteuid() == 0 else None
-    root = Path(tempfile.mkdtemp(prefix="openidds-pg-"))
-    data, sockets, log = root / "data", root / "sock", root / "server.log"
-    sockets.mkdir()
-    if owner:
-        shutil.chown(root, owner)
-        shutil.chown(sockets, owner)
-    port = _free_port()
-    started = False
-    try:
-        _run(_as_owner([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync",
-                        "-E", "UTF8", "--locale=C"], owner), "initdb")
-        options = f"-p {port} -k {sockets} -h 127.0.0.1 -c fsync=off -c synchronous_commit=off " \
-                  "-c full_page_writes=off"
-        _run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options, "-w", "-t", "60",
-                        "start"], owner), "start", log)
-        started = True
-        yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        if started:
-            _run(_as_owner([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"], owner), "stop")
-        shutil.rmtree(root, ignore_errors=True)
+    with throwaway_server() as url:
+        yield url
 
 
 @pytest.fixture

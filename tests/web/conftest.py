@@ -27,6 +27,10 @@ TODAY = dt.date(2023, 7, 10)
 NOW = dt.datetime(2023, 7, 10, 9, 0)
 
 
+EXAMPLE_PATH_VALUES = {"site": "CJFH", "patient_id": "P001"}
+"""A value for a route's path parameter of these names: a patient of the test clinic."""
+
+
 def password(role: Role) -> str:
     return f"{role.value} passphrase 2023"
 

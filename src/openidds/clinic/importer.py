@@ -34,7 +34,8 @@ from openidds.clinic.values import check_length, column_length, parser
 from openidds.formula_cells import FORMULA_STARTS, is_formula
 
 Progress = Callable[[str, int, int], None]
-_CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")  # never a formula start (=, +, -, @)
+CODE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+"""A site code or patient ID: letters, digits, ``_.-``, never a formula start (=, +, -, @)."""
 ORDER = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "programs", "refills",
          "alarms", "boluses")
 _BATCH = 2000
@@ -89,7 +90,7 @@ CODE_LENGTHS = {"site": column_length(models.Site.__table__.c.code),
 @functools.lru_cache(maxsize=65536)
 def _valid_code(value: str, name: str) -> bool:
     limit = CODE_LENGTHS[name]
-    return _CODE.match(value) is not None and (limit is None or len(value) <= limit)
+    return CODE.match(value) is not None and (limit is None or len(value) <= limit)
 
 
 def _row_parsers(spec: RecordSpec, columns: Iterable[str]) -> tuple[tuple[str, Any, bool], ...]:

@@ -157,7 +157,7 @@ class Implant(_Versioned, Base):
     __tablename__ = "implants"
     __table_args__ = (UniqueConstraint("patient_id", "implant_date"),)
     patient_id: Mapped[int] = _patient_fk()
-    implant_date: Mapped[dt.date] = mapped_column(Date)
+    implant_date: Mapped[dt.date] = mapped_column(Date, index=True)
     kind: Mapped[str] = mapped_column(String(20), default="initial")
     replaces_implant_id: Mapped[int | None] = mapped_column(ForeignKey("implants.id"))
     device_model: Mapped[str | None] = mapped_column(String(80))

@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy import Engine
@@ -15,7 +16,8 @@ from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, Unknown
 from openidds.errors import OpenIDDSError
 from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
 from openidds.web.errors import AccountError, CsrfRefused, Forbidden, InputRefused, StaleEdit
-from openidds.web.routes import ROUTERS
+from openidds.web.routes import ROUTERS, all_routes
+from openidds.web.schemas import Refusal, refusals
 
 _SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
@@ -30,6 +32,16 @@ _REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 
 """The HTTP status of each refusal a route may raise (:class:`NotLoggedIn` is handled on its own)."""
 
 
+def invalid_request(exc: RequestValidationError) -> InputRefused:
+    """The first of the validation's errors as a refusal: the field's name, the value given (none when it is
+    missing) and what was expected."""
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"][1:]) or str(error["loc"][0])
+    missing = error["type"] == "missing"
+    return InputRefused(field, None if missing else error.get("input"),
+                          f"{'the field' if missing else 'a valid value'} ({error['msg']})")
+
+
 def create_app(engine: Engine, today: dt.date | None = None,
                clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
     """The app on the registry ``engine``. ``today``: the clinic day the worklists are computed for (default:
@@ -41,15 +53,16 @@ def create_app(engine: Engine, today: dt.date | None = None,
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:
         app.include_router(router)
+    for route in all_routes():
+        if route.include_in_schema:
+            route.responses = {**refusals(route), **route.responses}
 
     def is_api(request: Request) -> bool:
         return request.url.path.startswith("/api/")
 
     def refusal(request: Request, exc: OpenIDDSError, status: int) -> Response:
-        body = {"error": type(exc).__name__, "field": exc.field, "value": exc.value, "expected": exc.expected,
-                "message": str(exc)}
         if is_api(request):
-            return JSONResponse(body, status_code=status)
+            return JSONResponse(Refusal.of(exc).model_dump(mode="json"), status_code=status)
         return web.page(request, "error.html", web.session_user(request), status, status=status, message=str(exc))
 
     @app.exception_handler(NotLoggedIn)
@@ -67,6 +80,10 @@ def create_app(engine: Engine, today: dt.date | None = None,
 
     for refusal_type in _REFUSAL_STATUS:
         app.add_exception_handler(refusal_type, _refused)
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        return refusal(request, invalid_request(exc), 422)
 
     @app.middleware("http")
     async def _headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:

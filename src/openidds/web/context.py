@@ -1,5 +1,6 @@
 """What every route needs: the registry, the page renderer, the clinic's clock, and the dependencies that
-give a route its logged-in user (any request) or its CSRF-checked user (every write)."""
+give a route its logged-in user (any request), its CSRF-checked user (every write) and the permission it
+requires (:func:`needs`, which the role tests and the API's documented statuses read)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,16 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, Form, Header, Request
+from fastapi.params import Depends as DependsParam
 from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
 from openidds.errors import OpenIDDSError
 from openidds.web import accounts
 from openidds.web.errors import CsrfRefused
-from openidds.web.roles import PERMISSIONS
+from openidds.web.roles import PERMISSIONS, Permission, require
 
 SESSION_COOKIE = "openidds_session"
 LOGIN_CSRF_COOKIE = "openidds_login_csrf"
@@ -101,3 +104,50 @@ def csrf_checked(user: User, csrf_token: Annotated[str | None, Form()] = None,
 
 
 Writer = Annotated[accounts.SessionUser, Depends(csrf_checked)]
+
+
+@dataclass(frozen=True)
+class Needs:
+    """A route's declared permission: the dependency refuses (:class:`Forbidden`, HTTP 403) a role that does
+    not hold ``permission``, and gives the logged-in user otherwise."""
+
+    permission: Permission
+
+    def __call__(self, user: User) -> accounts.SessionUser:
+        require(user.role, self.permission)
+        return user
+
+
+def needs(permission: Permission) -> DependsParam:
+    """The dependency of a route that requires ``permission``: as a parameter,
+    ``user: Annotated[SessionUser, needs(Permission.X)]``, or ``dependencies=[needs(Permission.X)]`` beside a
+    :data:`Writer` parameter. Declare it on every route that needs a permission: the role tests derive who may
+    reach the route from it."""
+    dependency: DependsParam = Depends(Needs(permission))
+    return dependency
+
+
+def _calls(route: APIRoute) -> list[Callable[..., Any]]:
+    """Every dependency the route's handler runs, sub-dependencies included."""
+    pending, out = list(route.dependant.dependencies), []
+    while pending:
+        dependant = pending.pop()
+        if dependant.call is not None:
+            out.append(dependant.call)
+        pending += dependant.dependencies
+    return out
+
+
+def permissions_of(route: APIRoute) -> frozenset[Permission]:
+    """The permissions the route declares with :func:`needs` (empty: any logged-in user)."""
+    return frozenset(call.permission for call in _calls(route) if isinstance(call, Needs))
+
+
+def needs_session(route: APIRoute) -> bool:
+    """Whether the route needs a logged-in user (every route but the log-in page's)."""
+    return current_user in _calls(route)
+
+
+def checks_csrf(route: APIRoute) -> bool:
+    """Whether the route needs the session's CSRF token (a :data:`Writer` route)."""
+    return csrf_checked in _calls(route)

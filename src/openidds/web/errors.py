@@ -27,5 +27,5 @@ class StaleEdit(OpenIDDSError):
 
 
 class InputRefused(OpenIDDSError):
-    """A form field or query parameter refused (HTTP 422): the message names the field, the value and what was
-    expected."""
+    """A form field, query or path parameter refused (HTTP 422), by a service or by the request's validation:
+    the message names the field, the value and what was expected."""

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from pydantic import Field
 from sqlalchemy import Engine
 
 from openidds.clinic import Finding, RefillDue, check_registry, refills_due
@@ -19,13 +20,14 @@ HORIZON_DAYS = 14
 
 @dataclass(frozen=True)
 class Today:
-    """Refills due, open alarms, follow-ups due, and (for a data manager) data-quality findings."""
+    """Refills due, open alarms, follow-ups due, and (for a data manager) data-quality findings. The
+    aliases are the JSON's names (:meth:`to_dict`, the API's schema)."""
 
     today: dt.date
     horizon_days: int
-    refills: list[RefillDue]
-    alarms: list[OpenAlarm]
-    follow_ups: list[FollowUpDue]
+    refills: Annotated[list[RefillDue], Field(alias="refills_due")]
+    alarms: Annotated[list[OpenAlarm], Field(alias="open_alarms")]
+    follow_ups: Annotated[list[FollowUpDue], Field(alias="follow_ups_due")]
     findings: list[Finding] | None
 
     def to_dict(self) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from openidds.clinic.appointments import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, VisitPlace
 from openidds.web import calendar
-from openidds.web.context import User, Web, Writer
+from openidds.web.context import User, Web, Writer, needs
+from openidds.web.roles import Permission
 
 router = APIRouter()
 
@@ -29,21 +30,23 @@ def _back(day: dt.date) -> Response:
     return RedirectResponse(f"/calendar?week={calendar.week_label(day)}", status_code=303)
 
 
-@router.get("/calendar", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/calendar", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_CALENDAR)])
 def calendar_page(request: Request, web: Web, user: User, week: str | None = None, day: str | None = None) -> Response:
     shown = calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day)
     return web.page(request, "calendar.html", user, calendar=shown, places=[p.value for p in VisitPlace],
                     default_minutes=DEFAULT_MINUTES, min_minutes=MIN_MINUTES, max_minutes=MAX_MINUTES)
 
 
-@router.post("/calendar/appointments", include_in_schema=False)
+@router.post("/calendar/appointments", include_in_schema=False, dependencies=[needs(Permission.BOOK_REFILLS)])
 def book_form(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Day, time: Time, place: Place,
               clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     calendar.book(web.engine, user, site, patient_id, date, time, place, clinician, web.clock(), duration_minutes)
     return _back(date)
 
 
-@router.post("/calendar/appointments/{appointment_id}/move", include_in_schema=False)
+@router.post("/calendar/appointments/{appointment_id}/move", include_in_schema=False,
+             dependencies=[needs(Permission.BOOK_REFILLS)])
 def move_form(web: Web, user: Writer, appointment_id: int, version: Version, date: Day, time: Time, place: Place,
               clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     calendar.move(web.engine, user, appointment_id, version, date, time, place, clinician, web.clock(),
@@ -51,13 +54,14 @@ def move_form(web: Web, user: Writer, appointment_id: int, version: Version, dat
     return _back(date)
 
 
-@router.post("/calendar/appointments/{appointment_id}/cancel", include_in_schema=False)
+@router.post("/calendar/appointments/{appointment_id}/cancel", include_in_schema=False,
+             dependencies=[needs(Permission.BOOK_REFILLS)])
 def cancel_form(web: Web, user: Writer, appointment_id: int, version: Version) -> Response:
     calendar.cancel(web.engine, user, appointment_id, version, web.clock())
     return RedirectResponse("/calendar", status_code=303)
 
 
-@router.post("/me/calendar-feed", include_in_schema=False)
+@router.post("/me/calendar-feed", include_in_schema=False, dependencies=[needs(Permission.BOOK_REFILLS)])
 def new_feed_form(web: Web, user: Writer) -> Response:
     calendar.new_feed_token(web.engine, user, web.clock())
     return RedirectResponse("/me", status_code=303)
@@ -69,14 +73,14 @@ def calendar_feed(request: Request, web: Web, token: str) -> Response:
     return Response(text, media_type="text/calendar; charset=utf-8")
 
 
-@router.get("/api/calendar", tags=["calendar"])
+@router.get("/api/calendar", tags=["calendar"], dependencies=[needs(Permission.VIEW_CALENDAR)])
 def api_calendar(web: Web, user: User, week: str | None = None, day: str | None = None) -> dict[str, Any]:
     """A week (``week=2023-W28``, default this week) or a day (``day=2023-07-10``): the booked refill
     appointments and the refills due by its last day not yet booked."""
     return calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day).to_dict()
 
 
-@router.post("/api/appointments", tags=["calendar"], status_code=201)
+@router.post("/api/appointments", tags=["calendar"], status_code=201, dependencies=[needs(Permission.BOOK_REFILLS)])
 def api_book(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Day, time: Time, place: Place,
              clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> dict[str, int]:
     """Book the next refill of a patient's pump in place (nurse, physician); returns the appointment's id."""
@@ -84,7 +88,8 @@ def api_book(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Da
                                 duration_minutes)}
 
 
-@router.post("/api/appointments/{appointment_id}/move", tags=["calendar"], status_code=204)
+@router.post("/api/appointments/{appointment_id}/move", tags=["calendar"], status_code=204,
+             dependencies=[needs(Permission.BOOK_REFILLS)])
 def api_move(web: Web, user: Writer, appointment_id: int, version: Version, date: Day, time: Time, place: Place,
              clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     """Move an appointment; 409 if it changed since ``version``."""
@@ -93,7 +98,8 @@ def api_move(web: Web, user: Writer, appointment_id: int, version: Version, date
     return Response(status_code=204)
 
 
-@router.post("/api/appointments/{appointment_id}/cancel", tags=["calendar"], status_code=204)
+@router.post("/api/appointments/{appointment_id}/cancel", tags=["calendar"], status_code=204,
+             dependencies=[needs(Permission.BOOK_REFILLS)])
 def api_cancel(web: Web, user: Writer, appointment_id: int, version: Version) -> Response:
     """Cancel an appointment; 409 if it changed since ``version``."""
     calendar.cancel(web.engine, user, appointment_id, version, web.clock())

@@ -13,9 +13,10 @@ from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.web import programming
 from openidds.web.accounts import SessionUser
-from openidds.web.context import User, Web, Writer
+from openidds.web.context import User, Web, Writer, needs
 from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
+from openidds.web.roles import Permission
 
 router = APIRouter()
 ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The proposal's id.")]
@@ -34,12 +35,14 @@ def _back(site: str, patient_id: str) -> Response:
     return RedirectResponse(f"/patients/{site}/{patient_id}/program", status_code=303)
 
 
-@router.get("/patients/{site}/{patient_id}/program", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/patients/{site}/{patient_id}/program", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_PUMP)])
 def programming_page(request: Request, web: Web, user: User, site: str, patient_id: str) -> Response:
     return _page(web, request, user, site, patient_id)
 
 
-@router.post("/patients/{site}/{patient_id}/program/proposals", response_class=HTMLResponse, include_in_schema=False)
+@router.post("/patients/{site}/{patient_id}/program/proposals", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 async def propose_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
     values = form_values(await request.form(), flags=("stop",))
     try:
@@ -55,7 +58,7 @@ async def propose_form(request: Request, web: Web, user: Writer, site: str, pati
 
 
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/confirm", response_class=HTMLResponse,
-             include_in_schema=False)
+             include_in_schema=False, dependencies=[needs(Permission.CONFIRM_PROGRAM)])
 async def confirm_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
                        proposal_id: ProposalId) -> Response:
     values = form_values(await request.form(), maps=("overrides",))
@@ -72,7 +75,7 @@ async def confirm_form(request: Request, web: Web, user: Writer, site: str, pati
 
 
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", response_class=HTMLResponse,
-             include_in_schema=False)
+             include_in_schema=False, dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 async def withdraw_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
                         proposal_id: ProposalId) -> Response:
     values = form_values(await request.form())
@@ -95,7 +98,8 @@ class Withdrawal(BaseModel):
     why: str = Field(description="Why the proposal is withdrawn.")
 
 
-@router.get("/api/patients/{site}/{patient_id}/program", tags=["programming"])
+@router.get("/api/patients/{site}/{patient_id}/program", tags=["programming"],
+            dependencies=[needs(Permission.VIEW_PUMP)])
 def api_programming(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
     """The patient's pump now and every open proposal with its review (null when no pump state is stored)."""
     return programming.programming_view(web.engine, user, site, patient_id, moment(web), POLICY,
@@ -103,7 +107,8 @@ def api_programming(web: Web, user: User, site: str, patient_id: str) -> dict[st
 
 
 @router.post("/api/patients/{site}/{patient_id}/program/proposals", tags=["programming"], status_code=201,
-             responses={422: {"description": "Bad input or a hard finding: field, value, expected, message"}})
+             responses={422: {"description": "Bad input or a hard finding: field, value, expected, message"}},
+             dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
                 entry: programming.ProposalInput) -> Any:
     """Propose a therapy change (stored with its author and time; nothing reaches the pump model)."""
@@ -119,7 +124,8 @@ def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
 
 @router.post("/api/patients/{site}/{patient_id}/program/proposals/{proposal_id}/confirm", tags=["programming"],
              responses={409: {"description": "The pump state changed since the proposal: reload"},
-                        422: {"description": "Bad input or a refusal of the session: field, value, expected"}})
+                        422: {"description": "Bad input or a refusal of the session: field, value, expected"}},
+             dependencies=[needs(Permission.CONFIRM_PROGRAM)])
 def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
                 entry: programming.ConfirmInput) -> Any:
     """Confirm a proposal: the whole programming session runs and what it sent is stored."""
@@ -134,7 +140,7 @@ def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_
 
 
 @router.post("/api/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", tags=["programming"],
-             responses={422: {"description": "No reason given"}})
+             responses={422: {"description": "No reason given"}}, dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 def api_withdraw(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
                  entry: Withdrawal) -> Any:
     """Withdraw an open proposal (its proposer, or a clinician who may confirm); nothing is sent."""

@@ -13,9 +13,10 @@ from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.web import refills
 from openidds.web.accounts import SessionUser
-from openidds.web.context import User, Web, Writer
+from openidds.web.context import User, Web, Writer, needs
 from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
+from openidds.web.roles import Permission
 
 router = APIRouter()
 
@@ -37,12 +38,14 @@ def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: 
                     error=error if error is not None else (result.error if result is not None else None))
 
 
-@router.get("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False)
+@router.get("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_PUMP)])
 def refill_page(request: Request, web: Web, user: User, site: str, patient_id: str) -> Response:
     return _page(web, request, user, site, patient_id)
 
 
-@router.post("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False)
+@router.post("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False,
+             dependencies=[needs(Permission.REFILL)])
 async def refill_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
     """The refill form: ``action=check`` runs the steps and stores nothing, ``action=complete`` does the refill."""
     values = form_values(await request.form(), maps=_MAPS, lists=("checklist",))
@@ -62,7 +65,7 @@ async def refill_form(request: Request, web: Web, user: Writer, site: str, patie
 
 
 @router.post("/patients/{site}/{patient_id}/refill/observation", response_class=HTMLResponse,
-             include_in_schema=False)
+             include_in_schema=False, dependencies=[needs(Permission.REFILL)])
 async def observation_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
     values = form_values(await request.form())
     try:
@@ -80,7 +83,7 @@ async def observation_form(request: Request, web: Web, user: Writer, site: str, 
 # ---------------------------------------------------------------------- API
 
 
-@router.get("/api/patients/{site}/{patient_id}/refill", tags=["refills"])
+@router.get("/api/patients/{site}/{patient_id}/refill", tags=["refills"], dependencies=[needs(Permission.VIEW_PUMP)])
 def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
     """The pump now, the expected residual and discrepancy threshold, the patient's discrepancy history, the
     pocket-fill checklist and the last refill's observation."""
@@ -89,7 +92,8 @@ def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, An
 
 
 @router.post("/api/patients/{site}/{patient_id}/refill/check", tags=["refills"],
-             responses={409: {"description": "The pump state changed since it was read: reload"}})
+             responses={409: {"description": "The pump state changed since it was read: reload"}},
+             dependencies=[needs(Permission.REFILL)])
 def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
     """Run the refill's steps on a copy of the pump and store nothing: the discrepancy, the trend, the review,
     what is still missing, or where it stopped (``error``)."""
@@ -99,7 +103,8 @@ def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entr
 
 @router.post("/api/patients/{site}/{patient_id}/refills", tags=["refills"], status_code=201,
              responses={409: {"description": "The pump state changed since it was read: reload"},
-                        422: {"description": "A step refused: the result with its error; nothing stored"}})
+                        422: {"description": "A step refused: the result with its error; nothing stored"}},
+             dependencies=[needs(Permission.REFILL)])
 def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
     """Do the refill: the state and the registry's refill row are stored in one transaction."""
     result = refills.complete_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
@@ -111,7 +116,8 @@ def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, e
 
 @router.post("/api/patients/{site}/{patient_id}/refill/observation", tags=["refills"],
              responses={409: {"description": "The pump state changed since it was read: reload"},
-                        422: {"description": "Too early, nothing to sign off, or no note"}})
+                        422: {"description": "Too early, nothing to sign off, or no note"}},
+             dependencies=[needs(Permission.REFILL)])
 def api_observation(web: Web, user: ApiWriter, site: str, patient_id: str, entry: ObservationSignOff) -> Any:
     """Sign off the last refill's post-refill observation (not before its end)."""
     try:

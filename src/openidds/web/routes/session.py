@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -12,6 +12,7 @@ from openidds.web import accounts, calendar
 from openidds.web.context import LOGIN_CSRF_COOKIE, SESSION_COOKIE, User, Web, WebContext, Writer
 from openidds.web.errors import CsrfRefused, LoginRefused
 from openidds.web.roles import PERMISSIONS, Permission, may
+from openidds.web.schemas import Me
 
 router = APIRouter()
 _HOME_BY_PERMISSION = ((Permission.VIEW_TODAY, "/today"), (Permission.VIEW_PATIENTS, "/patients"),
@@ -76,7 +77,6 @@ def me_page(request: Request, web: Web, user: User) -> Response:
 
 
 @router.get("/api/me", tags=["session"])
-def api_me(user: User) -> dict[str, Any]:
+def api_me(user: User) -> Me:
     """The logged-in user, their role and its permissions."""
-    return {"name": user.name, "role": user.role.value,
-            "permissions": sorted(p.value for p in PERMISSIONS[user.role])}
+    return Me(name=user.name, role=user.role, permissions=sorted(PERMISSIONS[user.role], key=lambda p: p.value))
