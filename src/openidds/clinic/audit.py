@@ -16,7 +16,7 @@ from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, inspect
+from sqlalchemy import Connection, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import audit_chain, bulk
@@ -161,3 +161,12 @@ def install(session_class: type[Session]) -> None:
     audit_chain.install(session_class)
     if not event.contains(session_class, "after_flush", _after_flush):
         event.listen(session_class, "after_flush", _after_flush)
+
+
+def last_change(session: Session, table: str, record_id: int) -> tuple[str, dt.datetime] | None:
+    """Who made the latest audited change to record ``record_id`` of ``table``, and when (naive UTC); ``None``
+    for a record the trail does not know."""
+    row = session.execute(select(AuditEntry.user_name, AuditEntry.at)
+                          .where(AuditEntry.table_name == table, AuditEntry.record_id == record_id)
+                          .order_by(AuditEntry.id.desc()).limit(1)).first()
+    return None if row is None else (row.user_name, row.at)

@@ -28,18 +28,31 @@ class Permission(str, Enum):
     VIEW_IDENTIFIERS = "view identifiers"
     VIEW_QUALITY_FINDINGS = "view data-quality findings"
     VIEW_USERS = "view users"
+    ENTER_VISITS = "enter visits"
+    ENTER_COMPLICATIONS = "enter complications"
+    ENTER_EXITS = "enter exits"
+    IMPORT_RECORDS = "import records"
+    EXPORT_REGISTRY = "export the registry"
+    EXPORT_RESEARCH = "export the de-identified research dataset"
+    VIEW_RESEARCH_PATIENTS = "view patients under research IDs"
+    BUILD_REPORT = "build the study report"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS})
+_BEDSIDE = frozenset({Permission.ENTER_VISITS, Permission.ENTER_COMPLICATIONS})
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CLINICAL,
-    Role.NURSE: _CLINICAL,
-    Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS},
-    Role.RESEARCHER: frozenset({Permission.VIEW_PATIENTS}),
+    Role.PHYSICIAN: _CLINICAL | _BEDSIDE | {Permission.ENTER_EXITS, Permission.BUILD_REPORT},
+    Role.NURSE: _CLINICAL | _BEDSIDE,
+    Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS, Permission.ENTER_EXITS,
+                                    Permission.IMPORT_RECORDS, Permission.EXPORT_REGISTRY,
+                                    Permission.EXPORT_RESEARCH, Permission.BUILD_REPORT},
+    Role.RESEARCHER: frozenset({Permission.VIEW_RESEARCH_PATIENTS, Permission.EXPORT_RESEARCH,
+                                Permission.BUILD_REPORT}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),
 }
-"""Each role's permissions; a researcher sees patients de-identified, an administrator no clinical data."""
+"""Each role's permissions; a researcher sees patients only under research IDs and shifted dates and writes
+nothing, an administrator sees no clinical data."""
 
 
 def may(role: Role, permission: Permission) -> bool:

@@ -4,9 +4,9 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from openidds.web.routes import patients, session, today, users
+from openidds.web.routes import data_entry, patients, session, today, users
 
-ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router)
+ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, data_entry.router)
 
 
 def all_routes() -> list[APIRoute]:
