@@ -24,6 +24,10 @@ GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
 TODAY = dt.date(2023, 7, 10)
 """The clinic day of the tests: CJFH/P003's refill (due 2023-07-01) is overdue, its 18-month follow-up due."""
 NOW = dt.datetime(2023, 7, 10, 9, 0)
+RESEARCH_SEED = 6
+"""The research export's seed the test app holds (researchers see its research IDs and date shifts): its shifts of
+the three test patients are all over 70 days, so no shifted date falls on another real date of the same patient
+by chance."""
 
 
 def password(role: Role) -> str:
@@ -74,7 +78,7 @@ def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(clinic: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW)) as test_client:
+    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as test_client:
         yield test_client
 
 

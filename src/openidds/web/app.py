@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from openidds.clinic.errors import UnknownRecord
 from openidds.errors import OpenIDDSError
 from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
-from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
+from openidds.web.errors import CsrfRefused, Forbidden, NoResearchSeed, StaleEdit
 from openidds.web.routes import ROUTERS
 
 _SECURITY_HEADERS = {
@@ -25,17 +25,19 @@ _SECURITY_HEADERS = {
     "Cache-Control": "no-store",
 }
 _REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 403, UnknownRecord: 404,
-                                                  StaleEdit: 409}
+                                                  StaleEdit: 409, NoResearchSeed: 503}
 """The HTTP status of each refusal a route may raise (:class:`NotLoggedIn` is handled on its own)."""
 
 
 def create_app(engine: Engine, today: dt.date | None = None,
-               clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
+               clock: Callable[[], dt.datetime] = utc_now, research_seed: int | None = None) -> FastAPI:
     """The app on the registry ``engine``. ``today``: the clinic day the worklists are computed for (default:
-    the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions."""
+    the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions;
+    ``research_seed``: the seed of the research export's IDs and date shifts that researchers see (none: the
+    researcher's pages are refused)."""
     app = FastAPI(title="OpenIDDS clinic", version="0.1.0", docs_url=None, redoc_url=None,  # their pages use a CDN
                   description="The IDDS clinic's worklists and patient timelines. Not a medical device.")
-    web = WebContext.create(engine, today, clock)
+    web = WebContext.create(engine, today, clock, research_seed)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:

@@ -24,3 +24,8 @@ class CsrfRefused(OpenIDDSError):
 class StaleEdit(OpenIDDSError):
     """A change made from a stale view: the record was changed by someone else since the page was loaded
     (HTTP 409); the message says who changed it and when, and to reload."""
+
+
+class NoResearchSeed(OpenIDDSError):
+    """The server was started without the research export's seed, so it cannot show patients under their
+    research IDs (HTTP 503)."""

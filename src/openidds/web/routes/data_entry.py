@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -15,6 +15,7 @@ from openidds.web.errors import StaleEdit
 
 router = APIRouter()
 _FORM_META = {"csrf_token", "version"}
+_Body = TypeVar("_Body", bound=BaseModel)
 
 
 def _records_url(site: str, patient_id: str) -> str:
@@ -128,12 +129,22 @@ def _body(model: type[BaseModel]) -> dict[str, Any]:
     return {"requestBody": {"required": True, "content": {"application/json": {"schema": model.model_json_schema()}}}}
 
 
-def _invalid(exc: ValidationError, model: type[BaseModel]) -> JSONResponse:
-    first = exc.errors()[0]
-    field = ".".join(map(str, first["loc"])) or "body"
-    expected = f"{model.__doc__} ({first['msg']})"
-    return JSONResponse({"error": "InvalidBody", "field": field, "value": first.get("input"), "expected": expected,
-                         "message": f"{field}: expected {expected}"}, status_code=422)
+def _invalid(field: str, value: Any, expected: str) -> JSONResponse:
+    return JSONResponse({"error": "InvalidBody", "field": field, "value": value, "expected": expected,
+                         "message": f"{field}={value!r}: expected {expected}"}, status_code=422)
+
+
+async def _read(request: Request, model: type[_Body]) -> _Body | JSONResponse:
+    """The request's JSON body as ``model``, or the 422 answer saying what was expected."""
+    content_type = request.headers.get("content-type", "")
+    if not content_type.startswith("application/json"):
+        return _invalid("Content-Type", content_type, f"application/json: {model.__doc__}")
+    try:
+        return model.model_validate_json(await request.body())
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        return _invalid(".".join(map(str, first["loc"])) or "body", first.get("input"),
+                        f"{model.__doc__} ({first['msg']})")
 
 
 @router.post("/api/patients/{site}/{patient_id}/records/{kind}", tags=["data entry"], status_code=201,
@@ -142,10 +153,10 @@ def _invalid(exc: ValidationError, model: type[BaseModel]) -> JSONResponse:
 async def api_add_record(request: Request, web: Web, user: Writer, site: str, patient_id: str,
                          kind: RecordKind) -> Any:
     """Add a record from its fields' text, read as the import reads a file's cells."""
-    try:
-        body = NewRecord.model_validate_json(await request.body())
-    except ValidationError as exc:
-        return _invalid(exc, NewRecord)
+    require_entry(user.role, kind)
+    body = await _read(request, NewRecord)
+    if isinstance(body, JSONResponse):
+        return body
     try:
         return _json(save(web.engine, user.role, user.name, kind, site, patient_id, body.values, None, None,
                           web.clock))
@@ -160,10 +171,10 @@ async def api_add_record(request: Request, web: Web, user: Writer, site: str, pa
 async def api_edit_record(request: Request, web: Web, user: Writer, site: str, patient_id: str, kind: RecordKind,
                           record_id: int) -> Any:
     """Replace a record's fields with ``values``, from the ``version`` it was read at."""
-    try:
-        body = ChangedRecord.model_validate_json(await request.body())
-    except ValidationError as exc:
-        return _invalid(exc, ChangedRecord)
+    require_entry(user.role, kind)
+    body = await _read(request, ChangedRecord)
+    if isinstance(body, JSONResponse):
+        return body
     try:
         return _json(save(web.engine, user.role, user.name, kind, site, patient_id, body.values, record_id,
                           body.version, web.clock))
