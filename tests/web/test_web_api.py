@@ -22,6 +22,7 @@ ROUTES = {
     "/patients/CJFH/P001/records/visits/new": BEDSIDE, "/patients/CJFH/P001/records/visits/1": BEDSIDE,
     "/research/patients": {Role.RESEARCHER}, "/api/research/patients": {Role.RESEARCHER},
     "/research/patients/R000001": {Role.RESEARCHER}, "/api/research/patients/R000001": {Role.RESEARCHER},
+    "/import": {Role.DATA_MANAGER},
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
 }
