@@ -22,7 +22,8 @@ ROUTES = {
     "/patients/CJFH/P001/records/visits/new": BEDSIDE, "/patients/CJFH/P001/records/visits/1": BEDSIDE,
     "/research/patients": {Role.RESEARCHER}, "/api/research/patients": {Role.RESEARCHER},
     "/research/patients/R000001": {Role.RESEARCHER}, "/api/research/patients/R000001": {Role.RESEARCHER},
-    "/import": {Role.DATA_MANAGER},
+    "/import": {Role.DATA_MANAGER}, "/exports": {Role.DATA_MANAGER, Role.RESEARCHER},
+    "/exports/analysis": {Role.DATA_MANAGER}, "/exports/research": {Role.DATA_MANAGER, Role.RESEARCHER},
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
 }
@@ -32,7 +33,8 @@ ROUTES = {
 def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
     served = {route.path for route in all_routes() if "GET" in route.methods and route.path not in {"/", "/login"}}
     patterns = (("CJFH/P001", "{site}/{patient_id}"), ("visits/1", "{kind}/{record_id}"), ("visits/new", "{kind}/new"),
-                ("R000001", "{research_id}"))
+                ("R000001", "{research_id}"), ("exports/analysis", "exports/{kind}"),
+                ("exports/research", "exports/{kind}"))
     paths = set()
     for path in ROUTES:
         for given, pattern in patterns:

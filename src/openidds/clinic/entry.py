@@ -23,10 +23,10 @@ from sqlalchemy.orm import Session
 from openidds.clinic import audit, locking, models, rules
 from openidds.clinic.database import sessions, unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, RuleViolation, UnknownRecord
-from openidds.clinic.fields import SPECS, Field, RecordSpec
+from openidds.clinic.fields import SPECS, RecordSpec
 from openidds.clinic.findings import Finding
 from openidds.clinic.record import Record
-from openidds.clinic.values import MULTI_SEPARATOR, parse_cell
+from openidds.clinic.values import cell_text, parse_cell
 
 
 class RecordKind(str, Enum):
@@ -80,22 +80,6 @@ class StoredRecord:
     def texts(self) -> dict[str, str]:
         """Each field's value as a form shows it (what the import would read back as the same value)."""
         return {f.name: cell_text(f, self.values.get(f.name)) for f in self.kind.spec.fields}
-
-
-def cell_text(f: Field, value: Any) -> str:
-    """A stored value as the text of a form field or file cell (empty for no value)."""
-    if value is None:
-        return ""
-    if f.kind == "bool":
-        return "1" if value else "0"
-    if f.kind == "multi":
-        return MULTI_SEPARATOR.join(value)
-    if f.kind == "datetime":
-        return value.isoformat() + "Z"
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    text = repr(value) if isinstance(value, float) else str(value)
-    return text[:-2] if text.endswith(".0") else text
 
 
 def parse_form(kind: RecordKind, cells: Mapping[str, str]) -> dict[str, Any]:

@@ -53,12 +53,17 @@ class ResearchTimeline:
         return {"research_id": self.research_id, "entries": [e.to_dict() for e in self.entries]}
 
 
-def _pseudonyms(rows: list[PatientRow], seed: int | None) -> dict[PatientKey, Pseudonym]:
+def held_seed(seed: int | None) -> int:
+    """The server's research seed; refused (HTTP 503) when the server was started without one."""
     if seed is None:
         raise NoResearchSeed(SEED_OPTION, None, "a research seed given to the server (`openidds web serve "
                              f"{SEED_OPTION} N`, the --seed of `openidds registry export research`): ask the "
                              "clinic's data manager")
-    return research_keys(((p.site, p.patient_id) for p in rows), seed)
+    return seed
+
+
+def _pseudonyms(rows: list[PatientRow], seed: int | None) -> dict[PatientKey, Pseudonym]:
+    return research_keys(((p.site, p.patient_id) for p in rows), held_seed(seed))
 
 
 def _shifted(day: dt.date | None, shift: dt.timedelta) -> dt.date | None:

@@ -4,10 +4,10 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from openidds.web.routes import data_entry, imports, patients, research, session, today, users
+from openidds.web.routes import data_entry, exports, imports, patients, research, session, today, users
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, data_entry.router,
-                                 research.router, imports.router)
+                                 research.router, imports.router, exports.router)
 
 
 def all_routes() -> list[APIRoute]:
