@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from openidds.clinic import analysis_dataset
+from openidds.outcomes.report import study_report
 from openidds.web import Role
 from openidds.web.routes import all_routes
 
@@ -14,6 +17,7 @@ from .conftest import log_in_as, password, user_name
 CLINICAL = {Role.PHYSICIAN, Role.NURSE, Role.DATA_MANAGER}
 EVERYONE = set(Role)
 BEDSIDE = {Role.PHYSICIAN, Role.NURSE}
+REPORTERS = {Role.PHYSICIAN, Role.DATA_MANAGER, Role.RESEARCHER}
 ROUTES = {
     "/today": CLINICAL, "/today/sections": CLINICAL, "/api/today": CLINICAL,
     "/patients": CLINICAL, "/api/patients": CLINICAL,
@@ -22,7 +26,8 @@ ROUTES = {
     "/patients/CJFH/P001/records/visits/new": BEDSIDE, "/patients/CJFH/P001/records/visits/1": BEDSIDE,
     "/research/patients": {Role.RESEARCHER}, "/api/research/patients": {Role.RESEARCHER},
     "/research/patients/R000001": {Role.RESEARCHER}, "/api/research/patients/R000001": {Role.RESEARCHER},
-    "/import": {Role.DATA_MANAGER}, "/exports": {Role.DATA_MANAGER, Role.RESEARCHER},
+    "/import": {Role.DATA_MANAGER}, "/report": REPORTERS, "/report/SHA/report.html": REPORTERS,
+    "/report/SHA/report.pdf": REPORTERS, "/exports": {Role.DATA_MANAGER, Role.RESEARCHER},
     "/exports/analysis": {Role.DATA_MANAGER}, "/exports/research": {Role.DATA_MANAGER, Role.RESEARCHER},
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
@@ -34,7 +39,7 @@ def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
     served = {route.path for route in all_routes() if "GET" in route.methods and route.path not in {"/", "/login"}}
     patterns = (("CJFH/P001", "{site}/{patient_id}"), ("visits/1", "{kind}/{record_id}"), ("visits/new", "{kind}/new"),
                 ("R000001", "{research_id}"), ("exports/analysis", "exports/{kind}"),
-                ("exports/research", "exports/{kind}"))
+                ("exports/research", "exports/{kind}"), ("SHA", "{dataset_sha256}"))
     paths = set()
     for path in ROUTES:
         for given, pattern in patterns:
@@ -43,11 +48,12 @@ def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
     assert served == paths
 
 
-def test_every_route_by_every_role(client: TestClient) -> None:
+def test_every_route_by_every_role(client: TestClient, clinic: Engine) -> None:
+    report = study_report(analysis_dataset(clinic), figures=False).dataset_sha256  # the report of the registry
     for role in Role:
         log_in_as(client, role)
         for path, allowed in ROUTES.items():
-            response = client.get(path, follow_redirects=False)
+            response = client.get(path.replace("SHA", report), follow_redirects=False)
             expected = 200 if role in allowed else 403
             assert response.status_code == expected, (role, path, response.text[:300])
             if expected == 403 and path.startswith("/api/"):

@@ -4,10 +4,10 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from openidds.web.routes import data_entry, exports, imports, patients, research, session, today, users
+from openidds.web.routes import data_entry, exports, imports, patients, reports, research, session, today, users
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, data_entry.router,
-                                 research.router, imports.router, exports.router)
+                                 research.router, imports.router, exports.router, reports.router)
 
 
 def all_routes() -> list[APIRoute]:
