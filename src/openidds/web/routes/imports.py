@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, Response, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 
 from openidds.errors import OpenIDDSError
+from openidds.web.accounts import SessionUser
 from openidds.web.context import User, Web, Writer
 from openidds.web.imports import ImportOutcome, Upload, UploadFormat, import_uploads
 from openidds.web.roles import Permission, require
 
 router = APIRouter()
+
+
+def _importer(user: Writer) -> SessionUser:
+    """The CSRF-checked user of an import, refused (403) before the upload is read unless they may import."""
+    require(user.role, Permission.IMPORT_RECORDS)
+    return user
+
+
+Importer = Annotated[SessionUser, Depends(_importer)]
 Files = Annotated[list[UploadFile], File(description="CSV files, each named after its kind (visits.csv, ...)")]
 OneFile = Annotated[UploadFile | None, File(description="REDCap: the data dictionary or the records export")]
 
@@ -36,10 +46,9 @@ def import_page(request: Request, web: Web, user: User) -> Response:
 
 
 @router.post("/import", response_class=HTMLResponse, include_in_schema=False)
-async def import_upload(request: Request, web: Web, user: Writer, fmt: Annotated[UploadFormat, Form(alias="format")],
+async def import_upload(request: Request, web: Web, user: Importer, fmt: Annotated[UploadFormat, Form(alias="format")],
                         files: Files = [], dictionary: OneFile = None, records: OneFile = None,  # noqa: B006
                         encoding: Annotated[str | None, Form()] = None) -> Response:
-    require(user.role, Permission.IMPORT_RECORDS)
     try:
         outcome = await _run(web, user, fmt, files, dictionary, records, encoding)
     except OpenIDDSError as exc:
@@ -50,12 +59,11 @@ async def import_upload(request: Request, web: Web, user: Writer, fmt: Annotated
 
 @router.post("/api/import", tags=["import"],
              responses={422: {"description": "refused: `findings` row by row (nothing written), or the request"}})
-async def api_import(web: Web, user: Writer, fmt: Annotated[UploadFormat, Form(alias="format")],
+async def api_import(web: Web, user: Importer, fmt: Annotated[UploadFormat, Form(alias="format")],
                      files: Files = [], dictionary: OneFile = None, records: OneFile = None,  # noqa: B006
                      encoding: Annotated[str | None, Form()] = None) -> Any:
     """Import CSV files (``files``, each named after its kind) or a REDCap export (``dictionary`` and
     ``records``): all or nothing, checked row by row, as ``openidds registry import`` (data managers)."""
-    require(user.role, Permission.IMPORT_RECORDS)
     try:
         outcome = await _run(web, user, fmt, files, dictionary, records, encoding)
     except OpenIDDSError as exc:
