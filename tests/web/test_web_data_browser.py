@@ -36,12 +36,13 @@ def test_two_users_edit_the_same_visit_and_the_second_gets_409(served: str, shot
                 page.get_by_role("link", name="Enter visits, complications or exit").click()
                 page.get_by_role("link", name="visit CJFH/P001 2022-10-01 follow_up").click()
                 page.wait_for_load_state()
-            nurse.screenshot(path=shots / "10-visit-form.png", full_page=True)
+            nurse.screenshot(path=shots / "09-visit-form.png", full_page=True)
 
             physician.get_by_label("Pain NRS (0-10)").fill("4")
             physician.get_by_role("button", name="Save").click()
             physician.wait_for_url(served + "/patients/CJFH/P001/records")
             assert "version 2" in physician.locator("#visits").inner_text()
+            physician.screenshot(path=shots / "10-records-after-save.png", full_page=True)
 
             nurse.get_by_label("Pain NRS (0-10)").fill("2")
             nurse.get_by_role("button", name="Save").click()

@@ -36,14 +36,16 @@ def audit_entries(engine: Engine) -> list[AuditEntry]:
 
 
 def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(client: TestClient) -> None:
-    posts = [r.path for r in all_routes() if "POST" in r.methods and r.path != "/login"]
-    assert posts == ["/logout"]
+    values = {"site": "CJFH", "patient_id": "P001", "kind": "visits", "record_id": "1"}
+    writes = [(method, r.path.format(**values)) for r in all_routes() if r.path != "/login"
+              for method in sorted(r.methods & {"POST", "PUT", "DELETE"})]
+    assert ("POST", "/logout") in writes and ("PUT", "/api/patients/CJFH/P001/records/visits/1") in writes
     token = log_in_as(client, Role.NURSE)
-    for path in posts:
+    for method, path in writes:
         for data in ({}, {"csrf_token": "forged"}, {"csrf_token": token[:-1]}):
-            response = client.post(path, data=data, follow_redirects=False)
+            response = client.request(method, path, data=data, follow_redirects=False)
             assert response.status_code == 403 and "CSRF token" in response.text, (path, data)
-        wrong_header = client.post(path, headers={"X-CSRF-Token": "forged"}, follow_redirects=False)
+        wrong_header = client.request(method, path, headers={"X-CSRF-Token": "forged"}, follow_redirects=False)
         assert wrong_header.status_code == 403
     assert client.get("/api/me").status_code == 200  # nothing was done: still logged in
 
