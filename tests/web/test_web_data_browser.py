@@ -86,16 +86,23 @@ def test_import_exports_and_report_pages(served: str, shots: Path) -> None:  # n
             researcher = _page(browser, problems)
             _log_in(researcher, served, Role.RESEARCHER)
             researcher.get_by_role("link", name="Report").click()
+            researcher.wait_for_load_state()
+            building = researcher.locator("#building")
+            assert building.is_hidden()
+            building.evaluate("el => el.classList.add('htmx-request')")  # as htmx marks it during the request
+            assert building.is_visible()
+            researcher.screenshot(path=shots / "15-report-building.png")
+            building.evaluate("el => el.classList.remove('htmx-request')")
             researcher.get_by_role("button", name="Build the report").click()
             researcher.locator("#built").wait_for(timeout=120_000)
             assert researcher.locator("#building").is_hidden()
-            researcher.screenshot(path=shots / "15-report-built.png", full_page=True)
+            researcher.screenshot(path=shots / "16-report-built.png", full_page=True)
             with researcher.expect_popup() as popup:
                 researcher.get_by_role("link", name="View the report").click()
             report = popup.value
             report.wait_for_load_state()
             assert report.locator("h1").count() == 1 and report.locator("figure img").count() >= 1
-            report.screenshot(path=shots / "16-report-view.png")
+            report.screenshot(path=shots / "17-report-view.png")
             with researcher.expect_download() as download:
                 researcher.get_by_role("link", name="Download the PDF").click()
             saved = shots / "report.pdf"
