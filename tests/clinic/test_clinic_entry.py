@@ -45,6 +45,15 @@ def test_values_are_refused_field_by_field_with_the_import_message(clinic: Engin
     assert _written(clinic) == before
 
 
+def test_a_name_that_is_no_field_is_refused_not_dropped(clinic: Engine) -> None:
+    before = _written(clinic)
+    with pytest.raises(EntryRefused) as refused:
+        save_record(clinic, RecordKind.VISIT, "CJFH", "P001", {"visit_date": "2023-07-01", "visit_type": "telephone",
+                                                               "pain_score": "3"}, "nina", "test")
+    assert refused.value.errors == {} and refused.value.others[0].startswith("pain_score: not a field of visits")
+    assert _written(clinic) == before
+
+
 def test_the_import_rules_refuse_and_name_the_field(clinic: Engine) -> None:
     before = _written(clinic)
     with pytest.raises(EntryRefused) as refused:

@@ -84,9 +84,13 @@ class StoredRecord:
 
 def parse_form(kind: RecordKind, cells: Mapping[str, str]) -> dict[str, Any]:
     """The typed values of a form's fields (a field left out or empty is no value); refused with
-    :class:`EntryRefused` naming every field whose text the import would refuse, or that is required and empty."""
+    :class:`EntryRefused` naming every field whose text the import would refuse, or that is required and empty,
+    and every name that is not a field of the kind."""
     out: dict[str, Any] = {}
     errors: dict[str, str] = {}
+    known = kind.spec.columns
+    unknown = [f"{name}: not a field of {kind.value} (the fields are {', '.join(known)})"
+               for name in cells if name not in known]
     for f in kind.spec.fields:
         try:
             out[f.name] = parse_cell(f, cells.get(f.name))
@@ -95,8 +99,8 @@ def parse_form(kind: RecordKind, cells: Mapping[str, str]) -> dict[str, Any]:
             continue
         if out[f.name] is None and f.required:
             errors[f.name] = f"{f.name} is required"
-    if errors:
-        raise EntryRefused(kind, errors, [])
+    if errors or unknown:
+        raise EntryRefused(kind, errors, unknown)
     return out
 
 
