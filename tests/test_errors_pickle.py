@@ -1,5 +1,6 @@
 """Every error class of the package survives pickling (a worker process's refusal reaches the parent)."""
 
+import datetime as dt
 import importlib
 import inspect
 import pickle
@@ -8,6 +9,7 @@ import pkgutil
 import pytest
 
 import openidds
+from openidds.clinic.entry import EntryRefused, RecordKind, StaleRecord
 from openidds.clinic.errors import ImportRejected, RuleViolation
 from openidds.clinic.findings import Finding
 from openidds.drugs.errors import InputFileError
@@ -32,6 +34,10 @@ FINDING = Finding("visit_after_implant", "visit VIRTUAL-01/S00001 2024-03-01", "
 SPECIAL = {ImportRejected: lambda: ImportRejected("visits.csv", [FINDING]),
            RuleViolation: lambda: RuleViolation([FINDING, FINDING]),
            DataError: lambda: DataError("nrs_baseline", [3, 7], [11, -1], "a score from 0 to 10"),
+           EntryRefused: lambda: EntryRefused(RecordKind.VISIT, {"nrs": "nrs=11: expected a value from 0 to 10"},
+                                              ["exit CJFH/P001: exit_date=2022-01-01 is before the first implant"]),
+           StaleRecord: lambda: StaleRecord("visit CJFH/P001 2022-10-01 follow_up", 1, 2, "nina",
+                                            dt.datetime(2023, 7, 10, 9, 30)),
            InputFileError: lambda: InputFileError("library", "drugs.toml", (OpenIDDSError("drug", "x", "a name"),))}
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from argon2 import PasswordHasher
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, insert, select
 
@@ -25,10 +26,20 @@ GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
 TODAY = dt.date(2023, 7, 10)
 """The clinic day of the tests: CJFH/P003's refill (due 2023-07-01) is overdue, its 18-month follow-up due."""
 NOW = dt.datetime(2023, 7, 10, 9, 0)
+RESEARCH_SEED = 6
+"""The research export's seed the test app holds (researchers see its research IDs and date shifts): its shifts of
+the three test patients are all over 70 days, so no shifted date falls on another real date of the same patient
+by chance."""
 
 
 EXAMPLE_PATH_VALUES = {"site": "CJFH", "patient_id": "P001"}
 """A value for a route's path parameter of these names: a patient of the test clinic."""
+
+
+def url_of(route: APIRoute, **values: str) -> str:
+    """The route's path with ``values`` for its parameters, else :data:`EXAMPLE_PATH_VALUES`, else "1"."""
+    given = {**EXAMPLE_PATH_VALUES, **values}
+    return route.path_format.format(**{name: given.get(name, "1") for name in route.param_convertors})
 
 
 def password(role: Role) -> str:
@@ -80,7 +91,7 @@ def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
 
 @pytest.fixture
 def client(clinic: Engine) -> Iterator[TestClient]:
-    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW)) as test_client:
+    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as test_client:
         yield test_client
 
 

@@ -19,7 +19,7 @@ from sqlalchemy import Engine
 from openidds.web import Role
 from openidds.web.app import create_app
 
-from .conftest import TODAY, password, user_name
+from .conftest import RESEARCH_SEED, TODAY, password, user_name
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -34,8 +34,8 @@ def _free_port() -> int:
 def served(clinic: Engine) -> Iterator[str]:
     """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, research_seed=RESEARCH_SEED),
+                                           host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -102,14 +102,15 @@ def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
             page.wait_for_url(served + "/login")
 
             _log_in(page, served, Role.RESEARCHER)
-            assert page.url == served + "/patients"
+            assert page.url == served + "/research/patients"
             assert page.get_by_role("link", name="Today").count() == 0
+            assert "CJFH" not in page.content()
             page.screenshot(path=shots / "3-researcher-patients.png", full_page=True)
-            page.get_by_role("link", name="CJFH/P001").click()
+            page.get_by_role("link", name="R000001").click()
             page.wait_for_load_state()
             text = page.locator("body").inner_text()
-            assert "De-identified view" in text and "refill" in text
-            for identifier in ("Wang", "MRN001", "NGP100001", "1960-04-02"):
+            assert "De-identified view" in text and "implant" in text
+            for identifier in ("Wang", "Zhang", "MRN001", "MRN002", "NGP100001", "1960-04-02", "CJFH"):
                 assert identifier not in page.content()
             page.screenshot(path=shots / "4-researcher-patient.png", full_page=True)
             page.goto(served + "/today")

@@ -1,8 +1,8 @@
-"""Every route of the app (``all_routes()``, GET and POST) tried by every role, on SQLite and PostgreSQL. Who may
+"""Every route of the app (``all_routes()``, every method) tried by every role, on SQLite and PostgreSQL. Who may
 reach a route is read from the permission the route declares (``needs(Permission.X)``), so a new route is
 covered without editing this file: a role without the permission gets 403 with the refusal object (field
 ``role``), a role with it anything but 403 (and never a 5xx); without a session the API answers 401 and a page
-sends the browser to the log-in page; a POST without the session's CSRF token is refused with 403."""
+sends the browser to the log-in page; a write (POST, PUT) without the session's CSRF token is refused with 403."""
 
 from __future__ import annotations
 
@@ -11,24 +11,20 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from openidds.web import Role
-from openidds.web.context import checks_csrf, needs_session, permissions_of
+from openidds.web.context import checks_csrf, needs_session, permissions_of, reads_form_token
 from openidds.web.roles import may
 from openidds.web.routes import all_routes
 
-from .conftest import EXAMPLE_PATH_VALUES, log_in_as, password, user_name
+from .conftest import log_in_as, password, url_of, user_name
 
 ROUTES = [(route, method) for route in all_routes() for method in sorted(route.methods)]
-
-
-def url_of(route: APIRoute) -> str:
-    """The route's path with an example value for each parameter (any other gets "1": the role is checked before
-    the record is looked up, so an unknown record answers 404 or 422, never 403)."""
-    return route.path_format.format(**{name: EXAMPLE_PATH_VALUES.get(name, "1") for name in route.param_convertors})
+WRITES = {"POST", "PUT", "DELETE"}
 
 
 def call(client: TestClient, route: APIRoute, method: str, csrf: str | None) -> httpx.Response:
     headers = {} if csrf is None else {"X-CSRF-Token": csrf}
-    return client.request(method, url_of(route), headers=headers, follow_redirects=False)
+    return client.request(method, url_of(route), headers=headers, follow_redirects=False)  # other parameters
+    # get "1": the role is checked before the record is looked up, so an unknown record answers 404 or 422
 
 
 def is_api(route: APIRoute) -> bool:
@@ -58,7 +54,7 @@ def test_the_routes_declare_who_may_reach_them() -> None:
     public = {(route.path, method) for route, method in ROUTES if not needs_session(route)}
     assert public == {("/login", "GET"), ("/login", "POST"), ("/calendar/feed/{token}.ics", "GET")}  # the feed's
     # secret address is its key
-    assert all(checks_csrf(route) for route, method in ROUTES if method == "POST" and route.path != "/login")
+    assert all(checks_csrf(route) for route, method in ROUTES if method in WRITES and route.path != "/login")
     open_to_every_role = {route.path for route, _ in ROUTES if needs_session(route) and not permissions_of(route)}
     assert open_to_every_role == {"/", "/me", "/api/me", "/logout"}, "declare needs(Permission.X) on a new route"
     declared = {route.path: permissions_of(route) for route, _ in ROUTES}
@@ -74,7 +70,7 @@ def test_every_route_by_every_role(client: TestClient) -> None:
         for route, method in ROUTES:
             if not needs_session(route):
                 continue
-            response = call(client, route, method, csrf if method == "POST" else None)
+            response = call(client, route, method, csrf if method in WRITES else None)
             where = f"{role.value} {method} {route.path}"
             if response.status_code >= 500:
                 wrong.append(f"{where}: {response.status_code} {response.text[:200]}")
@@ -103,17 +99,22 @@ def test_without_a_session_the_api_answers_401_and_pages_go_to_log_in(client: Te
     assert not wrong, "\n".join(wrong)
 
 
-def test_every_post_without_the_csrf_token_is_refused(client: TestClient) -> None:
-    posts = [route for route, method in ROUTES if method == "POST" and checks_csrf(route)]
-    assert posts
+def test_every_write_without_the_csrf_token_is_refused(client: TestClient) -> None:
+    writes = [(route, method) for route, method in ROUTES if method in WRITES and checks_csrf(route)]
+    assert {method for _, method in writes} == {"POST", "PUT"}
     wrong: list[str] = []
-    for route in posts:
+    for route, method in writes:
         role = next(iter(sorted(allowed_roles(route))))
         log_in_as(client, role)
         for token in (None, "not-this-sessions-token"):
-            response = call(client, route, "POST", token)
+            response = call(client, route, method, token)
             why = refused_by(response, route, "csrf_token", None if token is None else "<not this session's>")
-            wrong += [f"POST {route.path} with token {token!r}: {why}"] if why else []
+            wrong += [f"{method} {route.path} with token {token!r}: {why}"] if why else []
+        if reads_form_token(route):
+            in_form = client.request(method, url_of(route), data={"csrf_token": "not-this-sessions-token"},
+                                     follow_redirects=False)
+            why = refused_by(in_form, route, "csrf_token", "<not this session's>")
+            wrong += [f"{method} {route.path} with the form field's token: {why}"] if why else []
     assert not wrong, "\n".join(wrong)
 
 

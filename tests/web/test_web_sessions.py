@@ -4,7 +4,6 @@ PostgreSQL."""
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -25,7 +24,6 @@ from openidds.web.accounts import (
     users,
     users_table,
 )
-from openidds.web.routes import all_routes
 
 from .conftest import NOW, form_token, log_in_as, password, user_name
 from .conftest import log_in as post_log_in
@@ -34,20 +32,6 @@ from .conftest import log_in as post_log_in
 def audit_entries(engine: Engine) -> list[AuditEntry]:
     with Session(engine) as session:
         return list(session.scalars(select(AuditEntry).order_by(AuditEntry.id)))
-
-
-def test_every_post_route_refuses_a_missing_or_wrong_csrf_token(client: TestClient) -> None:
-    posts = [re.sub(r"\{\w+\}", "1", r.path) for r in all_routes() if "POST" in r.methods and r.path != "/login"]
-    assert "/logout" in posts and "/alarms/1/acknowledge" in posts
-    assert "/patients/1/1/program/proposals/1/confirm" in posts
-    token = log_in_as(client, Role.NURSE)
-    for path in (p.format(site="CJFH", patient_id="P001", proposal_id=1) for p in posts):
-        for data in ({}, {"csrf_token": "forged"}, {"csrf_token": token[:-1]}):
-            response = client.post(path, data=data, follow_redirects=False)
-            assert response.status_code == 403 and "CSRF token" in response.text, (path, data)
-        wrong_header = client.post(path, headers={"X-CSRF-Token": "forged"}, follow_redirects=False)
-        assert wrong_header.status_code == 403
-    assert client.get("/api/me").status_code == 200  # nothing was done: still logged in
 
 
 def test_log_in_form_refuses_a_token_not_from_this_browser(client: TestClient) -> None:

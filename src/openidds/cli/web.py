@@ -107,6 +107,10 @@ def serve(
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker processes (several need PostgreSQL to "
                                                                "write concurrently).")] = 1,
+    research_seed: Annotated[int | None, typer.Option(
+        "--research-seed", envvar="OPENIDDS_RESEARCH_SEED",
+        help="Seed of the research IDs and date shifts researchers see (the --seed of `openidds registry export "
+             "research`; keep it secret). Without it, the researcher's pages are refused.")] = None,
 ) -> None:
     """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
     `openidds web user add`)."""
@@ -131,4 +135,4 @@ def serve(
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
                     f"{(day or _utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
-    run(engine.url.render_as_string(hide_password=False), host, port, workers, day)
+    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed)

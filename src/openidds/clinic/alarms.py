@@ -257,13 +257,14 @@ def _act(engine: Engine, alarm_id: int, seen_version: int, by: str, at: dt.datet
         if row is None:
             raise UnknownRecord("alarm", alarm_id, "the id of an alarm on the alarm board")
         if row.version != seen_version:
+            by = audit.last_change_text(session, _TABLE, alarm_id)
             raise AlarmChanged("alarm", f"{alarm_id} version {seen_version}",
-                               f"the alarm as you saw it, but {audit.last_change(session, _TABLE, alarm_id)} changed "
+                               f"the alarm as you saw it, but {by} changed "
                                f"it since (now {row.state}); reload the alarm board and {action} again if still needed")
         if AlarmState(row.state) not in allowed:
             raise AlarmChanged("alarm", f"{alarm_id} ({row.state})",
                                f"an alarm that is {' or '.join(s.value for s in allowed)} to {action} (last changed "
-                               f"by {audit.last_change(session, _TABLE, alarm_id)})")
+                               f"by {audit.last_change_text(session, _TABLE, alarm_id)})")
         change(row)
 
 

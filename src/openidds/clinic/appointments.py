@@ -129,7 +129,7 @@ def _changing(session: Session, appointment_id: int, seen_version: int, action: 
     table = models.RefillAppointment.__tablename__
     if row.version != seen_version:
         raise AppointmentChanged("appointment", f"{appointment_id} version {seen_version}",
-                                 f"the appointment as you saw it, but {audit.last_change(session, table, row.id)} "
+                                 f"the appointment as you saw it, but {audit.last_change_text(session, table, row.id)} "
                                  f"changed it since; reload the calendar and {action} again if still needed")
     if row.cancelled_at is not None:
         raise AppointmentChanged("appointment", f"{appointment_id} (cancelled)",

@@ -108,15 +108,6 @@ def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, colu
     audit_chain.seal(conn, len(columns["id"]))
 
 
-def last_change(session: Session, table: str, record_id: int) -> str:
-    """Who last changed a record and when (``"nobody"`` for a record without audit entries), for a refusal
-    that tells a user their view is stale."""
-    entry = session.execute(select(AuditEntry.user_name, AuditEntry.at)
-                            .where(AuditEntry.table_name == table, AuditEntry.record_id == record_id)
-                            .order_by(AuditEntry.id.desc()).limit(1)).first()
-    return "nobody" if entry is None else f"{entry.user_name} at {entry.at.isoformat(sep=' ', timespec='minutes')} UTC"
-
-
 def _columns(obj: Any) -> dict[str, Any]:
     mapper = inspect(obj).mapper
     return {c.key: getattr(obj, c.key) for c in mapper.column_attrs}
@@ -170,3 +161,19 @@ def install(session_class: type[Session]) -> None:
     audit_chain.install(session_class)
     if not event.contains(session_class, "after_flush", _after_flush):
         event.listen(session_class, "after_flush", _after_flush)
+
+
+def last_change(session: Session, table: str, record_id: int) -> tuple[str, dt.datetime] | None:
+    """Who made the latest audited change to record ``record_id`` of ``table``, and when (naive UTC); ``None``
+    for a record the trail does not know."""
+    row = session.execute(select(AuditEntry.user_name, AuditEntry.at)
+                          .where(AuditEntry.table_name == table, AuditEntry.record_id == record_id)
+                          .order_by(AuditEntry.id.desc()).limit(1)).first()
+    return None if row is None else (row.user_name, row.at)
+
+
+def last_change_text(session: Session, table: str, record_id: int) -> str:
+    """:func:`last_change` as a refusal tells a user their view is stale: "NAME at YYYY-MM-DD HH:MM UTC"
+    ("nobody" for a record without audit entries)."""
+    change = last_change(session, table, record_id)
+    return "nobody" if change is None else f"{change[0]} at {change[1].isoformat(sep=' ', timespec='minutes')} UTC"

@@ -7,11 +7,15 @@ import io
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from openidds.clinic import bulk
+from sqlalchemy import Engine
+
+from openidds.clinic import bulk, store
+from openidds.clinic.database import sessions
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
 from openidds.clinic.importer import Batch, header_findings, parse_table
+from openidds.clinic.values import cell_text
 from openidds.formula_cells import neutralised_row
 from openidds.text_files import read_text
 
@@ -79,6 +83,33 @@ def read_paths(paths: Iterable[Path], kind: str | None = None, encoding: str | N
                 continue
             batch.extend(read_csv(path, SPECS[name], encoding))
     return batch
+
+
+def write_records(engine: Engine, directory: Path) -> list[Path]:
+    """Every record of the registry as the CSV files the import reads (one per kind with records, named after it,
+    rows by patient), each value written as the import reads it back; a pump record names its implant's serial.
+    Text a spreadsheet would run as a formula is neutralised (:mod:`openidds.formula_cells`)."""
+    with sessions(engine)() as session:
+        snapshot = store.load(session)
+    serials = {(r.patient, r.get("implant_date")): r.get("serial_number") for r in snapshot.records
+               if r.spec.name == "implants"}
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for spec in SPECS.values():
+        records = sorted((r for r in snapshot.records if r.spec is spec),
+                         key=lambda r: (r.patient, [cell_text(spec.field(k), r.get(k)) for k in spec.key]))
+        if not records:
+            continue
+        path = directory / f"{spec.name}.csv"
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(neutralised_row([*reference_columns(spec), *spec.columns]))
+            for r in records:
+                pump = [serials.get((r.patient, r.implant_date)) or ""] if spec.parent == "implant" else []
+                cells = [cell_text(f, r.get(f.name)) for f in spec.fields]
+                writer.writerow(neutralised_row([*r.patient, *pump, *cells]))
+        out.append(path)
+    return out
 
 
 def write_template(directory: Path) -> list[Path]:

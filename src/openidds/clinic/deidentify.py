@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import random
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from openidds.clinic import store
 from openidds.clinic.analysis import age_on
 from openidds.clinic.database import sessions
 from openidds.clinic.fields import SPECS
+from openidds.clinic.record import PatientKey
 from openidds.formula_cells import neutralised_frame
 
 AGE_TOP = 90
@@ -45,19 +48,37 @@ def age_group(age: int | None) -> str | None:
     return f"{AGE_TOP}+" if age >= AGE_TOP else str(age)
 
 
+@dataclass(frozen=True)
+class Pseudonym:
+    """A patient's random research ID and the shift of all their dates in the research export."""
+
+    research_id: str
+    shift: dt.timedelta
+
+
+def research_keys(patients: Iterable[PatientKey], seed: int, max_shift_days: int = 180) -> dict[PatientKey, Pseudonym]:
+    """The research export's pseudonym of each patient (site, patient_id): research IDs ``R000001``... in a
+    random order drawn from ``seed`` over the patients sorted by key, and a date shift drawn per patient from
+    the seed and the key. The same seed and the same patients give the same pseudonyms."""
+    keys = sorted(set(patients))
+    order = random.Random(seed).sample(range(len(keys)), len(keys))
+    out = {}
+    for key, n in zip(keys, order, strict=True):
+        salt = hashlib.sha256(f"{seed}:{key[0]}:{key[1]}".encode()).digest()
+        shift = dt.timedelta(days=int.from_bytes(salt[:4], "big") % (2 * max_shift_days + 1) - max_shift_days)
+        out[key] = Pseudonym(f"R{n + 1:06d}", shift)
+    return out
+
+
 def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
     """One de-identified table per kind of record, keyed by ``research_id``."""
     with sessions(engine)() as session:
         snapshot = store.load(session)
     by_patient = snapshot.by_patient()
-    rng = random.Random(seed)
-    keys = sorted(p for p, records in by_patient.items() if any(r.spec.name == "patients" for r in records))
-    order = rng.sample(range(len(keys)), len(keys))
+    keys = [p for p, records in by_patient.items() if any(r.spec.name == "patients" for r in records)]
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
-    for key, n in zip(keys, order, strict=True):
-        salt = hashlib.sha256(f"{seed}:{key[0]}:{key[1]}".encode()).digest()
-        shift = dt.timedelta(days=int.from_bytes(salt[:4], "big") % (2 * max_shift_days + 1) - max_shift_days)
-        research_id = f"R{n + 1:06d}"
+    for key, pseudonym in research_keys(keys, seed, max_shift_days).items():
+        research_id, shift = pseudonym.research_id, pseudonym.shift
         records = by_patient[key]
         first_implant = min((r.get("implant_date") for r in records if r.spec.name == "implants"), default=None)
         for record in records:

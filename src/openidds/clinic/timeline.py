@@ -67,7 +67,7 @@ def _g(value: float | None, unit: str) -> str:
     return "?" if value is None else f"{value:g} {unit}"
 
 
-def _refill(refill: models.Refill, reservoir_ml: float | None) -> Entry:
+def _refill(refill: models.Refill, reservoir_ml: float | None, shift: dt.timedelta) -> Entry:
     text = f"{_g(refill.volume_added_ml, 'mL')} of {refill.drug or 'drug not recorded'}"
     if refill.concentration_mg_per_ml is not None:
         text += f" {refill.concentration_mg_per_ml:g} mg/mL"
@@ -79,11 +79,11 @@ def _refill(refill: models.Refill, reservoir_ml: float | None) -> Entry:
         text += f"; withdrawn {w:g} mL vs expected {e:g} mL: discrepancy {w - e:+g} mL"
         text += f" (over the {limit:g} mL limit: investigate)" if flagged else ""
     if refill.next_refill_due is not None:
-        text += f"; next refill due {refill.next_refill_due.isoformat()}"
-    return Entry(refill.refilled_at.date(), EntryKind.REFILL, text, flagged)
+        text += f"; next refill due {(refill.next_refill_due + shift).isoformat()}"
+    return Entry(refill.refilled_at.date() + shift, EntryKind.REFILL, text, flagged)
 
 
-def _visit(visit: models.Visit) -> Entry:
+def _visit(visit: models.Visit, shift: dt.timedelta) -> Entry:
     parts = [visit.visit_type.replace("_", "-")]
     if visit.nrs is not None:
         parts.append(f"NRS {visit.nrs}")
@@ -91,12 +91,13 @@ def _visit(visit: models.Visit) -> Entry:
         parts.append(f"EQ-5D index {visit.eq5d_index:g}")
     if visit.ome_mg_per_day is not None:
         parts.append(f"systemic OME {visit.ome_mg_per_day:g} mg/day")
-    return Entry(visit.visit_date, EntryKind.VISIT, ", ".join(parts))
+    return Entry(visit.visit_date + shift, EntryKind.VISIT, ", ".join(parts))
 
 
-def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bool) -> Timeline:
-    """The timeline of patient ``site``/``patient_id``; ``identifiers``: include their direct identifiers.
-    An unknown patient is refused."""
+def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bool,
+                     shift: dt.timedelta = dt.timedelta(0)) -> Timeline:
+    """The timeline of patient ``site``/``patient_id``; ``identifiers``: include their direct identifiers;
+    ``shift``: moves every date shown (the research export's date shift). An unknown patient is refused."""
     m = models
     with sessions(engine)() as session:
         patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
@@ -119,32 +120,35 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
         complications = session.scalars(select(m.Complication).where(m.Complication.patient_id == pid)).all()
         exits = session.scalars(select(m.Exit).where(m.Exit.patient_id == pid)).all()
     reservoir = {i.id: i.reservoir_ml for i in implants}
-    entries = [Entry(t.trial_date, EntryKind.SCREENING_TRIAL, f"{t.drug or 'drug not recorded'} "
+    entries = [Entry(t.trial_date + shift, EntryKind.SCREENING_TRIAL, f"{t.drug or 'drug not recorded'} "
                      f"{_g(t.dose_mg, 'mg')} {t.route or ''}: {t.response or 'response not recorded'}")
                for t in trials if t.trial_date is not None]
     for i in implants:
         model = i.device_model or "model not recorded"
-        entries.append(Entry(i.implant_date, EntryKind.IMPLANT, f"{i.kind} implant, {model}, "
+        entries.append(Entry(i.implant_date + shift, EntryKind.IMPLANT, f"{i.kind} implant, {model}, "
                              f"{_g(i.reservoir_ml, 'mL')} reservoir, catheter tip {i.catheter_tip_level or '?'}"))
         if i.explant_date is not None:
-            entries.append(Entry(i.explant_date, EntryKind.EXPLANT,
+            entries.append(Entry(i.explant_date + shift, EntryKind.EXPLANT,
                                  f"explant: {i.explant_reason or 'reason not recorded'}", True))
-    entries += [Entry(p.started_at.date(), EntryKind.PROGRAM, f"{p.drug} {p.concentration_mg_per_ml:g} mg/mL at "
-                      f"{p.daily_dose_mg_per_day:g} mg/day" + (f", {p.mode}" if p.mode else ""))
+    entries += [Entry(p.started_at.date() + shift, EntryKind.PROGRAM,
+                      f"{p.drug} {p.concentration_mg_per_ml:g} mg/mL at {p.daily_dose_mg_per_day:g} mg/day"
+                      + (f", {p.mode}" if p.mode else ""))
                 for p in programs]
-    entries += [_refill(r, reservoir[r.implant_id]) for r in refills]
-    entries += [Entry(a.at.date(), EntryKind.ALARM, f"{a.kind} {a.code} ({a.severity or 'severity not recorded'})"
-                      + (f", resolved {a.resolved_at.date().isoformat()}" if a.resolved_at else ", open"),
+    entries += [_refill(r, reservoir[r.implant_id], shift) for r in refills]
+    entries += [Entry(a.at.date() + shift, EntryKind.ALARM,
+                      f"{a.kind} {a.code} ({a.severity or 'severity not recorded'})"
+                      + (f", resolved {(a.resolved_at.date() + shift).isoformat()}" if a.resolved_at else ", open"),
                       a.severity == "critical" and a.resolved_at is None) for a in alarms]
-    entries += [Entry(ev.at.date(), EntryKind.ALARM,
+    entries += [Entry(ev.at.date() + shift, EntryKind.ALARM,
                       f"pump log: {ev.data.get('alarm')} ({ev.data.get('severity')})" if ev.kind == EventKind.ALARM
                       else f"pump log: {ev.data.get('alarm')} cleared", ev.data.get("severity") == "critical")
                 for ev in events]
-    entries += [_visit(v) for v in visits]
-    entries += [Entry(c.onset_date, EntryKind.COMPLICATION, f"{c.kind.replace('_', ' ')}, grade {c.grade}, "
-                      f"{c.action}" + (f", resolved {c.resolved_date.isoformat()}" if c.resolved_date else ""),
+    entries += [_visit(v, shift) for v in visits]
+    entries += [Entry(c.onset_date + shift, EntryKind.COMPLICATION, f"{c.kind.replace('_', ' ')}, grade {c.grade}, "
+                      f"{c.action}"
+                      + (f", resolved {(c.resolved_date + shift).isoformat()}" if c.resolved_date else ""),
                       c.grade >= 3) for c in complications]
-    entries += [Entry(x.exit_date, EntryKind.EXIT, f"exit: {x.reason}") for x in exits]
+    entries += [Entry(x.exit_date + shift, EntryKind.EXIT, f"exit: {x.reason}") for x in exits]
     entries.sort(key=lambda e: (e.on, list(EntryKind).index(e.kind)))
     shown = None
     if identifiers:

@@ -161,6 +161,24 @@ def parser(f: Field) -> Callable[[str | None], Any]:
     return parse
 
 
+def cell_text(f: Field, value: Any) -> str:
+    """A stored value as the text of a form field or file cell (empty for no value)."""
+    if value is None:
+        return ""
+    if f.kind == "bool":
+        return "1" if value else "0"
+    if f.kind == "multi":
+        return MULTI_SEPARATOR.join(value)
+    if f.kind == "datetime":
+        return value.isoformat() + "Z"
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, float):
+        text = repr(value)
+        return text[:-2] if text.endswith(".0") else text
+    return str(value)
+
+
 def parse_cell(f: Field, text: str | None) -> Any:
     """The typed value of ``text`` for field ``f``; empty text is ``None``; out-of-range values are refused."""
     return parser(f)(text)

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, UnknownRecord
 from openidds.errors import OpenIDDSError
 from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
-from openidds.web.errors import AccountError, CsrfRefused, Forbidden, InputRefused, StaleEdit
+from openidds.web.errors import AccountError, CsrfRefused, Forbidden, InputRefused, NoResearchSeed, StaleEdit
 from openidds.web.routes import ROUTERS, all_routes
 from openidds.web.schemas import Refusal, refusals
 
@@ -28,7 +28,7 @@ _SECURITY_HEADERS = {
 }
 _REFUSAL_STATUS: dict[type[OpenIDDSError], int] = {Forbidden: 403, CsrfRefused: 403, UnknownRecord: 404,
                                                   StaleEdit: 409, ConcurrentUpdateError: 409, InputRefused: 422,
-                                                  RegistryError: 422, AccountError: 422}
+                                                  RegistryError: 422, AccountError: 422, NoResearchSeed: 503}
 """The HTTP status of each refusal a route may raise (:class:`NotLoggedIn` is handled on its own)."""
 
 
@@ -43,12 +43,14 @@ def invalid_request(exc: RequestValidationError) -> InputRefused:
 
 
 def create_app(engine: Engine, today: dt.date | None = None,
-               clock: Callable[[], dt.datetime] = utc_now) -> FastAPI:
+               clock: Callable[[], dt.datetime] = utc_now, research_seed: int | None = None) -> FastAPI:
     """The app on the registry ``engine``. ``today``: the clinic day the worklists are computed for (default:
-    the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions."""
+    the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions;
+    ``research_seed``: the seed of the research export's IDs and date shifts that researchers see (none: the
+    researcher's pages are refused)."""
     app = FastAPI(title="OpenIDDS clinic", version="0.1.0", docs_url=None, redoc_url=None,  # their pages use a CDN
                   description="The IDDS clinic's worklists and patient timelines. Not a medical device.")
-    web = WebContext.create(engine, today, clock)
+    web = WebContext.create(engine, today, clock, research_seed)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:

@@ -41,18 +41,21 @@ class NotLoggedIn(OpenIDDSError):
 @dataclass(frozen=True)
 class WebContext:
     """The app's registry, templates and clocks. ``today``: the clinic day the worklists are computed for (None:
-    the clock's date); ``clock``: naive-UTC time of sessions and of every record's who-and-when."""
+    the clock's date); ``clock``: naive-UTC time of sessions and of every record's who-and-when;
+    ``research_seed``: the research export's seed, whose pseudonyms researchers see."""
 
     engine: Engine
     templates: Jinja2Templates
     clock: Callable[[], dt.datetime]
     today: dt.date | None
+    research_seed: int | None = None
 
     @classmethod
-    def create(cls, engine: Engine, today: dt.date | None, clock: Callable[[], dt.datetime]) -> WebContext:
+    def create(cls, engine: Engine, today: dt.date | None, clock: Callable[[], dt.datetime],
+               research_seed: int | None = None) -> WebContext:
         templates = Jinja2Templates(directory=HERE / "templates")
         templates.env.globals["htmx_version"] = HTMX_VERSION
-        return cls(engine, templates, clock, today)
+        return cls(engine, templates, clock, today, research_seed)
 
     def clinic_now(self) -> dt.datetime:
         """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""
@@ -106,6 +109,15 @@ def csrf_checked(user: User, csrf_token: Annotated[str | None, Form()] = None,
 Writer = Annotated[accounts.SessionUser, Depends(csrf_checked)]
 
 
+def csrf_header_checked(user: User, x_csrf_token: Annotated[str | None, Header()] = None) -> accounts.SessionUser:
+    """The logged-in user of a JSON write, whose ``X-CSRF-Token`` header matches the session's (a route that
+    reads a JSON body cannot also take the form field)."""
+    return csrf_checked(user, None, x_csrf_token)
+
+
+JsonWriter = Annotated[accounts.SessionUser, Depends(csrf_header_checked)]
+
+
 @dataclass(frozen=True)
 class Needs:
     """A route's declared permission: the dependency refuses (:class:`Forbidden`, HTTP 403) a role that does
@@ -148,6 +160,12 @@ def needs_session(route: APIRoute) -> bool:
     return current_user in _calls(route)
 
 
+def reads_form_token(route: APIRoute) -> bool:
+    """Whether the route takes the session's CSRF token from a form field (a :data:`Writer` route; a
+    :data:`JsonWriter` route reads the header only)."""
+    return csrf_checked in _calls(route)
+
+
 def checks_csrf(route: APIRoute) -> bool:
     """Whether the route needs the session's CSRF token (a :data:`Writer` route)."""
-    return csrf_checked in _calls(route)
+    return not {csrf_checked, csrf_header_checked}.isdisjoint(_calls(route))

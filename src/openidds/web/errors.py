@@ -29,3 +29,8 @@ class StaleEdit(OpenIDDSError):
 class InputRefused(OpenIDDSError):
     """A form field, query or path parameter refused (HTTP 422), by a service or by the request's validation:
     the message names the field, the value and what was expected."""
+
+
+class NoResearchSeed(OpenIDDSError):
+    """The server was started without the research export's seed, so it cannot show patients under their
+    research IDs (HTTP 503)."""

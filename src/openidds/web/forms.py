@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Annotated, Any, TypeVar
+from typing import Any, TypeVar
 
-from fastapi import Depends, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
@@ -15,8 +14,7 @@ from starlette.datastructures import FormData
 from openidds.clinic.errors import UnknownRecord
 from openidds.errors import OpenIDDSError
 from openidds.programmer import ProgrammerError
-from openidds.web.accounts import SessionUser
-from openidds.web.context import NotLoggedIn, User, WebContext, csrf_checked
+from openidds.web.context import NotLoggedIn, WebContext
 from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
 from openidds.web.pump_view import FormError
 
@@ -25,12 +23,6 @@ PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
 
-def api_writer(user: User, x_csrf_token: Annotated[str | None, Header()] = None) -> SessionUser:
-    """The logged-in user of a JSON write, whose ``X-CSRF-Token`` header matches the session's token."""
-    return csrf_checked(user, None, x_csrf_token)
-
-
-ApiWriter = Annotated[SessionUser, Depends(api_writer)]
 
 
 def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),

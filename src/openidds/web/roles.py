@@ -36,22 +36,34 @@ class Permission(str, Enum):
     PROPOSE_PROGRAM = "propose a program change"
     CONFIRM_PROGRAM = "confirm a program change"
     REFILL = "refill a pump"
+    ENTER_VISITS = "enter visits"
+    ENTER_COMPLICATIONS = "enter complications"
+    ENTER_EXITS = "enter exits"
+    IMPORT_RECORDS = "import records"
+    EXPORT_REGISTRY = "export the registry"
+    EXPORT_RESEARCH = "export the de-identified research dataset"
+    VIEW_RESEARCH_PATIENTS = "view patients under research IDs"
+    BUILD_REPORT = "build the study report"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS,
                        Permission.VIEW_ALARMS, Permission.VIEW_CALENDAR})
-_CARE = _CLINICAL | {Permission.ACT_ON_ALARMS, Permission.BOOK_REFILLS, Permission.VIEW_PUMP,
-                     Permission.PROPOSE_PROGRAM, Permission.REFILL}
+_CARE = _CLINICAL | {Permission.ENTER_VISITS, Permission.ENTER_COMPLICATIONS, Permission.ACT_ON_ALARMS,
+                     Permission.BOOK_REFILLS, Permission.VIEW_PUMP, Permission.PROPOSE_PROGRAM, Permission.REFILL}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CARE | {Permission.CONFIRM_PROGRAM},
+    Role.PHYSICIAN: _CARE | {Permission.CONFIRM_PROGRAM, Permission.ENTER_EXITS, Permission.BUILD_REPORT},
     Role.NURSE: _CARE,
-    Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS},
-    Role.RESEARCHER: frozenset({Permission.VIEW_PATIENTS}),
+    Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS, Permission.ENTER_EXITS,
+                                    Permission.IMPORT_RECORDS, Permission.EXPORT_REGISTRY,
+                                    Permission.EXPORT_RESEARCH, Permission.BUILD_REPORT},
+    Role.RESEARCHER: frozenset({Permission.VIEW_RESEARCH_PATIENTS, Permission.EXPORT_RESEARCH,
+                                Permission.BUILD_REPORT}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),
 }
-"""Each role's permissions; a physician programs and confirms, a nurse refills and proposes program changes; a
-researcher sees patients de-identified, an administrator no clinical data."""
+"""Each role's permissions; a physician programs and confirms, a nurse refills, enters visits and proposes
+program changes; a researcher sees patients only under research IDs and shifted dates and writes nothing, an
+administrator sees no clinical data."""
 
 
 def may(role: Role, permission: Permission) -> bool:

@@ -31,6 +31,7 @@ SiteCode = Annotated[str, Path(pattern=CODE.pattern, max_length=CODE_LENGTHS["si
                                description="the site's code, as on the patient list")]
 PatientCode = Annotated[str, Path(pattern=CODE.pattern, max_length=CODE_LENGTHS["patient_id"],
                                   description="the patient's ID at the site, as on the patient list")]
+RecordId = Annotated[int, Path(ge=1, le=2**31 - 1, description="the record's id in the registry")]
 
 
 class Refusal(BaseModel):

@@ -18,14 +18,27 @@ from openidds.web.app import create_app
 
 DB_VARIABLE = "OPENIDDS_WEB_DB"
 TODAY_VARIABLE = "OPENIDDS_WEB_TODAY"
+RESEARCH_SEED_VARIABLE = "OPENIDDS_RESEARCH_SEED"
 
 
 def app_from_environment() -> FastAPI:
-    """The app on the registry named by ``OPENIDDS_WEB_DB``, for the clinic day ``OPENIDDS_WEB_TODAY`` if set."""
+    """The app on the registry named by ``OPENIDDS_WEB_DB``, for the clinic day ``OPENIDDS_WEB_TODAY`` if set,
+    showing researchers the pseudonyms of the research seed ``OPENIDDS_RESEARCH_SEED`` if set."""
     engine = connect(os.environ[DB_VARIABLE])
     require_current(engine)
     today = os.environ.get(TODAY_VARIABLE)
-    return create_app(engine, today=dt.date.fromisoformat(today) if today else None)
+    seed = os.environ.get(RESEARCH_SEED_VARIABLE)
+    return create_app(engine, today=dt.date.fromisoformat(today) if today else None,
+                      research_seed=research_seed(seed) if seed else None)
+
+
+def research_seed(text: str) -> int:
+    """The research seed given as text (an integer, as `openidds registry export research --seed` takes)."""
+    try:
+        return int(text)
+    except ValueError:
+        raise OpenIDDSError(RESEARCH_SEED_VARIABLE, "<not an integer>", "an integer seed, the --seed of "
+                            "`openidds registry export research` (keep it secret)") from None
 
 
 def prepare_example(engine: Engine) -> bool:
@@ -45,13 +58,16 @@ def prepare_example(engine: Engine) -> bool:
     return False
 
 
-def serve(db_url: str, host: str, port: int, workers: int, today: dt.date | None) -> None:
+def serve(db_url: str, host: str, port: int, workers: int, today: dt.date | None,
+          research_seed: int | None = None) -> None:
     """Serve the registry at ``db_url`` until interrupted (the registry must be at the newest schema)."""
     require_current(connect(db_url))
     os.environ[DB_VARIABLE] = db_url
-    if today is not None:
-        os.environ[TODAY_VARIABLE] = today.isoformat()
-    else:
-        os.environ.pop(TODAY_VARIABLE, None)
+    for variable, value in ((TODAY_VARIABLE, None if today is None else today.isoformat()),
+                            (RESEARCH_SEED_VARIABLE, None if research_seed is None else str(research_seed))):
+        if value is not None:
+            os.environ[variable] = value
+        else:
+            os.environ.pop(variable, None)
     uvicorn.run("openidds.web.server:app_from_environment", factory=True, host=host, port=port, workers=workers,
                 log_level="info", proxy_headers=True)

@@ -4,10 +4,25 @@
 from fastapi import APIRouter
 from fastapi.routing import APIRoute
 
-from openidds.web.routes import alarms, calendar, patients, programming, refills, session, today, users
+from openidds.web.routes import (
+    alarms,
+    calendar,
+    data_entry,
+    exports,
+    imports,
+    patients,
+    programming,
+    refills,
+    reports,
+    research,
+    session,
+    today,
+    users,
+)
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, alarms.router,
-                                  calendar.router, programming.router, refills.router)
+                                  calendar.router, programming.router, refills.router, data_entry.router,
+                                  research.router, imports.router, exports.router, reports.router)
 
 
 def all_routes() -> list[APIRoute]:

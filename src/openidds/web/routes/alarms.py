@@ -13,6 +13,7 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import alarm_board
 from openidds.web.context import User, Web, Writer, needs
 from openidds.web.roles import Permission
+from openidds.web.schemas import RecordId
 
 router = APIRouter()
 
@@ -37,19 +38,19 @@ def alarms_page(request: Request, web: Web, user: User, state: str | None = None
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", include_in_schema=False, dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def acknowledge_form(web: Web, user: Writer, alarm_id: int, version: Version) -> Response:
+def acknowledge_form(web: Web, user: Writer, alarm_id: RecordId, version: Version) -> Response:
     alarm_board.acknowledge(web.engine, user, alarm_id, version, web.clock())
     return _back()
 
 
 @router.post("/alarms/{alarm_id}/assign", include_in_schema=False, dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def assign_form(web: Web, user: Writer, alarm_id: int, version: Version, assigned_to: AssignedTo) -> Response:
+def assign_form(web: Web, user: Writer, alarm_id: RecordId, version: Version, assigned_to: AssignedTo) -> Response:
     alarm_board.assign(web.engine, user, alarm_id, version, assigned_to, web.clock())
     return _back()
 
 
 @router.post("/alarms/{alarm_id}/resolve", include_in_schema=False, dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def resolve_form(web: Web, user: Writer, alarm_id: int, version: Version, resolution: Reason,
+def resolve_form(web: Web, user: Writer, alarm_id: RecordId, version: Version, resolution: Reason,
                  note: Note = None) -> Response:
     alarm_board.resolve(web.engine, user, alarm_id, version, resolution, note, web.clock())
     return _back()
@@ -72,7 +73,7 @@ def api_alarms(web: Web, user: User, state: str | None = None, assigned_to: str 
 
 @router.post("/api/alarms/{alarm_id}/acknowledge", tags=["alarms"], status_code=204,
              dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def api_acknowledge(web: Web, user: Writer, alarm_id: int, version: Version) -> Response:
+def api_acknowledge(web: Web, user: Writer, alarm_id: RecordId, version: Version) -> Response:
     """Acknowledge an open alarm (nurse, physician); 409 if it changed since ``version``."""
     alarm_board.acknowledge(web.engine, user, alarm_id, version, web.clock())
     return Response(status_code=204)
@@ -80,7 +81,7 @@ def api_acknowledge(web: Web, user: Writer, alarm_id: int, version: Version) -> 
 
 @router.post("/api/alarms/{alarm_id}/assign", tags=["alarms"], status_code=204,
              dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def api_assign(web: Web, user: Writer, alarm_id: int, version: Version, assigned_to: AssignedTo) -> Response:
+def api_assign(web: Web, user: Writer, alarm_id: RecordId, version: Version, assigned_to: AssignedTo) -> Response:
     """Assign an unresolved alarm to a nurse or physician; 409 if it changed since ``version``."""
     alarm_board.assign(web.engine, user, alarm_id, version, assigned_to, web.clock())
     return Response(status_code=204)
@@ -88,7 +89,7 @@ def api_assign(web: Web, user: Writer, alarm_id: int, version: Version, assigned
 
 @router.post("/api/alarms/{alarm_id}/resolve", tags=["alarms"], status_code=204,
              dependencies=[needs(Permission.ACT_ON_ALARMS)])
-def api_resolve(web: Web, user: Writer, alarm_id: int, version: Version, resolution: Reason,
+def api_resolve(web: Web, user: Writer, alarm_id: RecordId, version: Version, resolution: Reason,
                 note: Note = None) -> Response:
     """Resolve an unresolved alarm with its reason; 409 if it changed since ``version``."""
     alarm_board.resolve(web.engine, user, alarm_id, version, resolution, note, web.clock())

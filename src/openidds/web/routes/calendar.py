@@ -13,6 +13,7 @@ from openidds.clinic.appointments import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUT
 from openidds.web import calendar
 from openidds.web.context import User, Web, Writer, needs
 from openidds.web.roles import Permission
+from openidds.web.schemas import RecordId
 
 router = APIRouter()
 
@@ -47,7 +48,7 @@ def book_form(web: Web, user: Writer, site: Site, patient_id: PatientId, date: D
 
 @router.post("/calendar/appointments/{appointment_id}/move", include_in_schema=False,
              dependencies=[needs(Permission.BOOK_REFILLS)])
-def move_form(web: Web, user: Writer, appointment_id: int, version: Version, date: Day, time: Time, place: Place,
+def move_form(web: Web, user: Writer, appointment_id: RecordId, version: Version, date: Day, time: Time, place: Place,
               clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     calendar.move(web.engine, user, appointment_id, version, date, time, place, clinician, web.clock(),
                   duration_minutes)
@@ -56,7 +57,7 @@ def move_form(web: Web, user: Writer, appointment_id: int, version: Version, dat
 
 @router.post("/calendar/appointments/{appointment_id}/cancel", include_in_schema=False,
              dependencies=[needs(Permission.BOOK_REFILLS)])
-def cancel_form(web: Web, user: Writer, appointment_id: int, version: Version) -> Response:
+def cancel_form(web: Web, user: Writer, appointment_id: RecordId, version: Version) -> Response:
     calendar.cancel(web.engine, user, appointment_id, version, web.clock())
     return RedirectResponse("/calendar", status_code=303)
 
@@ -90,7 +91,7 @@ def api_book(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Da
 
 @router.post("/api/appointments/{appointment_id}/move", tags=["calendar"], status_code=204,
              dependencies=[needs(Permission.BOOK_REFILLS)])
-def api_move(web: Web, user: Writer, appointment_id: int, version: Version, date: Day, time: Time, place: Place,
+def api_move(web: Web, user: Writer, appointment_id: RecordId, version: Version, date: Day, time: Time, place: Place,
              clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     """Move an appointment; 409 if it changed since ``version``."""
     calendar.move(web.engine, user, appointment_id, version, date, time, place, clinician, web.clock(),
@@ -100,7 +101,7 @@ def api_move(web: Web, user: Writer, appointment_id: int, version: Version, date
 
 @router.post("/api/appointments/{appointment_id}/cancel", tags=["calendar"], status_code=204,
              dependencies=[needs(Permission.BOOK_REFILLS)])
-def api_cancel(web: Web, user: Writer, appointment_id: int, version: Version) -> Response:
+def api_cancel(web: Web, user: Writer, appointment_id: RecordId, version: Version) -> Response:
     """Cancel an appointment; 409 if it changed since ``version``."""
     calendar.cancel(web.engine, user, appointment_id, version, web.clock())
     return Response(status_code=204)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
@@ -13,16 +13,16 @@ from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.web import programming
 from openidds.web.accounts import SessionUser
-from openidds.web.context import User, Web, Writer, needs
-from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
+from openidds.web.context import JsonWriter, User, Web, Writer, needs
+from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
+from openidds.web.schemas import PatientCode, RecordId, SiteCode
 
 router = APIRouter()
-ProposalId = Annotated[int, Path(ge=1, le=2**31 - 1, description="The proposal's id.")]
 
 
-def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
+def _page(web: Web, request: Request, user: SessionUser, site: SiteCode, patient_id: PatientCode, status: int = 200,
           error: FormError | None = None, values: dict[str, Any] | None = None,
           error_proposal: int | None = None) -> Response:
     view = programming.programming_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
@@ -31,19 +31,19 @@ def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: 
                     error_proposal=error_proposal)
 
 
-def _back(site: str, patient_id: str) -> Response:
+def _back(site: SiteCode, patient_id: PatientCode) -> Response:
     return RedirectResponse(f"/patients/{site}/{patient_id}/program", status_code=303)
 
 
 @router.get("/patients/{site}/{patient_id}/program", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.VIEW_PUMP)])
-def programming_page(request: Request, web: Web, user: User, site: str, patient_id: str) -> Response:
+def programming_page(request: Request, web: Web, user: User, site: SiteCode, patient_id: PatientCode) -> Response:
     return _page(web, request, user, site, patient_id)
 
 
 @router.post("/patients/{site}/{patient_id}/program/proposals", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[needs(Permission.PROPOSE_PROGRAM)])
-async def propose_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
+async def propose_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode) -> Response:
     values = form_values(await request.form(), flags=("stop",))
     try:
         entry = parse_input(programming.ProposalInput, values)
@@ -59,8 +59,8 @@ async def propose_form(request: Request, web: Web, user: Writer, site: str, pati
 
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/confirm", response_class=HTMLResponse,
              include_in_schema=False, dependencies=[needs(Permission.CONFIRM_PROGRAM)])
-async def confirm_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
-                       proposal_id: ProposalId) -> Response:
+async def confirm_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode,
+                       proposal_id: RecordId) -> Response:
     values = form_values(await request.form(), maps=("overrides",))
     try:
         entry = parse_input(programming.ConfirmInput, values)
@@ -76,8 +76,8 @@ async def confirm_form(request: Request, web: Web, user: Writer, site: str, pati
 
 @router.post("/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", response_class=HTMLResponse,
              include_in_schema=False, dependencies=[needs(Permission.PROPOSE_PROGRAM)])
-async def withdraw_form(request: Request, web: Web, user: Writer, site: str, patient_id: str,
-                        proposal_id: ProposalId) -> Response:
+async def withdraw_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode,
+                        proposal_id: RecordId) -> Response:
     values = form_values(await request.form())
     why = str(values.get("why", ""))
     try:
@@ -100,7 +100,7 @@ class Withdrawal(BaseModel):
 
 @router.get("/api/patients/{site}/{patient_id}/program", tags=["programming"],
             dependencies=[needs(Permission.VIEW_PUMP)])
-def api_programming(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
+def api_programming(web: Web, user: User, site: SiteCode, patient_id: PatientCode) -> dict[str, Any]:
     """The patient's pump now and every open proposal with its review (null when no pump state is stored)."""
     return programming.programming_view(web.engine, user, site, patient_id, moment(web), POLICY,
                                         default_library()).to_dict()
@@ -109,7 +109,7 @@ def api_programming(web: Web, user: User, site: str, patient_id: str) -> dict[st
 @router.post("/api/patients/{site}/{patient_id}/program/proposals", tags=["programming"], status_code=201,
              responses={422: {"description": "Bad input or a hard finding: field, value, expected, message"}},
              dependencies=[needs(Permission.PROPOSE_PROGRAM)])
-def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
+def api_propose(web: Web, user: JsonWriter, site: SiteCode, patient_id: PatientCode,
                 entry: programming.ProposalInput) -> Any:
     """Propose a therapy change (stored with its author and time; nothing reaches the pump model)."""
     try:
@@ -126,7 +126,7 @@ def api_propose(web: Web, user: ApiWriter, site: str, patient_id: str,
              responses={409: {"description": "The pump state changed since the proposal: reload"},
                         422: {"description": "Bad input or a refusal of the session: field, value, expected"}},
              dependencies=[needs(Permission.CONFIRM_PROGRAM)])
-def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
+def api_confirm(web: Web, user: JsonWriter, site: SiteCode, patient_id: PatientCode, proposal_id: RecordId,
                 entry: programming.ConfirmInput) -> Any:
     """Confirm a proposal: the whole programming session runs and what it sent is stored."""
     try:
@@ -141,7 +141,7 @@ def api_confirm(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_
 
 @router.post("/api/patients/{site}/{patient_id}/program/proposals/{proposal_id}/withdraw", tags=["programming"],
              responses={422: {"description": "No reason given"}}, dependencies=[needs(Permission.PROPOSE_PROGRAM)])
-def api_withdraw(web: Web, user: ApiWriter, site: str, patient_id: str, proposal_id: ProposalId,
+def api_withdraw(web: Web, user: JsonWriter, site: SiteCode, patient_id: PatientCode, proposal_id: RecordId,
                  entry: Withdrawal) -> Any:
     """Withdraw an open proposal (its proposer, or a clinician who may confirm); nothing is sent."""
     try:

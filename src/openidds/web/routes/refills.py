@@ -13,10 +13,11 @@ from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.web import refills
 from openidds.web.accounts import SessionUser
-from openidds.web.context import User, Web, Writer, needs
-from openidds.web.forms import PASSED_ON, ApiWriter, bad_input, form_values, moment, parse_input
+from openidds.web.context import JsonWriter, User, Web, Writer, needs
+from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
+from openidds.web.schemas import PatientCode, SiteCode
 
 router = APIRouter()
 
@@ -29,7 +30,7 @@ class ObservationSignOff(BaseModel):
 _MAPS = ("prescribed", "concentration", "concentration_again", "overrides")
 
 
-def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: str, status: int = 200,
+def _page(web: Web, request: Request, user: SessionUser, site: SiteCode, patient_id: PatientCode, status: int = 200,
           result: refills.RefillResult | None = None, values: dict[str, Any] | None = None,
           error: FormError | None = None) -> Response:
     view = refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
@@ -40,13 +41,13 @@ def _page(web: Web, request: Request, user: SessionUser, site: str, patient_id: 
 
 @router.get("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.VIEW_PUMP)])
-def refill_page(request: Request, web: Web, user: User, site: str, patient_id: str) -> Response:
+def refill_page(request: Request, web: Web, user: User, site: SiteCode, patient_id: PatientCode) -> Response:
     return _page(web, request, user, site, patient_id)
 
 
 @router.post("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[needs(Permission.REFILL)])
-async def refill_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
+async def refill_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode) -> Response:
     """The refill form: ``action=check`` runs the steps and stores nothing, ``action=complete`` does the refill."""
     values = form_values(await request.form(), maps=_MAPS, lists=("checklist",))
     complete = values.pop("action", "check") == "complete"
@@ -66,7 +67,8 @@ async def refill_form(request: Request, web: Web, user: Writer, site: str, patie
 
 @router.post("/patients/{site}/{patient_id}/refill/observation", response_class=HTMLResponse,
              include_in_schema=False, dependencies=[needs(Permission.REFILL)])
-async def observation_form(request: Request, web: Web, user: Writer, site: str, patient_id: str) -> Response:
+async def observation_form(request: Request, web: Web, user: Writer,
+                           site: SiteCode, patient_id: PatientCode) -> Response:
     values = form_values(await request.form())
     try:
         entry = parse_input(ObservationSignOff, values)
@@ -84,7 +86,7 @@ async def observation_form(request: Request, web: Web, user: Writer, site: str, 
 
 
 @router.get("/api/patients/{site}/{patient_id}/refill", tags=["refills"], dependencies=[needs(Permission.VIEW_PUMP)])
-def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, Any]:
+def api_refill(web: Web, user: User, site: SiteCode, patient_id: PatientCode) -> dict[str, Any]:
     """The pump now, the expected residual and discrepancy threshold, the patient's discrepancy history, the
     pocket-fill checklist and the last refill's observation."""
     return refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY,
@@ -94,7 +96,8 @@ def api_refill(web: Web, user: User, site: str, patient_id: str) -> dict[str, An
 @router.post("/api/patients/{site}/{patient_id}/refill/check", tags=["refills"],
              responses={409: {"description": "The pump state changed since it was read: reload"}},
              dependencies=[needs(Permission.REFILL)])
-def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
+def api_refill_check(web: Web, user: JsonWriter,
+                     site: SiteCode, patient_id: PatientCode, entry: refills.RefillInput) -> Any:
     """Run the refill's steps on a copy of the pump and store nothing: the discrepancy, the trend, the review,
     what is still missing, or where it stopped (``error``)."""
     return refills.check_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
@@ -105,7 +108,8 @@ def api_refill_check(web: Web, user: ApiWriter, site: str, patient_id: str, entr
              responses={409: {"description": "The pump state changed since it was read: reload"},
                         422: {"description": "A step refused: the result with its error; nothing stored"}},
              dependencies=[needs(Permission.REFILL)])
-def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, entry: refills.RefillInput) -> Any:
+def api_refill_complete(web: Web, user: JsonWriter,
+                        site: SiteCode, patient_id: PatientCode, entry: refills.RefillInput) -> Any:
     """Do the refill: the state and the registry's refill row are stored in one transaction."""
     result = refills.complete_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                      default_library())
@@ -118,7 +122,8 @@ def api_refill_complete(web: Web, user: ApiWriter, site: str, patient_id: str, e
              responses={409: {"description": "The pump state changed since it was read: reload"},
                         422: {"description": "Too early, nothing to sign off, or no note"}},
              dependencies=[needs(Permission.REFILL)])
-def api_observation(web: Web, user: ApiWriter, site: str, patient_id: str, entry: ObservationSignOff) -> Any:
+def api_observation(web: Web, user: JsonWriter,
+                    site: SiteCode, patient_id: PatientCode, entry: ObservationSignOff) -> Any:
     """Sign off the last refill's post-refill observation (not before its end)."""
     try:
         refills.complete_observation(web.engine, user, site, patient_id, entry.state_version, entry.note,

@@ -16,7 +16,7 @@ from openidds.web.schemas import Me
 
 router = APIRouter()
 _HOME_BY_PERMISSION = ((Permission.VIEW_TODAY, "/today"), (Permission.VIEW_PATIENTS, "/patients"),
-                       (Permission.VIEW_USERS, "/users"))
+                       (Permission.VIEW_RESEARCH_PATIENTS, "/research/patients"), (Permission.VIEW_USERS, "/users"))
 
 
 def set_cookie(request: Request, response: Response, name: str, value: str, max_age: int) -> None:

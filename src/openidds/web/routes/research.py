@@ -1,0 +1,41 @@
+"""The researcher's patient list and timelines under research IDs with shifted dates: pages and API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import HTMLResponse
+
+from openidds.web.context import User, Web, needs
+from openidds.web.research_view import research_patients, research_timeline
+from openidds.web.roles import Permission
+
+router = APIRouter()
+
+
+@router.get("/research/patients", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
+def research_patients_page(request: Request, web: Web, user: User) -> Response:
+    return web.page(request, "research_patients.html", user,
+                    patients=research_patients(web.engine, user.role, web.research_seed))
+
+
+@router.get("/research/patients/{research_id}", response_class=HTMLResponse, include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
+def research_patient_page(request: Request, web: Web, user: User, research_id: str) -> Response:
+    return web.page(request, "research_patient.html", user,
+                    timeline=research_timeline(web.engine, user.role, web.research_seed, research_id))
+
+
+@router.get("/api/research/patients", tags=["research"], dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
+def api_research_patients(web: Web, user: User) -> list[dict[str, Any]]:
+    """Every patient under their research ID, dates shifted as in the research export (researchers)."""
+    return [row.to_dict() for row in research_patients(web.engine, user.role, web.research_seed)]
+
+
+@router.get("/api/research/patients/{research_id}", tags=["research"],
+            dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
+def api_research_patient(web: Web, user: User, research_id: str) -> dict[str, Any]:
+    """A patient's timeline under their research ID, dates shifted (researchers)."""
+    return research_timeline(web.engine, user.role, web.research_seed, research_id).to_dict()

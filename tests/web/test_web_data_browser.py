@@ -1,0 +1,113 @@
+"""Data entry, import, exports and the report in Debian's Chromium: two users in two browser contexts edit the same
+visit and the second save shows the 409 with who changed it and when; a bad value is shown beside its field; the
+data manager's refused import shows its report; a researcher builds the report. Screenshots of each page are
+saved in the folder the run prints."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from openidds.web import Role
+
+from .conftest import GOOD, user_name
+from .test_web_browser import CHROMIUM, _log_in, served, shots  # noqa: F401  (fixtures)
+
+
+def _page(browser: Browser, problems: list[str]) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    return page
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_two_users_edit_the_same_visit_and_the_second_gets_409(served: str, shots: Path) -> None:  # noqa: F811
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            nurse, physician = _page(browser, problems), _page(browser, problems)
+            _log_in(nurse, served, Role.NURSE)
+            _log_in(physician, served, Role.PHYSICIAN)
+            for page in (nurse, physician):
+                page.goto(served + "/patients/CJFH/P001")
+                page.get_by_role("link", name="Enter visits, complications or exit").click()
+                page.get_by_role("link", name="visit CJFH/P001 2022-10-01 follow_up").click()
+                page.wait_for_load_state()
+            nurse.screenshot(path=shots / "09-visit-form.png", full_page=True)
+
+            physician.get_by_label("Pain NRS (0-10)").fill("4")
+            physician.get_by_role("button", name="Save").click()
+            physician.wait_for_url(served + "/patients/CJFH/P001/records")
+            assert "version 2" in physician.locator("#visits").inner_text()
+            physician.screenshot(path=shots / "10-records-after-save.png", full_page=True)
+
+            nurse.get_by_label("Pain NRS (0-10)").fill("2")
+            nurse.get_by_role("button", name="Save").click()
+            nurse.wait_for_load_state()
+            stale = nurse.locator("#stale").inner_text()
+            assert "changed by someone else" in stale and f"changed by {user_name(Role.PHYSICIAN)} at" in stale
+            nurse.screenshot(path=shots / "11-visit-409.png", full_page=True)
+
+            nurse.get_by_role("link", name="Reload the record").click()
+            nurse.wait_for_load_state()
+            assert nurse.get_by_label("Pain NRS (0-10)").input_value() == "4"
+            nurse.get_by_label("Pain NRS (0-10)").fill("12")
+            nurse.get_by_role("button", name="Save").click()
+            nurse.wait_for_load_state()
+            assert nurse.locator("#e-nrs").inner_text() == "nrs=12: expected a value from 0 to 10"
+            nurse.screenshot(path=shots / "12-visit-bad-value.png", full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_import_exports_and_report_pages(served: str, shots: Path) -> None:  # noqa: F811
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            manager = _page(browser, problems)
+            _log_in(manager, served, Role.DATA_MANAGER)
+            manager.get_by_role("link", name="Import").click()
+            manager.locator("#files").set_input_files(sorted((GOOD.parent / "bad").glob("*.csv")))
+            manager.get_by_role("button", name="Import").click()
+            manager.wait_for_load_state()
+            assert "nothing was written" in manager.locator("#refused").inner_text()
+            assert manager.locator("#findings tbody tr").count() > 5
+            manager.screenshot(path=shots / "13-import-refused.png", full_page=True)
+            manager.get_by_role("link", name="Exports").click()
+            manager.wait_for_load_state()
+            manager.screenshot(path=shots / "14-exports.png", full_page=True)
+
+            researcher = _page(browser, problems)
+            _log_in(researcher, served, Role.RESEARCHER)
+            researcher.get_by_role("link", name="Report").click()
+            researcher.wait_for_load_state()
+            building = researcher.locator("#building")
+            assert building.is_hidden()
+            building.evaluate("el => el.classList.add('htmx-request')")  # as htmx marks it during the request
+            assert building.is_visible()
+            researcher.screenshot(path=shots / "15-report-building.png")
+            building.evaluate("el => el.classList.remove('htmx-request')")
+            researcher.get_by_role("button", name="Build the report").click()
+            researcher.locator("#built").wait_for(timeout=120_000)
+            assert researcher.locator("#building").is_hidden()
+            researcher.screenshot(path=shots / "16-report-built.png", full_page=True)
+            with researcher.expect_popup() as popup:
+                researcher.get_by_role("link", name="View the report").click()
+            report = popup.value
+            report.wait_for_load_state()
+            assert report.locator("h1").count() == 1 and report.locator("figure img").count() >= 1
+            report.screenshot(path=shots / "17-report-view.png")
+            with researcher.expect_download() as download:
+                researcher.get_by_role("link", name="Download the PDF").click()
+            saved = shots / "report.pdf"
+            download.value.save_as(saved)
+            assert saved.read_bytes().startswith(b"%PDF")
+        finally:
+            browser.close()
+    assert problems == []
