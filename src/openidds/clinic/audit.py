@@ -101,11 +101,17 @@ def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, colu
     if not columns or not columns["id"]:
         return
     audit_chain.hold_chain(conn)
-    bulk.insert_columns(conn, bulk.table_of(AuditEntry),
-                        {"record_id": columns["id"], "after": encode_payloads(columns)},
-                        {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
-                         "source": source}, encoded=("before", "after"))
-    audit_chain.seal(conn, len(columns["id"]))
+    common = {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
+              "source": source}
+    stored, ids = bulk.insert_block(conn, bulk.table_of(AuditEntry),
+                                    {"record_id": columns["id"], "after": encode_payloads(columns)}, common,
+                                    encoded=("before", "after"))
+    if ids is None:
+        audit_chain.seal(conn, len(columns["id"]))
+        return
+    audit_chain.seal_block(conn, ids, stored["record_id"], stored["after"],
+                           [bulk.stored_value(conn, bulk.table_of(AuditEntry), name, common[name])
+                            for name in ("at", "user_name", "action", "table_name", "before", "source")])
 
 
 def _columns(obj: Any) -> dict[str, Any]:
