@@ -270,6 +270,27 @@ class EventLog:
         """Events with sequence number at least ``seq``."""
         return tuple(_event(i, row) for i, row in enumerate(self.rows[seq:], start=seq))
 
+    def of_kind(self, kind: EventKind) -> tuple[Event, ...]:
+        """The events of one kind, oldest first (the others are not read)."""
+        return tuple(_event(i, row) for i, row in enumerate(self.rows) if row[1] == kind)
+
+    def pump_views(self, seq: int) -> tuple[dict, ...]:
+        """:meth:`Event.pump_view` of each event from ``seq`` on, simulator-only events left out (a delivery's
+        view is built from its row, without its simulator truth)."""
+        views = []
+        for i, row in enumerate(self.rows[seq:], start=seq):
+            kind = row[1]
+            if kind is _DELIVERY:
+                volume, tip = row[5], row[6]
+                dose = row[9] if tip is None else {drug: volume * ng for drug, ng in tip}
+                views.append({"seq": i, "t_s": row[0], "kind": kind, "reason": row[2], "data": {
+                    "flow": row[2], "rate": row[3], "end_s": row[4], "volume": volume, "dose": dose}})
+            elif kind is not _FAULT:
+                view = _event(i, row).pump_view()
+                assert view is not None  # only faults are simulator-only
+                views.append(view)
+        return tuple(views)
+
     def to_json(self) -> str:
         """The whole log as canonical JSON (sorted keys, no spaces): byte-identical for the same inputs."""
         return json.dumps([e.to_dict() for e in self], sort_keys=True, separators=(",", ":"))
@@ -277,6 +298,7 @@ class EventLog:
 
 _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
+_FAULT = EventKind.FAULT
 
 
 def _event(seq: int, row: tuple) -> Event:
