@@ -15,6 +15,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from openidds.clinic import audit, bulk, locking, models, store, validation
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
+from openidds.clinic.models import JSON_ENCODER
 from openidds.pump.events import EventKind
 from openidds.pump.wire import WIRE_VERSION, ExportedEvent, PumpLog
 from openidds.text_files import read_text
@@ -142,19 +144,72 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         if findings:
             raise ImportRejected(name, findings)
         conn = session.connection()
+        table = bulk.table_of(models.PumpEvent)
         columns["version"] = [1] * len(columns["seq"])
-        ids = bulk.insert_columns_with_ids(conn, bulk.table_of(models.PumpEvent), columns, {},
-                                           ("implant_id", "seq"))
+        stored_data, audited_data = _data_json(columns["data"])
+        if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
+            stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
+        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {}, ("implant_id", "seq"),
+                                           encoded=("data",))
         at = audit.now_utc(session.info)
+        audited = {**columns, "data": audited_data}
         start = 0
         for item_source, group in itertools.groupby(zip(logs, added, strict=True),
                                                     lambda pair: source or pair[0].label):
             count = sum(n for _, n in group)
             part = slice(start, start + count)
             audit.write_inserts(conn, user, at, "pump_events",
-                                {"id": ids[part], **{k: v[part] for k, v in columns.items()}}, item_source)
+                                {"id": ids[part], **{k: v[part] for k, v in audited.items()}}, item_source,
+                                encoded=("data",))
             start += count
         return added
+
+
+def _data_json(datas: list[Any]) -> tuple[list[str], list[str]]:
+    """Each event's data as JSON twice, in one pass over it: as the registry's ``data`` column stores it (the
+    JSON type's serializer, ``json.dumps``) and as its audit entry holds it (``JSON_ENCODER``, compact). Data
+    whose values are str, int or a dict of str to int (a pump's hot events) is written here; other data by the
+    encoders themselves."""
+    stored: list[str] = []
+    audited: list[str] = []
+    for data in datas:
+        texts = _flat_json(data)
+        if texts is None:
+            texts = json.dumps(data), JSON_ENCODER.encode(data)
+        stored.append(texts[0])
+        audited.append(texts[1])
+    return stored, audited
+
+
+def _flat_json(data: dict[str, Any]) -> tuple[str, str] | None:
+    """``(json.dumps(data), JSON_ENCODER.encode(data))`` for a dict of str keys and str, int or {str: int}
+    values; None for any other."""
+    spaced: list[str] = []
+    compact: list[str] = []
+    for key, value in data.items():
+        kind = type(value)
+        if type(key) is not str:
+            return None
+        if kind is int:
+            text = repr(value)
+        elif kind is str:
+            text = encode_basestring_ascii(value)
+        elif kind is dict:
+            pairs = []
+            for inner_key, inner in value.items():
+                if type(inner_key) is not str or type(inner) is not int:
+                    return None
+                pairs.append((encode_basestring_ascii(inner_key), repr(inner)))
+            name = encode_basestring_ascii(key)
+            spaced.append(name + ": {" + ", ".join([k + ": " + v for k, v in pairs]) + "}")
+            compact.append(name + ":{" + ",".join([k + ":" + v for k, v in pairs]) + "}")
+            continue
+        else:
+            return None
+        name = encode_basestring_ascii(key)
+        spaced.append(name + ": " + text)
+        compact.append(name + ":" + text)
+    return "{" + ", ".join(spaced) + "}", "{" + ",".join(compact) + "}"
 
 
 _EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data")
