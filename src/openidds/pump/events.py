@@ -285,6 +285,9 @@ class EventLog:
                 dose = row[9] if tip is None else {drug: volume * ng for drug, ng in tip}
                 views.append({"seq": i, "t_s": row[0], "kind": kind, "reason": row[2], "data": {
                     "flow": row[2], "rate": row[3], "end_s": row[4], "volume": volume, "dose": dose}})
+            elif kind is _BOLUS_STARTED or kind is _BOLUS_ENDED:  # no simulator truth in these
+                views.append({"seq": i, "t_s": row[0], "kind": kind, "reason": row[2],
+                              "data": dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))})
             elif kind is not _FAULT:
                 view = _event(i, row).pump_view()
                 assert view is not None  # only faults are simulator-only
@@ -299,6 +302,7 @@ class EventLog:
 _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
 _FAULT = EventKind.FAULT
+_BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
 
 
 def _event(seq: int, row: tuple) -> Event:
