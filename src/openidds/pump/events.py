@@ -266,6 +266,11 @@ class EventLog:
     def __iter__(self) -> Iterator[Event]:
         return iter(self.since(0))
 
+    def dicts(self) -> list[dict]:
+        """Every event as :meth:`Event.to_dict` gives it, built from the rows directly."""
+        return [{"seq": i, "t_s": row[0], "kind": row[1], "reason": row[2], "data": _data(row)}
+                for i, row in enumerate(self.rows)]
+
     def since(self, seq: int) -> tuple[Event, ...]:
         """Events with sequence number at least ``seq``."""
         return tuple(_event(i, row) for i, row in enumerate(self.rows[seq:], start=seq))
@@ -306,7 +311,12 @@ _BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
 
 
 def _event(seq: int, row: tuple) -> Event:
-    t_s, kind, reason = row[0], row[1], row[2]
+    return Event(seq, row[0], row[1], row[2], _data(row))
+
+
+def _data(row: tuple) -> dict:
+    """The data of the event a row holds (a compact row's as a dict like any other event's)."""
+    kind = row[1]
     if kind is _DELIVERY:
         _, _, flow, rate, end_s, volume, tip, actual, route, dose = row if len(row) == 10 else (
             *row, row[5], "csf", None)
@@ -318,7 +328,7 @@ def _event(seq: int, row: tuple) -> Event:
         data = dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))
     else:
         data = row[3]
-    return Event(seq, t_s, kind, reason, data)
+    return data
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from openidds.errors import OpenIDDSError
 from openidds.pump import commands, faults, programs
 from openidds.pump.device import MODELS, SYNCHROMED_II, PumpSpec
 from openidds.pump.device import Catheter as PumpCatheter
-from openidds.pump.events import EVENT_DATA, Event, EventKind
+from openidds.pump.events import EVENT_DATA, Event, EventKind, EventLog
 from openidds.pump.solution import Solution
 from openidds.pump.ticks import SECONDS_PER_DAY
 from openidds.units import exact
@@ -468,4 +468,5 @@ def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str
     per event costs several times more than the validation itself."""
     start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
     return PumpLog.model_validate({"wire_version": WIRE_VERSION, "clock_start": start, "summary": summary,
-                                   "events": [e.to_dict() for e in events]})
+                                   "events": events.dicts() if isinstance(events, EventLog)
+                                   else [e.to_dict() for e in events]})
