@@ -147,6 +147,7 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         table = bulk.table_of(models.PumpEvent)
         columns["version"] = [1] * len(columns["seq"])
         stored_data, audited_data = _data_json(columns["data"])
+        # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
         if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
             stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
         ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {}, ("implant_id", "seq"),
