@@ -10,7 +10,8 @@ the one ``import_pump_logs`` of every log. Prints the process's CPU seconds per 
 shared: CPU time, not wall time, is what a replicate costs), pump events and pump-years simulated per CPU
 second. ``--workers N`` runs N replicates at once in a pool of N processes (``openidds.cohort.replicates``,
 replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU seconds and the wall time of
-the whole pool. Asserts nothing about time.
+the whole pool. ``--step-share`` only plays the patients and says how much of that is the pump's stepping.
+Asserts nothing about time.
 """
 
 import argparse
@@ -30,6 +31,7 @@ from openidds.cohort.params import load_params
 from openidds.cohort.replicates import map_replicates
 from openidds.cohort.simulate import USER, exported_logs, play, registry_batch, written_at
 from openidds.cohort.study import load_study
+from openidds.pump import Pump
 
 SECONDS_PER_YEAR = 86_400 * 365.25
 
@@ -46,6 +48,32 @@ class Replicate:
     @property
     def total_cpu_s(self) -> float:
         return sum(self.cpu_s.values())
+
+
+class StepClock:
+    """While in use, times every ``Pump.advance`` (the pump's stepping from event to event, where all its
+    per-step work happens): the share of a replicate a compiled step could speed up."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.calls = 0
+
+    def __enter__(self) -> "StepClock":
+        self._advance = advance = Pump.advance
+
+        def timed(pump: Pump, to_s: int) -> None:
+            start = time.process_time()
+            try:
+                advance(pump, to_s)
+            finally:
+                self.cpu_s += time.process_time() - start
+                self.calls += 1
+
+        Pump.advance = timed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        Pump.advance = self._advance
 
 
 def replicate(study_id: str, params_file: str | None, patients: int, seed: int | np.random.SeedSequence
@@ -92,8 +120,20 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=None,
                         help="run this many replicates at once, one per worker process")
+    parser.add_argument("--step-share", action="store_true",
+                        help="only play the patients, timing the pump's stepping (Pump.advance) apart")
     args = parser.parse_args()
     print(f"{args.study}: {args.patients} patients, seed {args.seed}")
+    if args.step_share:
+        study = load_study(args.study)
+        params = load_params(args.params or study.id)
+        start = time.process_time()
+        with StepClock() as steps:
+            play(study, params, args.seed, args.patients)
+        total = time.process_time() - start
+        print(f"  play {total:.2f} CPU s, of which the pump's stepping (Pump.advance, {steps.calls} calls) "
+              f"{steps.cpu_s:.2f} CPU s ({100 * steps.cpu_s / total:.1f} %)")
+        return
     if args.workers is None:
         one = replicate(args.study, args.params, args.patients, args.seed)
         total = one.total_cpu_s
