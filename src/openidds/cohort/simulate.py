@@ -166,10 +166,11 @@ def seed_text(seed: int | np.random.SeedSequence) -> str:
 def registry_batch(runs: list[PatientRun]) -> Batch:
     """Every registry row of the runs, parsed by the clinic's importer (one table per record kind)."""
     batch = Batch()
-    for name, spec in SPECS.items():
-        header = (*reference_columns(spec), *spec.columns)
-        rows = [(f"{name}:{i}", [row.get(c, "") for c in header])
-                for i, row in enumerate((row for run in runs for row in run.rows.get(name, [])), start=1)]
-        if rows:
-            batch.extend(parse_table(spec, header, rows))
+    with collector_paused():
+        for name, spec in SPECS.items():
+            header = (*reference_columns(spec), *spec.columns)
+            rows = [(f"{name}:{i}", [row.get(c, "") for c in header])
+                    for i, row in enumerate((row for run in runs for row in run.rows.get(name, [])), start=1)]
+            if rows:
+                batch.extend(parse_table(spec, header, rows))
     return batch
