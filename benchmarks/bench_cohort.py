@@ -1,27 +1,115 @@
 """How long one virtual-cohort replicate takes, and where the time goes.
 
-    python benchmarks/bench_cohort.py                      # seed000, 200 patients
-    python benchmarks/bench_cohort.py --patients 1403      # a seed 002-sized replicate
+    python benchmarks/bench_cohort.py                                  # seed000, 200 patients
+    taskset -c 0 python benchmarks/bench_cohort.py --study seed002 --patients 1403   # seed 002, one core
+    python benchmarks/bench_cohort.py --study seed002 --patients 1403 --workers 2    # on both cores
 
 Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump
 and programmer; parsing the registry rows; the one ``import_batch``; exporting each pump's log as a wire log;
-the one ``import_pump_logs`` of every log. Prints seconds per phase, pump events and pump-years per second;
-asserts nothing about time. Pin it to one core with ``taskset -c 0``.
+the one ``import_pump_logs`` of every log. Prints the process's CPU seconds per phase (the machine may be
+shared: CPU time, not wall time, is what a replicate costs), pump events and pump-years simulated per CPU
+second. ``--workers N`` runs N replicates at once in a pool of N processes (``openidds.cohort.replicates``,
+replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU seconds and the wall time of
+the whole pool. ``--step-share`` only plays the patients and says how much of that is the pump's stepping.
+Asserts nothing about time.
 """
 
 import argparse
 import tempfile
 import time
 from collections import Counter
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
+
+import numpy as np
 
 from openidds.clinic import connect, import_batch, init_registry
 from openidds.clinic.database import with_clock
-from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
-from openidds.cohort.clinic_run import SITE
+from openidds.clinic.pump_log import import_pump_logs
 from openidds.cohort.params import load_params
-from openidds.cohort.simulate import USER, play, pump_logs, registry_batch, written_at
+from openidds.cohort.replicates import map_replicates
+from openidds.cohort.simulate import USER, exported_logs, play, registry_batch, written_at
 from openidds.cohort.study import load_study
+from openidds.pump import Pump
+
+SECONDS_PER_YEAR = 86_400 * 365.25
+
+
+@dataclass(frozen=True)
+class Replicate:
+    """What one replicate cost: CPU seconds per phase, and what it simulated."""
+
+    cpu_s: dict[str, float]
+    wall_s: float
+    events: dict[str, int]
+    pump_years: float
+
+    @property
+    def total_cpu_s(self) -> float:
+        return sum(self.cpu_s.values())
+
+
+class StepClock:
+    """While in use, times every ``Pump.advance`` (the pump's stepping from event to event, where all its
+    per-step work happens): the share of a replicate a compiled step could speed up."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self.calls = 0
+
+    def __enter__(self) -> "StepClock":
+        self._advance = advance = Pump.advance
+
+        def timed(pump: Pump, to_s: int) -> None:
+            start = time.process_time()
+            try:
+                advance(pump, to_s)
+            finally:
+                self.cpu_s += time.process_time() - start
+                self.calls += 1
+
+        Pump.advance = timed
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        Pump.advance = self._advance
+
+
+def replicate(study_id: str, params_file: str | None, patients: int, seed: int | np.random.SeedSequence
+              ) -> Replicate:
+    """One replicate written into a throwaway SQLite registry, phase by phase."""
+    study = load_study(study_id)
+    params = load_params(params_file or study.id)
+    cpu: dict[str, float] = {}
+    wall = time.perf_counter()
+
+    def phase(name: str, start: float) -> None:
+        cpu[name] = time.process_time() - start
+
+    with tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:
+        start = time.process_time()
+        runs = play(study, params, seed, patients)
+        phase("play (pump + programmer)", start)
+        start = time.process_time()
+        batch = registry_batch(runs)
+        phase("parse registry rows", start)
+        engine = connect(str(Path(folder) / "bench.sqlite"))
+        init_registry(engine)
+        clocked = with_clock(engine, lambda: written_at(runs))
+        start = time.process_time()
+        import_batch(clocked, batch, USER, source="bench")
+        phase("import_batch (all records)", start)
+        start = time.process_time()
+        logs = exported_logs(runs)
+        phase("export pump logs (wire objects)", start)
+        start = time.process_time()
+        import_pump_logs(clocked, logs, USER, source="bench")
+        phase("import_pump_logs (one transaction)", start)
+        engine.dispose()
+    events = Counter(str(e.kind) for run in runs for implanted in run.implants for e in implanted.pump.log)
+    pump_s = sum(i.pump.t_s - i.start_s for run in runs for i in run.implants)
+    return Replicate(cpu, time.perf_counter() - wall, dict(events), pump_s / SECONDS_PER_YEAR)
 
 
 def main() -> None:
@@ -30,39 +118,43 @@ def main() -> None:
     parser.add_argument("--params", default=None)
     parser.add_argument("--patients", type=int, default=200)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="run this many replicates at once, one per worker process")
+    parser.add_argument("--step-share", action="store_true",
+                        help="only play the patients, timing the pump's stepping (Pump.advance) apart")
     args = parser.parse_args()
-    study = load_study(args.study)
-    params = load_params(args.params or study.id)
-    seconds: dict[str, float] = {}
-    with tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:
-        start = time.perf_counter()
-        runs = play(study, params, args.seed, args.patients)
-        seconds["play (pump + programmer)"] = time.perf_counter() - start
-        start = time.perf_counter()
-        batch = registry_batch(runs)
-        seconds["parse registry rows"] = time.perf_counter() - start
-        engine = connect(str(Path(folder) / "bench.sqlite"))
-        init_registry(engine)
-        clocked = with_clock(engine, lambda: written_at(runs))
-        start = time.perf_counter()
-        import_batch(clocked, batch, USER, source="bench")
-        seconds["import_batch (all records)"] = time.perf_counter() - start
-        start = time.perf_counter()
-        logs = [PumpLogImport(log, SITE, run.patient_id, day) for run in runs for day, log in pump_logs(run)]
-        seconds["export pump logs (wire objects)"] = time.perf_counter() - start
-        start = time.perf_counter()
-        import_pump_logs(clocked, logs, USER, source="bench")
-        seconds["import_pump_logs (one transaction)"] = time.perf_counter() - start
-        engine.dispose()
-    total = sum(seconds.values())
-    events = Counter(e.kind for run in runs for e in run.pump.log)
-    pump_years = sum(run.pump.t_s for run in runs) / 86_400 / 365.25
-    print(f"{study.id}: {args.patients} patients, seed {args.seed}")
-    for name, value in seconds.items():
-        print(f"  {name:36s} {value:7.2f} s  {100 * value / total:5.1f} %")
-    print(f"  {'total':36s} {total:7.2f} s")
-    print(f"pump events: {sum(events.values())} ({', '.join(f'{k} {n}' for k, n in events.most_common(4))})")
-    print(f"pump-years: {pump_years:.1f}, {pump_years / total:.1f} per second")
+    print(f"{args.study}: {args.patients} patients, seed {args.seed}")
+    if args.step_share:
+        study = load_study(args.study)
+        params = load_params(args.params or study.id)
+        start = time.process_time()
+        with StepClock() as steps:
+            play(study, params, args.seed, args.patients)
+        total = time.process_time() - start
+        print(f"  play {total:.2f} CPU s, of which the pump's stepping (Pump.advance, {steps.calls} calls) "
+              f"{steps.cpu_s:.2f} CPU s ({100 * steps.cpu_s / total:.1f} %)")
+        return
+    if args.workers is None:
+        one = replicate(args.study, args.params, args.patients, args.seed)
+        total = one.total_cpu_s
+        for name, value in one.cpu_s.items():
+            print(f"  {name:36s} {value:7.2f} CPU s  {100 * value / total:5.1f} %")
+        print(f"  {'total':36s} {total:7.2f} CPU s  ({one.wall_s:.2f} s wall)")
+        events = Counter(one.events)
+        print(f"pump events: {sum(events.values())} "
+              f"({', '.join(f'{k} {n}' for k, n in events.most_common(4))})")
+        print(f"pump-years: {one.pump_years:.1f}, {one.pump_years / total:.1f} per CPU second")
+        return
+    start = time.perf_counter()
+    done = map_replicates(partial(replicate, args.study, args.params, args.patients), args.seed, args.workers,
+                          workers=args.workers)
+    wall = time.perf_counter() - start
+    for i, one in enumerate(done):
+        print(f"  replicate {i}: {one.total_cpu_s:7.2f} CPU s, {one.pump_years:.1f} pump-years "
+              f"({one.pump_years / one.total_cpu_s:.1f} per CPU second)")
+    years = sum(one.pump_years for one in done)
+    print(f"{len(done)} replicates on {args.workers} workers: {wall:.2f} s wall "
+          f"({wall / len(done):.2f} s per replicate), {years / wall:.1f} pump-years per wall second")
 
 
 if __name__ == "__main__":

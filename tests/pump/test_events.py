@@ -118,3 +118,19 @@ def test_refills_read_as_they_come_equal_one_scan_of_the_whole_log(specs, refill
             fills.append((event, pumped))
             pumped = 0
     assert log.refills() == (tuple(fills), pumped)
+
+
+@given(rows, st.data())
+def test_pump_views_dicts_and_events_of_a_kind_read_as_the_events_do(specs, data):
+    log, _, end = build(specs)
+    log.rows.append((end, EventKind.BOLUS_STARTED, "patient", "patient", 600, 600, 1))
+    log.rows.append((end, EventKind.BOLUS_ENDED, "completed", "patient", 600, 600))
+    log.append(end, EventKind.FAULT, "catheter occlusion", {"name": "catheter_occlusion"})
+    log.append(end, EventKind.ALARM, "low reservoir", {"alarm": "low_reservoir", "severity": "non_critical"})
+    log.append(end + 1, EventKind.INTERROGATION, "programmer read the pump", {})
+    seq = data.draw(st.integers(0, len(log)))
+    views = [e.pump_view() for e in log.since(seq)]
+    assert log.pump_views(seq) == tuple(v for v in views if v is not None)
+    assert log.dicts() == [e.to_dict() for e in log]
+    for kind in (EventKind.DELIVERY, EventKind.BOLUS_ENDED, EventKind.ALARM, EventKind.FAULT):
+        assert log.of_kind(kind) == tuple(e for e in log if e.kind == kind)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -82,11 +82,13 @@ def _encoded_column(prefix: str, values: list[Any]) -> list[str]:
     return list(map(encoded.__getitem__, values))
 
 
-def encode_payloads(columns: Mapping[str, Sequence[Any]]) -> list[str]:
+def encode_payloads(columns: Mapping[str, Sequence[Any]], encoded: Collection[str] = ()) -> list[str]:
     """The JSON text of each row's non-null values, for rows given column by column: for row ``i``, exactly
-    ``JSON_ENCODER.encode({k: v[i] for k, v in columns.items() if v[i] is not None})``."""
-    pieces = [_encoded_column("," + encode_basestring_ascii(name) + ":", list(values))
-              for name, values in columns.items()]
+    ``JSON_ENCODER.encode({k: v[i] for k, v in columns.items() if v[i] is not None})``. The columns named in
+    ``encoded`` hold each value's JSON text (``JSON_ENCODER``'s) already, or None."""
+    pieces = [[f"{prefix}{text}" if text is not None else "" for text in values] if name in encoded
+              else _encoded_column(prefix, list(values))
+              for name, values in columns.items() for prefix in ["," + encode_basestring_ascii(name) + ":"]]
     if pieces and "" not in pieces[0]:  # the first column is never null: it opens each object
         pieces[0] = ["{" + piece[1:] for piece in pieces[0]]
         return list(map("".join, zip(*pieces, repeat("}"))))
@@ -94,18 +96,24 @@ def encode_payloads(columns: Mapping[str, Sequence[Any]]) -> list[str]:
 
 
 def write_inserts(conn: Connection, user: str, at: dt.datetime, table: str, columns: Mapping[str, Sequence[Any]],
-                  source: str | None = None) -> None:
+                  source: str | None = None, encoded: Collection[str] = ()) -> None:
     """Audit entries for records just bulk-inserted, given column by column (``columns`` holds every stored
     column, ``id`` included): one entry per record whose ``after`` holds its non-null columns (a column it
-    does not name was null), encoded by :func:`encode_payloads`."""
+    does not name was null), encoded by :func:`encode_payloads` (``encoded``: columns given as JSON text)."""
     if not columns or not columns["id"]:
         return
     audit_chain.hold_chain(conn)
-    bulk.insert_columns(conn, bulk.table_of(AuditEntry),
-                        {"record_id": columns["id"], "after": encode_payloads(columns)},
-                        {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
-                         "source": source}, encoded=("before", "after"))
-    audit_chain.seal(conn, len(columns["id"]))
+    common = {"at": at, "user_name": user, "action": "insert", "table_name": str(table), "before": None,
+              "source": source}
+    stored, ids = bulk.insert_block(conn, bulk.table_of(AuditEntry),
+                                    {"record_id": columns["id"], "after": encode_payloads(columns, encoded)}, common,
+                                    encoded=("before", "after"))
+    if ids is None:
+        audit_chain.seal(conn, len(columns["id"]))
+        return
+    audit_chain.seal_block(conn, ids, stored["record_id"], stored["after"],
+                           [bulk.stored_value(conn, bulk.table_of(AuditEntry), name, common[name])
+                            for name in ("at", "user_name", "action", "table_name", "before", "source")])
 
 
 def _columns(obj: Any) -> dict[str, Any]:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from hashlib import sha256
 from json.encoder import encode_basestring_ascii
@@ -114,6 +114,29 @@ def seal(conn: Connection, count: int | None = None) -> int:
     if hashes:
         bulk.insert_columns(conn, _SEALS, {"entry_id": [row[0] for row in rows], "hash": hashes})
     return len(hashes)
+
+
+def seal_block(conn: Connection, ids: range, record_ids: Sequence[int], afters: Sequence[str],
+               common: Sequence[Any]) -> None:
+    """Seal entries just written with the ids ``ids`` (the newest, in one block), given as stored: their
+    ``record_ids`` and ``after`` texts, and the values they share, ``(at, user_name, action, table_name, before,
+    source)``. The same seals as :func:`seal` (``seal(conn, len(ids))``), computed from the values written
+    instead of read back. Call with the chain held (:func:`hold_chain`)."""
+    at, user_name, action, table_name, before, source = common
+    _, previous = _head(conn)
+    middle = _content([_iso(at), user_name, action, table_name])[1:-1]
+    before_text, source_text = _content([before])[1:-1], _content([source])[1:-1]
+    hashes = []
+    for entry_id, record_id, after in zip(ids, record_ids, afters, strict=True):
+        if type(record_id) is not int or type(after) is not str:
+            content = _content([entry_id, _iso(at), user_name, action, table_name, record_id, before, after, source])
+        else:
+            content = (f"[{entry_id},{middle},{record_id},{before_text},{encode_basestring_ascii(after)},"
+                       f"{source_text}]")
+        previous = sha256((previous + content).encode()).hexdigest()
+        hashes.append(previous)
+    if hashes:
+        bulk.insert_columns(conn, _SEALS, {"entry_id": list(ids), "hash": hashes})
 
 
 @dataclass

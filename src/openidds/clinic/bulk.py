@@ -62,11 +62,11 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     stored_columns: list[Any] = []
     for name in order:
         sql_type = table.c[name].type
-        proc = None if name in encoded else sql_type.dialect_impl(dialect).bind_processor(dialect)
         if name in constants:
             value = constants[name]
-            stored_columns.append(repeat(value if proc is None or value is None else proc(value), n))
+            stored_columns.append(repeat(value if name in encoded else stored_value(conn, table, name, value), n))
         else:
+            proc = None if name in encoded else sql_type.dialect_impl(dialect).bind_processor(dialect)
             values = list(columns[name])
             stored_columns.append(values if proc is None else
                                   _converted(proc, values, isinstance(sql_type, Date | DateTime)))
@@ -77,6 +77,12 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     return {name: column for name, column in zip(order, stored_columns, strict=True) if name in columns}
 
 
+def stored_value(conn: Connection, table: Table, name: str, value: Any) -> Any:
+    """``value`` as column ``name`` stores it: through the dialect's bind processor of its type."""
+    proc = table.c[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+    return value if proc is None or value is None else proc(value)
+
+
 def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]],
                 encoded: Collection[str] = ()) -> None:
     """:func:`insert_columns` for rows given as dicts with the same keys."""
@@ -84,25 +90,37 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[Mapping[str, Any]
         insert_columns(conn, table, {name: [row[name] for row in rows] for name in rows[0]}, encoded=encoded)
 
 
-def insert_columns_with_ids(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
-                            constants: Mapping[str, Any], key_columns: Sequence[str]) -> list[int]:
-    """:func:`insert_columns`, then the new rows' ids in order.
+def insert_block(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
+                 constants: Mapping[str, Any] | None = None, encoded: Collection[str] = ()
+                 ) -> tuple[dict[str, list[Any]], range | None]:
+    """:func:`insert_columns`, and the new rows' ids in order when they are known without reading them back.
 
     On SQLite, inside the write transaction that the INSERT holds, a new row's id is one more than the largest
     id in the table (sqlite.org/autoinc.html), so the ids are the block after the largest id read before the
-    INSERT; the block is verified (count, min and max of the new ids) and, if it is not exactly that, as on any
-    other database, the ids are looked up by ``key_columns`` (in ``columns``, parent id first)."""
+    INSERT; the block is verified (count, min and max of the new ids). Elsewhere, or if the block is not exactly
+    that, the ids are None."""
     sqlite = conn.dialect.name == "sqlite"
     before = conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar_one() if sqlite else 0
-    stored = insert_columns(conn, table, columns, constants)
+    stored = insert_columns(conn, table, columns, constants, encoded)
     n = len(next(iter(columns.values()), ()))
-    if not n:
-        return []
-    if sqlite:
+    if sqlite and n:
         block = conn.execute(select(func.count(), func.min(table.c.id), func.max(table.c.id))
                              .where(table.c.id > before)).one()
         if tuple(block) == (n, before + 1, before + n):
-            return list(range(before + 1, before + n + 1))
+            return stored, range(before + 1, before + n + 1)
+    return stored, None
+
+
+def insert_columns_with_ids(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
+                            constants: Mapping[str, Any], key_columns: Sequence[str],
+                            encoded: Collection[str] = ()) -> list[int]:
+    """:func:`insert_block`, then the new rows' ids in order: where the block is not known, looked up by
+    ``key_columns`` (in ``columns``, parent id first)."""
+    stored, block = insert_block(conn, table, columns, constants, encoded)
+    if block is not None:
+        return list(block)
+    if not stored:
+        return []
     ids = _stored_ids(conn, table, key_columns, set(columns[key_columns[0]]))
     return [ids[key] for key in zip(*(stored[c] for c in key_columns), strict=True)]
 

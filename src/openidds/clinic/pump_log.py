@@ -12,12 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
+from pydantic_core import TzInfo
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
@@ -25,6 +28,8 @@ from openidds.clinic import alarms, audit, bulk, locking, models, store, validat
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
+from openidds.clinic.models import JSON_ENCODER
+from openidds.pump.events import EventKind
 from openidds.pump.wire import WIRE_VERSION, ExportedEvent, PumpLog
 from openidds.text_files import read_text
 
@@ -127,32 +132,89 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
     with bulk.collector_paused(), unit_of_work(engine, user, source=name) as session:
         implants = _implants(session, logs)
         stored = _stored_events(session, [implant.id for implant in implants])
-        new: list[dict[str, Any]] = []
+        columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
         added: list[int] = []
+        repeated = {i for i, n in Counter(implant.id for implant in implants).items() if n > 1}
         for item, log, implant in zip(logs, parsed, implants, strict=True):
-            rows = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings)
-            new += rows
-            added.append(len(rows))
+            if implant.id in stored or implant.id in repeated:
+                count = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings, columns)
+            else:
+                count = _all_new_events(item, log, implant, findings, columns)
+            added.append(count)
         if findings:
             raise ImportRejected(name, findings)
         conn = session.connection()
-        columns = {key: [row[key] for row in new] for key in _EVENT_COLUMNS}
-        ids = bulk.insert_columns_with_ids(conn, bulk.table_of(models.PumpEvent), columns, {},
-                                           ("implant_id", "seq"))
+        table = bulk.table_of(models.PumpEvent)
+        columns["version"] = [1] * len(columns["seq"])
+        stored_data, audited_data = _data_json(columns["data"])
+        # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
+        if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
+            stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
+        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {}, ("implant_id", "seq"),
+                                           encoded=("data",))
         at = audit.now_utc(session.info)
+        audited = {**columns, "data": audited_data}
         start = 0
         for item_source, group in itertools.groupby(zip(logs, added, strict=True),
                                                     lambda pair: source or pair[0].label):
             count = sum(n for _, n in group)
             part = slice(start, start + count)
             audit.write_inserts(conn, user, at, "pump_events",
-                                {"id": ids[part], **{k: v[part] for k, v in columns.items()}}, item_source)
+                                {"id": ids[part], **{k: v[part] for k, v in audited.items()}}, item_source,
+                                encoded=("data",))
             start += count
         alarms.derive_alarms(session, {implant.id for implant in implants})
         return added
 
 
-_EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data", "version")
+def _data_json(datas: list[Any]) -> tuple[list[str], list[str]]:
+    """Each event's data as JSON twice, in one pass over it: as the registry's ``data`` column stores it (the
+    JSON type's serializer, ``json.dumps``) and as its audit entry holds it (``JSON_ENCODER``, compact). Data
+    whose values are str, int or a dict of str to int (a pump's hot events) is written here; other data by the
+    encoders themselves."""
+    stored: list[str] = []
+    audited: list[str] = []
+    for data in datas:
+        texts = _flat_json(data)
+        if texts is None:
+            texts = json.dumps(data), JSON_ENCODER.encode(data)
+        stored.append(texts[0])
+        audited.append(texts[1])
+    return stored, audited
+
+
+def _flat_json(data: dict[str, Any]) -> tuple[str, str] | None:
+    """``(json.dumps(data), JSON_ENCODER.encode(data))`` for a dict of str keys and str, int or {str: int}
+    values; None for any other."""
+    spaced: list[str] = []
+    compact: list[str] = []
+    for key, value in data.items():
+        kind = type(value)
+        if type(key) is not str:
+            return None
+        if kind is int:
+            text = repr(value)
+        elif kind is str:
+            text = encode_basestring_ascii(value)
+        elif kind is dict:
+            pairs = []
+            for inner_key, inner in value.items():
+                if type(inner_key) is not str or type(inner) is not int:
+                    return None
+                pairs.append((encode_basestring_ascii(inner_key), repr(inner)))
+            name = encode_basestring_ascii(key)
+            spaced.append(name + ": {" + ", ".join([k + ": " + v for k, v in pairs]) + "}")
+            compact.append(name + ":{" + ",".join([k + ":" + v for k, v in pairs]) + "}")
+            continue
+        else:
+            return None
+        name = encode_basestring_ascii(key)
+        spaced.append(name + ": " + text)
+        compact.append(name + ":" + text)
+    return "{" + ", ".join(spaced) + "}", "{" + ",".join(compact) + "}"
+
+
+_EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data")
 
 
 @dataclass(frozen=True)
@@ -198,33 +260,83 @@ def _stored_events(session: Session, implant_ids: list[int]) -> dict[int, dict[i
     return out
 
 
-def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: dict[int, StoredEvent],
-                findings: list[Finding]) -> list[dict[str, Any]]:
-    """The rows of the log's events not yet in ``stored`` (which they join); a finding for each event outside
-    the implant's life or in conflict with a stored one."""
-    source = item.label
-    end = implant.explant_date or implant.death_date
-    new: list[dict[str, Any]] = []
-    def label(seq: int) -> str:
-        return f"pump event {item.site}/{item.patient_id} seq {seq}"
+def _label(item: PumpLogImport, seq: int) -> str:
+    return f"pump event {item.site}/{item.patient_id} seq {seq}"
 
+
+def _outside(item: PumpLogImport, implant: _Implant, seq: int, at: dt.datetime) -> Finding:
+    end = implant.explant_date or implant.death_date
+    return Finding("within-implant", _label(item, seq), f"at={at.isoformat()} is outside the implant "
+                   f"({implant.implant_date} to {end or 'now'})", item.label)
+
+
+def _life(implant: _Implant) -> tuple[dt.datetime, dt.datetime | None]:
+    """The implant's life as times: an event is within it when ``first <= at`` and (``end`` None or) ``at < end``,
+    i.e. on a day from the implant's to its explant's or the patient's death's, whichever is first."""
+    ends = [day for day in (implant.explant_date, implant.death_date) if day]
+    end = dt.datetime.combine(min(ends) + dt.timedelta(days=1), dt.time()) if ends else None
+    return dt.datetime.combine(implant.implant_date, dt.time()), end
+
+
+def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: dict[int, StoredEvent],
+                findings: list[Finding], columns: dict[str, list[Any]]) -> int:
+    """Add to ``columns`` the log's events not yet in ``stored`` (which they join); a finding for each event
+    outside the implant's life or in conflict with a stored one. Returns how many were added."""
+    first, end = _life(implant)
+    added = 0
     for event in log.events:
         at = log.at(event.t_s)
-        day = at.date()
-        if day < implant.implant_date or (implant.explant_date and day > implant.explant_date) or \
-                (implant.death_date and day > implant.death_date):
-            findings.append(Finding("within-implant", label(event.seq), f"at={at.isoformat()} is outside the "
-                                    f"implant ({implant.implant_date} to {end or 'now'})", source))
+        if at < first or (end is not None and at >= end):
+            findings.append(_outside(item, implant, event.seq, at))
         content = (at, event.kind.value, event.reason, event.data)
         old = stored.get(event.seq)
         if old is None:
             stored[event.seq] = content
-            new.append({"implant_id": implant.id, "seq": event.seq, "at": at, "kind": event.kind.value,
-                        "reason": event.reason, "data": event.data, "version": 1})
+            _add_event(columns, implant.id, event.seq, *content)
+            added += 1
         elif old != content:
-            findings.append(Finding("event-conflict", label(event.seq), "a different event with this seq is stored",
-                                    source))
-    return new
+            findings.append(Finding("event-conflict", _label(item, event.seq), "a different event with this seq is "
+                                    "stored", item.label))
+    return added
+
+
+def _add_event(columns: dict[str, list[Any]], implant_id: int, seq: int, at: dt.datetime, kind: str, reason: str,
+               data: Any) -> None:
+    columns["implant_id"].append(implant_id)
+    columns["seq"].append(seq)
+    columns["at"].append(at)
+    columns["kind"].append(kind)
+    columns["reason"].append(reason)
+    columns["data"].append(data)
+
+
+_KIND_TEXT = {kind: kind.value for kind in EventKind}
+_FIXED_OFFSETS = (dt.timezone, TzInfo)
+"""Time zones whose UTC offset never changes: a log on such a clock gives each event's UTC time as the clock's
+start in UTC plus its ``t_s``."""
+
+
+def _all_new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, findings: list[Finding],
+                    columns: dict[str, list[Any]]) -> int:
+    """:func:`_new_events` for an implant with no stored events and no other log in the import: every event is new
+    (a log's seqs strictly increase, or its order findings refuse the import)."""
+    events = log.events
+    if isinstance(log.clock_start.tzinfo, _FIXED_OFFSETS):
+        base, second = log.at(0), dt.timedelta(seconds=1)
+        times = [base + second * event.t_s for event in events]
+    else:
+        times = [log.at(event.t_s) for event in events]
+    first, end = _life(implant)
+    last = end or dt.datetime.max
+    findings += [_outside(item, implant, event.seq, at) for event, at in zip(events, times, strict=True)
+                 if not first <= at < last]
+    columns["implant_id"] += [implant.id] * len(events)
+    columns["seq"] += [event.seq for event in events]
+    columns["at"] += times
+    columns["kind"] += [_KIND_TEXT[event.kind] for event in events]
+    columns["reason"] += [event.reason for event in events]
+    columns["data"] += [event.data for event in events]
+    return len(events)
 
 
 def stored_pump_log(engine: Engine, site: str, patient_id: str, implant_date: dt.date) -> PumpLog:

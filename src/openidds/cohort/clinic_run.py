@@ -379,9 +379,7 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
                 cause_of_death="disease progression (synthetic)" if death is not None else None)
     start = dt.datetime.combine(implant, dt.time(8))
     for implanted in run.implants:
-        for event in implanted.pump.log:
-            if event.kind == EventKind.ALARM:
-                run.add("alarms", pump_serial=implanted.serial_number, at=start + dt.timedelta(seconds=event.t_s),
-                        code=event.data["alarm"], kind="alarm",
-                        severity=SEVERITY_CODES[Severity(event.data["severity"])], source="pump",
-                        description=event.reason)
+        for event in implanted.pump.log.of_kind(EventKind.ALARM):
+            run.add("alarms", pump_serial=implanted.serial_number, at=start + dt.timedelta(seconds=event.t_s),
+                    code=event.data["alarm"], kind="alarm", severity=SEVERITY_CODES[Severity(event.data["severity"])],
+                    source="pump", description=event.reason)

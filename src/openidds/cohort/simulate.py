@@ -21,6 +21,7 @@ import numpy as np
 from sqlalchemy import make_url
 
 from openidds.clinic import SPECS, RegistryError, connect, import_batch, init_registry, patients
+from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import database_url, with_clock
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
@@ -88,9 +89,10 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
     design = study.design
     baselines = sample_baselines(params.baseline, n, rng)
     runs: list[PatientRun] = []
-    for number, (baseline, implant) in enumerate(zip(baselines, implant_dates(study, n, rng), strict=True), 1):
-        course = draw_course(baseline, params.course, Schedule.of(design, implant), rng, library)
-        runs.append(run_patient(number, baseline, course, params.course, rng, library))
+    with collector_paused():  # every pump's log is kept: the collector would rescan them over and over
+        for number, (baseline, implant) in enumerate(zip(baselines, implant_dates(study, n, rng), strict=True), 1):
+            course = draw_course(baseline, params.course, Schedule.of(design, implant), rng, library)
+            runs.append(run_patient(number, baseline, course, params.course, rng, library))
     return runs
 
 
@@ -127,8 +129,7 @@ def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
             raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
         clocked = with_clock(engine, lambda: written_at(runs))
         import_batch(clocked, registry_batch(runs), USER, source=source)
-        import_pump_logs(clocked, [PumpLogImport(log, run.site, run.patient_id, implant_date)
-                                   for run in runs for implant_date, log in pump_logs(run)], USER, source=source)
+        import_pump_logs(clocked, exported_logs(runs), USER, source=source)
     finally:
         engine.dispose()
 
@@ -146,6 +147,13 @@ def pump_logs(run: PatientRun) -> list[tuple[dt.date, PumpLog]]:
     start = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
     return [(run.implant_date + dt.timedelta(days=implanted.day), export_log(implanted.pump.log, start))
             for implanted in run.implants]
+
+
+def exported_logs(runs: list[PatientRun]) -> list[PumpLogImport]:
+    """Every pump's log of the runs as the pump exports it, ready for ``import_pump_logs``."""
+    with collector_paused():
+        return [PumpLogImport(log, run.site, run.patient_id, implant_date) for run in runs
+                for implant_date, log in pump_logs(run)]
 
 
 def seed_text(seed: int | np.random.SeedSequence) -> str:
@@ -170,6 +178,8 @@ def registry_tables(runs: list[PatientRun]) -> dict[str, tuple[tuple[str, ...], 
 def registry_batch(runs: list[PatientRun]) -> Batch:
     """Every registry row of the runs, parsed by the clinic's importer (one table per record kind)."""
     batch = Batch()
-    for name, (header, rows) in registry_tables(runs).items():
-        batch.extend(parse_table(SPECS[name], header, [(f"{name}:{i}", row) for i, row in enumerate(rows, start=1)]))
+    with collector_paused():
+        for name, (header, rows) in registry_tables(runs).items():
+            batch.extend(parse_table(SPECS[name], header, [(f"{name}:{i}", row)
+                                                           for i, row in enumerate(rows, start=1)]))
     return batch

@@ -266,9 +266,38 @@ class EventLog:
     def __iter__(self) -> Iterator[Event]:
         return iter(self.since(0))
 
+    def dicts(self) -> list[dict]:
+        """Every event as :meth:`Event.to_dict` gives it, built from the rows directly."""
+        return [{"seq": i, "t_s": row[0], "kind": row[1], "reason": row[2], "data": _data(row)}
+                for i, row in enumerate(self.rows)]
+
     def since(self, seq: int) -> tuple[Event, ...]:
         """Events with sequence number at least ``seq``."""
         return tuple(_event(i, row) for i, row in enumerate(self.rows[seq:], start=seq))
+
+    def of_kind(self, kind: EventKind) -> tuple[Event, ...]:
+        """The events of one kind, oldest first (the others are not read)."""
+        return tuple(_event(i, row) for i, row in enumerate(self.rows) if row[1] == kind)
+
+    def pump_views(self, seq: int) -> tuple[dict, ...]:
+        """:meth:`Event.pump_view` of each event from ``seq`` on, simulator-only events left out (a delivery's
+        view is built from its row, without its simulator truth)."""
+        views = []
+        for i, row in enumerate(self.rows[seq:], start=seq):
+            kind = row[1]
+            if kind is _DELIVERY:
+                volume, tip = row[5], row[6]
+                dose = row[9] if tip is None else {drug: volume * ng for drug, ng in tip}
+                views.append({"seq": i, "t_s": row[0], "kind": kind, "reason": row[2], "data": {
+                    "flow": row[2], "rate": row[3], "end_s": row[4], "volume": volume, "dose": dose}})
+            elif kind is _BOLUS_STARTED or kind is _BOLUS_ENDED:  # no simulator truth in these
+                views.append({"seq": i, "t_s": row[0], "kind": kind, "reason": row[2],
+                              "data": dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))})
+            elif kind is not _FAULT:
+                view = _event(i, row).pump_view()
+                assert view is not None  # only faults are simulator-only
+                views.append(view)
+        return tuple(views)
 
     def to_json(self) -> str:
         """The whole log as canonical JSON (sorted keys, no spaces): byte-identical for the same inputs."""
@@ -277,10 +306,17 @@ class EventLog:
 
 _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
+_FAULT = EventKind.FAULT
+_BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
 
 
 def _event(seq: int, row: tuple) -> Event:
-    t_s, kind, reason = row[0], row[1], row[2]
+    return Event(seq, row[0], row[1], row[2], _data(row))
+
+
+def _data(row: tuple) -> dict:
+    """The data of the event a row holds (a compact row's as a dict like any other event's)."""
+    kind = row[1]
     if kind is _DELIVERY:
         _, _, flow, rate, end_s, volume, tip, actual, route, dose = row if len(row) == 10 else (
             *row, row[5], "csf", None)
@@ -292,7 +328,7 @@ def _event(seq: int, row: tuple) -> Event:
         data = dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))
     else:
         data = row[3]
-    return Event(seq, t_s, kind, reason, data)
+    return data
 
 
 @dataclass(frozen=True)

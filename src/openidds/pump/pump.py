@@ -769,7 +769,7 @@ class Pump:
                 self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
         self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
         self.log.append(t, EventKind.INTERROGATION, "programmer read the pump", {})
-        log = tuple(v for v in (e.pump_view() for e in self.log.since(self._interrogated_seq)) if v is not None)
+        log = self.log.pump_views(self._interrogated_seq)
         self._interrogated_seq = len(self.log)
         return Snapshot(
             t_s=t,

@@ -35,7 +35,27 @@ def number_text(value: Number) -> str:
     return format_exact(units_exact(value, "value"))
 
 
-def _scaled(field: str, value: Number, scale: int, resolution: str, lo: Fraction, hi: Fraction | None) -> int:
+_SCALED: dict[tuple, int] = {}
+"""Values already scaled, by (type, value, scale, bounds): a pump reads its spec's few volumes and rates over and
+over. Only values that passed are kept (a refusal names the field, so it is made every time)."""
+_SCALED_MAX = 4096
+
+
+def _scaled(field: str, value: Number, scale: int, resolution: str, lo: Number, hi: Number | None) -> int:
+    try:
+        key = (type(value), value, scale, type(lo), lo, type(hi), hi)
+        known = _SCALED.get(key)
+    except TypeError:  # an unhashable value: refused below
+        key, known = None, None
+    if known is None:
+        known = _checked_scaled(field, value, scale, resolution, exact(field, lo),
+                                None if hi is None else exact(field, hi))
+        if key is not None and len(_SCALED) < _SCALED_MAX:
+            _SCALED[key] = known
+    return known
+
+
+def _checked_scaled(field: str, value: Number, scale: int, resolution: str, lo: Fraction, hi: Fraction | None) -> int:
     amount = exact(field, value)
     if amount < lo or (hi is not None and amount > hi):
         bound = f"between {lo} and {hi}" if hi is not None else f"at least {lo}"
@@ -48,20 +68,18 @@ def _scaled(field: str, value: Number, scale: int, resolution: str, lo: Fraction
 
 def volume_ticks(field: str, ml: Number, *, lo: Number = 0, hi: Number | None = None) -> int:
     """Volume in mL -> volume ticks; the value must be a whole number of nL (0.000001 mL)."""
-    ticks = _scaled(field, ml, 1_000_000, "0.000001 mL (1 nL)", exact(field, lo),
-                    None if hi is None else exact(field, hi))
+    ticks = _scaled(field, ml, 1_000_000, "0.000001 mL (1 nL)", lo, hi)
     return ticks * TICKS_PER_NL
 
 
 def rate_ticks_per_s(field: str, ml_per_day: Number, *, lo: Number = 0, hi: Number | None = None) -> int:
     """Rate in mL/day -> volume ticks per second (= nL/day); a whole number of nL/day."""
-    return _scaled(field, ml_per_day, 1_000_000, "0.000001 mL/day", exact(field, lo),
-                   None if hi is None else exact(field, hi))
+    return _scaled(field, ml_per_day, 1_000_000, "0.000001 mL/day", lo, hi)
 
 
 def ng_per_ml(field: str, mg_per_ml: Number) -> int:
     """Concentration in mg/mL -> ng/mL; positive and a whole number of ng/mL."""
-    value = _scaled(field, mg_per_ml, NG_PER_MG, "0.000001 mg/mL (1 ng/mL)", Fraction(0), None)
+    value = _scaled(field, mg_per_ml, NG_PER_MG, "0.000001 mg/mL (1 ng/mL)", 0, None)
     if value == 0:
         raise OpenIDDSError(field, mg_per_ml, "a concentration above 0 mg/mL")
     return value
@@ -69,7 +87,7 @@ def ng_per_ml(field: str, mg_per_ml: Number) -> int:
 
 def mass_ticks(field: str, mg: Number) -> int:
     """Drug amount in mg -> mass ticks; a whole number of ng."""
-    return _scaled(field, mg, NG_PER_MG, "0.000001 mg (1 ng)", Fraction(0), None) * TICKS_PER_ML
+    return _scaled(field, mg, NG_PER_MG, "0.000001 mg (1 ng)", 0, None) * TICKS_PER_ML
 
 
 def ticks_to_ml(ticks: int) -> Fraction:

@@ -10,6 +10,7 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d+)?|\d+/[1-9]\d*)")
 MAX_DIGITS = 30
 """Digits allowed before and after the decimal point: far past any quantity of a pump, and small enough that no
 arithmetic on a number (``1e100000000``) can hang or exhaust memory before its field's own range refuses it."""
+_TOO_LARGE = 10**(2 * MAX_DIGITS)
 _TOO_LONG = f"a number of at most {MAX_DIGITS} digits before and {MAX_DIGITS} after the decimal point"
 
 
@@ -18,9 +19,9 @@ def exact(value: object, field: str = "value") -> Fraction:
     if isinstance(value, bool | float):
         raise UnitsError(field, value, "an exact number (int, Fraction, Decimal or a decimal string), not a float")
     if isinstance(value, Fraction | int):
-        if max(abs(value.numerator), value.denominator) >= 10**(2 * MAX_DIGITS):
+        if max(abs(value.numerator), value.denominator) >= _TOO_LARGE:
             raise UnitsError(field, _short(value), _TOO_LONG)
-        return Fraction(value)
+        return value if type(value) is Fraction else Fraction(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise UnitsError(field, value, "a finite number")

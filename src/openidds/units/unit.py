@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 
 from openidds.units.dimension import (
     CONCENTRATION,
@@ -47,7 +48,7 @@ class Unit:
     symbols: tuple[str | None, str | None, str | None]
     dimension: Dimension
 
-    @property
+    @cached_property
     def factor(self) -> Fraction:
         """Exact factor from this unit to the base unit of its dimension (mcg, mL, min)."""
         exponents = (self.dimension.mass, self.dimension.volume, self.dimension.time)
@@ -76,8 +77,22 @@ def _symbol(token: str, field: str, text: str) -> str:
     raise UnitsError(field, text, f"a known unit ({_KNOWN}, optionally /mL, /h, /day)")
 
 
+_PARSED: dict[str, Unit] = {}
+"""Units parsed so far, by their text (a few dozen texts are used over and over)."""
+_PARSED_MAX = 1024
+
+
 def parse_unit(text: str, field: str = "unit") -> Unit:
     """Parse 'mg', 'mcg/mL', 'mg/day', 'mL/h' or 'mg per day'; refuse anything ambiguous."""
+    unit = _PARSED.get(text) if type(text) is str else None
+    if unit is None:
+        unit = _parse_unit(text, field)
+        if type(text) is str and len(_PARSED) < _PARSED_MAX:
+            _PARSED[text] = unit
+    return unit
+
+
+def _parse_unit(text: str, field: str) -> Unit:
     normal = " ".join(text.replace(" per ", "/").split())
     parts = [p.strip() for p in normal.split("/")]
     if not normal or any(not p for p in parts):
