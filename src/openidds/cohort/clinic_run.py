@@ -71,6 +71,8 @@ CLINICIAN = "Synthetic clinician"
 NURSE = "Synthetic nurse"
 RESERVOIR_ML = 40
 CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
+#: The pump every virtual patient gets (and each replacement): a 40 mL SynchroMed II.
+PUMP = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
 SESSION_S, REFILL_S = 3600, 7200
 #: A pump replacement (fill, then priming 10 minutes later) takes the clinic's first 20 minutes of a contact.
@@ -272,7 +274,7 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
     ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed II with
     the model's battery life), and each replacement's."""
     implant = course.schedule.implant_date
-    spec = spec or PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
+    spec = spec or PUMP
     patient_id = f"S{number:05d}"
     run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))])
     clinic = _Clinic(run, course, params, library or default_library())
