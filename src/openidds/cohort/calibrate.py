@@ -105,6 +105,8 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
         FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
         FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
         FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN),
+        FreeParameter("visit_noise_nrs", ("course.pain.visit_noise_nrs",), 0.05, 3.0,
+                      frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,
                       frozenset({"os_median_months", "exit_death_proportion"})),
         FreeParameter("visit_missing", ("course.follow_up.visit_missing",), 0.01, 0.95, _PAIRS),

@@ -152,12 +152,15 @@ class _Clinic:
 
     def __init__(self, run: PatientRun, course: PatientCourse, params: Course, library: DrugLibrary) -> None:
         self.run, self.params, self.library = run, params, library
-        self.therapy = therapy = params.therapy
+        self.therapy = params.therapy
+        self.drug = course.drug
         self.pump = run.pump
         self.start = dt.datetime.combine(run.implant_date, dt.time(8))
         self.mg_per_ml = course.concentration_mg_per_ml
         self.concentration = f"{_decimal(self.mg_per_ml)} mg/mL"
-        self.prescription = Prescription({therapy.drug: parse_quantity(self.concentration)}, CLINICIAN)
+        self.added = course.added_mg_per_ml
+        self.solution = {self.drug: self.concentration, **{d: f"{_decimal(c)} mg/mL" for d, c in self.added}}
+        self.prescription = Prescription({d: parse_quantity(c) for d, c in self.solution.items()}, CLINICIAN)
         self.next_refill_s: int | None = None
         self.occluded_since: int | None = None
         self.dose_mg_per_day = course.start_dose_mg_per_day
@@ -167,11 +170,11 @@ class _Clinic:
         return self.start + dt.timedelta(seconds=t_s)
 
     def order(self, dose_mg_per_day: float) -> TherapyOrder:
-        bolus = bolus_dose_mg(dose_mg_per_day, self.params, self.library)
+        bolus = bolus_dose_mg(dose_mg_per_day, self.drug, self.params, self.library)
         daily = parse_quantity(f"{_decimal(dose_mg_per_day)} mg/day")
         amount = parse_quantity(f"{_decimal(bolus)} mg")
         patient = BolusOrder(amount, BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
-        return TherapyOrder(self.therapy.drug, ContinuousDose(daily), patient)
+        return TherapyOrder(self.drug, ContinuousDose(daily), patient)
 
     def confirmed(self, session: ProgrammingSession | RefillWorkflow, review: Review, why: str) -> None:
         for finding in review.soft:
@@ -185,10 +188,13 @@ class _Clinic:
 
     def record_program(self, t_s: int, dose: float) -> None:
         self.dose_mg_per_day = dose
-        self.run.add("programs", pump_serial=self.serial, started_at=self.at(t_s), drug=self.therapy.drug,
-                     concentration_mg_per_ml=self.mg_per_ml, daily_dose_mg_per_day=dose,
-                     mode="continuous", bolus_dose_mg=bolus_dose_mg(dose, self.params, self.library),
-                     bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
+        bolus = bolus_dose_mg(dose, self.drug, self.params, self.library)
+        for drug, mg_per_ml in ((self.drug, self.mg_per_ml), *self.added):
+            ratio = mg_per_ml / self.mg_per_ml  # an added drug goes with the lead's volume
+            self.run.add("programs", pump_serial=self.serial, started_at=self.at(t_s), drug=drug,
+                         concentration_mg_per_ml=mg_per_ml, daily_dose_mg_per_day=round(dose * ratio, 4),
+                         mode="continuous", bolus_dose_mg=round(bolus * ratio, 4),
+                         bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
 
     def refill(self, t_s: int, measured_ml: Fraction, new_dose: float | None, why: str) -> RefillRecord:
         workflow = RefillWorkflow(self.pump, t_s, NURSE, self.prescription)
@@ -199,14 +205,14 @@ class _Clinic:
         spec = self.pump.spec
         volume = plain_decimal(ticks_to_ml(spec.capacity_ticks - spec.residual_ticks))
         order = None if new_dose is None else self.order(new_dose)
-        review = workflow.fill({self.therapy.drug: self.concentration}, {self.therapy.drug: self.concentration},
+        review = workflow.fill(self.solution, self.solution,
                                volume, order)
         self.confirmed(workflow, review, why)
         workflow.confirm_checklist(NURSE, [item for item, _ in CHECKLIST])
         record = workflow.transmit()
         self.booked(review, t_s)
         due = self.next_refill_s
-        self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.therapy.drug,
+        self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.drug,
                      concentration_mg_per_ml=self.mg_per_ml, volume_added_ml=volume,
                      expected_residual_ml=_decimal(float(discrepancy.expected_ml), 3),
                      withdrawn_residual_ml=_decimal(float(discrepancy.withdrawn_ml), 3),

@@ -61,8 +61,9 @@ def refill_days(course: PatientCourse, params: Course, library: DrugLibrary, spe
                 ) -> tuple[int, ...]:
     """The days the virtual clinic refills the pump before the end of follow-up (see the module's docstring)."""
     doses = _Doses(course)
-    drug, early = params.therapy.drug, params.therapy.refill_days_early
-    solution = Solution.of({drug: Fraction(str(course.concentration_mg_per_ml))})
+    early = params.therapy.refill_days_early
+    solution = Solution.of({course.drug: Fraction(str(course.concentration_mg_per_ml)),
+                            **{drug: Fraction(str(c)) for drug, c in course.added_mg_per_ml}})
     stable_first = _stable_days(solution, library, first=True)
     stable = _stable_days(solution, library, first=False)
     worst = 1 + float(PUMP_ACCURACY_PERCENT[spec.model.name].value) / 100
@@ -71,7 +72,7 @@ def refill_days(course: PatientCourse, params: Course, library: DrugLibrary, spe
     presses = [t / DAY_S for t in course.bolus_times_s]
 
     def bolus_ml(day: float) -> float:
-        return bolus_dose_mg(doses.mg_per_day(day), params, library) / doses.concentration
+        return bolus_dose_mg(doses.mg_per_day(day), course.drug, params, library) / doses.concentration
 
     def booked(day: float, reservoir_ml: float, stable_until: float) -> int:
         per_day = worst * doses.mg_per_day(day) / doses.concentration + BOLUSES_PER_DAY * bolus_ml(day)
