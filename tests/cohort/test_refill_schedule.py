@@ -1,5 +1,6 @@
 """The fast model's reading of the clinic's refills: the refill days and the refill that finds an occlusion,
-checked against the virtual clinic playing the same course through the pump and programmer."""
+checked against the virtual clinic playing the same course through the pump and programmer; and the fast
+model's targets against the registry's on the same patients."""
 
 import dataclasses
 import datetime as dt
@@ -7,12 +8,14 @@ import datetime as dt
 import numpy as np
 import pytest
 
+from openidds.cohort import targets
 from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.calibrate import fit_targets, measure, outcomes_of
 from openidds.cohort.clinic_run import run_patient
 from openidds.cohort.course import DoseChange, ExitReason, Schedule, draw_course
 from openidds.cohort.params import Params, load_params
 from openidds.cohort.refill_schedule import occlusion_found_day, refill_days
-from openidds.cohort.simulate import play
+from openidds.cohort.simulate import implant_dates, play, write_registry
 from openidds.cohort.study import load_study
 from openidds.drugs import default_library
 
@@ -100,3 +103,20 @@ def test_the_fast_model_dates_a_cohort_s_occlusions_as_the_clinic_records_them()
     assert any(clinic is None for _, clinic in dated) and any(clinic is not None for _, clinic in dated)
     same = sum(refill_days(run.course, params.course, LIBRARY) == clinic_refill_days(run) for run in runs)
     assert same >= 0.9 * len(runs)
+
+
+@pytest.mark.parametrize("study_id", ["seed000", "seed003"])
+def test_the_fast_model_and_the_registry_give_the_same_targets_on_the_same_patients(tmp_path, study_id):
+    """The same baselines and courses read by the fast model and played through the clinic into a registry
+    measured through the report: every target the fast model gives agrees (the occlusions dated alike)."""
+    study, params = load_study(study_id), load_params(study_id)
+    rng = np.random.default_rng(12)
+    baselines = sample_baselines(params.baseline, 80, rng)
+    cohort = [(b, draw_course(b, params.course, Schedule.of(study.design, day), rng, LIBRARY))
+              for b, day in zip(baselines, implant_dates(study, 80, rng), strict=True)]
+    runs = [run_patient(i, b, c, params.course, rng, LIBRARY) for i, (b, c) in enumerate(cohort, 1)]
+    db = tmp_path / "r.sqlite"
+    write_registry(runs, str(db), source="test")
+    registry = targets.measure(study, str(db))
+    fast = measure(fit_targets(study)[0], outcomes_of(study, params, cohort))
+    assert fast == pytest.approx({name: registry[name] for name in fast}, abs=1e-9)

@@ -189,11 +189,16 @@ _ENDPOINTS: dict[str, Callable[[int, str], bool]] = {
 
 def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes:
     """The outcomes of a virtual cohort (see :func:`draw_cohort`)."""
+    return outcomes_of(study, params, draw_cohort(study, params, seed, patients))
+
+
+def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBaseline, PatientCourse]]) -> Outcomes:
+    """What the report would estimate from these patients' registry, read off their baselines and courses."""
     before, after, os_days, death, counts, infection, exits = [], [], [], [], [], [], []
     pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
     library = default_library()
-    for baseline, course in draw_cohort(study, params, seed, patients):
+    for baseline, course in cohort:
         last = next((visit.nrs for visit in reversed(course.visits) if visit.nrs is not None), None)
         if course.schedule.patient_reported and last is not None:
             before.append(baseline.nrs)
