@@ -205,8 +205,7 @@ class _Clinic:
         spec = self.pump.spec
         volume = plain_decimal(ticks_to_ml(spec.capacity_ticks - spec.residual_ticks))
         order = None if new_dose is None else self.order(new_dose)
-        review = workflow.fill(self.solution, self.solution,
-                               volume, order)
+        review = workflow.fill(self.solution, self.solution, volume, order)
         self.confirmed(workflow, review, why)
         workflow.confirm_checklist(NURSE, [item for item, _ in CHECKLIST])
         record = workflow.transmit()
