@@ -127,3 +127,20 @@ def test_parameter_file_that_does_not_match_is_refused(tmp_path, params):
     path.write_text(json.dumps(raw))
     with pytest.raises(ParamsError, match="q25 < median < q75"):
         load_params(path)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda mix: mix["shares"].update(morphine=0.7), "shares sum to"),
+    (lambda mix: mix["shares"].update({"morphine+bupivacaine": mix["shares"].pop("bupivacaine+morphine")}),
+     "alphabetical order"),
+    (lambda mix: mix["shares"].update({"heroin": mix["shares"].pop("bupivacaine")}), "expected a drug of"),
+    (lambda mix: mix.update(added_mg_per_ml={}), "a concentration for each drug added"),
+    (lambda mix: mix["added_mg_per_ml"].update(clonidine=1.0), "a concentration for each drug added"),
+])
+def test_a_drug_mix_that_does_not_match_is_refused(tmp_path, change, message):
+    raw = json.loads(load_params("seed003").model_dump_json(exclude_none=True))
+    change(raw["course"]["therapy"]["mix"])
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(raw))
+    with pytest.raises(ParamsError, match=message):
+        load_params(path)

@@ -88,6 +88,21 @@ def test_fit_targets_of_seed000_are_all_given_by_the_course_model(seed000):
     assert "age_mean" in fit_targets(load_study("seed003"))[1]
 
 
+def test_visit_noise_is_free_only_where_the_follow_up_nrs_sd_is_fitted(seed000):
+    """Seed 003 fits its follow-up NRS SD (3.0 ± 1.1), seed 000 keeps it as a holdout."""
+    def free(study_id: str) -> set[str]:
+        study, params = load_study(study_id), load_params(study_id)
+        names = {t.name for t in fit_targets(study)[0]}
+        return {p.name for p in free_parameters(params) if p.informs & names}
+
+    assert "visit_noise_nrs" in free("seed003") and "visit_noise_nrs" not in free("seed000")
+    study, params = seed000
+    quiet, noisy = (_moved(params, visit_noise_nrs=x) for x in (0.1, 2.0))
+    sd = {x: measure([t for t in study.targets if t.name == "nrs_follow_up_sd"], outcomes(study, p, SEED, PATIENTS))
+          for x, p in ((0.1, quiet), (2.0, noisy))}
+    assert sd[2.0]["nrs_follow_up_sd"] > sd[0.1]["nrs_follow_up_sd"] + 0.2
+
+
 def test_calibrate_recovers_known_parameters(seed000):
     """Targets simulated from known parameters; the fit starts from the bundled file and finds them again."""
     study, params = seed000

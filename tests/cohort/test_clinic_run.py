@@ -155,3 +155,15 @@ def test_a_session_that_finds_the_eri_alarm_replaces_the_pump_first(params):
     assert len(programs) == 2  # the replacement's fill at the current dose, then the session's new dose
     assert [r["daily_dose_mg_per_day"] for r in run.rows["programs"]][-2:] == ["2", "2.4"]
     assert [r["pump_serial"] for r in run.rows["programs"]][-2:] == [run.implants[1].serial_number] * 2
+
+
+def test_an_admixture_is_filled_together_and_programmed_drug_by_drug(params):
+    baseline, course = a_course(params, start_dose_mg_per_day=1.0, concentration_mg_per_ml=10.0,
+                                added_mg_per_ml=(("bupivacaine", 5.0),), dose_changes=(DoseChange(30, 1.2),))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    fills = [e for e in run.pump.log if e.kind == "refill"]
+    assert fills and "bupivacaine" in str(fills[0].data) and "morphine" in str(fills[0].data)
+    rows = [(r["started_at"][:10], r["drug"], r["daily_dose_mg_per_day"]) for r in run.rows["programs"]]
+    assert rows == [("2016-03-01", "morphine", "1"), ("2016-03-01", "bupivacaine", "0.5"),
+                    ("2016-03-31", "morphine", "1.2"), ("2016-03-31", "bupivacaine", "0.6")]
+    assert {r["drug"] for r in run.rows["refills"]} == {"morphine"}

@@ -4,7 +4,8 @@ A full replicate plays every patient through a pump, the programmer and a regist
 slow inside an optimiser. Calibration measures the targets on the baselines and courses drawn by
 :mod:`openidds.cohort.baseline` and :mod:`openidds.cohort.course`, with the estimators the report uses
 (:mod:`openidds.outcomes`): Kaplan–Meier median survival, Aalen–Johansen 1-year cumulative incidence with death
-competing, means, SDs (n − 1) and proportions.
+competing, means, SDs (n − 1) and proportions. A catheter occlusion counts on the day the clinic's refill would
+find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_day`), as the registry records it.
 
 - **Distance**: D = Σ over fit targets of ((model − published) / half-width of the published interval)²; a
   target off by its whole half-width adds 1, a non-finite model value (a median not reached) makes D infinite.
@@ -45,6 +46,7 @@ from openidds.clinic.analysis import MILESTONES, WINDOW_DAYS
 from openidds.cohort.baseline import PatientBaseline, sample_baselines
 from openidds.cohort.course import ExitReason, PatientCourse, Schedule, Visit, draw_course
 from openidds.cohort.params import Calibration, FittedParameter, Params, ParamsError
+from openidds.cohort.refill_schedule import occlusion_found_day
 from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import Metric, Study, Target, Use
 from openidds.drugs import default_library
@@ -103,6 +105,8 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
         FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
         FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
         FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN),
+        FreeParameter("visit_noise_nrs", ("course.pain.visit_noise_nrs",), 0.05, 3.0,
+                      frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,
                       frozenset({"os_median_months", "exit_death_proportion"})),
         FreeParameter("visit_missing", ("course.follow_up.visit_missing",), 0.01, 0.95, _PAIRS),
@@ -143,7 +147,7 @@ class Outcomes:
     """``complication``, ``severe_complication``, ``reoperation``: days to the first event (or death, or the end)
     and status 1 event, 2 death first, 0 censored."""
     complications: NDArray[np.int64]
-    """Complications per patient (an occlusion included)."""
+    """Complications per patient (an occlusion included when a refill finds it)."""
     infection_surgery: NDArray[np.bool_]
     pairs: dict[str, NDArray[np.bool_]]
     """``nrs_6m``, ``nrs_12m``, ``eq5d_index_6m``: a baseline and a follow-up value near that milestone (the
@@ -185,10 +189,16 @@ _ENDPOINTS: dict[str, Callable[[int, str], bool]] = {
 
 def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes:
     """The outcomes of a virtual cohort (see :func:`draw_cohort`)."""
+    return outcomes_of(study, params, draw_cohort(study, params, seed, patients))
+
+
+def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBaseline, PatientCourse]]) -> Outcomes:
+    """What the report would estimate from these patients' registry, read off their baselines and courses."""
     before, after, os_days, death, counts, infection, exits = [], [], [], [], [], [], []
     pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
-    for baseline, course in draw_cohort(study, params, seed, patients):
+    library = default_library()
+    for baseline, course in cohort:
         last = next((visit.nrs for visit in reversed(course.visits) if visit.nrs is not None), None)
         if course.schedule.patient_reported and last is not None:
             before.append(baseline.nrs)
@@ -199,9 +209,10 @@ def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes
         os_days.append(course.death_day if course.death_day is not None else course.end_day)
         death.append(int(course.death_day is not None))
         found = [(c.day, c.grade, c.action, c.kind) for c in course.complications]
-        if course.occlusion_day is not None and course.occlusion_day <= course.end_day:
-            # the virtual clinic records an occlusion as a severe complication treated by revision
-            found.append((course.occlusion_day, v.SEVERE_GRADE, "revision", "catheter_occlusion"))
+        occlusion = occlusion_found_day(course, params.course, library)
+        if occlusion is not None:
+            # the virtual clinic records an occlusion at the refill that finds it, severe, treated by revision
+            found.append((occlusion, v.SEVERE_GRADE, "revision", "catheter_occlusion"))
         counts.append(len(found))
         infection.append(any(kind == "infection" and action in v.SURGICAL_ACTIONS for _, _, action, kind in found))
         for name, counted in _ENDPOINTS.items():

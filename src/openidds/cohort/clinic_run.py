@@ -71,6 +71,8 @@ CLINICIAN = "Synthetic clinician"
 NURSE = "Synthetic nurse"
 RESERVOIR_ML = 40
 CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
+#: The pump every virtual patient gets (and each replacement): a 40 mL SynchroMed II.
+PUMP = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
 SESSION_S, REFILL_S = 3600, 7200
 #: A pump replacement (fill, then priming 10 minutes later) takes the clinic's first 20 minutes of a contact.
@@ -151,12 +153,15 @@ class _Clinic:
 
     def __init__(self, run: PatientRun, course: PatientCourse, params: Course, library: DrugLibrary) -> None:
         self.run, self.params, self.library = run, params, library
-        self.therapy = therapy = params.therapy
+        self.therapy = params.therapy
+        self.drug = course.drug
         self.pump = run.pump
         self.start = dt.datetime.combine(run.implant_date, dt.time(8))
         self.mg_per_ml = course.concentration_mg_per_ml
         self.concentration = f"{_decimal(self.mg_per_ml)} mg/mL"
-        self.prescription = Prescription({therapy.drug: parse_quantity(self.concentration)}, CLINICIAN)
+        self.added = course.added_mg_per_ml
+        self.solution = {self.drug: self.concentration, **{d: f"{_decimal(c)} mg/mL" for d, c in self.added}}
+        self.prescription = Prescription({d: parse_quantity(c) for d, c in self.solution.items()}, CLINICIAN)
         self.next_refill_s: int | None = None
         self.occluded_since: int | None = None
         self.dose_mg_per_day = course.start_dose_mg_per_day
@@ -166,11 +171,11 @@ class _Clinic:
         return self.start + dt.timedelta(seconds=t_s)
 
     def order(self, dose_mg_per_day: float) -> TherapyOrder:
-        bolus = bolus_dose_mg(dose_mg_per_day, self.params, self.library)
+        bolus = bolus_dose_mg(dose_mg_per_day, self.drug, self.params, self.library)
         daily = parse_quantity(f"{_decimal(dose_mg_per_day)} mg/day")
         amount = parse_quantity(f"{_decimal(bolus)} mg")
         patient = BolusOrder(amount, BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY)
-        return TherapyOrder(self.therapy.drug, ContinuousDose(daily), patient)
+        return TherapyOrder(self.drug, ContinuousDose(daily), patient)
 
     def confirmed(self, session: ProgrammingSession | RefillWorkflow, review: Review, why: str) -> None:
         for finding in review.soft:
@@ -184,10 +189,13 @@ class _Clinic:
 
     def record_program(self, t_s: int, dose: float) -> None:
         self.dose_mg_per_day = dose
-        self.run.add("programs", pump_serial=self.serial, started_at=self.at(t_s), drug=self.therapy.drug,
-                     concentration_mg_per_ml=self.mg_per_ml, daily_dose_mg_per_day=dose,
-                     mode="continuous", bolus_dose_mg=bolus_dose_mg(dose, self.params, self.library),
-                     bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
+        bolus = bolus_dose_mg(dose, self.drug, self.params, self.library)
+        for drug, mg_per_ml in ((self.drug, self.mg_per_ml), *self.added):
+            ratio = mg_per_ml / self.mg_per_ml  # an added drug goes with the lead's volume
+            self.run.add("programs", pump_serial=self.serial, started_at=self.at(t_s), drug=drug,
+                         concentration_mg_per_ml=mg_per_ml, daily_dose_mg_per_day=round(dose * ratio, 4),
+                         mode="continuous", bolus_dose_mg=round(bolus * ratio, 4),
+                         bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
 
     def refill(self, t_s: int, measured_ml: Fraction, new_dose: float | None, why: str) -> RefillRecord:
         workflow = RefillWorkflow(self.pump, t_s, NURSE, self.prescription)
@@ -198,14 +206,13 @@ class _Clinic:
         spec = self.pump.spec
         volume = plain_decimal(ticks_to_ml(spec.capacity_ticks - spec.residual_ticks))
         order = None if new_dose is None else self.order(new_dose)
-        review = workflow.fill({self.therapy.drug: self.concentration}, {self.therapy.drug: self.concentration},
-                               volume, order)
+        review = workflow.fill(self.solution, self.solution, volume, order)
         self.confirmed(workflow, review, why)
         workflow.confirm_checklist(NURSE, [item for item, _ in CHECKLIST])
         record = workflow.transmit()
         self.booked(review, t_s)
         due = self.next_refill_s
-        self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.therapy.drug,
+        self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.drug,
                      concentration_mg_per_ml=self.mg_per_ml, volume_added_ml=volume,
                      expected_residual_ml=_decimal(float(discrepancy.expected_ml), 3),
                      withdrawn_residual_ml=_decimal(float(discrepancy.withdrawn_ml), 3),
@@ -274,7 +281,7 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
     (normal, SD ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed
     II with the model's battery life), and each replacement's."""
     implant = course.schedule.implant_date
-    spec = spec or PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
+    spec = spec or PUMP
     patient_id = f"S{number:05d}"
     run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))], site=site)
     clinic = _Clinic(run, course, params, library or default_library())

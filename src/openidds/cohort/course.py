@@ -15,6 +15,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   shares and its action; an explant ends the therapy and follow-up that day. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
+- **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
+  opioid, the others at fixed concentrations); nothing is drawn without a mix.
 - **Pain**: the patient's full relief, a fraction of the baseline NRS, is drawn once; the relief reached at a
   visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. Relief as a
   fraction of the baseline (percent pain relief) makes patients with more pain lose more points, so the
@@ -40,9 +42,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
-from openidds.cohort.params import Course, ParamsError
+from openidds.cohort.params import Course, ParamsError, lead_drug
 from openidds.drugs import DrugLibrary, default_library
-from openidds.drugs.intrathecal import propose_start
+from openidds.drugs.intrathecal import PROPOSABLE_DRUGS, propose_start
 from openidds.months import DAYS_PER_MONTH
 from openidds.pump import SYNCHROMED_II
 from openidds.units import parse_quantity
@@ -118,6 +120,10 @@ class Visit:
 @dataclass(frozen=True)
 class PatientCourse:
     schedule: Schedule
+    drug: str
+    """The drug whose dose the course gives (an admixture's lead)."""
+    added_mg_per_ml: tuple[tuple[str, float], ...]
+    """The drugs added to it in the reservoir (an admixture) and their concentrations."""
     death_day: int | None
     exit_day: int | None
     exit_reason: ExitReason | None
@@ -134,24 +140,30 @@ class PatientCourse:
     visits: tuple[Visit, ...]
 
 
-def start_dose_mg_per_day(baseline: PatientBaseline, params: Course, library: DrugLibrary) -> float:
-    """The intrathecal start dose from the baseline OME by the library's conversion (frail patients reduced),
-    within the library's starting range low end and the drug's soft per-day limit (the clinic's rule: a lower
-    proposal starts at the lowest usual dose, a higher one is titrated up to instead)."""
+def start_dose_mg_per_day(baseline: PatientBaseline, drug: str, params: Course, library: DrugLibrary) -> float:
+    """The intrathecal start dose of ``drug``: for an opioid, from the baseline OME by the library's conversion
+    (frail patients reduced), within the library's starting range low end and the drug's soft per-day limit (the
+    clinic's rule: a lower proposal starts at the lowest usual dose, a higher one is titrated up to instead); for
+    another drug (bupivacaine alone), the high end of the library's starting range."""
     therapy = params.therapy
+    start = library.drug(drug).starting_dose
+    if drug not in PROPOSABLE_DRUGS:
+        if start is None:
+            raise ParamsError("course.therapy.mix", drug, "a drug with an OME conversion or a starting range in the "
+                                                          "library")
+        return round(float(start.high.magnitude("mg/day")), 3)
     frail = therapy.frail_reduction and (baseline.wheelchair or baseline.adl_score < 60)
-    proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=therapy.drug,
+    proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=drug,
                              ratio=therapy.oral_to_intrathecal_ratio, frail=frail, library=library)
     dose = float(proposal.dose.magnitude("mg/day"))
-    start = library.drug(therapy.drug).starting_dose
     floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
-    return round(min(max(dose, floor), soft_per_day_mg(therapy.drug, library)), 3)
+    return round(min(max(dose, floor), soft_per_day_mg(drug, library)), 3)
 
 
-def bolus_dose_mg(dose_mg_per_day: float, params: Course, library: DrugLibrary) -> float:
-    """The patient bolus: a share of the daily dose, never above the drug's soft per-bolus limit."""
+def bolus_dose_mg(dose_mg_per_day: float, drug: str, params: Course, library: DrugLibrary) -> float:
+    """The patient bolus of ``drug``: a share of the daily dose, never above the drug's soft per-bolus limit."""
     share = params.therapy.bolus_fraction_of_daily_dose * dose_mg_per_day
-    limit = library.drug(params.therapy.drug).limits.per_bolus
+    limit = library.drug(drug).limits.per_bolus
     cap = float(limit.soft.value.magnitude("mg")) if limit is not None and limit.soft is not None else share
     return round(min(share, cap), 4)
 
@@ -196,15 +208,26 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     occlusion = next((c.day for c in complications if c.kind == "catheter_occlusion"), None)
     complications = tuple(c for c in complications if c.kind != "catheter_occlusion")
     revisions = tuple(c.day for c in complications if c.action == "revision")
-    start = start_dose_mg_per_day(baseline, params, library)
-    visits, changes = _visits(baseline, params, schedule, rng, start, end, library)
+    drug, added = _drugs(params, rng)
+    start = start_dose_mg_per_day(baseline, drug, params, library)
+    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library)
     return PatientCourse(
-        schedule=schedule, death_day=death if death <= end else None, exit_day=exit_day_or_none,
+        schedule=schedule, drug=drug, added_mg_per_ml=added, death_day=death if death <= end else None,
+        exit_day=exit_day_or_none,
         exit_reason=reason_or_none, end_day=end, start_dose_mg_per_day=start,
         concentration_mg_per_ml=concentration_mg_per_ml(start, params), dose_changes=changes,
         complications=complications, occlusion_day=occlusion, revision_days=revisions,
         explant_day=explant if explant is not None and explant == exit_day_or_none else None,
         bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits)
+
+
+def _drugs(params: Course, rng: np.random.Generator) -> tuple[str, tuple[tuple[str, float], ...]]:
+    """The patient's lead drug and the drugs added to it, drawn by the mix's shares (none drawn without a mix)."""
+    mix = params.therapy.mix
+    if mix is None:
+        return params.therapy.drug, ()
+    lead, added = lead_drug(str(choose_one(mix.shares, rng, 1)[0]))
+    return lead, tuple((d, mix.added_mg_per_ml[d]) for d in added)
 
 
 def _complications(params: Course, rng: np.random.Generator, first_exit: int,
@@ -226,12 +249,12 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
     return kept, explant
 
 
-def _visits(baseline: PatientBaseline, params: Course, schedule: Schedule, rng: np.random.Generator, start: float,
-            end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
+def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Schedule, rng: np.random.Generator,
+            start: float, end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
     relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
-    ceiling = soft_per_day_mg(params.therapy.drug, library)
+    ceiling = soft_per_day_mg(drug, library)
     change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
                          "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
     ome = {"stopped": 0.0, "reduced": round(baseline.ome_mg_per_day * opioids.reduced_to_fraction, 1),

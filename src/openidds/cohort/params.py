@@ -17,6 +17,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openidds.clinic import vocabulary as v
+from openidds.drugs.intrathecal import PROPOSABLE_DRUGS
 from openidds.errors import OpenIDDSError
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -145,8 +146,27 @@ class Pain(_Closed):
     source: str
 
 
+class DrugMix(_Closed):
+    """The intrathecal drugs patients start on, by shares (single choice). A key is a drug, or an admixture: drugs
+    joined by "+" in alphabetical order, as the registry codes a start drug (``bupivacaine+morphine``). An
+    admixture is led by its opioid, whose dose sets the volumes; each other drug is at its ``added_mg_per_ml``."""
+
+    shares: dict[str, Share]
+    added_mg_per_ml: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    source: str
+
+
+def lead_drug(key: str) -> tuple[str, tuple[str, ...]]:
+    """The lead drug of a start-drug key (its opioid, or its only drug) and the drugs added to it."""
+    drugs = key.split("+")
+    lead = next((d for d in drugs if d in PROPOSABLE_DRUGS), drugs[0])
+    return lead, tuple(d for d in drugs if d != lead)
+
+
 class Therapy(_Closed):
     drug: str
+    """The drug every patient starts on, unless ``mix`` draws one for each patient."""
+    mix: DrugMix | None = None
     concentrations_mg_per_ml: tuple[Annotated[float, Field(gt=0)], ...] = Field(min_length=1)
     """The concentrations the clinic's pharmacy fills; each patient gets the highest whose rate at the
     start dose is at least twice the pump's minimum rate (else the lowest)."""
@@ -262,12 +282,32 @@ class Params(_Closed):
                 raise ValueError(f"course.complications.{kind}.grades: shares of grades 1-5 summing to 1")
         if self.course.therapy.drug not in v.DRUGS:
             raise ValueError(f"course.therapy.drug: {self.course.therapy.drug!r}, expected one of {list(v.DRUGS)}")
+        mix = self.course.therapy.mix
+        if mix is not None:
+            _check_mix(mix)
         if self.course.opioids.stopped + self.course.opioids.reduced > 1:
             raise ValueError("course.opioids: stopped + reduced shares above 1")
         return self
 
 
 PRIOR_TREATMENTS = ("surgery", "chemoradiotherapy", "immunotherapy", "pain_procedure")
+
+
+def _check_mix(mix: DrugMix) -> None:
+    where = "course.therapy.mix"
+    if abs(sum(mix.shares.values()) - 1) > 1e-6:
+        raise ValueError(f"{where}.shares: shares sum to {sum(mix.shares.values()):.6f}, expected 1")
+    added: set[str] = set()
+    for key in mix.shares:
+        drugs = key.split("+")
+        if any(d not in v.DRUGS for d in drugs) or drugs != sorted(set(drugs)):
+            raise ValueError(f"{where}.shares: {key!r}, expected a drug of {list(v.DRUGS)} or drugs joined by '+' "
+                             "in alphabetical order")
+        added |= set(lead_drug(key)[1])
+    missing, unused = sorted(added - set(mix.added_mg_per_ml)), sorted(set(mix.added_mg_per_ml) - added)
+    if missing or unused:
+        raise ValueError(f"{where}.added_mg_per_ml: a concentration for each drug added to an admixture "
+                         f"({sorted(added)}), no other")
 
 
 def bundled_params() -> tuple[str, ...]:

@@ -152,10 +152,18 @@ def load_clinic(name_or_path: str | Path) -> ClinicDefinition:
                           f"({error.error_count()} problem(s) in all; the schema is in docs/cohort.md)") from None
 
 
+def clinic_params(clinic: ClinicDefinition) -> Params:
+    """The clinic's parameters: a bundled study's (``params = "seed000"``) or a JSON file beside the bundled
+    clinics (``params = "example-params.json"``, kept so that recalibrating a study leaves the example alone)."""
+    if clinic.params.endswith(".json"):
+        return load_params(Path(str(resources.files("openidds.cohort") / "clinics" / clinic.params)))
+    return load_params(clinic.params)
+
+
 def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[PatientRun]:
     """Every patient of the clinic drawn and played up to the clinic day, site by site in implant order (patients
     numbered across the sites); ``params`` default to the clinic's parameter file. Nothing is written."""
-    params = params or load_params(clinic.params)
+    params = params or clinic_params(clinic)
     rng = np.random.default_rng(clinic.seed)
     library = default_library()
     runs: list[PatientRun] = []
