@@ -43,3 +43,9 @@ def test_rounded_format_marks_inexact_values(value: Fraction, places: int) -> No
     shown = Fraction(number.removeprefix("≈"))
     assert abs(shown - value) <= Fraction(1, 2 * 10**places)
     assert number.startswith("≈") == (shown != value)
+
+
+def test_rounding_is_done_once_on_the_exact_value() -> None:
+    """185.4950… is 185 to whole milligrams: a division to a few digits first would give 185.50, then 186."""
+    assert format_quantity(Quantity(Fraction(486739, 2624), "mg"), places=0) == "≈185 mg"
+    assert format_quantity(Quantity(Fraction(96797, 934), "mg"), places=5) == "≈103.63704 mg"

@@ -1,7 +1,7 @@
 """Exact numbers: strict parsing from text and exact or rounded decimal formatting."""
 
 import re
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
 from openidds.units.errors import UnitsError
@@ -70,13 +70,18 @@ def format_exact(value: Fraction) -> str:
 
 
 def rounded_decimal(value: Fraction, places: int, rounding: str = ROUND_HALF_UP) -> Decimal:
-    """``value`` rounded to ``places`` decimals, with as many digits as it needs (the default context's 28
-    would refuse a large value)."""
-    whole_digits = len(str(abs(value.numerator) // value.denominator))
-    with localcontext() as context:
-        context.prec = whole_digits + max(places, 0) + 2
-        return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(Decimal(1).scaleb(-places),
-                                                                                rounding=rounding)
+    """``value`` rounded to ``places`` (≥ 0) decimals, half up or half even (``rounding``), exactly: in integers,
+    because a Decimal division first would round twice (185.4950… to 185.50, then to 186)."""
+    if rounding not in (ROUND_HALF_UP, ROUND_HALF_EVEN) or places < 0:
+        raise ValueError(f"rounding {rounding!r} to {places} places: expected ROUND_HALF_UP or ROUND_HALF_EVEN "
+                         "to 0 or more places")
+    scaled = value * 10**places
+    whole, rest = divmod(abs(scaled.numerator), scaled.denominator)
+    twice_rest = 2 * rest
+    if twice_rest > scaled.denominator or (twice_rest == scaled.denominator
+                                           and (rounding == ROUND_HALF_UP or whole % 2 == 1)):
+        whole += 1
+    return Decimal(f"{'-' if scaled < 0 else ''}{whole}E-{places}")  # from text: exact at any length
 
 
 def format_rounded(value: Fraction, places: int) -> str:
