@@ -22,14 +22,14 @@ clearing of the alarm acknowledges, resolves or clears it, each in the alarm's o
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from openidds import escalation as core
-from openidds.clinic import models
+from openidds.clinic import models, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.locking import begin_write
@@ -174,6 +174,44 @@ def escalation_log(engine: Engine, alarm_id: int) -> list[core.LogEntry]:
     with Session(engine) as session:
         rows = session.scalars(select(log).where(log.alarm_id == alarm_id).order_by(log.id)).all()
         return [core.LogEntry(r.at, r.alarm_id, core.LogKind(r.kind), r.reason, r.who) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where an alarm's escalation stands, as the alarm board shows it: its phase, its tier, who has it (whoever
+    acknowledged it, else the staff its current tier notified) and how long it waited for someone (minutes from
+    its raising to its acknowledgement or closing, else to now)."""
+
+    phase: core.Phase
+    tier: int
+    holders: tuple[str, ...]
+    waited_minutes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"phase": self.phase.value, "tier": self.tier, "holders": list(self.holders),
+                "waited_minutes": self.waited_minutes}
+
+
+def standings(engine: Engine, alarm_ids: Collection[int], now: dt.datetime) -> dict[int, Standing]:
+    """The escalation of each of ``alarm_ids`` that has one, at ``now`` (naive UTC)."""
+    state, message = models.EscalationState, models.OutboxMessage
+    out: dict[int, Standing] = {}
+    with Session(engine) as session:
+        for chunk in store.chunks(sorted(set(alarm_ids))):
+            rows = [core.from_record(r) for r in session.scalars(select(state).where(state.alarm_id.in_(chunk)))]
+            notified: dict[tuple[int, int], list[str]] = {}
+            for alarm_id, tier, recipient in session.execute(
+                    select(message.alarm_id, message.tier, message.recipient)
+                    .where(message.alarm_id.in_(chunk), message.audience == core.Audience.STAFF.value)
+                    .order_by(message.id)):
+                notified.setdefault((alarm_id, tier), []).append(recipient)
+            for e in rows:
+                holders = ((e.acknowledged_by,) if e.acknowledged_by else
+                           tuple(dict.fromkeys(notified.get((e.alarm_id, e.tier), []))))
+                until = e.acknowledged_at or e.closed_at or now
+                out[e.alarm_id] = Standing(e.phase, e.tier, holders,
+                                           max(0, int((until - e.raised_at).total_seconds() // 60)))
+    return out
 
 
 def outbox(engine: Engine, alarm_id: int | None = None) -> list[models.OutboxMessage]:
