@@ -3,6 +3,7 @@ when, a stale action refused with 409, each write refused with 403 to a role tha
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -11,11 +12,16 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
+from tests.escalation.policies import example_data
 
+from openidds.clinic import escalations
 from openidds.clinic.models import AuditEntry, ClinicAlarm
+from openidds.escalation import Policy, policy_from
 from openidds.web import Role
+from openidds.web.app import create_app
+from openidds.web.transports import senders
 
-from .conftest import NOW, log_in_as, user_name
+from .conftest import NOW, RESEARCH_SEED, TODAY, log_in_as, user_name
 from .test_web_browser import CHROMIUM, served, shots
 from .test_web_browser import _log_in as browser_log_in
 
@@ -210,3 +216,50 @@ def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: st
         finally:
             browser.close()
     assert problems == []
+
+
+def _board_policy() -> Policy:
+    """The example policy, its staff the test clinic's nurse and physician, notified on the board only."""
+    data = example_data()
+    data.pop("quiet_hours")
+    for tier in data["tiers"]:
+        tier["channels"] = ["board"]
+    data["people"] = {user_name(Role.NURSE): {}, user_name(Role.PHYSICIAN): {}}
+    data["rota"] = [{"role": role, "person": user_name(Role.PHYSICIAN if role != "nurse" else Role.NURSE),
+                     "start": "00:00", "end": "00:00"} for role in ("nurse", "physician", "clinic_lead")]
+    return policy_from(data)
+
+
+def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(clinic: Engine) -> None:
+    policy = _board_policy()
+    engine = escalations.with_policy(clinic, policy)
+    with TestClient(create_app(engine, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as client:
+        token = log_in_as(client, Role.NURSE)
+        response = client.post("/api/alarms", headers={"X-CSRF-Token": token},
+                               data={"site": "CJFH", "patient_id": "P003", "kind": "motor_stall",
+                                     "heard_at": "2023-07-10T08:30:00", "source": "caregiver report"})
+        assert response.status_code == 201, response.text
+        alarm_id = response.json()["id"]
+        escalations.dispatch_once(engine, policy, senders(policy, engine), lambda: NOW)
+        [shown] = [a for a in _board(client)["alarms"] if a["id"] == alarm_id]
+        assert shown["escalation"] == {"phase": "delivered", "tier": 0, "holders": [user_name(Role.NURSE)],
+                                       "waited_minutes": 0}
+        page = client.get("/alarms").text
+        assert 'title="unread alarm messages">1</span>' in page and "held by nurse-1" in page
+
+        response = client.post(f"/api/alarms/{alarm_id}/acknowledge", headers={"X-CSRF-Token": token},
+                               data={"version": shown["version"]})
+        assert response.status_code == 204, response.text
+        later = NOW + dt.timedelta(hours=2)  # long past the nurse's 10 minutes
+        summary = escalations.dispatch_once(engine, policy, senders(policy, engine), lambda: later)
+        assert (summary.advanced, summary.delivered) == (0, 0)
+        assert {n.tier for n in escalations.outbox(engine, alarm_id)} == {0}
+        [shown] = [a for a in _board(client, state="acknowledged")["alarms"] if a["id"] == alarm_id]
+        assert shown["escalation"]["phase"] == "acknowledged"
+        assert shown["escalation"]["holders"] == [user_name(Role.NURSE)]
+
+
+def test_a_board_without_a_policy_escalates_nothing(client: TestClient) -> None:
+    log_in_as(client, Role.NURSE)
+    assert [a["escalation"] for a in _board(client)["alarms"]] == [None]
+    assert "not escalated" in client.get("/alarms").text

@@ -15,7 +15,10 @@ known is ranked high: nobody should wait on a guess.
 
 Each action (acknowledge, assign, resolve) names the version of the alarm its user saw; an alarm changed since
 is refused with :class:`AlarmChanged`, saying who changed it and when. Every change is audited in the change's
-own transaction. The escalation of an alarm keys its own state on the alarm's ``id``.
+own transaction. The escalation of an alarm keys its own state on the alarm's ``id``: when the registry's engine
+carries an escalation policy (:func:`openidds.clinic.escalations.with_policy`), a new open alarm raises its
+escalation, and acknowledging, resolving or a source's clearing of the alarm acknowledges, resolves or clears it,
+in the same transaction.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from enum import Enum
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import audit, bulk, models, store
+from openidds.clinic import audit, bulk, escalations, models, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, UnknownRecord
 from openidds.clinic.queries import active_implant_id
+from openidds.escalation import Priority
 from openidds.pump.alarms import AlarmKind, Severity
 from openidds.pump.events import EventKind
 
@@ -215,6 +219,7 @@ def derive_alarms(session: Session, implant_ids: Collection[int]) -> AlarmSync:
         assert row is not None and alarm.resolution is not None
         row.state, row.resolved_by, row.resolved_at = AlarmState.RESOLVED.value, user, alarm.ended_at
         row.resolution = alarm.resolution.value
+        escalations.alarm_cleared_in(session, alarm_id, alarm.resolution.label, audit.now_utc(session.info))
     session.flush()
     return AlarmSync(len(new), len(closing))
 
@@ -231,8 +236,17 @@ def _insert(session: Session, user: str, alarms: list[_Seen]) -> None:
     conn = session.connection()
     table = bulk.table_of(models.ClinicAlarm)
     alarm_ids = bulk.insert_columns_with_ids(conn, table, columns, {"version": 1}, ("implant_id", "kind", "raised_at"))
-    audit.write_inserts(conn, user, audit.now_utc(session.info), table.name,
+    now = audit.now_utc(session.info)
+    audit.write_inserts(conn, user, now, table.name,
                         {"id": alarm_ids, **columns, "version": [1] * len(rows)}, session.info.get(audit.SOURCE_KEY))
+    for alarm_id, a in zip(alarm_ids, alarms, strict=True):
+        if a.ended_at is None:
+            _escalate(session, alarm_id, a.kind, priority_of(a.kind, a.severity), now)
+
+
+def _escalate(session: Session, alarm_id: int, kind: str, priority: AlarmPriority, now: dt.datetime) -> None:
+    """Start the new open alarm's escalation (if the registry has a policy)."""
+    escalations.alarm_opened_in(session, alarm_id, kind, Priority(priority.value), now)
 
 
 def sync_alarms(engine: Engine, user: str, source: str = "alarm sync") -> AlarmSync:
@@ -249,9 +263,11 @@ _TABLE = models.ClinicAlarm.__tablename__
 
 
 def _act(engine: Engine, alarm_id: int, seen_version: int, by: str, at: dt.datetime, action: str,
-         change: Callable[[models.ClinicAlarm], None], allowed: Collection[AlarmState]) -> None:
+         change: Callable[[models.ClinicAlarm], None], allowed: Collection[AlarmState],
+         follow: Callable[[Session], None] | None = None) -> None:
     """Apply ``change`` to the alarm as ``by`` at ``at``, refused unless it is still at ``seen_version`` and in
-    one of the ``allowed`` states."""
+    one of the ``allowed`` states; ``follow`` carries the change to the alarm's escalation in the same
+    transaction."""
     with unit_of_work(engine, by, source=f"alarm board: {action}", clock=lambda: at) as session:
         row = session.get(models.ClinicAlarm, alarm_id)
         if row is None:
@@ -266,6 +282,8 @@ def _act(engine: Engine, alarm_id: int, seen_version: int, by: str, at: dt.datet
                                f"an alarm that is {' or '.join(s.value for s in allowed)} to {action} (last changed "
                                f"by {audit.last_change_text(session, _TABLE, alarm_id)})")
         change(row)
+        if follow is not None:
+            follow(session)
 
 
 _UNRESOLVED = (AlarmState.OPEN, AlarmState.ACKNOWLEDGED)
@@ -275,7 +293,8 @@ def acknowledge(engine: Engine, alarm_id: int, seen_version: int, by: str, at: d
     """``by`` has seen the open alarm and takes it in hand."""
     def change(row: models.ClinicAlarm) -> None:
         row.state, row.acknowledged_by, row.acknowledged_at = AlarmState.ACKNOWLEDGED.value, by, at
-    _act(engine, alarm_id, seen_version, by, at, "acknowledge", change, (AlarmState.OPEN,))
+    _act(engine, alarm_id, seen_version, by, at, "acknowledge", change, (AlarmState.OPEN,),
+         lambda session: escalations.alarm_acknowledged_in(session, alarm_id, by, at))
 
 
 def assign(engine: Engine, alarm_id: int, seen_version: int, assignee: str, by: str, at: dt.datetime) -> None:
@@ -303,7 +322,9 @@ def resolve(engine: Engine, alarm_id: int, seen_version: int, resolution: Resolu
     def change(row: models.ClinicAlarm) -> None:
         row.state, row.resolved_by, row.resolved_at = AlarmState.RESOLVED.value, by, at
         row.resolution, row.resolution_note = resolution.value, note
-    _act(engine, alarm_id, seen_version, by, at, "resolve", change, _UNRESOLVED)
+    reason = resolution.label if note is None else f"{resolution.label}: {note}"
+    _act(engine, alarm_id, seen_version, by, at, "resolve", change, _UNRESOLVED,
+         lambda session: escalations.alarm_resolved_in(session, alarm_id, by, reason, at))
 
 
 def report_alarm(engine: Engine, site: str, patient_id: str, kind: AlarmKind, heard_at: dt.datetime,
@@ -328,5 +349,6 @@ def report_alarm(engine: Engine, site: str, patient_id: str, kind: AlarmKind, he
                                  state=AlarmState.OPEN.value)
         session.add(row)
         session.flush()
+        _escalate(session, row.id, kind.value, priority_of(kind.value, kind.severity), at)
         return row.id
 

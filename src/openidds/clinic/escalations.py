@@ -12,24 +12,30 @@ claimed again when its lease ends: transports carry the idempotency key so a rec
 
 Every change is written through :func:`openidds.clinic.unit_of_work`, so the audit trail holds each attempt,
 delivery, acknowledgement and escalation with its author and time.
+
+The clinic's alarm record follows the escalation when the registry's engine carries a policy
+(:func:`with_policy`): each new open alarm raises its escalation, and acknowledging, resolving or the pump's
+clearing of the alarm acknowledges, resolves or clears it, each in the alarm's own transaction
+(:func:`alarm_opened_in` and its siblings). Without a policy the alarm record escalates nothing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from openidds import escalation as core
-from openidds.clinic import models
+from openidds.clinic import models, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.locking import begin_write
 from openidds.escalation import Channel, DeliveryStatus, Escalation, EscalationError, Notification, Policy, Step
 
+_POLICY_OPTION = "openidds_escalation_policy"
 DISPATCHER = "openidds escalation"
 """The audit trail's author of what the dispatcher writes."""
 LEASE = dt.timedelta(minutes=5)
@@ -51,6 +57,51 @@ class DispatchSummary:
     advanced: int
     delivered: int
     failed: int
+
+
+def with_policy(engine: Engine, policy: Policy) -> Engine:
+    """``engine`` whose alarm record escalates each new alarm under ``policy`` (the clinic's policy file, given
+    to the server or the command explicitly)."""
+    return engine.execution_options(**{_POLICY_OPTION: policy})
+
+
+def policy_of(session: Session) -> Policy | None:
+    """The escalation policy the session's engine carries, if any (:func:`with_policy`)."""
+    policy = session.get_bind().get_execution_options().get(_POLICY_OPTION)
+    return policy if isinstance(policy, Policy) else None
+
+
+def alarm_opened_in(session: Session, alarm_id: int, kind: str, priority: core.Priority, now: dt.datetime) -> None:
+    """A new open alarm of the clinic's record: its escalation starts in the same transaction, if the engine
+    carries a policy."""
+    policy = policy_of(session)
+    if policy is not None:
+        raise_in(session, core.AlarmRaised(alarm_id, kind, priority), policy, now)
+
+
+def alarm_acknowledged_in(session: Session, alarm_id: int, by: str, now: dt.datetime) -> None:
+    """The alarm was acknowledged on the board: its escalation (if it has one) stops."""
+    _follow(session, alarm_id, lambda state: core.acknowledge(state, by, now))
+
+
+def alarm_resolved_in(session: Session, alarm_id: int, by: str, reason: str, now: dt.datetime) -> None:
+    """The alarm was resolved on the board: its escalation (if it has one) is resolved with ``reason``."""
+    _follow(session, alarm_id, lambda state: core.resolve(state, by, reason, now))
+
+
+def alarm_cleared_in(session: Session, alarm_id: int, reason: str, now: dt.datetime) -> None:
+    """A source says the alarm ended (the pump cleared it): its escalation (if it has one and is open) closes
+    with ``reason``."""
+    _follow(session, alarm_id, lambda state: core.clear(state, reason, now))
+
+
+def _follow(session: Session, alarm_id: int, step_of: Callable[[Escalation], Step]) -> None:
+    """Apply ``step_of`` to the alarm's escalation, if one was started and is not closed already."""
+    row = _locked(session, alarm_id)
+    if row is not None:
+        state = core.from_record(row)
+        if not state.phase.closed:
+            _commit(session, row, step_of(state))
 
 
 def raise_alarm(engine: Engine, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime,
@@ -123,6 +174,44 @@ def escalation_log(engine: Engine, alarm_id: int) -> list[core.LogEntry]:
     with Session(engine) as session:
         rows = session.scalars(select(log).where(log.alarm_id == alarm_id).order_by(log.id)).all()
         return [core.LogEntry(r.at, r.alarm_id, core.LogKind(r.kind), r.reason, r.who) for r in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class Standing:
+    """Where an alarm's escalation stands, as the alarm board shows it: its phase, its tier, who has it (whoever
+    acknowledged it, else the staff its current tier notified) and how long it waited for someone (minutes from
+    its raising to its acknowledgement or closing, else to now)."""
+
+    phase: core.Phase
+    tier: int
+    holders: tuple[str, ...]
+    waited_minutes: int
+
+    def to_dict(self) -> dict[str, object]:
+        return {"phase": self.phase.value, "tier": self.tier, "holders": list(self.holders),
+                "waited_minutes": self.waited_minutes}
+
+
+def standings(engine: Engine, alarm_ids: Collection[int], now: dt.datetime) -> dict[int, Standing]:
+    """The escalation of each of ``alarm_ids`` that has one, at ``now`` (naive UTC)."""
+    state, message = models.EscalationState, models.OutboxMessage
+    out: dict[int, Standing] = {}
+    with Session(engine) as session:
+        for chunk in store.chunks(sorted(set(alarm_ids))):
+            rows = [core.from_record(r) for r in session.scalars(select(state).where(state.alarm_id.in_(chunk)))]
+            notified: dict[tuple[int, int], list[str]] = {}
+            for alarm_id, tier, recipient in session.execute(
+                    select(message.alarm_id, message.tier, message.recipient)
+                    .where(message.alarm_id.in_(chunk), message.audience == core.Audience.STAFF.value)
+                    .order_by(message.id)):
+                notified.setdefault((alarm_id, tier), []).append(recipient)
+            for e in rows:
+                holders = ((e.acknowledged_by,) if e.acknowledged_by else
+                           tuple(dict.fromkeys(notified.get((e.alarm_id, e.tier), []))))
+                until = e.acknowledged_at or e.closed_at or now
+                out[e.alarm_id] = Standing(e.phase, e.tier, holders,
+                                           max(0, int((until - e.raised_at).total_seconds() // 60)))
+    return out
 
 
 def outbox(engine: Engine, alarm_id: int | None = None) -> list[models.OutboxMessage]:

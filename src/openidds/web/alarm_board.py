@@ -1,8 +1,10 @@
 """The alarm board's content and actions, as the logged-in user's role may see and do them.
 
 Nurses and physicians acknowledge, assign and resolve alarms and record an alarm a patient or caregiver
-reports; a data manager sees the board. Each action names the version of the alarm its user saw: an alarm
-changed since is refused with :class:`StaleEdit` (HTTP 409), saying who changed it and when.
+reports; a data manager sees the board. Beside each alarm the board shows its escalation (when the registry
+escalates alarms): its phase and tier, who has it and how long it has waited. Each action names the version of
+the alarm its user saw: an alarm changed since is refused with :class:`StaleEdit` (HTTP 409), saying who changed
+it and when.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from sqlalchemy import Engine
 from openidds.clinic import alarms
 from openidds.clinic.alarms import REPORT_SOURCES, USER_RESOLUTIONS, AlarmState, Resolution
 from openidds.clinic.errors import ConcurrentUpdateError
+from openidds.clinic.escalations import Standing, standings
 from openidds.clinic.open_alarms import AlarmView, alarm_views
 from openidds.pump.alarms import AlarmKind
 from openidds.web import accounts
@@ -31,16 +34,20 @@ _FILTERS = {UNRESOLVED: (AlarmState.OPEN, AlarmState.ACKNOWLEDGED), **{s.value: 
 
 @dataclass(frozen=True)
 class Board:
-    """The alarms the filter selects, and what the actions may name (assignees, resolutions)."""
+    """The alarms the filter selects, their escalations (by alarm id, for those that have one), and what the
+    actions may name (assignees, resolutions)."""
 
     alarms: list[AlarmView]
+    escalations: dict[int, Standing]
     state: str
     assigned_to: str | None
     assignees: list[str]
     resolutions: tuple[Resolution, ...]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"state": self.state, "assigned_to": self.assigned_to, "alarms": [a.to_dict() for a in self.alarms],
+        alarms = [{**a.to_dict(), "escalation": None if a.id not in self.escalations else
+                   self.escalations[a.id].to_dict()} for a in self.alarms]
+        return {"state": self.state, "assigned_to": self.assigned_to, "alarms": alarms,
                 "assignees": self.assignees, "resolutions": [r.value for r in self.resolutions]}
 
 
@@ -63,7 +70,8 @@ def board(engine: Engine, role: Role, now: dt.datetime, state: str | None = None
     if state not in _FILTERS:
         raise InputRefused("state", state, f"one of {', '.join(_FILTERS)}")
     assigned_to = assigned_to or None
-    return Board(alarm_views(engine, now, _FILTERS[state], assigned_to), state, assigned_to, assignees(engine),
+    views = alarm_views(engine, now, _FILTERS[state], assigned_to)
+    return Board(views, standings(engine, [a.id for a in views], now), state, assigned_to, assignees(engine),
                  USER_RESOLUTIONS)
 
 

@@ -14,6 +14,7 @@ from openidds.web import alarm_board
 from openidds.web.context import User, Web, Writer, needs
 from openidds.web.roles import Permission
 from openidds.web.schemas import RecordId
+from openidds.web.transports.board import unread_count
 
 router = APIRouter()
 
@@ -34,7 +35,8 @@ def alarms_page(request: Request, web: Web, user: User, state: str | None = None
                 assigned_to: str | None = None) -> Response:
     board = alarm_board.board(web.engine, user.role, web.clinic_now(), state, assigned_to)
     return web.page(request, "alarms.html", user, board=board, filters=alarm_board.filters(),
-                    kinds=[k.value for k in AlarmKind], reporters=[s.value for s in REPORT_SOURCES])
+                    kinds=[k.value for k in AlarmKind], reporters=[s.value for s in REPORT_SOURCES],
+                    unread=unread_count(web.engine, user.name))
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", include_in_schema=False, dependencies=[needs(Permission.ACT_ON_ALARMS)])

@@ -1,0 +1,73 @@
+"""In a real browser, on a registry that escalates its alarms: a nurse sees a caregiver's alarm arrive on the board
+with her unread badge and who has it, acknowledges it, and the escalation stops (a dispatcher pass long after the
+first tier's timeout pages nobody else). Screenshots are saved (their folder is printed)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import sync_playwright
+from sqlalchemy import Engine
+
+from openidds.clinic import escalations
+from openidds.clinic.alarms import AlarmSource, report_alarm
+from openidds.pump.alarms import AlarmKind
+from openidds.web import Role
+from openidds.web.transports import senders
+
+from .conftest import user_name
+from .test_web_alarms import _board_policy
+from .test_web_browser import CHROMIUM, served, shots
+from .test_web_browser import _log_in as browser_log_in
+
+__all__ = ["served", "shots"]  # the browser test's fixtures, used here
+
+POLICY = _board_policy()
+
+
+@pytest.fixture
+def clinic(clinic: Engine) -> Engine:
+    """The test clinic, escalating its alarms under a policy that pages its nurse, then its physician."""
+    return escalations.with_policy(clinic, POLICY)
+
+
+def _utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
+def test_a_nurse_acknowledges_an_escalating_alarm_and_the_escalation_stops(clinic: Engine, served: str,
+                                                                          shots: Path) -> None:
+    now = _utc_now()
+    alarm_id = report_alarm(clinic, "CJFH", "P003", AlarmKind.MOTOR_STALL, now - dt.timedelta(minutes=5),
+                            AlarmSource.CAREGIVER_REPORT, "two tones from the pump", user_name(Role.NURSE), now)
+    escalations.dispatch_once(clinic, POLICY, senders(POLICY, clinic), _utc_now)
+    problems: list[str] = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
+            page.on("pageerror", lambda exc: problems.append(str(exc)))
+            browser_log_in(page, served, Role.NURSE)
+            page.get_by_role("link", name="Alarms").click()
+            page.wait_for_load_state()
+            assert page.locator("nav .badge").inner_text() == "1"
+            row = page.locator(f"#alarm-{alarm_id}")
+            escalation = row.locator("td.escalation").inner_text()
+            assert "delivered, tier 0" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
+            page.screenshot(path=shots / "10-nurse-escalating-alarm.png", full_page=True)
+            row.get_by_role("button", name="Acknowledge").click()
+            page.wait_for_load_state()
+            escalation = page.locator(f"#alarm-{alarm_id} td.escalation").inner_text()
+            assert "acknowledged, tier 0" in escalation
+            page.screenshot(path=shots / "11-nurse-escalation-acknowledged.png", full_page=True)
+        finally:
+            browser.close()
+    assert problems == []
+    later = _utc_now() + dt.timedelta(hours=2)  # long past the nurse's 10 minutes
+    summary = escalations.dispatch_once(clinic, POLICY, senders(POLICY, clinic), lambda: later)
+    assert (summary.advanced, summary.delivered) == (0, 0)
+    assert {n.tier for n in escalations.outbox(clinic, alarm_id)} == {0}
