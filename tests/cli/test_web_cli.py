@@ -77,3 +77,27 @@ def test_serve_example_loads_the_example_once_and_refuses_another_registry(tmp_p
     import_batch(other, read_paths([GOOD]), "test", source="good")
     with pytest.raises(OpenIDDSError, match="an empty registry to load the example clinic into"):
         prepare_example(other)
+
+
+def test_serve_refuses_a_missing_escalation_policy_before_serving(db: str, tmp_path: Path) -> None:
+    code, out = _run("serve", "--db", db, "--escalation-policy", str(tmp_path / "none.toml"))
+    assert code == 2 and "--escalation-policy" in out and "an existing policy file" in out
+
+
+def test_the_served_app_escalates_under_the_policy_it_is_given(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The environment `web serve` hands its workers: with a policy file, the app's registry escalates new alarms
+    under it; without one, under none."""
+    from sqlalchemy.orm import Session
+
+    from openidds.clinic.escalations import policy_of
+    from openidds.web.server import DB_VARIABLE, POLICY_VARIABLE, app_from_environment
+
+    monkeypatch.setenv(DB_VARIABLE, db)
+    monkeypatch.delenv(POLICY_VARIABLE, raising=False)
+    with Session(app_from_environment().state.web.engine) as session:
+        assert policy_of(session) is None
+    policy = Path(__file__).resolve().parents[2] / "docs" / "escalation-policy.toml"
+    monkeypatch.setenv(POLICY_VARIABLE, str(policy))
+    with Session(app_from_environment().state.web.engine) as session:
+        given = policy_of(session)
+    assert given is not None and given.tiers

@@ -33,14 +33,9 @@ def _utc_now() -> dt.datetime:
 
 
 def _policy(path: Path) -> Policy:
-    from openidds.escalation import PolicyFormat, parse_policy
-    from openidds.text_files import read_text
+    from openidds.clinic.escalations import read_policy
 
-    file_format = PolicyFormat.of_name(path.name)
-    if not path.is_file():
-        raise OpenIDDSError("--policy", str(path), "an existing policy file (docs/escalation-policy.toml is an "
-                            "example)")
-    return parse_policy(read_text(path, option=None), file_format)
+    return read_policy(path)
 
 
 def _state(state: Escalation) -> dict[str, object]:

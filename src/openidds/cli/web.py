@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -111,6 +112,11 @@ def serve(
         "--research-seed", envvar="OPENIDDS_RESEARCH_SEED",
         help="Seed of the research IDs and date shifts researchers see (the --seed of `openidds registry export "
              "research`; keep it secret). Without it, the researcher's pages are refused.")] = None,
+    escalation_policy: Annotated[Path | None, typer.Option(
+        "--escalation-policy", envvar="OPENIDDS_ESCALATION_POLICY",
+        help="The clinic's escalation policy (.toml or .json, docs/escalation.md): each new alarm is escalated "
+             "until someone acknowledges it (run `openidds alarms escalate` beside the server to send). Without "
+             "it, alarms are shown on the board and not escalated.")] = None,
 ) -> None:
     """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
     `openidds web user add`)."""
@@ -123,6 +129,10 @@ def serve(
     except ValueError:
         raise fail(OpenIDDSError("--today", today, "a date YYYY-MM-DD")) from None
     try:
+        if escalation_policy is not None:
+            from openidds.clinic.escalations import read_policy
+
+            read_policy(escalation_policy, "--escalation-policy")  # refused now, not in a worker
         if example:
             db = db or EXAMPLE_DB
             loaded = prepare_example(registry_engine(db, ready=False))
@@ -135,4 +145,4 @@ def serve(
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
                     f"{(day or _utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
-    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed)
+    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed, escalation_policy)

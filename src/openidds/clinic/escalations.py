@@ -24,6 +24,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
@@ -33,6 +34,7 @@ from openidds.clinic import models, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.locking import begin_write
+from openidds.errors import OpenIDDSError
 from openidds.escalation import Channel, DeliveryStatus, Escalation, EscalationError, Notification, Policy, Step
 
 _POLICY_OPTION = "openidds_escalation_policy"
@@ -57,6 +59,18 @@ class DispatchSummary:
     advanced: int
     delivered: int
     failed: int
+
+
+def read_policy(path: Path, option: str = "--policy") -> Policy:
+    """The clinic's escalation policy file (``.toml`` or ``.json``), refused naming ``option`` when it is missing
+    or wrong."""
+    from openidds.escalation import PolicyFormat, parse_policy
+    from openidds.text_files import read_text
+
+    file_format = PolicyFormat.of_name(path.name)
+    if not path.is_file():
+        raise OpenIDDSError(option, str(path), "an existing policy file (docs/escalation-policy.toml is an example)")
+    return parse_policy(read_text(path, option=None), file_format)
 
 
 def with_policy(engine: Engine, policy: Policy) -> Engine:
