@@ -14,13 +14,13 @@ import tomllib
 from collections import Counter
 from datetime import date
 from enum import Enum
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from scipy import stats
 
+from openidds.cohort.bundled import bundled_ids, read_toml_file
 from openidds.errors import OpenIDDSError
 
 CONF_LEVEL = 0.95
@@ -252,25 +252,12 @@ class Study(BaseModel):
 
 def bundled_studies() -> tuple[str, ...]:
     """The ids of the study files shipped with the package."""
-    folder = resources.files("openidds.cohort") / "studies"
-    return tuple(sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")))
+    return bundled_ids("studies")
 
 
 def load_study(name_or_path: str | Path) -> Study:
     """A bundled study by id (``seed000``) or a study file by path; refused with the field named."""
-    path = Path(name_or_path)
-    if isinstance(name_or_path, Path) or path.suffix == ".toml" or len(path.parts) > 1:
-        if not path.is_file():
-            raise StudyError("study", str(name_or_path), "an existing study file (.toml)")
-        text = path.read_text(encoding="utf-8")
-        where = str(path)
-    else:
-        if name_or_path not in bundled_studies():
-            raise StudyError("study", name_or_path, f"one of the bundled studies {', '.join(bundled_studies())}, "
-                                                    "or the path of a study file")
-        text = (resources.files("openidds.cohort") / "studies" / f"{name_or_path}.toml").read_text(encoding="utf-8")
-        where = f"{name_or_path}.toml"
-    return parse_study(text, where)
+    return parse_study(*read_toml_file(name_or_path, "studies", "study", StudyError))
 
 
 def parse_study(text: str, where: str = "study file") -> Study:

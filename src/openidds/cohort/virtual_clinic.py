@@ -39,6 +39,7 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.bundled import bundled_ids, read_toml_file
 from openidds.cohort.clinic_run import CATHETER, RESERVOIR_ML, SITE_PREFIX, PatientRun, run_patient
 from openidds.cohort.course import DAY_S, PatientCourse, Schedule, draw_course
 from openidds.cohort.params import Params, load_params
@@ -124,23 +125,12 @@ class ClinicDefinition(_Closed):
 
 def bundled_clinics() -> tuple[str, ...]:
     """The ids of the clinic files shipped with the package."""
-    folder = resources.files("openidds.cohort") / "clinics"
-    return tuple(sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")))
+    return bundled_ids("clinics")
 
 
 def load_clinic(name_or_path: str | Path) -> ClinicDefinition:
     """A bundled clinic by id (``example``) or a clinic file by path; refused with the field named."""
-    path = Path(name_or_path)
-    if isinstance(name_or_path, Path) or path.suffix == ".toml" or len(path.parts) > 1:
-        if not path.is_file():
-            raise ClinicError("clinic", str(name_or_path), "an existing clinic file (.toml)")
-        text, where = path.read_text(encoding="utf-8"), str(path)
-    else:
-        if name_or_path not in bundled_clinics():
-            raise ClinicError("clinic", name_or_path, f"one of the bundled clinics {', '.join(bundled_clinics())}, "
-                                                      "or the path of a clinic file")
-        text = (resources.files("openidds.cohort") / "clinics" / f"{name_or_path}.toml").read_text(encoding="utf-8")
-        where = f"{name_or_path}.toml"
+    text, where = read_toml_file(name_or_path, "clinics", "clinic", ClinicError)
     try:
         return ClinicDefinition.model_validate(tomllib.loads(text))
     except tomllib.TOMLDecodeError as error:
