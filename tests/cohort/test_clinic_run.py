@@ -1,32 +1,14 @@
 """The virtual clinic on one patient: fill and priming through the programmer, refills booked by the forecast,
 titration sessions, and a catheter occlusion found by its refill discrepancy."""
 
-import dataclasses
 import datetime as dt
 
 import numpy as np
-import pytest
 
-from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.clinic_run import run_patient
-from openidds.cohort.course import DAY_S, DoseChange, ExitReason, Schedule, draw_course
-from openidds.cohort.params import load_params
+from openidds.cohort.course import DAY_S, DoseChange
 
-SCHEDULE = Schedule(dt.date(2016, 3, 1), dt.date(2022, 1, 1), (1, 3, 6, 12), telephone=False, patient_reported=True)
-
-
-@pytest.fixture(scope="module")
-def params():
-    return load_params("seed000")
-
-
-def a_course(params, **changes):
-    rng = np.random.default_rng(4)
-    baseline = sample_baselines(params.baseline, 1, rng)[0]
-    course = draw_course(baseline, params.course, SCHEDULE, rng)
-    quiet = dict(death_day=300, exit_day=300, exit_reason=ExitReason.DEATH, end_day=300, complications=(),
-                 occlusion_day=None, revision_days=(), explant_day=None, dose_changes=(), bolus_times_s=())
-    return baseline, dataclasses.replace(course, **{**quiet, **changes})
+from .one_patient import a_course
 
 
 def kinds(run):

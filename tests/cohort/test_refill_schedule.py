@@ -2,7 +2,6 @@
 checked against the virtual clinic playing the same course through the pump and programmer; and the fast
 model's targets against the registry's on the same patients."""
 
-import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -12,29 +11,16 @@ from openidds.cohort import targets
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.calibrate import fit_targets, measure, outcomes_of
 from openidds.cohort.clinic_run import run_patient
-from openidds.cohort.course import DoseChange, ExitReason, Schedule, draw_course
+from openidds.cohort.course import DoseChange, Schedule, draw_course
 from openidds.cohort.params import Params, load_params
 from openidds.cohort.refill_schedule import occlusion_found_day, refill_days
 from openidds.cohort.simulate import implant_dates, play, write_registry
 from openidds.cohort.study import load_study
 from openidds.drugs import default_library
 
-SCHEDULE = Schedule(dt.date(2016, 3, 1), dt.date(2022, 1, 1), (1, 3, 6, 12), telephone=False, patient_reported=True)
+from .one_patient import a_course
+
 LIBRARY = default_library()
-
-
-@pytest.fixture(scope="module")
-def params():
-    return load_params("seed000")
-
-
-def a_course(params, **changes):
-    rng = np.random.default_rng(4)
-    baseline = sample_baselines(params.baseline, 1, rng)[0]
-    course = draw_course(baseline, params.course, SCHEDULE, rng)
-    quiet = dict(death_day=300, exit_day=300, exit_reason=ExitReason.DEATH, end_day=300, complications=(),
-                 occlusion_day=None, revision_days=(), explant_day=None, dose_changes=(), bolus_times_s=())
-    return baseline, dataclasses.replace(course, **{**quiet, **changes})
 
 
 def clinic_refill_days(run):
