@@ -5,14 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+import uvicorn
 from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from playwright.sync_api import Page
 from sqlalchemy import Engine, delete, insert, select
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
@@ -115,3 +120,49 @@ def log_in_as(client: TestClient, role: Role) -> str:
     response = log_in(client, user_name(role), password(role))
     assert response.status_code == 303, response.text
     return form_token(client.get("/me").text)
+
+
+CHROMIUM = "/usr/bin/chromium"
+"""Debian's Chromium, which Playwright drives (no browser is downloaded)."""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def served(clinic: Engine) -> Iterator[str]:
+    """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, research_seed=RESEARCH_SEED),
+                                           host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture
+def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
+    folder = tmp_path_factory.mktemp("web-screenshots")
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.write_line(f"web screenshots: {folder}")
+    return folder
+
+
+def browser_log_in(page: Page, base: str, role: Role) -> None:
+    """Log ``page`` in at the app at ``base`` as the test user of ``role``."""
+    page.goto(base + "/")
+    assert page.url == base + "/login"
+    page.get_by_label("Name").fill(user_name(role))
+    page.get_by_label("Password").fill(password(role))
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()

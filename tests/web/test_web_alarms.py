@@ -21,11 +21,7 @@ from openidds.web import Role
 from openidds.web.app import create_app
 from openidds.web.transports import senders
 
-from .conftest import NOW, RESEARCH_SEED, TODAY, log_in_as, user_name
-from .test_web_browser import CHROMIUM, served, shots
-from .test_web_browser import _log_in as browser_log_in
-
-__all__ = ["served", "shots"]  # the browser test's fixtures, used here
+from .conftest import CHROMIUM, NOW, RESEARCH_SEED, TODAY, browser_log_in, log_in_as, user_name
 
 ACTING = {Role.NURSE, Role.PHYSICIAN}
 

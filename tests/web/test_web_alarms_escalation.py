@@ -17,12 +17,8 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import Role
 from openidds.web.transports import senders
 
-from .conftest import user_name
+from .conftest import CHROMIUM, browser_log_in, user_name
 from .test_web_alarms import _board_policy
-from .test_web_browser import CHROMIUM, served, shots
-from .test_web_browser import _log_in as browser_log_in
-
-__all__ = ["served", "shots"]  # the browser test's fixtures, used here
 
 POLICY = _board_policy()
 

@@ -5,64 +5,14 @@ Screenshots of each page are saved (their folder is printed) to be looked at."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import uvicorn
-from playwright.sync_api import Page, sync_playwright
-from sqlalchemy import Engine
+from playwright.sync_api import sync_playwright
 
 from openidds.web import Role
-from openidds.web.app import create_app
 
-from .conftest import RESEARCH_SEED, TODAY, password, user_name
-
-CHROMIUM = "/usr/bin/chromium"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture
-def served(clinic: Engine) -> Iterator[str]:
-    """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, research_seed=RESEARCH_SEED),
-                                           host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
-
-
-@pytest.fixture
-def shots(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
-    folder = tmp_path_factory.mktemp("web-screenshots")
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
-    if reporter is not None:
-        reporter.write_line(f"web screenshots: {folder}")
-    return folder
-
-
-def _log_in(page: Page, base: str, role: Role) -> None:
-    page.goto(base + "/")
-    assert page.url == base + "/login"
-    page.get_by_label("Name").fill(user_name(role))
-    page.get_by_label("Password").fill(password(role))
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+from .conftest import CHROMIUM, browser_log_in
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
@@ -75,7 +25,7 @@ def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda exc: problems.append(str(exc)))
 
-            _log_in(page, served, Role.NURSE)
+            browser_log_in(page, served, Role.NURSE)
             assert page.url == served + "/today"
             refills = page.locator("#refills")
             assert "CJFH/P003" in refills.inner_text() and "2023-07-01" in refills.inner_text()
@@ -96,12 +46,12 @@ def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
             page.goto(served + "/today")
             assert page.url == served + "/login"  # the session ended on the server
 
-            _log_in(page, served, Role.NURSE)
+            browser_log_in(page, served, Role.NURSE)
             page.context.clear_cookies()  # the session is gone when the Today lists next refresh
             page.evaluate("htmx.ajax('GET', '/today/sections', '#today-sections')")
             page.wait_for_url(served + "/login")
 
-            _log_in(page, served, Role.RESEARCHER)
+            browser_log_in(page, served, Role.RESEARCHER)
             assert page.url == served + "/research/patients"
             assert page.get_by_role("link", name="Today").count() == 0
             assert "CJFH" not in page.content()

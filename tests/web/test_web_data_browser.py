@@ -12,8 +12,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from openidds.web import Role
 
-from .conftest import GOOD, user_name
-from .test_web_browser import CHROMIUM, _log_in, served, shots  # noqa: F401  (fixtures)
+from .conftest import CHROMIUM, GOOD, browser_log_in, user_name
 
 
 def _page(browser: Browser, problems: list[str]) -> Page:
@@ -23,14 +22,14 @@ def _page(browser: Browser, problems: list[str]) -> Page:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_two_users_edit_the_same_visit_and_the_second_gets_409(served: str, shots: Path) -> None:  # noqa: F811
+def test_two_users_edit_the_same_visit_and_the_second_gets_409(served: str, shots: Path) -> None:
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             nurse, physician = _page(browser, problems), _page(browser, problems)
-            _log_in(nurse, served, Role.NURSE)
-            _log_in(physician, served, Role.PHYSICIAN)
+            browser_log_in(nurse, served, Role.NURSE)
+            browser_log_in(physician, served, Role.PHYSICIAN)
             for page in (nurse, physician):
                 page.goto(served + "/patients/CJFH/P001")
                 page.get_by_role("link", name="Enter visits, complications or exit").click()
@@ -65,13 +64,13 @@ def test_two_users_edit_the_same_visit_and_the_second_gets_409(served: str, shot
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_import_exports_and_report_pages(served: str, shots: Path) -> None:  # noqa: F811
+def test_import_exports_and_report_pages(served: str, shots: Path) -> None:
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:
             manager = _page(browser, problems)
-            _log_in(manager, served, Role.DATA_MANAGER)
+            browser_log_in(manager, served, Role.DATA_MANAGER)
             manager.get_by_role("link", name="Import").click()
             manager.locator("#files").set_input_files(sorted((GOOD.parent / "bad").glob("*.csv")))
             manager.get_by_role("button", name="Import").click()
@@ -84,7 +83,7 @@ def test_import_exports_and_report_pages(served: str, shots: Path) -> None:  # n
             manager.screenshot(path=shots / "14-exports.png", full_page=True)
 
             researcher = _page(browser, problems)
-            _log_in(researcher, served, Role.RESEARCHER)
+            browser_log_in(researcher, served, Role.RESEARCHER)
             researcher.get_by_role("link", name="Report").click()
             researcher.wait_for_load_state()
             building = researcher.locator("#building")

@@ -17,7 +17,7 @@ from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .test_web_browser import CHROMIUM, _log_in, served, shots  # noqa: F401 (fixtures)
+from .conftest import CHROMIUM, browser_log_in
 
 REFILL_PAGE = "/patients/CJFH/P003/refill"
 PROGRAM_PAGE = "/patients/CJFH/P003/program"
@@ -95,7 +95,7 @@ def _confirm(page: Page, base: str, folder: Path) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: str, shots: Path) -> None:  # noqa: F811
+def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: str, shots: Path) -> None:
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -103,12 +103,12 @@ def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: s
             page = browser.new_page(viewport={"width": 1280, "height": 900})
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda exc: problems.append(str(exc)))
-            _log_in(page, served, Role.NURSE)
+            browser_log_in(page, served, Role.NURSE)
             _refill(page, served, shots)
             _propose(page, served, shots)
             page.get_by_role("button", name="Log out").click()
             page.wait_for_load_state()
-            _log_in(page, served, Role.PHYSICIAN)
+            browser_log_in(page, served, Role.PHYSICIAN)
             _confirm(page, served, shots)
         finally:
             browser.close()
