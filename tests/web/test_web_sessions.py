@@ -15,6 +15,7 @@ from openidds.clinic.models import AuditEntry
 from openidds.web import AccountError, LoginRefused, Role
 from openidds.web.accounts import (
     LOCK_OUT_AUTHOR,
+    LOCK_OUT_DURATION,
     MAX_FAILED_LOGINS,
     SESSION_LIFETIME,
     add_user,
@@ -66,14 +67,16 @@ def test_wrong_password_and_unknown_name_get_the_same_answer(client: TestClient)
 
 def test_five_failed_log_ins_lock_the_account_until_an_administrator_unlocks_it(client: TestClient,
                                                                                clinic: Engine) -> None:
+    """The client's clock stands still at NOW, inside the 15 minutes of the lock-out."""
     name = user_name(Role.NURSE)
     for attempt in range(1, MAX_FAILED_LOGINS + 1):
         response = post_log_in(client, name, f"guess {attempt}")
         assert response.status_code == 401
-    assert "locked after 5 failed log-ins" in response.text
+    assert "locked after 5 failed log-ins in a row, until 09:15 UTC" in response.text
     right = post_log_in(client, name, password(Role.NURSE))
     assert right.status_code == 401 and "locked" in right.text and "openidds_session" not in client.cookies
-    assert [(u.failed_logins, u.locked) for u in users(clinic) if u.name == name] == [(MAX_FAILED_LOGINS, True)]
+    assert [(u.failed_logins, u.locked_until) for u in users(clinic, NOW) if u.name == name] == [
+        (MAX_FAILED_LOGINS, NOW + LOCK_OUT_DURATION)]
     unlock(clinic, name, NOW, "admin-1")
     assert post_log_in(client, name, password(Role.NURSE)).status_code == 303
 
@@ -88,13 +91,31 @@ def test_a_success_resets_the_failure_count(clinic: Engine) -> None:
         assert conn.execute(select(users_table.c.failed_logins).where(users_table.c.name == name)).scalar_one() == 0
 
 
-def test_locking_ends_the_user_s_live_sessions(clinic: Engine) -> None:
+def test_a_lock_out_leaves_the_user_s_live_sessions_alone(clinic: Engine) -> None:
+    """Guessing at a clinician's name must not throw them out of their shift."""
     name = user_name(Role.NURSE)
     live = log_in(clinic, name, password(Role.NURSE), NOW)
     for _ in range(MAX_FAILED_LOGINS):
         with pytest.raises(LoginRefused):
             log_in(clinic, name, "wrong", NOW)
-    assert session_user(clinic, live.token, NOW) is None
+    assert session_user(clinic, live.token, NOW) == live.user
+
+
+def test_a_lock_out_ends_after_its_duration_and_the_count_starts_again(clinic: Engine) -> None:
+    name = user_name(Role.NURSE)
+    for _ in range(MAX_FAILED_LOGINS):
+        with pytest.raises(LoginRefused):
+            log_in(clinic, name, "wrong", NOW)
+    last_minute = NOW + LOCK_OUT_DURATION - dt.timedelta(seconds=1)
+    with pytest.raises(LoginRefused, match="until 09:15 UTC"):
+        log_in(clinic, name, password(Role.NURSE), last_minute)
+    ended = NOW + LOCK_OUT_DURATION
+    assert [u.locked_until for u in users(clinic, ended) if u.name == name] == [None]
+    with pytest.raises(LoginRefused, match="name or password"):
+        log_in(clinic, name, "wrong again", ended)
+    assert [u.failed_logins for u in users(clinic, ended) if u.name == name] == [1]
+    assert log_in(clinic, name, password(Role.NURSE), ended).user.name == name
+    assert [(u.failed_logins, u.locked_until) for u in users(clinic, ended) if u.name == name] == [(0, None)]
 
 
 def test_a_session_expires(clinic: Engine) -> None:
@@ -134,7 +155,7 @@ def test_log_in_page_shows_the_refusal_and_keeps_the_name(client: TestClient) ->
 
 def test_an_added_user_logs_in_with_their_password(clinic: Engine) -> None:
     added = add_user(clinic, "second-nurse", Role.NURSE, "a long enough passphrase", NOW, "admin-1")
-    assert (added.name, added.role, added.locked) == ("second-nurse", Role.NURSE, False)
+    assert (added.name, added.role, added.locked_until) == ("second-nurse", Role.NURSE, None)
     assert log_in(clinic, "second-nurse", "a long enough passphrase", NOW).user.role == Role.NURSE
 
 

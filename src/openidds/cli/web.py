@@ -66,23 +66,25 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
     from openidds.web.accounts import users
 
     try:
-        rows = users(registry_engine(db))
+        rows = users(registry_engine(db), _utc_now())
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps([{"name": u.name, "role": u.role.value, "failed_logins": u.failed_logins,
-                                "locked": u.locked} for u in rows]))
+                                "locked_until": None if u.locked_until is None else u.locked_until.isoformat()}
+                               for u in rows]))
         return
-    table = Table("name", "role", "failed log-ins", "locked")
+    table = Table("name", "role", "failed log-ins", "locked until")
     for u in rows:
-        table.add_row(u.name, u.role.value, str(u.failed_logins), "locked" if u.locked else "")
+        locked = "" if u.locked_until is None else f"{u.locked_until:%Y-%m-%d %H:%M} UTC"
+        table.add_row(u.name, u.role.value, str(u.failed_logins), locked)
     console().print(table)
 
 
 @user_app.command("unlock")
 def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name.")], db: Db = None, by: By = None,
                 as_json: AsJson = False) -> None:
-    """Lift a lock-out (after 5 failed log-ins in a row) and reset the count."""
+    """Lift a lock-out (15 minutes after 5 failed log-ins in a row) now and reset the count."""
     from openidds.web.accounts import unlock
 
     try:

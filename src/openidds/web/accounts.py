@@ -2,10 +2,11 @@
 
 Passwords are stored as argon2id hashes only. Adding a user, a lock-out and an unlock are written to the
 registry's audit trail (table ``web_users``; never the hash), in the change's own transaction. Five failed
-log-ins in a row lock an account until an administrator unlocks it (``openidds web user unlock``); a
-successful log-in resets the count. A session is a random token held in the browser's cookie; the database
-keeps only its SHA-256, with the session's CSRF token and an absolute expiry. Time is an argument (``now``,
-naive UTC) so tests can set it.
+log-ins in a row lock an account for 15 minutes, or until an administrator unlocks it (``openidds web user
+unlock``); a successful log-in resets the count. A lock-out refuses new log-ins only: the user's live sessions
+go on, so nobody who knows a clinician's name can throw them out of a shift by guessing. A session is a random
+token held in the browser's cookie; the database keeps only its SHA-256, with the session's CSRF token and an
+absolute expiry. Time is an argument (``now``, naive UTC) so tests can set it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from sqlalchemy import (
     case,
     delete,
     insert,
+    literal,
     select,
     update,
 )
@@ -40,10 +42,12 @@ from openidds.clinic import audit, audit_chain
 from openidds.clinic.models import AuditEntry
 from openidds.clinic.validation import check_author
 from openidds.web.errors import AccountError, LoginRefused
-from openidds.web.roles import Role
+from openidds.web.roles import Permission, Role, may
 
 MAX_FAILED_LOGINS = 5
 """Failed log-ins in a row that lock an account."""
+LOCK_OUT_DURATION = dt.timedelta(minutes=15)
+"""How long a lock-out refuses log-ins; then the count of failures starts again."""
 SESSION_LIFETIME = dt.timedelta(hours=12)
 """A session ends this long after its log-in, whatever the activity (one clinic shift)."""
 LOCK_OUT_AUTHOR = "openidds web"
@@ -89,12 +93,12 @@ def _token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class User:
-    """A user as the app sees them: name, role and whether the account is locked."""
+    """A user as the app sees them: name, role, failed log-ins in a row and, while a lock-out lasts, its end."""
 
     name: str
     role: Role
     failed_logins: int
-    locked: bool
+    locked_until: dt.datetime | None
 
 
 @dataclass(frozen=True)
@@ -153,15 +157,30 @@ def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datet
                    "openidds web user add")
     except IntegrityError:
         raise AccountError("name", name, "a name no other user has (choose another)") from None
-    return User(name, role, 0, False)
+    return User(name, role, 0, None)
 
 
-def users(engine: Engine) -> list[User]:
-    """Every user, by name."""
+def users(engine: Engine, now: dt.datetime) -> list[User]:
+    """Every user, by name, with the lock-outs that last at ``now``."""
     u = users_table.c
     with engine.connect() as conn:
         rows = conn.execute(select(u.name, u.role, u.failed_logins, u.locked_at).order_by(u.name)).all()
-    return [User(name, Role(role), failed, locked is not None) for name, role, failed, locked in rows]
+    return [User(name, Role(role), failed, _lock_end(locked_at, now)) for name, role, failed, locked_at in rows]
+
+
+def names_who_may(engine: Engine, permission: Permission) -> list[str]:
+    """The names of the users whose role has ``permission``, by name (a lock-out does not change what they do)."""
+    u = users_table.c
+    with engine.connect() as conn:
+        rows = conn.execute(select(u.name, u.role).order_by(u.name)).all()
+    return [name for name, role in rows if may(Role(role), permission)]
+
+
+def _lock_end(locked_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | None:
+    """The end of the lock-out that began at ``locked_at``, or ``None`` when there is none at ``now``."""
+    if locked_at is None or now >= locked_at + LOCK_OUT_DURATION:
+        return None
+    return locked_at + LOCK_OUT_DURATION
 
 
 def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
@@ -179,31 +198,35 @@ def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
 
 def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
     """Check the password and open a session; raises :class:`LoginRefused` for a wrong name or password (the
-    same message for both) or a locked account. Each wrong password counts towards the lock-out."""
+    same message for both) or a locked account. Each wrong password counts towards the lock-out; after a
+    lock-out has ended, the count starts again from the next failure."""
     u = users_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.id, u.role, u.password_hash, u.locked_at).where(u.name == name)).first()
     refused = LoginRefused("name or password", name, "a user's name with their password (check both and try again; "
-                           f"{MAX_FAILED_LOGINS} failures in a row lock the account)")
+                           f"{MAX_FAILED_LOGINS} failures in a row lock the account for {_minutes(LOCK_OUT_DURATION)} "
+                           "minutes)")
     if row is None:
         _verify(_decoy_hash(), password)
         raise refused
     user_id, role, stored_hash, locked_at = row
-    if locked_at is not None:
-        raise _locked(name)
+    lock_end = _lock_end(locked_at, now)
+    if lock_end is not None:
+        raise _locked(name, lock_end)
     if not _verify(stored_hash, password):
+        counted = (u.failed_logins + 1 if locked_at is None  # a lock-out that has ended starts the count again
+                   else literal(1))
         with engine.begin() as conn:
             failed = conn.execute(
                 update(users_table).where(u.id == user_id)
-                .values(failed_logins=u.failed_logins + 1,
-                        locked_at=case((u.failed_logins + 1 >= MAX_FAILED_LOGINS, now), else_=u.locked_at))
+                .values(failed_logins=counted, locked_at=case((counted >= MAX_FAILED_LOGINS, now), else_=None))
                 .returning(u.failed_logins)).scalar_one()
             if failed == MAX_FAILED_LOGINS:
                 audit_account(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
-                       f"lock-out after {MAX_FAILED_LOGINS} failed log-ins")
-        raise _locked(name) if failed >= MAX_FAILED_LOGINS else refused
+                       f"lock-out for {_minutes(LOCK_OUT_DURATION)} minutes after {MAX_FAILED_LOGINS} failed log-ins")
+        raise _locked(name, now + LOCK_OUT_DURATION) if failed >= MAX_FAILED_LOGINS else refused
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    values: dict[str, object] = {"failed_logins": 0}
+    values: dict[str, object] = {"failed_logins": 0, "locked_at": None}
     if _hasher().check_needs_rehash(stored_hash):
         values["password_hash"] = _hasher().hash(password)
     with engine.begin() as conn:
@@ -221,19 +244,23 @@ def _verify(stored_hash: str, password: str) -> bool:
         return False
 
 
-def _locked(name: str) -> LoginRefused:
+def _minutes(duration: dt.timedelta) -> int:
+    return int(duration.total_seconds()) // 60
+
+
+def _locked(name: str, until: dt.datetime) -> LoginRefused:
     return LoginRefused("account", name, f"an account that is not locked (locked after {MAX_FAILED_LOGINS} failed "
-                        "log-ins in a row): an administrator unlocks it with `openidds web user unlock NAME`")
+                        f"log-ins in a row, until {until:%H:%M} UTC): try again then, or an administrator unlocks it "
+                        "now with `openidds web user unlock NAME`")
 
 
 def session_user(engine: Engine, token: str, now: dt.datetime) -> SessionUser | None:
-    """The user of the live session ``token``; ``None`` for an unknown, ended or expired session, or a user
-    locked since the session began."""
+    """The user of the live session ``token``; ``None`` for an unknown, ended or expired session (a lock-out
+    refuses new log-ins only)."""
     s, u = sessions_table.c, users_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.name, u.role, s.csrf_token).join_from(sessions_table, users_table)
-                           .where(s.token_sha256 == _token_hash(token), s.expires_at > now,
-                                  u.locked_at.is_(None))).first()
+                           .where(s.token_sha256 == _token_hash(token), s.expires_at > now)).first()
     return None if row is None else SessionUser(row.name, Role(row.role), row.csrf_token)
 
 

@@ -25,7 +25,7 @@ from openidds.clinic.open_alarms import AlarmView, alarm_views
 from openidds.pump.alarms import AlarmKind
 from openidds.web import accounts
 from openidds.web.errors import InputRefused, StaleEdit
-from openidds.web.roles import Permission, Role, may, require
+from openidds.web.roles import Permission, Role, require
 
 UNRESOLVED = "unresolved"
 """The board's default filter: open and acknowledged alarms."""
@@ -58,7 +58,7 @@ def filters() -> tuple[str, ...]:
 
 def assignees(engine: Engine) -> list[str]:
     """The users an alarm may be assigned to: those whose role may act on alarms."""
-    return [u.name for u in accounts.users(engine) if may(u.role, Permission.ACT_ON_ALARMS) and not u.locked]
+    return accounts.names_who_may(engine, Permission.ACT_ON_ALARMS)
 
 
 def board(engine: Engine, role: Role, now: dt.datetime, state: str | None = None,

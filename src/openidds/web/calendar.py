@@ -86,8 +86,8 @@ class Calendar:
 
 
 def clinicians(engine: Engine) -> list[str]:
-    """The users who may be booked for a refill: those whose role books refills, not locked."""
-    return [u.name for u in accounts.users(engine) if may(u.role, Permission.BOOK_REFILLS) and not u.locked]
+    """The users who may be booked for a refill: those whose role books refills."""
+    return accounts.names_who_may(engine, Permission.BOOK_REFILLS)
 
 
 def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = None,
@@ -197,11 +197,11 @@ def new_feed_token(engine: Engine, user: accounts.SessionUser, now: dt.datetime)
 def feed_text(engine: Engine, token: str, clinic_now: dt.datetime, stamp: dt.datetime, host: str) -> str:
     """The iCalendar text of the feed ``token``: its clinician's appointments from :data:`FEED_PAST_DAYS` before
     ``clinic_now`` onwards, cancelled ones included (so a subscribed calendar removes them), stamped ``stamp``.
-    An unknown token, or one of a locked user, is :class:`UnknownRecord` (404)."""
+    An unknown token is :class:`UnknownRecord` (404)."""
     u, f = accounts.users_table.c, feeds_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.name, u.role).join_from(feeds_table, accounts.users_table)
-                           .where(f.token == token, u.locked_at.is_(None))).first()
+                           .where(f.token == token)).first()
     if row is None or not may(Role(row.role), Permission.BOOK_REFILLS):
         raise UnknownRecord("feed", "<token>", "the address of a live calendar feed (its owner can copy it from "
                             "their own page)")
