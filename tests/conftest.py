@@ -14,11 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from sqlalchemy import create_engine, make_url, text
 from tests.pg_cluster import throwaway_server
 
 from openidds.clinic import connect, init_registry
 from openidds.clinic.models import Base
+
+settings.register_profile("openidds", deadline=None)
+settings.load_profile("openidds")
+"""No per-example deadline: the suite runs on shared machines, and time is measured in benchmarks/, never asserted
+in a test."""
 
 
 @pytest.fixture(autouse=True)
