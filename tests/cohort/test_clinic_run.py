@@ -4,6 +4,7 @@ titration sessions, and a catheter occlusion found by its refill discrepancy."""
 import datetime as dt
 
 import numpy as np
+import pytest
 
 from openidds.cohort.clinic_run import run_patient
 from openidds.cohort.course import DAY_S, DoseChange
@@ -96,14 +97,16 @@ def test_a_pump_at_its_elective_replacement_indicator_is_replaced(params, tmp_pa
     run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
     first, second, *_ = run.implants
     assert eri_s < second.start_s < eri_s + 90 * DAY_S
-    assert second.pump.spec.eri_at_s == second.start_s + SYNCHROMED_II.eri_after_days * DAY_S  # a new battery
+    assert second.pump.spec.eri_at_s == SYNCHROMED_II.eri_after_days * DAY_S  # a new battery, on its own clock
     assert any(e.kind == "alarm" and e.data["alarm"] == "elective_replacement_indicator" for e in first.pump.log)
     assert max(e.t_s for e in first.pump.log) <= second.start_s  # the old pump's log ends at its explant
+    assert next(iter(second.pump.log)).kind == "implant" == next(iter(first.pump.log)).kind
+    assert next(iter(second.pump.log)).t_s == 0  # its clock starts at its implant
     for implanted in run.implants:
         alarms = [e.data["alarm"] for e in implanted.pump.log if e.kind == "alarm"]
         assert "end_of_service" not in alarms
         assert [e.kind for e in implanted.pump.log if e.kind in ("refill", "program")][:2] == ["refill", "program"]
-    assert run.pump is run.implants[-1].pump and run.pump.t_s == 500 * DAY_S
+    assert run.pump is run.implants[-1].pump and run.now_s == 500 * DAY_S == second.start_s + run.pump.t_s
     implants = run.rows["implants"]
     assert [r["kind"] for r in implants] == ["initial"] + ["replacement"] * (len(run.implants) - 1)
     assert implants[0]["explant_date"] == implants[1]["implant_date"]
@@ -149,3 +152,78 @@ def test_an_admixture_is_filled_together_and_programmed_drug_by_drug(params):
     assert rows == [("2016-03-01", "morphine", "1"), ("2016-03-01", "bupivacaine", "0.5"),
                     ("2016-03-31", "morphine", "1.2"), ("2016-03-31", "bupivacaine", "0.6")]
     assert {r["drug"] for r in run.rows["refills"]} == {"morphine"}
+
+
+def test_a_replacement_after_ten_years_of_follow_up_has_its_own_clock_and_both_logs_land_on_their_dates(
+        params, tmp_path):
+    """A patient followed 10.4 years: the first pump runs to its battery's ERI (6 years) and is replaced. Each
+    pump's log counts from its own implant (well inside the wire format's ten years, which the patient's time
+    passes), is exported and imported through the clinic's import, and every event lands on its calendar date:
+    the first pump's from its implant to its explant, the replacement's from its implant to the end of follow-up;
+    its alarm rows are dated from its own clock."""
+    from openidds.clinic import check_registry, connect
+    from openidds.clinic.pump_log import stored_pump_log
+    from openidds.cohort.simulate import pump_logs, write_registry
+    from openidds.pump import rebuild_totals
+    from openidds.pump.wire import MAX_SECONDS
+
+    end = 3800
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0, death_day=end,
+                                exit_day=end, end_day=end, dose_changes=(DoseChange(3000, 2.4),))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1))
+    first, second = run.implants
+    assert first.start_s == 0 and end * DAY_S > MAX_SECONDS  # the patient's time passes the bound, no pump's clock
+    assert 6 * 365 * DAY_S < second.start_s < (6 * 365 + 90) * DAY_S
+    assert max(e.t_s for e in second.pump.log) <= second.pump.t_s == end * DAY_S - second.start_s < MAX_SECONDS
+
+    implant = dt.date(2016, 3, 1)
+    replaced_on = implant + dt.timedelta(days=second.day)
+    logs = pump_logs(run)
+    assert [day for day, _ in logs] == [implant, replaced_on]
+    assert logs[1][1].clock_start == dt.datetime.combine(implant, dt.time(8), dt.UTC) + dt.timedelta(
+        seconds=second.start_s)
+    eri = [r["at"] for r in run.rows["alarms"] if r["code"] == "elective_replacement_indicator"]
+    assert eri == [f"{implant + dt.timedelta(days=6 * 365)}T08:00:00Z"]  # the first pump's: the second's is later
+    last_day = implant + dt.timedelta(days=end)
+    assert all(replaced_on <= dt.date.fromisoformat(r["at"][:10]) <= last_day
+               for r in run.rows["alarms"] if r["pump_serial"] == second.serial_number)
+
+    db = tmp_path / "ten-years.sqlite"
+    write_registry([run], str(db), source="test")
+    engine = connect(str(db))
+    try:
+        assert [f for f in check_registry(engine, dt.date(2027, 1, 1)) if f.severity == "error"] == []
+        for implanted, (start, stop) in zip(run.implants, [(implant, replaced_on), (replaced_on, last_day)],
+                                            strict=True):
+            stored = stored_pump_log(engine, "VIRTUAL-01", run.patient_id, start)
+            assert [e.t_s for e in stored.events] == [e.t_s for e in implanted.pump.log]  # its own clock
+            assert stored.clock_start == run.clock_start(implanted).replace(tzinfo=dt.UTC)
+            days = [stored.at(e.t_s).date() for e in stored.events]
+            assert days[0] == start and start <= min(days) and max(days) <= stop
+            # the pump's refills, placed by its own clock, are the clinic's refill records of that pump
+            refilled = [f"{stored.at(e.t_s).isoformat()}Z" for e in stored.events if e.kind == "refill"]
+            assert refilled == [r["refilled_at"] for r in run.rows["refills"]
+                                if r["pump_serial"] == implanted.serial_number]
+            assert len(refilled) > 5
+            assert rebuild_totals(stored.events) == implanted.pump.totals()
+    finally:
+        engine.dispose()
+
+
+def test_a_pump_log_past_the_wire_formats_ten_years_is_refused_with_the_projects_error(params, tmp_path):
+    """A battery set to outlast the follow-up (no replacement) keeps one pump 10.4 years: writing the registry is
+    refused with an OpenIDDSError naming the event's time, its value and the bound, and nothing is written."""
+    from openidds.cohort.simulate import write_registry
+    from openidds.errors import OpenIDDSError
+    from openidds.pump import SYNCHROMED_II, PumpSpec
+
+    end = 3800
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=40, battery_eri_at_s=2 * end * DAY_S)
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0, death_day=end,
+                                exit_day=end, end_day=end)
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
+    with pytest.raises(OpenIDDSError, match=r"pump log events\[\d+\]\.t_s=\d+: expected a time on the pump clock "
+                                            r"from 0 to 316224000 s") as refused:
+        write_registry([run], str(tmp_path / "refused.sqlite"), source="test")
+    assert refused.value.value > 316224000
+    assert list(tmp_path.iterdir()) == []

@@ -7,6 +7,7 @@ from fractions import Fraction
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
+from openidds.errors import OpenIDDSError
 from openidds.pump import (
     BatteryReset,
     BolusKind,
@@ -109,6 +110,18 @@ def test_the_exported_log_checks_each_kind_and_its_version():
         wire.PumpLog.model_validate(data)
     with pytest.raises(ValidationError, match="wire version 1"):
         wire.PumpLog.model_validate(log.model_dump(mode="json") | {"wire_version": 2})
+
+
+def test_an_export_past_the_wire_formats_bounds_is_refused_naming_field_value_and_bound():
+    """Not a raw pydantic error: the project's error, with the event's place in the log, its time and the bound."""
+    pump = Pump()
+    pump.execute(wire.MAX_SECONDS + 5, Interrogate())
+    with pytest.raises(OpenIDDSError) as refused:
+        wire.export_log(pump.log, datetime(2010, 1, 4, 8, 0))
+    assert not isinstance(refused.value, ValidationError)
+    assert refused.value.field.startswith("pump log events[") and refused.value.field.endswith("].t_s")
+    assert refused.value.value == wire.MAX_SECONDS + 5
+    assert "from 0 to 316224000 s" in refused.value.expected and "its own implant" in refused.value.expected
 
 
 @pytest.mark.parametrize("kind, data, accepted", [

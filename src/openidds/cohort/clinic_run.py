@@ -15,7 +15,10 @@ A pump whose battery reached its elective replacement indicator (ERI; it stops a
 is replaced at the first clinic contact (refill, programming session or catheter revision) that finds the ERI
 alarm: the old pump is explanted then, a new pump of the same kind with a new battery implanted (an implant row
 of kind ``replacement``), filled with the current dose through the refill workflow and primed, and the contact's own
-business done on the new pump; each pump keeps its own log.
+business done on the new pump. Each pump is its own device with its own clock and log: t_s = 0 at its own implant.
+The clinic keeps the patient's time (seconds from 08:00 UTC on the first implant day) and gives each pump its
+times less that pump's implant time (:attr:`Implanted.start_s`); :meth:`PatientRun.clock_start` places a pump's
+t_s = 0 in calendar time, for its alarms and its exported log.
 
 Everything written is synthetic: site ``VIRTUAL-01``, patients named "Synthetic" and a number. A registry or
 dataset whose every site code starts ``VIRTUAL-`` is a synthetic cohort's (:func:`synthetic_sites`).
@@ -61,7 +64,7 @@ from openidds.pump import (
     ReviseCatheter,
     Severity,
 )
-from openidds.pump.ticks import ticks_to_ml
+from openidds.pump.ticks import SECONDS_PER_WEEK, ticks_to_ml
 from openidds.units import parse_quantity
 
 #: The start of a virtual clinic's site code: no real site's code starts so.
@@ -87,7 +90,8 @@ Row = dict[str, str]
 
 @dataclass(frozen=True)
 class Implanted:
-    """One pump of a patient: implanted ``start_s`` after the first implant (its clock's t_s then), its serial."""
+    """One pump of a patient: implanted ``start_s`` after the first pump's t_s = 0 (the patient's time of its
+    own clock's t_s = 0), its serial."""
 
     start_s: int
     serial_number: str
@@ -123,6 +127,19 @@ class PatientRun:
         """The pump in place (the last implanted)."""
         return self.implants[-1].pump
 
+    def on_pump(self, t_s: int) -> int:
+        """The patient's time ``t_s`` on the clock of the pump in place."""
+        return t_s - self.implants[-1].start_s
+
+    @property
+    def now_s(self) -> int:
+        """The patient's time the pump in place has run to."""
+        return self.pump.t_s + self.implants[-1].start_s
+
+    def clock_start(self, implanted: Implanted) -> dt.datetime:
+        """The calendar time (UTC, naive) of the pump's t_s = 0: its implant."""
+        return dt.datetime.combine(self.implant_date, dt.time(8)) + dt.timedelta(seconds=implanted.start_s)
+
     def add(self, record_kind: str, /, **cells: Any) -> None:
         row = {"site": self.site, "patient_id": self.patient_id}
         row.update({k: _text(v) for k, v in cells.items() if v is not None})
@@ -149,14 +166,15 @@ def _decimal(value: float, places: int = 4) -> str:
 
 
 class _Clinic:
-    """The clinic's actions on one patient's pump, in time order."""
+    """The clinic's actions on one patient's pump, in time order. Its times are the patient's (seconds from the
+    first implant's t_s = 0); :meth:`PatientRun.on_pump` gives the pump in place its own."""
 
     def __init__(self, run: PatientRun, course: PatientCourse, params: Course, library: DrugLibrary) -> None:
         self.run, self.params, self.library = run, params, library
         self.therapy = params.therapy
         self.drug = course.drug
         self.pump = run.pump
-        self.start = dt.datetime.combine(run.implant_date, dt.time(8))
+        self.start = run.clock_start(run.implants[0])
         self.mg_per_ml = course.concentration_mg_per_ml
         self.concentration = f"{_decimal(self.mg_per_ml)} mg/mL"
         self.added = course.added_mg_per_ml
@@ -183,9 +201,10 @@ class _Clinic:
         session.confirm(CLINICIAN)
 
     def booked(self, review: Review, at_s: int) -> None:
-        due = review.new_forecast.due_s
+        due = review.new_forecast.due_s  # on the pump's clock
         early = self.therapy.refill_days_early * DAY_S
-        self.next_refill_s = None if due is None else max(at_s + DAY_S, due - early)
+        pump_start_s = self.run.implants[-1].start_s
+        self.next_refill_s = None if due is None else max(at_s + DAY_S, pump_start_s + due - early)
 
     def record_program(self, t_s: int, dose: float) -> None:
         self.dose_mg_per_day = dose
@@ -198,7 +217,7 @@ class _Clinic:
                          bolus_lockout_minutes=BOLUS_LOCKOUT_S // 60, max_boluses_per_day=BOLUSES_PER_DAY)
 
     def refill(self, t_s: int, measured_ml: Fraction, new_dose: float | None, why: str) -> RefillRecord:
-        workflow = RefillWorkflow(self.pump, t_s, NURSE, self.prescription)
+        workflow = RefillWorkflow(self.pump, self.run.on_pump(t_s), NURSE, self.prescription)
         discrepancy = workflow.withdraw(max(measured_ml, Fraction(0)))
         if workflow.needs_acknowledgement:
             workflow.acknowledge_discrepancy(NURSE, discrepancy.suggests or "trend across refills reviewed")
@@ -228,18 +247,19 @@ class _Clinic:
 
     def eri_seen(self, t_s: int) -> bool:
         """Whether the pump, interrogated at ``t_s``, shows the battery's elective replacement indicator."""
-        self.pump.advance(t_s)
+        self.pump.advance(self.run.on_pump(t_s))
         return any(alarm.kind == AlarmKind.ELECTIVE_REPLACEMENT for alarm in self.pump.alarms)
 
     def replace(self, t_s: int) -> int:
         """Explant the pump at ``t_s`` and implant a new one of the same kind with a new battery (the model's
-        battery life, whatever the old one's was), filled with the current dose and primed (a new catheter segment
-        is connected, so an occlusion is cleared); the time the clinic is done."""
+        battery life, whatever the old one's was) and its own clock (t_s = 0 now, its weekly clock going on from the
+        first pump's), filled with the current dose and primed (a new catheter segment is connected, so an occlusion
+        is cleared); the time the clinic is done."""
         first = self.run.implants[0]
-        battery_s = first.pump.spec.model.eri_after_days * DAY_S
-        spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=t_s + battery_s)
+        origin_s = (first.pump.spec.clock_origin_s_of_week + t_s) % SECONDS_PER_WEEK
+        spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=None, clock_origin_s_of_week=origin_s)
         serial = f"{first.serial_number}R{len(self.run.implants)}"
-        self.run.implants.append(Implanted(t_s, serial, Pump(spec, start_s=t_s)))
+        self.run.implants.append(Implanted(t_s, serial, Pump(spec)))
         self.pump = self.run.pump
         self.device = PatientBolusDevice(self.pump)
         self.occluded_since = None
@@ -249,16 +269,22 @@ class _Clinic:
         return t_s + REPLACEMENT_S
 
     def prime(self, t_s: int) -> None:
-        session = ProgrammingSession(self.pump, t_s, CLINICIAN)
+        session = ProgrammingSession(self.pump, self.run.on_pump(t_s), CLINICIAN)
         session.transmit_bolus(priming_bolus(self.pump.spec, self.pump.catheter))
 
     def program(self, t_s: int, dose: float) -> None:
-        session = ProgrammingSession(self.pump, t_s, CLINICIAN)
+        session = ProgrammingSession(self.pump, self.run.on_pump(t_s), CLINICIAN)
         review = session.edit(self.order(dose))
         self.confirmed(session, review, "titration: pain above target at the visit")
         session.transmit()
         self.booked(review, t_s)
         self.record_program(t_s, dose)
+
+    def revise(self, t_s: int) -> None:
+        """A catheter revision at ``t_s`` and the priming bolus 10 minutes later: an occlusion is cleared."""
+        self.pump.execute(self.run.on_pump(t_s), ReviseCatheter(CATHETER))
+        self.prime(t_s + 600)
+        self.occluded_since = None
 
     def routine_refill(self, t_s: int, error_ml: float) -> None:
         spec = self.pump.spec
@@ -266,12 +292,10 @@ class _Clinic:
         measured = true_ml + Fraction(round(error_ml, 3)).limit_denominator(1000)
         record = self.refill(t_s, measured, None, "routine refill")
         if self.occluded_since is not None and record.discrepancy.flagged:
-            self.pump.execute(t_s + 1800, ReviseCatheter(CATHETER))
-            self.prime(t_s + 2400)
+            self.revise(t_s + 1800)
             day = self.at(t_s).date()
             self.run.add("complications", kind="catheter_occlusion", onset_date=day, grade=3, action="revision",
                          note="found by an under-delivery refill discrepancy (synthetic)")
-            self.occluded_since = None
 
 
 def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
@@ -304,28 +328,26 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
         if i < len(agenda) and agenda[i][0] < refill_s:
             t_s, what, value = agenda[i]
             i += 1
-            if t_s < clinic.pump.t_s:
+            if t_s < run.now_s:
                 continue  # an action of a day the refill already took the clinic's time of
             if what in (1, 2) and clinic.eri_seen(t_s):
                 t_s = clinic.replace(t_s)
             if what == 1:
                 clinic.program(t_s, value)
             elif what == 2:
-                clinic.pump.execute(t_s, ReviseCatheter(CATHETER))
-                clinic.prime(t_s + 600)
-                clinic.occluded_since = None
+                clinic.revise(t_s)
             elif what == 3:
-                clinic.pump.inject(t_s, CatheterOcclusion())
+                clinic.pump.inject(run.on_pump(t_s), CatheterOcclusion())
                 clinic.occluded_since = t_s
             else:
-                clinic.device.press(t_s)
+                clinic.device.press(run.on_pump(t_s))
         elif refill_s < end_s and clinic.eri_seen(refill_s):
             clinic.replace(refill_s)
         elif refill_s < end_s:
             clinic.routine_refill(refill_s, float(rng.normal(0, error_sd)))
         else:
             break
-    run.pump.advance(max(end_s, run.pump.t_s))
+    run.pump.advance(run.on_pump(max(end_s, run.now_s)))
     _records(run, baseline, course)
     return run
 
@@ -384,8 +406,8 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
     if course.exit_reason is not None:
         run.add("exits", exit_date=end, reason=course.exit_reason.value, death_date=death,
                 cause_of_death="disease progression (synthetic)" if death is not None else None)
-    start = dt.datetime.combine(implant, dt.time(8))
     for implanted in run.implants:
+        start = run.clock_start(implanted)
         for event in implanted.pump.log.of_kind(EventKind.ALARM):
             run.add("alarms", pump_serial=implanted.serial_number, at=start + dt.timedelta(seconds=event.t_s),
                     code=event.data["alarm"], kind="alarm", severity=SEVERITY_CODES[Severity(event.data["severity"])],

@@ -72,7 +72,7 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
         explants=sum(r.course.explant_day is not None for r in runs), refills=sum(r.refills for r in runs),
         flagged_refills=sum(r.flagged_refills for r in runs),
         pump_events=sum(len(i.pump.log) for r in runs for i in r.implants),
-        pump_years=round(sum(i.pump.t_s - i.start_s for r in runs for i in r.implants) / DAY_S / 365.25, 3),
+        pump_years=round(sum(i.pump.t_s for r in runs for i in r.implants) / DAY_S / 365.25, 3),
         db_url=db_url)
 
 
@@ -142,10 +142,10 @@ def written_at(runs: list[PatientRun]) -> dt.datetime:
 
 
 def pump_logs(run: PatientRun) -> list[tuple[dt.date, PumpLog]]:
-    """Each of the patient's pumps' log as the pump exports it, by its implant date (on every pump's clock t_s = 0
-    is 08:00 UTC on the patient's first implant day; a replacement's clock starts at its implant)."""
-    start = dt.datetime.combine(run.implant_date, dt.time(8), tzinfo=dt.UTC)
-    return [(run.implant_date + dt.timedelta(days=implanted.day), export_log(implanted.pump.log, start))
+    """Each of the patient's pumps' log as the pump exports it (its own times: t_s = 0 at its implant, the log's
+    ``clock_start``), by its implant date."""
+    return [(run.implant_date + dt.timedelta(days=implanted.day),
+             export_log(implanted.pump.log, run.clock_start(implanted).replace(tzinfo=dt.UTC)))
             for implanted in run.implants]
 
 

@@ -176,7 +176,7 @@ def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[
                             battery_eri_at_s=eri_day * DAY_S if premature else None)
             run = run_patient(len(runs) + 1, baseline, course, params.course, rng, library, spec, site.code)
             if course.exit_reason is None:  # a pump in place is read at 08:00 on the clinic day
-                run.pump.advance((clinic.clinic_day - implant).days * DAY_S)
+                run.pump.advance(run.on_pump((clinic.clinic_day - implant).days * DAY_S))
             runs.append(run)
     return runs
 

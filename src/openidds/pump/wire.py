@@ -23,6 +23,7 @@ from pydantic import (
     StrictBool,
     StrictInt,
     StrictStr,
+    ValidationError,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -465,8 +466,31 @@ def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str
     """The pump's log for export. ``clock_start`` is t_s = 0; a naive date-time is read as UTC.
 
     The whole log is validated in one call (each event once, as :class:`ExportedEvent` would): a model built
-    per event costs several times more than the validation itself."""
+    per event costs several times more than the validation itself. A value beyond the wire format's bounds is
+    refused with an :class:`OpenIDDSError` naming its first such field (:func:`_export_refused`)."""
     start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
-    return PumpLog.model_validate({"wire_version": WIRE_VERSION, "clock_start": start, "summary": summary,
-                                   "events": events.dicts() if isinstance(events, EventLog)
-                                   else [e.to_dict() for e in events]})
+    try:
+        return PumpLog.model_validate({"wire_version": WIRE_VERSION, "clock_start": start, "summary": summary,
+                                       "events": events.dicts() if isinstance(events, EventLog)
+                                       else [e.to_dict() for e in events]})
+    except ValidationError as error:
+        raise _export_refused(error, start) from None
+
+
+def _export_refused(error: ValidationError, clock_start: datetime) -> OpenIDDSError:
+    """The first value of a log that the wire format does not hold, as the project's error: the field (its place
+    in the log, e.g. ``events[12].t_s``), the value, the bound, and what to do."""
+    first = error.errors()[0]
+    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]).lstrip(".")
+    bound = first["msg"][0].lower() + first["msg"][1:]
+    if first["loc"][-1] == "t_s":
+        bound = (f"a time on the pump clock from 0 to {MAX_SECONDS} s (ten years, the wire format's MAX_SECONDS); "
+                 f"a pump's clock starts at its own implant (this log's clock_start {clock_start.isoformat()}) and "
+                 f"no battery lasts ten years, so export each pump's log on its own clock: a replacement pump is a "
+                 f"new pump whose t_s = 0 is its implant")
+    else:
+        bound += " (the wire format's bounds: docs/wire.md); the log cannot be exported until the pump's value is"
+    others = error.error_count() - 1
+    return OpenIDDSError(f"pump log {field}", first["input"],
+                         bound + (f" ({others} more value{'s' * (others > 1)} of the log out of bounds)" if others
+                                  else ""))
