@@ -25,7 +25,7 @@ from openidds.escalation import (
 from openidds.web.transports import EmailSender, WebhookSender, mark_read, senders, unread_count
 from openidds.web.transports.email import KEY_HEADER, message_id
 
-from .policies import example_data
+from .policies import example_data, installed
 from .receivers import Hooks, free_port, smtp_server, webhook_receiver
 
 NOON = dt.datetime(2026, 12, 1, 11, 0)
@@ -45,16 +45,15 @@ def test_each_tier_reaches_real_receivers_once(engine: Engine) -> None:
     hooks = Hooks()
     with smtp_server() as (port, mailbox), webhook_receiver(hooks) as url:
         policy = _policy(port, url)
-        escalations.raise_alarm(engine, STALL, policy, NOON)
-        send = senders(policy, engine)
-        escalations.dispatch_once(engine, policy, send, lambda: NOON)
+        escalations.raise_alarm(installed(engine, policy), STALL, NOON)
+        escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: NOON)
         assert unread_count(engine, "nurse_day") == 1
         assert [m["To"] for m in mailbox.messages] == ["nurse.day@clinic.example"]
         assert mailbox.messages[0][KEY_HEADER] == "alarm-5/tier-0/nurse_day/email"
         assert "[HIGH] pump alarm motor_stall" in mailbox.messages[0]["Subject"]
         later = NOON + dt.timedelta(minutes=10)
-        escalations.dispatch_once(engine, policy, send, lambda: later)
-        escalations.dispatch_once(engine, policy, send, lambda: later)  # a second pass sends nothing again
+        for _ in range(2):  # a second pass sends nothing again
+            escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: later)
         assert [h["path"] for h in hooks.received] == ["/page/dr_oncall"]
         assert hooks.received[0]["key"] == hooks.received[0]["body"]["idempotency_key"] == \
             "alarm-5/tier-1/dr_oncall/webhook"
@@ -71,8 +70,8 @@ def test_a_refused_connection_and_a_timeout_escalate(engine: Engine) -> None:
         policy = _policy(free_port(), url, timeout_s=0.5)  # nothing listens on the SMTP port; the pager is slow
         send = senders(policy, engine)
         send[Channel.BOARD] = send[Channel.EMAIL]  # the board down too: only failing channels at tiers 0 and 1
-        escalations.raise_alarm(engine, STALL, policy, NOON)
-        summary = escalations.dispatch_once(engine, policy, send, lambda: NOON)
+        escalations.raise_alarm(installed(engine, policy), STALL, NOON)
+        summary = escalations.dispatch_once(engine, lambda _: send, lambda: NOON)
     assert summary.delivered == 0
     state = escalations.escalation(engine, 5)
     assert (state.tier, state.phase) == (2, Phase.EXHAUSTED)
