@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from openidds.clinic import escalations
 from openidds.escalation import (
     AlarmRaised,
+    Audience,
     Channel,
     Notification,
     Phase,
@@ -22,7 +23,15 @@ from openidds.escalation import (
     policy_from,
     raise_alarm,
 )
-from openidds.web.transports import EmailSender, WebhookSender, mark_read, senders, unread_count
+from openidds.web.transports import (
+    BoardSender,
+    EmailSender,
+    WebhookSender,
+    mark_read,
+    messages,
+    senders,
+    unread_count,
+)
 from openidds.web.transports.email import KEY_HEADER, message_id
 
 from .policies import example_data, installed
@@ -103,3 +112,14 @@ def _first_webhook(policy: Policy) -> Notification:
     state = raise_alarm(STALL, policy, NOON).escalation
     return next(n for n in advance(state, policy, NOON + dt.timedelta(minutes=10)).outbox
                 if n.channel is Channel.WEBHOOK)
+
+
+def test_reading_the_board_marks_only_the_messages_of_the_alarms_shown(engine: Engine) -> None:
+    board = BoardSender(engine)
+    for alarm_id in (5, 6):
+        board(Notification(f"alarm-{alarm_id}/tier-0/nurse_day/board", alarm_id, 0, Audience.STAFF, "nurse_day",
+                           Channel.BOARD, "nurse_day", Priority.HIGH, NOON, "subject", "body"))
+    assert unread_count(engine, "nurse_day") == 2
+    assert mark_read(engine, "nurse_day", NOON, alarm_ids=[5, 99]) == 1
+    assert unread_count(engine, "nurse_day") == 1
+    assert [m.alarm_id for m in messages(engine, "nurse_day") if m.read_at is None] == [6]

@@ -240,8 +240,11 @@ def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(
         [shown] = [a for a in _board(client)["alarms"] if a["id"] == alarm_id]
         assert shown["escalation"] == {"phase": "delivered", "tier": 0, "tiers": 3,
                                        "holders": [user_name(Role.NURSE)], "waited_minutes": 0}
-        page = client.get("/alarms").text
-        assert 'title="unread alarm messages">1</span>' in page and "held by nurse-1" in page
+        badge = 'aria-label="1 unread alarm messages">1</span>'
+        assert badge in client.get("/today").text  # on every page
+        page = client.get("/alarms").text  # opening the board reads its message
+        assert badge not in page and "held by nurse-1" in page and "delivered, tier 1 of 3" in page
+        assert "unread alarm messages" not in client.get("/today").text
 
         response = client.post(f"/api/alarms/{alarm_id}/acknowledge", headers={"X-CSRF-Token": token},
                                data={"version": shown["version"]})

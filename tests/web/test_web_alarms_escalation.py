@@ -49,17 +49,18 @@ def test_a_nurse_acknowledges_an_escalating_alarm_and_the_escalation_stops(clini
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             browser_log_in(page, served, Role.NURSE)
+            assert page.locator("nav .badge").inner_text() == "1"  # on the page after log-in
             page.get_by_role("link", name="Alarms").click()
             page.wait_for_load_state()
-            assert page.locator("nav .badge").inner_text() == "1"
+            assert page.locator("nav .badge").count() == 0  # the board shows the alarm: its message is read
             row = page.locator(f"#alarm-{alarm_id}")
             escalation = row.locator("td.escalation").inner_text()
-            assert "delivered, tier 0" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
+            assert "delivered, tier 1 of 3" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
             page.screenshot(path=shots / "10-nurse-escalating-alarm.png", full_page=True)
             row.get_by_role("button", name="Acknowledge").click()
             page.wait_for_load_state()
             escalation = page.locator(f"#alarm-{alarm_id} td.escalation").inner_text()
-            assert "acknowledged, tier 0" in escalation
+            assert "acknowledged, tier 1 of 3" in escalation
             page.screenshot(path=shots / "11-nurse-escalation-acknowledged.png", full_page=True)
         finally:
             browser.close()
