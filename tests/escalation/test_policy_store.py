@@ -97,3 +97,30 @@ def test_nothing_escalates_without_a_policy(engine: Engine) -> None:
     assert caught.value.field == "escalation policy" and "an installed policy" in caught.value.expected
     with pytest.raises(PolicyError):
         _send(engine, NOON)
+
+
+def test_the_migration_keeps_escalations_raised_before_it_and_they_follow_the_current_version(
+        engine: Engine) -> None:
+    """Migration 0009 down and up again around an escalation stored without a policy version: the row survives,
+    and the dispatcher moves it on under the current version."""
+    from alembic import command
+
+    from openidds.clinic.database import _alembic_config
+
+    escalation_policies.install(engine, V1, "lead", NOON, "settings page", based_on=None)
+    escalations.raise_alarm(engine, AlarmRaised(7, "empty_reservoir", Priority.HIGH), NOON)
+    config = _alembic_config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0008")
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    with Session(engine) as session:
+        row = session.scalars(select(models.EscalationState)).one()
+        assert (row.alarm_id, row.policy_version) == (7, None)
+    escalation_policies.install(engine, V1, "lead", NOON, "settings page", based_on=None)  # dropped by the downgrade
+    escalation_policies.install(engine, V2, "lead", NOON, "file slower.toml", based_on=1)
+    sent = _send(engine, NOON + dt.timedelta(minutes=10))  # its queued tier-0 notices, then the timeout it kept
+    assert {(n.tier, n.recipient) for n in sent} == {(0, "nurse_day"), (1, "dr_oncall")}
+    assert escalations.escalation(engine, 7).tier == 1
