@@ -56,8 +56,8 @@ class Settings:
         return None if self.current is None else self.current.number
 
 
-def settings(engine: Engine, role: Role, values: dict[str, Any] | None = None,
-             refused: PolicyRefused | None = None) -> Settings:
+def view(engine: Engine, role: Role, values: dict[str, Any] | None = None,
+         refused: PolicyRefused | None = None) -> Settings:
     """The page for ``role``: the current version's values, or ``values`` a form submitted and ``refused``."""
     require(role, Permission.EDIT_ESCALATION_POLICY)
     current = escalation_policies.current(engine)
@@ -125,6 +125,13 @@ def values_from_form(form: Mapping[str, Sequence[str]], base: Mapping[str, Any])
     if any(quiet.values()):
         values["quiet_hours"] = quiet
     return values
+
+
+def submitted(engine: Engine, form: Mapping[str, Sequence[str]]) -> dict[str, Any]:
+    """:func:`values_from_form` of a page submitted now: what the page does not edit comes from the current
+    version."""
+    current = escalation_policies.current(engine)
+    return values_from_form(form, {} if current is None else current.policy.model_dump(mode="json"))
 
 
 def file_values(values: Mapping[str, Any]) -> dict[str, Any]:

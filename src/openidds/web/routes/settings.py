@@ -9,8 +9,8 @@ from fastapi import APIRouter, Form, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from openidds.clinic import escalation_policies
 from openidds.web import settings
+from openidds.web.accounts import SessionUser
 from openidds.web.context import JsonWriter, User, Web, Writer, needs
 from openidds.web.roles import Permission
 
@@ -18,7 +18,7 @@ router = APIRouter()
 PAGE = "/settings/escalation"
 
 
-def _page(request: Request, web: Web, user: Any, view: settings.Settings, status_code: int = 200,
+def _page(request: Request, web: Web, user: SessionUser, view: settings.Settings, status_code: int = 200,
           saved: int | None = None) -> HTMLResponse:
     return web.page(request, "settings.html", user, status_code, view=view, choices=settings.choices(),
                     blank_rows=settings.BLANK_ROWS, saved=saved)
@@ -27,7 +27,7 @@ def _page(request: Request, web: Web, user: Any, view: settings.Settings, status
 @router.get(PAGE, response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.EDIT_ESCALATION_POLICY)])
 def settings_page(request: Request, web: Web, user: User, saved: int | None = None) -> Response:
-    return _page(request, web, user, settings.settings(web.engine, user.role), saved=saved)
+    return _page(request, web, user, settings.view(web.engine, user.role), saved=saved)
 
 
 @router.post(PAGE, include_in_schema=False, dependencies=[needs(Permission.EDIT_ESCALATION_POLICY)])
@@ -36,13 +36,11 @@ async def settings_form(request: Request, web: Web, user: Writer,
                         ) -> Response:
     form = await request.form()
     fields = {name: [str(v) for v in form.getlist(name)] for name in form}
-    current = escalation_policies.current(web.engine)
-    base = {} if current is None else current.policy.model_dump(mode="json")
-    shown = settings.values_from_form(fields, base)
+    shown = settings.submitted(web.engine, fields)
     try:
         version = settings.save(web.engine, user, settings.file_values(shown), based_on, web.clock())
     except settings.PolicyRefused as exc:
-        return _page(request, web, user, settings.settings(web.engine, user.role, shown, exc), 422)
+        return _page(request, web, user, settings.view(web.engine, user.role, shown, exc), 422)
     return RedirectResponse(f"{PAGE}?saved={version.number}", status_code=303)
 
 
@@ -58,8 +56,8 @@ class PolicyEdit(BaseModel):
             dependencies=[needs(Permission.EDIT_ESCALATION_POLICY)])
 def api_policy(web: Web, user: User) -> dict[str, Any]:
     """The current escalation policy version (``current`` is null when none is installed: nothing escalates)."""
-    view = settings.settings(web.engine, user.role)
-    return {"current": None if view.current is None else view.current.to_dict()}
+    current = settings.view(web.engine, user.role).current
+    return {"current": None if current is None else current.to_dict()}
 
 
 @router.put("/api/settings/escalation-policy", tags=["settings"],
