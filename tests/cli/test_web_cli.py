@@ -84,20 +84,18 @@ def test_serve_refuses_a_missing_escalation_policy_before_serving(db: str, tmp_p
     assert code == 2 and "--escalation-policy" in out and "an existing policy file" in out
 
 
-def test_the_served_app_escalates_under_the_policy_it_is_given(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The environment `web serve` hands its workers: with a policy file, the app's registry escalates new alarms
-    under it; without one, under none."""
-    from sqlalchemy.orm import Session
+def test_serve_installs_its_escalation_policy_file_once(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`web serve --escalation-policy FILE` installs the file as the registry's current policy before serving;
+    serving again with the same file adds no version (the served app escalates under the registry's policy)."""
+    from openidds.clinic.escalation_policies import history
+    from openidds.web import server
 
-    from openidds.clinic.escalations import policy_of
-    from openidds.web.server import DB_VARIABLE, POLICY_VARIABLE, app_from_environment
-
-    monkeypatch.setenv(DB_VARIABLE, db)
-    monkeypatch.delenv(POLICY_VARIABLE, raising=False)
-    with Session(app_from_environment().state.web.engine) as session:
-        assert policy_of(session) is None
+    served: list[tuple[object, ...]] = []
+    monkeypatch.setattr(server, "serve", lambda *args: served.append(args))
     policy = Path(__file__).resolve().parents[2] / "docs" / "escalation-policy.toml"
-    monkeypatch.setenv(POLICY_VARIABLE, str(policy))
-    with Session(app_from_environment().state.web.engine) as session:
-        given = policy_of(session)
-    assert given is not None and given.tiers
+    for _ in range(2):
+        code, out = _run("serve", "--db", db, "--escalation-policy", str(policy))
+        assert code == 0, out
+    assert len(served) == 2
+    [version] = history(connect(db))
+    assert (version.number, version.source) == (1, "file escalation-policy.toml")

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import Engine
+
+from openidds.clinic import escalation_policies
 from openidds.escalation import Policy, policy_from
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "docs" / "escalation-policy.toml"
@@ -27,3 +31,12 @@ def example_policy(**changes: Any) -> Policy:
         else:
             data[name] = value
     return policy_from(data)
+
+
+INSTALLED_AT = dt.datetime(2020, 1, 1)
+
+
+def installed(engine: Engine, policy: Policy) -> Engine:
+    """``engine`` whose registry holds ``policy`` as its current escalation policy."""
+    escalation_policies.install_file(engine, policy, "test-setup", INSTALLED_AT, "test policy")
+    return engine

@@ -1,5 +1,5 @@
-"""`openidds alarms` from outside: raise, escalate (one pass against a real SMTP server), acknowledge, show; bad
-input refused with exit code 2."""
+"""`openidds alarms` from outside: raise, escalate (one pass against a real SMTP server), acknowledge, show; install
+a policy file as the registry's current version; bad input refused with exit code 2."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def test_raise_escalate_acknowledge_show(tmp_path: Path) -> None:
                         "--policy", policy, "--db", db, "--json")
         assert raised.exit_code == 0, raised.output
         assert json.loads(raised.output)["phase"] == "notified"
-        passed = invoke(app, "alarms", "escalate", "--once", "--policy", policy, "--db", db, "--json")
+        passed = invoke(app, "alarms", "escalate", "--once", "--db", db, "--json")  # the registry's policy
         assert passed.exit_code == 0, passed.output
         assert json.loads(passed.output)["delivered"] == 2
         assert len(mailbox.messages) == 1
@@ -55,7 +55,9 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
     invoke(app, "registry", "init", "--db", db)
     bad = tmp_path / "bad.toml"
     bad.write_text('timezone = "UTC"\ntiers = []\n')
-    cases = [
+    cases = [  # the first ones before any policy is installed
+        (["alarms", "escalate", "--once", "--db", db], "escalation policy=None: expected an installed policy"),
+        (["alarms", "raise", "3", "--kind", "x", "--priority", "low", "--db", db], "expected an installed policy"),
         (["alarms", "escalate", "--once", "--policy", bad, "--db", db], "people=None: expected a value"),
         (["alarms", "escalate", "--once", "--policy", tmp_path / "p.yaml", "--db", db], "a .toml or .json"),
         (["alarms", "raise", "3", "--kind", "x", "--priority", "urgent", "--policy", EXAMPLE, "--db", db],
@@ -68,3 +70,18 @@ def test_bad_input_is_refused(tmp_path: Path) -> None:
         result = invoke(app, *args)
         assert result.exit_code == 2, (args, result.output)
         assert message in result.output, result.output
+
+
+def test_install_policy_adds_a_version_only_when_the_policy_changes(tmp_path: Path) -> None:
+    db = tmp_path / "registry.sqlite"
+    invoke(app, "registry", "init", "--db", db)
+    first = invoke(app, "alarms", "install-policy", EXAMPLE, "--db", db, "--user", "lead", "--json")
+    assert first.exit_code == 0, first.output
+    assert json.loads(first.output) | {"installed_at": None} == {
+        "number": 1, "installed_by": "lead", "source": "file escalation-policy.toml", "installed_at": None}
+    again = invoke(app, "alarms", "install-policy", EXAMPLE, "--db", db, "--user", "lead")
+    assert again.exit_code == 0 and "escalation policy version 1 is current" in again.output
+    changed = tmp_path / "changed.toml"
+    changed.write_text(EXAMPLE.read_text().replace("high = 10, medium = 60", "high = 5, medium = 60", 1))
+    second = json.loads(invoke(app, "alarms", "install-policy", changed, "--db", db, "--json").output)
+    assert (second["number"], second["source"]) == (2, "file changed.toml")

@@ -26,12 +26,17 @@ from openidds.escalation import (
     Priority,
 )
 
-from .policies import example_policy
+from .policies import example_policy, installed
 
 POLICY = example_policy()
 NOON = dt.datetime(2026, 12, 1, 11, 0)
 EMPTY = AlarmRaised(41, "empty_reservoir", Priority.HIGH)
-OUR_TABLES = {"escalations", "escalation_outbox", "escalation_log", "board_messages"}
+OUR_TABLES = {"escalations", "escalation_outbox", "escalation_log", "board_messages", "escalation_policies"}
+
+
+@pytest.fixture(autouse=True)
+def _policy_installed(engine: Engine) -> None:
+    installed(engine, POLICY)
 
 
 class Recorder:
@@ -68,19 +73,19 @@ def test_the_migration_creates_the_tables_as_the_models_say(engine: Engine) -> N
 
 
 def test_an_alarm_escalates_tier_by_tier_through_the_outbox(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     rec = Recorder()
-    summary = escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: NOON)
+    summary = escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: NOON)
     assert (summary.delivered, summary.failed) == (2, 0)
     assert {(n.recipient, n.channel) for n in rec.sent} == {("nurse_day", Channel.BOARD),
                                                              ("nurse_day", Channel.EMAIL)}
     assert escalations.escalation(engine, 41).phase is Phase.DELIVERED
     later = NOON + dt.timedelta(minutes=10)
-    escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: later)
+    escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: later)
     assert {n.recipient for n in rec.sent[2:]} == {"dr_oncall"}
     state = escalations.acknowledge(engine, 41, "dr_oncall", later + dt.timedelta(minutes=2))
     assert state.phase is Phase.ACKNOWLEDGED
-    escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: later + dt.timedelta(hours=3))
+    escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: later + dt.timedelta(hours=3))
     assert len(rec.sent) == 5  # nobody after the acknowledgement
     kinds = [e.kind for e in escalations.escalation_log(engine, 41)]
     assert kinds == [LogKind.RAISED, LogKind.NOTIFIED, LogKind.DELIVERED, LogKind.DELIVERED, LogKind.ESCALATED,
@@ -93,29 +98,29 @@ def test_an_alarm_escalates_tier_by_tier_through_the_outbox(engine: Engine) -> N
 
 def test_a_step_and_its_notifications_commit_or_roll_back_together(engine: Engine) -> None:
     with pytest.raises(RuntimeError), unit_of_work(engine, "nurse_day") as session:
-        escalations.raise_in(session, EMPTY, POLICY, NOON)
+        escalations.raise_in(session, EMPTY, NOON)
         raise RuntimeError("the server stops before the commit")
     assert escalations.outbox(engine) == []
     with pytest.raises(EscalationError, match="raise it first"):
         escalations.escalation(engine, 41)
     with unit_of_work(engine, "nurse_day") as session:
-        escalations.raise_in(session, EMPTY, POLICY, NOON)
+        escalations.raise_in(session, EMPTY, NOON)
         escalations.acknowledge_in(session, 41, "nurse_day", NOON)
     assert escalations.escalation(engine, 41).phase is Phase.ACKNOWLEDGED
     assert len(escalations.outbox(engine, 41)) == 2
 
 
 def test_a_restart_mid_escalation_notifies_each_tier_once(db_url: str, engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
-    escalations.dispatch_once(engine, POLICY, Recorder().senders(), lambda: NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
+    escalations.dispatch_once(engine, lambda _: Recorder().senders(), lambda: NOON)
     later = NOON + dt.timedelta(minutes=10)
-    assert escalations.advance_due(engine, POLICY, later) == 1
+    assert escalations.advance_due(engine, later) == 1
     engine.dispose()
     restarted = connect(db_url)  # the server came back: a new process, nothing in memory
-    assert escalations.advance_due(restarted, POLICY, later) == 0
-    escalations.raise_alarm(restarted, EMPTY, POLICY, later)  # the next interrogation brings it in again
+    assert escalations.advance_due(restarted, later) == 0
+    escalations.raise_alarm(restarted, EMPTY, later)  # the next interrogation brings it in again
     rec = Recorder()
-    escalations.dispatch_once(restarted, POLICY, rec.senders(), lambda: later)
+    escalations.dispatch_once(restarted, lambda _: rec.senders(), lambda: later)
     assert {n.recipient for n in rec.sent} == {"dr_oncall"}
     assert _keys_per_tier(restarted, 41) == Counter({0: 2, 1: 3})
     restarted.dispose()
@@ -123,11 +128,11 @@ def test_a_restart_mid_escalation_notifies_each_tier_once(db_url: str, engine: E
 
 def test_a_notification_for_an_alarm_already_acknowledged_is_not_sent(engine: Engine) -> None:
     escalations.raise_alarm(engine, AlarmRaised(42, "low_reservoir", Priority.MEDIUM,
-                                                (Contact(Channel.EMAIL, "carer@home.example"),)), POLICY, NOON)
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+                                                (Contact(Channel.EMAIL, "carer@home.example"),)), NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     escalations.acknowledge(engine, 42, "nurse_day", NOON)  # before the dispatcher's pass
     rec = Recorder()
-    summary = escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: NOON)
+    summary = escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: NOON)
     assert sorted((n.alarm_id, n.recipient) for n in rec.sent) == [(41, "nurse_day"), (41, "nurse_day"),
                                                                     (42, "patient")]
     assert summary.delivered == 3
@@ -136,7 +141,7 @@ def test_a_notification_for_an_alarm_already_acknowledged_is_not_sent(engine: En
 
 
 def test_a_dispatcher_that_died_mid_send_leaves_its_rows_to_the_next_after_the_lease(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     claimed = escalations.claim(engine, NOON)  # ... and the process dies before sending
     assert len(claimed) == 2
     assert escalations.claim(engine, NOON + dt.timedelta(minutes=1)) == []
@@ -150,9 +155,9 @@ def test_a_dispatcher_that_died_mid_send_leaves_its_rows_to_the_next_after_the_l
 
 
 def test_a_tier_that_cannot_be_reached_escalates_at_once(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     rec = Recorder(failing=frozenset({Channel.BOARD, Channel.EMAIL}))
-    summary = escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: NOON)
+    summary = escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: NOON)
     # tier 0 failed, then tier 1 (board, e-mail failed; the webhook got through)
     assert summary.failed == 4 and summary.delivered == 1
     assert [(n.recipient, n.channel) for n in rec.sent] == [("dr_oncall", Channel.WEBHOOK)]
@@ -163,7 +168,7 @@ def test_a_tier_that_cannot_be_reached_escalates_at_once(engine: Engine) -> None
 
 
 def test_a_sender_that_breaks_is_a_failure_and_the_pass_goes_on(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     rec = Recorder()
     send = rec.senders()
 
@@ -171,16 +176,16 @@ def test_a_sender_that_breaks_is_a_failure_and_the_pass_goes_on(engine: Engine) 
         raise ValueError("bad header")
 
     send[Channel.EMAIL] = broken
-    summary = escalations.dispatch_once(engine, POLICY, send, lambda: NOON)
+    summary = escalations.dispatch_once(engine, lambda _: send, lambda: NOON)
     assert (summary.delivered, summary.failed) == (1, 1)
     failed = [r.last_error for r in escalations.outbox(engine, 41) if r.status == "failed"]
     assert failed == ["ValueError: bad header"]
 
 
 def test_every_channel_failing_ends_at_the_last_tier_with_a_logged_failure(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     rec = Recorder(failing=frozenset(Channel))
-    escalations.dispatch_once(engine, POLICY, rec.senders(), lambda: NOON)
+    escalations.dispatch_once(engine, lambda _: rec.senders(), lambda: NOON)
     state = escalations.escalation(engine, 41)
     assert (state.tier, state.phase) == (2, Phase.EXHAUSTED)
     assert escalations.escalation_log(engine, 41)[-1].kind is LogKind.EXHAUSTED
@@ -188,25 +193,25 @@ def test_every_channel_failing_ends_at_the_last_tier_with_a_logged_failure(engin
 
 
 def test_a_duplicate_alarm_sends_nothing_more(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON + dt.timedelta(minutes=1))
+    escalations.raise_alarm(engine, EMPTY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON + dt.timedelta(minutes=1))
     assert len(escalations.outbox(engine, 41)) == 2
     with pytest.raises(EscalationError, match="priority='low'"):
-        escalations.raise_alarm(engine, AlarmRaised(41, "empty_reservoir", Priority.LOW), POLICY, NOON)
+        escalations.raise_alarm(engine, AlarmRaised(41, "empty_reservoir", Priority.LOW), NOON)
 
 
 def test_a_self_clearing_alarm_closes_with_its_reason(engine: Engine) -> None:
-    escalations.raise_alarm(engine, EMPTY, POLICY, NOON)
+    escalations.raise_alarm(engine, EMPTY, NOON)
     state = escalations.clear(engine, 41, "alarm_cleared in the pump log (refilled)", NOON + dt.timedelta(minutes=3))
     assert (state.phase, state.closed_reason) == (Phase.CLEARED, "alarm_cleared in the pump log (refilled)")
-    assert escalations.advance_due(engine, POLICY, NOON + dt.timedelta(hours=1)) == 0
+    assert escalations.advance_due(engine, NOON + dt.timedelta(hours=1)) == 0
     with pytest.raises(EscalationError, match="raise it first"):
         escalations.acknowledge(engine, 999, "nurse_day", NOON)
 
 
 def test_two_dispatchers_never_claim_the_same_notification(engine: Engine) -> None:
     for alarm_id in range(1, 21):
-        escalations.raise_alarm(engine, AlarmRaised(alarm_id, "motor_stall", Priority.HIGH), POLICY, NOON)
+        escalations.raise_alarm(engine, AlarmRaised(alarm_id, "motor_stall", Priority.HIGH), NOON)
     claimed: list[list[Notification]] = [[], []]
     start = threading.Barrier(2)
 

@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from openidds.clinic import connect, escalations, init_registry
 from openidds.escalation import AlarmRaised, Channel, LogKind, Notification, Phase, Priority
 
-from .policies import example_policy
+from .policies import example_policy, installed
 
 POLICY = example_policy()
 KINDS = {Priority.HIGH: "empty_reservoir", Priority.MEDIUM: "low_reservoir", Priority.LOW: "memory_error"}
@@ -35,6 +35,7 @@ class Outbox(RuleBasedStateMachine):
         self.path = Path(self.folder.name) / "registry.sqlite"
         self.engine: Engine = connect(str(self.path))
         init_registry(self.engine)
+        installed(self.engine, POLICY)
         self.now = dt.datetime(2026, 12, 1, 11, 0)
         self.alarms: dict[int, Priority] = {}
         self.failing: frozenset[Channel] = frozenset()
@@ -52,14 +53,14 @@ class Outbox(RuleBasedStateMachine):
     @rule(alarm_id=st.integers(1, 4), priority=st.sampled_from(Priority))
     def alarm_arrives(self, alarm_id: int, priority: Priority) -> None:
         priority = self.alarms.setdefault(alarm_id, priority)
-        escalations.raise_alarm(self.engine, AlarmRaised(alarm_id, KINDS[priority], priority), POLICY, self.now)
+        escalations.raise_alarm(self.engine, AlarmRaised(alarm_id, KINDS[priority], priority), self.now)
 
     @rule(minutes=st.sampled_from([0, 5, 10, 15, 60, 240, 600]),
           failing=st.frozensets(st.sampled_from(Channel), max_size=3))
     def dispatcher_pass(self, minutes: int, failing: frozenset[Channel]) -> None:
         self.now += dt.timedelta(minutes=minutes)
         self.failing = failing
-        escalations.dispatch_once(self.engine, POLICY, {c: self._send(c) for c in Channel}, lambda: self.now)
+        escalations.dispatch_once(self.engine, lambda _: {c: self._send(c) for c in Channel}, lambda: self.now)
         assert all(r.status != "pending" for r in escalations.outbox(self.engine)), "a pass leaves nothing queued"
         for row in escalations.outbox(self.engine):
             if row.status == "cancelled":

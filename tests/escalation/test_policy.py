@@ -120,3 +120,30 @@ def test_a_file_that_is_not_toml_or_json_is_refused() -> None:
     assert caught.value.field == "--policy"
     with pytest.raises(PolicyError, match="a valid toml document"):
         parse_policy("tiers = [", PolicyFormat.TOML)
+
+
+def test_two_shifts_of_one_role_that_overlap_are_refused() -> None:
+    """One person holds a role at a time: a day shift that runs into the night shift is refused at the later
+    shift, naming the earlier one and the first minute both cover (Europe/Paris local time)."""
+    data = example_data()
+    data["rota"][0]["end"] = "20:00"  # nurse_day 07:00-20:00, nurse_night from 19:00
+    error = _refused(data)
+    assert (error.field, error.value) == ("rota[1].start", "19:00")
+    assert "rota[0] (nurse_day, 07:00-20:00)" in error.expected and "both cover mon 19:00" in error.expected
+
+
+def test_a_night_shift_wrapping_past_sunday_overlaps_monday_morning() -> None:
+    data = example_data()
+    data["rota"][1]["days"] = ["sun"]  # sun 19:00 to mon 07:00
+    data["rota"].append({"role": "nurse", "person": "nurse_night", "days": ["mon"], "start": "06:00", "end": "07:00"})
+    data["rota"].append({"role": "nurse", "person": "nurse_night", "days": ["tue", "wed", "thu", "fri", "sat"],
+                         "start": "19:00", "end": "07:00"})
+    data["rota"][0]["days"] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+    error = _refused(data)
+    assert error.field == "rota[4].start" and "both cover mon 06:00" in error.expected
+
+
+def test_a_policy_round_trips_through_its_json_form() -> None:
+    """What the registry stores (the policy as JSON values) reads back as the same policy."""
+    policy = example_policy()
+    assert policy_from(json.loads(json.dumps(policy.model_dump(mode="json")))) == policy

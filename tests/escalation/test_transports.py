@@ -13,6 +13,7 @@ from sqlalchemy import Engine
 from openidds.clinic import escalations
 from openidds.escalation import (
     AlarmRaised,
+    Audience,
     Channel,
     Notification,
     Phase,
@@ -22,10 +23,18 @@ from openidds.escalation import (
     policy_from,
     raise_alarm,
 )
-from openidds.web.transports import EmailSender, WebhookSender, mark_read, senders, unread_count
+from openidds.web.transports import (
+    BoardSender,
+    EmailSender,
+    WebhookSender,
+    mark_read,
+    messages,
+    senders,
+    unread_count,
+)
 from openidds.web.transports.email import KEY_HEADER, message_id
 
-from .policies import example_data
+from .policies import example_data, installed
 from .receivers import Hooks, free_port, smtp_server, webhook_receiver
 
 NOON = dt.datetime(2026, 12, 1, 11, 0)
@@ -45,16 +54,15 @@ def test_each_tier_reaches_real_receivers_once(engine: Engine) -> None:
     hooks = Hooks()
     with smtp_server() as (port, mailbox), webhook_receiver(hooks) as url:
         policy = _policy(port, url)
-        escalations.raise_alarm(engine, STALL, policy, NOON)
-        send = senders(policy, engine)
-        escalations.dispatch_once(engine, policy, send, lambda: NOON)
+        escalations.raise_alarm(installed(engine, policy), STALL, NOON)
+        escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: NOON)
         assert unread_count(engine, "nurse_day") == 1
         assert [m["To"] for m in mailbox.messages] == ["nurse.day@clinic.example"]
         assert mailbox.messages[0][KEY_HEADER] == "alarm-5/tier-0/nurse_day/email"
         assert "[HIGH] pump alarm motor_stall" in mailbox.messages[0]["Subject"]
         later = NOON + dt.timedelta(minutes=10)
-        escalations.dispatch_once(engine, policy, send, lambda: later)
-        escalations.dispatch_once(engine, policy, send, lambda: later)  # a second pass sends nothing again
+        for _ in range(2):  # a second pass sends nothing again
+            escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: later)
         assert [h["path"] for h in hooks.received] == ["/page/dr_oncall"]
         assert hooks.received[0]["key"] == hooks.received[0]["body"]["idempotency_key"] == \
             "alarm-5/tier-1/dr_oncall/webhook"
@@ -71,8 +79,8 @@ def test_a_refused_connection_and_a_timeout_escalate(engine: Engine) -> None:
         policy = _policy(free_port(), url, timeout_s=0.5)  # nothing listens on the SMTP port; the pager is slow
         send = senders(policy, engine)
         send[Channel.BOARD] = send[Channel.EMAIL]  # the board down too: only failing channels at tiers 0 and 1
-        escalations.raise_alarm(engine, STALL, policy, NOON)
-        summary = escalations.dispatch_once(engine, policy, send, lambda: NOON)
+        escalations.raise_alarm(installed(engine, policy), STALL, NOON)
+        summary = escalations.dispatch_once(engine, lambda _: send, lambda: NOON)
     assert summary.delivered == 0
     state = escalations.escalation(engine, 5)
     assert (state.tier, state.phase) == (2, Phase.EXHAUSTED)
@@ -104,3 +112,14 @@ def _first_webhook(policy: Policy) -> Notification:
     state = raise_alarm(STALL, policy, NOON).escalation
     return next(n for n in advance(state, policy, NOON + dt.timedelta(minutes=10)).outbox
                 if n.channel is Channel.WEBHOOK)
+
+
+def test_reading_the_board_marks_only_the_messages_of_the_alarms_shown(engine: Engine) -> None:
+    board = BoardSender(engine)
+    for alarm_id in (5, 6):
+        board(Notification(f"alarm-{alarm_id}/tier-0/nurse_day/board", alarm_id, 0, Audience.STAFF, "nurse_day",
+                           Channel.BOARD, "nurse_day", Priority.HIGH, NOON, "subject", "body"))
+    assert unread_count(engine, "nurse_day") == 2
+    assert mark_read(engine, "nurse_day", NOON, alarm_ids=[5, 99]) == 1
+    assert unread_count(engine, "nurse_day") == 1
+    assert [m.alarm_id for m in messages(engine, "nurse_day") if m.read_at is None] == [6]

@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.escalation.policies import example_data
+from tests.escalation.policies import example_data, installed
 
 from openidds.clinic import escalations
 from openidds.clinic.models import AuditEntry, ClinicAlarm
@@ -228,7 +228,7 @@ def _board_policy() -> Policy:
 
 def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(clinic: Engine) -> None:
     policy = _board_policy()
-    engine = escalations.with_policy(clinic, policy)
+    engine = installed(clinic, policy)
     with TestClient(create_app(engine, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as client:
         token = log_in_as(client, Role.NURSE)
         response = client.post("/api/alarms", headers={"X-CSRF-Token": token},
@@ -236,18 +236,21 @@ def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(
                                      "heard_at": "2023-07-10T08:30:00", "source": "caregiver report"})
         assert response.status_code == 201, response.text
         alarm_id = response.json()["id"]
-        escalations.dispatch_once(engine, policy, senders(policy, engine), lambda: NOW)
+        escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: NOW)
         [shown] = [a for a in _board(client)["alarms"] if a["id"] == alarm_id]
-        assert shown["escalation"] == {"phase": "delivered", "tier": 0, "holders": [user_name(Role.NURSE)],
-                                       "waited_minutes": 0}
-        page = client.get("/alarms").text
-        assert 'title="unread alarm messages">1</span>' in page and "held by nurse-1" in page
+        assert shown["escalation"] == {"phase": "delivered", "tier": 0, "tiers": 3,
+                                       "holders": [user_name(Role.NURSE)], "waited_minutes": 0}
+        badge = 'aria-label="1 unread alarm messages">1</span>'
+        assert badge in client.get("/today").text  # on every page
+        page = client.get("/alarms").text  # opening the board reads its message
+        assert badge not in page and "held by nurse-1" in page and "delivered, tier 1 of 3" in page
+        assert "unread alarm messages" not in client.get("/today").text
 
         response = client.post(f"/api/alarms/{alarm_id}/acknowledge", headers={"X-CSRF-Token": token},
                                data={"version": shown["version"]})
         assert response.status_code == 204, response.text
         later = NOW + dt.timedelta(hours=2)  # long past the nurse's 10 minutes
-        summary = escalations.dispatch_once(engine, policy, senders(policy, engine), lambda: later)
+        summary = escalations.dispatch_once(engine, lambda p: senders(p, engine), lambda: later)
         assert (summary.advanced, summary.delivered) == (0, 0)
         assert {n.tier for n in escalations.outbox(engine, alarm_id)} == {0}
         [shown] = [a for a in _board(client, state="acknowledged")["alarms"] if a["id"] == alarm_id]

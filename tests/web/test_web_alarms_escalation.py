@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine
+from tests.escalation.policies import installed
 
 from openidds.clinic import escalations
 from openidds.clinic.alarms import AlarmSource, report_alarm
@@ -26,7 +27,7 @@ POLICY = _board_policy()
 @pytest.fixture
 def clinic(clinic: Engine) -> Engine:
     """The test clinic, escalating its alarms under a policy that pages its nurse, then its physician."""
-    return escalations.with_policy(clinic, POLICY)
+    return installed(clinic, POLICY)
 
 
 def _utc_now() -> dt.datetime:
@@ -39,7 +40,7 @@ def test_a_nurse_acknowledges_an_escalating_alarm_and_the_escalation_stops(clini
     now = _utc_now()
     alarm_id = report_alarm(clinic, "CJFH", "P003", AlarmKind.MOTOR_STALL, now - dt.timedelta(minutes=5),
                             AlarmSource.CAREGIVER_REPORT, "two tones from the pump", user_name(Role.NURSE), now)
-    escalations.dispatch_once(clinic, POLICY, senders(POLICY, clinic), _utc_now)
+    escalations.dispatch_once(clinic, lambda p: senders(p, clinic), _utc_now)
     problems: list[str] = []
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
@@ -48,22 +49,23 @@ def test_a_nurse_acknowledges_an_escalating_alarm_and_the_escalation_stops(clini
             page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
             page.on("pageerror", lambda exc: problems.append(str(exc)))
             browser_log_in(page, served, Role.NURSE)
+            assert page.locator("nav .badge").inner_text() == "1"  # on the page after log-in
             page.get_by_role("link", name="Alarms").click()
             page.wait_for_load_state()
-            assert page.locator("nav .badge").inner_text() == "1"
+            assert page.locator("nav .badge").count() == 0  # the board shows the alarm: its message is read
             row = page.locator(f"#alarm-{alarm_id}")
             escalation = row.locator("td.escalation").inner_text()
-            assert "delivered, tier 0" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
+            assert "delivered, tier 1 of 3" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
             page.screenshot(path=shots / "10-nurse-escalating-alarm.png", full_page=True)
             row.get_by_role("button", name="Acknowledge").click()
             page.wait_for_load_state()
             escalation = page.locator(f"#alarm-{alarm_id} td.escalation").inner_text()
-            assert "acknowledged, tier 0" in escalation
+            assert "acknowledged, tier 1 of 3" in escalation
             page.screenshot(path=shots / "11-nurse-escalation-acknowledged.png", full_page=True)
         finally:
             browser.close()
     assert problems == []
     later = _utc_now() + dt.timedelta(hours=2)  # long past the nurse's 10 minutes
-    summary = escalations.dispatch_once(clinic, POLICY, senders(POLICY, clinic), lambda: later)
+    summary = escalations.dispatch_once(clinic, lambda p: senders(p, clinic), lambda: later)
     assert (summary.advanced, summary.delivered) == (0, 0)
     assert {n.tier for n in escalations.outbox(clinic, alarm_id)} == {0}

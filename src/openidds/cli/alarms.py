@@ -1,4 +1,5 @@
-"""`openidds alarms`: escalate the clinic's alarms (the dispatcher), raise one by hand, acknowledge, show one."""
+"""`openidds alarms`: check and install the clinic's escalation policy, escalate its alarms (the dispatcher), raise
+one by hand, acknowledge, show one."""
 
 from __future__ import annotations
 
@@ -17,11 +18,16 @@ from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.errors import OpenIDDSError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
     from openidds.escalation import Escalation, Policy
 
 app = typer.Typer(help="Escalate alarms until someone acknowledges them (see docs/escalation.md).",
                   no_args_is_help=True)
 PolicyFile = Annotated[Path, typer.Option("--policy", help="The clinic's escalation policy (.toml or .json).")]
+InstallPolicy = Annotated[Path | None, typer.Option(
+    "--policy", help="Install this escalation policy file (.toml or .json) first: it becomes the registry's current "
+                     "version unless that is the same policy already. Without it: the registry's current version.")]
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 AlarmId = Annotated[int, typer.Argument(help="The alarm's id in the clinic's alarm record.")]
 By = Annotated[str | None, typer.Option("--user", help="Who acts (audit trail; default: $OPENIDDS_USER, else the "
@@ -36,6 +42,15 @@ def _policy(path: Path) -> Policy:
     from openidds.clinic.escalations import read_policy
 
     return read_policy(path)
+
+
+def _install(engine: Engine, path: Path | None, by: str | None) -> None:
+    """Install the policy file at ``path`` as the registry's current version (nothing when ``path`` is None or
+    the current version is that policy already)."""
+    from openidds.clinic.escalation_policies import file_source, install_file
+
+    if path is not None:
+        install_file(engine, _policy(path), acting_user(by), _utc_now(), file_source(path))
 
 
 def _state(state: Escalation) -> dict[str, object]:
@@ -88,28 +103,55 @@ def _parse_utc(text: str) -> dt.datetime:
     return when
 
 
+@app.command("install-policy")
+def install_policy(
+    policy: Annotated[Path, typer.Argument(help="The clinic's escalation policy (.toml or .json).")],
+    db: Db = None,
+    by: By = None,
+    as_json: AsJson = False,
+) -> None:
+    """Install a policy file as the registry's current escalation policy (a new version, unless the current one is
+    that same policy). New alarms escalate under it; an alarm already escalating keeps the version it started
+    with."""
+    from openidds.clinic.escalation_policies import current
+
+    try:
+        engine = registry_engine(db)
+        _install(engine, policy, by)
+        version = current(engine)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    assert version is not None  # just installed
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in version.to_dict().items() if k != "policy"}))
+    else:
+        console().print(f"escalation policy version {version.number} is current (installed by "
+                        f"{version.installed_by} at {version.installed_at:%Y-%m-%d %H:%M} UTC from {version.source})",
+                        highlight=False)
+
+
 @app.command("escalate")
 def escalate(
-    policy: PolicyFile,
+    policy: InstallPolicy = None,
     db: Db = None,
     once: Annotated[bool, typer.Option("--once", help="One pass, then stop (else: a pass every --every seconds "
                                                       "until interrupted).")] = False,
     every_s: Annotated[float, typer.Option("--every", min=1.0, help="Seconds between passes.")] = 30.0,
     as_json: AsJson = False,
 ) -> None:
-    """The dispatcher: advance every escalation that is due, send what is queued, record how it went."""
+    """The dispatcher: advance every escalation that is due (each under the policy version it started with), send
+    what is queued through the current version's transports, record how it went."""
     from openidds.clinic.escalations import dispatch_once
     from openidds.web.transports import senders
 
     try:
-        rules = _policy(policy)
         engine = registry_engine(db)
+        _install(engine, policy, None)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
-    send = senders(rules, engine)
     while True:
         try:
-            summary = dispatch_once(engine, rules, send, _utc_now)
+            summary = dispatch_once(engine, lambda rules: senders(rules, engine), _utc_now)
         except OpenIDDSError as exc:  # the database busy or unreachable for a moment: the next pass tries again
             if once:
                 raise fail(exc, as_json) from None
@@ -132,7 +174,7 @@ def raise_(
     alarm_id: AlarmId,
     kind: Annotated[str, typer.Option("--kind", help="What the alarm is (a pump alarm code: low_reservoir, ...).")],
     priority: Annotated[str, typer.Option("--priority", help="high, medium or low (IEC 60601-1-8).")],
-    policy: PolicyFile,
+    policy: InstallPolicy = None,
     contact: Annotated[list[str] | None, typer.Option(
         "--contact", help="A patient's or caregiver's address as CHANNEL:ADDRESS (email:carer@home.example); "
                           "repeat for several.")] = None,
@@ -140,13 +182,13 @@ def raise_(
     by: By = None,
     as_json: AsJson = False,
 ) -> None:
-    """Start escalating an alarm (one reported by telephone, say); an alarm id already escalating is merged."""
+    """Start escalating an alarm (one reported by telephone, say) under the registry's current policy; an alarm id
+    already escalating is merged."""
     from openidds.cli.errors import choose
     from openidds.clinic.escalations import raise_alarm
     from openidds.escalation import AlarmRaised, Channel, Contact, Priority
 
     try:
-        rules = _policy(policy)
         contacts = []
         for text in contact or []:
             channel, _, address = text.partition(":")
@@ -155,8 +197,10 @@ def raise_(
             contacts.append(Contact(Channel(choose("--contact channel", channel, [c.value for c in Channel])),
                                     address))
         level = Priority(choose("--priority", priority, [p.value for p in Priority]))
-        state = raise_alarm(registry_engine(db), AlarmRaised(alarm_id, kind, level, tuple(contacts)), rules,
-                            _utc_now(), acting_user(by))
+        engine = registry_engine(db)
+        _install(engine, policy, by)
+        state = raise_alarm(engine, AlarmRaised(alarm_id, kind, level, tuple(contacts)), _utc_now(),
+                            acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     _show(state, as_json)

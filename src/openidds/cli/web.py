@@ -116,9 +116,10 @@ def serve(
              "research`; keep it secret). Without it, the researcher's pages are refused.")] = None,
     escalation_policy: Annotated[Path | None, typer.Option(
         "--escalation-policy", envvar="OPENIDDS_ESCALATION_POLICY",
-        help="The clinic's escalation policy (.toml or .json, docs/escalation.md): each new alarm is escalated "
-             "until someone acknowledges it (run `openidds alarms escalate` beside the server to send). Without "
-             "it, alarms are shown on the board and not escalated.")] = None,
+        help="Install this escalation policy file (.toml or .json, docs/escalation.md) before serving: it becomes "
+             "the registry's current version unless that is the same policy already. Without it, the registry's "
+             "current version (the settings page edits it); without any, alarms are shown on the board and not "
+             "escalated. Run `openidds alarms escalate` beside the server to send.")] = None,
 ) -> None:
     """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
     `openidds web user add`)."""
@@ -131,10 +132,11 @@ def serve(
     except ValueError:
         raise fail(OpenIDDSError("--today", today, "a date YYYY-MM-DD")) from None
     try:
+        policy = None
         if escalation_policy is not None:
             from openidds.clinic.escalations import read_policy
 
-            read_policy(escalation_policy, "--escalation-policy")  # refused now, not in a worker
+            policy = read_policy(escalation_policy, "--escalation-policy")
         if example:
             db = db or EXAMPLE_DB
             loaded = prepare_example(registry_engine(db, ready=False))
@@ -142,9 +144,13 @@ def serve(
                 console().print(f"example clinic loaded into {db}", highlight=False)
             day = day or EXAMPLE_CUTOFF
         engine = registry_engine(db)
+        if policy is not None and escalation_policy is not None:
+            from openidds.clinic.escalation_policies import file_source, install_file
+
+            install_file(engine, policy, acting_user(None), _utc_now(), file_source(escalation_policy))
     except OpenIDDSError as exc:
         raise fail(exc) from None
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
                     f"{(day or _utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
-    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed, escalation_policy)
+    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed)

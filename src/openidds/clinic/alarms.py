@@ -15,10 +15,10 @@ known is ranked high: nobody should wait on a guess.
 
 Each action (acknowledge, assign, resolve) names the version of the alarm its user saw; an alarm changed since
 is refused with :class:`AlarmChanged`, saying who changed it and when. Every change is audited in the change's
-own transaction. The escalation of an alarm keys its own state on the alarm's ``id``: when the registry's engine
-carries an escalation policy (:func:`openidds.clinic.escalations.with_policy`), a new open alarm raises its
-escalation, and acknowledging, resolving or a source's clearing of the alarm acknowledges, resolves or clears it,
-in the same transaction.
+own transaction. The escalation of an alarm keys its own state on the alarm's ``id``: when the registry holds an
+escalation policy (:mod:`openidds.clinic.escalation_policies`), a new open alarm raises its escalation, and
+acknowledging, resolving or a source's clearing of the alarm acknowledges, resolves or clears it, in the same
+transaction.
 """
 
 from __future__ import annotations

@@ -13,10 +13,12 @@ claimed again when its lease ends: transports carry the idempotency key so a rec
 Every change is written through :func:`openidds.clinic.unit_of_work`, so the audit trail holds each attempt,
 delivery, acknowledgement and escalation with its author and time.
 
-The clinic's alarm record follows the escalation when the registry's engine carries a policy
-(:func:`with_policy`): each new open alarm raises its escalation, and acknowledging, resolving or the pump's
-clearing of the alarm acknowledges, resolves or clears it, each in the alarm's own transaction
-(:func:`alarm_opened_in` and its siblings). Without a policy the alarm record escalates nothing.
+The policy is the registry's (:mod:`openidds.clinic.escalation_policies`): a new escalation runs under the current
+version and keeps it to its end (its row names the version); the dispatcher sends through the current version's
+transports. The clinic's alarm record follows the escalation once a policy is installed: each new open alarm raises
+its escalation, and acknowledging, resolving or the pump's clearing of the alarm acknowledges, resolves or clears
+it, each in the alarm's own transaction (:func:`alarm_opened_in` and its siblings). Without a policy the alarm
+record escalates nothing.
 """
 
 from __future__ import annotations
@@ -30,14 +32,13 @@ from sqlalchemy import Engine, or_, select
 from sqlalchemy.orm import Session
 
 from openidds import escalation as core
-from openidds.clinic import models, store
+from openidds.clinic import escalation_policies, models, store
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.locking import begin_write
 from openidds.errors import OpenIDDSError
 from openidds.escalation import Channel, DeliveryStatus, Escalation, EscalationError, Notification, Policy, Step
 
-_POLICY_OPTION = "openidds_escalation_policy"
 DISPATCHER = "openidds escalation"
 """The audit trail's author of what the dispatcher writes."""
 LEASE = dt.timedelta(minutes=5)
@@ -46,6 +47,8 @@ rows than it can send within half of it, each taking at most its transport's tim
 
 Sender = Callable[[Notification], None]
 """Sends one notification; raises :class:`DeliveryFailed` when its transport refuses or does not answer."""
+Senders = Callable[[Policy], Mapping[Channel, Sender]]
+"""The sender of each channel, set up from a policy's ``[transports]``."""
 
 
 class DeliveryFailed(Exception):
@@ -73,24 +76,11 @@ def read_policy(path: Path, option: str = "--policy") -> Policy:
     return parse_policy(read_text(path, option=None), file_format)
 
 
-def with_policy(engine: Engine, policy: Policy) -> Engine:
-    """``engine`` whose alarm record escalates each new alarm under ``policy`` (the clinic's policy file, given
-    to the server or the command explicitly)."""
-    return engine.execution_options(**{_POLICY_OPTION: policy})
-
-
-def policy_of(session: Session) -> Policy | None:
-    """The escalation policy the session's engine carries, if any (:func:`with_policy`)."""
-    policy = session.get_bind().get_execution_options().get(_POLICY_OPTION)
-    return policy if isinstance(policy, Policy) else None
-
-
 def alarm_opened_in(session: Session, alarm_id: int, kind: str, priority: core.Priority, now: dt.datetime) -> None:
-    """A new open alarm of the clinic's record: its escalation starts in the same transaction, if the engine
-    carries a policy."""
-    policy = policy_of(session)
-    if policy is not None:
-        raise_in(session, core.AlarmRaised(alarm_id, kind, priority), policy, now)
+    """A new open alarm of the clinic's record: its escalation starts in the same transaction, if the registry
+    holds a policy."""
+    if escalation_policies.current_in(session) is not None:
+        raise_in(session, core.AlarmRaised(alarm_id, kind, priority), now)
 
 
 def alarm_acknowledged_in(session: Session, alarm_id: int, by: str, now: dt.datetime) -> None:
@@ -118,25 +108,26 @@ def _follow(session: Session, alarm_id: int, step_of: Callable[[Escalation], Ste
             _commit(session, row, step_of(state))
 
 
-def raise_alarm(engine: Engine, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime,
-                user: str = DISPATCHER) -> Escalation:
-    """Start escalating ``alarm``; an alarm id already known is merged as a duplicate (nothing is sent again, even
-    when two interrogations bring it in at the same moment: the second one then finds the first one's row)."""
+def raise_alarm(engine: Engine, alarm: core.AlarmRaised, now: dt.datetime, user: str = DISPATCHER) -> Escalation:
+    """Start escalating ``alarm`` under the registry's current policy; an alarm id already known is merged as a
+    duplicate (nothing is sent again, even when two interrogations bring it in at the same moment: the second one
+    then finds the first one's row)."""
     try:
         with unit_of_work(engine, user) as session:
-            return raise_in(session, alarm, policy, now)
+            return raise_in(session, alarm, now)
     except ConcurrentUpdateError:
         with unit_of_work(engine, user) as session:
-            return raise_in(session, alarm, policy, now)
+            return raise_in(session, alarm, now)
 
 
-def raise_in(session: Session, alarm: core.AlarmRaised, policy: Policy, now: dt.datetime) -> Escalation:
+def raise_in(session: Session, alarm: core.AlarmRaised, now: dt.datetime) -> Escalation:
     """:func:`raise_alarm` within the caller's unit of work (the alarm record and its escalation in one
     transaction)."""
     row = _locked(session, alarm.alarm_id)
-    if row is None:
-        return _commit(session, None, core.raise_alarm(alarm, policy, now))
-    return _commit(session, row, core.merge_duplicate(core.from_record(row), alarm, now))
+    if row is not None:
+        return _commit(session, row, core.merge_duplicate(core.from_record(row), alarm, now))
+    current = _current(session)
+    return _commit(session, None, core.raise_alarm(alarm, current.policy, now), current.number)
 
 
 def acknowledge(engine: Engine, alarm_id: int, by: str, now: dt.datetime) -> Escalation:
@@ -192,17 +183,19 @@ def escalation_log(engine: Engine, alarm_id: int) -> list[core.LogEntry]:
 
 @dataclass(frozen=True, slots=True)
 class Standing:
-    """Where an alarm's escalation stands, as the alarm board shows it: its phase, its tier, who has it (whoever
-    acknowledged it, else the staff its current tier notified) and how long it waited for someone (minutes from
-    its raising to its acknowledgement or closing, else to now)."""
+    """Where an alarm's escalation stands, as the alarm board shows it: its phase, its tier (0 for the first) of
+    the ``tiers`` its policy version has, who has it (whoever acknowledged it, else the staff its current tier
+    notified) and how long it waited for someone (minutes from its raising to its acknowledgement or closing, else
+    to now)."""
 
     phase: core.Phase
     tier: int
+    tiers: int
     holders: tuple[str, ...]
     waited_minutes: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"phase": self.phase.value, "tier": self.tier, "holders": list(self.holders),
+        return {"phase": self.phase.value, "tier": self.tier, "tiers": self.tiers, "holders": list(self.holders),
                 "waited_minutes": self.waited_minutes}
 
 
@@ -212,18 +205,19 @@ def standings(engine: Engine, alarm_ids: Collection[int], now: dt.datetime) -> d
     out: dict[int, Standing] = {}
     with Session(engine) as session:
         for chunk in store.chunks(sorted(set(alarm_ids))):
-            rows = [core.from_record(r) for r in session.scalars(select(state).where(state.alarm_id.in_(chunk)))]
+            rows = [(core.from_record(r), len(_policy_of(session, r).tiers))
+                    for r in session.scalars(select(state).where(state.alarm_id.in_(chunk)))]
             notified: dict[tuple[int, int], list[str]] = {}
             for alarm_id, tier, recipient in session.execute(
                     select(message.alarm_id, message.tier, message.recipient)
                     .where(message.alarm_id.in_(chunk), message.audience == core.Audience.STAFF.value)
                     .order_by(message.id)):
                 notified.setdefault((alarm_id, tier), []).append(recipient)
-            for e in rows:
+            for e, tiers in rows:
                 holders = ((e.acknowledged_by,) if e.acknowledged_by else
                            tuple(dict.fromkeys(notified.get((e.alarm_id, e.tier), []))))
                 until = e.acknowledged_at or e.closed_at or now
-                out[e.alarm_id] = Standing(e.phase, e.tier, holders,
+                out[e.alarm_id] = Standing(e.phase, e.tier, tiers, holders,
                                            max(0, int((until - e.raised_at).total_seconds() // 60)))
     return out
 
@@ -238,9 +232,10 @@ def outbox(engine: Engine, alarm_id: int | None = None) -> list[models.OutboxMes
         return list(session.scalars(query).all())
 
 
-def advance_due(engine: Engine, policy: Policy, now: dt.datetime) -> int:
-    """Advance every open escalation due at ``now`` (a timeout, the end of quiet hours); returns how many moved.
-    Each is its own transaction, its row locked (PostgreSQL: skipped when another dispatcher holds it)."""
+def advance_due(engine: Engine, now: dt.datetime) -> int:
+    """Advance every open escalation due at ``now`` (a timeout, the end of quiet hours), each under its own policy
+    version; returns how many moved. Each is its own transaction, its row locked (PostgreSQL: skipped when another
+    dispatcher holds it)."""
     state = models.EscalationState
     with Session(engine) as session:
         due = session.scalars(select(state.alarm_id).where(state.next_due_at <= now)
@@ -251,7 +246,7 @@ def advance_due(engine: Engine, policy: Policy, now: dt.datetime) -> int:
             row = _locked(session, alarm_id, skip_locked=True)
             if row is None or row.next_due_at is None or row.next_due_at > now:
                 continue
-            _commit(session, row, core.advance(core.from_record(row), policy, now))
+            _commit(session, row, core.advance(core.from_record(row), _policy_of(session, row), now))
             moved += 1
     return moved
 
@@ -288,32 +283,37 @@ _TAKEN = (core.Phase.ACKNOWLEDGED, core.Phase.RESOLVED, core.Phase.CLEARED)
 
 def record_delivery(engine: Engine, key: str, now: dt.datetime) -> None:
     """The transport accepted the notification ``key``."""
-    _record(engine, key, now, None, lambda state: core.record_delivery(state, key, now))
+    _record(engine, key, now, None, lambda state, _: core.record_delivery(state, key, now))
 
 
-def record_failure(engine: Engine, key: str, reason: str, policy: Policy, now: dt.datetime) -> None:
-    """The transport refused the notification ``key``; the escalation moves on if its tier has nobody left."""
-    _record(engine, key, now, reason, lambda state: core.record_failure(state, key, reason, policy, now))
+def record_failure(engine: Engine, key: str, reason: str, now: dt.datetime) -> None:
+    """The transport refused the notification ``key``; the escalation moves on (under its own policy version) if
+    its tier has nobody left."""
+    _record(engine, key, now, reason, lambda state, policy: core.record_failure(state, key, reason, policy, now))
 
 
-def dispatch_once(engine: Engine, policy: Policy, senders: Mapping[Channel, Sender],
-                  clock: Callable[[], dt.datetime]) -> DispatchSummary:
-    """One pass: advance what is due, then send every queued notification and record how it went. Any error of a
-    sender is recorded as the notification's failure (and escalates): a broken transport never stops the pass."""
-    advanced = advance_due(engine, policy, clock())
+def dispatch_once(engine: Engine, senders: Senders, clock: Callable[[], dt.datetime]) -> DispatchSummary:
+    """One pass: advance what is due, then send every queued notification through the transports of the
+    registry's current policy (``senders`` sets them up) and record how it went. Any error of a sender is recorded
+    as the notification's failure (and escalates): a broken transport never stops the pass. Refused with a
+    :class:`PolicyError` when no policy is installed."""
+    with Session(engine) as session:
+        policy = _current(session).policy
+    send = senders(policy)
+    advanced = advance_due(engine, clock())
     delivered = failed = 0
     while batch := claim(engine, clock(), _batch_size(policy)):
         for note in batch:
             try:
-                senders[note.channel](note)
+                send[note.channel](note)
             except Exception as exc:
                 reason = str(exc) if isinstance(exc, DeliveryFailed) else f"{type(exc).__name__}: {exc}"
-                record_failure(engine, note.key, reason, policy, clock())
+                record_failure(engine, note.key, reason, clock())
                 failed += 1
             else:
                 record_delivery(engine, note.key, clock())
                 delivered += 1
-        advanced += advance_due(engine, policy, clock())
+        advanced += advance_due(engine, clock())
     return DispatchSummary(advanced, delivered, failed)
 
 
@@ -325,7 +325,7 @@ def _batch_size(policy: Policy) -> int:
 
 
 def _record(engine: Engine, key: str, now: dt.datetime, error: str | None,
-            step_of: Callable[[Escalation], Step]) -> None:
+            step_of: Callable[[Escalation, Policy], Step]) -> None:
     message = models.OutboxMessage
     with unit_of_work(engine, DISPATCHER) as session:
         begin_write(session.connection())
@@ -338,7 +338,7 @@ def _record(engine: Engine, key: str, now: dt.datetime, error: str | None,
         row.sent_at, row.last_error, row.claimed_until = (None if error else now), error, None
         state = _locked(session, row.alarm_id)
         if state is not None:
-            _commit(session, state, step_of(core.from_record(state)))
+            _commit(session, state, step_of(core.from_record(state), _policy_of(session, state)))
 
 
 def _apply(session: Session, alarm_id: int, step_of: Callable[[Escalation], Step]) -> Escalation:
@@ -356,11 +356,29 @@ def _locked(session: Session, alarm_id: int, skip_locked: bool = False) -> model
                            .with_for_update(skip_locked=skip_locked)).one_or_none()
 
 
-def _commit(session: Session, row: models.EscalationState | None, step: Step) -> Escalation:
-    """Write ``step``: the new state, its outbox rows (one per key, never a second) and its log entries."""
+def _current(session: Session) -> escalation_policies.PolicyVersion:
+    current = escalation_policies.current_in(session)
+    if current is None:
+        raise core.PolicyError("escalation policy", None, "an installed policy: `openidds alarms install-policy "
+                               "FILE`, or the web app's escalation settings")
+    return current
+
+
+def _policy_of(session: Session, row: models.EscalationState) -> Policy:
+    """The policy version the escalation was raised under (the current one for an escalation raised before the
+    registry kept its policy's versions)."""
+    if row.policy_version is None:
+        return _current(session).policy
+    return escalation_policies.policy_in(session, row.policy_version)
+
+
+def _commit(session: Session, row: models.EscalationState | None, step: Step,
+            policy_version: int | None = None) -> Escalation:
+    """Write ``step``: the new state (a new one under ``policy_version``), its outbox rows (one per key, never a
+    second) and its log entries."""
     values = core.to_record(step.escalation)
     if row is None:
-        session.add(models.EscalationState(**values))
+        session.add(models.EscalationState(**values, policy_version=policy_version))
     else:
         for name, value in values.items():
             if getattr(row, name) != value:

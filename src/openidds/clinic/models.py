@@ -426,6 +426,22 @@ class EscalationState(_Versioned, Base):
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     closed_reason: Mapped[str | None] = mapped_column(Text)
     next_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime, index=True)
+    policy_version: Mapped[int | None] = mapped_column(ForeignKey("escalation_policies.number"))
+    """The policy version it escalates under, kept from its raising to its end (none: raised before policies
+    were stored in the registry; it follows the current version)."""
+
+
+class EscalationPolicyVersion(_Versioned, Base):
+    """One version of the clinic's escalation policy (:class:`openidds.escalation.Policy`, as the values of its
+    file), numbered from 1; the highest number is the current policy. A version is never changed: an edit
+    installs the next one."""
+
+    __tablename__ = "escalation_policies"
+    number: Mapped[int] = mapped_column(Integer, unique=True)
+    policy: Mapped[dict[str, Any]] = mapped_column(JSONText)
+    installed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    installed_by: Mapped[str] = mapped_column(String(120))
+    source: Mapped[str] = mapped_column(String(255))
 
 
 class OutboxMessage(_Versioned, Base):

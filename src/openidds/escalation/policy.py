@@ -2,8 +2,8 @@
 
 Read from a TOML or JSON file (:func:`parse_policy`, given the file's text: the core reads no file). Every
 refusal is a :class:`PolicyError` naming the field (``tiers[1].timeout_minutes.high``), the value and what was
-expected: an empty rota, a zero timeout, an unknown transport, a role nobody holds at some hour of the week, a
-person on the rota without an address for a transport their tier uses.
+expected: an empty rota, a zero timeout, an unknown transport, a role nobody holds at some hour of the week (a gap)
+or two shifts of one role that overlap, a person on the rota without an address for a transport their tier uses.
 """
 
 from __future__ import annotations
@@ -20,7 +20,15 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError,
 from openidds.escalation.channels import Channel
 from openidds.escalation.errors import PolicyError
 from openidds.escalation.priority import Priority
-from openidds.escalation.rota import Shift, StaffRole, describe_minute, holders, minute_of_day, uncovered_minute
+from openidds.escalation.rota import (
+    Shift,
+    StaffRole,
+    describe_minute,
+    first_overlap,
+    holders,
+    minute_of_day,
+    uncovered_minute,
+)
 from openidds.escalation.rota import week_minute as _week_minute
 from openidds.pump.alarms import AlarmKind
 
@@ -148,9 +156,21 @@ class Policy(BaseModel):
             if shift.person not in self.people:
                 raise PolicyError(f"rota[{i}].person", shift.person,
                                   f"someone listed under [people] ({', '.join(self.people) or 'nobody is'})")
+        self._check_overlaps()
         self._check_coverage_and_addresses()
         self._check_transports()
         return self
+
+    def _check_overlaps(self) -> None:
+        for role in StaffRole:
+            overlap = first_overlap(self.rota, role)
+            if overlap is not None:
+                first, second, minute = overlap
+                other = self.rota[first]
+                raise PolicyError(f"rota[{second}].start", self.rota[second].start.isoformat("minutes"),
+                                  f"a shift that does not overlap rota[{first}] ({other.person}, "
+                                  f"{other.start.isoformat('minutes')}-{other.end.isoformat('minutes')}): one person "
+                                  f"holds the {role.value} role at a time; both cover {describe_minute(minute)}")
 
     def _check_coverage_and_addresses(self) -> None:
         for i, tier in enumerate(self.tiers):

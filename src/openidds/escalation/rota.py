@@ -2,7 +2,8 @@
 
 A shift covers a role on some days of the week from ``start`` to ``end`` local time; an ``end`` at or before
 ``start`` runs past midnight into the next day (``start == end``: 24 hours). Times are minutes of the week (Monday
-00:00 is 0), so a rota's coverage is checked exactly: it only changes at a shift's start or end.
+00:00 is 0), so a rota's coverage is checked exactly: it only changes at a shift's start or end. One person holds a
+role at a time: two shifts of one role that overlap are refused, as a gap is.
 """
 
 from __future__ import annotations
@@ -97,6 +98,18 @@ def uncovered_minute(rota: tuple[Shift, ...], role: StaffRole) -> int | None:
             for begin, stop in shift.spans():
                 edges |= {begin, stop % MINUTES_PER_WEEK}
     return next((m for m in sorted(edges) if not holders(rota, role, m)), None)
+
+
+def first_overlap(rota: tuple[Shift, ...], role: StaffRole) -> tuple[int, int, int] | None:
+    """Two shifts of ``role`` that cover the same minute, as their places in the rota (the earlier first), and the
+    first minute they share; ``None`` when one person at a time holds the role."""
+    placed = [(i, s.spans()) for i, s in enumerate(rota) if s.role is role]
+    for n, (first, first_spans) in enumerate(placed):
+        for second, second_spans in placed[n + 1:]:
+            shared = [max(b1, b2) for b1, e1 in first_spans for b2, e2 in second_spans if max(b1, b2) < min(e1, e2)]
+            if shared:
+                return first, second, min(shared)
+    return None
 
 
 def describe_minute(minute: int) -> str:

@@ -2,7 +2,8 @@
 
 Nurses and physicians acknowledge, assign and resolve alarms and record an alarm a patient or caregiver
 reports; a data manager sees the board. Beside each alarm the board shows its escalation (when the registry
-escalates alarms): its phase and tier, who has it and how long it has waited. Each action names the version of
+escalates alarms): its phase and tier, who has it and how long it has waited. Opening the board reads the user's
+messages about the alarms it shows (the unread badge of every page counts the others). Each action names the version of
 the alarm its user saw: an alarm changed since is refused with :class:`StaleEdit` (HTTP 409), saying who changed
 it and when.
 """
@@ -26,6 +27,7 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import accounts
 from openidds.web.errors import InputRefused, StaleEdit
 from openidds.web.roles import Permission, Role, require
+from openidds.web.transports.board import mark_read
 
 UNRESOLVED = "unresolved"
 """The board's default filter: open and acknowledged alarms."""
@@ -73,6 +75,15 @@ def board(engine: Engine, role: Role, now: dt.datetime, state: str | None = None
     views = alarm_views(engine, now, _FILTERS[state], assigned_to)
     return Board(views, standings(engine, [a.id for a in views], now), state, assigned_to, assignees(engine),
                  USER_RESOLUTIONS)
+
+
+def opened(engine: Engine, user: accounts.SessionUser, now: dt.datetime, at: dt.datetime, state: str | None = None,
+           assigned_to: str | None = None) -> Board:
+    """The board as ``user`` opens it (:func:`board`): their messages about the alarms it shows are read at ``at``
+    (naive UTC), which clears them from the unread badge. Reading is not acknowledging."""
+    shown = board(engine, user.role, now, state, assigned_to)
+    mark_read(engine, user.name, at, [a.id for a in shown.alarms])
+    return shown
 
 
 @contextlib.contextmanager

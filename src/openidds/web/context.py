@@ -22,6 +22,7 @@ from openidds.errors import OpenIDDSError
 from openidds.web import accounts
 from openidds.web.errors import CsrfRefused
 from openidds.web.roles import PERMISSIONS, Permission, require
+from openidds.web.transports.board import unread_count
 
 SESSION_COOKIE = "openidds_session"
 LOGIN_CSRF_COOKIE = "openidds_login_csrf"
@@ -69,9 +70,12 @@ class WebContext:
 
     def page(self, request: Request, template: str, user: accounts.SessionUser | None, status_code: int = 200,
              **context: Any) -> HTMLResponse:
-        """``template`` rendered for ``user`` (the navigation shows what the user's role may open)."""
+        """``template`` rendered for ``user`` (the navigation shows what the user's role may open, and their unread
+        alarm board messages)."""
         perms = {p.name for p in PERMISSIONS[user.role]} if user else set()
-        return self.templates.TemplateResponse(request, template, {"user": user, "perms": perms, **context},
+        unread = unread_count(self.engine, user.name) if user else 0
+        return self.templates.TemplateResponse(request, template,
+                                               {"user": user, "perms": perms, "unread": unread, **context},
                                                status_code=status_code)
 
 

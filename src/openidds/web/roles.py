@@ -44,6 +44,7 @@ class Permission(str, Enum):
     EXPORT_RESEARCH = "export the de-identified research dataset"
     VIEW_RESEARCH_PATIENTS = "view patients under research IDs"
     BUILD_REPORT = "build the study report"
+    EDIT_ESCALATION_POLICY = "edit the alarm escalation policy and on-call rota"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS,
@@ -52,18 +53,20 @@ _CARE = _CLINICAL | {Permission.ENTER_VISITS, Permission.ENTER_COMPLICATIONS, Pe
                      Permission.BOOK_REFILLS, Permission.VIEW_PUMP, Permission.PROPOSE_PROGRAM, Permission.REFILL}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
-    Role.PHYSICIAN: _CARE | {Permission.CONFIRM_PROGRAM, Permission.ENTER_EXITS, Permission.BUILD_REPORT},
+    Role.PHYSICIAN: _CARE | {Permission.CONFIRM_PROGRAM, Permission.ENTER_EXITS, Permission.BUILD_REPORT,
+                             Permission.EDIT_ESCALATION_POLICY},
     Role.NURSE: _CARE,
     Role.DATA_MANAGER: _CLINICAL | {Permission.VIEW_QUALITY_FINDINGS, Permission.ENTER_EXITS,
                                     Permission.IMPORT_RECORDS, Permission.EXPORT_REGISTRY,
                                     Permission.EXPORT_RESEARCH, Permission.BUILD_REPORT},
     Role.RESEARCHER: frozenset({Permission.VIEW_RESEARCH_PATIENTS, Permission.EXPORT_RESEARCH,
                                 Permission.BUILD_REPORT}),
-    Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS}),
+    Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS, Permission.EDIT_ESCALATION_POLICY}),
 }
 """Each role's permissions; a physician programs and confirms, a nurse refills, enters visits and proposes
-program changes; a researcher sees patients only under research IDs and shifted dates and writes nothing, an
-administrator sees no clinical data."""
+program changes; a physician or an administrator edits the alarm escalation policy and on-call rota; a researcher
+sees patients only under research IDs and shifted dates and writes nothing, an administrator sees no clinical
+data."""
 
 
 def may(role: Role, permission: Permission) -> bool:

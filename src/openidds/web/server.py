@@ -6,14 +6,12 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
-from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from openidds.clinic import connect, init_registry, patients, require_current
-from openidds.clinic.escalations import read_policy, with_policy
 from openidds.clinic.examples import EXAMPLE_FOLDER, load_example
 from openidds.errors import OpenIDDSError
 from openidds.web.app import create_app
@@ -21,18 +19,14 @@ from openidds.web.app import create_app
 DB_VARIABLE = "OPENIDDS_WEB_DB"
 TODAY_VARIABLE = "OPENIDDS_WEB_TODAY"
 RESEARCH_SEED_VARIABLE = "OPENIDDS_RESEARCH_SEED"
-POLICY_VARIABLE = "OPENIDDS_ESCALATION_POLICY"
 
 
 def app_from_environment() -> FastAPI:
     """The app on the registry named by ``OPENIDDS_WEB_DB``, for the clinic day ``OPENIDDS_WEB_TODAY`` if set,
-    showing researchers the pseudonyms of the research seed ``OPENIDDS_RESEARCH_SEED`` if set, escalating new
-    alarms under the policy file ``OPENIDDS_ESCALATION_POLICY`` if set."""
+    showing researchers the pseudonyms of the research seed ``OPENIDDS_RESEARCH_SEED`` if set (new alarms escalate
+    under the registry's current escalation policy)."""
     engine = connect(os.environ[DB_VARIABLE])
     require_current(engine)
-    policy = os.environ.get(POLICY_VARIABLE)
-    if policy:
-        engine = with_policy(engine, read_policy(Path(policy), "--escalation-policy"))
     today = os.environ.get(TODAY_VARIABLE)
     seed = os.environ.get(RESEARCH_SEED_VARIABLE)
     return create_app(engine, today=dt.date.fromisoformat(today) if today else None,
@@ -66,13 +60,12 @@ def prepare_example(engine: Engine) -> bool:
 
 
 def serve(db_url: str, host: str, port: int, workers: int, today: dt.date | None,
-          research_seed: int | None = None, policy: Path | None = None) -> None:
+          research_seed: int | None = None) -> None:
     """Serve the registry at ``db_url`` until interrupted (the registry must be at the newest schema)."""
     require_current(connect(db_url))
     os.environ[DB_VARIABLE] = db_url
     for variable, value in ((TODAY_VARIABLE, None if today is None else today.isoformat()),
-                            (RESEARCH_SEED_VARIABLE, None if research_seed is None else str(research_seed)),
-                            (POLICY_VARIABLE, None if policy is None else str(policy.resolve()))):
+                            (RESEARCH_SEED_VARIABLE, None if research_seed is None else str(research_seed))):
         if value is not None:
             os.environ[variable] = value
         else:

@@ -16,13 +16,15 @@ from openidds.web.routes import (
     reports,
     research,
     session,
+    settings,
     today,
     users,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (session.router, today.router, patients.router, users.router, alarms.router,
                                   calendar.router, programming.router, refills.router, data_entry.router,
-                                  research.router, imports.router, exports.router, reports.router)
+                                  research.router, imports.router, exports.router, reports.router,
+                                  settings.router)
 
 
 def all_routes() -> list[APIRoute]:

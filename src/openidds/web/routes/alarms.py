@@ -14,7 +14,6 @@ from openidds.web import alarm_board
 from openidds.web.context import User, Web, Writer, needs
 from openidds.web.roles import Permission
 from openidds.web.schemas import RecordId
-from openidds.web.transports.board import unread_count
 
 router = APIRouter()
 
@@ -33,10 +32,9 @@ def _back() -> Response:
             dependencies=[needs(Permission.VIEW_ALARMS)])
 def alarms_page(request: Request, web: Web, user: User, state: str | None = None,
                 assigned_to: str | None = None) -> Response:
-    board = alarm_board.board(web.engine, user.role, web.clinic_now(), state, assigned_to)
+    board = alarm_board.opened(web.engine, user, web.clinic_now(), web.clock(), state, assigned_to)
     return web.page(request, "alarms.html", user, board=board, filters=alarm_board.filters(),
-                    kinds=[k.value for k in AlarmKind], reporters=[s.value for s in REPORT_SOURCES],
-                    unread=unread_count(web.engine, user.name))
+                    kinds=[k.value for k in AlarmKind], reporters=[s.value for s in REPORT_SOURCES])
 
 
 @router.post("/alarms/{alarm_id}/acknowledge", include_in_schema=False, dependencies=[needs(Permission.ACT_ON_ALARMS)])

@@ -4,6 +4,7 @@ count is the board's badge). Writing one is an insert in the registry, once per 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Collection
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -45,12 +46,15 @@ def messages(engine: Engine, user: str) -> list[models.BoardMessage]:
                                     .order_by(message.created_at.desc(), message.id.desc())).all())
 
 
-def mark_read(engine: Engine, user: str, now: dt.datetime) -> int:
-    """Mark every unread message of ``user`` read at ``now``; returns how many. Reading is not acknowledging: the
-    escalation only stops when someone acknowledges the alarm."""
+def mark_read(engine: Engine, user: str, now: dt.datetime, alarm_ids: Collection[int] | None = None) -> int:
+    """Mark the unread messages of ``user`` (about ``alarm_ids`` only, when given) read at ``now``; returns how
+    many. Reading is not acknowledging: the escalation only stops when someone acknowledges the alarm."""
     message = models.BoardMessage
+    query = select(message).where(message.user_name == user, message.read_at.is_(None))
+    if alarm_ids is not None:
+        query = query.where(message.alarm_id.in_(sorted(set(alarm_ids))))
     with unit_of_work(engine, user) as session:
-        rows = session.scalars(select(message).where(message.user_name == user, message.read_at.is_(None))).all()
+        rows = session.scalars(query).all()
         for row in rows:
             row.read_at = now
         return len(rows)
