@@ -123,6 +123,11 @@ class EscalationRun:
         return 100 * self.escalations / (self.pump_months * self.replicates)
 
     @property
+    def alarms_per_100_pump_months(self) -> float:
+        """The clinic's alarms per 100 pump-months (the same in every replicate)."""
+        return 100 * len(self.outcomes) / (self.pump_months * self.replicates)
+
+    @property
     def exhausted(self) -> int:
         return sum(o.exhausted for o in self.outcomes)
 
@@ -155,6 +160,7 @@ class EscalationRun:
                                      for tier, n in self.acknowledged_at_tier()],
             **{ending.value: self.count(ending) for ending in Ending},
             "exhausted": self.exhausted, "escalations": self.escalations, "pump_months": self.pump_months,
+            "alarms_per_100_pump_months": self.alarms_per_100_pump_months,
             "escalations_per_100_pump_months": self.escalations_per_100_pump_months,
             "quantiles": "R type 7 (numpy's linear), among the acknowledged alarms",
         }
