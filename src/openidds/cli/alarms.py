@@ -285,7 +285,7 @@ def _print_run(run: EscalationRun) -> None:
                    title="Time from the alarm to its acknowledgement")
     for d in run.delays():
         delays.add_row(d.priority.value, str(d.alarms), str(d.acknowledged), minutes(d.median),
-                       f"{minutes(d.q1)} – {minutes(d.q3)}", minutes(d.p95))
+                       "–" if d.q1 is None else f"{minutes(d.q1)} – {minutes(d.q3)}", minutes(d.p95))
     console().print(delays)
     total = len(run.outcomes) or 1
     summary = Table("", "alarms", "share", title=f"Escalation over the clinic: {len(run.outcomes)} alarm escalations "
