@@ -7,6 +7,7 @@ import csv
 import datetime as dt
 import shutil
 from collections.abc import Iterator
+from importlib import resources
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, load_exampl
 from openidds.cohort.escalation_run import (
     Ending,
     load_responders,
+    load_virtual_clinic,
     pump_months,
     run_escalation,
     run_replicates,
@@ -71,7 +73,8 @@ def test_the_same_seed_gives_the_same_table_and_another_seed_another(clinic: Pat
     assert first.table() == again.table() and first.summary() == again.summary()
     assert first.table() != other.table()
     assert [o.replicate for o in first.outcomes] == [0] * 5 + [1] * 5 + [2] * 5  # the example's 5 alarms, 3 times
-    assert first.table()[1][:5] != first.table()[1][5:10]  # each replicate is answered anew
+    rows = [row[1:] for row in first.table()[1]]  # without the replicate's number
+    assert rows[:5] != rows[5:10]  # each replicate is answered anew
 
 
 def test_each_alarm_is_escalated_through_the_registry_at_its_own_time(registry: Engine) -> None:
@@ -149,6 +152,24 @@ def test_pump_months_count_each_implant_from_implant_to_explant_exit_or_clinic_d
                 ends.append(dt.date.fromisoformat(r["explant_date"]))
             days += max(0, (min(ends) - dt.date.fromisoformat(r["implant_date"])).days)
     assert pump_months(registry, EXAMPLE_CUTOFF) == pytest.approx(days / (365.25 / 12))
+
+
+def test_another_virtual_clinic_is_played_and_loaded(tmp_path: Path) -> None:
+    text = (resources.files("openidds.cohort") / "clinics" / "example.toml").read_text(encoding="utf-8")
+    small = tmp_path / "small.toml"
+    small.write_text(text.replace('id = "example"', 'id = "small"').replace("patients = 140", "patients = 6")
+                     .replace("patients = 80", "patients = 4"), encoding="utf-8")
+    engine = connect(tmp_path / "registry.sqlite")
+    try:
+        assert load_virtual_clinic(engine, small) == EXAMPLE_CUTOFF
+        with Session(engine) as session:
+            assert session.scalar(select(func.count()).select_from(models.Patient)) == 10
+            implants = session.scalar(select(func.count()).select_from(models.Implant)) or 0
+            assert session.scalar(select(func.count()).select_from(models.PumpEvent))
+        run = run_escalation(engine, POLICY, uniform(1.0, 1.0), 1, EXAMPLE_CUTOFF, PASS)
+    finally:
+        engine.dispose()
+    assert implants >= 10 and run.pump_months > 0 and run.replicates == 1
 
 
 def test_bad_runs_are_refused(registry: Engine, clinic: Path) -> None:

@@ -256,13 +256,13 @@ def _unsynchronised(dbapi_connection: Any, _record: Any) -> None:
 def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed: int, until: dt.date,
                    pass_interval: dt.timedelta = dt.timedelta(seconds=30), replicate: int = 0) -> EscalationRun:
     """Escalate every alarm of the registry on ``engine`` (a virtual clinic's, loaded without escalations) under
-    ``policy``, answered per ``responders``, up to ``until`` (the clinic day); the registry keeps every
+    ``policy``, answered per ``responders``, through ``until`` (the clinic day); the registry keeps every
     escalation, notification and log entry written, with the simulated times. The draws depend on ``seed`` and
     ``replicate``."""
     responders.check_roles(tuple(t.role for t in policy.tiers))
     if pass_interval <= dt.timedelta(0):
         raise OpenIDDSError("pass_interval", pass_interval, "a positive interval between dispatcher passes")
-    end = dt.datetime.combine(until, dt.time())
+    end = dt.datetime.combine(until + dt.timedelta(days=1), dt.time())
     with Session(engine) as session:
         if session.scalar(select(func.count()).select_from(models.EscalationState)):
             raise OpenIDDSError("registry", "escalations present", "a registry whose alarms were never escalated "
@@ -281,11 +281,14 @@ def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed:
             sim.push(_Event(a.resolved_at, _CLEAR, a.id))
     sim.run({a.id: (a.kind, Priority(a.priority)) for a in alarms}, end, pass_interval)
     outcomes = tuple(_outcome(engine, replicate, a.id) for a in alarms)
+    months = pump_months(engine, until)
+    if months <= 0:
+        raise OpenIDDSError("registry", f"{months} pump-months", "a clinic with implants followed before the clinic "
+                            f"day {until.isoformat()}")
     with Session(engine) as session:
         moves = session.scalar(select(func.count()).select_from(models.EscalationLogEntry)
                                .where(models.EscalationLogEntry.kind == LogKind.ESCALATED.value)) or 0
-    return EscalationRun(outcomes, tuple(t.role.value for t in policy.tiers), pump_months(engine, until), moves, seed,
-                         1, pass_interval)
+    return EscalationRun(outcomes, tuple(t.role.value for t in policy.tiers), months, moves, seed, 1, pass_interval)
 
 
 class _Clock:
@@ -312,9 +315,12 @@ class _Simulation:
     def run(self, kinds: dict[int, tuple[str, Priority]], end: dt.datetime, interval: dt.timedelta) -> None:
         """Apply each event and make each dispatcher pass that has work, in time order, up to ``end``."""
         origin = self.clock.now.replace(hour=0, minute=0, second=0, microsecond=0)
+        last_pass = None
         while True:
             work = self._next_pass_work()
             next_pass = None if work is None else _grid(max(work, self.clock.now), origin, interval)
+            if next_pass is not None and next_pass == last_pass:  # work a pass left for later: the next pass
+                next_pass += interval
             event_at = self.events[0].at if self.events else None
             if event_at is not None and (next_pass is None or event_at <= next_pass):
                 event = heapq.heappop(self.events)
@@ -323,7 +329,7 @@ class _Simulation:
                 self.clock.now = max(self.clock.now, event.at)
                 self._apply(event, kinds)
             elif next_pass is not None and next_pass < end:
-                self.clock.now = next_pass
+                self.clock.now = last_pass = next_pass
                 escalations.dispatch_once(self.engine, self.policy, self.senders, self.clock)
             else:
                 break
