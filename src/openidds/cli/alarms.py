@@ -1,5 +1,5 @@
 """`openidds alarms`: check and install the clinic's escalation policy, escalate its alarms (the dispatcher), raise
-one by hand, acknowledge, show one."""
+one by hand, acknowledge, show one; simulate escalation over a virtual clinic."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from openidds.errors import OpenIDDSError
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+    from openidds.cohort.escalation_run import EscalationRun
     from openidds.escalation import Escalation, Policy
 
 app = typer.Typer(help="Escalate alarms until someone acknowledges them (see docs/escalation.md).",
@@ -247,3 +248,101 @@ def _show(state: Escalation, as_json: bool) -> None:
     who = f", acknowledged by {state.acknowledged_by}" if state.acknowledged_by else ""
     console().print(f"alarm {state.alarm_id} ({state.priority.value} {state.kind}): {state.phase.value} at tier "
                     f"{state.tier}{who}{due}", highlight=False)
+
+
+@app.command("simulate")
+def simulate(
+    policy: PolicyFile,
+    clinic: Annotated[str, typer.Option("--clinic", help="A bundled virtual clinic (example) or a clinic file "
+                                                         "(.toml, docs/cohort.md).")] = "example",
+    responders: Annotated[str, typer.Option(
+        "--responders", help="How the people on call answer: a bundled model (example) or a model file (.toml, "
+                             "docs/escalation.md).")] = "example",
+    seed: Annotated[int, typer.Option("--seed", min=0, help="Seed of the simulated answers and failures.")] = 1,
+    replicates: Annotated[int, typer.Option("--replicates", min=1, help="Runs over the clinic's alarms, each "
+                                                                        "answered anew, pooled.")] = 100,
+    every_s: Annotated[float, typer.Option("--every", min=1.0, help="Seconds between the dispatcher's "
+                                                                    "passes.")] = 30.0,
+    out: Annotated[Path | None, typer.Option("--out", help="A folder for the figure (time-to-acknowledge.png) "
+                                                           "and the outcome of every alarm (alarms.csv).")] = None,
+    as_json: AsJson = False,
+) -> None:
+    """Escalate every alarm of a virtual clinic under a policy, answered by simulated people on a simulated
+    clock: the time to acknowledgement by priority and the escalations per 100 pump-months."""
+    import tempfile
+
+    from openidds.clinic.database import connect
+    from openidds.cohort.escalation_run import load_responders, load_virtual_clinic, run_replicates
+
+    try:
+        rules = _policy(policy)
+        model = load_responders(responders)
+        model.check_roles(tuple(t.role for t in rules.tiers))
+        with tempfile.TemporaryDirectory(prefix="openidds-clinic-") as folder:
+            registry = Path(folder) / "registry.sqlite"
+            engine = connect(registry)
+            try:
+                day = load_virtual_clinic(engine, clinic)
+            finally:
+                engine.dispose()
+            run = run_replicates(registry, rules, model, seed, replicates, day, dt.timedelta(seconds=every_s))
+        written = [] if out is None else _write_run(run, rules, out)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({**run.summary(), "written": [str(p) for p in written]}))
+        return
+    _print_run(run)
+    for path in written:
+        console().print(f"wrote {path}", highlight=False)
+
+
+def _write_run(run: EscalationRun, rules: Policy, out: Path) -> list[Path]:
+    """The run's figure and its table of alarms, into the folder ``out``."""
+    import csv
+    import io
+
+    from openidds.cli.output import write_atomic
+    from openidds.cohort.escalation_figure import time_to_acknowledge_figure
+    from openidds.outcomes.figures import render
+
+    out.mkdir(parents=True, exist_ok=True)
+    figure, table = out / "time-to-acknowledge.png", out / "alarms.csv"
+    write_atomic(figure, render(time_to_acknowledge_figure(run, rules), "png"))
+    header, rows = run.table()
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomic(table, text.getvalue().encode("utf-8"))
+    return [figure, table]
+
+
+def _print_run(run: EscalationRun) -> None:
+    from openidds.cohort.escalation_run import Ending
+
+    def minutes(value: float | None) -> str:
+        return "–" if value is None else f"{value:.1f}"
+
+    delays = Table("priority", "alarms", "acknowledged", "median (min)", "IQR (min)", "95th percentile (min)",
+                   title="Time from the alarm to its acknowledgement")
+    for d in run.delays():
+        delays.add_row(d.priority.value, str(d.alarms), str(d.acknowledged), minutes(d.median),
+                       "–" if d.q1 is None else f"{minutes(d.q1)} – {minutes(d.q3)}", minutes(d.p95))
+    console().print(delays)
+    total = len(run.outcomes) or 1
+    summary = Table("", "alarms", "share", title=f"Escalation over the clinic: {len(run.outcomes)} alarm escalations "
+                    f"({run.replicates} replicates, seed {run.seed}, a dispatcher pass every "
+                    f"{run.pass_interval.total_seconds():g} s)")
+    for tier, count in run.acknowledged_at_tier():
+        summary.add_row(f"acknowledged at tier {tier} ({run.tier_roles[tier]})", str(count), f"{count / total:.1%}")
+    for label, count in (("cleared by a source before anyone acknowledged", run.count(Ending.CLEARED)),
+                         ("never acknowledged", run.count(Ending.UNANSWERED)),
+                         ("exhausted: the last tier timed out (a logged failure)", run.exhausted)):
+        summary.add_row(label, str(count), f"{count / total:.1%}")
+    console().print(summary)
+    console().print(f"{len(run.outcomes) // run.replicates} alarms over the clinic's {run.pump_months:.1f} "
+                    f"pump-months ({run.alarms_per_100_pump_months:.2f} per 100 pump-months); {run.escalations} "
+                    f"escalations (tier moves) over {run.replicates} replicates: "
+                    f"{run.escalations_per_100_pump_months:.2f} per 100 pump-months. Quantiles: R's type 7, among the "
+                    "acknowledged alarms.", highlight=False)

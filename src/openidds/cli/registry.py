@@ -118,6 +118,11 @@ def import_(
     user: Annotated[str | None, typer.Option(help="Who is importing (audit trail).")] = None,
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of files without a byte-order mark, e.g. latin-1 (default: UTF-8).")] = None,
+    escalation_policy: Annotated[Path | None, typer.Option(
+        "--escalation-policy", envvar="OPENIDDS_ESCALATION_POLICY",
+        help="The clinic's escalation policy (.toml or .json, docs/escalation.md): each new open alarm the import "
+             "derives (pump logs, alarm records) is escalated, as the web server does; `openidds alarms escalate` "
+             "sends the notifications.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
@@ -125,6 +130,10 @@ def import_(
 
     try:
         engine = registry_engine(db)
+        if escalation_policy is not None:
+            from openidds.clinic.escalations import read_policy, with_policy
+
+            engine = with_policy(engine, read_policy(escalation_policy, "--escalation-policy"))
         who = acting_user(user)
         if fmt is ImportFormat.pump_log:
             if patient is None or "/" not in patient or implant_date is None or len(paths) != 1:

@@ -7,7 +7,7 @@ app's transports send it (:mod:`openidds.web.transports`). See docs/escalation.m
 """
 
 from openidds.escalation.channels import Channel
-from openidds.escalation.errors import EscalationError, PolicyError
+from openidds.escalation.errors import EscalationError, PolicyError, ResponderError
 from openidds.escalation.machine import (
     AlarmRaised,
     Escalation,
@@ -28,11 +28,13 @@ from openidds.escalation.notification import Audience, Contact, DeliveryStatus, 
 from openidds.escalation.policy import Policy, PolicyFormat, Tier, parse_policy, policy_from
 from openidds.escalation.priority import Priority
 from openidds.escalation.records import from_record, to_record
+from openidds.escalation.responders import Delay, Responders, Response, parse_responders
 from openidds.escalation.rota import Day, Shift, StaffRole
 
 __all__ = [
-    "AlarmRaised", "Audience", "Channel", "Contact", "Day", "DeliveryStatus", "Escalation", "EscalationError",
-    "LogEntry", "LogKind", "Notification", "Phase", "Policy", "PolicyError", "PolicyFormat", "Priority", "Shift",
-    "StaffRole", "Step", "Tier", "acknowledge", "advance", "clear", "from_record", "merge_duplicate", "parse_policy",
-    "policy_from", "raise_alarm", "record_delivery", "record_failure", "resolve", "to_record",
+    "AlarmRaised", "Audience", "Channel", "Contact", "Day", "Delay", "DeliveryStatus", "Escalation", "EscalationError",
+    "LogEntry", "LogKind", "Notification", "Phase", "Policy", "PolicyError", "PolicyFormat", "Priority",
+    "ResponderError", "Responders", "Response", "Shift", "StaffRole", "Step", "Tier", "acknowledge", "advance",
+    "clear", "from_record", "merge_duplicate", "parse_policy", "parse_responders", "policy_from", "raise_alarm",
+    "record_delivery", "record_failure", "resolve", "to_record",
 ]

@@ -9,3 +9,7 @@ class EscalationError(OpenIDDSError):
 
 class PolicyError(EscalationError):
     """A policy file or value the escalation cannot work with (an empty rota, a zero timeout, an uncovered hour)."""
+
+
+class ResponderError(EscalationError):
+    """An acknowledgement model (how people on call answer, for a simulated run) that cannot be used."""

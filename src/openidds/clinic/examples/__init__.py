@@ -29,20 +29,33 @@ EXAMPLE_USER = "openidds example"
 
 def example_pump_logs() -> list[PumpLogImport]:
     """Every bundled pump log with the patient and implant its path names, in path order."""
+    return pump_logs_in(EXAMPLE_PUMP_LOGS)
+
+
+def pump_logs_in(folder: Path) -> list[PumpLogImport]:
+    """Every pump log of a folder laid out as ``SITE/PATIENT/IMPLANT_DATE.json``, in path order."""
     return [PumpLogImport(path, path.parent.parent.name, path.parent.name, dt.date.fromisoformat(path.stem))
-            for path in sorted(EXAMPLE_PUMP_LOGS.glob("*/*/*.json"))]
+            for path in sorted(folder.glob("*/*/*.json"))]
 
 
 def load_example(engine: Engine, user: str = EXAMPLE_USER, pump_logs: bool = True) -> ImportSummary:
     """Create the registry schema on ``engine`` and import the example: the records (all or nothing, audited),
     then, unless ``pump_logs`` is False, every pump's log (all or nothing, audited). The records alone are what
     the analysis dataset reads; the logs are what the open alarms and a pump's history read."""
+    return load_clinic_files(engine, EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS if pump_logs else None, user,
+                             "openidds example registry")
+
+
+def load_clinic_files(engine: Engine, records: Path, pump_logs: Path | None, user: str, source: str) -> ImportSummary:
+    """Create the registry schema on ``engine`` and import a clinic's files: the CSV files of the folder
+    ``records`` (all or nothing, audited), then every pump log of the folder ``pump_logs`` (:func:`pump_logs_in`),
+    if given; ``source`` names the import in the audit trail."""
     init_registry(engine)
-    summary = import_batch(engine, read_paths([EXAMPLE_FOLDER]), user, source="openidds example registry")
-    if pump_logs:
-        import_pump_logs(engine, example_pump_logs(), user, source="openidds example registry: pump logs")
+    summary = import_batch(engine, read_paths([records]), user, source=source)
+    if pump_logs is not None:
+        import_pump_logs(engine, pump_logs_in(pump_logs), user, source=f"{source}: pump logs")
     return summary
 
 
 __all__ = ["EXAMPLE_CUTOFF", "EXAMPLE_FOLDER", "EXAMPLE_PUMP_LOGS", "EXAMPLE_USER", "example_pump_logs",
-           "load_example"]
+           "load_clinic_files", "load_example", "pump_logs_in"]
