@@ -8,11 +8,12 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import re
+import threading
 import time
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
 
 from openidds.clinic import analysis_dataset, connect, init_registry
 from openidds.clinic.audit import AuditAction, audit_entries
@@ -20,7 +21,7 @@ from openidds.outcomes.report import study_report
 from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
-from openidds.web.report_jobs import STALE_AFTER, jobs_table
+from openidds.web.report_jobs import STALE_AFTER, jobs_table, start_build
 
 from .conftest import NOW, TODAY, log_in_as, user_name
 
@@ -54,7 +55,7 @@ def test_a_researcher_builds_views_and_downloads_the_report(client: TestClient, 
     job = _finished(client, job_id)
     sha = expected.dataset_sha256
     assert (job["state"], job["dataset_sha256"], job["error"]) == ("done", sha, None)
-    assert (job["requested_by"], job["requested_at"]) == (user_name(Role.RESEARCHER), NOW.isoformat())
+    assert (job["requested_by"], job["requested_at"]) == (user_name(Role.RESEARCHER), NOW.isoformat() + "Z")
     done = client.get(f"/report/jobs/{job_id}").text
     assert 'data-state="done"' in done and "hx-get" not in done and expected.title in done
     assert client.get("/report").text.count(expected.title) == 1  # the page shows the newest build
@@ -98,7 +99,7 @@ def test_one_build_at_a_time_and_a_lost_build_is_reported_failed(client: TestCli
         conn.execute(jobs_table.update().values(heartbeat_at=NOW - STALE_AFTER - dt.timedelta(seconds=1)))
     lost = client.get(f"/api/report/jobs/{held_id}").json()
     assert lost["state"] == "failed" and "stopped without finishing" in lost["error"]
-    assert "build the report again" in lost["error"] and lost["finished_at"] == NOW.isoformat()
+    assert "build the report again" in lost["error"] and lost["finished_at"] == NOW.isoformat() + "Z"
     page = client.get(f"/report/jobs/{held_id}").text
     assert 'data-state="failed"' in page and "stopped without finishing" in page and "hx-get" not in page
     again = client.post("/api/report/jobs", headers={"X-CSRF-Token": token}).json()
@@ -141,3 +142,24 @@ def test_nurses_and_administrators_build_no_report(client: TestClient) -> None:
         assert client.get("/report").status_code == 403
         assert client.post("/report", data={"csrf_token": token}).status_code == 403
         assert client.post("/api/report/jobs", headers={"X-CSRF-Token": token}).status_code == 403
+
+
+def test_two_requests_at_once_start_one_build(clinic: Engine) -> None:
+    barrier = threading.Barrier(2)
+    started: list[int] = []
+
+    def ask() -> None:
+        barrier.wait()
+        started.append(start_build(clinic, user_name(Role.PHYSICIAN), Role.PHYSICIAN, lambda: NOW).id)
+
+    threads = [threading.Thread(target=ask) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(started) == 2 and started[0] == started[1]
+    with TestClient(create_app(clinic, today=TODAY, clock=lambda: NOW)) as client:
+        log_in_as(client, Role.PHYSICIAN)
+        assert _finished(client, started[0])["state"] == "done"
+    with clinic.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(jobs_table)).scalar_one() == 1

@@ -7,7 +7,7 @@ error). While a process holds a build it writes the row's heartbeat every :data:
 own, from the moment the build is queued); a build whose heartbeat is older than :data:`STALE_AFTER` (its process
 ended: a crash, a restart) or that has run longer than :data:`BUILD_LIMIT` is marked failed when next read, so a
 build is never left "running" forever. One build runs at a time in the registry: asking while one is queued or
-running gives that one.
+running gives that one (requests take turns to ask: two at once never start two builds).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from typing import Any
 
 from sqlalchemy import (
     Column,
+    Connection,
     DateTime,
     Engine,
     Integer,
@@ -33,6 +34,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     insert,
     select,
     update,
@@ -40,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 
 from openidds.clinic.errors import UnknownRecord
+from openidds.clinic.locking import begin_write
 from openidds.errors import OpenIDDSError
 from openidds.web.reports import build_report
 from openidds.web.roles import Permission, Role, require
@@ -50,6 +53,9 @@ STALE_AFTER = dt.timedelta(seconds=60)
 """A queued or running build without a heartbeat for this long has lost its process: it is marked failed."""
 BUILD_LIMIT = dt.timedelta(minutes=10)
 """A build running longer than this is marked failed (the report of a 10,000-patient registry takes seconds)."""
+
+BUILDS_LOCK_KEY = 0x4F495250
+"""Key of the PostgreSQL advisory lock that lets one request at a time start a build ("OIRP")."""
 
 metadata = MetaData()
 jobs_table = Table(
@@ -85,8 +91,8 @@ _UNFINISHED = (JobState.QUEUED.value, JobState.RUNNING.value)
 
 @dataclass(frozen=True)
 class ReportJob:
-    """One build of the study report: who asked and when, its state, and its result (the dataset's SHA-256 when
-    done, the error when failed)."""
+    """One build of the study report: who asked and when (times in UTC, with their zone), its state, and its result
+    (the dataset's SHA-256 when done, the error when failed)."""
 
     id: int
     requested_by: str
@@ -109,6 +115,14 @@ def _runner() -> str:
     return f"{socket.gethostname()} pid {os.getpid()}"[:255]
 
 
+def _take_turns(conn: Connection) -> None:
+    """Hold the builds' lock until the transaction ends, so two requests at once never both start a build
+    (SQLite: its write lock; PostgreSQL: a transaction-level advisory lock)."""
+    begin_write(conn)
+    if conn.dialect.name == "postgresql":
+        conn.execute(select(func.pg_advisory_xact_lock(BUILDS_LOCK_KEY)))
+
+
 def _fail_lost(engine: Engine, now: dt.datetime) -> None:
     """Mark failed the builds whose process stopped writing their heartbeat, and those running too long."""
     lost = and_(jobs_table.c.state.in_(_UNFINISHED), jobs_table.c.heartbeat_at < now - STALE_AFTER)
@@ -125,8 +139,10 @@ def _fail_lost(engine: Engine, now: dt.datetime) -> None:
 
 
 def _job(row: Row[Any]) -> ReportJob:
-    values = dict(row._mapping)
-    return ReportJob(**{**values, "state": JobState(values["state"])})
+    values: dict[str, Any] = {k: v.replace(tzinfo=dt.UTC) if isinstance(v, dt.datetime) else v
+                              for k, v in row._mapping.items()}
+    values["state"] = JobState(values["state"])
+    return ReportJob(**values)
 
 
 def report_job(engine: Engine, role: Role, job_id: int, now: dt.datetime) -> ReportJob:
@@ -156,6 +172,7 @@ def start_build(engine: Engine, user: str, role: Role, clock: Clock) -> ReportJo
     now = clock()
     _fail_lost(engine, now)
     with engine.begin() as conn:
+        _take_turns(conn)
         running = conn.execute(select(jobs_table).where(jobs_table.c.state.in_(_UNFINISHED))
                                .order_by(jobs_table.c.id).limit(1)).first()
         if running is not None:
