@@ -163,3 +163,10 @@ def test_two_requests_at_once_start_one_build(clinic: Engine) -> None:
         assert _finished(client, started[0])["state"] == "done"
     with clinic.connect() as conn:
         assert conn.execute(select(func.count()).select_from(jobs_table)).scalar_one() == 1
+
+
+def test_a_report_name_that_is_no_sha256_is_refused_before_any_work(client: TestClient) -> None:
+    log_in_as(client, Role.DATA_MANAGER)
+    for name in ("0" * 17, "A" * 64, "g" * 64):
+        refused = client.get(f"/api/report/{name}/report.pdf")
+        assert refused.status_code == 422 and refused.json()["field"] == "dataset_sha256"

@@ -3,7 +3,9 @@ with htmx), view the report, download the PDF; the API starts a build and reads 
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import HTMLResponse
 
 from openidds.web.context import JsonWriter, User, Web, WebContext, Writer, needs
@@ -13,6 +15,8 @@ from openidds.web.roles import Permission
 from openidds.web.schemas import RecordId
 
 router = APIRouter()
+DatasetSha256 = Annotated[str, Path(pattern="^[0-9a-f]{64}$", description="the SHA-256 of the report's dataset, "
+                                    "64 lower-case hex digits, as a finished build gives it")]
 _REPORT_CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'; "
                "base-uri 'none'; form-action 'none'")
 """The report's own page: its inline style and SVG figures as data URIs, nothing else (it has no script)."""
@@ -62,7 +66,7 @@ def report_job_state(web: Web, user: User, job_id: RecordId) -> ReportJob:
 
 @router.get("/report/{dataset_sha256}/report.html", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.BUILD_REPORT)])
-def report_html(web: Web, user: User, dataset_sha256: str) -> Response:
+def report_html(web: Web, user: User, dataset_sha256: DatasetSha256) -> Response:
     _, data = report_file(web.engine, user.name, user.role, dataset_sha256, ReportFile.HTML, web.clock())
     return HTMLResponse(data, headers={"Content-Security-Policy": _REPORT_CSP})
 
@@ -70,7 +74,7 @@ def report_html(web: Web, user: User, dataset_sha256: str) -> Response:
 @router.get("/api/report/{dataset_sha256}/report.pdf", tags=["report"], response_class=Response,
             responses={200: {"description": "the report as PDF, an attachment"}},
             dependencies=[needs(Permission.BUILD_REPORT)])
-def report_pdf(web: Web, user: User, dataset_sha256: str) -> Response:
+def report_pdf(web: Web, user: User, dataset_sha256: DatasetSha256) -> Response:
     """The PDF of the report built from the dataset with this SHA-256 (researchers, data managers, physicians);
     each download is an entry of the audit trail (the user, the file's name, size and SHA-256)."""
     name, data = report_file(web.engine, user.name, user.role, dataset_sha256, ReportFile.PDF, web.clock())
