@@ -1,4 +1,4 @@
-"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms)."""
+"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms, audit)."""
 
 from __future__ import annotations
 
