@@ -4,6 +4,7 @@ sync-alarms."""
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 from pathlib import Path
 
@@ -35,7 +36,7 @@ def db(tmp_path: Path) -> str:
 
 def test_init_reports_the_schema_revision(tmp_path):
     code, out = _run("init", "--db", str(tmp_path / "x.sqlite"), "--json")
-    assert code == 0 and json.loads(out)["revision"] == head_revision() == "0009"
+    assert code == 0 and json.loads(out)["revision"] == head_revision() == "0011"
 
 
 def test_commands_refuse_an_uninitialised_registry(tmp_path):
@@ -96,6 +97,29 @@ def test_exports_write_their_files(db, tmp_path):
     assert (tmp_path / "r" / "patients.csv").exists()
     assert _run("export", "template", str(tmp_path / "t"))[0] == 0
     assert (tmp_path / "t" / "refills.csv").read_text().startswith("site,patient_id,pump_serial,refilled_at")
+
+
+def test_the_redcap_records_export_reads_back_and_every_export_is_audited(db, tmp_path):
+    assert _run("export", "redcap", str(tmp_path / "records.csv"), "--db", db, "--user", "dana")[0] == 0
+    assert _run("export", "redcap-dictionary", str(tmp_path / "dictionary.csv"))[0] == 0
+    copy = str(tmp_path / "copy.sqlite")
+    assert _run("init", "--db", copy)[0] == 0
+    code, out = _run("import", "--format", "redcap", str(tmp_path / "dictionary.csv"), str(tmp_path / "records.csv"),
+                     "--db", copy, "--json")
+    assert code == 0 and json.loads(out)["inserted"]["patients"] == 3
+    assert _run("export", "research-redcap", str(tmp_path / "rr.csv"), "--db", db, "--seed", "5",
+                "--user", "rita")[0] == 0
+    assert (tmp_path / "rr.csv").read_text().startswith("record_id,redcap_repeat_instrument,redcap_repeat_instance,"
+                                                        "age_at_implant_years,sex,")
+    code, out = _run("audit", "--db", db, "--action", "export", "--json")
+    entries = json.loads(out)
+    assert code == 0 and [(e["user"], e["after"]["kind"]) for e in entries] == [("rita", "research-redcap"),
+                                                                                ("dana", "redcap")]
+    [records] = entries[1]["after"]["files"]
+    data = (tmp_path / "records.csv").read_bytes()
+    assert records == {"name": "records.csv", "size_bytes": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+    code, out = _run("audit", "--db", db, "--action", "exported")
+    assert code != 0 and "insert, update, delete, export" in out
 
 
 def test_import_shows_formula_warnings_and_refuses_formula_like_ids(db, tmp_path):

@@ -26,6 +26,7 @@ from openidds.clinic.alarms import sync_alarms
 from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
+from openidds.web.report_jobs import jobs_table
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
 TODAY = dt.date(2023, 7, 10)
@@ -84,6 +85,7 @@ def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
     with engine.begin() as conn:
         conn.execute(delete(sessions_table))
         conn.execute(delete(users_table))
+        conn.execute(delete(jobs_table))  # web tables outside the registry's models, which PostgreSQL keeps
     import_batch(engine, read_paths([GOOD]), "test", source="good")
     _pump_log_alarms(engine)
     with engine.begin() as conn:

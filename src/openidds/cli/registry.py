@@ -1,4 +1,4 @@
-"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms)."""
+"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms, audit)."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from openidds.clinic import Finding
+    from openidds.clinic.models import AuditEntry
 
 app = typer.Typer(help="The clinic registry: patients, implants, pump histories, imports and exports.",
                   no_args_is_help=True)
@@ -42,7 +43,9 @@ class ExportFormat(str, Enum):
     analysis = "analysis"
     fhir = "fhir"
     redcap_dictionary = "redcap-dictionary"
+    redcap = "redcap"
     research = "research"
+    research_redcap = "research-redcap"
     template = "template"
 
 
@@ -180,17 +183,49 @@ def import_(
         console().print(_findings_table(warnings, f"{len(warnings)} warnings: imported as given, check them"))
 
 
+_EXPORT_SOURCE = "openidds registry export"
+"""The audit trail's source of an export the command writes."""
+
+
+def _write_export(what: ExportFormat, output: Path, db: str | None, seed: int | None) -> tuple[list[Path], Engine]:
+    """Write the export that reads the registry; the files written and the registry they came from."""
+    from openidds.clinic import analysis_dataset, fhir_bundle, write_dataset, write_research_export
+    from openidds.clinic.redcap import redcap_records, research_redcap_records
+
+    engine = registry_engine(db)
+    if what is ExportFormat.analysis:
+        return [write_dataset(analysis_dataset(engine), output)], engine
+    if what is ExportFormat.fhir:
+        # fhir.resources types json() as str | bytes; it gives bytes only when asked with return_bytes=True.
+        output.write_text(fhir_bundle(engine).json(indent=2), encoding="utf-8")  # type: ignore[arg-type]
+        return [output], engine
+    if what is ExportFormat.redcap:
+        output.write_text(redcap_records(engine), encoding="utf-8")
+        return [output], engine
+    if seed is None:
+        raise OpenIDDSError("--seed", None, f"an integer seed for the {what.value} export")
+    if what is ExportFormat.research_redcap:
+        output.write_text(research_redcap_records(engine, seed), encoding="utf-8")
+        return [output], engine
+    return write_research_export(engine, output, seed), engine
+
+
 @app.command()
 def export(
     what: Annotated[ExportFormat, typer.Argument(help="analysis (.csv or .parquet), fhir (.json), "
-                                                     "redcap-dictionary (.csv), research (folder), template (folder)")],
+                                                     "redcap-dictionary (.csv), redcap (records, .csv), research "
+                                                     "(folder), research-redcap (records, .csv), template (folder)")],
     output: Annotated[Path, typer.Argument(help="Output file or folder.")],
     db: Db = None,
-    seed: Annotated[int | None, typer.Option(help="research: seed of IDs and date shifts (keep it secret).")] = None,
+    seed: Annotated[int | None, typer.Option(help="research, research-redcap: seed of IDs and date shifts (keep it "
+                                                  "secret).")] = None,
+    user: Annotated[str | None, typer.Option(help="Who exports (audit trail).")] = None,
     as_json: AsJson = False,
 ) -> None:
-    """Export the analysis dataset, a FHIR R4 Bundle, a REDCap dictionary, a de-identified set or CSV templates."""
-    from openidds.clinic import analysis_dataset, fhir_bundle, write_dataset, write_research_export, write_template
+    """Export the analysis dataset, a FHIR R4 Bundle, a REDCap dictionary or records, a de-identified set (CSV
+    files or REDCap records) or CSV templates. Every export of registry data is an entry of the audit trail."""
+    from openidds.clinic import write_template
+    from openidds.clinic.audit import ExportedFile, record_export
     from openidds.clinic.redcap import write_dictionary
 
     try:
@@ -199,16 +234,11 @@ def export(
             written = [write_dictionary(output)]
         elif what is ExportFormat.template:
             written = write_template(output)
-        elif what is ExportFormat.analysis:
-            written = [write_dataset(analysis_dataset(registry_engine(db)), output)]
-        elif what is ExportFormat.fhir:
-            # fhir.resources types json() as str | bytes; it gives bytes only when asked with return_bytes=True.
-            output.write_text(fhir_bundle(registry_engine(db)).json(indent=2), encoding="utf-8")  # type: ignore[arg-type]
-            written = [output]
         else:
-            if seed is None:
-                raise OpenIDDSError("--seed", None, "an integer seed for the research export")
-            written = write_research_export(registry_engine(db), output, seed)
+            who = acting_user(user)
+            written, engine = _write_export(what, output, db, seed)
+            record_export(engine, who, dt.datetime.now(dt.UTC), what.value,
+                          [ExportedFile.of(p.name, p.read_bytes()) for p in written], _EXPORT_SOURCE)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -216,6 +246,51 @@ def export(
     else:
         for path in written:
             console().print(f"wrote {path}")
+
+
+@app.command()
+def audit(
+    db: Db = None,
+    action: Annotated[str | None, typer.Option(help="Only this action: insert, update, delete, export.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="How many of the newest entries.")] = 20,
+    as_json: AsJson = False,
+) -> None:
+    """The newest entries of the audit trail, newest first: who, when (UTC), what and where from; an export's
+    entry names its kind and each file's size and SHA-256."""
+    from openidds.clinic.audit import AuditAction, audit_entries
+
+    try:
+        wanted = None
+        if action is not None:
+            try:
+                wanted = AuditAction(action)
+            except ValueError:
+                raise OpenIDDSError("--action", action, "one of " + ", ".join(a.value for a in AuditAction)) from None
+        entries = audit_entries(registry_engine(db), wanted, limit)
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    rows = [{"id": e.id, "at": e.at.isoformat(), "user": e.user_name, "action": e.action, "table": e.table_name,
+             "record_id": e.record_id, "before": e.before, "after": e.after, "source": e.source} for e in entries]
+    if as_json:
+        typer.echo(json.dumps(rows))
+        return
+    table = Table(title=f"{len(rows)} newest audit entries")
+    for column in ("id", "at (UTC)", "user", "action", "what", "source"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(str(e.id), e.at.isoformat(sep=" ", timespec="seconds"), e.user_name, e.action, _what(e),
+                      e.source or "")
+    console().print(table)
+
+
+def _what(entry: AuditEntry) -> str:
+    """An entry's object: an export's kind and files (name, size, SHA-256), else the table and record id."""
+    from openidds.clinic.audit import AuditAction
+
+    if entry.action == AuditAction.EXPORT.value and entry.after:
+        files = "; ".join(f"{f['name']} {f['size_bytes']} B sha256 {f['sha256']}" for f in entry.after["files"])
+        return f"{entry.after['kind']}: {files}"
+    return f"{entry.table_name} #{entry.record_id}"
 
 
 @app.command()

@@ -4,28 +4,46 @@ ORM changes are captured in ``after_flush`` and written on the flush's own conne
 commits or rolls back with the change; every entry is sealed into a hash chain as it is written
 (:mod:`openidds.clinic.audit_chain`). Bulk imports write theirs with :func:`write_inserts`, which encodes
 the records' non-null values column by column (:func:`encode_payloads`: the text the ``after`` column's own
-JSON type would write, at a fraction of the cost for 100,000 records).
+JSON type would write, at a fraction of the cost for 100,000 records). Data leaving the registry (an export, a
+download) is an entry too (:func:`record_export`): who, when, what kind, and each file's size and SHA-256.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from enum import Enum
 from itertools import repeat
 from json.encoder import encode_basestring_ascii
 from typing import Any
 
-from sqlalchemy import Connection, event, insert, inspect, select
+from sqlalchemy import Connection, Engine, event, insert, inspect, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import audit_chain, bulk
+from openidds.clinic import audit_chain, bulk, validation
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.models import JSON_ENCODER, AuditEntry
 
 USER_KEY = "user"
 SOURCE_KEY = "source"
 CLOCK_KEY = "clock"
+
+
+class AuditAction(str, Enum):
+    """What an audit entry records: a change to a record (insert, update, delete), or data that left the
+    registry (export: a file written or downloaded)."""
+
+    INSERT = "insert"
+    UPDATE = "update"
+    DELETE = "delete"
+    EXPORT = "export"
+
+
+EXPORT_TABLE = "registry"
+"""The ``table_name`` of an export entry: an export reads the registry, not one record (``record_id`` 0)."""
 
 
 def now_utc(session_info: Mapping[str, Any]) -> dt.datetime:
@@ -185,3 +203,45 @@ def last_change_text(session: Session, table: str, record_id: int) -> str:
     ("nobody" for a record without audit entries)."""
     change = last_change(session, table, record_id)
     return "nobody" if change is None else f"{change[0]} at {change[1].isoformat(sep=' ', timespec='minutes')} UTC"
+
+
+@dataclass(frozen=True)
+class ExportedFile:
+    """A file that left the registry: its name, size and SHA-256 (hex)."""
+
+    name: str
+    size_bytes: int
+    sha256: str
+
+    @classmethod
+    def of(cls, name: str, data: bytes) -> ExportedFile:
+        return cls(name, len(data), hashlib.sha256(data).hexdigest())
+
+
+def record_export(engine: Engine, user: str, at: dt.datetime, kind: str, files: Sequence[ExportedFile],
+                  source: str) -> None:
+    """Audit an export: one entry (action ``export``) naming ``user``, the time ``at`` (stored as naive UTC),
+    the export's ``kind`` and each file's name, size and SHA-256, sealed into the chain in its own transaction."""
+    validation.check_author(user, source)
+    if at.tzinfo is not None:
+        at = at.astimezone(dt.UTC).replace(tzinfo=None)
+    after = {"kind": kind, "files": [{"name": f.name, "size_bytes": f.size_bytes, "sha256": f.sha256}
+                                     for f in files]}
+    with engine.begin() as conn:
+        audit_chain.hold_chain(conn)
+        conn.execute(insert(AuditEntry), audit_rows(user, at, AuditAction.EXPORT.value, EXPORT_TABLE,
+                                                    [(0, None, after)], source))
+        audit_chain.seal(conn, 1)
+
+
+def audit_entries(engine: Engine, action: AuditAction | None = None, limit: int = 50) -> list[AuditEntry]:
+    """The newest ``limit`` entries of the audit trail (of ``action`` only, when given), newest first."""
+    if limit < 1:
+        raise RegistryError("limit", limit, "a number of entries of at least 1")
+    stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if action is not None:
+        stmt = stmt.where(AuditEntry.action == action.value)
+    with Session(engine) as session:
+        entries = list(session.scalars(stmt))
+        session.expunge_all()
+    return entries

@@ -16,7 +16,7 @@ from openidds.clinic.fields import SPECS, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
 from openidds.clinic.importer import Batch, header_findings, parse_table
 from openidds.clinic.values import cell_text
-from openidds.formula_cells import neutralised_row
+from openidds.formula_cells import neutralised, neutralised_row
 from openidds.text_files import read_text
 
 
@@ -106,8 +106,9 @@ def write_records(engine: Engine, directory: Path) -> list[Path]:
             writer.writerow(neutralised_row([*reference_columns(spec), *spec.columns]))
             for r in records:
                 pump = [serials.get((r.patient, r.implant_date)) or ""] if spec.parent == "implant" else []
-                cells = [cell_text(f, r.get(f.name)) for f in spec.fields]
-                writer.writerow(neutralised_row([*r.patient, *pump, *cells]))
+                cells = [neutralised(text) if f.kind == "text" else text  # numbers stay numbers: -0.262
+                         for f in spec.fields for text in [cell_text(f, r.get(f.name))]]
+                writer.writerow([*neutralised_row([*r.patient, *pump]), *cells])
         out.append(path)
     return out
 

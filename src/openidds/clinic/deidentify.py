@@ -29,7 +29,7 @@ from sqlalchemy import Engine
 from openidds.clinic import store
 from openidds.clinic.analysis import age_on
 from openidds.clinic.database import sessions
-from openidds.clinic.fields import SPECS
+from openidds.clinic.fields import SPECS, Field, RecordSpec
 from openidds.clinic.record import PatientKey
 from openidds.formula_cells import neutralised_frame
 
@@ -70,32 +70,50 @@ def research_keys(patients: Iterable[PatientKey], seed: int, max_shift_days: int
     return out
 
 
-def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
-    """One de-identified table per kind of record, keyed by ``research_id``."""
+def research_field(f: Field) -> bool:
+    """Whether the research export keeps field ``f``: not an identifier, not free text."""
+    return not f.identifier and not (f.kind == "text" and f.name in FREE_TEXT)
+
+
+def deidentified_records(engine: Engine, seed: int,
+                         max_shift_days: int = 180) -> dict[str, list[tuple[RecordSpec, dict[str, Any]]]]:
+    """Each patient's records, de-identified as the research export writes them, by research ID: per record its
+    kind and its row (``research_id``, the shifted ``implant_date`` of a pump record, the kept fields shifted,
+    and for the patient the grouped age at first implant)."""
     with sessions(engine)() as session:
         snapshot = store.load(session)
     by_patient = snapshot.by_patient()
     keys = [p for p, records in by_patient.items() if any(r.spec.name == "patients" for r in records)]
-    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
+    out: dict[str, list[tuple[RecordSpec, dict[str, Any]]]] = {}
     for key, pseudonym in research_keys(keys, seed, max_shift_days).items():
         research_id, shift = pseudonym.research_id, pseudonym.shift
         records = by_patient[key]
         first_implant = min((r.get("implant_date") for r in records if r.spec.name == "implants"), default=None)
+        rows = out.setdefault(research_id, [])
         for record in records:
             spec = record.spec
             row: dict[str, Any] = {"research_id": research_id}
             if record.implant_date is not None:
                 row["implant_date"] = _shift(record.implant_date, shift)
             for f in spec.fields:
-                if not f.identifier and not (f.kind == "text" and f.name in FREE_TEXT):
+                if research_field(f):
                     row[f.name] = _shift(record.get(f.name), shift)
             if spec.name == "patients":
                 birth = record.get("birth_date")
                 age = age_on(birth, first_implant) if birth and first_implant else record.get("age_at_implant_years")
                 row["age_at_implant_years"] = age_group(age)
+            rows.append((spec, row))
+    return out
+
+
+def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
+    """One de-identified table per kind of record, keyed by ``research_id``."""
+    tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
+    for rows in deidentified_records(engine, seed, max_shift_days).values():
+        for spec, row in rows:
             tables[spec.name].append(row)
-    for rows in tables.values():
-        rows.sort(key=_research_order)
+    for table in tables.values():
+        table.sort(key=_research_order)
     return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
 
 

@@ -1,5 +1,6 @@
-"""REDCap in and out: a data dictionary generated from the registry mapping, and the import of a project's
-records export (flat CSV, raw values) with its data dictionary.
+"""REDCap in and out: a data dictionary generated from the registry mapping, the registry as a project's records
+export (flat CSV, raw values; whole, or de-identified for research), and the import of such an export with its
+data dictionary.
 
 Mapping. The record ID is the patient ID; the ``patients`` form carries ``site``. Each kind of record is one
 instrument named like the kind (``visits``, ``refills``, ...), repeating except ``patients`` and ``exits``.
@@ -7,20 +8,29 @@ Field names are the registry column names, prefixed by the instrument's prefix u
 (``implant_date``, ``implant_serial_number``, ``refill_drug``, ``prog_drug``); multi-choice fields are
 checkboxes exported as ``name___code``. REDCap date-times carry no zone: they are read as UTC, as the
 dictionary's field note says. Longitudinal exports (``redcap_event_name``) are read the same way: each row
-gives one record per instrument with data in it.
+gives one record per instrument with data in it. The records export written here is classic (no events): per
+patient one row of the non-repeating instruments, then one row per repeating instance.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import Engine
+
+from openidds.clinic import store
 from openidds.clinic.csv_io import csv_rows
+from openidds.clinic.database import sessions
+from openidds.clinic.deidentify import deidentified_records, research_field
+from openidds.clinic.errors import RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
 from openidds.clinic.findings import Finding
 from openidds.clinic.importer import Batch, parse_rows
-from openidds.clinic.values import MULTI_SEPARATOR
+from openidds.clinic.values import MULTI_SEPARATOR, cell_text
 from openidds.formula_cells import neutralised
 
 PREFIX = {"patients": "", "screening_trials": "trial", "implants": "implant", "visits": "visit",
@@ -38,8 +48,15 @@ _API_KEYS = dict(zip(["field_name", "form_name", "section_header", "field_type",
                       "text_validation_min", "text_validation_max", "identifier", "branching_logic",
                       "required_field", "custom_alignment", "question_number", "matrix_group_name",
                       "matrix_ranking", "field_annotation"], HEADER, strict=True))
-_META = {RECORD_ID, "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance",
-         "redcap_data_access_group", "redcap_survey_identifier"}
+REPEAT_INSTRUMENT = "redcap_repeat_instrument"
+REPEAT_INSTANCE = "redcap_repeat_instance"
+_NUMBERS = {"Text Validation Min", "Text Validation Max"}
+"""Dictionary columns that hold numbers (a minimum of -1 is a number, not formula text to neutralise)."""
+_META = {RECORD_ID, "redcap_event_name", REPEAT_INSTRUMENT, REPEAT_INSTANCE, "redcap_data_access_group",
+         "redcap_survey_identifier"}
+COMPLETE = "2"
+"""The ``<form>_complete`` status written for each instrument a row carries: REDCap's raw code of "Complete"
+(the registry's records have passed its checks)."""
 
 
 def redcap_name(spec: RecordSpec, name: str) -> str:
@@ -102,7 +119,8 @@ def data_dictionary() -> str:
     writer.writerow(first)
     for spec in SPECS.values():
         for name, f in _columns(spec):
-            writer.writerow({k: neutralised(v) for k, v in _dictionary_row(spec, name, f).items()})
+            writer.writerow({k: v if k in _NUMBERS else neutralised(v)
+                             for k, v in _dictionary_row(spec, name, f).items()})
     return out.getvalue()
 
 
@@ -179,7 +197,7 @@ def read_redcap(dictionary: Path, records: Path, encoding: str | None = None) ->
     forms = {spec.name for spec in SPECS.values()}
     repeating = repeating_instruments()
     for line, row in rows:
-        instrument = row.get("redcap_repeat_instrument", "")
+        instrument = row.get(REPEAT_INSTRUMENT, "")
         if instrument and instrument not in repeating:
             batch.findings.append(Finding("repeat-instrument", instrument, "a repeating instrument of the mapping ("
                                           + ", ".join(repeating) + ")", f"{records.name}:{line}"))
@@ -196,7 +214,7 @@ def read_redcap(dictionary: Path, records: Path, encoding: str | None = None) ->
     per_spec: dict[str, list[tuple[str, dict[str, str]]]] = {}
     for line, row in rows:
         record_id = row.get(RECORD_ID, "")
-        repeat = row.get("redcap_repeat_instrument") or None
+        repeat = row.get(REPEAT_INSTRUMENT) or None
         cells_by_spec: dict[str, dict[str, str]] = {}
         for column, value in row.items():
             if column in _META or not value:
@@ -233,3 +251,100 @@ def write_dictionary(path: Path) -> Path:
     """Write :func:`data_dictionary` to ``path``."""
     path.write_text(data_dictionary(), encoding="utf-8")
     return path
+
+
+PatientRecords = list[tuple[RecordSpec, dict[str, Any]]]
+"""One patient's records: per record its kind and its values by registry column (``site``, ``pump_serial``
+included where the export has them)."""
+
+
+def _records_header(keep: set[tuple[str, str]]) -> list[tuple[str, RecordSpec, str, Field | None, str]]:
+    """The export's data columns in dictionary order: (REDCap column, kind, registry column, field, checkbox
+    code), each checkbox expanded to one column per choice, for the registry columns in ``keep``."""
+    out: list[tuple[str, RecordSpec, str, Field | None, str]] = []
+    for spec in SPECS.values():
+        for name, f in _columns(spec):
+            if (spec.name, name) not in keep:
+                continue
+            variable = redcap_name(spec, name)
+            codes = f.choices if f is not None and f.kind == "multi" else ("",)
+            out += [(f"{variable}___{code}" if code else variable, spec, name, f, code) for code in codes]
+    return out
+
+
+def _raw(f: Field | None, value: Any, code: str) -> str:
+    """A value as REDCap's raw export writes it: a checkbox ``1``/``0``, a date-time without zone (UTC)."""
+    if code:
+        return "1" if value and code in value else "0"
+    if value is None or f is None:
+        return "" if value is None else str(value)
+    if f.kind == "datetime":
+        return str(value.isoformat(sep=" "))
+    return cell_text(f, value)
+
+
+def _instance_order(spec: RecordSpec, values: dict[str, Any]) -> list[str]:
+    return [cell_text(spec.field(k), values.get(k)) for k in spec.key]
+
+
+def _records_csv(patients: Iterable[tuple[str, PatientRecords]], keep: set[tuple[str, str]]) -> str:
+    """The flat records export of ``patients`` (record ID and records each), with the columns in ``keep``."""
+    columns = _records_header(keep)
+    forms = [spec for spec in SPECS.values() if any(c[1] is spec for c in columns)]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, *(c[0] for c in columns),
+                     *(f"{spec.name}_complete" for spec in forms)])
+
+    def row(record_id: str, instrument: str, instance: str, carried: dict[str, dict[str, Any]]) -> None:
+        cells = [_raw(f, carried[spec.name].get(name), code) if spec.name in carried else ""
+                 for _, spec, name, f, code in columns]
+        cells = [neutralised(cell) if f is None or f.kind == "text" else cell  # numbers stay numbers: -0.262
+                 for cell, (_, _, _, f, _) in zip(cells, columns, strict=True)]
+        writer.writerow([neutralised(record_id), instrument, instance, *cells,
+                         *(COMPLETE if spec.name in carried else "" for spec in forms)])
+
+    for record_id, records in patients:
+        row(record_id, "", "", {spec.name: values for spec, values in records if not spec.repeating})
+        repeated = sorted(((spec, _instance_order(spec, values), values) for spec, values in records
+                           if spec.repeating), key=lambda item: (list(SPECS).index(item[0].name), item[1]))
+        numbers: dict[str, int] = {}
+        for spec, _, values in repeated:
+            numbers[spec.name] = numbers.get(spec.name, 0) + 1
+            row(record_id, spec.name, str(numbers[spec.name]), {spec.name: values})
+    return out.getvalue()
+
+
+def redcap_records(engine: Engine) -> str:
+    """The whole registry as a REDCap records export (flat CSV, raw values) of the :func:`data_dictionary`
+    project, which :func:`read_redcap` imports back to the same records. The record ID is the patient ID, so a
+    patient ID used at two sites is refused (a REDCap project has one record per ID)."""
+    with sessions(engine)() as session:
+        snapshot = store.load(session)
+    serials = {(r.patient, r.get("implant_date")): r.get("serial_number") for r in snapshot.records
+               if r.spec.name == "implants"}
+    by_patient = snapshot.by_patient()
+    sites: dict[str, str] = {}
+    for site, patient_id in sorted(by_patient):
+        if sites.setdefault(patient_id, site) != site:
+            raise RegistryError("patient_id", patient_id, f"a patient ID used at one site only (sites "
+                                f"{sites[patient_id]} and {site}): a REDCap record ID names one patient; "
+                                "export each site's registry on its own")
+    patients: list[tuple[str, PatientRecords]] = []
+    for (site, patient_id), records in sorted(by_patient.items()):
+        rows: PatientRecords = []
+        for r in records:
+            extra: dict[str, Any] = {SITE: site} if r.spec.name == "patients" else {}
+            if r.spec.parent == "implant":
+                extra[PUMP_SERIAL] = serials.get((r.patient, r.implant_date))
+            rows.append((r.spec, {**extra, **r.values}))
+        patients.append((patient_id, rows))
+    return _records_csv(patients, {(spec.name, name) for spec in SPECS.values() for name, _ in _columns(spec)})
+
+
+def research_redcap_records(engine: Engine, seed: int, max_shift_days: int = 180) -> str:
+    """The de-identified research export (:mod:`openidds.clinic.deidentify`, same seed, same research IDs and
+    date shifts) as a REDCap records export: the record ID is the research ID; the site, the pump serial,
+    identifier and free-text fields are left out; the age at first implant is grouped (``90+``)."""
+    keep = {(spec.name, f.name) for spec in SPECS.values() for f in spec.fields if research_field(f)}
+    return _records_csv(sorted(deidentified_records(engine, seed, max_shift_days).items()), keep)
