@@ -37,8 +37,8 @@ from openidds.web.errors import Forbidden, StaleEdit
 from openidds.web.forms import InputModel
 from openidds.web.orders import OrderInput, check_concentration, order_error, therapy_order
 from openidds.web.proposals import ProposalKind, ProposalStatus, proposal_kind, store_proposal
-from openidds.web.pump_view import FormError, PumpNow, form_error, pump_at, pump_now, review_dict, when
-from openidds.web.refills import REFILL_FIELDS, RefillConfirmation, RefillInput, confirm_refill, refill_review
+from openidds.web.pump_view import FormError, PumpNow, pump_at, pump_now, review_dict, when
+from openidds.web.refills import RefillConfirmation, RefillInput, confirm_refill, refill_error, refill_review
 from openidds.web.roles import Permission, may, require
 
 SOURCE = "openidds web: programming review"
@@ -165,8 +165,7 @@ def programming_view(engine: Engine, user: SessionUser, site: str, patient_id: s
                 review = review_dict(stored.state, _review(stored.state, entry, now, row.proposed_by, policy,
                                                            library))
         except OpenIDDSError as error:
-            refusal = (form_error(error, REFILL_FIELDS) if isinstance(entry, RefillInput)
-                       else proposal_error(error, entry))
+            refusal = refill_error(error, entry) if isinstance(entry, RefillInput) else proposal_error(error, entry)
         stale = row.state_version != stored.version
         why_not = _confirm_refusal(user, row.proposed_by, policy)
         proposals.append(ProposalView(row.id, kind, row.proposed_by, row.proposed_at, row.state_version, entry,

@@ -260,6 +260,16 @@ def _override(workflow: RefillWorkflow, overrides: dict[str, str], who: str) -> 
             workflow.override(finding_id, who, why)
 
 
+def _nurse_overrides(workflow: RefillWorkflow, entry: RefillInput, who: str) -> None:
+    """The refilling nurse's reasons for the soft findings; with a new program they are the confirming
+    physician's, so a reason given is refused."""
+    if entry.therapy is None:
+        _override(workflow, entry.overrides, who)
+    elif any(entry.overrides.values()):
+        raise ProgrammerError("overrides", sorted(entry.overrides), "no reason from the proposer: the physician "
+                              "who confirms the new program accepts each soft finding")
+
+
 def _require_checklist(result: RefillResult) -> None:
     if result.missing_checklist:
         raise ProgrammerError("checklist", result.missing_checklist, "every pocket-fill checklist item done and "
@@ -275,9 +285,7 @@ def check_refill(engine: Engine, user: SessionUser, site: str, patient_id: str, 
         stored = _current(session, site, patient_id, entry.state_version)
     result.state_version = stored.version
     try:
-        workflow = _steps(stored, entry, user.name, now, policy, library, result)
-        if entry.therapy is None:
-            _override(workflow, entry.overrides, user.name)
+        _nurse_overrides(_steps(stored, entry, user.name, now, policy, library, result), entry, user.name)
     except OpenIDDSError as error:
         result.error = refill_error(error, entry)
     return result
@@ -298,7 +306,7 @@ def complete_refill(engine: Engine, user: SessionUser, site: str, patient_id: st
             row, stored = locked_state(session, implant)
             _require_version(stored, entry.state_version)
             workflow = _steps(stored, entry, user.name, now, policy, library, result)
-            _override(workflow, entry.overrides, user.name)
+            _nurse_overrides(workflow, entry, user.name)
             _require_checklist(result)
             workflow.confirm_checklist(user.name, entry.checklist)
             workflow.confirm(user.name)
@@ -330,10 +338,7 @@ def propose_refill(engine: Engine, user: SessionUser, site: str, patient_id: str
             implant = patient_implant(session, site, patient_id)
             _, stored = locked_state(session, implant)
             _require_version(stored, entry.state_version)
-            _steps(stored, entry, user.name, now, policy, library, result)
-            if any(entry.overrides.values()):
-                raise ProgrammerError("overrides", sorted(entry.overrides), "no reason from the proposer: the "
-                                      "physician who confirms the new program accepts each soft finding")
+            _nurse_overrides(_steps(stored, entry, user.name, now, policy, library, result), entry, user.name)
             _require_checklist(result)
             result.proposal_id = store_proposal(session, implant.id, stored.version, ProposalKind.REFILL,
                                                 entry.model_dump(mode="json"), user.name, now)
