@@ -6,6 +6,7 @@ confirmation), and nothing reaches the stored pump until a physician confirms it
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,21 @@ def test_in_a_browser_a_nurse_proposes_a_new_concentration_and_a_physician_confi
         finally:
             browser.close()
     assert problems == []
+
+
+def test_the_refill_form_edits_the_new_program_s_flex_steps_and_shows_a_step_s_refusal_beside_it(
+        pumped: Engine, client: TestClient) -> None:
+    token = log_in_as(client, Role.NURSE)
+    form = {"csrf_token": token, "state_version": "1", "withdrawn_ml": "16", "prescriber": "Dr B",
+            "prescribed.morphine": "25 mg/mL", "concentration.morphine": "25 mg/mL",
+            "concentration_again.morphine": "25 mg/mL", "volume_ml": "20", "checklist": EVERY_ITEM,
+            "program": "change", "therapy.flex_start": ["07:00"], "therapy.flex_dose": ["2 mg/day"]}
+    added = client.post("/patients/CJFH/P003/refill", data=form | {"step_edit": "add"})
+    assert added.status_code == 200 and 'id="therapy-step-1"' in added.text and 'value="07:00"' in added.text
+    refused = client.post("/patients/CJFH/P003/refill", data=form | {
+        "action": "complete", "therapy.flex_start": ["07:00", "31:00"], "therapy.flex_dose": ["2 mg/day"] * 2})
+    assert refused.status_code == 422
+    row = html.unescape(refused.text).split('id="therapy-step-1"')[1].split("</tr>")[0]
+    assert 'class="field-error" role="alert">program.steps[1].start=' in row
+    with pumped.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(ProgramProposal)).scalar_one() == 0
