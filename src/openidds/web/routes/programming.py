@@ -24,6 +24,7 @@ from openidds.web.forms import (
     moment,
     parse_input,
 )
+from openidds.web.proposals import ProposalStatus
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
 from openidds.web.schemas import PatientCode, RecordId, SiteCode
@@ -164,4 +165,4 @@ def api_withdraw(web: Web, user: JsonWriter, site: SiteCode, patient_id: Patient
         raise
     except OpenIDDSError as error:
         return bad_input(form_error(error, ("why",)), error)
-    return {"id": proposal_id, "status": programming.ProposalStatus.WITHDRAWN.value}
+    return {"id": proposal_id, "status": ProposalStatus.WITHDRAWN.value}
