@@ -82,7 +82,8 @@ def test_nurse_proposes_physician_overrides_and_confirms(pumped: Engine, client:
     done = _confirm(client, proposal_id, {"concentration_again": "20 mg/mL",
                                           "overrides": {f: "compounded by the hospital pharmacy" for f in soft}})
     assert done.status_code == 200, done.text
-    assert done.json() | {"program": "-"} == {"program": "-", "at": NOW.isoformat(), "state_version": 2,
+    assert done.json() | {"program": "-"} == {"kind": "program", "program": "-", "at": NOW.isoformat(),
+                                             "state_version": 2,
                                              "proposed_by": user_name(Role.NURSE),
                                              "confirmed_by": user_name(Role.PHYSICIAN)}
     stored = read_pump_state(pumped, "CJFH", "P003")

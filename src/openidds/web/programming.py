@@ -8,13 +8,16 @@ the confirmer's name and reason, the review confirmed and the ``SetTherapy`` tra
 the proposer and the confirmer); in the same transaction the state row is updated with the session's journal
 entry and log, a ``programs`` row written per drug, and the proposal closed. A state changed since the proposal
 (another refill or program) refuses the confirmation (HTTP 409); any refusal writes nothing.
+
+A refill with a new solution is a programming change too: the refill page stores it as a proposal of the kind
+``refill`` (:mod:`openidds.web.refills`), reviewed and confirmed here in the same way; its confirmation runs the
+whole refill workflow and sends one ``Refill`` with the new program.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from pydantic import Field
@@ -27,27 +30,15 @@ from openidds.clinic.errors import UnknownRecord
 from openidds.clinic.pump_states import locked_state, patient_implant, save_state, stored_state
 from openidds.drugs import DrugLibrary
 from openidds.errors import OpenIDDSError
-from openidds.programmer import (
-    BolusOrder,
-    ContinuousDose,
-    Policy,
-    ProgrammerError,
-    ProgrammingSession,
-    PumpState,
-    Review,
-    StoppedDose,
-    TherapyOrder,
-    concentration,
-    dose_unit,
-    present_bolus_order,
-)
-from openidds.programmer.orders import DoseProgram, dose
-from openidds.pump import Continuous, Flex, Pump
-from openidds.units import CONCENTRATION, MASS, parse_quantity
+from openidds.programmer import Policy, ProgrammerError, ProgrammingSession, PumpState, Review
+from openidds.pump import Continuous, Flex, Pump, Solution
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import Forbidden, StaleEdit
 from openidds.web.forms import InputModel
-from openidds.web.pump_view import FormError, PumpNow, forecast_dict, form_error, pump_at, pump_now, when
+from openidds.web.orders import OrderInput, check_concentration, order_error, therapy_order
+from openidds.web.proposals import ProposalKind, ProposalStatus, proposal_kind, store_proposal
+from openidds.web.pump_view import FormError, PumpNow, pump_at, pump_now, review_dict, when
+from openidds.web.refills import RefillConfirmation, RefillInput, confirm_refill, refill_error, refill_review
 from openidds.web.roles import Permission, may, require
 
 SOURCE = "openidds web: programming review"
@@ -55,32 +46,10 @@ LOG_LINES = 20
 """How many of the pump's latest session log lines the programming review shows."""
 
 
-class ProposalStatus(str, Enum):
-    OPEN = "open"
-    CONFIRMED = "confirmed"
-    WITHDRAWN = "withdrawn"
+class ProposalInput(OrderInput):
+    """A therapy change as entered: the order, and the lead drug's concentration read off the pump (the first of
+    the double entry; the confirmer enters it again)."""
 
-
-class BolusChoice(str, Enum):
-    """The patient bolus of the new therapy: the present one kept, a new one, or none."""
-
-    KEEP = "keep"
-    SET = "set"
-    NONE = "none"
-
-
-class ProposalInput(InputModel):
-    """A therapy change as entered: the lead drug's daily dose (or stop), the patient bolus, and the lead drug's
-    concentration read off the pump (the first of the double entry; the confirmer enters it again)."""
-
-    drug: str | None = Field(None, description="The drug whose dose sets the rate (default: the only drug).")
-    dose: str = Field("", description="Daily dose in the drug's dose unit, e.g. '3 mg/day' (empty with stop).")
-    stop: bool = False
-    bolus: BolusChoice = BolusChoice.KEEP
-    bolus_dose: str = Field("", description="Patient bolus dose, e.g. '0.3 mg' (with bolus=set).")
-    bolus_duration_min: int = Field(10, ge=1, le=1440)
-    lockout_min: int = Field(120, ge=0, le=1440)
-    max_boluses: int = Field(4, ge=1, le=48)
     concentration: str = Field(description="The lead drug's concentration in the pump, e.g. '10 mg/mL'.")
     note: str = Field("", max_length=500, description="Why the change (shown to the confirmer).")
 
@@ -92,58 +61,17 @@ class ConfirmInput(InputModel):
     overrides: dict[str, str] = Field(default_factory=dict, description="Soft finding id -> why it is accepted.")
 
 
-PROPOSAL_FIELDS = ("drug", "dose", "stop", "bolus", "bolus_dose", "bolus_duration_min", "lockout_min", "max_boluses",
-                   "concentration", "note")
+PROPOSAL_FIELDS = ("concentration", "note")
 CONFIRM_FIELDS = ("concentration_again", "overrides")
 
 
-# ---------------------------------------------------------------------- the order
+def proposal_error(error: OpenIDDSError, entry: ProposalInput | None) -> FormError:
+    """A refusal of a proposal placed at its form field (a flex step's beside that step)."""
+    return order_error(error, entry, PROPOSAL_FIELDS)
 
 
-def _lead_drug(entry: ProposalInput, pump: Pump) -> str:
-    solution = pump.solution
-    if solution is None:
-        raise ProgrammerError("drug", entry.drug, "a filled pump: refill it before programming")
-    if entry.drug is None:
-        if len(solution.drugs) != 1:
-            raise ProgrammerError("drug", None, "the drug whose dose sets the rate: one of "
-                                  + ", ".join(solution.drugs))
-        return solution.drugs[0]
-    if entry.drug not in solution.drugs:
-        raise ProgrammerError("drug", entry.drug, f"a drug in the pump: {', '.join(solution.drugs)}")
-    return entry.drug
-
-
-def check_concentration(field: str, text: str, pump: Pump, drug: str, library: DrugLibrary) -> None:
-    """A concentration entered by hand must be the one in the pump, in the library's unit for the drug."""
-    assert pump.solution is not None, "the lead drug is only found in a filled pump"
-    unit = f"{dose_unit(library, drug)}/mL"
-    held = concentration(pump.solution, drug, dose_unit(library, drug))
-    entered = parse_quantity(text, CONCENTRATION, field)
-    if str(entered.unit) != unit or entered.magnitude(unit) != held.magnitude(unit):
-        raise ProgrammerError(field, text, f"the {drug} concentration in the pump, {held} (in {unit}, the library's "
-                              "unit): check the pump and the order")
-
-
-def therapy_order(entry: ProposalInput, pump: Pump, library: DrugLibrary) -> TherapyOrder:
-    """The programmer's order for the entry on this pump (the present patient bolus kept when asked)."""
-    drug = _lead_drug(entry, pump)
-    program: DoseProgram
-    if entry.stop:
-        if entry.dose:
-            raise ProgrammerError("dose", entry.dose, "no dose with stop (or untick stop)")
-        program = StoppedDose()
-    else:
-        if not entry.dose:
-            raise ProgrammerError("dose", entry.dose, f"a daily dose such as '3 {dose_unit(library, drug)}/day'")
-        program = ContinuousDose(dose(entry.dose, "dose"))
-    patient: BolusOrder | None = None
-    if entry.bolus is BolusChoice.SET:
-        patient = BolusOrder(dose(entry.bolus_dose, "bolus_dose", MASS), entry.bolus_duration_min * 60,
-                             entry.lockout_min * 60, entry.max_boluses)
-    elif entry.bolus is BolusChoice.KEEP:
-        patient = present_bolus_order(pump, drug, library)
-    return TherapyOrder(drug, program, patient)
+def _drugs(pump: Pump) -> tuple[str, ...]:
+    return () if pump.solution is None else pump.solution.drugs
 
 
 # ---------------------------------------------------------------------- views
@@ -155,10 +83,11 @@ class ProposalView:
     the programmer would give now; ``stale`` when the pump state changed since it was made."""
 
     id: int
+    kind: ProposalKind
     proposed_by: str
     proposed_at: dt.datetime
     state_version: int
-    entry: ProposalInput
+    entry: ProposalInput | RefillInput
     stale: bool
     review: dict[str, Any] | None
     refusal: FormError | None
@@ -167,7 +96,7 @@ class ProposalView:
     may_withdraw: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "proposed_by": self.proposed_by,
+        return {"id": self.id, "kind": self.kind.value, "proposed_by": self.proposed_by,
                 "proposed_at": self.proposed_at.isoformat(timespec="seconds"), "state_version": self.state_version,
                 "order": self.entry.model_dump(mode="json"), "stale": self.stale, "review": self.review,
                 "refusal": None if self.refusal is None else self.refusal.to_dict(), "may_confirm": self.may_confirm,
@@ -193,20 +122,13 @@ class ProgrammingView:
                 "log": self.log}
 
 
-def review_dict(state: PumpState, review: Review) -> dict[str, Any]:
-    """A review with its forecasts' times as date-times."""
-    out = review.to_dict()
-    out["old_forecast"] = None if review.old_forecast is None else forecast_dict(state, review.old_forecast)
-    out["new_forecast"] = forecast_dict(state, review.new_forecast)
-    return out
-
-
 def _review(state: PumpState, entry: ProposalInput, now: dt.datetime, who: str, policy: Policy,
             library: DrugLibrary) -> Review:
     """The programmer's review of the entry on the stored pump at ``now`` (a replayed copy: nothing is stored)."""
     pump, at_s = pump_at(state, now)
-    order = therapy_order(entry, pump, library)
-    check_concentration("concentration", entry.concentration, pump, order.drug, library)
+    order = therapy_order(entry, pump, _drugs(pump), library)
+    assert pump.solution is not None, "an order is only built for a filled pump"
+    check_concentration("concentration", entry.concentration, pump.solution, order.drug, library)
     session = ProgrammingSession(pump, at_s, who, library=library, policy=policy)
     return session.edit(order)
 
@@ -234,21 +156,32 @@ def programming_view(engine: Engine, user: SessionUser, site: str, patient_id: s
     proposals = []
     for row in rows:
         assert stored is not None, "proposals are only read for a stored pump"
-        entry = ProposalInput.model_validate(row.therapy_order)
+        kind, entry = _proposed(row)
         review, refusal = None, None
         try:
-            review = review_dict(stored.state, _review(stored.state, entry, now, row.proposed_by, policy, library))
+            if isinstance(entry, RefillInput):
+                review = refill_review(stored, entry, row.proposed_by, now, policy, library)
+            else:
+                review = review_dict(stored.state, _review(stored.state, entry, now, row.proposed_by, policy,
+                                                           library))
         except OpenIDDSError as error:
-            refusal = form_error(error, PROPOSAL_FIELDS)
+            refusal = refill_error(error, entry) if isinstance(entry, RefillInput) else proposal_error(error, entry)
         stale = row.state_version != stored.version
         why_not = _confirm_refusal(user, row.proposed_by, policy)
-        proposals.append(ProposalView(row.id, row.proposed_by, row.proposed_at, row.state_version, entry, stale, review,
-                                      refusal, why_not is None and not stale and review is not None, why_not,
-                                      _may_withdraw(user, row.proposed_by)))
+        proposals.append(ProposalView(row.id, kind, row.proposed_by, row.proposed_at, row.state_version, entry,
+                                      stale, review, refusal, why_not is None and not stale and review is not None,
+                                      why_not, _may_withdraw(user, row.proposed_by)))
     pump = None if stored is None else pump_now(stored, now, policy, library)
     log = [] if stored is None else session_log(stored.state, LOG_LINES)
     return ProgrammingView(site, patient_id, implant.implant_date, pump, proposals,
                            may(user.role, Permission.PROPOSE_PROGRAM) and pump is not None, log)
+
+
+def _proposed(row: models.ProgramProposal) -> tuple[ProposalKind, ProposalInput | RefillInput]:
+    """A stored proposal's kind and entry as entered."""
+    kind, stored = proposal_kind(row)
+    model = RefillInput if kind is ProposalKind.REFILL else ProposalInput
+    return kind, model.model_validate(stored)
 
 
 def session_log(state: PumpState, last: int) -> list[dict[str, Any]]:
@@ -269,12 +202,8 @@ def propose(engine: Engine, user: SessionUser, site: str, patient_id: str, entry
         implant = patient_implant(session, site, patient_id)
         _, stored = locked_state(session, implant)
         _review(stored.state, entry, now, user.name, policy, library)
-        row = models.ProgramProposal(implant_id=implant.id, state_version=stored.version,
-                                     therapy_order=entry.model_dump(mode="json"), proposed_by=user.name,
-                                     proposed_at=now, status=ProposalStatus.OPEN.value)
-        session.add(row)
-        session.flush()
-        return row.id
+        return store_proposal(session, implant.id, stored.version, ProposalKind.PROGRAM,
+                              entry.model_dump(mode="json"), user.name, now)
 
 
 def _open_proposal(session: Session, implant: models.Implant, proposal_id: int) -> models.ProgramProposal:
@@ -291,6 +220,7 @@ def _open_proposal(session: Session, implant: models.Implant, proposal_id: int) 
 class Programmed:
     """A confirmed change: what was sent, when, who proposed and who confirmed it, and the new state version."""
 
+    kind: ProposalKind
     program: str
     at: dt.datetime
     proposed_by: str
@@ -298,7 +228,7 @@ class Programmed:
     state_version: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {"program": self.program, "at": self.at.isoformat(timespec="seconds"),
+        return {"kind": self.kind.value, "program": self.program, "at": self.at.isoformat(timespec="seconds"),
                 "proposed_by": self.proposed_by, "confirmed_by": self.confirmed_by,
                 "state_version": self.state_version}
 
@@ -321,30 +251,46 @@ def confirm(engine: Engine, user: SessionUser, site: str, patient_id: str, propo
                             f"(version {proposal.state_version}): changed by {stored.updated_by} at "
                             f"{stored.updated_at:%Y-%m-%d %H:%M}, reload, review the pump as it is now and propose "
                             "again")
-        proposed = ProposalInput.model_validate(proposal.therapy_order)
-        state = stored.state
-        pump, at_s = pump_at(state, now)
-        order = therapy_order(proposed, pump, library)
-        check_concentration("concentration", proposed.concentration, pump, order.drug, library)
-        check_concentration("concentration_again", entry.concentration_again, pump, order.drug, library)
-        programmer = ProgrammingSession(pump, at_s, user.name, library=library, policy=policy)
-        programmer.record("proposed", proposal.proposed_by, proposed.note or "program change proposed",
-                          {"proposal": proposal.id, "proposed_at": proposal.proposed_at.isoformat(timespec="seconds"),
-                           "order": proposal.therapy_order})
-        review = programmer.edit(order)
-        for finding_id, why in entry.overrides.items():
-            if why:
-                programmer.override(finding_id, user.name, why)
-        programmer.confirm(user.name)
-        programmer.transmit()
-        new_state = state.with_programmer(programmer, f"proposed by {proposal.proposed_by}, confirmed by {user.name}")
+        kind, proposed = _proposed(proposal)
+        said = {"proposal": proposal.id, "proposed_at": proposal.proposed_at.isoformat(timespec="seconds"),
+                "order": proposal.therapy_order}
+        if isinstance(proposed, RefillInput):
+            confirmation = RefillConfirmation(proposal.proposed_by, user.name, entry.concentration_again,
+                                              entry.overrides, said)
+            new_state, review, solution = confirm_refill(session, implant.id, stored, proposed, confirmation, now,
+                                                         policy, library)
+        else:
+            new_state, review, solution = _program(stored.state, proposed, proposal.proposed_by, user.name, entry,
+                                                   said, now, policy, library)
         save_state(session, row, new_state)
-        session.add_all(_program_rows(implant.id, now, pump, review))
+        session.add_all(_program_rows(implant.id, now, solution, review))
         proposal.status = ProposalStatus.CONFIRMED.value
         proposal.closed_by, proposal.closed_at = user.name, now
         session.flush()
-        return Programmed(review.therapy.program.describe() if review.therapy else "not programmed", now,
+        return Programmed(kind, review.therapy.program.describe() if review.therapy else "not programmed", now,
                           proposal.proposed_by, user.name, row.version)
+
+
+def _program(state: PumpState, proposed: ProposalInput, proposer: str, confirmer: str, entry: ConfirmInput,
+             said: dict[str, Any], now: dt.datetime, policy: Policy, library: DrugLibrary
+             ) -> tuple[PumpState, Review, Solution]:
+    """The whole programming session of a program proposal on the pump at ``now``: what it leaves stored, its
+    review and the solution it was programmed for."""
+    pump, at_s = pump_at(state, now)
+    order = therapy_order(proposed, pump, _drugs(pump), library)
+    solution = pump.solution
+    assert solution is not None, "an order is only built for a filled pump"
+    check_concentration("concentration", proposed.concentration, solution, order.drug, library)
+    check_concentration("concentration_again", entry.concentration_again, solution, order.drug, library)
+    programmer = ProgrammingSession(pump, at_s, confirmer, library=library, policy=policy)
+    programmer.record("proposed", proposer, proposed.note or "program change proposed", said)
+    review = programmer.edit(order)
+    for finding_id, why in entry.overrides.items():
+        if why:
+            programmer.override(finding_id, confirmer, why)
+    programmer.confirm(confirmer)
+    programmer.transmit()
+    return state.with_programmer(programmer, f"proposed by {proposer}, confirmed by {confirmer}"), review, solution
 
 
 def _may_withdraw(user: SessionUser, proposed_by: str) -> bool:
@@ -369,11 +315,11 @@ def withdraw(engine: Engine, user: SessionUser, site: str, patient_id: str, prop
         proposal.closed_by, proposal.closed_at, proposal.closing_note = user.name, now, why.strip()
 
 
-def _program_rows(implant_id: int, now: dt.datetime, pump: Pump, review: Review) -> list[models.PumpProgram]:
+def _program_rows(implant_id: int, now: dt.datetime, solution: Solution, review: Review
+                  ) -> list[models.PumpProgram]:
     """One ``programs`` row per drug of the confirmed review, from ``now`` (doses in mg as the registry keeps them)."""
     therapy = review.therapy
-    solution = pump.solution
-    assert therapy is not None and solution is not None, "a confirmed programming review holds a therapy"
+    assert therapy is not None, "a confirmed programming review holds a therapy"
     mode = {Continuous: "continuous", Flex: "flex"}.get(type(therapy.program))
     bolus = therapy.patient_bolus
     out = []

@@ -19,6 +19,7 @@ from openidds.programmer import (
     ProgrammerError,
     PumpState,
     RefillForecast,
+    Review,
     SessionRefused,
     present_doses,
     present_forecast,
@@ -51,6 +52,14 @@ def forecast_dict(state: PumpState, fc: RefillForecast) -> dict[str, Any]:
     """A refill forecast with its times as date-times."""
     return fc.to_dict() | {"due": when(state, fc.due_s), "volume_due": when(state, fc.volume_due_s),
                            "stability_due": when(state, fc.stability.due_s), "alarm": when(state, fc.alarm_s)}
+
+
+def review_dict(state: PumpState, review: Review) -> dict[str, Any]:
+    """A review with its forecasts' times as date-times."""
+    out = review.to_dict()
+    out["old_forecast"] = None if review.old_forecast is None else forecast_dict(state, review.old_forecast)
+    out["new_forecast"] = forecast_dict(state, review.new_forecast)
+    return out
 
 
 @dataclass(frozen=True)

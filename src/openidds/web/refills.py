@@ -7,6 +7,12 @@ review of the therapy it keeps (each soft finding overridden with who and why), 
 one ``Refill`` sent, and the post-refill observation. A check runs the steps on a replayed copy of the pump and
 stores nothing; a completed refill writes the state row and the registry's ``refills`` row in one transaction.
 The observation is signed off once it has run its course (a session log line in the stored state).
+
+A refill that changes the program (a new concentration, drug or admixture needs the dose entered again: the
+programmer's rule) is a programming change: completing it stores a proposal of the kind ``refill`` (every step
+checked, nothing sent), which the programming review shows and a physician confirms (the new concentration
+entered again, a reason for each soft finding); only then does the workflow run on the stored pump and send one
+``Refill`` with the new program (:func:`confirm_refill`).
 """
 
 from __future__ import annotations
@@ -39,17 +45,20 @@ from openidds.programmer import (
     ProgrammerError,
     PumpState,
     RefillWorkflow,
+    Review,
     concentration,
     discrepancy_threshold,
     dose_unit,
 )
+from openidds.pump import Solution
 from openidds.pump.ticks import decimal_text, ticks_to_ml
 from openidds.units import CONCENTRATION, Quantity, parse_quantity
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import StaleEdit
 from openidds.web.forms import InputModel
-from openidds.web.programming import review_dict
-from openidds.web.pump_view import FormError, PumpNow, form_error, pump_at, pump_now, when
+from openidds.web.orders import OrderInput, check_concentration, lead_drug, order_error, therapy_order
+from openidds.web.proposals import ProposalKind, store_proposal
+from openidds.web.pump_view import FormError, PumpNow, pump_at, pump_now, review_dict, when
 from openidds.web.roles import Permission, require
 
 SOURCE = "openidds web: refill"
@@ -72,10 +81,20 @@ class RefillInput(InputModel):
     volume_ml: str = Field(description="The volume injected into the reservoir (mL).")
     checklist: list[str] = Field(default_factory=list, description="The pocket-fill checklist items done.")
     overrides: dict[str, str] = Field(default_factory=dict, description="Soft finding id -> why it is accepted.")
+    therapy: OrderInput | None = Field(None, description="The program with the new fill, its dose entered again "
+                                       "(needed when a concentration changes): the refill is then proposed for a "
+                                       "physician's confirmation.")
 
 
 REFILL_FIELDS = ("state_version", "withdrawn_ml", "acknowledgement", "prescriber", "prescribed", "prescription",
-                 "concentration", "concentration_again", "volume_ml", "fill", "checklist", "override", "overrides")
+                 "concentration", "concentration_again", "volume_ml", "fill", "checklist", "override", "overrides",
+                 "therapy")
+THERAPY_PREFIX = "therapy."
+
+
+def refill_error(error: OpenIDDSError, entry: RefillInput | None) -> FormError:
+    """A refusal of a refill placed at its form field (the new program's fields prefixed ``therapy.``)."""
+    return order_error(error, None if entry is None else entry.therapy, REFILL_FIELDS, THERAPY_PREFIX)
 
 
 @dataclass(frozen=True)
@@ -184,7 +203,7 @@ def refill_view(engine: Engine, user: SessionUser, site: str, patient_id: str, n
 class RefillResult:
     """What a refill check or completion found: the discrepancy and trend, whether either is flagged (then an
     acknowledgement is needed), the review, the checklist items still open, the refusal (at its form field) and,
-    once done, the observation's end."""
+    once done, the observation's end; a refill that changes the program, once proposed, its proposal."""
 
     discrepancy: dict[str, Any] | None = None
     trend: dict[str, Any] | None = None
@@ -195,41 +214,66 @@ class RefillResult:
     done: bool = False
     observe_until: str | None = None
     state_version: int | None = None
+    proposal_id: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"discrepancy": self.discrepancy, "trend": self.trend,
                 "flagged": self.flagged, "review": self.review,
                 "missing_checklist": self.missing_checklist,
                 "error": None if self.error is None else self.error.to_dict(), "done": self.done,
-                "observe_until": self.observe_until, "state_version": self.state_version}
+                "observe_until": self.observe_until, "state_version": self.state_version,
+                "proposal_id": self.proposal_id}
 
 
-def _steps(stored: StoredState, entry: RefillInput, user: SessionUser, now: dt.datetime, policy: Policy,
+def _steps(stored: StoredState, entry: RefillInput, nurse: str, now: dt.datetime, policy: Policy,
            library: DrugLibrary, result: RefillResult) -> RefillWorkflow:
-    """The workflow's steps up to the confirmation of the review, recording what they found in ``result``."""
+    """The workflow's steps up to the review of the new fill, done by ``nurse``, recording what they found in
+    ``result``."""
     state = stored.state
     pump, at_s = pump_at(state, now)
     prescribed = {drug: parse_quantity(text, CONCENTRATION, f"prescribed.{drug}")
                   for drug, text in entry.prescribed.items()}
-    workflow = RefillWorkflow(pump, at_s, user.name, Prescription(prescribed, entry.prescriber), library=library,
+    workflow = RefillWorkflow(pump, at_s, nurse, Prescription(prescribed, entry.prescriber), library=library,
                               policy=policy)
     discrepancy = workflow.withdraw(entry.withdrawn_ml)
     assert workflow.trend is not None, "a withdrawal sets the trend"
     result.discrepancy, result.trend = discrepancy.to_dict(), workflow.trend.to_dict()
     result.flagged = workflow.flagged
     if workflow.needs_acknowledgement and entry.acknowledgement:
-        workflow.acknowledge_discrepancy(user.name, entry.acknowledgement)
+        workflow.acknowledge_discrepancy(nurse, entry.acknowledgement)
     if workflow.needs_acknowledgement:
         raise ProgrammerError("acknowledgement", "", "what was found about the flagged discrepancy (recorded with "
                               f"your name): {discrepancy.suggests or 'the discrepancy trend across refills'}")
-    review = workflow.fill(entry.concentration, entry.concentration_again, entry.volume_ml)
+    order = None
+    if entry.therapy is not None and entry.concentration:
+        order = therapy_order(entry.therapy, pump, tuple(entry.concentration), library)
+    review = workflow.fill(entry.concentration, entry.concentration_again, entry.volume_ml, order)
     result.review = review_dict(state, review)
-    for finding_id, why in entry.overrides.items():
-        if why:
-            workflow.override(finding_id, user.name, why)
     known = [item for item, _ in CHECKLIST]
     result.missing_checklist = [item for item in known if item not in entry.checklist]
     return workflow
+
+
+def _override(workflow: RefillWorkflow, overrides: dict[str, str], who: str) -> None:
+    for finding_id, why in overrides.items():
+        if why:
+            workflow.override(finding_id, who, why)
+
+
+def _nurse_overrides(workflow: RefillWorkflow, entry: RefillInput, who: str) -> None:
+    """The refilling nurse's reasons for the soft findings; with a new program they are the confirming
+    physician's, so a reason given is refused."""
+    if entry.therapy is None:
+        _override(workflow, entry.overrides, who)
+    elif any(entry.overrides.values()):
+        raise ProgrammerError("overrides", sorted(entry.overrides), "no reason from the proposer: the physician "
+                              "who confirms the new program accepts each soft finding")
+
+
+def _require_checklist(result: RefillResult) -> None:
+    if result.missing_checklist:
+        raise ProgrammerError("checklist", result.missing_checklist, "every pocket-fill checklist item done and "
+                              "ticked")
 
 
 def check_refill(engine: Engine, user: SessionUser, site: str, patient_id: str, entry: RefillInput,
@@ -241,27 +285,29 @@ def check_refill(engine: Engine, user: SessionUser, site: str, patient_id: str, 
         stored = _current(session, site, patient_id, entry.state_version)
     result.state_version = stored.version
     try:
-        _steps(stored, entry, user, now, policy, library, result)
+        _nurse_overrides(_steps(stored, entry, user.name, now, policy, library, result), entry, user.name)
     except OpenIDDSError as error:
-        result.error = form_error(error, REFILL_FIELDS)
+        result.error = refill_error(error, entry)
     return result
 
 
 def complete_refill(engine: Engine, user: SessionUser, site: str, patient_id: str, entry: RefillInput,
                     now: dt.datetime, policy: Policy, library: DrugLibrary) -> RefillResult:
     """Do the whole refill and store it: the state row (the ``Refill`` sent, the session log) and the registry's
-    ``refills`` row, in one transaction; a refusal at any step stores nothing and is returned at its field."""
+    ``refills`` row, in one transaction; a refusal at any step stores nothing and is returned at its field. A
+    refill with a new program is stored as a proposal instead (:func:`propose_refill`)."""
     require(user.role, Permission.REFILL)
+    if entry.therapy is not None:
+        return propose_refill(engine, user, site, patient_id, entry, now, policy, library)
     result = RefillResult()
     try:
         with unit_of_work(engine, user.name, source=SOURCE, clock=lambda: now) as session:
             implant = patient_implant(session, site, patient_id)
             row, stored = locked_state(session, implant)
             _require_version(stored, entry.state_version)
-            workflow = _steps(stored, entry, user, now, policy, library, result)
-            if result.missing_checklist:
-                raise ProgrammerError("checklist", result.missing_checklist, "every pocket-fill checklist item "
-                                      "done and ticked")
+            workflow = _steps(stored, entry, user.name, now, policy, library, result)
+            _nurse_overrides(workflow, entry, user.name)
+            _require_checklist(result)
             workflow.confirm_checklist(user.name, entry.checklist)
             workflow.confirm(user.name)
             record = workflow.transmit()
@@ -274,9 +320,83 @@ def complete_refill(engine: Engine, user: SessionUser, site: str, patient_id: st
     except (StaleEdit, UnknownRecord):
         raise
     except OpenIDDSError as error:
-        result.error = form_error(error, REFILL_FIELDS)
+        result.error = refill_error(error, entry)
         result.done = False
     return result
+
+
+def propose_refill(engine: Engine, user: SessionUser, site: str, patient_id: str, entry: RefillInput,
+                   now: dt.datetime, policy: Policy, library: DrugLibrary) -> RefillResult:
+    """Store a refill that changes the program as a proposal of the kind ``refill``, once every step up to the
+    review passes on a copy of the pump (no hard finding, the checklist ticked); nothing reaches the pump model.
+    The soft findings are the confirming physician's to accept, so the proposer gives no reason for them."""
+    require(user.role, Permission.REFILL)
+    require(user.role, Permission.PROPOSE_PROGRAM)
+    result = RefillResult()
+    try:
+        with unit_of_work(engine, user.name, source=SOURCE, clock=lambda: now) as session:
+            implant = patient_implant(session, site, patient_id)
+            _, stored = locked_state(session, implant)
+            _require_version(stored, entry.state_version)
+            _nurse_overrides(_steps(stored, entry, user.name, now, policy, library, result), entry, user.name)
+            _require_checklist(result)
+            result.proposal_id = store_proposal(session, implant.id, stored.version, ProposalKind.REFILL,
+                                                entry.model_dump(mode="json"), user.name, now)
+            result.state_version = stored.version
+    except (StaleEdit, UnknownRecord):
+        raise
+    except OpenIDDSError as error:
+        result.error = refill_error(error, entry)
+    return result
+
+
+def refill_review(stored: StoredState, entry: RefillInput, proposer: str, now: dt.datetime, policy: Policy,
+                  library: DrugLibrary) -> dict[str, Any]:
+    """The review of a proposed refill on a copy of the stored pump at ``now`` (nothing is stored)."""
+    result = RefillResult()
+    _steps(stored, entry, proposer, now, policy, library, result)
+    assert result.review is not None, "the steps end with the review"
+    return result.review
+
+
+@dataclass(frozen=True)
+class RefillConfirmation:
+    """A physician's confirmation of a proposed refill: who proposed and who confirms, the lead drug's new
+    concentration entered again, a reason for each soft finding, and what the proposal said (for the log)."""
+
+    proposer: str
+    confirmer: str
+    concentration_again: str
+    overrides: dict[str, str]
+    proposed: dict[str, Any]
+
+
+def confirm_refill(session: Any, implant_id: int, stored: StoredState, entry: RefillInput,
+                   confirmation: RefillConfirmation, now: dt.datetime, policy: Policy, library: DrugLibrary
+                   ) -> tuple[PumpState, Review, Solution]:
+    """Run the proposed refill on the stored pump at ``now`` and send it: the proposer's steps (withdrawal,
+    acknowledgement, fill, checklist), the confirmer's second entry of the new concentration, overrides and
+    confirmation. Adds the registry's ``refills`` row to ``session``; returns the state to store, the review sent
+    and the new solution. Any refusal raises (the caller's transaction writes nothing)."""
+    result = RefillResult()
+    workflow = _steps(stored, entry, confirmation.proposer, now, policy, library, result)
+    assert entry.therapy is not None and result.review is not None, "a refill proposal holds its new program"
+    review = workflow.session.review
+    assert review is not None and review.fill is not None, "the steps end with the review of the fill"
+    solution = review.fill.solution
+    check_concentration("concentration_again", confirmation.concentration_again, solution,
+                        lead_drug(entry.therapy, solution.drugs), library, "of the new fill")
+    workflow.session.record("proposed", confirmation.proposer, "refill with a new program proposed",
+                            confirmation.proposed)
+    _override(workflow, confirmation.overrides, confirmation.confirmer)
+    _require_checklist(result)
+    workflow.confirm_checklist(confirmation.proposer, entry.checklist)
+    workflow.confirm(confirmation.confirmer)
+    record = workflow.transmit()
+    state = stored.state.with_programmer(workflow.session, f"refill by {confirmation.proposer}, new program "
+                                         f"confirmed by {confirmation.confirmer}")
+    session.add(_refill_row(implant_id, now, state, record, entry))
+    return state, record.review, solution
 
 
 def _refill_row(implant_id: int, now: dt.datetime, state: PumpState, record: Any, entry: RefillInput) -> models.Refill:

@@ -14,7 +14,17 @@ from openidds.errors import OpenIDDSError
 from openidds.web import programming
 from openidds.web.accounts import SessionUser
 from openidds.web.context import JsonWriter, User, Web, Writer, needs
-from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
+from openidds.web.forms import (
+    PASSED_ON,
+    STEP_EDIT,
+    bad_input,
+    flex_fields,
+    form_values,
+    gather_steps,
+    moment,
+    parse_input,
+)
+from openidds.web.proposals import ProposalStatus
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
 from openidds.web.schemas import PatientCode, RecordId, SiteCode
@@ -44,8 +54,13 @@ def programming_page(request: Request, web: Web, user: User, site: SiteCode, pat
 @router.post("/patients/{site}/{patient_id}/program/proposals", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 async def propose_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode) -> Response:
-    values = form_values(await request.form(), flags=("stop",))
+    """Propose a change; the step buttons add or remove a flex step and show the form again (nothing stored)."""
+    values = form_values(await request.form(), flags=("stop",), lists=flex_fields())
+    entry = None
     try:
+        gather_steps(values, values)
+        if values.pop(STEP_EDIT, None) is not None:
+            return await run_in_threadpool(_page, web, request, user, site, patient_id, 200, None, values)
         entry = parse_input(programming.ProposalInput, values)
         await run_in_threadpool(programming.propose, web.engine, user, site, patient_id, entry, moment(web),
                                 POLICY, default_library())
@@ -53,7 +68,7 @@ async def propose_form(request: Request, web: Web, user: Writer, site: SiteCode,
         raise
     except OpenIDDSError as error:
         return await run_in_threadpool(_page, web, request, user, site, patient_id, 422,
-                                       form_error(error, programming.PROPOSAL_FIELDS), values)
+                                       programming.proposal_error(error, entry), values)
     return _back(site, patient_id)
 
 
@@ -118,7 +133,7 @@ def api_propose(web: Web, user: JsonWriter, site: SiteCode, patient_id: PatientC
     except PASSED_ON:
         raise
     except OpenIDDSError as error:
-        return bad_input(form_error(error, programming.PROPOSAL_FIELDS), error)
+        return bad_input(programming.proposal_error(error, entry), error)
     return {"id": proposal_id}
 
 
@@ -150,4 +165,4 @@ def api_withdraw(web: Web, user: JsonWriter, site: SiteCode, patient_id: Patient
         raise
     except OpenIDDSError as error:
         return bad_input(form_error(error, ("why",)), error)
-    return {"id": proposal_id, "status": programming.ProposalStatus.WITHDRAWN.value}
+    return {"id": proposal_id, "status": ProposalStatus.WITHDRAWN.value}

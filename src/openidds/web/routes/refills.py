@@ -2,19 +2,30 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from pydantic import BaseModel, Field
+from starlette.datastructures import FormData
 
 from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.web import refills
 from openidds.web.accounts import SessionUser
 from openidds.web.context import JsonWriter, User, Web, Writer, needs
-from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
+from openidds.web.forms import (
+    PASSED_ON,
+    STEP_EDIT,
+    bad_input,
+    flex_fields,
+    form_values,
+    gather_steps,
+    moment,
+    parse_input,
+)
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
 from openidds.web.schemas import PatientCode, SiteCode
@@ -27,14 +38,46 @@ class ObservationSignOff(BaseModel):
     note: str = Field(description="What was observed, e.g. 'no signs of overdose'.")
 
 
-_MAPS = ("prescribed", "concentration", "concentration_again", "overrides")
+_MAPS = ("prescribed", "concentration", "concentration_again", "overrides", "therapy")
+_FORM_ONLY = ("action", "program", "drugs", STEP_EDIT)
+"""Fields that steer the form (which button, keep or change the program, the drugs of the new fill), not the entry."""
+
+
+class ProgramChoice(str, Enum):
+    """The program with the new fill: the present one kept (an unchanged concentration), or entered again."""
+
+    KEEP = "keep"
+    CHANGE = "change"
+
+
+def _posted(form: FormData) -> dict[str, Any]:
+    """The refill form's values, the new program's flex steps gathered."""
+    values = form_values(form, maps=_MAPS, lists=("checklist", *flex_fields(refills.THERAPY_PREFIX)))
+    gather_steps(values, values["therapy"], refills.THERAPY_PREFIX)
+    return values
+
+
+def _entry_values(values: dict[str, Any]) -> dict[str, Any]:
+    """The entry the form posts: without the fields that steer the form, and without the new program's fields
+    when the present program is kept."""
+    left_out = _FORM_ONLY if values.get("program") == ProgramChoice.CHANGE.value else (*_FORM_ONLY, "therapy")
+    return {key: value for key, value in values.items() if key not in left_out}
+
+
+def _drug_rows(values: dict[str, Any]) -> list[str]:
+    """The drugs of the new fill as the form lists them (empty: the pump's present drugs)."""
+    if values.get("drugs"):
+        return [name.strip() for name in str(values["drugs"]).split(",") if name.strip()]
+    return list(values.get("concentration") or values.get("prescribed") or {})
 
 
 def _page(web: Web, request: Request, user: SessionUser, site: SiteCode, patient_id: PatientCode, status: int = 200,
           result: refills.RefillResult | None = None, values: dict[str, Any] | None = None,
           error: FormError | None = None) -> Response:
     view = refills.refill_view(web.engine, user, site, patient_id, moment(web), POLICY, default_library())
-    return web.page(request, "refill.html", user, status, view=view, result=result, values=values or {},
+    values = values or {}
+    rows = _drug_rows(values) or [d["drug"] for d in view.drugs]
+    return web.page(request, "refill.html", user, status, view=view, result=result, values=values, rows=rows,
                     pump_patient=f"{site}/{patient_id}",
                     error=error if error is not None else (result.error if result is not None else None))
 
@@ -48,17 +91,25 @@ def refill_page(request: Request, web: Web, user: User, site: SiteCode, patient_
 @router.post("/patients/{site}/{patient_id}/refill", response_class=HTMLResponse, include_in_schema=False,
              dependencies=[needs(Permission.REFILL)])
 async def refill_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode) -> Response:
-    """The refill form: ``action=check`` runs the steps and stores nothing, ``action=complete`` does the refill."""
-    values = form_values(await request.form(), maps=_MAPS, lists=("checklist",))
-    complete = values.pop("action", "check") == "complete"
+    """The refill form: ``action=check`` runs the steps and stores nothing, ``action=complete`` does the refill (or,
+    with a new program, proposes it for a physician's confirmation); ``action=drugs`` and the step buttons show the
+    form again with the drugs of the new fill or a flex step added or removed, storing nothing."""
+    values, entry = None, None
     try:
-        entry = parse_input(refills.RefillInput, values)
+        values = _posted(await request.form())
+        action = values.get("action", "check")
+        if action == "drugs" or values.get(STEP_EDIT):
+            return await run_in_threadpool(_page, web, request, user, site, patient_id, 200, None, values)
+        entry = parse_input(refills.RefillInput, _entry_values(values))
     except OpenIDDSError as error:
         return await run_in_threadpool(_page, web, request, user, site, patient_id, 422, None, values,
-                                       form_error(error, refills.REFILL_FIELDS))
-    act = refills.complete_refill if complete else refills.check_refill
+                                       refills.refill_error(error, entry))
+    act = refills.complete_refill if action == "complete" else refills.check_refill
     result = await run_in_threadpool(act, web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                      default_library())
+    if result.proposal_id is not None:
+        return RedirectResponse(f"/patients/{site}/{patient_id}/program#proposal-{result.proposal_id}",
+                                status_code=303)
     if result.done:
         return RedirectResponse(f"/patients/{site}/{patient_id}/refill", status_code=303)
     return await run_in_threadpool(_page, web, request, user, site, patient_id, 422 if result.error else 200,
@@ -105,14 +156,19 @@ def api_refill_check(web: Web, user: JsonWriter,
 
 
 @router.post("/api/patients/{site}/{patient_id}/refills", tags=["refills"], status_code=201,
-             responses={409: {"description": "The pump state changed since it was read: reload"},
+             responses={202: {"description": "A refill with a new program: proposed (``proposal_id``) for a "
+                                             "physician's confirmation on the programming review; nothing sent"},
+                        409: {"description": "The pump state changed since it was read: reload"},
                         422: {"description": "A step refused: the result with its error; nothing stored"}},
              dependencies=[needs(Permission.REFILL)])
 def api_refill_complete(web: Web, user: JsonWriter,
                         site: SiteCode, patient_id: PatientCode, entry: refills.RefillInput) -> Any:
-    """Do the refill: the state and the registry's refill row are stored in one transaction."""
+    """Do the refill: the state and the registry's refill row are stored in one transaction. With ``therapy`` (a
+    new program, needed when a concentration changes) the refill is proposed instead (202)."""
     result = refills.complete_refill(web.engine, user, site, patient_id, entry, moment(web), POLICY,
                                      default_library())
+    if result.proposal_id is not None:
+        return JSONResponse(result.to_dict(), status_code=202)
     if not result.done:
         return JSONResponse(result.to_dict(), status_code=422)
     return result.to_dict()
