@@ -221,16 +221,23 @@ class Refill(_Versioned, Base):
 
 
 class RefillStatus(Base):
-    """Derived, one row per implant: its latest refill and the next refill date that refill set.
+    """Derived, one row per implant: its latest refill, the next refill date that refill set (the reservoir's),
+    the stability date of the solution it filled and the drug that sets it, and the earlier of the two dates
+    (``due_on``) with which one it is (``due_reason``, a :class:`openidds.clinic.refill_status.DueReason` value).
 
-    Kept in step with ``refills`` in the same transaction (by the importer and by a flush hook), so the
-    refills-due list reads one indexed table; not versioned or audited because it is computed, never edited.
+    Kept in step with ``refills`` and ``pump_programs`` in the same transaction (by the importer and by a flush
+    hook, :func:`openidds.clinic.refill_status.refresh_refill_status`), so the refills-due list reads one indexed
+    date; not versioned or audited because it is computed, never edited.
     """
 
     __tablename__ = "refill_status"
     implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), primary_key=True)
     last_refill_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    next_refill_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    next_refill_due: Mapped[dt.date | None] = mapped_column(Date)
+    stability_due: Mapped[dt.date | None] = mapped_column(Date)
+    stability_drug: Mapped[str | None] = mapped_column(String(30))
+    due_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    due_reason: Mapped[str | None] = mapped_column(String(20))
 
 
 class PumpAlarm(_Versioned, Base):
