@@ -8,7 +8,7 @@ from sqlalchemy import select, text
 
 from openidds.clinic import refills_due, unit_of_work
 from openidds.clinic.models import Exit, Implant, Patient, PumpProgram, Refill, RefillStatus, Site
-from openidds.clinic.queries import active_implants, in_place, refills_due_by_day
+from openidds.clinic.queries import DayCount, active_implants, in_place, refills_due_by_day
 from openidds.clinic.refill_status import DueReason, refresh_refill_status
 from openidds.drugs import default_library
 
@@ -57,7 +57,7 @@ def test_a_short_stability_makes_the_refill_due_before_the_reservoir(engine):
     z1 = due["Z1"]
     assert (z1.next_refill_due, z1.due_reason, z1.due_by, z1.reservoir_due, z1.stability_due) == (
         dt.date(2024, 3, 5), DueReason.STABILITY, "stability of ziconotide", dt.date(2024, 4, 20), dt.date(2024, 3, 5))
-    assert z1.days_left == 4 and z1.to_dict()["due_by"] == "stability of ziconotide"
+    assert z1.days_left == 4 and z1.to_dict()["due_reason"] == "stability"
     z2 = due["Z2"]  # not a first fill: 40 days, after the reservoir's 30
     assert (z2.next_refill_due, z2.due_by, z2.stability_due) == (
         dt.date(2024, 3, 21), "reservoir", dt.date(2024, 3, 31))
@@ -68,7 +68,7 @@ def test_a_short_stability_makes_the_refill_due_before_the_reservoir(engine):
     assert [r.patient_id for r in refills_due(engine, TODAY, 30, offset=1, limit=1)] == ["M1"]
     counts = refills_due_by_day(engine, TODAY, 30)
     assert (counts.overdue, counts.by_day, counts.total) == (
-        0, [(dt.date(2024, 3, 5), 1), (dt.date(2024, 3, 10), 1), (dt.date(2024, 3, 21), 1)], 3)
+        0, [DayCount(dt.date(2024, 3, 5), 1), DayCount(dt.date(2024, 3, 10), 1), DayCount(dt.date(2024, 3, 21), 1)], 3)
     assert [r.patient_id for r in refills_due(engine, TODAY, 5)] == ["Z1"]  # not due by the reservoir within 5 days
 
 

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, exists, func, select
 from sqlalchemy.orm import aliased
 
 from openidds.clinic import models
@@ -81,23 +81,28 @@ class RefillDue:
         return f"stability of {self.stability_drug}" if self.due_reason is DueReason.STABILITY else "reservoir"
 
     def to_dict(self) -> dict[str, Any]:
-        return {**_as_json(self), "due_reason": self.due_reason.value, "due_by": self.due_by}
+        return {**_as_json(self), "due_reason": self.due_reason.value}
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """How many refills fall due on a day."""
+
+    day: dt.date
+    count: int
 
 
 @dataclass(frozen=True)
 class DueDays:
-    """How many refills fall due on each day: the overdue ones together, then day by day."""
+    """How many refills fall due: the overdue ones together, then day by day, and in all."""
 
     overdue: int
-    by_day: list[tuple[dt.date, int]]
-
-    @property
-    def total(self) -> int:
-        return self.overdue + sum(n for _, n in self.by_day)
+    by_day: list[DayCount]
+    total: int
 
     def to_dict(self) -> dict[str, Any]:
         return {"overdue": self.overdue, "total": self.total,
-                "by_day": [{"day": day.isoformat(), "count": n} for day, n in self.by_day]}
+                "by_day": [{"day": d.day.isoformat(), "count": d.count} for d in self.by_day]}
 
 
 def active_implants(conn: Connection, patient_ids: Select[Any]) -> set[int]:
@@ -137,17 +142,15 @@ def in_place(implant: Any) -> ColumnElement[bool]:
     other, e = aliased(models.Implant), models.Exit
     return and_(implant.explant_date.is_(None),
                 ~exists().where(e.patient_id == implant.patient_id),
-                ~exists().where(other.patient_id == implant.patient_id,
-                                or_(other.implant_date > implant.implant_date,
-                                    other.replaces_implant_id == implant.id)))
+                ~exists().where(other.patient_id == implant.patient_id, other.implant_date > implant.implant_date),
+                ~exists().where(other.patient_id == implant.patient_id, other.replaces_implant_id == implant.id))
 
 
 def _due(today: dt.date, within_days: int, unbooked: bool) -> Select[Any]:
     """The refill status rows of the pumps in place due by ``today + within_days`` (without a live appointment
-    after the last refill when ``unbooked``), joined to their implant, patient and site."""
-    r, i, p, s, a = models.RefillStatus, models.Implant, models.Patient, models.Site, models.RefillAppointment
-    stmt = (select().select_from(r).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id)
-            .join(s, s.id == p.site_id)
+    after the last refill when ``unbooked``), joined to their implant."""
+    r, i, a = models.RefillStatus, models.Implant, models.RefillAppointment
+    stmt = (select().select_from(r).join(i, i.id == r.implant_id)
             .where(r.due_on <= today + dt.timedelta(days=within_days), in_place(i)))
     if unbooked:
         stmt = stmt.where(~exists().where(a.implant_id == r.implant_id, a.cancelled_at.is_(None),
@@ -163,7 +166,7 @@ def refills_due(engine: Engine, today: dt.date, within_days: int = 14, *, unbook
 
     One statement on the indexed due date of ``refill_status`` (:mod:`openidds.clinic.refill_status`)."""
     r, i, p, s = models.RefillStatus, models.Implant, models.Patient, models.Site
-    stmt = (_due(today, within_days, unbooked)
+    stmt = (_due(today, within_days, unbooked).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
             .add_columns(s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.due_on,
                          r.due_reason, r.next_refill_due, r.stability_due, r.stability_drug)
             .order_by(r.due_on, s.code, p.patient_code).offset(offset).limit(limit))
@@ -179,7 +182,8 @@ def refills_due_by_day(engine: Engine, today: dt.date, within_days: int = 14, *,
     stmt = _due(today, within_days, unbooked).add_columns(r.due_on, func.count()).group_by(r.due_on).order_by(r.due_on)
     with engine.connect() as conn:
         counts = conn.execute(stmt).all()
-    return DueDays(sum(n for day, n in counts if day < today), [(day, n) for day, n in counts if day >= today])
+    return DueDays(sum(n for day, n in counts if day < today), [DayCount(day, n) for day, n in counts if day >= today],
+                   sum(n for _, n in counts))
 
 
 @dataclass(frozen=True)
