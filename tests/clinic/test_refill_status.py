@@ -7,8 +7,9 @@ import datetime as dt
 from sqlalchemy import select, text
 
 from openidds.clinic import refills_due, unit_of_work
+from openidds.clinic.in_place import in_place
 from openidds.clinic.models import Exit, Implant, Patient, PumpProgram, Refill, RefillStatus, Site
-from openidds.clinic.queries import DayCount, active_implants, in_place, refills_due_by_day
+from openidds.clinic.queries import DayCount, active_implants, refills_due_by_day
 from openidds.clinic.refill_status import DueReason, refresh_refill_status
 from openidds.drugs import default_library
 
@@ -81,6 +82,16 @@ def test_a_program_change_recomputes_the_stability_date(engine):
     m1 = next(r for r in refills_due(engine, TODAY, 30) if r.patient_id == "M1")
     # undiluted Prialt 25 mcg/mL, but a first fill (the pump held no ziconotide before): 14 days
     assert (m1.next_refill_due, m1.due_by) == (dt.date(2024, 3, 5), "stability of ziconotide")
+
+
+def test_an_exit_or_an_explant_takes_the_pump_off_the_list(engine):
+    _clinic(engine)
+    with unit_of_work(engine, "clerk") as s:
+        z1 = s.scalar(select(Implant).join(Patient).where(Patient.patient_code == "Z1"))
+        s.add(Exit(patient_id=z1.patient_id, exit_date=dt.date(2024, 2, 28), reason="transfer_of_care"))
+        s.scalar(select(Implant).join(Patient).where(Patient.patient_code == "M1")).explant_date = dt.date(2024, 2, 28)
+    assert [r.patient_id for r in refills_due(engine, TODAY, 30)] == ["Z2"]
+    assert refills_due_by_day(engine, TODAY, 30).total == 1
 
 
 def test_refresh_and_sql_rule_agree_with_the_python_rule(engine):

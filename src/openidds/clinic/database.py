@@ -24,7 +24,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from openidds.clinic import audit, consistency, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
-from openidds.clinic.refill_status import refresh_refill_status
+from openidds.clinic.refill_status import implants_of, refresh_refill_status
 
 DEFAULT_PATH = "openidds-registry.sqlite"
 DIALECTS = ("sqlite", "postgresql")
@@ -47,8 +47,11 @@ audit.install(RegistrySession)
 
 @event.listens_for(RegistrySession, "after_flush")
 def _refresh_refill_status(session: Session, _context: Any) -> None:
-    changed = {obj.implant_id for obj in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(obj, models.Refill | models.PumpProgram)}
+    objects = (*session.new, *session.dirty, *session.deleted)
+    changed = {obj.implant_id for obj in objects if isinstance(obj, models.Refill | models.PumpProgram)}
+    patients = {obj.patient_id for obj in objects if isinstance(obj, models.Implant | models.Exit)}
+    if patients:
+        changed |= implants_of(session.connection(), patients)
     if changed:
         refresh_refill_status(session.connection(), changed)
 

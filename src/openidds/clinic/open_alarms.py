@@ -13,12 +13,12 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Select, case, func, select
+from sqlalchemy import Connection, Engine, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import models
 from openidds.clinic.alarms import AlarmPriority, AlarmSource, AlarmState, Resolution
-from openidds.clinic.queries import in_place
+from openidds.clinic.in_place import connected, in_place
 
 __all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_count", "alarm_views", "open_alarms"]
 
@@ -85,7 +85,7 @@ def _listed(now: dt.datetime, states: Collection[AlarmState], assigned_to: str |
 UNRESOLVED = (AlarmState.OPEN, AlarmState.ACKNOWLEDGED)
 
 
-def alarm_views(engine: Engine, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
+def alarm_views(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
                 assigned_to: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[AlarmView]:
     """The alarms of :func:`_listed`, highest priority first, then oldest (then site, patient); ``offset`` and
     ``limit`` give a page of the list. ``now`` (naive UTC) dates their age. One statement."""
@@ -93,14 +93,14 @@ def alarm_views(engine: Engine, now: dt.datetime, states: Collection[AlarmState]
     rank = case({priority.value: priority.rank for priority in AlarmPriority}, value=c.priority)
     stmt = (_listed(now, states, assigned_to).add_columns(c, s.code, p.patient_code)
             .order_by(rank, c.raised_at, s.code, p.patient_code, c.id).offset(offset).limit(limit))
-    with Session(engine) as session:
+    with connected(engine) as conn, Session(conn) as session:
         return [_view(alarm, site, code, now) for alarm, site, code in session.execute(stmt)]
 
 
-def alarm_count(engine: Engine, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
+def alarm_count(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
                 assigned_to: str | None = None) -> int:
     """How many alarms :func:`alarm_views` lists in all."""
-    with engine.connect() as conn:
+    with connected(engine) as conn:
         return conn.execute(_listed(now, states, assigned_to).add_columns(func.count())).scalar_one()
 
 
@@ -111,7 +111,8 @@ def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime)
                      a.resolved_at, None if a.resolution is None else Resolution(a.resolution), a.resolution_note)
 
 
-def open_alarms(engine: Engine, now: dt.datetime, *, offset: int = 0, limit: int | None = None) -> list[OpenAlarm]:
+def open_alarms(engine: Engine | Connection, now: dt.datetime, *, offset: int = 0,
+                limit: int | None = None) -> list[OpenAlarm]:
     """Every unresolved alarm (open or acknowledged) of an active implant, highest priority first, then oldest
     (``offset`` and ``limit``: a page of them); ``now`` (naive UTC) dates their age."""
     return alarm_views(engine, now, offset=offset, limit=limit)

@@ -9,11 +9,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Engine, Select, and_, exists, func, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, Engine, Select, exists, func, select
 
 from openidds.clinic import models
 from openidds.clinic.errors import RegistryError, UnknownRecord
+from openidds.clinic.in_place import connected
 from openidds.clinic.refill_status import DueReason
 
 
@@ -135,31 +135,20 @@ def active_implant_id(conn: Connection, site: str, patient_id: str) -> int:
     return active.pop()
 
 
-def in_place(implant: Any) -> ColumnElement[bool]:
-    """SQL for "``implant`` (an aliased ``implants`` table) is its patient's active implant", the rule of
-    :func:`active_implant` as one indexed condition: not explanted, no later implant of the patient, none
-    replacing it, the patient not exited."""
-    other, e = aliased(models.Implant), models.Exit
-    return and_(implant.explant_date.is_(None),
-                ~exists().where(e.patient_id == implant.patient_id),
-                ~exists().where(other.patient_id == implant.patient_id, other.implant_date > implant.implant_date),
-                ~exists().where(other.patient_id == implant.patient_id, other.replaces_implant_id == implant.id))
-
-
 def _due(today: dt.date, within_days: int, unbooked: bool) -> Select[Any]:
     """The refill status rows of the pumps in place due by ``today + within_days`` (without a live appointment
     after the last refill when ``unbooked``), joined to their implant."""
     r, i, a = models.RefillStatus, models.Implant, models.RefillAppointment
     stmt = (select().select_from(r).join(i, i.id == r.implant_id)
-            .where(r.due_on <= today + dt.timedelta(days=within_days), in_place(i)))
+            .where(r.in_place.is_(True), r.due_on <= today + dt.timedelta(days=within_days)))
     if unbooked:
         stmt = stmt.where(~exists().where(a.implant_id == r.implant_id, a.cancelled_at.is_(None),
                                           a.starts_at > r.last_refill_at))
     return stmt
 
 
-def refills_due(engine: Engine, today: dt.date, within_days: int = 14, *, unbooked: bool = False, offset: int = 0,
-                limit: int | None = None) -> list[RefillDue]:
+def refills_due(engine: Engine | Connection, today: dt.date, within_days: int = 14, *, unbooked: bool = False,
+                offset: int = 0, limit: int | None = None) -> list[RefillDue]:
     """Active implants (:func:`active_implant`) due for a refill by ``today + within_days``, soonest first (then
     by site and patient); overdue pumps have negative ``days_left``. ``unbooked``: only those without an
     appointment booked after their last refill. ``offset`` and ``limit`` give a page of the list.
@@ -170,17 +159,18 @@ def refills_due(engine: Engine, today: dt.date, within_days: int = 14, *, unbook
             .add_columns(s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.due_on,
                          r.due_reason, r.next_refill_due, r.stability_due, r.stability_drug)
             .order_by(r.due_on, s.code, p.patient_code).offset(offset).limit(limit))
-    with engine.connect() as conn:
+    with connected(engine) as conn:
         return [RefillDue(site, code, day, serial, at, due_on, (due_on - today).days, DueReason(reason), reservoir,
                           stable, drug)
                 for site, code, day, serial, at, due_on, reason, reservoir, stable, drug in conn.execute(stmt)]
 
 
-def refills_due_by_day(engine: Engine, today: dt.date, within_days: int = 14, *, unbooked: bool = False) -> DueDays:
+def refills_due_by_day(engine: Engine | Connection, today: dt.date, within_days: int = 14, *,
+                       unbooked: bool = False) -> DueDays:
     """How many of :func:`refills_due` fall due on each day (one grouped statement)."""
     r = models.RefillStatus
     stmt = _due(today, within_days, unbooked).add_columns(r.due_on, func.count()).group_by(r.due_on).order_by(r.due_on)
-    with engine.connect() as conn:
+    with connected(engine) as conn:
         counts = conn.execute(stmt).all()
     return DueDays(sum(n for day, n in counts if day < today), [DayCount(day, n) for day, n in counts if day >= today],
                    sum(n for _, n in counts))

@@ -12,8 +12,10 @@ one program row per drug) with the refill's own drug and concentration; a refill
 not hold filled that drug alone. A drug without a recorded concentration, or without a stability in the library,
 sets no stability date.
 
-The table is derived data, recomputed in the transaction that changes a pump's refills or programs (by the
-importer and by a flush hook), so the worklists read one indexed date (``due_on``).
+It also holds whether the implant is its patient's pump in place (:func:`openidds.clinic.in_place.in_place`).
+The table is derived data, recomputed in the transaction that changes a pump's refills or programs, or a patient's
+implants or exit (by the importer and by a flush hook), so the worklists read one range of one index
+(``in_place``, ``due_on``).
 """
 
 from __future__ import annotations
@@ -30,13 +32,15 @@ from sqlalchemy import Connection, delete, func, insert, select
 
 from openidds.clinic import models
 from openidds.clinic.bulk import table_of
+from openidds.clinic.in_place import in_place
 from openidds.clinic.store import chunks
 from openidds.drugs import DrugLibrary, default_library
 from openidds.programmer import stability
 from openidds.pump import Solution
 from openidds.pump.ticks import SECONDS_PER_DAY
 
-__all__ = ["DueReason", "FillStability", "due", "fill_stability", "refresh_refill_status", "solution_filled"]
+__all__ = ["DueReason", "FillStability", "due", "fill_stability", "implants_of", "refresh_refill_status",
+           "solution_filled"]
 
 
 class DueReason(StrEnum):
@@ -97,11 +101,19 @@ def _program_at(starts: list[tuple[dt.datetime, dict[str, float]]], at: dt.datet
     return current
 
 
+def implants_of(conn: Connection, patient_ids: Iterable[int]) -> set[int]:
+    """The ids of the implants of the given patients (whose refill status a change of an implant or an exit
+    touches: which implant is in place)."""
+    i = models.Implant
+    return {implant for chunk in chunks(sorted(set(patient_ids)))
+            for implant in conn.execute(select(i.id).where(i.patient_id.in_(chunk))).scalars()}
+
+
 def refresh_refill_status(conn: Connection, implant_ids: Iterable[int], library: DrugLibrary | None = None) -> None:
     """Recompute the refill status of the given implants (see the module's docstring): one statement reads their
-    latest two refills, one their programs."""
+    latest two refills, one their programs, one which are in place."""
     library = library or default_library()
-    r, p, status = models.Refill, models.PumpProgram, table_of(models.RefillStatus)
+    r, p, i, status = models.Refill, models.PumpProgram, models.Implant, table_of(models.RefillStatus)
     for chunk in chunks(sorted(set(implant_ids))):
         conn.execute(delete(status).where(status.c.implant_id.in_(chunk)))
         ranked = select(r.implant_id, r.refilled_at, r.drug, r.concentration_mg_per_ml, r.next_refill_due,
@@ -116,6 +128,7 @@ def refresh_refill_status(conn: Connection, implant_ids: Iterable[int], library:
                 select(p.implant_id, p.started_at, p.drug, p.concentration_mg_per_ml)
                 .where(p.implant_id.in_(chunk)).order_by(p.implant_id, p.started_at)):
             programs[implant_id][started_at][drug] = mg_per_ml
+        placed = set(conn.execute(select(i.id).where(i.id.in_(chunk), in_place(i))).scalars())
         rows = []
         for implant_id, (last, *earlier) in fills.items():
             starts = sorted(programs[implant_id].items())
@@ -126,6 +139,6 @@ def refresh_refill_status(conn: Connection, implant_ids: Iterable[int], library:
             rows.append({"implant_id": implant_id, "last_refill_at": last.refilled_at,
                          "next_refill_due": last.next_refill_due, "stability_due": stable and stable.due,
                          "stability_drug": stable and stable.drug, "due_on": due_on,
-                         "due_reason": None if reason is None else reason.value})
+                         "due_reason": None if reason is None else reason.value, "in_place": implant_id in placed})
         if rows:
             conn.execute(insert(status), rows)

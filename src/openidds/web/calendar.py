@@ -125,9 +125,10 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
     end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time())
     shown = booking.appointments(engine, dt.datetime.combine(first, dt.time()), end)
     within = (days[-1] - today).days
-    by_day = refills_due_by_day(engine, today, within, unbooked=True)
-    paging = Paging(page, per_page, by_day.total)
-    due = refills_due(engine, today, within, unbooked=True, offset=paging.offset, limit=per_page)
+    with engine.connect() as conn:
+        by_day = refills_due_by_day(conn, today, within, unbooked=True)
+        paging = Paging(page, per_page, by_day.total)
+        due = refills_due(conn, today, within, unbooked=True, offset=paging.offset, limit=per_page)
     return Calendar(days, label, today, shown, due, by_day, paging, clinicians(engine), *around)
 
 

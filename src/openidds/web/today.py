@@ -86,14 +86,15 @@ def today_for(engine: Engine, role: Role, now: dt.datetime, pages: TodayPages | 
     require(role, Permission.VIEW_TODAY)
     pages = pages or TodayPages()
     today, size = now.date(), pages.per_page
-    by_day = refills_due_by_day(engine, today, HORIZON_DAYS)
-    refills = pages.paging(pages.refills, by_day.total)
-    alarms = pages.paging(pages.alarms, alarm_count(engine, now))
-    follow_ups_all = follow_ups_due(engine, today, HORIZON_DAYS)
-    follow_ups = pages.paging(pages.follow_ups, len(follow_ups_all))
-    return Today(today, HORIZON_DAYS, refills_due(engine, today, HORIZON_DAYS, offset=refills.offset, limit=size),
-                 by_day, refills, open_alarms(engine, now, offset=alarms.offset, limit=size), alarms,
-                 follow_ups_all[follow_ups.offset:follow_ups.offset + size], follow_ups)
+    with engine.connect() as conn:
+        by_day = refills_due_by_day(conn, today, HORIZON_DAYS)
+        refills = pages.paging(pages.refills, by_day.total)
+        alarms = pages.paging(pages.alarms, alarm_count(conn, now))
+        follow_ups_all = follow_ups_due(conn, today, HORIZON_DAYS)
+        follow_ups = pages.paging(pages.follow_ups, len(follow_ups_all))
+        return Today(today, HORIZON_DAYS, refills_due(conn, today, HORIZON_DAYS, offset=refills.offset, limit=size),
+                     by_day, refills, open_alarms(conn, now, offset=alarms.offset, limit=size), alarms,
+                     follow_ups_all[follow_ups.offset:follow_ups.offset + size], follow_ups)
 
 
 def findings_for(engine: Engine, role: Role, today: dt.date) -> list[Finding]:

@@ -1,6 +1,6 @@
 """Refills due by drug stability: the refill status holds the stability date of the solution filled, the drug that
-sets it, and the earlier of the reservoir and stability dates (indexed) with which one it is. Existing rows are
-recomputed from the refills and programs.
+sets it, the earlier of the reservoir and stability dates with which one it is, and whether the implant is the pump
+in place (indexed with the date). Existing rows are recomputed from the refills, programs, implants and exits.
 
 Revision ID: 0010
 Revises: 0008
@@ -24,8 +24,9 @@ def upgrade() -> None:
         table.add_column(sa.Column("stability_drug", sa.String(length=30), nullable=True))
         table.add_column(sa.Column("due_on", sa.Date(), nullable=True))
         table.add_column(sa.Column("due_reason", sa.String(length=20), nullable=True))
+        table.add_column(sa.Column("in_place", sa.Boolean(), nullable=False, server_default=sa.false()))
         table.drop_index(table.f("ix_refill_status_next_refill_due"))
-        table.create_index(table.f("ix_refill_status_due_on"), ["due_on"])
+        table.create_index("ix_refill_status_in_place_due_on", ["in_place", "due_on"])
     conn = op.get_bind()
     implants = conn.execute(sa.text("SELECT implant_id FROM refill_status")).scalars().all()
     refresh_refill_status(conn, implants)
@@ -33,7 +34,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("refill_status") as table:
-        table.drop_index(table.f("ix_refill_status_due_on"))
+        table.drop_index("ix_refill_status_in_place_due_on")
         table.create_index(table.f("ix_refill_status_next_refill_due"), ["next_refill_due"])
-        for column in ("due_reason", "due_on", "stability_drug", "stability_due"):
+        for column in ("in_place", "due_reason", "due_on", "stability_drug", "stability_due"):
             table.drop_column(column)
