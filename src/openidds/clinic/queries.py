@@ -137,10 +137,9 @@ def active_implant_id(conn: Connection, site: str, patient_id: str) -> int:
 
 def _due(today: dt.date, within_days: int, unbooked: bool) -> Select[Any]:
     """The refill status rows of the pumps in place due by ``today + within_days`` (without a live appointment
-    after the last refill when ``unbooked``), joined to their implant."""
-    r, i, a = models.RefillStatus, models.Implant, models.RefillAppointment
-    stmt = (select().select_from(r).join(i, i.id == r.implant_id)
-            .where(r.in_place.is_(True), r.due_on <= today + dt.timedelta(days=within_days)))
+    after the last refill when ``unbooked``): a range of the index (``in_place``, ``due_on``)."""
+    r, a = models.RefillStatus, models.RefillAppointment
+    stmt = select().select_from(r).where(r.in_place.is_(True), r.due_on <= today + dt.timedelta(days=within_days))
     if unbooked:
         stmt = stmt.where(~exists().where(a.implant_id == r.implant_id, a.cancelled_at.is_(None),
                                           a.starts_at > r.last_refill_at))
@@ -153,9 +152,11 @@ def refills_due(engine: Engine | Connection, today: dt.date, within_days: int = 
     by site and patient); overdue pumps have negative ``days_left``. ``unbooked``: only those without an
     appointment booked after their last refill. ``offset`` and ``limit`` give a page of the list.
 
-    One statement on the indexed due date of ``refill_status`` (:mod:`openidds.clinic.refill_status`)."""
+    One statement on ``refill_status`` (:mod:`openidds.clinic.refill_status`), which holds each pump's due date and
+    whether it is in place."""
     r, i, p, s = models.RefillStatus, models.Implant, models.Patient, models.Site
-    stmt = (_due(today, within_days, unbooked).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
+    stmt = (_due(today, within_days, unbooked).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id)
+            .join(s, s.id == p.site_id)
             .add_columns(s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.due_on,
                          r.due_reason, r.next_refill_due, r.stability_due, r.stability_drug)
             .order_by(r.due_on, s.code, p.patient_code).offset(offset).limit(limit))
