@@ -20,7 +20,7 @@ from openidds.clinic import models
 from openidds.clinic.alarms import AlarmPriority, AlarmSource, AlarmState, Resolution
 from openidds.clinic.in_place import connected, in_place
 
-__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_count", "alarm_views", "open_alarms"]
+__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_page", "alarm_views", "open_alarms"]
 
 RESOLVED_SHOWN_DAYS = 90
 """Resolved alarms are listed (when asked for) this many days after their resolution."""
@@ -89,19 +89,24 @@ def alarm_views(engine: Engine | Connection, now: dt.datetime, states: Collectio
                 assigned_to: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[AlarmView]:
     """The alarms of :func:`_listed`, highest priority first, then oldest (then site, patient); ``offset`` and
     ``limit`` give a page of the list. ``now`` (naive UTC) dates their age. One statement."""
+    return alarm_page(engine, now, states, assigned_to, offset=offset, limit=limit)[0]
+
+
+def alarm_page(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
+               assigned_to: str | None = None, *, offset: int = 0, limit: int | None = None
+               ) -> tuple[list[AlarmView], int]:
+    """A page of :func:`alarm_views` and how many alarms the whole list has: one statement (the count is a window
+    over the same rows), a second only for a page past the end."""
     c, p, s = models.ClinicAlarm, models.Patient, models.Site
     rank = case({priority.value: priority.rank for priority in AlarmPriority}, value=c.priority)
-    stmt = (_listed(now, states, assigned_to).add_columns(c, s.code, p.patient_code)
+    stmt = (_listed(now, states, assigned_to).add_columns(c, s.code, p.patient_code, func.count().over())
             .order_by(rank, c.raised_at, s.code, p.patient_code, c.id).offset(offset).limit(limit))
-    with connected(engine) as conn, Session(conn) as session:
-        return [_view(alarm, site, code, now) for alarm, site, code in session.execute(stmt)]
-
-
-def alarm_count(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
-                assigned_to: str | None = None) -> int:
-    """How many alarms :func:`alarm_views` lists in all."""
     with connected(engine) as conn:
-        return conn.execute(_listed(now, states, assigned_to).add_columns(func.count())).scalar_one()
+        with Session(conn) as session:
+            rows = session.execute(stmt).all()
+        if not rows:
+            return [], conn.execute(_listed(now, states, assigned_to).add_columns(func.count())).scalar_one()
+    return [_view(alarm, site, code, now) for alarm, site, code, _ in rows], rows[0][3]
 
 
 def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime) -> AlarmView:
@@ -111,8 +116,7 @@ def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime)
                      a.resolved_at, None if a.resolution is None else Resolution(a.resolution), a.resolution_note)
 
 
-def open_alarms(engine: Engine | Connection, now: dt.datetime, *, offset: int = 0,
-                limit: int | None = None) -> list[OpenAlarm]:
-    """Every unresolved alarm (open or acknowledged) of an active implant, highest priority first, then oldest
-    (``offset`` and ``limit``: a page of them); ``now`` (naive UTC) dates their age."""
-    return alarm_views(engine, now, offset=offset, limit=limit)
+def open_alarms(engine: Engine | Connection, now: dt.datetime) -> list[OpenAlarm]:
+    """Every unresolved alarm (open or acknowledged) of an active implant, highest priority first, then oldest;
+    ``now`` (naive UTC) dates their age."""
+    return alarm_views(engine, now)

@@ -17,7 +17,7 @@ from sqlalchemy import Engine
 
 from openidds.clinic import Finding, RefillDue, check_registry, refills_due
 from openidds.clinic.follow_up import FollowUpDue, follow_ups_due
-from openidds.clinic.open_alarms import OpenAlarm, alarm_count, open_alarms
+from openidds.clinic.open_alarms import OpenAlarm, alarm_page
 from openidds.clinic.queries import DueDays, refills_due_by_day
 from openidds.web.errors import InputRefused
 from openidds.web.paging import MAX_PER_PAGE, PER_PAGE, Paging
@@ -89,11 +89,11 @@ def today_for(engine: Engine, role: Role, now: dt.datetime, pages: TodayPages | 
     with engine.connect() as conn:
         by_day = refills_due_by_day(conn, today, HORIZON_DAYS)
         refills = pages.paging(pages.refills, by_day.total)
-        alarms = pages.paging(pages.alarms, alarm_count(conn, now))
+        alarms, alarms_total = alarm_page(conn, now, offset=(pages.alarms - 1) * size, limit=size)
         follow_ups_all = follow_ups_due(conn, today, HORIZON_DAYS)
         follow_ups = pages.paging(pages.follow_ups, len(follow_ups_all))
         return Today(today, HORIZON_DAYS, refills_due(conn, today, HORIZON_DAYS, offset=refills.offset, limit=size),
-                     by_day, refills, open_alarms(conn, now, offset=alarms.offset, limit=size), alarms,
+                     by_day, refills, alarms, pages.paging(pages.alarms, alarms_total),
                      follow_ups_all[follow_ups.offset:follow_ups.offset + size], follow_ups)
 
 
