@@ -30,7 +30,8 @@ from openidds.web.report_jobs import jobs_table
 
 GOOD = Path(__file__).resolve().parents[1] / "data" / "clinic" / "good"
 TODAY = dt.date(2023, 7, 10)
-"""The clinic day of the tests: CJFH/P003's refill (due 2023-07-01) is overdue, its 18-month follow-up due."""
+"""The clinic day of the tests: CJFH/P003's refill is overdue (due 2023-06-18 by the 90-day stability of its morphine,
+before its reservoir date 2023-07-01), its 18-month follow-up due."""
 NOW = dt.datetime(2023, 7, 10, 9, 0)
 RESEARCH_SEED = 6
 """The research export's seed the test app holds (researchers see its research IDs and date shifts): its shifts of

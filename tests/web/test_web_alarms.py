@@ -192,7 +192,7 @@ def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: st
             page.get_by_role("link", name="Calendar").click()
             page.wait_for_load_state()
             due = page.locator("#due tbody tr", has_text="CJFH/P003")
-            assert "2023-07-01" in due.inner_text() and "overdue" in due.inner_text()
+            assert "2023-06-18" in due.inner_text() and "overdue" in due.inner_text()
             due.get_by_label("Date").fill("2023-07-12")
             due.get_by_label("Time (UTC)").fill("10:00")
             due.get_by_role("button", name="Book").click()

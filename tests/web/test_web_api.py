@@ -20,6 +20,7 @@ CARE = {Role.PHYSICIAN, Role.NURSE}
 REPORTERS = {Role.PHYSICIAN, Role.DATA_MANAGER, Role.RESEARCHER}
 ROUTES = {
     "/today": CLINICAL, "/today/sections": CLINICAL, "/api/today": CLINICAL,
+    "/today/findings": {Role.DATA_MANAGER}, "/api/today/findings": {Role.DATA_MANAGER},
     "/patients": CLINICAL, "/api/patients": CLINICAL,
     "/patients/CJFH/P001": CLINICAL, "/api/patients/CJFH/P001": CLINICAL,
     "/patients/CJFH/P001/records": CLINICAL, "/api/patients/CJFH/P001/records": CLINICAL,
@@ -91,24 +92,27 @@ def test_today_lists_refills_alarms_and_follow_ups(client: TestClient) -> None:
     today = client.get("/api/today").json()
     assert today["today"] == "2023-07-10"
     refills = {(r["patient_id"], r["next_refill_due"], r["days_left"]) for r in today["refills_due"]}
-    assert ("P003", "2023-07-01", -9) in refills
+    assert ("P003", "2023-06-18", -22) in refills
     assert all(r["patient_id"] != "P002" for r in today["refills_due"])  # P002 has left follow-up
     assert [(a["patient_id"], a["alarm"], a["severity"], a["source"], a["age_days"]) for a in today["open_alarms"]] \
         == [("P001", "empty_reservoir", "critical", "pump log", 20)]
     assert [(f["patient_id"], f["target"], f["days_left"]) for f in today["follow_ups_due"]] \
         == [("P003", "2023-07-16", 6)]
-    assert today["findings"] is None
     page = client.get("/today").text
     assert "CJFH/P003" in page and "empty_reservoir" in page and "2023-07-16" in page
-    assert "Data-quality findings" not in page
+    assert "stability of morphine" in page
 
 
-def test_data_manager_sees_the_data_quality_findings(client: TestClient) -> None:
+def test_data_manager_sees_the_data_quality_findings_on_their_own_page(client: TestClient) -> None:
     log_in_as(client, Role.DATA_MANAGER)
-    findings = client.get("/api/today").json()["findings"]
+    findings = client.get("/api/today/findings").json()
     overdue = sorted(f["record"] for f in findings if f["rule"] == "refill-overdue")
     assert overdue == ["implant CJFH/P001 2022-09-01", "implant CJFH/P003 2023-01-20"]
-    assert "Data-quality findings" in client.get("/today").text
+    assert 'href="/today/findings"' in client.get("/today").text
+    assert "refill-overdue" in client.get("/today/findings").text
+    log_in_as(client, Role.NURSE)
+    assert client.get("/api/today/findings").status_code == 403
+    assert 'href="/today/findings"' not in client.get("/today").text
 
 
 def test_patient_timeline_shows_refill_discrepancy_and_names_to_a_nurse(client: TestClient) -> None:

@@ -28,7 +28,7 @@ def test_nurse_and_researcher_in_chromium(served: str, shots: Path) -> None:
             browser_log_in(page, served, Role.NURSE)
             assert page.url == served + "/today"
             refills = page.locator("#refills")
-            assert "CJFH/P003" in refills.inner_text() and "2023-07-01" in refills.inner_text()
+            assert "CJFH/P003" in refills.inner_text() and "2023-06-18" in refills.inner_text()
             assert "empty_reservoir" in page.locator("#alarms").inner_text()
             assert page.evaluate("typeof htmx") == "object"  # the vendored htmx loaded under the CSP
             page.screenshot(path=shots / "1-nurse-today.png", full_page=True)

@@ -43,7 +43,7 @@ def test_the_week_shows_the_overdue_refill_unbooked_then_booked(client: TestClie
     week = _week(client)
     assert week["label"] == "2023-W28" and week["days"][0] == "2023-07-10" and week["appointments"] == []
     assert [(r["patient_id"], r["next_refill_due"], r["days_left"]) for r in week["due_unbooked"]] == [
-        ("P001", "2023-04-20", -81), ("P003", "2023-07-01", -9)]
+        ("P001", "2023-04-20", -81), ("P003", "2023-06-18", -22)]
     assert NURSE in week["clinicians"] and user_name(Role.DATA_MANAGER) not in week["clinicians"]
 
     response = client.post("/calendar/appointments", data=BOOKING | {"csrf_token": token}, follow_redirects=False)

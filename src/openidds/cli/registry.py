@@ -351,12 +351,13 @@ def refills_due_(db: Db = None, days: Annotated[int, typer.Option(min=0, help="H
         typer.echo(json.dumps([r.to_dict() for r in rows]))
         return
     table = Table(title=f"{len(rows)} refills due by {day + dt.timedelta(days=days)}")
-    for column in ("due", "days left", "site", "patient", "pump serial", "implanted", "last refill"):
+    for column in ("due", "days left", "due by", "site", "patient", "pump serial", "implanted", "last refill"):
         table.add_column(column)
     for r in rows:
         style = "red" if r.days_left < 0 else ""
         table.add_row(f"[{style}]{r.next_refill_due}[/]" if style else str(r.next_refill_due), str(r.days_left),
-                      r.site, r.patient_id, r.pump_serial or "", str(r.implant_date), str(r.last_refill_at))
+                      r.due_by, r.site, r.patient_id, r.pump_serial or "", str(r.implant_date),
+                      str(r.last_refill_at))
     console().print(table)
 
 

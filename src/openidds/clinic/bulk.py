@@ -11,7 +11,7 @@ from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, and_, delete, func, insert, select
+from sqlalchemy import Connection, Date, DateTime, Table, func, insert, select
 
 from openidds.clinic import models
 from openidds.clinic.store import chunks
@@ -140,15 +140,3 @@ def _stored_ids(conn: Connection, table: Table, key_columns: Sequence[str], pare
         for record_id, *key in conn.exec_driver_sql(str(compiled), args):
             out[tuple(key)] = record_id
     return out
-
-
-def refresh_refill_status(conn: Connection, implant_ids: Iterable[int]) -> None:
-    """Recompute the latest refill and next due date of the given implants (see ``models.RefillStatus``)."""
-    r, status = models.Refill, table_of(models.RefillStatus)
-    for chunk in chunks(sorted(set(implant_ids))):
-        conn.execute(delete(status).where(status.c.implant_id.in_(chunk)))
-        last = (select(r.implant_id, func.max(r.refilled_at).label("last_at")).where(r.implant_id.in_(chunk))
-                .group_by(r.implant_id).subquery())
-        latest = select(r.implant_id, r.refilled_at, r.next_refill_due).join(
-            last, and_(last.c.implant_id == r.implant_id, last.c.last_at == r.refilled_at))
-        conn.execute(insert(status).from_select(["implant_id", "last_refill_at", "next_refill_due"], latest))

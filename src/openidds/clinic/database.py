@@ -22,8 +22,9 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, bulk, consistency, deletion, models, validation
+from openidds.clinic import audit, consistency, deletion, models, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
+from openidds.clinic.refill_status import implants_of, refresh_refill_status
 
 DEFAULT_PATH = "openidds-registry.sqlite"
 DIALECTS = ("sqlite", "postgresql")
@@ -46,10 +47,13 @@ audit.install(RegistrySession)
 
 @event.listens_for(RegistrySession, "after_flush")
 def _refresh_refill_status(session: Session, _context: Any) -> None:
-    changed = {obj.implant_id for obj in (*session.new, *session.dirty, *session.deleted)
-               if isinstance(obj, models.Refill)}
+    objects = (*session.new, *session.dirty, *session.deleted)
+    changed = {obj.implant_id for obj in objects if isinstance(obj, models.Refill | models.PumpProgram)}
+    patients = {obj.patient_id for obj in objects if isinstance(obj, models.Implant | models.Exit)}
+    if patients:
+        changed |= implants_of(session.connection(), patients)
     if changed:
-        bulk.refresh_refill_status(session.connection(), changed)
+        refresh_refill_status(session.connection(), changed)
 
 
 def masked(db: str | Path | URL) -> str:

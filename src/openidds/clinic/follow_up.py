@@ -13,9 +13,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from openidds.clinic import models
+from openidds.clinic.in_place import connected
 from openidds.clinic.store import chunks
 
 FIRST_TARGETS_DAYS = (91, 182, 365)
@@ -85,13 +86,13 @@ def first_implants_with_a_target(since: dt.date, until: dt.date, earliest: dt.da
     return out
 
 
-def follow_ups_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[FollowUpDue]:
+def follow_ups_due(engine: Engine | Connection, today: dt.date, within_days: int = 14) -> list[FollowUpDue]:
     """Follow-ups due by ``today + within_days`` whose window is still open and that no visit has met,
     soonest first. Only the patients with such a target, and their visits near it, are read."""
     p, i, s, e, v = models.Patient, models.Implant, models.Site, models.Exit, models.Visit
     horizon = today + dt.timedelta(days=within_days)
     window = dt.timedelta(days=WINDOW_DAYS)
-    with engine.connect() as conn:
+    with connected(engine) as conn:
         earliest = conn.execute(select(func.min(i.implant_date))).scalar()
         ranges = [] if earliest is None else first_implants_with_a_target(today - window, horizon, earliest)
         if not ranges:

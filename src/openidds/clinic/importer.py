@@ -30,6 +30,7 @@ from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec, reference_columns
 from openidds.clinic.findings import Finding
 from openidds.clinic.record import PatientKey, Record
+from openidds.clinic.refill_status import implants_of, refresh_refill_status
 from openidds.clinic.values import check_length, column_length, parser
 from openidds.formula_cells import FORMULA_STARTS, is_formula
 
@@ -369,6 +370,8 @@ class _Writer:
         by_kind: dict[str, list[tuple[tuple[Any, ...], Record]]] = {}
         for key, record in incoming.items():
             by_kind.setdefault(record.spec.name, []).append((key, record))
+        pumps_filled: set[int] = set()  # implants whose programs or refills change: their refill status too
+        patients: set[int] = set()  # patients whose implants or exit change: which of their implants is in place
         for kind in ORDER:
             items = by_kind.get(kind, [])
             if kind == "implants":
@@ -378,15 +381,19 @@ class _Writer:
             changed = [(existing[key], record) for key, record in items if key in existing]
             self._insert(SPECS[kind], new)
             self._update(SPECS[kind], changed)
-            if kind == "refills" and records:
-                bulk.refresh_refill_status(self.session.connection(),
-                                           {self.snapshot.implant_ids[(r.patient, r.implant_date)] for r in records})
+            if kind in ("programs", "refills"):
+                pumps_filled |= {self.snapshot.implant_ids[(r.patient, r.implant_date)] for r in records}
+            if kind in ("implants", "exits"):
+                patients |= {self.snapshot.patient_ids[r.patient] for r in records}
             if kind == "alarms" and records:
                 alarms.derive_alarms(self.session, {self.snapshot.implant_ids[(r.patient, r.implant_date)]
                                                     for r in records})
             self.done += len(changed)
             if self.progress is not None and changed:
                 self.progress(kind, self.done, self.total)
+        conn = self.session.connection()
+        if pumps_filled or patients:
+            refresh_refill_status(conn, pumps_filled | implants_of(conn, patients))
         return self.summary
 
     def _site_id(self, code: str) -> int:

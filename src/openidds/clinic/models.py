@@ -24,6 +24,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -221,16 +222,26 @@ class Refill(_Versioned, Base):
 
 
 class RefillStatus(Base):
-    """Derived, one row per implant: its latest refill and the next refill date that refill set.
+    """Derived, one row per implant: its latest refill, the next refill date that refill set (the reservoir's),
+    the stability date of the solution it filled and the drug that sets it, the earlier of the two dates
+    (``due_on``) with which one it is (``due_reason``, a :class:`openidds.clinic.refill_status.DueReason` value),
+    and whether the implant is its patient's pump in place (``in_place``).
 
-    Kept in step with ``refills`` in the same transaction (by the importer and by a flush hook), so the
-    refills-due list reads one indexed table; not versioned or audited because it is computed, never edited.
+    Kept in step with ``refills``, ``pump_programs``, ``implants`` and ``exits`` in the same transaction (by the
+    importer and by a flush hook, :func:`openidds.clinic.refill_status.refresh_refill_status`), so the refills-due
+    list is one range of one index; not versioned or audited because it is computed, never edited.
     """
 
     __tablename__ = "refill_status"
+    __table_args__ = (Index("ix_refill_status_in_place_due_on", "in_place", "due_on"),)
     implant_id: Mapped[int] = mapped_column(ForeignKey("implants.id", ondelete="CASCADE"), primary_key=True)
     last_refill_at: Mapped[dt.datetime] = mapped_column(DateTime)
-    next_refill_due: Mapped[dt.date | None] = mapped_column(Date, index=True)
+    next_refill_due: Mapped[dt.date | None] = mapped_column(Date)
+    stability_due: Mapped[dt.date | None] = mapped_column(Date)
+    stability_drug: Mapped[str | None] = mapped_column(String(30))
+    due_on: Mapped[dt.date | None] = mapped_column(Date)
+    due_reason: Mapped[str | None] = mapped_column(String(20))
+    in_place: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
 
 class PumpAlarm(_Versioned, Base):

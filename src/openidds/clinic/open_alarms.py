@@ -13,14 +13,14 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, Select, case, func, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import models
 from openidds.clinic.alarms import AlarmPriority, AlarmSource, AlarmState, Resolution
-from openidds.clinic.queries import active_implants
+from openidds.clinic.in_place import connected, in_place
 
-__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_views", "open_alarms"]
+__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_page", "alarm_views", "open_alarms"]
 
 RESOLVED_SHOWN_DAYS = 90
 """Resolved alarms are listed (when asked for) this many days after their resolution."""
@@ -69,27 +69,44 @@ OpenAlarm = AlarmView
 """The name the Today page knows an open alarm by."""
 
 
-def alarm_views(engine: Engine, now: dt.datetime, states: Collection[AlarmState] = (AlarmState.OPEN,
-                                                                                      AlarmState.ACKNOWLEDGED),
-                assigned_to: str | None = None) -> list[AlarmView]:
-    """The alarms of active implants in ``states`` (resolved ones only if resolved within
-    :data:`RESOLVED_SHOWN_DAYS` of ``now``), of ``assigned_to`` if given; highest priority first, then oldest.
-    ``now`` (naive UTC) dates their age."""
+def _listed(now: dt.datetime, states: Collection[AlarmState], assigned_to: str | None) -> Select[Any]:
+    """The alarms of active implants (:func:`openidds.clinic.queries.in_place`) in ``states`` (resolved ones only
+    if resolved within :data:`RESOLVED_SHOWN_DAYS` of ``now``), of ``assigned_to`` if given."""
     c, i, p, s = models.ClinicAlarm, models.Implant, models.Patient, models.Site
-    stmt = (select(c, s.code, p.patient_code).join(i, i.id == c.implant_id).join(p, p.id == i.patient_id)
-            .join(s, s.id == p.site_id).where(c.state.in_([state.value for state in states])))
+    stmt = (select().select_from(c).join(i, i.id == c.implant_id).join(p, p.id == i.patient_id)
+            .join(s, s.id == p.site_id).where(c.state.in_([state.value for state in states]), in_place(i)))
     if AlarmState.RESOLVED in states:
         stmt = stmt.where((c.resolved_at.is_(None)) | (c.resolved_at >= now - dt.timedelta(days=RESOLVED_SHOWN_DAYS)))
     if assigned_to is not None:
         stmt = stmt.where(c.assigned_to == assigned_to)
-    with Session(engine) as session:
-        rows = session.execute(stmt).all()
+    return stmt
+
+
+UNRESOLVED = (AlarmState.OPEN, AlarmState.ACKNOWLEDGED)
+
+
+def alarm_views(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
+                assigned_to: str | None = None, *, offset: int = 0, limit: int | None = None) -> list[AlarmView]:
+    """The alarms of :func:`_listed`, highest priority first, then oldest (then site, patient); ``offset`` and
+    ``limit`` give a page of the list. ``now`` (naive UTC) dates their age. One statement."""
+    return alarm_page(engine, now, states, assigned_to, offset=offset, limit=limit)[0]
+
+
+def alarm_page(engine: Engine | Connection, now: dt.datetime, states: Collection[AlarmState] = UNRESOLVED,
+               assigned_to: str | None = None, *, offset: int = 0, limit: int | None = None
+               ) -> tuple[list[AlarmView], int]:
+    """A page of :func:`alarm_views` and how many alarms the whole list has: one statement (the count is a window
+    over the same rows), a second only for a page past the end."""
+    c, p, s = models.ClinicAlarm, models.Patient, models.Site
+    rank = case({priority.value: priority.rank for priority in AlarmPriority}, value=c.priority)
+    stmt = (_listed(now, states, assigned_to).add_columns(c, s.code, p.patient_code, func.count().over())
+            .order_by(rank, c.raised_at, s.code, p.patient_code, c.id).offset(offset).limit(limit))
+    with connected(engine) as conn:
+        with Session(conn) as session:
+            rows = session.execute(stmt).all()
         if not rows:
-            return []
-        implant_ids = {row[0].implant_id for row in rows}
-        active = active_implants(session.connection(), select(i.patient_id).where(i.id.in_(implant_ids)))
-    alarms = [_view(alarm, site, code, now) for alarm, site, code in rows if alarm.implant_id in active]
-    return sorted(alarms, key=lambda a: (a.priority.rank, a.since, a.site, a.patient_id, a.id))
+            return [], conn.execute(_listed(now, states, assigned_to).add_columns(func.count())).scalar_one()
+    return [_view(alarm, site, code, now) for alarm, site, code, _ in rows], rows[0][3]
 
 
 def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime) -> AlarmView:
@@ -99,7 +116,7 @@ def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime)
                      a.resolved_at, None if a.resolution is None else Resolution(a.resolution), a.resolution_note)
 
 
-def open_alarms(engine: Engine, now: dt.datetime) -> list[OpenAlarm]:
+def open_alarms(engine: Engine | Connection, now: dt.datetime) -> list[OpenAlarm]:
     """Every unresolved alarm (open or acknowledged) of an active implant, highest priority first, then oldest;
     ``now`` (naive UTC) dates their age."""
     return alarm_views(engine, now)

@@ -9,10 +9,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, func, select
+from sqlalchemy import Connection, Engine, Select, exists, func, select
 
 from openidds.clinic import models
 from openidds.clinic.errors import RegistryError, UnknownRecord
+from openidds.clinic.in_place import connected
+from openidds.clinic.refill_status import DueReason
 
 
 def _iso(value: Any) -> Any:
@@ -57,7 +59,9 @@ def active_implant(implants: Iterable[ImplantFacts], exited: bool) -> int | None
 
 @dataclass(frozen=True)
 class RefillDue:
-    """An active pump whose last refill set a next-refill date on or before the horizon."""
+    """An active pump due for a refill by the horizon: ``next_refill_due`` is the earlier of the reservoir date
+    (the one its last refill recorded) and the stability date of the solution filled; ``due_reason`` says which,
+    ``stability_drug`` which drug's stability sets the stability date (see :mod:`openidds.clinic.refill_status`)."""
 
     site: str
     patient_id: str
@@ -66,9 +70,39 @@ class RefillDue:
     last_refill_at: dt.datetime
     next_refill_due: dt.date
     days_left: int
+    due_reason: DueReason
+    reservoir_due: dt.date | None
+    stability_due: dt.date | None
+    stability_drug: str | None
+
+    @property
+    def due_by(self) -> str:
+        """What sets the date, as Today and the calendar say it: ``reservoir`` or ``stability of DRUG``."""
+        return f"stability of {self.stability_drug}" if self.due_reason is DueReason.STABILITY else "reservoir"
 
     def to_dict(self) -> dict[str, Any]:
-        return _as_json(self)
+        return {**_as_json(self), "due_reason": self.due_reason.value}
+
+
+@dataclass(frozen=True)
+class DayCount:
+    """How many refills fall due on a day."""
+
+    day: dt.date
+    count: int
+
+
+@dataclass(frozen=True)
+class DueDays:
+    """How many refills fall due: the overdue ones together, then day by day, and in all."""
+
+    overdue: int
+    by_day: list[DayCount]
+    total: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"overdue": self.overdue, "total": self.total,
+                "by_day": [{"day": d.day.isoformat(), "count": d.count} for d in self.by_day]}
 
 
 def active_implants(conn: Connection, patient_ids: Select[Any]) -> set[int]:
@@ -101,27 +135,46 @@ def active_implant_id(conn: Connection, site: str, patient_id: str) -> int:
     return active.pop()
 
 
-def refills_due(engine: Engine, today: dt.date, within_days: int = 14) -> list[RefillDue]:
-    """Active implants (:func:`active_implant`) due for a refill by ``today + within_days``, soonest first;
-    overdue pumps have negative ``days_left``.
+def _due(today: dt.date, within_days: int, unbooked: bool) -> Select[Any]:
+    """The refill status rows of the pumps in place due by ``today + within_days`` (without a live appointment
+    after the last refill when ``unbooked``): a range of the index (``in_place``, ``due_on``)."""
+    r, a = models.RefillStatus, models.RefillAppointment
+    stmt = select().select_from(r).where(r.in_place.is_(True), r.due_on <= today + dt.timedelta(days=within_days))
+    if unbooked:
+        stmt = stmt.where(~exists().where(a.implant_id == r.implant_id, a.cancelled_at.is_(None),
+                                          a.starts_at > r.last_refill_at))
+    return stmt
 
-    The due dates come from the indexed ``refill_status`` table; only the patients with a date in range are
-    then read in full to decide which of their implants is in place.
-    """
-    horizon = today + dt.timedelta(days=within_days)
+
+def refills_due(engine: Engine | Connection, today: dt.date, within_days: int = 14, *, unbooked: bool = False,
+                offset: int = 0, limit: int | None = None) -> list[RefillDue]:
+    """Active implants (:func:`active_implant`) due for a refill by ``today + within_days``, soonest first (then
+    by site and patient); overdue pumps have negative ``days_left``. ``unbooked``: only those without an
+    appointment booked after their last refill. ``offset`` and ``limit`` give a page of the list.
+
+    One statement on ``refill_status`` (:mod:`openidds.clinic.refill_status`), which holds each pump's due date and
+    whether it is in place."""
     r, i, p, s = models.RefillStatus, models.Implant, models.Patient, models.Site
-    due = (
-        select(i.id, s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.next_refill_due)
-        .select_from(r).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id).join(s, s.id == p.site_id)
-        .where(r.next_refill_due <= horizon)
-        .order_by(r.next_refill_due, s.code, p.patient_code)
-    )
-    patients_due = select(i.patient_id).join(r, r.implant_id == i.id).where(r.next_refill_due <= horizon)
-    with engine.connect() as conn:
-        active = active_implants(conn, patients_due)
-        return [RefillDue(site, code, day, serial, at, next_due, (next_due - today).days)
-                for implant_id, site, code, day, serial, at, next_due in conn.execute(due)
-                if implant_id in active and next_due is not None]
+    stmt = (_due(today, within_days, unbooked).join(i, i.id == r.implant_id).join(p, p.id == i.patient_id)
+            .join(s, s.id == p.site_id)
+            .add_columns(s.code, p.patient_code, i.implant_date, i.serial_number, r.last_refill_at, r.due_on,
+                         r.due_reason, r.next_refill_due, r.stability_due, r.stability_drug)
+            .order_by(r.due_on, s.code, p.patient_code).offset(offset).limit(limit))
+    with connected(engine) as conn:
+        return [RefillDue(site, code, day, serial, at, due_on, (due_on - today).days, DueReason(reason), reservoir,
+                          stable, drug)
+                for site, code, day, serial, at, due_on, reason, reservoir, stable, drug in conn.execute(stmt)]
+
+
+def refills_due_by_day(engine: Engine | Connection, today: dt.date, within_days: int = 14, *,
+                       unbooked: bool = False) -> DueDays:
+    """How many of :func:`refills_due` fall due on each day (one grouped statement)."""
+    r = models.RefillStatus
+    stmt = _due(today, within_days, unbooked).add_columns(r.due_on, func.count()).group_by(r.due_on).order_by(r.due_on)
+    with connected(engine) as conn:
+        counts = conn.execute(stmt).all()
+    return DueDays(sum(n for day, n in counts if day < today), [DayCount(day, n) for day, n in counts if day >= today],
+                   sum(n for _, n in counts))
 
 
 @dataclass(frozen=True)

@@ -27,11 +27,12 @@ HORIZON_DAYS = 3660
 
 @dataclass(frozen=True, slots=True)
 class Stability:
-    """The stability date of a fill and how it was found."""
+    """The stability date of a fill, how it was found, and the drug whose stability ends first."""
 
     due_s: int | None
     reasons: tuple[str, ...]
     unverified: bool
+    drug: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +133,7 @@ def stability(solution: Solution | None, library: DrugLibrary, filled_at_s: int 
     were not in the reservoir before that fill (the first-fill term applies to them)."""
     if solution is None or filled_at_s is None:
         return Stability(None, ("the reservoir holds no drug",), False)
-    due, reasons, unverified = None, [], False
+    due, first, reasons, unverified = None, None, [], False
     for drug in solution.drugs:
         try:
             entry = library.drug(drug)
@@ -153,5 +154,6 @@ def stability(solution: Solution | None, library: DrugLibrary, filled_at_s: int 
         reasons.append(f"{drug}: {days} days {why} ({rule.tag})")
         unverified = unverified or not rule.verified
         end = filled_at_s + days * DAY
-        due = end if due is None else min(due, end)
-    return Stability(due, tuple(reasons), unverified)
+        if due is None or end < due:
+            due, first = end, drug
+    return Stability(due, tuple(reasons), unverified, first)

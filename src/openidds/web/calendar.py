@@ -1,8 +1,8 @@
 """The refill calendar's content and actions, and each clinician's secret calendar feed.
 
 A week (``2023-W28``) or a day shows the booked refill appointments and, unbooked, the refills due by its last
-day (overdue ones too) from :func:`openidds.clinic.refills_due`. Nurses and physicians book, move and cancel;
-a data manager sees the calendar.
+day (overdue ones too) from :func:`openidds.clinic.refills_due`: their counts by day, and a page of them. Nurses
+and physicians book, move and cancel; a data manager sees the calendar.
 
 A clinician's feed (``/calendar/feed/TOKEN.ics``) is read by a calendar app, which cannot log in: the token in
 its address is the secret (256 random bits), kept in ``web_calendar_feeds`` and shown on the user's own page,
@@ -24,8 +24,10 @@ from openidds.clinic import RefillDue, refills_due
 from openidds.clinic import appointments as booking
 from openidds.clinic.appointments import DEFAULT_MINUTES, Appointment, VisitPlace
 from openidds.clinic.errors import ConcurrentUpdateError, UnknownRecord
+from openidds.clinic.queries import DueDays, refills_due_by_day
 from openidds.web import accounts, ics
 from openidds.web.errors import InputRefused, StaleEdit
+from openidds.web.paging import MAX_PER_PAGE, PER_PAGE, Paging
 from openidds.web.roles import Permission, Role, may, require
 
 FEED_PAST_DAYS = 60
@@ -64,13 +66,16 @@ def week_label(day: dt.date) -> str:
 
 @dataclass(frozen=True)
 class Calendar:
-    """A week or a day of the refill calendar."""
+    """A week or a day of the refill calendar: its appointments, how many refills due by its last day are not booked
+    (the overdue ones together, then day by day) and a page of them."""
 
     days: list[dt.date]
     label: str
     today: dt.date
     appointments: list[Appointment]
     due: list[RefillDue]
+    due_by_day: DueDays
+    due_page: Paging
     clinicians: list[str]
     previous: str
     next: str
@@ -79,10 +84,20 @@ class Calendar:
         """The appointments starting on ``day``."""
         return [a for a in self.appointments if a.starts_at.date() == day]
 
+    def due_on(self, day: dt.date) -> int:
+        """How many unbooked refills fall due on ``day``."""
+        return next((d.count for d in self.due_by_day.by_day if d.day == day), 0)
+
+    @property
+    def shown(self) -> str:
+        """The query string of this week or day."""
+        return f"day={self.label}" if len(self.days) == 1 else f"week={self.label}"
+
     def to_dict(self) -> dict[str, Any]:
         return {"label": self.label, "days": [d.isoformat() for d in self.days],
                 "appointments": [a.to_dict() for a in self.appointments],
-                "due_unbooked": [r.to_dict() for r in self.due], "clinicians": self.clinicians}
+                "due_unbooked": [r.to_dict() for r in self.due], "due_unbooked_by_day": self.due_by_day.to_dict(),
+                "due_unbooked_page": self.due_page.to_dict(), "clinicians": self.clinicians}
 
 
 def clinicians(engine: Engine) -> list[str]:
@@ -90,10 +105,15 @@ def clinicians(engine: Engine) -> list[str]:
     return accounts.names_who_may(engine, Permission.BOOK_REFILLS)
 
 
-def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = None,
-                 day: str | None = None) -> Calendar:
-    """The week ``week`` (default: today's) or the day ``day``; refills due are counted from ``today``."""
+def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = None, day: str | None = None,
+                 page: int = 1, per_page: int = PER_PAGE) -> Calendar:
+    """The week ``week`` (default: today's) or the day ``day``, with page ``page`` of the refills due by its last
+    day (counted from ``today``) that have no appointment after their last refill."""
     require(role, Permission.VIEW_CALENDAR)
+    if page < 1:
+        raise InputRefused("page", page, "a page number from 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputRefused("per_page", per_page, f"1 to {MAX_PER_PAGE} rows per page")
     if day:
         first = parse_day(day)
         days, label, step = [first], first.isoformat(), dt.timedelta(days=1)
@@ -104,16 +124,12 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
         around = (f"week={week_label(first - step)}", f"week={week_label(first + step)}")
     end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time())
     shown = booking.appointments(engine, dt.datetime.combine(first, dt.time()), end)
-    due = refills_due(engine, today, (days[-1] - today).days)
-    if due:
-        since = min(r.last_refill_at for r in due)
-        latest: dict[tuple[str, str, dt.date], dt.datetime] = {}
-        for a in booking.appointments(engine, since, dt.datetime.max):
-            key = (a.site, a.patient_id, a.implant_date)
-            latest[key] = max(a.starts_at, latest.get(key, a.starts_at))
-        due = [r for r in due if latest.get((r.site, r.patient_id, r.implant_date), dt.datetime.min)
-               <= r.last_refill_at]
-    return Calendar(days, label, today, shown, due, clinicians(engine), *around)
+    within = (days[-1] - today).days
+    with engine.connect() as conn:
+        by_day = refills_due_by_day(conn, today, within, unbooked=True)
+        paging = Paging(page, per_page, by_day.total)
+        due = refills_due(conn, today, within, unbooked=True, offset=paging.offset, limit=per_page)
+    return Calendar(days, label, today, shown, due, by_day, paging, clinicians(engine), *around)
 
 
 def _when(day: dt.date, time: dt.time) -> dt.datetime:

@@ -1,4 +1,10 @@
-"""The Today page's content: what the clinic has to do, for the logged-in user's role."""
+"""The Today page's content: what the clinic has to do, a page of each list at a time.
+
+A 10,000-patient clinic has about 1,900 refills due within 14 days: Today shows how many fall due each day (the
+overdue ones together) and one page of each list (refills due, open alarms, follow-ups due), soonest or most urgent
+first, each list paged on its own. The data-quality findings are on their own page (:func:`findings_for`): they
+read the whole registry.
+"""
 
 from __future__ import annotations
 
@@ -11,37 +17,88 @@ from sqlalchemy import Engine
 
 from openidds.clinic import Finding, RefillDue, check_registry, refills_due
 from openidds.clinic.follow_up import FollowUpDue, follow_ups_due
-from openidds.clinic.open_alarms import OpenAlarm, open_alarms
-from openidds.web.roles import Permission, Role, may, require
+from openidds.clinic.open_alarms import OpenAlarm, alarm_page
+from openidds.clinic.queries import DueDays, refills_due_by_day
+from openidds.web.errors import InputRefused
+from openidds.web.paging import MAX_PER_PAGE, PER_PAGE, Paging
+from openidds.web.roles import Permission, Role, require
 
 HORIZON_DAYS = 14
 """Refills and follow-up visits due within this many days are listed (overdue ones too)."""
 
 
 @dataclass(frozen=True)
+class TodayPages:
+    """The page asked for of each of Today's lists (from 1), and the rows per page."""
+
+    refills: int = 1
+    alarms: int = 1
+    follow_ups: int = 1
+    per_page: int = PER_PAGE
+
+    def __post_init__(self) -> None:
+        for name in ("refills", "alarms", "follow_ups"):
+            if getattr(self, name) < 1:
+                raise InputRefused(f"{name}_page", getattr(self, name), "a page number from 1")
+        if not 1 <= self.per_page <= MAX_PER_PAGE:
+            raise InputRefused("per_page", self.per_page, f"1 to {MAX_PER_PAGE} rows per page")
+
+    def paging(self, page: int, total: int) -> Paging:
+        return Paging(page, self.per_page, total)
+
+
+@dataclass(frozen=True)
 class Today:
-    """Refills due, open alarms, follow-ups due, and (for a data manager) data-quality findings. The
-    aliases are the JSON's names (:meth:`to_dict`, the API's schema)."""
+    """A page of each list: refills due with their counts by day, open alarms, follow-ups due. The aliases are the
+    JSON's names (:meth:`to_dict`, the API's schema)."""
 
     today: dt.date
     horizon_days: int
     refills: Annotated[list[RefillDue], Field(alias="refills_due")]
+    refills_by_day: DueDays
+    refills_page: Paging
     alarms: Annotated[list[OpenAlarm], Field(alias="open_alarms")]
+    alarms_page: Paging
     follow_ups: Annotated[list[FollowUpDue], Field(alias="follow_ups_due")]
-    findings: list[Finding] | None
+    follow_ups_page: Paging
+
+    def query(self, leaving_out: str | None = None) -> str:
+        """The query string of this view (each list's page, the page size), without the page of list
+        ``leaving_out`` (``refills``, ``alarms``, ``follow_ups``) if given."""
+        shown = {"refills": self.refills_page.page, "alarms": self.alarms_page.page,
+                 "follow_ups": self.follow_ups_page.page}
+        out = [f"{name}_page={page}" for name, page in shown.items() if name != leaving_out]
+        per_page = self.refills_page.per_page
+        return "&".join(out if per_page == PER_PAGE else [*out, f"per_page={per_page}"])
 
     def to_dict(self) -> dict[str, Any]:
         return {"today": self.today.isoformat(), "horizon_days": self.horizon_days,
-                "refills_due": [r.to_dict() for r in self.refills], "open_alarms": [a.to_dict() for a in self.alarms],
+                "refills_due": [r.to_dict() for r in self.refills], "refills_by_day": self.refills_by_day.to_dict(),
+                "refills_page": self.refills_page.to_dict(),
+                "open_alarms": [a.to_dict() for a in self.alarms], "alarms_page": self.alarms_page.to_dict(),
                 "follow_ups_due": [f.to_dict() for f in self.follow_ups],
-                "findings": None if self.findings is None else [f.to_dict() for f in self.findings]}
+                "follow_ups_page": self.follow_ups_page.to_dict()}
 
 
-def today_for(engine: Engine, role: Role, now: dt.datetime) -> Today:
-    """What needs doing on the day of ``now`` (naive UTC, from which the alarms' ages count); refused for a role
-    without the Today page; findings only for a role that may see them."""
+def today_for(engine: Engine, role: Role, now: dt.datetime, pages: TodayPages | None = None) -> Today:
+    """What needs doing on the day of ``now`` (naive UTC, from which the alarms' ages count), the asked page of each
+    list; refused for a role without the Today page."""
     require(role, Permission.VIEW_TODAY)
-    today = now.date()
-    findings = check_registry(engine, today) if may(role, Permission.VIEW_QUALITY_FINDINGS) else None
-    return Today(today, HORIZON_DAYS, refills_due(engine, today, HORIZON_DAYS), open_alarms(engine, now),
-                 follow_ups_due(engine, today, HORIZON_DAYS), findings)
+    pages = pages or TodayPages()
+    today, size = now.date(), pages.per_page
+    with engine.connect() as conn:
+        by_day = refills_due_by_day(conn, today, HORIZON_DAYS)
+        refills = pages.paging(pages.refills, by_day.total)
+        alarms, alarms_total = alarm_page(conn, now, offset=(pages.alarms - 1) * size, limit=size)
+        follow_ups_all = follow_ups_due(conn, today, HORIZON_DAYS)
+        follow_ups = pages.paging(pages.follow_ups, len(follow_ups_all))
+        return Today(today, HORIZON_DAYS, refills_due(conn, today, HORIZON_DAYS, offset=refills.offset, limit=size),
+                     by_day, refills, alarms, pages.paging(pages.alarms, alarms_total),
+                     follow_ups_all[follow_ups.offset:follow_ups.offset + size], follow_ups)
+
+
+def findings_for(engine: Engine, role: Role, today: dt.date) -> list[Finding]:
+    """The data-quality findings of the registry for the clinic day (``openidds registry check``); refused for a
+    role that may not see them."""
+    require(role, Permission.VIEW_QUALITY_FINDINGS)
+    return check_registry(engine, today)

@@ -6,12 +6,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import APIRouter, Form, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from openidds.clinic.appointments import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, VisitPlace
 from openidds.web import calendar
 from openidds.web.context import User, Web, Writer, needs
+from openidds.web.paging import MAX_PER_PAGE, PER_PAGE
 from openidds.web.roles import Permission
 from openidds.web.schemas import RecordId
 
@@ -25,6 +26,8 @@ Place = Annotated[str, Form(description="clinic or home")]
 Clinician = Annotated[str, Form(description="the user who does the refill")]
 Minutes = Annotated[int, Form(description=f"{MIN_MINUTES} to {MAX_MINUTES}")]
 Version = Annotated[int, Form(description="the appointment's version as the user saw it")]
+DuePage = Annotated[int, Query(ge=1, description="the page of the refills due not booked, from 1")]
+PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="rows per page")]
 
 
 def _back(day: dt.date) -> Response:
@@ -33,8 +36,9 @@ def _back(day: dt.date) -> Response:
 
 @router.get("/calendar", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.VIEW_CALENDAR)])
-def calendar_page(request: Request, web: Web, user: User, week: str | None = None, day: str | None = None) -> Response:
-    shown = calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day)
+def calendar_page(request: Request, web: Web, user: User, week: str | None = None, day: str | None = None,
+                  page: DuePage = 1, per_page: PerPage = PER_PAGE) -> Response:
+    shown = calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day, page, per_page)
     return web.page(request, "calendar.html", user, calendar=shown, places=[p.value for p in VisitPlace],
                     default_minutes=DEFAULT_MINUTES, min_minutes=MIN_MINUTES, max_minutes=MAX_MINUTES)
 
@@ -75,10 +79,12 @@ def calendar_feed(request: Request, web: Web, token: str) -> Response:
 
 
 @router.get("/api/calendar", tags=["calendar"], dependencies=[needs(Permission.VIEW_CALENDAR)])
-def api_calendar(web: Web, user: User, week: str | None = None, day: str | None = None) -> dict[str, Any]:
+def api_calendar(web: Web, user: User, week: str | None = None, day: str | None = None, page: DuePage = 1,
+                 per_page: PerPage = PER_PAGE) -> dict[str, Any]:
     """A week (``week=2023-W28``, default this week) or a day (``day=2023-07-10``): the booked refill
-    appointments and the refills due by its last day not yet booked."""
-    return calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day).to_dict()
+    appointments, and the refills due by its last day not yet booked: their counts by day and page ``page`` of
+    them (``per_page`` rows, with the total)."""
+    return calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day, page, per_page).to_dict()
 
 
 @router.post("/api/appointments", tags=["calendar"], status_code=201, dependencies=[needs(Permission.BOOK_REFILLS)])
