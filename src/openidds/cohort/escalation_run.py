@@ -9,8 +9,8 @@ simulated: each notification is delivered or fails with its channel's share of f
 notification was delivered acknowledges (``acknowledge``) with their role's share, after a lognormal delay from
 the delivery, per the acknowledgement model (:mod:`openidds.escalation.responders`). An alarm a source closed
 (the pump cleared it, a refill) is cleared (``clear``) at that time if nobody acknowledged it first. Each draw
-comes from a generator seeded by the run's seed and the alarm, tier, recipient and channel it is for, so the
-same seed gives the same table whatever the order of events.
+comes from a generator seeded by the run's seed, the replicate, and the alarm, tier, recipient and channel it is
+for, so the same seed gives the same table whatever the order of events.
 """
 
 from __future__ import annotations
@@ -55,7 +55,6 @@ from openidds.escalation import (
 
 DAYS_PER_MONTH = 365.25 / 12
 """Pump-months are days over the mean month of the Gregorian calendar."""
-RESPONDER = "simulated responder"
 
 
 class Ending(str, Enum):
@@ -271,20 +270,20 @@ def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed:
                                         models.ClinicAlarm.raised_at, models.ClinicAlarm.resolved_at,
                                         models.ClinicAlarm.resolution)
                                  .where(models.ClinicAlarm.raised_at < end).order_by(models.ClinicAlarm.id)).all()
-    clock = _Clock(min((a.raised_at for a in alarms), default=end))
-    engine = with_clock(engine, clock)
-    sim = _Simulation(engine, policy, responders, (seed, replicate), clock)
-    closing = {Resolution.CLEARED_BY_PUMP.value, Resolution.RESOLVED_IN_RECORD.value}
-    for a in alarms:
-        sim.push(_Event(a.raised_at, _RAISE, a.id))
-        if a.resolved_at is not None and a.resolution in closing and a.resolved_at < end:
-            sim.push(_Event(a.resolved_at, _CLEAR, a.id))
-    sim.run({a.id: (a.kind, Priority(a.priority)) for a in alarms}, end, pass_interval)
-    outcomes = tuple(_outcome(engine, replicate, a.id) for a in alarms)
     months = pump_months(engine, until)
     if months <= 0:
         raise OpenIDDSError("registry", f"{months} pump-months", "a clinic with implants followed before the clinic "
                             f"day {until.isoformat()}")
+    clock = _Clock(min((a.raised_at for a in alarms), default=end))
+    engine = with_clock(engine, clock)
+    sim = _Simulation(engine, policy, responders, (seed, replicate), clock)
+    by_source = {Resolution.CLEARED_BY_PUMP.value, Resolution.RESOLVED_IN_RECORD.value}
+    for a in alarms:
+        sim.push(_Event(a.raised_at, _RAISE, a.id))
+        if a.resolved_at is not None and a.resolution in by_source and a.resolved_at < end:
+            sim.push(_Event(a.resolved_at, _CLEAR, a.id))
+    sim.run({a.id: (a.kind, Priority(a.priority)) for a in alarms}, end, pass_interval)
+    outcomes = tuple(_outcome(engine, replicate, a.id) for a in alarms)
     with Session(engine) as session:
         moves = session.scalar(select(func.count()).select_from(models.EscalationLogEntry)
                                .where(models.EscalationLogEntry.kind == LogKind.ESCALATED.value)) or 0
