@@ -20,7 +20,7 @@ def test_simulate_prints_the_tables_and_writes_the_figure_and_the_alarms(tmp_pat
     result = invoke(app, "alarms", "simulate", "--clinic", "example", "--responders", "example", "--policy", POLICY,
                     "--seed", 4, "--replicates", 2, "--out", tmp_path)
     assert result.exit_code == 0, result.output
-    for text in ("Time from the alarm to its acknowledgement", "acknowledged at tier 0 (nurse)",
+    for text in ("Time from the alarm to its acknowledgement", "acknowledged at tier 1 (nurse)",
                  "exhausted: the last tier timed out", "per 100 pump-months", "10 alarm escalations (2 replicates"):
         assert text in result.output
     assert (tmp_path / "time-to-acknowledge.png").read_bytes().startswith(b"\x89PNG")

@@ -16,6 +16,7 @@ from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.errors import OpenIDDSError
+from openidds.wall_clock import utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -35,10 +36,6 @@ By = Annotated[str | None, typer.Option("--user", help="Who acts (audit trail; d
                                                          "login name).")]
 
 
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 def _policy(path: Path) -> Policy:
     from openidds.clinic.escalations import read_policy
 
@@ -51,7 +48,7 @@ def _install(engine: Engine, path: Path | None, by: str | None) -> None:
     from openidds.clinic.escalation_policies import file_source, install_file
 
     if path is not None:
-        install_file(engine, _policy(path), acting_user(by), _utc_now(), file_source(path))
+        install_file(engine, _policy(path), acting_user(by), utc_now(), file_source(path))
 
 
 def _state(state: Escalation) -> dict[str, object]:
@@ -72,7 +69,7 @@ def check(
     medium and low alarms then."""
     try:
         rules = _policy(policy)
-        when = _utc_now() if at is None else _parse_utc(at)
+        when = utc_now() if at is None else _parse_utc(at)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     quiet_until = rules.quiet_until(when)
@@ -86,7 +83,7 @@ def check(
     table = Table("tier", "role", "on call", "channels", "timeout (min) high / medium / low")
     for i, tier in enumerate(rules.tiers):
         minutes = tier.timeout_minutes
-        table.add_row(str(i), tier.role.value, ", ".join(rules.on_call(tier.role, when)),
+        table.add_row(str(i + 1), tier.role.value, ", ".join(rules.on_call(tier.role, when)),
                       ", ".join(c.value for c in tier.channels), f"{minutes.high} / {minutes.medium} / {minutes.low}")
     quiet = (f"quiet hours until {quiet_until:%Y-%m-%d %H:%M} UTC: medium and low alarms wait, high ones do not"
              if quiet_until else "not in quiet hours")
@@ -152,7 +149,7 @@ def escalate(
         raise fail(exc, as_json) from None
     while True:
         try:
-            summary = dispatch_once(engine, lambda rules: senders(rules, engine), _utc_now)
+            summary = dispatch_once(engine, lambda rules: senders(rules, engine), utc_now)
         except OpenIDDSError as exc:  # the database busy or unreachable for a moment: the next pass tries again
             if once:
                 raise fail(exc, as_json) from None
@@ -160,10 +157,10 @@ def escalate(
             time.sleep(every_s)
             continue
         if as_json:
-            typer.echo(json.dumps({"at": _utc_now().isoformat() + "Z", "advanced": summary.advanced,
+            typer.echo(json.dumps({"at": utc_now().isoformat() + "Z", "advanced": summary.advanced,
                                    "delivered": summary.delivered, "failed": summary.failed}))
         else:
-            console().print(f"{_utc_now():%Y-%m-%d %H:%M:%S} UTC: {summary.advanced} escalation(s) advanced, "
+            console().print(f"{utc_now():%Y-%m-%d %H:%M:%S} UTC: {summary.advanced} escalation(s) advanced, "
                             f"{summary.delivered} notification(s) delivered, {summary.failed} failed", highlight=False)
         if once:
             return
@@ -200,7 +197,7 @@ def raise_(
         level = Priority(choose("--priority", priority, [p.value for p in Priority]))
         engine = registry_engine(db)
         _install(engine, policy, by)
-        state = raise_alarm(engine, AlarmRaised(alarm_id, kind, level, tuple(contacts)), _utc_now(),
+        state = raise_alarm(engine, AlarmRaised(alarm_id, kind, level, tuple(contacts)), utc_now(),
                             acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
@@ -213,7 +210,7 @@ def ack(alarm_id: AlarmId, db: Db = None, by: By = None, as_json: AsJson = False
     from openidds.clinic.escalations import acknowledge
 
     try:
-        state = acknowledge(registry_engine(db), alarm_id, acting_user(by), _utc_now())
+        state = acknowledge(registry_engine(db), alarm_id, acting_user(by), utc_now())
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     _show(state, as_json)
@@ -247,7 +244,7 @@ def _show(state: Escalation, as_json: bool) -> None:
     due = f", next step at {state.next_due:%Y-%m-%d %H:%M} UTC" if state.next_due else ""
     who = f", acknowledged by {state.acknowledged_by}" if state.acknowledged_by else ""
     console().print(f"alarm {state.alarm_id} ({state.priority.value} {state.kind}): {state.phase.value} at tier "
-                    f"{state.tier}{who}{due}", highlight=False)
+                    f"{state.tier + 1}{who}{due}", highlight=False)
 
 
 @app.command("simulate")
@@ -335,7 +332,7 @@ def _print_run(run: EscalationRun) -> None:
                     f"({run.replicates} replicates, seed {run.seed}, a dispatcher pass every "
                     f"{run.pass_interval.total_seconds():g} s)")
     for tier, count in run.acknowledged_at_tier():
-        summary.add_row(f"acknowledged at tier {tier} ({run.tier_roles[tier]})", str(count), f"{count / total:.1%}")
+        summary.add_row(f"acknowledged at tier {tier + 1} ({run.tier_roles[tier]})", str(count), f"{count / total:.1%}")
     for label, count in (("cleared by a source before anyone acknowledged", run.count(Ending.CLEARED)),
                          ("never acknowledged", run.count(Ending.UNANSWERED)),
                          ("exhausted: the last tier timed out (a logged failure)", run.exhausted)):

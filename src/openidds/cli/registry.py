@@ -18,6 +18,7 @@ from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.cli.state_files import KeyFileOption
 from openidds.cli.tables import label_table
 from openidds.errors import OpenIDDSError
+from openidds.wall_clock import utc_now
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -123,9 +124,10 @@ def import_(
         help="Text encoding of files without a byte-order mark, e.g. latin-1 (default: UTF-8).")] = None,
     escalation_policy: Annotated[Path | None, typer.Option(
         "--escalation-policy", envvar="OPENIDDS_ESCALATION_POLICY",
-        help="The clinic's escalation policy (.toml or .json, docs/escalation.md): each new open alarm the import "
-             "derives (pump logs, alarm records) is escalated, as the web server does; `openidds alarms escalate` "
-             "sends the notifications.")] = None,
+        help="Install this escalation policy (.toml or .json, docs/escalation.md) as the registry's current one "
+             "first, as `openidds alarms install-policy` does; with a policy installed, each new open alarm an "
+             "import derives (pump logs, alarm records) is escalated; `openidds alarms escalate` sends the "
+             "notifications.")] = None,
     as_json: AsJson = False,
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
@@ -133,11 +135,13 @@ def import_(
 
     try:
         engine = registry_engine(db)
-        if escalation_policy is not None:
-            from openidds.clinic.escalations import read_policy, with_policy
-
-            engine = with_policy(engine, read_policy(escalation_policy, "--escalation-policy"))
         who = acting_user(user)
+        if escalation_policy is not None:
+            from openidds.clinic.escalation_policies import file_source, install_file
+            from openidds.clinic.escalations import read_policy
+
+            install_file(engine, read_policy(escalation_policy, "--escalation-policy"), who,
+                         utc_now(), file_source(escalation_policy))
         if fmt is ImportFormat.pump_log:
             if patient is None or "/" not in patient or implant_date is None or len(paths) != 1:
                 raise OpenIDDSError("pump-log", paths, "one LOG.json with --patient SITE/ID and --implant-date")
@@ -237,7 +241,7 @@ def export(
         else:
             who = acting_user(user)
             written, engine = _write_export(what, output, db, seed)
-            record_export(engine, who, dt.datetime.now(dt.UTC), what.value,
+            record_export(engine, who, utc_now(), what.value,
                           [ExportedFile.of(p.name, p.read_bytes()) for p in written], _EXPORT_SOURCE)
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None

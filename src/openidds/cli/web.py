@@ -15,6 +15,7 @@ from openidds.cli.errors import fail
 from openidds.cli.output import console
 from openidds.cli.registry_access import Db, acting_user, registry_engine
 from openidds.errors import OpenIDDSError
+from openidds.wall_clock import utc_now
 from openidds.web.roles import Role
 
 EXAMPLE_DB = "openidds-example.sqlite"
@@ -25,10 +26,6 @@ app.add_typer(user_app, name="user")
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 By = Annotated[str | None, typer.Option("--user", help="Who makes the change (audit trail; default: $OPENIDDS_USER, "
                                                          "else the login name).")]
-
-
-def _utc_now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 @user_app.command("add")
@@ -51,7 +48,7 @@ def user_add(
     else:
         password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = add_user(registry_engine(db), name, role, password, _utc_now(), acting_user(by))
+        user = add_user(registry_engine(db), name, role, password, utc_now(), acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -66,7 +63,7 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
     from openidds.web.accounts import users
 
     try:
-        rows = users(registry_engine(db), _utc_now())
+        rows = users(registry_engine(db), utc_now())
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -88,7 +85,7 @@ def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name
     from openidds.web.accounts import unlock
 
     try:
-        unlock(registry_engine(db), name, _utc_now(), acting_user(by))
+        unlock(registry_engine(db), name, utc_now(), acting_user(by))
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
     if as_json:
@@ -147,10 +144,10 @@ def serve(
         if policy is not None and escalation_policy is not None:
             from openidds.clinic.escalation_policies import file_source, install_file
 
-            install_file(engine, policy, acting_user(None), _utc_now(), file_source(escalation_policy))
+            install_file(engine, policy, acting_user(None), utc_now(), file_source(escalation_policy))
     except OpenIDDSError as exc:
         raise fail(exc) from None
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
-                    f"{(day or _utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
+                    f"{(day or utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
     run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed)

@@ -31,7 +31,7 @@ import numpy as np
 from sqlalchemy import Engine, event, func, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import escalations, models
+from openidds.clinic import escalation_policies, escalations, models
 from openidds.clinic.alarms import Resolution
 from openidds.clinic.database import connect, with_clock
 from openidds.clinic.escalations import DeliveryFailed
@@ -55,6 +55,8 @@ from openidds.escalation import (
 
 DAYS_PER_MONTH = 365.25 / 12
 """Pump-months are days over the mean month of the Gregorian calendar."""
+SIMULATION_AUTHOR = "openidds alarms simulate"
+"""The audit trail's author of the policy a run installs in its throwaway registry."""
 
 
 class Ending(str, Enum):
@@ -275,6 +277,7 @@ def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed:
         raise OpenIDDSError("registry", f"{months} pump-months", "a clinic with implants followed before the clinic "
                             f"day {until.isoformat()}")
     clock = _Clock(min((a.raised_at for a in alarms), default=end))
+    escalation_policies.install_file(engine, policy, SIMULATION_AUTHOR, clock.now, "the run's --policy")
     engine = with_clock(engine, clock)
     sim = _Simulation(engine, policy, responders, (seed, replicate), clock)
     by_source = {Resolution.CLEARED_BY_PUMP.value, Resolution.RESOLVED_IN_RECORD.value}
@@ -329,7 +332,7 @@ class _Simulation:
                 self._apply(event, kinds)
             elif next_pass is not None and next_pass < end:
                 self.clock.now = last_pass = next_pass
-                escalations.dispatch_once(self.engine, self.policy, self.senders, self.clock)
+                escalations.dispatch_once(self.engine, lambda _policy: self.senders, self.clock)
             else:
                 break
 
@@ -347,7 +350,7 @@ class _Simulation:
         now = self.clock.now
         if event.order == _RAISE:
             kind, priority = kinds[event.alarm_id]
-            escalations.raise_alarm(self.engine, AlarmRaised(event.alarm_id, kind, priority), self.policy, now)
+            escalations.raise_alarm(self.engine, AlarmRaised(event.alarm_id, kind, priority), now)
             return
         state = escalations.escalation(self.engine, event.alarm_id)
         if state.phase.closed or state.phase is Phase.ACKNOWLEDGED:

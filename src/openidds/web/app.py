@@ -14,7 +14,8 @@ from sqlalchemy import Engine
 
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, UnknownRecord
 from openidds.errors import OpenIDDSError
-from openidds.web.context import HERE, NotLoggedIn, WebContext, utc_now
+from openidds.wall_clock import utc_now
+from openidds.web.context import HERE, NotLoggedIn, WebContext
 from openidds.web.errors import AccountError, CsrfRefused, Forbidden, InputRefused, NoResearchSeed, StaleEdit
 from openidds.web.routes import ROUTERS, all_routes
 from openidds.web.schemas import Refusal, refusals

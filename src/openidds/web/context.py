@@ -30,11 +30,6 @@ HTMX_VERSION = "2.0.11"
 HERE = Path(__file__).resolve().parent
 
 
-def utc_now() -> dt.datetime:
-    """The wall clock as naive UTC (the registry's time representation)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
 class NotLoggedIn(OpenIDDSError):
     """No live session: a page sends the browser to the log-in page, an API call answers 401."""
 
