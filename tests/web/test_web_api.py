@@ -35,6 +35,8 @@ ROUTES = {
     "/alarms": CLINICAL, "/api/alarms": CLINICAL, "/calendar": CLINICAL, "/api/calendar": CLINICAL,
     "/patients/CJFH/P001/program": CARE, "/api/patients/CJFH/P001/program": CARE,
     "/patients/CJFH/P001/refill": CARE, "/api/patients/CJFH/P001/refill": CARE,
+    "/settings/escalation": {Role.PHYSICIAN, Role.ADMINISTRATOR},
+    "/api/settings/escalation-policy": {Role.PHYSICIAN, Role.ADMINISTRATOR},
 }
 """Every GET route and the roles that may open it (written out here, not read from the app's table)."""
 
