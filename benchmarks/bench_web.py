@@ -42,6 +42,8 @@ from openidds.web.accounts import add_user
 from openidds.web.calendar import week_label
 
 NURSE, NURSE_PASSWORD = "nina", "bench nurse passphrase"
+STARTUP_S = 180
+"""Seconds the server's workers may take to answer at start (each imports the app: slow on a loaded machine)."""
 
 
 def build_clinic(url: str, patients: int) -> list[str]:
@@ -75,7 +77,7 @@ def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[byte
         server = subprocess.Popen([str(Path(sys.executable).with_name("openidds")), "web", "serve", "--db", url,
                                    "--port", str(port), "--workers", str(workers), "--today", TODAY.isoformat()],
                                   stdout=output, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200:
@@ -83,7 +85,7 @@ def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[byte
         except httpx.TransportError:
             time.sleep(0.2)
     server.kill()
-    raise RuntimeError(f"the server did not answer within 60 s: {log.read_text()[-2000:]}")
+    raise RuntimeError(f"the server did not answer within {STARTUP_S} s: {log.read_text()[-2000:]}")
 
 
 def logged_in(base: str) -> httpx.Cookies:

@@ -3,11 +3,16 @@ stability), on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from openidds.web import Role
+from openidds.web.calendar import calendar_for
+from openidds.web.errors import InputRefused
+from openidds.web.today import TodayPages
 
-from .conftest import log_in_as
+from .conftest import TODAY, log_in_as
 
 
 def test_today_pages_each_list_and_counts_the_refills_by_day(client: TestClient) -> None:
@@ -55,3 +60,10 @@ def test_the_calendar_pages_the_unbooked_refills_with_their_counts(client: TestC
     page = client.get("/calendar", params={"per_page": 1, "page": 2}).text
     assert "stability of morphine (reservoir 2023-07-01)" in page
     assert 'href="/calendar?week=2023-W28&amp;page=1#due"' in page
+
+
+def test_the_services_refuse_bad_pages_themselves(clinic: Engine) -> None:
+    with pytest.raises(InputRefused, match="alarms_page=0: expected a page number from 1"):
+        TodayPages(alarms=0)
+    with pytest.raises(InputRefused, match="per_page=501: expected 1 to 500 rows per page"):
+        calendar_for(clinic, Role.NURSE, TODAY, per_page=501)

@@ -27,7 +27,7 @@ from openidds.clinic.errors import ConcurrentUpdateError, UnknownRecord
 from openidds.clinic.queries import DueDays, refills_due_by_day
 from openidds.web import accounts, ics
 from openidds.web.errors import InputRefused, StaleEdit
-from openidds.web.paging import MAX_PER_PAGE, PER_PAGE, Paging
+from openidds.web.paging import PER_PAGE, Paging, check_page
 from openidds.web.roles import Permission, Role, may, require
 
 FEED_PAST_DAYS = 60
@@ -110,10 +110,7 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
     """The week ``week`` (default: today's) or the day ``day``, with page ``page`` of the refills due by its last
     day (counted from ``today``) that have no appointment after their last refill."""
     require(role, Permission.VIEW_CALENDAR)
-    if page < 1:
-        raise InputRefused("page", page, "a page number from 1")
-    if not 1 <= per_page <= MAX_PER_PAGE:
-        raise InputRefused("per_page", per_page, f"1 to {MAX_PER_PAGE} rows per page")
+    check_page("page", page, per_page)
     if day:
         first = parse_day(day)
         days, label, step = [first], first.isoformat(), dt.timedelta(days=1)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from openidds.web.errors import InputRefused
+
 PER_PAGE = 50
 """Rows per page of a list, unless asked otherwise."""
 MAX_PER_PAGE = 500
@@ -28,3 +30,11 @@ class Paging:
 
     def to_dict(self) -> dict[str, int]:
         return {"page": self.page, "per_page": self.per_page, "total": self.total}
+
+
+def check_page(field: str, page: int, per_page: int) -> None:
+    """Refuse a page number below 1 (named ``field``) or a page size out of range."""
+    if page < 1:
+        raise InputRefused(field, page, "a page number from 1")
+    if not 1 <= per_page <= MAX_PER_PAGE:
+        raise InputRefused("per_page", per_page, f"1 to {MAX_PER_PAGE} rows per page")

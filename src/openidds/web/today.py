@@ -19,8 +19,7 @@ from openidds.clinic import Finding, RefillDue, check_registry, refills_due
 from openidds.clinic.follow_up import FollowUpDue, follow_ups_due
 from openidds.clinic.open_alarms import OpenAlarm, alarm_page
 from openidds.clinic.queries import DueDays, refills_due_by_day
-from openidds.web.errors import InputRefused
-from openidds.web.paging import MAX_PER_PAGE, PER_PAGE, Paging
+from openidds.web.paging import PER_PAGE, Paging, check_page
 from openidds.web.roles import Permission, Role, require
 
 HORIZON_DAYS = 14
@@ -38,10 +37,7 @@ class TodayPages:
 
     def __post_init__(self) -> None:
         for name in ("refills", "alarms", "follow_ups"):
-            if getattr(self, name) < 1:
-                raise InputRefused(f"{name}_page", getattr(self, name), "a page number from 1")
-        if not 1 <= self.per_page <= MAX_PER_PAGE:
-            raise InputRefused("per_page", self.per_page, f"1 to {MAX_PER_PAGE} rows per page")
+            check_page(f"{name}_page", getattr(self, name), self.per_page)
 
     def paging(self, page: int, total: int) -> Paging:
         return Paging(page, self.per_page, total)
