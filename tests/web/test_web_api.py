@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert
 
 from openidds.clinic import analysis_dataset
 from openidds.outcomes.report import study_report
 from openidds.web import Role
+from openidds.web.report_jobs import jobs_table
 from openidds.web.routes import all_routes
 
-from .conftest import log_in_as, password, user_name
+from .conftest import NOW, log_in_as, password, user_name
 
 CLINICAL = {Role.PHYSICIAN, Role.NURSE, Role.DATA_MANAGER}
 EVERYONE = set(Role)
@@ -28,7 +29,8 @@ ROUTES = {
     "/research/patients": {Role.RESEARCHER}, "/api/research/patients": {Role.RESEARCHER},
     "/research/patients/R000001": {Role.RESEARCHER}, "/api/research/patients/R000001": {Role.RESEARCHER},
     "/import": {Role.DATA_MANAGER}, "/report": REPORTERS, "/report/SHA/report.html": REPORTERS,
-    "/api/report/SHA/report.pdf": REPORTERS, "/exports": {Role.DATA_MANAGER, Role.RESEARCHER},
+    "/api/report/SHA/report.pdf": REPORTERS, "/report/jobs/1": REPORTERS, "/api/report/jobs/1": REPORTERS,
+    "/exports": {Role.DATA_MANAGER, Role.RESEARCHER},
     "/api/exports/analysis": {Role.DATA_MANAGER}, "/api/exports/research": {Role.DATA_MANAGER, Role.RESEARCHER},
     "/users": {Role.ADMINISTRATOR}, "/api/users": {Role.ADMINISTRATOR},
     "/me": EVERYONE, "/api/me": EVERYONE,
@@ -46,7 +48,7 @@ def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
     served = {route.path for route in all_routes() if "GET" in route.methods and route.path not in open_to_all}
     patterns = (("CJFH/P001", "{site}/{patient_id}"), ("visits/1", "{kind}/{record_id}"), ("visits/new", "{kind}/new"),
                 ("R000001", "{research_id}"), ("exports/analysis", "exports/{kind}"),
-                ("exports/research", "exports/{kind}"), ("SHA", "{dataset_sha256}"))
+                ("exports/research", "exports/{kind}"), ("SHA", "{dataset_sha256}"), ("jobs/1", "jobs/{job_id}"))
     paths = set()
     for path in ROUTES:
         for given, pattern in patterns:
@@ -57,6 +59,9 @@ def test_every_get_route_is_in_the_role_matrix(client: TestClient) -> None:
 
 def test_every_route_by_every_role(client: TestClient, clinic: Engine) -> None:
     report = study_report(analysis_dataset(clinic), figures=False).dataset_sha256  # the report of the registry
+    with clinic.begin() as conn:  # build 1, done: the report of the registry
+        conn.execute(insert(jobs_table).values(id=1, requested_by="test", requested_at=NOW, state="done",
+                                               heartbeat_at=NOW, finished_at=NOW, dataset_sha256=report))
     for role in Role:
         log_in_as(client, role)
         for path, allowed in ROUTES.items():
