@@ -10,6 +10,8 @@ from openidds.web.errors import InputRefused
 PER_PAGE = 50
 """Rows per page of a list, unless asked otherwise."""
 MAX_PER_PAGE = 500
+MAX_PAGE = 100_000
+"""The highest page number asked for that is not refused (a page past a list's end is empty)."""
 
 
 @dataclass(frozen=True)
@@ -33,8 +35,8 @@ class Paging:
 
 
 def check_page(field: str, page: int, per_page: int) -> None:
-    """Refuse a page number below 1 (named ``field``) or a page size out of range."""
-    if page < 1:
-        raise InputRefused(field, page, "a page number from 1")
+    """Refuse a page number (named ``field``) or a page size out of range."""
+    if not 1 <= page <= MAX_PAGE:
+        raise InputRefused(field, page, f"a page number from 1 to {MAX_PAGE}")
     if not 1 <= per_page <= MAX_PER_PAGE:
         raise InputRefused("per_page", per_page, f"1 to {MAX_PER_PAGE} rows per page")

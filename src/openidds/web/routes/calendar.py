@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 from openidds.clinic.appointments import DEFAULT_MINUTES, MAX_MINUTES, MIN_MINUTES, VisitPlace
 from openidds.web import calendar
 from openidds.web.context import User, Web, Writer, needs
-from openidds.web.paging import MAX_PER_PAGE, PER_PAGE
+from openidds.web.paging import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 from openidds.web.roles import Permission
 from openidds.web.schemas import RecordId
 
@@ -26,7 +26,7 @@ Place = Annotated[str, Form(description="clinic or home")]
 Clinician = Annotated[str, Form(description="the user who does the refill")]
 Minutes = Annotated[int, Form(description=f"{MIN_MINUTES} to {MAX_MINUTES}")]
 Version = Annotated[int, Form(description="the appointment's version as the user saw it")]
-DuePage = Annotated[int, Query(ge=1, description="the page of the refills due not booked, from 1")]
+DuePage = Annotated[int, Query(ge=1, le=MAX_PAGE, description="the page of the refills due not booked, from 1")]
 PerPage = Annotated[int, Query(ge=1, le=MAX_PER_PAGE, description="rows per page")]
 
 

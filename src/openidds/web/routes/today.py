@@ -10,14 +10,14 @@ from fastapi.responses import HTMLResponse
 from openidds.clinic import Finding
 from openidds.web.accounts import SessionUser
 from openidds.web.context import Web, needs
-from openidds.web.paging import MAX_PER_PAGE, PER_PAGE
+from openidds.web.paging import MAX_PAGE, MAX_PER_PAGE, PER_PAGE
 from openidds.web.roles import Permission
 from openidds.web.today import Today, TodayPages, findings_for, today_for
 
 router = APIRouter()
 TodayReader = Annotated[SessionUser, needs(Permission.VIEW_TODAY)]
 FindingsReader = Annotated[SessionUser, needs(Permission.VIEW_QUALITY_FINDINGS)]
-PageNumber = Annotated[int, Query(ge=1, description="the page of this list, from 1")]
+PageNumber = Annotated[int, Query(ge=1, le=MAX_PAGE, description="the page of this list, from 1")]
 
 
 def _pages(refills_page: PageNumber = 1, alarms_page: PageNumber = 1, follow_ups_page: PageNumber = 1,
