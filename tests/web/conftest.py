@@ -19,10 +19,12 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page
 from sqlalchemy import Engine, delete, insert, select
+from tests.escalation.policies import example_data
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
 from openidds.clinic import models as m
 from openidds.clinic.alarms import sync_alarms
+from openidds.escalation import Policy, policy_from
 from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
@@ -169,3 +171,15 @@ def browser_log_in(page: Page, base: str, role: Role) -> None:
     page.get_by_label("Password").fill(password(role))
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+
+
+def board_policy() -> Policy:
+    """The example policy, its staff the test clinic's nurse and physician, notified on the board only."""
+    data = example_data()
+    data.pop("quiet_hours")
+    for tier in data["tiers"]:
+        tier["channels"] = ["board"]
+    data["people"] = {user_name(Role.NURSE): {}, user_name(Role.PHYSICIAN): {}}
+    data["rota"] = [{"role": role, "person": user_name(Role.PHYSICIAN if role != "nurse" else Role.NURSE),
+                     "start": "00:00", "end": "00:00"} for role in ("nurse", "physician", "clinic_lead")]
+    return policy_from(data)

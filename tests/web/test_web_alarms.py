@@ -12,16 +12,15 @@ from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.escalation.policies import example_data, installed
+from tests.escalation.policies import installed
 
 from openidds.clinic import escalations
 from openidds.clinic.models import AuditEntry, ClinicAlarm
-from openidds.escalation import Policy, policy_from
 from openidds.web import Role
 from openidds.web.app import create_app
 from openidds.web.transports import senders
 
-from .conftest import CHROMIUM, NOW, RESEARCH_SEED, TODAY, browser_log_in, log_in_as, user_name
+from .conftest import CHROMIUM, NOW, RESEARCH_SEED, TODAY, board_policy, browser_log_in, log_in_as, user_name
 
 ACTING = {Role.NURSE, Role.PHYSICIAN}
 
@@ -214,20 +213,8 @@ def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: st
     assert problems == []
 
 
-def _board_policy() -> Policy:
-    """The example policy, its staff the test clinic's nurse and physician, notified on the board only."""
-    data = example_data()
-    data.pop("quiet_hours")
-    for tier in data["tiers"]:
-        tier["channels"] = ["board"]
-    data["people"] = {user_name(Role.NURSE): {}, user_name(Role.PHYSICIAN): {}}
-    data["rota"] = [{"role": role, "person": user_name(Role.PHYSICIAN if role != "nurse" else Role.NURSE),
-                     "start": "00:00", "end": "00:00"} for role in ("nurse", "physician", "clinic_lead")]
-    return policy_from(data)
-
-
 def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(clinic: Engine) -> None:
-    policy = _board_policy()
+    policy = board_policy()
     engine = installed(clinic, policy)
     with TestClient(create_app(engine, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as client:
         token = log_in_as(client, Role.NURSE)

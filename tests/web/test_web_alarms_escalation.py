@@ -18,10 +18,9 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import Role
 from openidds.web.transports import senders
 
-from .conftest import CHROMIUM, browser_log_in, user_name
-from .test_web_alarms import _board_policy
+from .conftest import CHROMIUM, board_policy, browser_log_in, user_name
 
-POLICY = _board_policy()
+POLICY = board_policy()
 
 
 @pytest.fixture

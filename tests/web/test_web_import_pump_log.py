@@ -14,14 +14,14 @@ import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, func, select
+from tests.escalation.policies import installed
 
 from openidds.clinic import ImportRejected, escalations, import_pump_log
 from openidds.clinic import models as m
 from openidds.web import Role
 from openidds.web.app import create_app
 
-from .conftest import CHROMIUM, GOOD, NOW, RESEARCH_SEED, TODAY, browser_log_in, log_in_as, user_name
-from .test_web_alarms import _board_policy
+from .conftest import CHROMIUM, GOOD, NOW, RESEARCH_SEED, TODAY, board_policy, browser_log_in, log_in_as, user_name
 
 LOG = GOOD.parent / "pump_log.json"
 REPLACEMENT = {"site": "CJFH", "patient_id": "P003", "implant_date": "2023-01-20"}
@@ -135,7 +135,7 @@ def test_only_the_data_manager_uploads_a_pump_log(client: TestClient, clinic: En
 
 def test_on_a_server_that_escalates_an_imported_alarm_starts_its_escalation(clinic: Engine,
                                                                             tmp_path: Path) -> None:
-    engine = escalations.with_policy(clinic, _board_policy())
+    engine = installed(clinic, board_policy())
     with TestClient(create_app(engine, today=TODAY, clock=lambda: NOW, research_seed=RESEARCH_SEED)) as client:
         token = log_in_as(client, Role.DATA_MANAGER)
         assert _upload(client, _log_for_the_replacement(tmp_path), token).status_code == 200

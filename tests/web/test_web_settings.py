@@ -18,8 +18,7 @@ from openidds.clinic import escalation_policies
 from openidds.escalation import Policy, StaffRole, policy_from
 from openidds.web import Role
 
-from .conftest import NOW, log_in_as, user_name
-from .test_web_alarms import _board_policy
+from .conftest import NOW, board_policy, log_in_as, user_name
 
 PAGE = "/settings/escalation"
 API = "/api/settings/escalation-policy"
@@ -79,7 +78,7 @@ def _quote(text: str) -> str:
 @pytest.fixture
 def clinic(clinic: Engine) -> Engine:
     """The test clinic, its escalation policy version 1 (board only; the nurse, then the physician)."""
-    return installed(clinic, _board_policy())
+    return installed(clinic, board_policy())
 
 
 def _current(engine: Engine) -> Policy:
@@ -95,12 +94,12 @@ def test_the_page_round_trips_and_a_changed_timeout_is_a_new_version(client: Tes
     fields = _fields(page.text)
     unchanged = _post(client, fields)
     assert unchanged.status_code == 303, unchanged.text
-    assert _current(clinic) == _board_policy()  # the page's fields are the whole policy: nothing lost
+    assert _current(clinic) == board_policy()  # the page's fields are the whole policy: nothing lost
     response = _post(client, _changed(_changed(fields, "tiers[0].timeout_minutes.high", "5"), "based_on", "2"))
     assert response.status_code == 303 and response.headers["location"] == f"{PAGE}?saved=3"
     assert _current(clinic).tiers[0].timeout_minutes.high == 5
     [v3, v2, _] = escalation_policies.history(clinic)
-    assert (v3.installed_by, v3.source, v2.policy) == (user_name(Role.PHYSICIAN), "settings page", _board_policy())
+    assert (v3.installed_by, v3.source, v2.policy) == (user_name(Role.PHYSICIAN), "settings page", board_policy())
     shown = client.get(response.headers["location"]).text
     assert "Version 3 saved" in shown and 'name="tiers[0].timeout_minutes.high" value="5"' in shown
 
@@ -152,7 +151,7 @@ def test_an_edit_based_on_an_older_version_gets_409(client: TestClient, clinic: 
 def test_the_api_reads_and_installs_versions_with_the_same_refusals(client: TestClient, clinic: Engine) -> None:
     token = log_in_as(client, Role.ADMINISTRATOR)
     current = client.get(API).json()["current"]
-    assert current["number"] == 1 and policy_from(current["policy"]) == _board_policy()
+    assert current["number"] == 1 and policy_from(current["policy"]) == board_policy()
     data = current["policy"]
     data["tiers"][0]["channels"] = ["board", "pager"]
     refused = client.put(API, json={"based_on": 1, "policy": data}, headers={"X-CSRF-Token": token})

@@ -18,14 +18,13 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import Role
 from openidds.web.transports import senders
 
-from .conftest import CHROMIUM, browser_log_in, user_name
-from .test_web_alarms import _board_policy
+from .conftest import CHROMIUM, board_policy, browser_log_in, user_name
 
 
 @pytest.fixture
 def clinic(clinic: Engine) -> Engine:
     """The test clinic, escalating under version 1 of a policy that pages its nurse, then its physician."""
-    return installed(clinic, _board_policy())
+    return installed(clinic, board_policy())
 
 
 def _utc_now() -> dt.datetime:
