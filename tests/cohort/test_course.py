@@ -127,15 +127,31 @@ def test_every_bundled_parameter_file_loads_and_draws():
             draw_course(b, p.course, SCHEDULE, rng)
 
 
-def test_discharge_assessment_without_a_visit_schedule():
-    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge."""
+def test_discharge_assessment_and_telephone_calls_without_a_visit_schedule():
+    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge (the
+    only NRS), then a call every 30 days while followed; the patients never reached are lost on the first call's
+    day and have no call."""
     p = load_params("seed003")
+    follow = p.course.follow_up
+    assert (follow.telephone_every_days, follow.telephone_unreached) == (30, 0.229)
     phone = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (), telephone=True, patient_reported=True)
     rng = np.random.default_rng(3)
-    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 200, rng)]
-    days = {v.day for c in courses for v in c.visits}
-    assert days == {p.course.follow_up.discharge_day}
-    assert {v.visit_type for c in courses for v in c.visits} == {"follow_up"}
+    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 2000, rng)]
+    for c in courses:
+        assert [v.visit_type for v in c.visits if v.nrs is not None] == ["follow_up"] * (c.end_day >= 6)
+        calls = [v for v in c.visits if v.visit_type == "telephone"]
+        assert all(v.nrs is None and v.satisfied is None for v in calls)
+        if c.exit_reason is ExitReason.LOST:
+            assert not calls and c.exit_day == 30
+        else:
+            called = [v.day for v in calls]  # (none: never reached, and died on the first call's day)
+            assert called == list(range(30, c.end_day + 1, 30)) or (not called and c.end_day == 30)
+    lost = sum(c.exit_reason is ExitReason.LOST for c in courses) / len(courses)
+    assert lost == pytest.approx(0.229, abs=3 * (0.229 * 0.771 / 2000) ** 0.5)
+    # a study without telephone follow-up gets no calls, whatever the parameters
+    office = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (1, 3), telephone=False, patient_reported=True)
+    assert all(v.visit_type == "follow_up" for b in sample_baselines(p.baseline, 50, rng)
+               for v in draw_course(b, p.course, office, rng).visits)
 
 
 def test_the_drug_mix_is_drawn_by_its_shares_and_each_drug_dosed_by_its_rule():

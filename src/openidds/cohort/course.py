@@ -26,7 +26,10 @@ Time is in whole days from the implant (day 0). The course decides what happens;
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
   shares; otherwise unchanged.
 - **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
-  discharge; each missing with its share.
+  discharge; each missing with its share. A telephone study's calls, if the parameters give their interval:
+  one on every multiple of ``telephone_every_days`` after discharge while the patient is followed, recording
+  the systemic opioid (no NRS: no titration); a share of patients is never reached and is lost to follow-up
+  on the first call's day.
 - **Boluses**: breakthrough-pain presses, a Poisson process; the pump decides whether each is given.
 """
 
@@ -42,7 +45,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
-from openidds.cohort.params import Course, ParamsError, lead_drug
+from openidds.cohort.params import Course, FollowUp, ParamsError, lead_drug
 from openidds.drugs import DrugLibrary, default_library
 from openidds.drugs.intrathecal import PROPOSABLE_DRUGS, propose_start
 from openidds.months import DAYS_PER_MONTH
@@ -197,6 +200,10 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
               ExitReason.TRANSFER: follow.transfer_per_year, ExitReason.LOST: follow.lost_per_year}
     exits: list[tuple[int, ExitReason]] = [(death, ExitReason.DEATH)]
     exits += [(1 + int(rng.exponential(365.25 / rate)), reason) for reason, rate in others.items() if rate > 0]
+    calls = _call_days(follow, schedule, horizon)
+    reached = not calls or rng.random() >= (follow.telephone_unreached or 0.0)
+    if not reached:
+        exits.append((calls[0], ExitReason.LOST))
     complications, explant = _complications(params, rng, min(d for d, _ in exits), horizon)
     if explant is not None:
         exits.append((explant, ExitReason.EXPLANT))
@@ -210,7 +217,7 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     revisions = tuple(c.day for c in complications if c.action == "revision")
     drug, added = _drugs(params, rng)
     start = start_dose_mg_per_day(baseline, drug, params, library)
-    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library)
+    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library, calls if reached else ())
     return PatientCourse(
         schedule=schedule, drug=drug, added_mg_per_ml=added, death_day=death if death <= end else None,
         exit_day=exit_day_or_none,
@@ -250,7 +257,8 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
 
 
 def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Schedule, rng: np.random.Generator,
-            start: float, end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
+            start: float, end: int, library: DrugLibrary,
+            calls: tuple[int, ...] = ()) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
     relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
@@ -283,7 +291,20 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
         if nrs > pain.target_nrs and dose < ceiling and day < end:
             dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)
             changes.append(DoseChange(day, dose))
-    return tuple(visits), tuple(changes)
+    taken = {visit.day for visit in visits}
+    visits += [Visit(day, "telephone", None, None, change != "stopped", ome, change, None)
+               for day in calls if day <= end and day not in taken]
+    return tuple(sorted(visits, key=lambda visit: visit.day)), tuple(changes)
+
+
+def _call_days(follow: FollowUp, schedule: Schedule, horizon: int) -> tuple[int, ...]:
+    """The days of a telephone study's calls up to the study's end (none unless the study follows by telephone
+    and the parameters give the calls' interval)."""
+    every = follow.telephone_every_days
+    if every is None or not schedule.telephone:
+        return ()
+    after = follow.discharge_day or 0
+    return tuple(day for day in range(every, horizon + 1, every) if day > after)
 
 
 def _bolus_times(per_day: float, end: int, rng: np.random.Generator) -> tuple[int, ...]:

@@ -197,7 +197,19 @@ class FollowUp(_Closed):
     transfer_per_year: Annotated[float, Field(ge=0)]
     lost_per_year: Annotated[float, Field(ge=0)]
     therapy_stopped_per_year: Annotated[float, Field(ge=0)]
+    telephone_every_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    """A telephone study's contacts: a call on every multiple of this many days after the implant, after
+    discharge, while the patient is followed (recording the systemic opioid, not the NRS); ``None``: no calls."""
+    telephone_unreached: Share | None = None
+    """The share of patients (or families) never reached by those calls: lost to follow-up on the first call's
+    day (``None``: every patient is reached)."""
     source: str
+
+    @model_validator(mode="after")
+    def _calls(self) -> FollowUp:
+        if self.telephone_unreached is not None and self.telephone_every_days is None:
+            raise ValueError("telephone_unreached needs telephone_every_days (the calls the patient is not reached by)")
+        return self
 
 
 class Course(_Closed):
