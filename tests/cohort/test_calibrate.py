@@ -180,3 +180,15 @@ def test_seed002_exits_and_pairs_as_the_report_counts_them():
     assert 0 < got["pain_12m_pairs_count"] < got["pain_6m_pairs_count"] < 1403 * 5 / 14.6
     free = {p.name for p in free_parameters(params) if p.informs & {t.name for t in used}}
     assert {"other_exits_per_year", "therapy_stopped_per_year", "visit_missing", "eq5d_missing"} <= free
+
+
+def test_the_pain_model_in_the_file_sets_which_pain_parameters_are_free(seed000):
+    """A file with the reached-NRS pain model frees its mean and SD in place of the relief fraction's."""
+    _, params = seed000
+    data = params.model_dump(mode="json", exclude_none=True)
+    data["course"]["pain"].pop("relief_fraction")
+    data["course"]["pain"]["reached_nrs"] = {"mean": 3.0, "sd": 1.5, "low": 0.0, "high": 10.0, "source": "test"}
+    names = {p.name for p in free_parameters(Params.model_validate(data))}
+    assert {"reached_nrs_mean", "reached_nrs_sd"} <= names and not names & {"relief_fraction_mean",
+                                                                            "relief_fraction_sd"}
+    assert {"relief_fraction_mean", "relief_fraction_sd"} <= {p.name for p in free_parameters(params)}

@@ -5,11 +5,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from scipy import stats
 
 from openidds.cohort.baseline import sample_baselines
-from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, soft_per_day_mg
-from openidds.cohort.params import load_params
+from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, full_relief_nrs, soft_per_day_mg
+from openidds.cohort.params import Normal, Pain, load_params
 from openidds.drugs import default_library
 from openidds.months import DAYS_PER_MONTH
 
@@ -98,6 +99,49 @@ def test_pain_falls_at_follow_up(cohort):
     falls = [b.nrs - c.visits[-1].nrs for b, c in zip(baselines, courses, strict=True) if c.visits]
     assert 2.5 < np.mean(falls) < 6
     assert np.mean(np.array(falls) > 0) > 0.8
+
+
+def _reaching(params, mean: float = 3.0, sd: float = 1.5):
+    """The parameters with the reached-NRS pain model in place of the relief fraction."""
+    reached = Normal(mean=mean, sd=sd, low=0.0, high=10.0, source="test")
+    pain = params.course.pain.model_copy(update={"relief_fraction": None, "reached_nrs": reached})
+    return params.course.model_copy(update={"pain": pain})
+
+
+def test_a_reached_nrs_is_drawn_whatever_the_baseline(params):
+    """Titration aiming at a pain level: the NRS at a well-titrated dose has the drawn law whatever the baseline
+    (never above it), where relief as a share of the baseline ties the follow-up to the baseline."""
+    pain = _reaching(params).pain
+    u = np.random.default_rng(4).random((N, 1))
+    for baseline in (5.0, 8.0, 10.0):
+        reached = np.array([baseline - full_relief_nrs(baseline, pain, x) for x in u])
+        expected = stats.truncnorm(-3.0 / 1.5, 7.0 / 1.5, loc=3.0, scale=1.5)
+        assert np.all(reached <= baseline) and np.all(reached >= 0)
+        below = reached < baseline  # the draws above the baseline stay at it (no relief)
+        assert np.mean(~below) == pytest.approx(expected.sf(baseline), abs=0.02)
+        below_law = stats.truncnorm(-3.0 / 1.5, (baseline - 3.0) / 1.5, loc=3.0, scale=1.5)
+        assert stats.kstest(reached[below], below_law.cdf).pvalue > 0.01
+    relief, half = params.course.pain, np.array([0.5])  # the bundled relief fraction: a share of the baseline
+    assert full_relief_nrs(8.0, relief, half) == pytest.approx(2 * full_relief_nrs(4.0, relief, half))
+
+
+def test_a_pain_model_is_one_of_two(params):
+    with pytest.raises(ValidationError, match="exactly one pain model"):
+        Pain.model_validate({**params.course.pain.model_dump(), "reached_nrs": {
+            "mean": 3, "sd": 1, "low": 0, "high": 10, "source": "x"}})
+    with pytest.raises(ValidationError, match="exactly one pain model"):
+        Pain.model_validate({**params.course.pain.model_dump(), "relief_fraction": None})
+
+
+def test_the_reached_nrs_model_keeps_the_random_stream(params):
+    """The two pain models draw the same numbers: everything else in a course stays as it was."""
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    baselines = sample_baselines(params.baseline, 40, rng_a)
+    sample_baselines(params.baseline, 40, rng_b)
+    for b in baselines:
+        a, c = draw_course(b, params.course, SCHEDULE, rng_a), draw_course(b, _reaching(params), SCHEDULE, rng_b)
+        assert (a.death_day, a.exit_reason, a.complications, a.bolus_times_s) == (
+            c.death_day, c.exit_reason, c.complications, c.bolus_times_s)
 
 
 def test_occlusion_is_left_to_the_pump(cohort):

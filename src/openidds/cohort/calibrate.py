@@ -103,8 +103,11 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
     out = [
         FreeParameter("nrs_mean", ("baseline.nrs.mean",), 1.0, 9.9, _PAIN),
         FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
-        FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
-        FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN),
+        *((FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
+           FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN))
+          if params.course.pain.relief_fraction is not None else
+          (FreeParameter("reached_nrs_mean", ("course.pain.reached_nrs.mean",), 0.1, 9.0, _PAIN),
+           FreeParameter("reached_nrs_sd", ("course.pain.reached_nrs.sd",), 0.05, 5.0, _PAIN))),
         FreeParameter("visit_noise_nrs", ("course.pain.visit_noise_nrs",), 0.05, 3.0,
                       frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,

@@ -17,10 +17,12 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   at the next refill's discrepancy.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
   opioid, the others at fixed concentrations); nothing is drawn without a mix.
-- **Pain**: the patient's full relief, a fraction of the baseline NRS, is drawn once; the relief reached at a
-  visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. Relief as a
-  fraction of the baseline (percent pain relief) makes patients with more pain lose more points, so the
-  follow-up NRS varies less than the baseline, as published. The needed dose is the start
+- **Pain**: the patient's full relief is drawn once: a fraction of the baseline NRS (``relief_fraction``), or
+  the baseline down to an NRS drawn whatever the baseline (``reached_nrs``, titration aiming at a pain level);
+  the relief reached at a visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the
+  0-10 scale. Relief as a fraction of the baseline (percent pain relief) makes patients with more pain lose
+  more points, so the follow-up NRS varies less than the baseline; a reached NRS makes the follow-up NRS
+  nearly independent of the baseline. The needed dose is the start
   dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
@@ -45,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
-from openidds.cohort.params import Course, FollowUp, ParamsError, lead_drug
+from openidds.cohort.params import Course, FollowUp, Pain, ParamsError, lead_drug
 from openidds.drugs import DrugLibrary, default_library
 from openidds.drugs.intrathecal import PROPOSABLE_DRUGS, propose_start
 from openidds.months import DAYS_PER_MONTH
@@ -260,7 +262,7 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
             start: float, end: int, library: DrugLibrary,
             calls: tuple[int, ...] = ()) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
-    relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
+    relief_full = full_relief_nrs(baseline.nrs, pain, rng.random(1))
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
     ceiling = soft_per_day_mg(drug, library)
     change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
@@ -295,6 +297,16 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
     visits += [Visit(day, "telephone", None, None, change != "stopped", ome, change, None)
                for day in calls if day <= end and day not in taken]
     return tuple(sorted(visits, key=lambda visit: visit.day)), tuple(changes)
+
+
+def full_relief_nrs(baseline_nrs: float, pain: Pain, u: NDArray[np.float64]) -> float:
+    """The NRS points a patient loses at a well-titrated dose, from the uniform ``u`` (one value): a drawn share
+    of the baseline (``relief_fraction``), or the baseline down to a drawn NRS, never below 0 (``reached_nrs``)."""
+    if pain.reached_nrs is not None:
+        return max(0.0, baseline_nrs - float(normal_quantile(pain.reached_nrs, u)[0]))
+    if pain.relief_fraction is None:
+        raise ParamsError("course.pain", None, "relief_fraction or reached_nrs (a pain model)")
+    return baseline_nrs * float(normal_quantile(pain.relief_fraction, u)[0])
 
 
 def _call_days(follow: FollowUp, schedule: Schedule, horizon: int) -> tuple[int, ...]:
