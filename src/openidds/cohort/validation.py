@@ -183,7 +183,7 @@ def figure(validation: Validation, use: Use | None = None) -> Figure:
     if not rows:
         raise OpenIDDSError("use", None if use is None else use.value, "a selection with at least one target "
                                                                        "that has a two-sided interval")
-    fig = Figure(figsize=(10.0, 1.2 + 0.32 * len(rows)))
+    fig = Figure(figsize=(10.0, 1.2 + 0.32 * len(rows)), layout="constrained")
     ax = fig.add_subplot()
     ax.axvspan(-MEAN_TOLERANCE, MEAN_TOLERANCE, color="#2e8b57", alpha=0.12, lw=0)
     for i, check in enumerate(rows):
@@ -201,18 +201,17 @@ def figure(validation: Validation, use: Use | None = None) -> Figure:
                     color="#c0392b", ms=4, clip_on=False)
         share = f"{check.inside_share:.0%}"
         if unattainable:
-            share += f" (unattainable: at most {check.attainable_share:.0%})"
+            share += f" (at most {check.attainable_share:.0%})"
         ax.text(1.03, y, share, transform=ax.get_yaxis_transform(), va="center", fontsize=7)
     ax.set_yticks(range(len(rows)), [f"{c.target.name} ({c.target.use.value}) {_published(c.target)}"
                                      for c in reversed(rows)], fontsize=7)
     ax.set_xlim(-_EDGE, _EDGE)
-    ax.set_xlabel("distance from the published value, in half-widths of the published interval "
-                  "(bar: interval, grey hatched if unattainable at the study's n; line: replicates 2.5–97.5 %; "
-                  "dot: their mean)", fontsize=7)
+    ax.set_xlabel("distance from the published value, in half-widths of the published interval\n(bar: interval; "
+                  "line: replicates 2.5–97.5 %; dot: their mean;\nhatched: unattainable at the study's n, at most "
+                  "the share in brackets)", fontsize=7)
     ax.set_title(f"{validation.study.id}: {validation.n_replicates} synthetic replicates against the published "
                  "numbers (right: share inside)", fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
-    fig.tight_layout()
     return fig
 
 
