@@ -102,7 +102,7 @@ def test_pain_falls_at_follow_up(cohort):
 
 
 def _reaching(params, mean: float = 3.0, sd: float = 1.5):
-    """The parameters with the reached-NRS pain model in place of the relief fraction."""
+    """The course parameters with this reached-NRS pain model (in place of the file's)."""
     reached = Normal(mean=mean, sd=sd, low=0.0, high=10.0, source="test")
     pain = params.course.pain.model_copy(update={"relief_fraction": None, "reached_nrs": reached})
     return params.course.model_copy(update={"pain": pain})
@@ -121,25 +121,26 @@ def test_a_reached_nrs_is_drawn_whatever_the_baseline(params):
         assert np.mean(~below) == pytest.approx(expected.sf(baseline), abs=0.02)
         below_law = stats.truncnorm(-3.0 / 1.5, (baseline - 3.0) / 1.5, loc=3.0, scale=1.5)
         assert stats.kstest(reached[below], below_law.cdf).pvalue > 0.01
-    relief, half = params.course.pain, np.array([0.5])  # the bundled relief fraction: a share of the baseline
+    relief, half = load_params("seed003").course.pain, np.array([0.5])  # a relief fraction: a share of the baseline
     assert full_relief_nrs(8.0, relief, half) == pytest.approx(2 * full_relief_nrs(4.0, relief, half))
 
 
 def test_a_pain_model_is_one_of_two(params):
+    law = {"mean": 0.5, "sd": 0.2, "low": 0, "high": 1, "source": "x"}
     with pytest.raises(ValidationError, match="exactly one pain model"):
-        Pain.model_validate({**params.course.pain.model_dump(), "reached_nrs": {
-            "mean": 3, "sd": 1, "low": 0, "high": 10, "source": "x"}})
+        Pain.model_validate({**params.course.pain.model_dump(), "relief_fraction": law})
     with pytest.raises(ValidationError, match="exactly one pain model"):
-        Pain.model_validate({**params.course.pain.model_dump(), "relief_fraction": None})
+        Pain.model_validate({**params.course.pain.model_dump(), "reached_nrs": None})
 
 
 def test_the_reached_nrs_model_keeps_the_random_stream(params):
     """The two pain models draw the same numbers: everything else in a course stays as it was."""
+    relief = params.course.model_copy(update={"pain": load_params("seed003").course.pain})
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
     baselines = sample_baselines(params.baseline, 40, rng_a)
     sample_baselines(params.baseline, 40, rng_b)
     for b in baselines:
-        a, c = draw_course(b, params.course, SCHEDULE, rng_a), draw_course(b, _reaching(params), SCHEDULE, rng_b)
+        a, c = draw_course(b, relief, SCHEDULE, rng_a), draw_course(b, _reaching(params), SCHEDULE, rng_b)
         assert (a.death_day, a.exit_reason, a.complications, a.bolus_times_s) == (
             c.death_day, c.exit_reason, c.complications, c.bolus_times_s)
 
