@@ -32,7 +32,7 @@ def test_a_cohort_registrys_pump_events_audit_entries_and_seals_are_byte_for_byt
         dumps = {table: con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                  for table in ("pump_events", "audit_log", "audit_chain")}
     assert {table: (len(rows), _sha256(repr(rows).encode())) for table, rows in dumps.items()} == {
-        "pump_events": (2170, "98350d97ed7135ede8f575382af53da8d5a0e7023b8aa13695b993aa8fe4322e"),
-        "audit_log": (2236, "f9199b1c16e82ce6a06aff0453e9be09216ed7d9aa46e29cf376419f2b4cd2e8"),
-        "audit_chain": (2236, "c91bfe8c21c678eab66811ceab66fb670a90c53d28cab27c2499accc8f97e5c1"),
+        "pump_events": (2189, "f95c6395c669e431e0fb23bcd0552a8b3da9432c6e0e36e633dd9ad3cedf8808"),
+        "audit_log": (2259, "424e4470f97ffd8e916f0e856f40306edc00f70bcc6ec00b7ed42def59b0c758"),
+        "audit_chain": (2259, "d24e34edc7ed41d701d8997d1ea65a2491eeda6f18d603dcd7848bfff2e54d6d"),
     }

@@ -106,13 +106,13 @@ def test_visit_noise_is_free_only_where_the_follow_up_nrs_sd_is_fitted(seed000):
 def test_calibrate_recovers_known_parameters(seed000):
     """Targets simulated from known parameters; the fit starts from the bundled file and finds them again."""
     study, params = seed000
-    truth = _moved(params, survival_median_months=5.0, relief_fraction_mean=0.5)
+    truth = _moved(params, survival_median_months=5.0, reached_nrs_mean=4.0)
     synthetic = _synthetic(study, truth)
     result = calibrate(synthetic, params, seed=SEED, budget=40, on=DAY, patients=PATIENTS,
-                       parameters=["survival_median_months", "relief_fraction_mean"])
+                       parameters=["survival_median_months", "reached_nrs_mean"])
     fitted = result.calibration.parameters
     assert fitted["survival_median_months"].fitted == pytest.approx(5.0, abs=0.25)
-    assert fitted["relief_fraction_mean"].fitted == pytest.approx(0.5, abs=0.03)
+    assert fitted["reached_nrs_mean"].fitted == pytest.approx(4.0, abs=0.15)
     assert result.calibration.distance_before > 10
     assert result.calibration.distance_after < 0.05 * result.calibration.distance_before
     survival = result.params.course.survival_months
@@ -180,3 +180,15 @@ def test_seed002_exits_and_pairs_as_the_report_counts_them():
     assert 0 < got["pain_12m_pairs_count"] < got["pain_6m_pairs_count"] < 1403 * 5 / 14.6
     free = {p.name for p in free_parameters(params) if p.informs & {t.name for t in used}}
     assert {"other_exits_per_year", "therapy_stopped_per_year", "visit_missing", "eq5d_missing"} <= free
+
+
+def test_the_pain_model_in_the_file_sets_which_pain_parameters_are_free(seed000):
+    """Seed 000's file has the reached-NRS pain model: its mean and SD are free; seed 003's has the relief
+    fraction: that one's are."""
+    _, params = seed000
+    reached = {p.name for p in free_parameters(params)}
+    relief = {p.name for p in free_parameters(load_params("seed003"))}
+    assert {"reached_nrs_mean", "reached_nrs_sd"} <= reached and not reached & {"relief_fraction_mean",
+                                                                                "relief_fraction_sd"}
+    assert {"relief_fraction_mean", "relief_fraction_sd"} <= relief and not relief & {"reached_nrs_mean",
+                                                                                      "reached_nrs_sd"}

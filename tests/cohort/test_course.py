@@ -5,11 +5,12 @@ import datetime as dt
 
 import numpy as np
 import pytest
+from pydantic import ValidationError
 from scipy import stats
 
 from openidds.cohort.baseline import sample_baselines
-from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, soft_per_day_mg
-from openidds.cohort.params import load_params
+from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, full_relief_nrs, soft_per_day_mg
+from openidds.cohort.params import Normal, Pain, load_params
 from openidds.drugs import default_library
 from openidds.months import DAYS_PER_MONTH
 
@@ -100,6 +101,50 @@ def test_pain_falls_at_follow_up(cohort):
     assert np.mean(np.array(falls) > 0) > 0.8
 
 
+def _reaching(params, mean: float = 3.0, sd: float = 1.5):
+    """The course parameters with this reached-NRS pain model (in place of the file's)."""
+    reached = Normal(mean=mean, sd=sd, low=0.0, high=10.0, source="test")
+    pain = params.course.pain.model_copy(update={"relief_fraction": None, "reached_nrs": reached})
+    return params.course.model_copy(update={"pain": pain})
+
+
+def test_a_reached_nrs_is_drawn_whatever_the_baseline(params):
+    """Titration aiming at a pain level: the NRS at a well-titrated dose has the drawn law whatever the baseline
+    (never above it), where relief as a share of the baseline ties the follow-up to the baseline."""
+    pain = _reaching(params).pain
+    u = np.random.default_rng(4).random((N, 1))
+    for baseline in (5.0, 8.0, 10.0):
+        reached = np.array([baseline - full_relief_nrs(baseline, pain, x) for x in u])
+        expected = stats.truncnorm(-3.0 / 1.5, 7.0 / 1.5, loc=3.0, scale=1.5)
+        assert np.all(reached <= baseline) and np.all(reached >= 0)
+        below = reached < baseline  # the draws above the baseline stay at it (no relief)
+        assert np.mean(~below) == pytest.approx(expected.sf(baseline), abs=0.02)
+        below_law = stats.truncnorm(-3.0 / 1.5, (baseline - 3.0) / 1.5, loc=3.0, scale=1.5)
+        assert stats.kstest(reached[below], below_law.cdf).pvalue > 0.01
+    relief, half = load_params("seed003").course.pain, np.array([0.5])  # a relief fraction: a share of the baseline
+    assert full_relief_nrs(8.0, relief, half) == pytest.approx(2 * full_relief_nrs(4.0, relief, half))
+
+
+def test_a_pain_model_is_one_of_two(params):
+    law = {"mean": 0.5, "sd": 0.2, "low": 0, "high": 1, "source": "x"}
+    with pytest.raises(ValidationError, match="exactly one pain model"):
+        Pain.model_validate({**params.course.pain.model_dump(), "relief_fraction": law})
+    with pytest.raises(ValidationError, match="exactly one pain model"):
+        Pain.model_validate({**params.course.pain.model_dump(), "reached_nrs": None})
+
+
+def test_the_reached_nrs_model_keeps_the_random_stream(params):
+    """The two pain models draw the same numbers: everything else in a course stays as it was."""
+    relief = params.course.model_copy(update={"pain": load_params("seed003").course.pain})
+    rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
+    baselines = sample_baselines(params.baseline, 40, rng_a)
+    sample_baselines(params.baseline, 40, rng_b)
+    for b in baselines:
+        a, c = draw_course(b, relief, SCHEDULE, rng_a), draw_course(b, _reaching(params), SCHEDULE, rng_b)
+        assert (a.death_day, a.exit_reason, a.complications, a.bolus_times_s) == (
+            c.death_day, c.exit_reason, c.complications, c.bolus_times_s)
+
+
 def test_occlusion_is_left_to_the_pump(cohort):
     _, courses = cohort
     assert any(c.occlusion_day is not None for c in courses)
@@ -127,15 +172,31 @@ def test_every_bundled_parameter_file_loads_and_draws():
             draw_course(b, p.course, SCHEDULE, rng)
 
 
-def test_discharge_assessment_without_a_visit_schedule():
-    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge."""
+def test_discharge_assessment_and_telephone_calls_without_a_visit_schedule():
+    """Seed 003 reports the NRS after the implant with no visit schedule: one assessment before discharge (the
+    only NRS), then a call every 30 days while followed; the patients never reached are lost on the first call's
+    day and have no call."""
     p = load_params("seed003")
+    follow = p.course.follow_up
+    assert (follow.telephone_every_days, follow.telephone_unreached) == (30, 0.229)
     phone = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (), telephone=True, patient_reported=True)
     rng = np.random.default_rng(3)
-    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 200, rng)]
-    days = {v.day for c in courses for v in c.visits}
-    assert days == {p.course.follow_up.discharge_day}
-    assert {v.visit_type for c in courses for v in c.visits} == {"follow_up"}
+    courses = [draw_course(b, p.course, phone, rng) for b in sample_baselines(p.baseline, 2000, rng)]
+    for c in courses:
+        assert [v.visit_type for v in c.visits if v.nrs is not None] == ["follow_up"] * (c.end_day >= 6)
+        calls = [v for v in c.visits if v.visit_type == "telephone"]
+        assert all(v.nrs is None and v.satisfied is None for v in calls)
+        if c.exit_reason is ExitReason.LOST:
+            assert not calls and c.exit_day == 30
+        else:
+            called = [v.day for v in calls]  # (none: never reached, and died on the first call's day)
+            assert called == list(range(30, c.end_day + 1, 30)) or (not called and c.end_day == 30)
+    lost = sum(c.exit_reason is ExitReason.LOST for c in courses) / len(courses)
+    assert lost == pytest.approx(0.229, abs=3 * (0.229 * 0.771 / 2000) ** 0.5)
+    # a study without telephone follow-up gets no calls, whatever the parameters
+    office = Schedule(dt.date(2022, 1, 1), dt.date(2024, 3, 20), (1, 3), telephone=False, patient_reported=True)
+    assert all(v.visit_type == "follow_up" for b in sample_baselines(p.baseline, 50, rng)
+               for v in draw_course(b, p.course, office, rng).visits)
 
 
 def test_the_drug_mix_is_drawn_by_its_shares_and_each_drug_dosed_by_its_rule():

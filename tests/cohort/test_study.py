@@ -7,6 +7,7 @@ import pytest
 from scipy import stats
 
 from openidds.cohort.study import (
+    FollowUpCounted,
     Interval,
     Metric,
     StudyError,
@@ -46,6 +47,9 @@ def test_design_facts_of_the_seeds() -> None:
         1403, 2003, "2017-07-31", "2013-01-01")
     assert (s3.n_patients, s3.sites, str(s3.follow_up_end), s3.telephone_follow_up) == (96, 1, "2024-03-20", True)
     assert "sites" in s2.assumptions  # not published: the file says why the number was taken
+    # seed 003 counts the patients reached by telephone as followed up; the others, those with a follow-up NRS
+    assert [d.follow_up_counted for d in (s0, s2, s3)] == [FollowUpCounted.PAIN_PAIRS, FollowUpCounted.PAIN_PAIRS,
+                                                          FollowUpCounted.TELEPHONE_CONTACT]
 
 
 def test_published_intervals_are_kept_as_printed() -> None:
@@ -121,6 +125,13 @@ def test_a_computed_interval_given_in_the_file_is_refused() -> None:
 def test_impossible_design_dates_are_refused() -> None:
     text = _minimal().replace("implant_end = 2021-12-31", "implant_end = 2012-12-31")
     with pytest.raises(StudyError, match=r"bad.toml: design=.*implant_start ≤ implant_end"):
+        parse_study(text, "bad.toml")
+
+
+def test_telephone_contacts_counted_without_telephone_follow_up_are_refused() -> None:
+    text = _minimal().replace("telephone_follow_up = false", 'telephone_follow_up = false\nfollow_up_counted = '
+                                                              '"telephone_contact"')
+    with pytest.raises(StudyError, match="telephone_contact needs telephone_follow_up = true"):
         parse_study(text, "bad.toml")
 
 

@@ -10,8 +10,15 @@ from tests.cohort.test_study import _minimal
 
 from openidds.clinic import connect, init_registry
 from openidds.clinic.examples import load_example
-from openidds.cohort.study import load_study, parse_study
-from openidds.cohort.targets import NOT_MEASURABLE_YET, Unmeasured, measure, report_results, unmeasured
+from openidds.cohort.study import FollowUpCounted, Study, load_study, parse_study
+from openidds.cohort.targets import (
+    NOT_MEASURABLE_YET,
+    Unmeasured,
+    measure,
+    measure_results,
+    report_results,
+    unmeasured,
+)
 from openidds.errors import OpenIDDSError
 
 
@@ -65,8 +72,17 @@ def test_seed002_targets_on_the_example_registry(engine: Engine) -> None:
     assert m["female_proportion"] == pytest.approx(118 / 220)
 
 
+def _counting_pain_pairs(study: Study) -> Study:
+    """The study as if it counted the patients with a follow-up NRS as followed up."""
+    design = study.design.model_copy(update={"follow_up_counted": FollowUpCounted.PAIN_PAIRS})
+    return study.model_copy(update={"design": design})
+
+
 def test_seed003_targets_on_the_example_registry(example: str) -> None:
-    m = measure(load_study("seed003"), example)  # a path works as well as an engine
+    # seed 003 counts the patients reached by telephone; the example clinic phones nobody: no estimate
+    as_published = measure(load_study("seed003"), example)
+    assert math.isnan(as_published["follow_up_complete_proportion"]) and math.isnan(as_published["os_median_months"])
+    m = measure(_counting_pain_pairs(load_study("seed003")), example)  # a path works as well as an engine
     assert m["os_median_months"] == pytest.approx(3.3675564681724843)  # observed months to death or last contact
     assert m["ome_median_mg_per_day"] == pytest.approx(268.8)
     assert m["ome_over_500_proportion"] == pytest.approx(68 / 220)
@@ -84,12 +100,24 @@ def test_seed003_targets_on_the_example_registry(example: str) -> None:
     assert m["pdph_proportion"] == pytest.approx(17 / 220)
     assert m["early_death_proportion"] == 0  # no post-operative stay recorded: no death in hospital
     assert m["deaths_after_discharge_count"] == 155
-    assert m["follow_up_complete_proportion"] == pytest.approx(181 / 220)
+    assert m["follow_up_complete_proportion"] == pytest.approx(181 / 220)  # patients with a follow-up NRS
     assert m["satisfied_proportion"] == pytest.approx(144 / 181)
     assert m["opioid_below_100_mg_proportion"] == pytest.approx(103 / 181)
     # the example registry records no hospital charge or operation time: measurable, but there is no estimate
     assert math.isnan(m["hospital_cost_cny_mean"]) and math.isnan(m["own_expense_cny_sd"])
     assert math.isnan(m["surgical_duration_hours_mean"])
+
+
+def test_a_study_that_counts_telephone_contacts_reads_them() -> None:
+    """Seed 003's follow-up rate and median time to death or last contact are over the patients reached by
+    telephone (the paper's 72 of 96), not over those with a follow-up NRS."""
+    flow = {"follow_up_rate": 0.99, "telephone_contact_rate": 0.75,
+            "telephone_contacted_death_or_last_contact_months": {"median": 3.1}}
+    results = {"flow": flow, "cohort": {"follow_up": {"death_or_last_contact_months": {"median": 2.5}}}}
+    m = measure_results(load_study("seed003"), results)
+    assert (m["follow_up_complete_proportion"], m["os_median_months"]) == (0.75, 3.1)
+    m = measure_results(_counting_pain_pairs(load_study("seed003")), results)
+    assert (m["follow_up_complete_proportion"], m["os_median_months"]) == (0.99, 2.5)
 
 
 @pytest.mark.parametrize("name", ["seed000", "seed002", "seed003"])

@@ -137,3 +137,4 @@ def _add_registry_lists(frame: pd.DataFrame, rng: np.random.Generator) -> None:
     frame["complications"] = events
     frame["reoperations"] = [f"{d}:infection" if s == 1 else "none" for d, s in
                              zip(frame["reoperation_days"], frame["reoperation_status"], strict=True)]
+    frame["telephone_contacts"] = 0  # followed in clinic: no telephone visit

@@ -3,6 +3,7 @@
 import pandas as pd
 import pytest
 
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import DataError
 from openidds.outcomes.report import study_report
 from openidds.outcomes.report.study import table_csv
@@ -192,3 +193,22 @@ def test_csv_tables_never_hold_a_cell_a_spreadsheet_would_run(built):
     made = Table("EQ-5D", ("Outcome", "Baseline − follow-up"), (Row(("EQ-5D index", "-0.26 (-0.34 to -0.18)")),
                                                                 Row(("=cmd", "0.10"))), number=9)
     assert table_csv(made).decode().splitlines()[2:] == ["EQ-5D index,'-0.26 (-0.34 to -0.18)", "'=cmd,0.10"]
+
+
+def test_the_patients_reached_by_telephone_and_their_time_to_death_or_last_contact(six):
+    """A study that follows by telephone: P2, P3 and P6 reached (3 of 6 = 50.0%); their days to death or last
+    contact 200, 400, 300: median 300 days = 9.86 months, IQR 250–350 days (R type 7)."""
+    flow = _section(study_report(six.assign(telephone_contacts=[0, 2, 1, 0, 0, 3])), "flow")
+    assert (flow.results["telephone_contacted"], flow.results["telephone_contact_rate"]) == (3, 0.5)
+    months = flow.results["telephone_contacted_death_or_last_contact_months"]
+    assert (months["median"], months["q1"], months["q3"]) == pytest.approx(
+        (300 / DAYS_PER_MONTH, 250 / DAYS_PER_MONTH, 350 / DAYS_PER_MONTH))
+    assert "3 were reached by telephone at least once after the implant, a telephone follow-up rate of 50.0%" \
+        in flow.blocks[0].text
+    assert _rows(flow.tables[0])["Reached by telephone at least once after the implant"] == ("3",)
+    assert flow.results["follow_up_rate"] == 0.5  # the analysed patients' rate is still given
+
+
+def test_no_telephone_contact_adds_nothing_to_the_flow(built, six):
+    flow, without = _section(study_report(six.assign(telephone_contacts=0)), "flow"), _section(built, "flow")
+    assert flow.results == without.results and flow.blocks[0].text == without.blocks[0].text

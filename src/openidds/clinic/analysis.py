@@ -12,6 +12,8 @@ Time zero is the first implant. Times are in days. Conventions (documented in do
   with censoring at the last date known alive.
 * ``nrs_3m``/``nrs_6m``/``nrs_12m`` (and ``eq5d_index_*``): the follow-up value nearest to day 91/182/365
   within ±45 days.
+* ``telephone_contacts``: the telephone visits on or after the first implant (a study that counts the patients
+  reached by telephone as followed up).
 * ``last_ome_mg_per_day``, ``last_opioid_change``, ``satisfaction``: the last follow-up value reported;
   ``dissatisfaction_reason`` and ``satisfaction_respondent`` come from the visit of that satisfaction;
   ``systemic_opioid_stopped``: 1 if any follow-up recorded the systemic opioid as stopped.
@@ -173,6 +175,7 @@ def patient_row(records: list[Record]) -> dict[str, Any] | None:
         "baseline_ome_mg_per_day": base.get("ome_mg_per_day") if base else None,
         "baseline_eq5d_index": base.get("eq5d_index") if base else None,
         "last_nrs": next((r.get("nrs") for r in reversed(follow) if r.get("nrs") is not None), None),
+        "telephone_contacts": sum(r.get("visit_type") == "telephone" for r in follow),
         **{name: _flag(patient.get(name)) for name in _FLAGS},
         **{name: patient.get(name) for name in _AS_IS},
         "metastasis_sites": _codes(patient.get("metastasis_sites")),

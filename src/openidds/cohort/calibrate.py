@@ -48,7 +48,7 @@ from openidds.cohort.course import ExitReason, PatientCourse, Schedule, Visit, d
 from openidds.cohort.params import Calibration, FittedParameter, Params, ParamsError
 from openidds.cohort.refill_schedule import occlusion_found_day
 from openidds.cohort.simulate import implant_dates
-from openidds.cohort.study import Metric, Study, Target, Use
+from openidds.cohort.study import FollowUpCounted, Metric, Study, Target, Use
 from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.months import DAYS_PER_MONTH
@@ -103,8 +103,11 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
     out = [
         FreeParameter("nrs_mean", ("baseline.nrs.mean",), 1.0, 9.9, _PAIN),
         FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
-        FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
-        FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN),
+        *((FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
+           FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN))
+          if params.course.pain.relief_fraction is not None else
+          (FreeParameter("reached_nrs_mean", ("course.pain.reached_nrs.mean",), 0.1, 9.0, _PAIN),
+           FreeParameter("reached_nrs_sd", ("course.pain.reached_nrs.sd",), 0.05, 5.0, _PAIN))),
         FreeParameter("visit_noise_nrs", ("course.pain.visit_noise_nrs",), 0.05, 3.0,
                       frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,
@@ -154,6 +157,8 @@ class Outcomes:
     registry's analysis window), as the report pairs them."""
     exits: NDArray[np.str_]
     """Each patient's exit reason ("" when still followed at the study's end)."""
+    telephone_reached: NDArray[np.bool_]
+    """Each patient reached by telephone at least once (a telephone visit)."""
 
     @property
     def scale(self) -> float:
@@ -194,7 +199,7 @@ def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes
 
 def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBaseline, PatientCourse]]) -> Outcomes:
     """What the report would estimate from these patients' registry, read off their baselines and courses."""
-    before, after, os_days, death, counts, infection, exits = [], [], [], [], [], [], []
+    before, after, os_days, death, counts, infection, exits, reached = [], [], [], [], [], [], [], []
     pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
     library = default_library()
@@ -206,6 +211,7 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
         for name, (field, day) in _PAIRED.items():
             pairs[name].append(course.schedule.patient_reported and _near(course.visits, field, day))
         exits.append("" if course.exit_reason is None else course.exit_reason.value)
+        reached.append(any(visit.visit_type == "telephone" for visit in course.visits))
         os_days.append(course.death_day if course.death_day is not None else course.end_day)
         death.append(int(course.death_day is not None))
         found = [(c.day, c.grade, c.action, c.kind) for c in course.complications]
@@ -223,7 +229,8 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
     return Outcomes(study, np.array(before, dtype=float), np.array(after, dtype=float),
                     np.array(os_days, dtype=float) / DAYS_PER_MONTH, np.array(death, dtype=np.int64), first_days,
                     np.array(counts, dtype=np.int64), np.array(infection, dtype=bool),
-                    {name: np.array(rows, dtype=bool) for name, rows in pairs.items()}, np.array(exits, dtype=str))
+                    {name: np.array(rows, dtype=bool) for name, rows in pairs.items()}, np.array(exits, dtype=str),
+                    np.array(reached, dtype=bool))
 
 
 _PAIRED = {"nrs_6m": ("nrs", MILESTONES["6m"]), "nrs_12m": ("nrs", MILESTONES["12m"]),
@@ -261,9 +268,12 @@ def _mean(x: FloatArray) -> float:
 
 
 def _survival(o: Outcomes, target: Target) -> float:
-    """Seed 000's Kaplan–Meier median, or seed 003's median of observed months to death or last contact."""
+    """Seed 000's Kaplan–Meier median, or seed 003's median of observed months to death or last contact (over
+    the patients reached by telephone, when the study counts those as followed up)."""
     if target.metric is Metric.KM_MEDIAN:
         return float(kaplan_meier(o.os_months, o.death).median.time)
+    if o.study.design.follow_up_counted is FollowUpCounted.TELEPHONE_CONTACT:
+        return float(np.median(o.os_months[o.telephone_reached])) if o.telephone_reached.any() else math.nan
     return float(np.median(o.os_months))
 
 

@@ -17,16 +17,21 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   at the next refill's discrepancy.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
   opioid, the others at fixed concentrations); nothing is drawn without a mix.
-- **Pain**: the patient's full relief, a fraction of the baseline NRS, is drawn once; the relief reached at a
-  visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the 0-10 scale. Relief as a
-  fraction of the baseline (percent pain relief) makes patients with more pain lose more points, so the
-  follow-up NRS varies less than the baseline, as published. The needed dose is the start
+- **Pain**: the patient's full relief is drawn once: a fraction of the baseline NRS (``relief_fraction``), or
+  the baseline down to an NRS drawn whatever the baseline (``reached_nrs``, titration aiming at a pain level);
+  the relief reached at a visit is the share ``min(1, dose/needed dose)`` of it, plus visit noise, on the
+  0-10 scale. Relief as a fraction of the baseline (percent pain relief) makes patients with more pain lose
+  more points, so the follow-up NRS varies less than the baseline; a reached NRS makes the follow-up NRS
+  nearly independent of the baseline. The needed dose is the start
   dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
   shares; otherwise unchanged.
 - **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
-  discharge; each missing with its share.
+  discharge; each missing with its share. A telephone study's calls, if the parameters give their interval:
+  one on every multiple of ``telephone_every_days`` after discharge while the patient is followed, recording
+  the systemic opioid (no NRS: no titration); a share of patients is never reached and is lost to follow-up
+  on the first call's day.
 - **Boluses**: breakthrough-pain presses, a Poisson process; the pump decides whether each is given.
 """
 
@@ -42,7 +47,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
-from openidds.cohort.params import Course, ParamsError, lead_drug
+from openidds.cohort.params import Course, FollowUp, Pain, ParamsError, lead_drug
 from openidds.drugs import DrugLibrary, default_library
 from openidds.drugs.intrathecal import PROPOSABLE_DRUGS, propose_start
 from openidds.months import DAYS_PER_MONTH
@@ -197,6 +202,10 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
               ExitReason.TRANSFER: follow.transfer_per_year, ExitReason.LOST: follow.lost_per_year}
     exits: list[tuple[int, ExitReason]] = [(death, ExitReason.DEATH)]
     exits += [(1 + int(rng.exponential(365.25 / rate)), reason) for reason, rate in others.items() if rate > 0]
+    calls = _call_days(follow, schedule, horizon)
+    reached = not calls or rng.random() >= (follow.telephone_unreached or 0.0)
+    if not reached:
+        exits.append((calls[0], ExitReason.LOST))
     complications, explant = _complications(params, rng, min(d for d, _ in exits), horizon)
     if explant is not None:
         exits.append((explant, ExitReason.EXPLANT))
@@ -210,7 +219,7 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     revisions = tuple(c.day for c in complications if c.action == "revision")
     drug, added = _drugs(params, rng)
     start = start_dose_mg_per_day(baseline, drug, params, library)
-    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library)
+    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library, calls if reached else ())
     return PatientCourse(
         schedule=schedule, drug=drug, added_mg_per_ml=added, death_day=death if death <= end else None,
         exit_day=exit_day_or_none,
@@ -250,9 +259,10 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
 
 
 def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Schedule, rng: np.random.Generator,
-            start: float, end: int, library: DrugLibrary) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
+            start: float, end: int, library: DrugLibrary,
+            calls: tuple[int, ...] = ()) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
-    relief_full = baseline.nrs * float(normal_quantile(pain.relief_fraction, rng.random(1))[0])
+    relief_full = full_relief_nrs(baseline.nrs, pain, rng.random(1))
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
     ceiling = soft_per_day_mg(drug, library)
     change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
@@ -283,7 +293,30 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
         if nrs > pain.target_nrs and dose < ceiling and day < end:
             dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)
             changes.append(DoseChange(day, dose))
-    return tuple(visits), tuple(changes)
+    taken = {visit.day for visit in visits}
+    visits += [Visit(day, "telephone", None, None, change != "stopped", ome, change, None)
+               for day in calls if day <= end and day not in taken]
+    return tuple(sorted(visits, key=lambda visit: visit.day)), tuple(changes)
+
+
+def full_relief_nrs(baseline_nrs: float, pain: Pain, u: NDArray[np.float64]) -> float:
+    """The NRS points a patient loses at a well-titrated dose, from the uniform ``u`` (one value): a drawn share
+    of the baseline (``relief_fraction``), or the baseline down to a drawn NRS, never below 0 (``reached_nrs``)."""
+    if pain.reached_nrs is not None:
+        return max(0.0, baseline_nrs - float(normal_quantile(pain.reached_nrs, u)[0]))
+    if pain.relief_fraction is None:
+        raise ParamsError("course.pain", None, "relief_fraction or reached_nrs (a pain model)")
+    return baseline_nrs * float(normal_quantile(pain.relief_fraction, u)[0])
+
+
+def _call_days(follow: FollowUp, schedule: Schedule, horizon: int) -> tuple[int, ...]:
+    """The days of a telephone study's calls up to the study's end (none unless the study follows by telephone
+    and the parameters give the calls' interval)."""
+    every = follow.telephone_every_days
+    if every is None or not schedule.telephone:
+        return ()
+    after = follow.discharge_day or 0
+    return tuple(day for day in range(every, horizon + 1, every) if day > after)
 
 
 def _bolus_times(per_day: float, end: int, rng: np.random.Generator) -> tuple[int, ...]:

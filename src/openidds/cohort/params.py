@@ -137,13 +137,25 @@ class Rate(_Closed):
 
 
 class Pain(_Closed):
-    relief_fraction: Normal
+    """The pain response, by one of two models: ``relief_fraction`` (relief in proportion to the baseline) or
+    ``reached_nrs`` (titration reaches an NRS whatever the baseline)."""
+
+    relief_fraction: Normal | None = None
     """The share of the baseline NRS a patient loses at a well-titrated dose (percent pain relief / 100)."""
+    reached_nrs: Normal | None = None
+    """The NRS a patient reaches at a well-titrated dose, drawn whatever the baseline (never above it)."""
     target_nrs: Annotated[int, Field(ge=0, le=10)]
     """Above this at a visit, the dose is raised by a programming session."""
     increase_percent: Annotated[int, Field(ge=1, le=100)]
     visit_noise_nrs: Annotated[float, Field(ge=0)]
     source: str
+
+    @model_validator(mode="after")
+    def _one_model(self) -> Pain:
+        if (self.relief_fraction is None) == (self.reached_nrs is None):
+            raise ValueError("exactly one pain model: relief_fraction (relief in proportion to the baseline) or "
+                             "reached_nrs (the NRS titration reaches whatever the baseline)")
+        return self
 
 
 class DrugMix(_Closed):
@@ -197,7 +209,19 @@ class FollowUp(_Closed):
     transfer_per_year: Annotated[float, Field(ge=0)]
     lost_per_year: Annotated[float, Field(ge=0)]
     therapy_stopped_per_year: Annotated[float, Field(ge=0)]
+    telephone_every_days: Annotated[int, Field(ge=1, le=365)] | None = None
+    """A telephone study's contacts: a call on every multiple of this many days after the implant, after
+    discharge, while the patient is followed (recording the systemic opioid, not the NRS); ``None``: no calls."""
+    telephone_unreached: Share | None = None
+    """The share of patients (or families) never reached by those calls: lost to follow-up on the first call's
+    day (``None``: every patient is reached)."""
     source: str
+
+    @model_validator(mode="after")
+    def _calls(self) -> FollowUp:
+        if self.telephone_unreached is not None and self.telephone_every_days is None:
+            raise ValueError("telephone_unreached needs telephone_every_days (the calls the patient is not reached by)")
+        return self
 
 
 class Course(_Closed):

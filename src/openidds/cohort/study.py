@@ -186,6 +186,13 @@ class Target(BaseModel):
         return None if self.low is None or self.high is None else (self.high - self.low) / 2
 
 
+class FollowUpCounted(str, Enum):
+    """Which patients a study counts as followed up (its follow-up rate's numerator)."""
+
+    PAIN_PAIRS = "pain_pairs"                 # a baseline and a follow-up NRS (the report's analysed patients)
+    TELEPHONE_CONTACT = "telephone_contact"   # reached by telephone at least once after the implant
+
+
 class Design(BaseModel):
     """How the study was run: its size, dates, sites, follow-up schedule and endpoint definitions."""
 
@@ -198,6 +205,7 @@ class Design(BaseModel):
     sites: int = Field(gt=0)
     visit_months: tuple[int, ...]
     telephone_follow_up: bool
+    follow_up_counted: FollowUpCounted = FollowUpCounted.PAIN_PAIRS
     pro_start: date | None = None
     endpoints: dict[str, str]
     assumptions: dict[str, str] = Field(default_factory=dict)
@@ -206,6 +214,8 @@ class Design(BaseModel):
     def _consistent(self) -> Design:
         if not self.implant_start <= self.implant_end <= self.follow_up_end:
             raise ValueError("the dates must satisfy implant_start ≤ implant_end ≤ follow_up_end")
+        if self.follow_up_counted is FollowUpCounted.TELEPHONE_CONTACT and not self.telephone_follow_up:
+            raise ValueError("follow_up_counted = telephone_contact needs telephone_follow_up = true")
         if self.pro_start is not None and not self.implant_start <= self.pro_start <= self.implant_end:
             raise ValueError("pro_start must lie between implant_start and implant_end")
         if any(m <= 0 for m in self.visit_months) or list(self.visit_months) != sorted(set(self.visit_months)):

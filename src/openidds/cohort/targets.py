@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from openidds.cohort.study import Metric, Study, Target
+from openidds.cohort.study import FollowUpCounted, Metric, Study
 from openidds.errors import OpenIDDSError
 
 Results = Mapping[str, Any]
@@ -116,11 +116,23 @@ def _exits(*reasons: str, others: bool = False) -> Callable[[Results], float]:
     return read
 
 
-def _os_median(r: Results, target: Target) -> float:
-    """Seed 000's Kaplan–Meier median, or seed 003's median of observed months to death or last contact."""
-    if target.metric is Metric.KM_MEDIAN:
+def _os_median(r: Results, study: Study) -> float:
+    """Seed 000's Kaplan–Meier median, or seed 003's median of observed months to death or last contact over the
+    patients it counts as followed up (those reached by telephone, when the study counts them so)."""
+    if study.target("os_median_months").metric is Metric.KM_MEDIAN:
         return _number(r, "survival", "median", "time")
+    if study.design.follow_up_counted is FollowUpCounted.TELEPHONE_CONTACT:
+        return _number(r, "flow", "telephone_contacted_death_or_last_contact_months", "median")
     return _number(r, "cohort", "follow_up", "death_or_last_contact_months", "median")
+
+
+_FOLLOW_UP_RATE = {FollowUpCounted.PAIN_PAIRS: "follow_up_rate",
+                   FollowUpCounted.TELEPHONE_CONTACT: "telephone_contact_rate"}
+
+
+def _follow_up_rate(r: Results, study: Study) -> float:
+    """The share followed up, as the study counts them (its design's ``follow_up_counted``)."""
+    return _number(r, "flow", _FOLLOW_UP_RATE[study.design.follow_up_counted])
 
 
 def _deaths_after_discharge(r: Results) -> float:
@@ -166,7 +178,6 @@ _MEASURES: dict[str, Callable[[Results], float]] = {
     "exit_other_proportion": _exits("death", *_EXIT_EXPLANT, others=True),
     "exits_count": _value("exits", "exited"),
     # follow-up, opioids, satisfaction, deaths (seed 003)
-    "follow_up_complete_proportion": _value("flow", "follow_up_rate"),
     "opioid_stopped_proportion": _value("opioids", "stopped_last", "estimate"),
     "opioid_below_100_mg_proportion": _value("opioids", "below_100_mg_ome", "estimate"),
     "opioid_stopped_or_reduced_proportion": _value("opioids", "stopped_or_reduced", "estimate"),
@@ -253,7 +264,9 @@ _MEASURES: dict[str, Callable[[Results], float]] = {
     "postoperative_stay_days_mean": _describe("postop_stay_days", "mean", "therapy"),
     "postoperative_stay_days_sd": _describe("postop_stay_days", "sd", "therapy"),
 }
-_BY_METRIC: dict[str, Callable[[Results, Target], float]] = {"os_median_months": _os_median}
+_BY_DESIGN: dict[str, Callable[[Results, Study], float]] = {"os_median_months": _os_median,
+                                                             "follow_up_complete_proportion": _follow_up_rate}
+"""Targets whose measure depends on the study's design (its endpoint definitions)."""
 
 NOT_MEASURABLE_YET: dict[str, str] = {
     "underweight_proportion": "the paper does not state its BMI threshold and the report gives no underweight share",
@@ -280,7 +293,7 @@ def unmeasured(study: Study) -> tuple[Unmeasured, ...]:
     for target in study.targets:
         if target.name in NOT_MEASURABLE_YET:
             out.append(Unmeasured(target.name, NOT_MEASURABLE_YET[target.name]))
-        elif target.name not in _MEASURES and target.name not in _BY_METRIC:
+        elif target.name not in _MEASURES and target.name not in _BY_DESIGN:
             out.append(Unmeasured(target.name, "no measure of this name: the report's results do not define it"))
     return tuple(out)
 
@@ -293,8 +306,8 @@ def measure_results(study: Study, results: Results) -> dict[str, float]:
         if target.name in skipped:
             continue
         try:
-            if target.name in _BY_METRIC:
-                value = _BY_METRIC[target.name](results, target)
+            if target.name in _BY_DESIGN:
+                value = _BY_DESIGN[target.name](results, study)
             else:
                 value = _MEASURES[target.name](results)
         except (_Missing, ZeroDivisionError):

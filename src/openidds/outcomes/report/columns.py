@@ -105,6 +105,7 @@ COLUMNS: tuple[Column, ...] = (
     _list("start_doses_mg_per_day", "Starting dose per drug, mg/day (drug:dose)", "therapy", parts=("drug", "dose")),
     _score("baseline_nrs", "Baseline pain NRS (0–10)", "pain", 0, 10),
     _score("last_nrs", "Last follow-up pain NRS", "pain", 0, 10),
+    _score("telephone_contacts", "Telephone visits after the implant", "flow", 0, None),
     _score("nrs_3m", "Pain NRS at 3 months (±45 days)", "pain", 0, 10),
     _score("nrs_6m", "Pain NRS at 6 months (±45 days)", "pain", 0, 10),
     _score("nrs_12m", "Pain NRS at 12 months (±45 days)", "pain", 0, 10),

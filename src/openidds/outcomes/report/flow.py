@@ -4,7 +4,10 @@ the summary paragraph of the headline numbers."""
 import numpy as np
 import pandas as pd
 
+from openidds.months import DAYS_PER_MONTH
 from openidds.outcomes import _checks
+from openidds.outcomes._frozen import jsonable
+from openidds.outcomes.describe import describe_continuous
 from openidds.outcomes.report import _format as fmt
 from openidds.outcomes.report.adverse import EARLY_DAYS
 from openidds.outcomes.report.document import Paragraph, Row, Section, Table
@@ -52,15 +55,35 @@ def flow_section(frame: pd.DataFrame, os_days: np.ndarray, death: np.ndarray) ->
     rate = analysed / n
     text = (f"Of {n} patients implanted, {n - analysed} were left out of the follow-up analysis and {analysed} were "
             f"analysed, a follow-up rate of {fmt.pct(rate)}.")
+    results = {"implanted": n, "analysed": analysed, "follow_up_rate": rate,
+               "left_out": {r: int(counts[r]) for r in order}}
+    reached = telephone_reached(frame)
+    contacted = int(reached.sum())
+    if contacted:
+        months = describe_continuous(os_days[reached] / DAYS_PER_MONTH, "os_months")
+        rows.append(Row(("Reached by telephone at least once after the implant", str(contacted))))
+        text += (f" {contacted} were reached by telephone at least once after the implant, a telephone follow-up "
+                 f"rate of {fmt.pct(contacted / n)}; their time from implant to death or last contact has a median "
+                 f"of {fmt.num(months.median)} months (IQR {fmt.ci(months.q1, months.q3)}).")
+        results |= {"telephone_contacted": contacted, "telephone_contact_rate": contacted / n,
+                    "telephone_contacted_death_or_last_contact_months": jsonable(months)}
     table = Table("Flow of patients (STROBE): implanted, left out of the follow-up analysis and why, analysed",
                   ("Patients", "n"), tuple(rows),
                   ("Analysed: a baseline and at least one follow-up pain NRS (the pairs of the pain results). "
                    "Each patient left out is counted once, under the first reason that applies, in this order: "
                    f"death within {EARLY_DAYS} days of the implant, no baseline NRS, end of follow-up (with its "
-                   "exit reason), still followed.", "Follow-up rate = analysed / implanted."))
-    return Section("flow", title, (Paragraph(text), table),
-                   results={"implanted": n, "analysed": analysed, "follow_up_rate": rate,
-                            "left_out": {r: int(counts[r]) for r in order}})
+                   "exit reason), still followed.", "Follow-up rate = analysed / implanted."
+                   + ("" if not contacted else " Telephone follow-up rate = reached by telephone / implanted.")))
+    return Section("flow", title, (Paragraph(text), table), results=results)
+
+
+def telephone_reached(frame: pd.DataFrame) -> np.ndarray:
+    """Whether each patient had at least one telephone visit after the implant (nobody, when the dataset does
+    not record telephone visits)."""
+    if "telephone_contacts" not in frame.columns:
+        return np.zeros(len(frame), dtype=bool)
+    contacts = _checks.numeric(frame["telephone_contacts"], "telephone_contacts", allow_missing=True)
+    return np.nan_to_num(contacts) > 0
 
 
 def _get(results: dict, *path: str) -> object:

@@ -36,7 +36,7 @@ from openidds.outcomes.report.therapy import therapy_section
 FIGURE_DPI = 200
 _SECTION_OF = {"cohort": "Table 1", "therapy": "Table 2", "pain": "Pain and quality of life",
                "opioids": "Opioid reduction", "satisfaction": "Satisfaction", "survival": "Overall survival",
-               "complications": "Complications", "exits": "Exits"}
+               "complications": "Complications", "exits": "Exits", "flow": "Patients and follow-up"}
 
 
 @dataclass(frozen=True)
