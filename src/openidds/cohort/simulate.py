@@ -22,7 +22,7 @@ from sqlalchemy import make_url
 
 from openidds.clinic import SPECS, RegistryError, connect, import_batch, init_registry, patients
 from openidds.clinic.bulk import collector_paused
-from openidds.clinic.database import database_url, with_clock
+from openidds.clinic.database import database_url, new_sqlite_registry, with_clock
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
@@ -113,6 +113,7 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(handle)
     try:
+        new_sqlite_registry(Path(partial))
         _write(runs, url.set(database=partial).render_as_string(hide_password=False), source)
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
