@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from openidds.clinic import connect, import_batch, init_registry
+from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import with_clock
 from openidds.clinic.pump_log import import_pump_logs
 from openidds.cohort.params import load_params
@@ -95,7 +96,7 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
     def phase(name: str, start: float) -> None:
         cpu[name] = time.process_time() - start
 
-    with tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:
+    with collector_paused(), tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:  # as simulate runs
         start = time.process_time()
         runs = play(study, params, seed, patients)
         phase("play (pump + programmer)", start)
