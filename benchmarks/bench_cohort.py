@@ -11,10 +11,18 @@ shared: CPU time, not wall time, is what a replicate costs), pump events and pum
 second. ``--workers N`` runs N replicates at once in a pool of N processes (``openidds.cohort.replicates``,
 replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU seconds and the wall time of
 the whole pool. ``--step-share`` only plays the patients and says how much of that is the pump's stepping.
+``--validate N`` runs what ``openidds cohort validate STUDY --replicates N --workers W`` runs (N replicates of
+the study at its own size, each simulated into a throwaway registry and measured through the report) and prints
+its wall time and the CPU seconds of the process and its workers, per replicate too:
+
+    python benchmarks/bench_cohort.py --validate 20 --workers 2      # seed000 on both cores
+    taskset -c 0 python benchmarks/bench_cohort.py --validate 10 --workers 1
+
 Asserts nothing about time.
 """
 
 import argparse
+import resource
 import tempfile
 import time
 from collections import Counter
@@ -25,11 +33,12 @@ from pathlib import Path
 import numpy as np
 
 from openidds.clinic import connect, import_batch, init_registry
+from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import with_clock
 from openidds.clinic.pump_log import import_pump_logs
 from openidds.cohort.params import load_params
-from openidds.cohort.replicates import map_replicates
-from openidds.cohort.simulate import USER, exported_logs, play, registry_batch, written_at
+from openidds.cohort.replicates import map_replicates, run_replicates
+from openidds.cohort.simulate import USER, exported_logs, play, registry_batch, simulate, written_at
 from openidds.cohort.study import load_study
 from openidds.pump import Pump
 
@@ -87,7 +96,7 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
     def phase(name: str, start: float) -> None:
         cpu[name] = time.process_time() - start
 
-    with tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:
+    with collector_paused(), tempfile.TemporaryDirectory(prefix="bench-cohort-") as folder:  # as simulate runs
         start = time.process_time()
         runs = play(study, params, seed, patients)
         phase("play (pump + programmer)", start)
@@ -112,6 +121,25 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
     return Replicate(cpu, time.perf_counter() - wall, dict(events), pump_s / SECONDS_PER_YEAR)
 
 
+def cpu_s() -> float:
+    """CPU seconds (user and system) of this process and of its children that have ended."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def validate(study_id: str, params_file: str | None, replicates: int, seed: int, workers: int | None) -> None:
+    """Time ``openidds cohort validate``'s replicates (the pool's workers end with it, so their CPU is counted)."""
+    study = load_study(study_id)
+    params = load_params(params_file or study.id)
+    cpu, wall = cpu_s(), time.perf_counter()
+    measured = run_replicates(simulate, study, params, seed, replicates, workers=workers)
+    cpu, wall = cpu_s() - cpu, time.perf_counter() - wall
+    assert len(measured) == replicates
+    count = workers or "one per core"
+    print(f"validate {study.id}: {replicates} replicates on {count} workers: {wall:.1f} s wall, {cpu:.1f} CPU s "
+          f"({cpu / replicates:.2f} CPU s and {wall / replicates:.2f} s wall per replicate)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", default="seed000")
@@ -122,7 +150,12 @@ def main() -> None:
                         help="run this many replicates at once, one per worker process")
     parser.add_argument("--step-share", action="store_true",
                         help="only play the patients, timing the pump's stepping (Pump.advance) apart")
+    parser.add_argument("--validate", type=int, default=None, metavar="N",
+                        help="time `openidds cohort validate STUDY --replicates N` (with --workers)")
     args = parser.parse_args()
+    if args.validate is not None:
+        validate(args.study, args.params, args.validate, args.seed, args.workers)
+        return
     print(f"{args.study}: {args.patients} patients, seed {args.seed}")
     if args.step_share:
         study = load_study(args.study)

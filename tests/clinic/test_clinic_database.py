@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, select
 
 from openidds.clinic import ConcurrentUpdateError, RegistryError, connect, init_registry, unit_of_work
-from openidds.clinic.database import current_revision, head_revision, require_current
+from openidds.clinic.database import current_revision, head_revision, new_sqlite_registry, require_current
 from openidds.clinic.models import AuditEntry, Implant, Patient, Site
 
 
@@ -104,3 +104,19 @@ def test_deletion_is_audited_with_the_values_before(engine):
 def test_changes_without_a_user_are_refused(engine):
     with pytest.raises(RegistryError, match="user"), unit_of_work(engine, "") as s:
         s.add(Site(code="X"))
+
+
+def test_a_new_sqlite_registry_is_a_migrated_copy_and_a_used_file_is_refused(tmp_path):
+    first, second = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
+    for path in (first, second):
+        path.touch()
+        new_sqlite_registry(path)
+        engine = connect(path)
+        assert current_revision(engine) == head_revision() and "pump_events" in inspect(engine).get_table_names()
+        engine.dispose()
+    engine = connect(first)
+    _seed(engine)
+    engine.dispose()
+    with pytest.raises(RegistryError, match="a new, empty file"):
+        new_sqlite_registry(first)
+

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, make_url, select, text
+from sqlalchemy import Engine, create_engine, make_url, select, text
 
 from openidds.clinic import (
     ImportRejected,
@@ -56,8 +56,35 @@ def test_log_events_are_stored_linked_to_the_implant_and_audited(registry, data_
     assert events[4].at == dt.datetime(2022, 9, 1, 13, 0)  # clock_start 10:00 UTC + t_s 10800
     with unit_of_work(registry, "reader") as s:
         assert {s.get(Implant, e.implant_id).serial_number for e in events} == {"NGP100001"}
-        audited = s.scalar(select(func.count()).select_from(AuditEntry).where(AuditEntry.table_name == "pump_events"))
-    assert audited == 5
+        [entry] = s.scalars(select(AuditEntry).where(AuditEntry.table_name == "pump_events")).all()
+    ids = [e.id for e in events]
+    assert (entry.action, entry.record_id, entry.user_name) == ("insert_log", events[0].implant_id, "tech")
+    assert entry.after["events"] == 5 and entry.after["ids"] == [[ids[0], ids[-1]]]
+    assert len(entry.after["digest"]) == 64 and verify_audit_chain(registry).whole
+
+
+@pytest.mark.parametrize("tamper", [
+    "UPDATE pump_events SET data = '{\"volume\": 1}' WHERE seq = 3",
+    "UPDATE pump_events SET at = at WHERE seq = 2; UPDATE pump_events SET reason = 'edited' WHERE seq = 2",
+    "DELETE FROM pump_events WHERE seq = 4",
+])
+def test_a_changed_or_deleted_event_breaks_its_logs_digest(registry, data_dir, tamper):
+    """REG-AUDIT-LOG: a log's one audit entry seals its events; raw SQL that changes or deletes one is found."""
+    import_pump_log(registry, data_dir / "pump_log.json", "CJFH", "P001", IMPLANT, "tech")
+    with registry.begin() as conn:
+        for statement in tamper.split("; "):
+            conn.execute(text(statement))
+    [finding] = verify_audit_chain(registry).findings
+    assert finding.rule == "pump-log-seal" and "no longer matches the digest" in finding.message
+
+
+def test_an_event_written_outside_the_registry_is_found(registry, data_dir):
+    import_pump_log(registry, data_dir / "pump_log.json", "CJFH", "P001", IMPLANT, "tech")
+    with registry.begin() as conn:
+        conn.execute(text("INSERT INTO pump_events (implant_id, seq, at, kind, reason, data, version) SELECT "
+                          "implant_id, 99, at, kind, reason, data, version FROM pump_events WHERE seq = 4"))
+    [finding] = verify_audit_chain(registry).findings
+    assert finding.rule == "pump-log-seal" and "written outside the registry" in finding.message
 
 
 def test_reimporting_a_grown_log_adds_only_the_new_events(registry, data_dir, tmp_path):

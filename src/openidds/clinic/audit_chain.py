@@ -57,7 +57,7 @@ _PROTECTED = {AuditEntry.__tablename__, AuditSeal.__tablename__}
 
 
 @functools.lru_cache(maxsize=4096)
-def _iso(at: str | dt.datetime) -> str:
+def iso_time(at: str | dt.datetime) -> str:
     """ISO 8601 of an entry's time as the driver returns it unprocessed (SQLite: text; PostgreSQL: datetime);
     text that is no date-time is hashed as it is (and so breaks the seal it was not sealed with)."""
     if not isinstance(at, str):
@@ -72,7 +72,7 @@ _SCALAR_JSON = {str: encode_basestring_ascii, int: int.__repr__, type(None): lam
 """The JSON text of an entry's values by their type, as :data:`_ENCODER` writes them."""
 
 
-def _content(values: list[Any]) -> str:
+def json_array(values: list[Any]) -> str:
     """``_ENCODER.encode(values)``, without its machinery when every value is a str, an int or None."""
     try:
         return "[" + ",".join([_SCALAR_JSON[type(value)](value) for value in values]) + "]"
@@ -83,7 +83,7 @@ def _content(values: list[Any]) -> str:
 def entry_hash(previous: str, row: tuple[Any, ...]) -> str:
     """The seal of an entry given as ``(id, at, user_name, action, table_name, record_id, before, after,
     source)`` (stored form) after the seal ``previous``."""
-    content = _content([row[0], _iso(row[1]), *row[2:]])
+    content = json_array([row[0], iso_time(row[1]), *row[2:]])
     return sha256((previous + content).encode()).hexdigest()
 
 
@@ -124,12 +124,13 @@ def seal_block(conn: Connection, ids: range, record_ids: Sequence[int], afters: 
     instead of read back. Call with the chain held (:func:`hold_chain`)."""
     at, user_name, action, table_name, before, source = common
     _, previous = _head(conn)
-    middle = _content([_iso(at), user_name, action, table_name])[1:-1]
-    before_text, source_text = _content([before])[1:-1], _content([source])[1:-1]
+    middle = json_array([iso_time(at), user_name, action, table_name])[1:-1]
+    before_text, source_text = json_array([before])[1:-1], json_array([source])[1:-1]
     hashes = []
     for entry_id, record_id, after in zip(ids, record_ids, afters, strict=True):
         if type(record_id) is not int or type(after) is not str:
-            content = _content([entry_id, _iso(at), user_name, action, table_name, record_id, before, after, source])
+            content = json_array([entry_id, iso_time(at), user_name, action, table_name, record_id, before, after,
+                                  source])
         else:
             content = (f"[{entry_id},{middle},{record_id},{before_text},{encode_basestring_ascii(after)},"
                        f"{source_text}]")
@@ -167,7 +168,9 @@ def _entries_with_seals(conn: Connection) -> Iterator[tuple[tuple[Any, ...], str
 
 
 def verify_audit_chain(engine: Engine) -> ChainReport:
-    """Recompute the hash chain over the whole audit trail and report every entry that breaks it."""
+    """Recompute the hash chain over the whole audit trail and report every entry that breaks it, and every
+    imported pump log whose events no longer match the digest its entry sealed
+    (:func:`openidds.clinic.audit_pump_logs.verify_pump_logs`)."""
     report = ChainReport()
     previous = GENESIS
     with engine.connect() as conn:
@@ -186,6 +189,9 @@ def verify_audit_chain(engine: Engine) -> ChainReport:
             ~select(_ENTRIES.c.id).where(_ENTRIES.c.id == _SEALS.c.entry_id).exists())).scalars().all()
     report.findings += [Finding("audit-chain", f"audit entry {i}", "sealed entry is missing: it was deleted")
                         for i in orphans]
+    from openidds.clinic.audit_pump_logs import verify_pump_logs  # it reads entries as this module seals them
+
+    report.findings += verify_pump_logs(engine)
     report.head = previous
     return report
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import re
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -134,6 +136,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def init_registry(engine: Engine) -> str:
     """Create or upgrade the registry schema to the newest migration; returns the revision reached."""
+    if current_revision(engine) == head_revision():
+        return head_revision()
     config = _alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
@@ -141,6 +145,29 @@ def init_registry(engine: Engine) -> str:
     return head_revision()
 
 
+def new_sqlite_registry(path: Path) -> None:
+    """Fill the new, empty file ``path`` with an empty SQLite registry at the newest migration: a copy of one
+    migrated once per process, so that many throwaway registries (a cohort's replicates) run the migrations once.
+    A file that holds anything already is refused."""
+    if path.stat().st_size:
+        raise RegistryError("registry file", str(path), "a new, empty file to write an empty registry into")
+    path.write_bytes(_migrated_sqlite())
+
+
+@functools.cache
+def _migrated_sqlite() -> bytes:
+    """The bytes of an empty SQLite registry migrated to the newest revision."""
+    with tempfile.TemporaryDirectory(prefix="openidds-template-") as folder:
+        path = Path(folder) / "registry.sqlite"
+        engine = connect(path)
+        try:
+            init_registry(engine)
+        finally:
+            engine.dispose()
+        return path.read_bytes()
+
+
+@functools.cache
 def head_revision() -> str:
     """The newest migration shipped with this package."""
     script = ScriptDirectory(str(_MIGRATIONS))

@@ -21,14 +21,13 @@ from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import TzInfo
-from sqlalchemy import Engine, select
+from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import alarms, audit, bulk, locking, models, store, validation
+from openidds.clinic import alarms, audit, audit_chain, audit_pump_logs, bulk, locking, models, store, validation
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
-from openidds.clinic.models import JSON_ENCODER
 from openidds.pump.events import EventKind
 from openidds.pump.wire import WIRE_VERSION, ExportedEvent, PumpLog
 from openidds.text_files import read_text
@@ -146,52 +145,51 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         conn = session.connection()
         table = bulk.table_of(models.PumpEvent)
         columns["version"] = [1] * len(columns["seq"])
-        stored_data, audited_data = _data_json(columns["data"])
+        data_json = [_data_json(data) for data in columns["data"]]
+        stored_data = data_json
         # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
         if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
             stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
         ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {}, ("implant_id", "seq"),
                                            encoded=("data",))
-        at = audit.now_utc(session.info)
-        audited = {**columns, "data": audited_data}
-        start = 0
-        for item_source, group in itertools.groupby(zip(logs, added, strict=True),
-                                                    lambda pair: source or pair[0].label):
-            count = sum(n for _, n in group)
-            part = slice(start, start + count)
-            audit.write_inserts(conn, user, at, "pump_events",
-                                {"id": ids[part], **{k: v[part] for k, v in audited.items()}}, item_source,
-                                encoded=("data",))
-            start += count
+        _audit_logs(conn, user, audit.now_utc(session.info), ids, {**columns, "data": data_json},
+                    [(source or item.label, implant.id, count) for item, implant, count in zip(logs, implants, added,
+                                                                                                strict=True)])
         alarms.derive_alarms(session, {implant.id for implant in implants})
         return added
 
 
-def _data_json(datas: list[Any]) -> tuple[list[str], list[str]]:
-    """Each event's data as JSON twice, in one pass over it: as the registry's ``data`` column stores it (the
-    JSON type's serializer, ``json.dumps``) and as its audit entry holds it (``JSON_ENCODER``, compact). Data
-    whose values are str, int or a dict of str to int (a pump's hot events) is written here; other data by the
-    encoders themselves."""
-    stored: list[str] = []
-    audited: list[str] = []
-    for data in datas:
-        texts = _flat_json(data)
-        if texts is None:
-            texts = json.dumps(data), JSON_ENCODER.encode(data)
-        stored.append(texts[0])
-        audited.append(texts[1])
-    return stored, audited
+def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], events: dict[str, list[Any]],
+                logs: list[tuple[str, int, int]]) -> None:
+    """One audit entry per log, ``(source, implant id, events added)`` in the order its events were added, sealing
+    its events (``events``: their columns, ``data`` as JSON text; :mod:`openidds.clinic.audit_pump_logs`); a log
+    that added nothing gets none."""
+    entries = []
+    start = 0
+    for log_source, implant_id, count in logs:
+        part = slice(start, start + count)
+        start += count
+        if not count:
+            continue
+        rows = zip(ids[part], events["implant_id"][part], events["seq"][part], events["at"][part], events["kind"][part],
+                   events["reason"][part], events["data"][part], events["version"][part], strict=True)
+        after = audit_pump_logs.log_entry(implant_id, ids[part], audit_pump_logs.events_digest(list(rows)))
+        entries += audit.audit_rows(user, at, audit_pump_logs.ACTION, "pump_events", [(implant_id, None, after)],
+                                    log_source)
+    if entries:
+        audit_chain.hold_chain(conn)
+        conn.execute(insert(models.AuditEntry), entries)
+        audit_chain.seal(conn, len(entries))
 
 
-def _flat_json(data: dict[str, Any]) -> tuple[str, str] | None:
-    """``(json.dumps(data), JSON_ENCODER.encode(data))`` for a dict of str keys and str, int or {str: int}
-    values; None for any other."""
-    spaced: list[str] = []
-    compact: list[str] = []
+def _data_json(data: dict[str, Any]) -> str:
+    """``json.dumps(data)`` (the text the registry's ``data`` column stores, and the one an event's digest
+    holds), written here for a dict of str keys and str, int or {str: int} values (a pump's hot events)."""
+    pieces: list[str] = []
     for key, value in data.items():
         kind = type(value)
         if type(key) is not str:
-            return None
+            return json.dumps(data)
         if kind is int:
             text = repr(value)
         elif kind is str:
@@ -200,18 +198,13 @@ def _flat_json(data: dict[str, Any]) -> tuple[str, str] | None:
             pairs = []
             for inner_key, inner in value.items():
                 if type(inner_key) is not str or type(inner) is not int:
-                    return None
-                pairs.append((encode_basestring_ascii(inner_key), repr(inner)))
-            name = encode_basestring_ascii(key)
-            spaced.append(name + ": {" + ", ".join([k + ": " + v for k, v in pairs]) + "}")
-            compact.append(name + ":{" + ",".join([k + ":" + v for k, v in pairs]) + "}")
-            continue
+                    return json.dumps(data)
+                pairs.append(encode_basestring_ascii(inner_key) + ": " + repr(inner))
+            text = "{" + ", ".join(pairs) + "}"
         else:
-            return None
-        name = encode_basestring_ascii(key)
-        spaced.append(name + ": " + text)
-        compact.append(name + ":" + text)
-    return "{" + ", ".join(spaced) + "}", "{" + ",".join(compact) + "}"
+            return json.dumps(data)
+        pieces.append(encode_basestring_ascii(key) + ": " + text)
+    return "{" + ", ".join(pieces) + "}"
 
 
 _EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data")

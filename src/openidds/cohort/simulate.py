@@ -22,7 +22,7 @@ from sqlalchemy import make_url
 
 from openidds.clinic import SPECS, RegistryError, connect, import_batch, init_registry, patients
 from openidds.clinic.bulk import collector_paused
-from openidds.clinic.database import database_url, with_clock
+from openidds.clinic.database import database_url, new_sqlite_registry, with_clock
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
@@ -63,9 +63,11 @@ def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.dat
 def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,
              patients: int | None = None) -> SimulationSummary:
     """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url`` (see
-    :func:`write_registry`)."""
-    runs = play(study, params, seed, patients)
-    write_registry(runs, db_url, source=f"cohort {study.id}")
+    :func:`write_registry`). Python's cycle collector is paused throughout: the runs' millions of objects live
+    to the end, and each collection would scan them all again."""
+    with collector_paused():
+        runs = play(study, params, seed, patients)
+        write_registry(runs, db_url, source=f"cohort {study.id}")
     return SimulationSummary(
         study=study.id, seed=seed_text(seed), patients=len(runs),
         deaths=sum(r.course.death_day is not None for r in runs),
@@ -113,6 +115,7 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(handle)
     try:
+        new_sqlite_registry(Path(partial))
         _write(runs, url.set(database=partial).render_as_string(hide_password=False), source)
         with open(partial, "rb") as written:
             os.fsync(written.fileno())

@@ -17,8 +17,10 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from openidds.clinic import analysis_dataset, connect, require_current
 from openidds.cohort.study import FollowUpCounted, Metric, Study
 from openidds.errors import OpenIDDSError
+from openidds.outcomes.report import study_report
 
 Results = Mapping[str, Any]
 """The report's results by section key (``{section.key: section.results}``)."""
@@ -318,9 +320,6 @@ def measure_results(study: Study, results: Results) -> dict[str, float]:
 
 def report_results(source: Engine | str) -> dict[str, Any]:
     """The study report's results by section key, from a registry (an engine, or a path or URL)."""
-    from openidds.clinic import analysis_dataset, connect, require_current
-    from openidds.outcomes.report import study_report
-
     engine = connect(source) if isinstance(source, str) else source
     try:
         require_current(engine)

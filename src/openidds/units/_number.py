@@ -16,6 +16,8 @@ _TOO_LONG = f"a number of at most {MAX_DIGITS} digits before and {MAX_DIGITS} af
 
 def exact(value: object, field: str = "value") -> Fraction:
     """An exact Fraction from an int, Fraction, Decimal or decimal string; floats are refused."""
+    if type(value) is Fraction and max(abs(value.numerator), value.denominator) < _TOO_LARGE:
+        return value
     if isinstance(value, bool | float):
         raise UnitsError(field, value, "an exact number (int, Fraction, Decimal or a decimal string), not a float")
     if isinstance(value, Fraction | int):

@@ -42,7 +42,9 @@ class Quantity:
     def to(self, unit: Unit | str) -> Quantity:
         """The same amount in another unit of the same dimension; exact."""
         target = parse_unit(unit) if isinstance(unit, str) else unit
-        self._require_same(target.dimension, "to", str(target))
+        if target == self.unit:
+            return self
+        self._require_same(target.dimension, "to", target)
         return Quantity(self.base_value / target.factor, target)
 
     def magnitude(self, unit: Unit | str) -> Fraction:

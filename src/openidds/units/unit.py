@@ -59,6 +59,10 @@ class Unit:
         return result
 
     def __str__(self) -> str:
+        return self._text
+
+    @cached_property
+    def _text(self) -> str:
         exponents = (self.dimension.mass, self.dimension.volume, self.dimension.time)
         top = [s for s, e in zip(self.symbols, exponents, strict=True) if s and e > 0]
         bottom = [s for s, e in zip(self.symbols, exponents, strict=True) if s and e < 0]
