@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select, text
 
-from openidds.clinic import refills_due, unit_of_work
+from openidds.clinic import check_registry, refills_due, unit_of_work
 from openidds.clinic.in_place import in_place
 from openidds.clinic.models import Exit, Implant, Patient, PumpProgram, Refill, RefillStatus, Site
 from openidds.clinic.queries import DayCount, active_implants, refills_due_by_day
@@ -104,3 +104,14 @@ def test_refresh_and_sql_rule_agree_with_the_python_rule(engine):
         everyone = select(Patient.id)
         assert set(conn.execute(select(Implant.id).where(in_place(Implant))).scalars()) == active_implants(conn,
                                                                                                        everyone)
+
+
+def test_registry_check_calls_a_refill_overdue_by_the_date_today_shows(engine):
+    """Z1's reservoir lasts to 20 April, but its ziconotide had to be replaced by 5 March."""
+    _clinic(engine)
+    on = dt.date(2024, 3, 12)
+    overdue = {f.record: f.message for f in check_registry(engine, on) if f.rule == "refill-overdue"}
+    assert sorted(overdue) == ["implant S1/M1 2024-01-01", "implant S1/Z1 2024-01-01"]
+    assert overdue["implant S1/Z1 2024-01-01"].startswith(
+        "refill was due 2024-03-05 by the stability of ziconotide (7 days ago)")
+    assert overdue["implant S1/M1 2024-01-01"].startswith("refill was due 2024-03-10 by the reservoir (2 days ago)")

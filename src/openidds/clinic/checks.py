@@ -6,24 +6,41 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from openidds.clinic import rules, store
+from openidds.clinic import models, rules, store
 from openidds.clinic.audit_chain import verify_audit_chain
 from openidds.clinic.database import sessions
 from openidds.clinic.findings import Finding
 from openidds.clinic.queries import ImplantFacts, active_implant
 from openidds.clinic.record import Record
+from openidds.clinic.refill_status import DueReason
 
 WARNING = "warning"
+
+
+@dataclass(frozen=True)
+class RefillDueOn:
+    """An implant's next refill date as Today shows it: the earlier of the reservoir's and the solution's stability
+    date (``refill_status``)."""
+
+    due_on: dt.date
+    reason: DueReason
+    stability_drug: str | None
+
+    @property
+    def reason_text(self) -> str:
+        return "the reservoir" if self.reason is DueReason.RESERVOIR else f"the stability of {self.stability_drug}"
 
 
 def _w(rule: str, record: Record, message: str) -> Finding:
     return Finding(rule, record.label, message, severity=WARNING)
 
 
-def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
+def _patient_checks(records: list[Record], today: dt.date, due: Mapping[int, RefillDueOn]) -> list[Finding]:
     kinds: dict[str, list[Record]] = defaultdict(list)
     for record in records:
         kinds[record.spec.name].append(record)
@@ -64,23 +81,25 @@ def _patient_checks(records: list[Record], today: dt.date) -> list[Finding]:
                                              i.extra.get("replaces_implant_id")) for i in implants
                                 if i.db_id is not None), exit_ is not None)
     current = next((i for i in implants if i.db_id == active_id), None)
-    if current is not None:
-        refills = sorted((r for r in kinds["refills"] if r.implant_date == current.get("implant_date")),
-                         key=lambda r: r.get("refilled_at"))
-        due = refills[-1].get("next_refill_due") if refills else None
-        if due is not None and due < today:
-            out.append(_w("refill-overdue", current, f"refill was due {due.isoformat()} ({(today - due).days} days "
-                          "ago) and no later refill is recorded"))
+    status = None if current is None or current.db_id is None else due.get(current.db_id)
+    if current is not None and status is not None and status.due_on < today:
+        out.append(_w("refill-overdue", current, f"refill was due {status.due_on.isoformat()} by {status.reason_text} "
+                      f"({(today - status.due_on).days} days ago) and no later refill is recorded"))
     if explanted and exit_ is None and all(i.get("explant_date") for i in implants):
         out.append(_w("explant-without-exit", explanted[-1], "every implant explanted but no exit recorded"))
     return out
 
 
 def check_registry(engine: Engine, today: dt.date) -> list[Finding]:
-    """Every data-quality finding of the registry, errors first; ``today`` dates the overdue-refill rule. A break
+    """Every data-quality finding of the registry, errors first; ``today`` dates the overdue-refill rule (the
+    refill date Today shows: the reservoir's or the solution's stability, whichever comes first). A break
     in the audit trail's hash chain (an entry changed, deleted or written outside the registry) is an error."""
     with sessions(engine)() as session:
         snapshot = store.load(session)
+        r = models.RefillStatus
+        due = {implant_id: RefillDueOn(due_on, DueReason(reason), drug) for implant_id, due_on, reason, drug
+               in session.execute(select(r.implant_id, r.due_on, r.due_reason, r.stability_drug))
+               if due_on is not None and reason is not None}
     out: list[Finding] = []
     serials: dict[str, list[Record]] = defaultdict(list)
     for records in snapshot.by_patient().values():
@@ -89,7 +108,7 @@ def check_registry(engine: Engine, today: dt.date) -> list[Finding]:
             if record.spec.name == "implants" and record.get("serial_number"):
                 serials[record.get("serial_number")].append(record)
         out += rules.patient_findings(records)
-        out += _patient_checks(records, today)
+        out += _patient_checks(records, today, due)
     for serial, implants in serials.items():
         if len({i.patient for i in implants}) > 1:
             out += [Finding("duplicate-serial", i.label, f"serial {serial} is also recorded for another patient")
