@@ -44,7 +44,7 @@ def test_the_bundled_example_registry_is_the_example_clinic_written_again(tmp_pa
 
 def test_the_example_clinic_day_is_the_example_registry_cut_off() -> None:
     clinic = load_clinic("example")
-    assert bundled_clinics() == ("example",)
+    assert bundled_clinics() == ("example", "remote")
     assert clinic.clinic_day == EXAMPLE_CUTOFF
     assert all(site.code.startswith("VIRTUAL-") and "synthetic" in site.name for site in clinic.sites)
 
