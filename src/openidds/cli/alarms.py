@@ -250,7 +250,7 @@ def _show(state: Escalation, as_json: bool) -> None:
 @app.command("simulate")
 def simulate(
     policy: PolicyFile,
-    clinic: Annotated[str, typer.Option("--clinic", help="A bundled virtual clinic (example) or a clinic file "
+    clinic: Annotated[str, typer.Option("--clinic", help="A bundled virtual clinic (example, remote) or a clinic file "
                                                          "(.toml, docs/cohort.md).")] = "example",
     responders: Annotated[str, typer.Option(
         "--responders", help="How the people on call answer: a bundled model (example) or a model file (.toml, "
