@@ -1,4 +1,4 @@
-"""`openidds web user add|list|unlock|role|disable|enable` and `web serve --example`'s preparation, on an SQLite file."""
+"""`openidds web user add|list|unlock|role|disable|enable` and `web serve --example`'s preparation, on SQLite."""
 
 from __future__ import annotations
 

@@ -25,7 +25,8 @@ Version = Annotated[int, Form(description="the user's account version as the pag
 
 def _page(request: Request, web: Web, user: accounts.SessionUser, status_code: int = 200, **context: Any
           ) -> HTMLResponse:
-    shown: dict[str, Any] = {"errors": {}, "row_errors": {}, "shown": {}, "changed": None, "generated": None,
+    shown: dict[str, Any] = {"errors": {}, "row_errors": {}, "shown": {}, "changed": None, "added": False,
+                             "generated": None,
                              **context}
     return web.page(request, "users.html", user, status_code, users=accounts.users(web.engine, web.clock()),
                     roles=list(Role), **shown)
@@ -46,7 +47,7 @@ def add_form(request: Request, web: Web, user: Writer, name: Annotated[str, Form
         added = accounts.add_user(web.engine, name, _role(role), chosen, web.clock(), user.name, PAGE_SOURCE)
     except AccountError as exc:
         return _page(request, web, user, 422, errors={exc.field: str(exc)}, shown=shown)
-    return _page(request, web, user, changed=added.name, generated=chosen if generate else None)
+    return _page(request, web, user, changed=added.name, added=True, generated=chosen if generate else None)
 
 
 def _role(value: str) -> Role:
