@@ -34,7 +34,6 @@ from sqlalchemy import (
     Table,
     case,
     delete,
-    func,
     insert,
     literal,
     select,
@@ -261,9 +260,11 @@ def _keeps_an_administrator(conn: Connection, row: Account, by: str) -> None:
                            "themselves, so the clinic always keeps an administrator")
     u = users_table.c
     if row.role == Role.ADMINISTRATOR.value and row.disabled_at is None:
-        others = conn.execute(select(func.count()).where(u.role == Role.ADMINISTRATOR.value, u.disabled_at.is_(None),
-                                                         u.id != row.id)).scalar_one()
-        if others == 0:
+        # every administrator's row locked, in one order, so two administrators disabling each other at once
+        # cannot both pass (the second sees the first's change)
+        admins = conn.execute(select(u.id, u.disabled_at).where(u.role == Role.ADMINISTRATOR.value)
+                              .order_by(u.id).with_for_update()).all()
+        if not any(admin.id != row.id and admin.disabled_at is None for admin in admins):
             raise AccountError("name", row.name, "a user other than the clinic's last enabled administrator (add or "
                                "enable another administrator first)")
 
