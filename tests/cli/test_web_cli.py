@@ -1,4 +1,4 @@
-"""`openidds web user add|list|unlock` and `web serve --example`'s preparation, on an SQLite file."""
+"""`openidds web user add|list|unlock|role|disable|enable` and `web serve --example`'s preparation, on SQLite."""
 
 from __future__ import annotations
 
@@ -53,10 +53,32 @@ def test_there_is_no_default_password(db: str) -> None:
 def test_user_list_and_unlock(db: str) -> None:
     _run("user", "add", "nia", "--role", "nurse", "--password-stdin", "--db", db, stdin="nurse passphrase 1\n")
     assert json.loads(_run("user", "list", "--db", db, "--json")[1]) == [
-        {"name": "nia", "role": "nurse", "failed_logins": 0, "locked_until": None}]
+        {"name": "nia", "role": "nurse", "failed_logins": 0, "locked_until": None, "disabled": False}]
     assert _run("user", "unlock", "nia", "--db", db)[0] == 0
     code, out = _run("user", "unlock", "nobody", "--db", db)
     assert code == 2 and "existing user" in out
+
+
+def test_user_role_disable_and_enable_keep_an_administrator(db: str) -> None:
+    for name, role in (("ada", "administrator"), ("nia", "nurse")):
+        _run("user", "add", name, "--role", role, "--password-stdin", "--db", db, stdin=f"{name} passphrase 12\n")
+    assert json.loads(_run("user", "role", "nia", "physician", "--db", db, "--user", "ada", "--json")[1]) == {
+        "name": "nia", "role": "physician"}
+    code, out = _run("user", "role", "ada", "nurse", "--db", db, "--user", "root")
+    assert code == 2 and "last enabled administrator" in out
+    code, out = _run("user", "disable", "ada", "--db", db, "--user", "ada")
+    assert code == 2 and "cannot disable or demote themselves" in out
+    code, out = _run("user", "disable", "nia", "--db", db, "--user", "ada")
+    assert code == 0 and "nia disabled" in out
+    with pytest.raises(OpenIDDSError, match="an enabled account"):
+        log_in(connect(db), "nia", "nia passphrase 12", NOW)
+    code, out = _run("user", "disable", "nia", "--db", db, "--user", "ada")
+    assert code == 2 and "already disabled" in out
+    assert _run("user", "enable", "nia", "--db", db, "--user", "ada")[0] == 0
+    assert log_in(connect(db), "nia", "nia passphrase 12", NOW).user.role.value == "physician"
+    listed = json.loads(_run("user", "list", "--db", db, "--json")[1])
+    assert [(u["name"], u["role"], u["disabled"]) for u in listed] == [("ada", "administrator", False),
+                                                                       ("nia", "physician", False)]
 
 
 def test_user_add_refuses_a_registry_that_does_not_exist(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""`openidds web`: the clinic web app (serve) and its users (user add, list, unlock)."""
+"""`openidds web`: the clinic web app (serve) and its users (user add, list, unlock, role, disable, enable)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from openidds.web.roles import Role
 EXAMPLE_DB = "openidds-example.sqlite"
 
 app = typer.Typer(help="The clinic web app: serve it, and manage its users.", no_args_is_help=True)
-user_app = typer.Typer(help="Users of the web app: add, list, unlock.", no_args_is_help=True)
+user_app = typer.Typer(help="Users of the web app: add, list, unlock, role, disable, enable.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 AsJson = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
 By = Annotated[str | None, typer.Option("--user", help="Who makes the change (audit trail; default: $OPENIDDS_USER, "
@@ -68,13 +68,13 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
         raise fail(exc, as_json) from None
     if as_json:
         typer.echo(json.dumps([{"name": u.name, "role": u.role.value, "failed_logins": u.failed_logins,
-                                "locked_until": None if u.locked_until is None else u.locked_until.isoformat()}
-                               for u in rows]))
+                                "locked_until": None if u.locked_until is None else u.locked_until.isoformat(),
+                                "disabled": u.disabled} for u in rows]))
         return
-    table = Table("name", "role", "failed log-ins", "locked until")
+    table = Table("name", "role", "failed log-ins", "locked until", "state")
     for u in rows:
         locked = "" if u.locked_until is None else f"{u.locked_until:%Y-%m-%d %H:%M} UTC"
-        table.add_row(u.name, u.role.value, str(u.failed_logins), locked)
+        table.add_row(u.name, u.role.value, str(u.failed_logins), locked, "disabled" if u.disabled else "enabled")
     console().print(table)
 
 
@@ -92,6 +92,54 @@ def user_unlock(name: Annotated[str, typer.Argument(help="The locked user's name
         typer.echo(json.dumps({"name": name, "locked": False}))
     else:
         console().print(f"user [bold]{name}[/] unlocked", highlight=False)
+
+
+UserName = Annotated[str, typer.Argument(help="The user's name.")]
+
+
+def _done(name: str, as_json: bool, state: dict[str, object], said: str) -> None:
+    if as_json:
+        typer.echo(json.dumps({"name": name, **state}))
+    else:
+        console().print(f"user [bold]{name}[/] {said}", highlight=False)
+
+
+@user_app.command("role")
+def user_role(name: UserName, role: Annotated[Role, typer.Argument(help="The user's new role.")], db: Db = None,
+              by: By = None, as_json: AsJson = False) -> None:
+    """Give a user another role (the clinic's last enabled administrator stays one; nobody changes their own)."""
+    from openidds.web.accounts import set_role
+
+    try:
+        set_role(registry_engine(db), name, role, utc_now(), acting_user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    _done(name, as_json, {"role": role.value}, f"is now {role.value}")
+
+
+@user_app.command("disable")
+def user_disable(name: UserName, db: Db = None, by: By = None, as_json: AsJson = False) -> None:
+    """Disable a user: they cannot log in and their sessions end (not the last enabled administrator, nor
+    yourself)."""
+    from openidds.web.accounts import disable
+
+    try:
+        disable(registry_engine(db), name, utc_now(), acting_user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    _done(name, as_json, {"disabled": True}, "disabled (their sessions have ended)")
+
+
+@user_app.command("enable")
+def user_enable(name: UserName, db: Db = None, by: By = None, as_json: AsJson = False) -> None:
+    """Let a disabled user log in again."""
+    from openidds.web.accounts import enable
+
+    try:
+        enable(registry_engine(db), name, utc_now(), acting_user(by))
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    _done(name, as_json, {"disabled": False}, "enabled")
 
 
 @app.command()

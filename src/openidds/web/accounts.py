@@ -1,12 +1,12 @@
-"""Users of the web app and their sessions, kept in the registry's database (migration ``0004``).
+"""Users of the web app and their sessions, kept in the registry's database (migrations ``0004``, ``0012``).
 
-Passwords are stored as argon2id hashes only. Adding a user, a lock-out and an unlock are written to the
-registry's audit trail (table ``web_users``; never the hash), in the change's own transaction. Five failed
-log-ins in a row lock an account for 15 minutes, or until an administrator unlocks it (``openidds web user
-unlock``); a successful log-in resets the count. A lock-out refuses new log-ins only: the user's live sessions
-go on, so nobody who knows a clinician's name can throw them out of a shift by guessing. A session is a random
-token held in the browser's cookie; the database keeps only its SHA-256, with the session's CSRF token and an
-absolute expiry. Time is an argument (``now``, naive UTC) so tests can set it.
+Passwords are stored as argon2id hashes only. Adding a user, a lock-out, an unlock, a change of role and disabling
+or enabling a user are written to the registry's audit trail (table ``web_users``; never the hash), in the change's
+own transaction. Five failed log-ins in a row lock an account for 15 minutes, or until an administrator unlocks it
+(``openidds web user unlock``); a successful log-in resets the count. A lock-out refuses new log-ins only: the
+user's live sessions go on, so nobody who knows a clinician's name can throw them out of a shift by guessing. A
+session is a random token held in the browser's cookie; the database keeps only its SHA-256, with the session's
+CSRF token and an absolute expiry. Time is an argument (``now``, naive UTC) so tests can set it.
 """
 
 from __future__ import annotations
@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -27,6 +29,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     MetaData,
+    Row,
     String,
     Table,
     case,
@@ -41,7 +44,7 @@ from sqlalchemy.exc import IntegrityError
 from openidds.clinic import audit, audit_chain
 from openidds.clinic.models import AuditEntry
 from openidds.clinic.validation import check_author
-from openidds.web.errors import AccountError, LoginRefused
+from openidds.web.errors import AccountError, LoginRefused, StaleEdit
 from openidds.web.roles import Permission, Role, may
 
 MAX_FAILED_LOGINS = 5
@@ -65,6 +68,8 @@ users_table = Table(
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_at", DateTime),
     Column("created_at", DateTime, nullable=False),
+    Column("disabled_at", DateTime),
+    Column("version", Integer, nullable=False, server_default="1"),
 )
 sessions_table = Table(
     "web_sessions", metadata,
@@ -93,12 +98,15 @@ def _token_hash(token: str) -> str:
 
 @dataclass(frozen=True)
 class User:
-    """A user as the app sees them: name, role, failed log-ins in a row and, while a lock-out lasts, its end."""
+    """A user as the app sees them: name, role, failed log-ins in a row, while a lock-out lasts its end, whether
+    an administrator disabled them, and the version of their account (one more at each administrative change)."""
 
     name: str
     role: Role
     failed_logins: int
     locked_until: dt.datetime | None
+    disabled: bool = False
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -143,7 +151,8 @@ def audit_account(conn: Connection, by: str, now: dt.datetime, action: str, user
     audit_chain.seal(conn, 1)
 
 
-def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datetime, by: str) -> User:
+def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datetime, by: str,
+             source: str = "openidds web user add") -> User:
     """Create a user (audited as done by ``by``); a name already taken is refused."""
     check_name(name)
     check_password(password)
@@ -154,18 +163,28 @@ def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datet
                 name=name, role=role.value, password_hash=_hasher().hash(password), failed_logins=0, created_at=now,
             ).returning(users_table.c.id)).scalar_one()
             audit_account(conn, by, now, "insert", user_id, None, {"name": name, "role": role.value, "created_at": now},
-                   "openidds web user add")
+                   source)
     except IntegrityError:
         raise AccountError("name", name, "a name no other user has (choose another)") from None
     return User(name, role, 0, None)
 
 
-def users(engine: Engine, now: dt.datetime) -> list[User]:
-    """Every user, by name, with the lock-outs that last at ``now``."""
+def users(engine: Engine, now: dt.datetime, name: str | None = None) -> list[User]:
+    """Every user (or only the one called ``name``), by name, with the lock-outs that last at ``now``."""
     u = users_table.c
+    query = select(u.name, u.role, u.failed_logins, u.locked_at, u.disabled_at, u.version).order_by(u.name)
     with engine.connect() as conn:
-        rows = conn.execute(select(u.name, u.role, u.failed_logins, u.locked_at).order_by(u.name)).all()
-    return [User(name, Role(role), failed, _lock_end(locked_at, now)) for name, role, failed, locked_at in rows]
+        rows = conn.execute(query if name is None else query.where(u.name == name)).all()
+    return [User(r.name, Role(r.role), r.failed_logins, _lock_end(r.locked_at, now), r.disabled_at is not None,
+                 r.version) for r in rows]
+
+
+def one_user(engine: Engine, name: str, now: dt.datetime) -> User:
+    """The user called ``name``; an unknown name is refused."""
+    found = users(engine, now, name)
+    if not found:
+        raise AccountError("name", name, UNKNOWN_USER)
+    return found[0]
 
 
 def names_who_may(engine: Engine, permission: Permission) -> list[str]:
@@ -183,17 +202,116 @@ def _lock_end(locked_at: dt.datetime | None, now: dt.datetime) -> dt.datetime | 
     return locked_at + LOCK_OUT_DURATION
 
 
-def unlock(engine: Engine, name: str, now: dt.datetime, by: str) -> None:
-    """Lift a lock-out and reset the failed log-in count (audited as done by ``by``); an unknown name is refused."""
+Account = Row[*tuple[Any, ...]]
+"""A row of ``web_users`` as an administrative change reads it."""
+UNKNOWN_USER = "the name of an existing user (`openidds web user list` shows them)"
+
+
+def generated_password() -> str:
+    """A random initial password (24 URL-safe characters), to be shown once to the administrator who adds the user."""
+    return secrets.token_urlsafe(18)
+
+
+def initial_password(typed: str, again: str, generate: bool) -> str:
+    """The initial password of a new user: typed twice (the same both times), or generated when ``generate``
+    (then nothing may be typed)."""
+    if generate:
+        if typed or again:
+            raise AccountError("password", "<typed>", "either a password typed twice or a generated one, not both")
+        return generated_password()
+    if typed != again:
+        raise AccountError("password_again", "<not the same>", "the same password as typed in the first field")
+    return check_password(typed)
+
+
+def _administer(engine: Engine, name: str, now: dt.datetime, by: str, based_on: int | None, source: str,
+                change: Callable[[Connection, Account], dict[str, object]]) -> None:
+    """Apply ``change`` (the new values of the account's columns, given the account as it is) and audit it as
+    done by ``by``; refused for an unknown name and, when ``based_on`` is given, for an account whose version
+    is no longer ``based_on`` (:class:`StaleEdit`)."""
     check_author(by, None)
     u = users_table.c
     with engine.begin() as conn:
-        row = conn.execute(select(u.id, u.failed_logins, u.locked_at).where(u.name == name)).first()
+        row = conn.execute(select(u.id, u.name, u.role, u.failed_logins, u.locked_at, u.disabled_at, u.version)
+                           .where(u.name == name)).first()
         if row is None:
-            raise AccountError("name", name, "the name of an existing user (`openidds web user list` shows them)")
-        conn.execute(update(users_table).where(u.id == row.id).values(failed_logins=0, locked_at=None))
-        audit_account(conn, by, now, "update", row.id, {"failed_logins": row.failed_logins, "locked_at": row.locked_at},
-               {"failed_logins": 0, "locked_at": None}, "openidds web user unlock")
+            raise AccountError("name", name, UNKNOWN_USER)
+        if based_on is not None and based_on != row.version:
+            raise _stale(name, based_on)
+        after = change(conn, row)
+        updated = conn.execute(update(users_table).where(u.id == row.id, u.version == row.version)
+                               .values(**after, version=row.version + 1)).rowcount
+        if updated != 1:
+            raise _stale(name, row.version)
+        audit_account(conn, by, now, "update", row.id, {column: getattr(row, column) for column in after}, after,
+                      source)
+
+
+def _stale(name: str, based_on: int) -> StaleEdit:
+    return StaleEdit("version", based_on, f"the current version of user {name!r}: the account was changed since "
+                     "the page was loaded (reload it and check the change)")
+
+
+def _keeps_an_administrator(conn: Connection, row: Account, by: str) -> None:
+    """Refuse a change that takes the administration away from its own author, or from the clinic's last enabled
+    administrator."""
+    if row.name == by:
+        raise AccountError("name", row.name, "another user's name: an administrator cannot disable or demote "
+                           "themselves, so the clinic always keeps an administrator")
+    u = users_table.c
+    if row.role == Role.ADMINISTRATOR.value and row.disabled_at is None:
+        # every administrator's row locked, in one order, so two administrators disabling each other at once
+        # cannot both pass (the second sees the first's change)
+        admins = conn.execute(select(u.id, u.disabled_at).where(u.role == Role.ADMINISTRATOR.value)
+                              .order_by(u.id).with_for_update()).all()
+        if not any(admin.id != row.id and admin.disabled_at is None for admin in admins):
+            raise AccountError("name", row.name, "a user other than the clinic's last enabled administrator (add or "
+                               "enable another administrator first)")
+
+
+def unlock(engine: Engine, name: str, now: dt.datetime, by: str, based_on: int | None = None,
+           source: str = "openidds web user unlock") -> None:
+    """Lift a lock-out and reset the failed log-in count (audited as done by ``by``); an unknown name is refused."""
+    _administer(engine, name, now, by, based_on, source, lambda conn, row: {"failed_logins": 0, "locked_at": None})
+
+
+def set_role(engine: Engine, name: str, role: Role, now: dt.datetime, by: str, based_on: int | None = None,
+             source: str = "openidds web user role") -> None:
+    """Give the user another role (audited); nobody changes their own role, and the last enabled administrator
+    keeps theirs."""
+    def change(conn: Connection, row: Account) -> dict[str, object]:
+        if row.role == role.value:
+            raise AccountError("role", role.value, f"a role other than the user's current one ({row.role})")
+        if row.role == Role.ADMINISTRATOR.value or row.name == by:
+            _keeps_an_administrator(conn, row, by)
+        return {"role": role.value}
+
+    _administer(engine, name, now, by, based_on, source, change)
+
+
+def disable(engine: Engine, name: str, now: dt.datetime, by: str, based_on: int | None = None,
+            source: str = "openidds web user disable") -> None:
+    """Disable a user (audited): they cannot log in and their live sessions end at once. Nobody disables
+    themselves, nor the last enabled administrator."""
+    def change(conn: Connection, row: Account) -> dict[str, object]:
+        if row.disabled_at is not None:
+            raise AccountError("name", name, "an enabled user (this one is already disabled)")
+        _keeps_an_administrator(conn, row, by)
+        conn.execute(delete(sessions_table).where(sessions_table.c.user_id == row.id))
+        return {"disabled_at": now}
+
+    _administer(engine, name, now, by, based_on, source, change)
+
+
+def enable(engine: Engine, name: str, now: dt.datetime, by: str, based_on: int | None = None,
+           source: str = "openidds web user enable") -> None:
+    """Let a disabled user log in again (audited)."""
+    def change(conn: Connection, row: Account) -> dict[str, object]:
+        if row.disabled_at is None:
+            raise AccountError("name", name, "a disabled user (this one is enabled)")
+        return {"disabled_at": None}
+
+    _administer(engine, name, now, by, based_on, source, change)
 
 
 def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
@@ -202,14 +320,15 @@ def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
     lock-out has ended, the count starts again from the next failure."""
     u = users_table.c
     with engine.connect() as conn:
-        row = conn.execute(select(u.id, u.role, u.password_hash, u.locked_at).where(u.name == name)).first()
+        row = conn.execute(select(u.id, u.role, u.password_hash, u.locked_at, u.disabled_at)
+                           .where(u.name == name)).first()
     refused = LoginRefused("name or password", name, "a user's name with their password (check both and try again; "
                            f"{MAX_FAILED_LOGINS} failures in a row lock the account for {_minutes(LOCK_OUT_DURATION)} "
                            "minutes)")
     if row is None:
         _verify(_decoy_hash(), password)
         raise refused
-    user_id, role, stored_hash, locked_at = row
+    user_id, role, stored_hash, locked_at, disabled_at = row
     lock_end = _lock_end(locked_at, now)
     if lock_end is not None:
         raise _locked(name, lock_end)
@@ -225,6 +344,9 @@ def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
                 audit_account(conn, LOCK_OUT_AUTHOR, now, "update", user_id, {"locked_at": None}, {"locked_at": now},
                        f"lock-out for {_minutes(LOCK_OUT_DURATION)} minutes after {MAX_FAILED_LOGINS} failed log-ins")
         raise _locked(name, now + LOCK_OUT_DURATION) if failed >= MAX_FAILED_LOGINS else refused
+    if disabled_at is not None:
+        raise LoginRefused("account", name, "an enabled account (an administrator disabled this one: ask them to "
+                           "enable it)")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
     values: dict[str, object] = {"failed_logins": 0, "locked_at": None}
     if _hasher().check_needs_rehash(stored_hash):
@@ -260,7 +382,8 @@ def session_user(engine: Engine, token: str, now: dt.datetime) -> SessionUser | 
     s, u = sessions_table.c, users_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.name, u.role, s.csrf_token).join_from(sessions_table, users_table)
-                           .where(s.token_sha256 == _token_hash(token), s.expires_at > now)).first()
+                           .where(s.token_sha256 == _token_hash(token), s.expires_at > now,
+                                  u.disabled_at.is_(None))).first()
     return None if row is None else SessionUser(row.name, Role(row.role), row.csrf_token)
 
 

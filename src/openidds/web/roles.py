@@ -28,6 +28,7 @@ class Permission(str, Enum):
     VIEW_IDENTIFIERS = "view identifiers"
     VIEW_QUALITY_FINDINGS = "view data-quality findings"
     VIEW_USERS = "view users"
+    MANAGE_USERS = "add users, change their roles, unlock, disable and enable them"
     VIEW_ALARMS = "view the alarm board"
     ACT_ON_ALARMS = "acknowledge, assign and resolve alarms"
     VIEW_CALENDAR = "view the refill calendar"
@@ -61,7 +62,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
                                     Permission.EXPORT_RESEARCH, Permission.BUILD_REPORT},
     Role.RESEARCHER: frozenset({Permission.VIEW_RESEARCH_PATIENTS, Permission.EXPORT_RESEARCH,
                                 Permission.BUILD_REPORT}),
-    Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS, Permission.EDIT_ESCALATION_POLICY}),
+    Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS, Permission.MANAGE_USERS,
+                                   Permission.EDIT_ESCALATION_POLICY}),
 }
 """Each role's permissions; a physician programs and confirms, a nurse refills, enters visits and proposes
 program changes; a physician or an administrator edits the alarm escalation policy and on-call rota; a researcher
