@@ -157,6 +157,9 @@ def test_an_unknown_filter_or_alarm_is_refused(client: TestClient) -> None:
     token = log_in_as(client, Role.NURSE)
     response = client.get("/api/alarms", params={"state": "sleeping"})
     assert response.status_code == 422 and response.json()["field"] == "state"
+    for name in ("\x00", "x" * 121):  # PostgreSQL refuses a NUL in a text parameter: refused before the query
+        response = client.get("/api/alarms", params={"assigned_to": name})
+        assert response.status_code == 422 and response.json()["field"] == "assigned_to", response.text
     response = client.post("/api/alarms/999999/acknowledge", headers={"X-CSRF-Token": token}, data={"version": 1})
     assert response.status_code == 404
     response = client.post("/api/alarms", headers={"X-CSRF-Token": token}, data=_REPORT | {"patient_id": "P999"})

@@ -25,7 +25,7 @@ from openidds.clinic.escalations import Standing, standings
 from openidds.clinic.open_alarms import AlarmView, alarm_views
 from openidds.pump.alarms import AlarmKind
 from openidds.web import accounts
-from openidds.web.errors import InputRefused, StaleEdit
+from openidds.web.errors import AccountError, InputRefused, StaleEdit
 from openidds.web.roles import Permission, Role, require
 from openidds.web.transports.board import mark_read
 
@@ -72,6 +72,12 @@ def board(engine: Engine, role: Role, now: dt.datetime, state: str | None = None
     if state not in _FILTERS:
         raise InputRefused("state", state, f"one of {', '.join(_FILTERS)}")
     assigned_to = assigned_to or None
+    if assigned_to is not None:
+        try:
+            accounts.check_name(assigned_to)
+        except AccountError:
+            raise InputRefused("assigned_to", assigned_to, f"a user's name (1–{accounts.MAX_NAME_CHARS} printable "
+                               "characters), or nothing for everyone's alarms") from None
     views = alarm_views(engine, now, _FILTERS[state], assigned_to)
     return Board(views, standings(engine, [a.id for a in views], now), state, assigned_to, assignees(engine),
                  USER_RESOLUTIONS)
