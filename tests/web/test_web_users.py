@@ -14,8 +14,9 @@ from sqlalchemy.orm import Session
 from openidds.clinic.audit_chain import verify_audit_chain
 from openidds.clinic.models import AuditEntry
 from openidds.web import Role
-from openidds.web.accounts import LOCK_OUT_DURATION, log_in, one_user, sessions_table, users_table
+from openidds.web.accounts import LOCK_OUT_DURATION, log_in, names_who_may, one_user, sessions_table, users_table
 from openidds.web.errors import LoginRefused
+from openidds.web.roles import Permission
 
 from .conftest import NOW, log_in_as, password, user_name
 
@@ -89,6 +90,7 @@ def test_role_disable_enable_and_unlock_from_the_page(client: TestClient, clinic
     with pytest.raises(LoginRefused, match="an enabled account"):
         log_in(clinic, NURSE, password(Role.NURSE), NOW)
     assert "disabled" in client.get("/users").text
+    assert NURSE not in names_who_may(clinic, Permission.BOOK_REFILLS)  # no longer booked nor assigned alarms
     enabled = client.post(f"/users/{NURSE}/enable", data={"csrf_token": token, "version": _version(client, NURSE)},
                           follow_redirects=False)
     assert enabled.status_code == 303

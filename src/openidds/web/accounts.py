@@ -188,10 +188,11 @@ def one_user(engine: Engine, name: str, now: dt.datetime) -> User:
 
 
 def names_who_may(engine: Engine, permission: Permission) -> list[str]:
-    """The names of the users whose role has ``permission``, by name (a lock-out does not change what they do)."""
+    """The names of the enabled users whose role has ``permission``, by name (a lock-out does not change what they
+    do)."""
     u = users_table.c
     with engine.connect() as conn:
-        rows = conn.execute(select(u.name, u.role).order_by(u.name)).all()
+        rows = conn.execute(select(u.name, u.role).where(u.disabled_at.is_(None)).order_by(u.name)).all()
     return [name for name, role in rows if may(Role(role), permission)]
 
 

@@ -210,11 +210,11 @@ def new_feed_token(engine: Engine, user: accounts.SessionUser, now: dt.datetime)
 def feed_text(engine: Engine, token: str, clinic_now: dt.datetime, stamp: dt.datetime, host: str) -> str:
     """The iCalendar text of the feed ``token``: its clinician's appointments from :data:`FEED_PAST_DAYS` before
     ``clinic_now`` onwards, cancelled ones included (so a subscribed calendar removes them), stamped ``stamp``.
-    An unknown token is :class:`UnknownRecord` (404)."""
+    An unknown token, or one of a disabled user, is :class:`UnknownRecord` (404)."""
     u, f = accounts.users_table.c, feeds_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.name, u.role).join_from(feeds_table, accounts.users_table)
-                           .where(f.token == token)).first()
+                           .where(f.token == token, u.disabled_at.is_(None))).first()
     if row is None or not may(Role(row.role), Permission.BOOK_REFILLS):
         raise UnknownRecord("feed", "<token>", "the address of a live calendar feed (its owner can copy it from "
                             "their own page)")
