@@ -26,7 +26,6 @@ from openidds.cli.errors import choose, fail
 from openidds.cli.output import console as output_console
 from openidds.cli.state_files import (
     KeyFileOption,
-    ensure_key,
     forecast_lines,
     library_from,
     open_pump,
@@ -35,6 +34,7 @@ from openidds.cli.state_files import (
     write_state,
 )
 from openidds.errors import OpenIDDSError
+from openidds.state_key import ensure_key
 
 if TYPE_CHECKING:
     from openidds.drugs import DrugLibrary

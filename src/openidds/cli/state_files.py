@@ -7,9 +7,6 @@ imported when a command runs, so `--help` does not pay for them.
 
 from __future__ import annotations
 
-import os
-import secrets
-import stat
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -17,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from openidds.cli.output import write_atomic
+from openidds.state_key import KEY_FILE_ENV, read_key
 
 if TYPE_CHECKING:
     from openidds.drugs import DrugLibrary
@@ -34,53 +32,9 @@ def read_text(path: Path, field: str, what: str) -> str:
         raise ProgrammerError(field, str(path), f"a readable {what} file ({error.strerror})") from None
 
 
-KEY_FILE_ENV = "OPENIDDS_STATE_KEY_FILE"
 KeyFileOption = Annotated[Path | None, typer.Option(
     "--key-file", help=f"The clinic's state key, which signs state files (default: ${KEY_FILE_ENV}, else "
                        "~/.config/openidds/state.key).")]
-
-
-def key_path(key_file: Path | None) -> Path:
-    """``--key-file``, else ``$OPENIDDS_STATE_KEY_FILE``, else ``~/.config/openidds/state.key``."""
-    if key_file is not None:
-        return key_file
-    from_env = os.environ.get(KEY_FILE_ENV)
-    return Path(from_env) if from_env else Path.home() / ".config" / "openidds" / "state.key"
-
-
-def read_key(key_file: Path | None) -> bytes:
-    """The clinic's state key: 32 bytes in a file only its owner can read."""
-    from openidds.programmer import ProgrammerError
-    from openidds.programmer.state_file import KEY_BYTES
-
-    path = key_path(key_file)
-    try:
-        mode = path.stat().st_mode
-        key = path.read_bytes()
-    except OSError as error:
-        raise ProgrammerError("--key-file", str(path), f"the clinic's state key file ({error.strerror}): "
-                              "`openidds program init` creates it with a new state file; pass --key-file or set "
-                              f"${KEY_FILE_ENV} to use the key another machine signed with") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ProgrammerError("--key-file", f"{path} (mode {stat.S_IMODE(mode):o})",
-                              f"a key file only its owner can use: run chmod 600 {path}")
-    if len(key) != KEY_BYTES:
-        raise ProgrammerError("--key-file", f"{path} ({len(key)} bytes)",
-                              f"a state key of {KEY_BYTES} bytes, as `openidds program init` creates it")
-    return key
-
-
-def ensure_key(key_file: Path | None) -> bytes:
-    """The clinic's state key, created (32 random bytes, mode 0600) when there is none yet."""
-    from openidds.programmer.state_file import KEY_BYTES
-
-    path = key_path(key_file)
-    if not path.exists():
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(secrets.token_bytes(KEY_BYTES))
-    return read_key(path)
 
 
 def read_state(path: Path, key_file: Path | None = None) -> PumpState:

@@ -165,11 +165,16 @@ def serve(
              "the registry's current version unless that is the same policy already. Without it, the registry's "
              "current version (the settings page edits it); without any, alarms are shown on the board and not "
              "escalated. Run `openidds alarms escalate` beside the server to send.")] = None,
+    key_file: Annotated[Path | None, typer.Option(
+        "--key-file", help="The clinic's state key, which checks pump state files uploaded on the import page "
+                           "(default: the one `openidds program` uses, $OPENIDDS_STATE_KEY_FILE, else "
+                           "~/.config/openidds/state.key, when it exists; without a key such uploads are "
+                           "refused).")] = None,
 ) -> None:
     """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
     `openidds web user add`)."""
     from openidds.clinic.examples import EXAMPLE_CUTOFF
-    from openidds.web.server import prepare_example
+    from openidds.web.server import prepare_example, state_key_file
     from openidds.web.server import serve as run
 
     try:
@@ -177,6 +182,7 @@ def serve(
     except ValueError:
         raise fail(OpenIDDSError("--today", today, "a date YYYY-MM-DD")) from None
     try:
+        key = state_key_file(key_file)
         policy = None
         if escalation_policy is not None:
             from openidds.clinic.escalations import read_policy
@@ -198,4 +204,6 @@ def serve(
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
                     f"{(day or utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
-    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed)
+    console().print(f"pump state files checked with the state key {key}" if key else "no state key: pump state "
+                    "files cannot be uploaded (--key-file)", highlight=False)
+    run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed, key)

@@ -44,14 +44,16 @@ def invalid_request(exc: RequestValidationError) -> InputRefused:
 
 
 def create_app(engine: Engine, today: dt.date | None = None,
-               clock: Callable[[], dt.datetime] = utc_now, research_seed: int | None = None) -> FastAPI:
+               clock: Callable[[], dt.datetime] = utc_now, research_seed: int | None = None,
+               state_key: bytes | None = None) -> FastAPI:
     """The app on the registry ``engine``. ``today``: the clinic day the worklists are computed for (default:
     the clock's date; the example clinic's data end on a fixed day); ``clock``: naive-UTC time of sessions;
     ``research_seed``: the seed of the research export's IDs and date shifts that researchers see (none: the
-    researcher's pages are refused)."""
+    researcher's pages are refused); ``state_key``: the clinic's state key, which checks uploaded pump state files
+    (none: they are refused)."""
     app = FastAPI(title="OpenIDDS clinic", version="0.1.0", docs_url=None, redoc_url=None,  # their pages use a CDN
                   description="The IDDS clinic's worklists and patient timelines. Not a medical device.")
-    web = WebContext.create(engine, today, clock, research_seed)
+    web = WebContext.create(engine, today, clock, research_seed, state_key)
     app.state.web = web
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for router in ROUTERS:

@@ -38,20 +38,22 @@ class NotLoggedIn(OpenIDDSError):
 class WebContext:
     """The app's registry, templates and clocks. ``today``: the clinic day the worklists are computed for (None:
     the clock's date); ``clock``: naive-UTC time of sessions and of every record's who-and-when;
-    ``research_seed``: the research export's seed, whose pseudonyms researchers see."""
+    ``research_seed``: the research export's seed, whose pseudonyms researchers see; ``state_key``: the clinic's
+    state key, which checks an uploaded pump state file (None: such uploads are refused)."""
 
     engine: Engine
     templates: Jinja2Templates
     clock: Callable[[], dt.datetime]
     today: dt.date | None
     research_seed: int | None = None
+    state_key: bytes | None = None
 
     @classmethod
     def create(cls, engine: Engine, today: dt.date | None, clock: Callable[[], dt.datetime],
-               research_seed: int | None = None) -> WebContext:
+               research_seed: int | None = None, state_key: bytes | None = None) -> WebContext:
         templates = Jinja2Templates(directory=HERE / "templates")
         templates.env.globals["htmx_version"] = HTMX_VERSION
-        return cls(engine, templates, clock, today, research_seed)
+        return cls(engine, templates, clock, today, research_seed, state_key)
 
     def clinic_now(self) -> dt.datetime:
         """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""

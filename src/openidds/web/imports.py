@@ -1,8 +1,9 @@
 """Importing uploaded files as the data manager: CSV files (one per kind of record, named after it), a REDCap
-records export with its data dictionary, or a pump's exported event log for one implant, read and imported exactly
-as ``openidds registry import`` does (all or nothing, checked row by row, re-importing adds nothing), audited as
-the logged-in user. A pump log updates the clinic's alarm record in the import's transaction (and raises the
-escalation of each new open alarm when the server escalates, its engine carrying the policy)."""
+records export with its data dictionary, a pump's exported event log or a programmer's pump state file for one
+implant, read and imported exactly as ``openidds registry import`` does (all or nothing, checked row by row,
+re-importing adds nothing), audited as the logged-in user. A pump log updates the clinic's alarm record in the
+import's transaction (and raises the escalation of each new open alarm when the server escalates, its engine
+carrying the policy)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ from sqlalchemy import Engine
 from openidds.clinic import Finding, ImportRejected, ImportSummary, import_batch, read_paths, read_redcap
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
+from openidds.clinic.pump_states import Outcome, put_pump_state
+from openidds.programmer import load_state
+from openidds.programmer.state_file import decode_state
 from openidds.web.roles import Permission, Role, require
 
 
@@ -26,11 +30,12 @@ class UploadFormat(str, Enum):
     CSV = "csv"
     REDCAP = "redcap"
     PUMP_LOG = "pump-log"
+    PUMP_STATE = "pump-state"
 
 
 @dataclass(frozen=True)
 class ImplantChoice:
-    """The implant a pump log comes from: its patient's site and ID and its implant date."""
+    """The implant a pump log or state comes from: its patient's site and ID and its implant date."""
 
     site: str
     patient_id: str
@@ -84,9 +89,9 @@ def import_uploads(engine: Engine, role: Role, user: str, fmt: UploadFormat, upl
     row by row as the command line reports them; a request that is not an import at all raises
     :class:`RegistryError`."""
     require(role, Permission.IMPORT_RECORDS)
-    if fmt is UploadFormat.PUMP_LOG:
-        raise RegistryError("format", fmt.value, "csv or redcap here: a pump log is imported with its implant "
-                            "(import_pump_log_upload)")
+    if fmt in (UploadFormat.PUMP_LOG, UploadFormat.PUMP_STATE):
+        raise RegistryError("format", fmt.value, "csv or redcap here: a pump log or state is imported with its "
+                            "implant (import_pump_log_upload, import_pump_state_upload)")
     if not uploads:
         raise RegistryError("files", None, "at least one CSV file to import")
     if fmt is UploadFormat.REDCAP and len(uploads) != 2:
@@ -123,3 +128,25 @@ def import_pump_log_upload(engine: Engine, role: Role, user: str, implant: Impla
         except ImportRejected as exc:
             return ImportOutcome(name, findings=exc.findings)
     return ImportOutcome(name, summary=ImportSummary(inserted={"pump_events": added}))
+
+
+def import_pump_state_upload(engine: Engine, role: Role, user: str, implant: ImplantChoice, uploads: list[Upload],
+                             state_key: bytes | None) -> ImportOutcome:
+    """Store one uploaded programmer's state file (``STATE.json``, checked against the clinic's ``state_key``) for
+    ``implant`` as ``user``, as ``openidds registry import --format pump-state`` does: a state that does not
+    continue the stored one, or does not fit the implant, is refused and nothing is written."""
+    require(role, Permission.IMPORT_RECORDS)
+    if state_key is None:
+        raise RegistryError("state key", None, "a server that holds the clinic's state key, which signs state files: "
+                            "start it with `openidds web serve --key-file FILE` (the key `openidds program` "
+                            "signs with), or import the file with `openidds registry import --format pump-state`")
+    if len(uploads) != 1:
+        raise RegistryError("files", len(uploads), "one pump state file (STATE.json) for the chosen implant")
+    name = _file_name(uploads[0], ".json", "a programmer's pump state file: a .json file (docs/programmer.md)")
+    state = load_state(decode_state(uploads[0].data, name), name, key=state_key)
+    outcome = put_pump_state(engine, implant.site, implant.patient_id, state, user,
+                             implant_date=implant.implant_date, source=name)
+    counts = {"pump_states": 1}
+    summary = ImportSummary(inserted=counts) if outcome is Outcome.INSERTED else \
+        ImportSummary(updated=counts) if outcome is Outcome.UPDATED else ImportSummary(unchanged=counts)
+    return ImportOutcome(name, summary=summary)

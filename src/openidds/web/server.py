@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import os
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -14,23 +15,28 @@ from sqlalchemy import Engine
 from openidds.clinic import connect, init_registry, patients, require_current
 from openidds.clinic.examples import EXAMPLE_FOLDER, load_example
 from openidds.errors import OpenIDDSError
+from openidds.state_key import KEY_FILE_ENV, key_path, read_key
 from openidds.web.app import create_app
 
 DB_VARIABLE = "OPENIDDS_WEB_DB"
 TODAY_VARIABLE = "OPENIDDS_WEB_TODAY"
 RESEARCH_SEED_VARIABLE = "OPENIDDS_RESEARCH_SEED"
+STATE_KEY_VARIABLE = "OPENIDDS_WEB_STATE_KEY_FILE"
 
 
 def app_from_environment() -> FastAPI:
     """The app on the registry named by ``OPENIDDS_WEB_DB``, for the clinic day ``OPENIDDS_WEB_TODAY`` if set,
-    showing researchers the pseudonyms of the research seed ``OPENIDDS_RESEARCH_SEED`` if set (new alarms escalate
-    under the registry's current escalation policy)."""
+    showing researchers the pseudonyms of the research seed ``OPENIDDS_RESEARCH_SEED`` if set, checking uploaded
+    pump state files with the key file ``OPENIDDS_WEB_STATE_KEY_FILE`` if set (new alarms escalate under the
+    registry's current escalation policy)."""
     engine = connect(os.environ[DB_VARIABLE])
     require_current(engine)
     today = os.environ.get(TODAY_VARIABLE)
     seed = os.environ.get(RESEARCH_SEED_VARIABLE)
+    key_file = os.environ.get(STATE_KEY_VARIABLE)
     return create_app(engine, today=dt.date.fromisoformat(today) if today else None,
-                      research_seed=research_seed(seed) if seed else None)
+                      research_seed=research_seed(seed) if seed else None,
+                      state_key=read_key(Path(key_file)) if key_file else None)
 
 
 def research_seed(text: str) -> int:
@@ -40,6 +46,18 @@ def research_seed(text: str) -> int:
     except ValueError:
         raise OpenIDDSError(RESEARCH_SEED_VARIABLE, "<not an integer>", "an integer seed, the --seed of "
                             "`openidds registry export research` (keep it secret)") from None
+
+
+def state_key_file(given: Path | None) -> Path | None:
+    """The key file the server checks uploaded pump state files with: ``given`` (``--key-file``), else the one
+    `openidds program` would use (``$OPENIDDS_STATE_KEY_FILE``, else ``~/.config/openidds/state.key``) when it is
+    set or exists, else None (state uploads are refused). A key file that is named but cannot be used (missing,
+    readable by others, not a key) is refused, naming it."""
+    if given is None and KEY_FILE_ENV not in os.environ and not key_path(None).exists():
+        return None
+    path = key_path(given)
+    read_key(path)
+    return path
 
 
 def prepare_example(engine: Engine) -> bool:
@@ -60,12 +78,14 @@ def prepare_example(engine: Engine) -> bool:
 
 
 def serve(db_url: str, host: str, port: int, workers: int, today: dt.date | None,
-          research_seed: int | None = None) -> None:
-    """Serve the registry at ``db_url`` until interrupted (the registry must be at the newest schema)."""
+          research_seed: int | None = None, key_file: Path | None = None) -> None:
+    """Serve the registry at ``db_url`` until interrupted (the registry must be at the newest schema); uploaded
+    pump state files are checked with ``key_file`` (see :func:`state_key_file`), refused without one."""
     require_current(connect(db_url))
     os.environ[DB_VARIABLE] = db_url
     for variable, value in ((TODAY_VARIABLE, None if today is None else today.isoformat()),
-                            (RESEARCH_SEED_VARIABLE, None if research_seed is None else str(research_seed))):
+                            (RESEARCH_SEED_VARIABLE, None if research_seed is None else str(research_seed)),
+                            (STATE_KEY_VARIABLE, None if key_file is None else str(key_file))):
         if value is not None:
             os.environ[variable] = value
         else:
