@@ -84,11 +84,11 @@ def _mapped(keep: Kept) -> list[tuple[RecordSpec, str, Field | None]]:
     return [(spec, name, f) for spec in SPECS.values() for name, f in _columns(spec) if (spec.name, name) in keep]
 
 
-WHOLE: Kept = {(spec.name, name) for spec in SPECS.values() for name, _ in _columns(spec)}
+_WHOLE: Kept = {(spec.name, name) for spec in SPECS.values() for name, _ in _columns(spec)}
 """The whole registry's columns."""
-RESEARCH: Kept = {(spec.name, f.name) for spec in SPECS.values() for f in spec.fields if research_field(f)}
+_RESEARCH: Kept = {(spec.name, f.name) for spec in SPECS.values() for f in spec.fields if research_field(f)}
 """The research export's columns: no site, pump serial, identifier or free text."""
-AGE = ("patients", "age_at_implant_years")
+_AGE = ("patients", "age_at_implant_years")
 
 
 def variables() -> dict[str, tuple[RecordSpec, str]]:
@@ -130,7 +130,7 @@ def _dictionary_row(spec: RecordSpec, name: str, f: Field | None) -> dict[str, s
 def _research_row(spec: RecordSpec, name: str, f: Field | None) -> dict[str, str]:
     """A research dictionary row: the age at first implant is top-coded at 90, which means 90 or older."""
     row = _dictionary_row(spec, name, f)
-    if (spec.name, name) == AGE:
+    if (spec.name, name) == _AGE:
         row.update({"Field Label": "Age at first implant (a)", "Text Validation Max": str(AGE_TOP),
                     "Field Note": AGE_TOP_NOTE})
     return row
@@ -152,14 +152,14 @@ def _dictionary_csv(record_label: str, rows: Iterable[dict[str, str]]) -> str:
 def data_dictionary() -> str:
     """The REDCap data dictionary CSV of the whole registry (upload it to start a project)."""
     return _dictionary_csv("Patient ID (registry patient_id)",
-                           (_dictionary_row(spec, name, f) for spec, name, f in _mapped(WHOLE)))
+                           (_dictionary_row(spec, name, f) for spec, name, f in _mapped(_WHOLE)))
 
 
 def research_data_dictionary() -> str:
     """The REDCap data dictionary CSV of :func:`research_redcap_records` (a project for the de-identified
     records): the research variables only, the age at first implant an integer up to 90 (90 or older)."""
     return _dictionary_csv("Research ID (the research export's)",
-                           (_research_row(spec, name, f) for spec, name, f in _mapped(RESEARCH)))
+                           (_research_row(spec, name, f) for spec, name, f in _mapped(_RESEARCH)))
 
 
 def repeating_instruments() -> list[str]:
@@ -388,7 +388,7 @@ def redcap_records(engine: Engine) -> str:
                 extra[PUMP_SERIAL] = serials.get((r.patient, r.implant_date))
             rows.append((r.spec, {**extra, **r.values}))
         patients.append((patient_id, rows))
-    return _records_csv(patients, WHOLE)
+    return _records_csv(patients, _WHOLE)
 
 
 def research_redcap_records(engine: Engine, seed: int, max_shift_days: int = 180) -> str:
@@ -396,4 +396,4 @@ def research_redcap_records(engine: Engine, seed: int, max_shift_days: int = 180
     date shifts) as a REDCap records export of the :func:`research_data_dictionary` project: the record ID is the
     research ID; the site, the pump serial, identifier and free-text fields are left out; the age at first
     implant is top-coded (90 means 90 or older)."""
-    return _records_csv(sorted(deidentified_records(engine, seed, max_shift_days).items()), RESEARCH)
+    return _records_csv(sorted(deidentified_records(engine, seed, max_shift_days).items()), _RESEARCH)
