@@ -2,8 +2,9 @@
 PostgreSQL 15 server.
 
 The PostgreSQL server is the one named by ``OPENIDDS_TEST_PG_URL`` (its user needs CREATEDB), or a throwaway
-cluster (:func:`tests.pg_cluster.throwaway_server`) that lives for the session. If it cannot start, the tests
-fail with the server's own message: they are never skipped.
+cluster (:func:`tests.pg_cluster.throwaway_server`) that lives for the session: it is stopped at the session's end,
+and also when the run is stopped by a timeout's SIGTERM or a Ctrl-C; the next run stops one left by a run killed
+outright. If it cannot start, the tests fail with the server's own message: they are never skipped.
 """
 
 from __future__ import annotations

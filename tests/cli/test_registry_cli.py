@@ -111,6 +111,8 @@ def test_the_redcap_records_export_reads_back_and_every_export_is_audited(db, tm
                 "--user", "rita")[0] == 0
     assert (tmp_path / "rr.csv").read_text().startswith("record_id,redcap_repeat_instrument,redcap_repeat_instance,"
                                                         "age_at_implant_years,sex,")
+    assert _run("export", "research-redcap-dictionary", str(tmp_path / "rd.csv"))[0] == 0
+    assert "90 means 90 or older" in (tmp_path / "rd.csv").read_text()
     code, out = _run("audit", "--db", db, "--action", "export", "--json")
     entries = json.loads(out)
     assert code == 0 and [(e["user"], e["after"]["kind"]) for e in entries] == [("rita", "research-redcap"),

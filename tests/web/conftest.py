@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -17,7 +18,7 @@ import uvicorn
 from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from sqlalchemy import Engine, delete, insert, select
 from tests.escalation.policies import example_data
 
@@ -171,6 +172,53 @@ def browser_log_in(page: Page, base: str, role: Role) -> None:
     page.get_by_label("Password").fill(password(role))
     page.get_by_role("button", name="Log in").click()
     page.wait_for_load_state()
+
+
+@dataclass
+class ChromiumPages:
+    """Pages of Debian's Chromium on the served app, each in its own browser context (so each has its own session):
+    ``chromium_page(Role.NURSE)`` opens one logged in as that role's test user (``None``: not logged in).
+    Every page's uncaught script errors are kept in :attr:`page_errors` and its console errors (a page answered
+    403 or 422 is one) in :attr:`console_errors`, for the test to assert on."""
+
+    browser: Browser
+    base: str
+    shots: Path
+    page_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def __call__(self, role: Role | None, *, height: int = 900, accept_downloads: bool = False) -> Page:
+        """A new page 1280 pixels wide and ``height`` high, logged in as ``role``'s test user."""
+        context = self.browser.new_context(viewport={"width": 1280, "height": height},
+                                           accept_downloads=accept_downloads)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: self.page_errors.append(str(exc)))
+        page.on("console", self._console)
+        if role is not None:
+            browser_log_in(page, self.base, role)
+        return page
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(message.text)
+
+    def shot(self, page: Page, name: str, *, full_page: bool = True) -> Path:
+        """Save a screenshot of ``page`` as ``name``.png in the screenshots folder; returns its path."""
+        path = self.shots / f"{name}.png"
+        page.screenshot(path=path, full_page=full_page)
+        return path
+
+
+@pytest.fixture
+def chromium_page(served: str, shots: Path) -> Iterator[ChromiumPages]:
+    """Debian's Chromium (Playwright drives it; no browser is downloaded) on the served app, closed after the
+    test: see :class:`ChromiumPages`."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            yield ChromiumPages(browser, served, shots)
+        finally:
+            browser.close()
 
 
 def board_policy() -> Policy:

@@ -4,12 +4,10 @@ when, a stale action refused with 409, each write refused with 403 to a role tha
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 from tests.escalation.policies import installed
@@ -20,7 +18,7 @@ from openidds.web import Role
 from openidds.web.app import create_app
 from openidds.web.transports import senders
 
-from .conftest import CHROMIUM, NOW, RESEARCH_SEED, TODAY, board_policy, browser_log_in, log_in_as, user_name
+from .conftest import NOW, RESEARCH_SEED, TODAY, ChromiumPages, board_policy, log_in_as, user_name
 
 ACTING = {Role.NURSE, Role.PHYSICIAN}
 
@@ -167,53 +165,45 @@ def test_an_unknown_filter_or_alarm_is_refused(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: str, shots: Path) -> None:
+def test_a_nurse_acknowledges_an_alarm_and_books_a_refill_in_chromium(served: str,
+                                                                      chromium_page: ChromiumPages) -> None:
     """In a real browser: the nurse sees the pump's alarm on the board and acknowledges it; the calendar shows
     the refills due, one is booked from it and shows in the week; the nurse makes a calendar feed."""
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.NURSE)
-            page.get_by_role("link", name="Alarms").click()
-            page.wait_for_load_state()
-            row = page.locator("#alarm-board tbody tr")
-            assert row.count() == 1 and "empty_reservoir" in row.inner_text() and "high" in row.inner_text()
-            page.screenshot(path=shots / "6-nurse-alarm-board.png", full_page=True)
-            row.get_by_role("button", name="Acknowledge").click()
-            page.wait_for_load_state()
-            assert page.url == served + "/alarms"
-            state = page.locator("#alarm-board tbody tr td.state").inner_text()
-            assert "acknowledged" in state and f"acknowledged by {user_name(Role.NURSE)}" in state
-            assert page.locator("#alarm-board").get_by_role("button", name="Acknowledge").count() == 0
-            page.screenshot(path=shots / "7-nurse-alarm-acknowledged.png", full_page=True)
+    page = chromium_page(Role.NURSE)
+    page.get_by_role("link", name="Alarms").click()
+    page.wait_for_load_state()
+    row = page.locator("#alarm-board tbody tr")
+    assert row.count() == 1 and "empty_reservoir" in row.inner_text() and "high" in row.inner_text()
+    chromium_page.shot(page, "6-nurse-alarm-board")
+    row.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_load_state()
+    assert page.url == served + "/alarms"
+    state = page.locator("#alarm-board tbody tr td.state").inner_text()
+    assert "acknowledged" in state and f"acknowledged by {user_name(Role.NURSE)}" in state
+    assert page.locator("#alarm-board").get_by_role("button", name="Acknowledge").count() == 0
+    chromium_page.shot(page, "7-nurse-alarm-acknowledged")
 
-            page.get_by_role("link", name="Calendar").click()
-            page.wait_for_load_state()
-            due = page.locator("#due tbody tr", has_text="CJFH/P003")
-            assert "2023-06-18" in due.inner_text() and "overdue" in due.inner_text()
-            due.get_by_label("Date").fill("2023-07-12")
-            due.get_by_label("Time (UTC)").fill("10:00")
-            due.get_by_role("button", name="Book").click()
-            page.wait_for_load_state()
-            assert page.url == served + "/calendar?week=2023-W28"
-            booked = page.locator("#appointments article.appointment")
-            assert booked.count() == 1 and "CJFH/P003" in booked.inner_text() and "10:00" in booked.inner_text()
-            assert "CJFH/P001" in page.locator("#due").inner_text()  # still due, not booked
-            assert "CJFH/P003" not in page.locator("#due").inner_text()
-            page.screenshot(path=shots / "8-nurse-calendar-week.png", full_page=True)
+    page.get_by_role("link", name="Calendar").click()
+    page.wait_for_load_state()
+    due = page.locator("#due tbody tr", has_text="CJFH/P003")
+    assert "2023-06-18" in due.inner_text() and "overdue" in due.inner_text()
+    due.get_by_label("Date").fill("2023-07-12")
+    due.get_by_label("Time (UTC)").fill("10:00")
+    due.get_by_role("button", name="Book").click()
+    page.wait_for_load_state()
+    assert page.url == served + "/calendar?week=2023-W28"
+    booked = page.locator("#appointments article.appointment")
+    assert booked.count() == 1 and "CJFH/P003" in booked.inner_text() and "10:00" in booked.inner_text()
+    assert "CJFH/P001" in page.locator("#due").inner_text()  # still due, not booked
+    assert "CJFH/P003" not in page.locator("#due").inner_text()
+    chromium_page.shot(page, "8-nurse-calendar-week")
 
-            page.goto(served + "/me")
-            page.get_by_role("button", name="Make a feed address").click()
-            page.wait_for_load_state()
-            assert page.get_by_label("Feed address").input_value().endswith(".ics")
-            page.screenshot(path=shots / "9-nurse-me-feed.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+    page.goto(served + "/me")
+    page.get_by_role("button", name="Make a feed address").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("Feed address").input_value().endswith(".ics")
+    chromium_page.shot(page, "9-nurse-me-feed")
+    assert chromium_page.console_errors + chromium_page.page_errors == []
 
 
 def test_an_escalating_board_shows_who_has_the_alarm_and_acknowledging_stops_it(clinic: Engine) -> None:

@@ -5,10 +5,8 @@ first tier's timeout pages nobody else). Screenshots are saved (their folder is 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine
 from tests.escalation.policies import installed
 
@@ -18,7 +16,7 @@ from openidds.pump.alarms import AlarmKind
 from openidds.web import Role
 from openidds.web.transports import senders
 
-from .conftest import CHROMIUM, board_policy, browser_log_in, user_name
+from .conftest import ChromiumPages, board_policy, user_name
 
 POLICY = board_policy()
 
@@ -35,35 +33,26 @@ def _utc_now() -> dt.datetime:
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_a_nurse_acknowledges_an_escalating_alarm_and_the_escalation_stops(clinic: Engine, served: str,
-                                                                          shots: Path) -> None:
+                                                                          chromium_page: ChromiumPages) -> None:
     now = _utc_now()
     alarm_id = report_alarm(clinic, "CJFH", "P003", AlarmKind.MOTOR_STALL, now - dt.timedelta(minutes=5),
                             AlarmSource.CAREGIVER_REPORT, "two tones from the pump", user_name(Role.NURSE), now)
     escalations.dispatch_once(clinic, lambda p: senders(p, clinic), _utc_now)
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.NURSE)
-            assert page.locator("nav .badge").inner_text() == "1"  # on the page after log-in
-            page.get_by_role("link", name="Alarms").click()
-            page.wait_for_load_state()
-            assert page.locator("nav .badge").count() == 0  # the board shows the alarm: its message is read
-            row = page.locator(f"#alarm-{alarm_id}")
-            escalation = row.locator("td.escalation").inner_text()
-            assert "delivered, tier 1 of 3" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
-            page.screenshot(path=shots / "10-nurse-escalating-alarm.png", full_page=True)
-            row.get_by_role("button", name="Acknowledge").click()
-            page.wait_for_load_state()
-            escalation = page.locator(f"#alarm-{alarm_id} td.escalation").inner_text()
-            assert "acknowledged, tier 1 of 3" in escalation
-            page.screenshot(path=shots / "11-nurse-escalation-acknowledged.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+    page = chromium_page(Role.NURSE)
+    assert page.locator("nav .badge").inner_text() == "1"  # on the page after log-in
+    page.get_by_role("link", name="Alarms").click()
+    page.wait_for_load_state()
+    assert page.locator("nav .badge").count() == 0  # the board shows the alarm: its message is read
+    row = page.locator(f"#alarm-{alarm_id}")
+    escalation = row.locator("td.escalation").inner_text()
+    assert "delivered, tier 1 of 3" in escalation and f"held by {user_name(Role.NURSE)}" in escalation
+    chromium_page.shot(page, "10-nurse-escalating-alarm")
+    row.get_by_role("button", name="Acknowledge").click()
+    page.wait_for_load_state()
+    escalation = page.locator(f"#alarm-{alarm_id} td.escalation").inner_text()
+    assert "acknowledged, tier 1 of 3" in escalation
+    chromium_page.shot(page, "11-nurse-escalation-acknowledged")
+    assert chromium_page.console_errors + chromium_page.page_errors == []
     later = _utc_now() + dt.timedelta(hours=2)  # long past the nurse's 10 minutes
     summary = escalations.dispatch_once(clinic, lambda p: senders(p, clinic), lambda: later)
     assert (summary.advanced, summary.delivered) == (0, 0)

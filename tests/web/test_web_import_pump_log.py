@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, func, select
 from tests.escalation.policies import installed
 
@@ -21,7 +20,7 @@ from openidds.clinic import models as m
 from openidds.web import Role
 from openidds.web.app import create_app
 
-from .conftest import CHROMIUM, GOOD, NOW, RESEARCH_SEED, TODAY, board_policy, browser_log_in, log_in_as, user_name
+from .conftest import GOOD, NOW, RESEARCH_SEED, TODAY, ChromiumPages, board_policy, log_in_as, user_name
 
 LOG = GOOD.parent / "pump_log.json"
 REPLACEMENT = {"site": "CJFH", "patient_id": "P003", "implant_date": "2023-01-20"}
@@ -145,36 +144,29 @@ def test_on_a_server_that_escalates_an_imported_alarm_starts_its_escalation(clin
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_in_a_browser_the_data_manager_uploads_a_pump_log_and_sees_the_report(clinic: Engine, served: str,
-                                                                              shots: Path, tmp_path: Path) -> None:
-    good, problems = _log_for_the_replacement(tmp_path), []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.DATA_MANAGER)
-            page.goto(served + "/import")
-            page.get_by_label("A pump's exported event log").check()
-            page.set_input_files("#log", str(LOG))
-            page.get_by_label("Site").fill("CJFH")
-            page.get_by_label("Patient ID").fill("P003")
-            page.get_by_label("Implant date").fill("2023-01-20")
-            page.get_by_role("button", name="Import").click()
-            page.wait_for_load_state()
-            assert "nothing was written" in page.locator("#refused").inner_text()
-            assert page.locator("#findings tbody tr").count() >= 1
-            assert page.get_by_label("Patient ID").input_value() == "P003"
-            page.screenshot(path=shots / "30-pump-log-refused.png", full_page=True)
-            page.set_input_files("#log", str(good))
-            page.get_by_role("button", name="Import").click()
-            page.wait_for_load_state()
-            assert "pump_events" in page.locator("#imported + table").inner_text()
-            page.screenshot(path=shots / "31-pump-log-imported.png", full_page=True)
-            page.get_by_role("link", name="alarm board").click()
-            page.wait_for_load_state()
-            assert "low reservoir" in page.locator("main").inner_text().lower()
-            page.screenshot(path=shots / "32-pump-log-alarm-on-board.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+def test_in_a_browser_the_data_manager_uploads_a_pump_log_and_sees_the_report(
+        clinic: Engine, served: str, chromium_page: ChromiumPages, tmp_path: Path) -> None:
+    good = _log_for_the_replacement(tmp_path)
+    page = chromium_page(Role.DATA_MANAGER, height=1000)
+    page.goto(served + "/import")
+    page.get_by_label("A pump's exported event log").check()
+    page.set_input_files("#log", str(LOG))
+    page.get_by_label("Site").fill("CJFH")
+    page.get_by_label("Patient ID").fill("P003")
+    page.get_by_label("Implant date").fill("2023-01-20")
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_load_state()
+    assert "nothing was written" in page.locator("#refused").inner_text()
+    assert page.locator("#findings tbody tr").count() >= 1
+    assert page.get_by_label("Patient ID").input_value() == "P003"
+    chromium_page.shot(page, "30-pump-log-refused")
+    page.set_input_files("#log", str(good))
+    page.get_by_role("button", name="Import").click()
+    page.wait_for_load_state()
+    assert "pump_events" in page.locator("#imported + table").inner_text()
+    chromium_page.shot(page, "31-pump-log-imported")
+    page.get_by_role("link", name="alarm board").click()
+    page.wait_for_load_state()
+    assert "low reservoir" in page.locator("main").inner_text().lower()
+    chromium_page.shot(page, "32-pump-log-alarm-on-board")
+    assert chromium_page.page_errors == []

@@ -8,12 +8,10 @@ import datetime as dt
 import html
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from tests.clinic.pump_state_builders import first_filled
@@ -23,7 +21,7 @@ from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.pump import Flex
 from openidds.web import Role
 
-from .conftest import CHROMIUM, NOW, browser_log_in, log_in_as
+from .conftest import NOW, ChromiumPages, log_in_as
 
 PROGRAM = "/api/patients/CJFH/P003/program"
 PAGE = "/patients/CJFH/P003/program"
@@ -120,36 +118,29 @@ def test_the_step_buttons_add_and_remove_a_step_and_store_nothing(pumped: Engine
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_in_a_browser_a_nurse_builds_flex_steps_and_proposes_them(pumped: Engine, served: str, shots: Path) -> None:
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.NURSE)
-            page.goto(served + PAGE)
-            for _ in range(3):
-                page.get_by_role("button", name="Add a step").click()
-                page.wait_for_load_state()
-            for i, (start, dose) in enumerate([("00:00", "2 mg/day"), ("08:00", "2.4 mg/day"),
-                                               ("26:00", "2 mg/day")], start=1):
-                page.get_by_label(f"step {i} start").fill(start)
-                page.get_by_label(f"step {i} daily dose").fill(dose)
-            page.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
-            page.get_by_role("button", name="Propose").click()
-            page.wait_for_load_state()
-            assert "HH:MM" in page.locator("#step-2 .field-error").inner_text()
-            page.screenshot(path=shots / "40-flex-step-refused.png", full_page=True)
-            page.get_by_role("button", name="Remove step 3").click()
-            page.wait_for_load_state()
-            assert page.get_by_label("step 3 start").count() == 0
-            page.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
-            page.get_by_role("button", name="Propose").click()
-            page.wait_for_load_state()
-            proposal = page.locator("section.proposal").inner_text()
-            assert "New program: flex 00:00 0.1 mL/day, 08:00 0.12 mL/day" in proposal
-            page.screenshot(path=shots / "41-flex-proposed.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+def test_in_a_browser_a_nurse_builds_flex_steps_and_proposes_them(pumped: Engine, served: str,
+                                                                  chromium_page: ChromiumPages) -> None:
+    page = chromium_page(Role.NURSE, height=1000)
+    page.goto(served + PAGE)
+    for _ in range(3):
+        page.get_by_role("button", name="Add a step").click()
+        page.wait_for_load_state()
+    for i, (start, dose) in enumerate([("00:00", "2 mg/day"), ("08:00", "2.4 mg/day"),
+                                       ("26:00", "2 mg/day")], start=1):
+        page.get_by_label(f"step {i} start").fill(start)
+        page.get_by_label(f"step {i} daily dose").fill(dose)
+    page.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
+    page.get_by_role("button", name="Propose").click()
+    page.wait_for_load_state()
+    assert "HH:MM" in page.locator("#step-2 .field-error").inner_text()
+    chromium_page.shot(page, "40-flex-step-refused")
+    page.get_by_role("button", name="Remove step 3").click()
+    page.wait_for_load_state()
+    assert page.get_by_label("step 3 start").count() == 0
+    page.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
+    page.get_by_role("button", name="Propose").click()
+    page.wait_for_load_state()
+    proposal = page.locator("section.proposal").inner_text()
+    assert "New program: flex 00:00 0.1 mL/day, 08:00 0.12 mL/day" in proposal
+    chromium_page.shot(page, "41-flex-proposed")
+    assert chromium_page.page_errors == []

@@ -6,10 +6,9 @@ saved in the folder the run prints."""
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import Engine
 from tests.clinic.pump_state_builders import first_filled
 
@@ -17,7 +16,7 @@ from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .conftest import CHROMIUM, browser_log_in
+from .conftest import ChromiumPages, browser_log_in
 
 REFILL_PAGE = "/patients/CJFH/P003/refill"
 PROGRAM_PAGE = "/patients/CJFH/P003/program"
@@ -29,7 +28,7 @@ def pumped(clinic: Engine) -> Engine:
     return clinic
 
 
-def _refill(page: Page, base: str, folder: Path) -> None:
+def _refill(page: Page, base: str, chromium: ChromiumPages) -> None:
     page.goto(base + REFILL_PAGE)
     assert "Expected residual: 16.0" in page.locator("form.refill").inner_text()
     page.get_by_label("Withdrawn (mL)").fill("13")
@@ -42,7 +41,7 @@ def _refill(page: Page, base: str, folder: Path) -> None:
     page.wait_for_load_state()
     assert "FLAGGED" in page.locator("#discrepancy").inner_text()
     assert "what was found about the flagged discrepancy" in page.locator(".field-error").inner_text()
-    page.screenshot(path=folder / "pump-1-nurse-refill-flagged.png", full_page=True)
+    chromium.shot(page, "pump-1-nurse-refill-flagged")
 
     page.get_by_label("If flagged: what was found").fill("pocket checked: no swelling; patient alert")
     page.get_by_role("button", name="Check").click()
@@ -51,16 +50,16 @@ def _refill(page: Page, base: str, folder: Path) -> None:
     page.get_by_label("Why accept morphine.compounded").fill("compounded by the hospital pharmacy, record seen")
     for _, text in CHECKLIST:
         page.get_by_label(text).check()
-    page.screenshot(path=folder / "pump-2-nurse-refill-review.png", full_page=True)
+    chromium.shot(page, "pump-2-nurse-refill-review")
     page.get_by_role("button", name="Complete the refill").click()
     page.wait_for_load_state()
     assert page.url == base + REFILL_PAGE
     assert "Observe the patient for signs of overdose until" in page.locator("section.observation").inner_text()
     assert "over the limit: investigate" in page.locator("table.trend").inner_text()
-    page.screenshot(path=folder / "pump-3-nurse-refill-done.png", full_page=True)
+    chromium.shot(page, "pump-3-nurse-refill-done")
 
 
-def _propose(page: Page, base: str, folder: Path) -> None:
+def _propose(page: Page, base: str, chromium: ChromiumPages) -> None:
     page.get_by_role("link", name="Programming").click()
     page.wait_for_load_state()
     assert page.url == base + PROGRAM_PAGE
@@ -72,17 +71,17 @@ def _propose(page: Page, base: str, folder: Path) -> None:
     proposal = page.locator("section.proposal")
     assert "2 mg/day → 2.4 mg/day" in proposal.inner_text() and "a nurse may not confirm" in proposal.inner_text()
     assert page.get_by_role("button", name="Confirm and send to the pump").count() == 0
-    page.screenshot(path=folder / "pump-4-nurse-proposal.png", full_page=True)
+    chromium.shot(page, "pump-4-nurse-proposal")
 
 
-def _confirm(page: Page, base: str, folder: Path) -> None:
+def _confirm(page: Page, base: str, chromium: ChromiumPages) -> None:
     page.goto(base + PROGRAM_PAGE)
     proposal = page.locator("section.proposal")
     assert "by nurse-1" in proposal.inner_text() and "morphine.compounded" in proposal.inner_text()
     page.get_by_role("button", name="Confirm and send to the pump").click()
     page.wait_for_load_state()
     assert "concentration_again" in page.locator(".field-error").first.inner_text()
-    page.screenshot(path=folder / "pump-5-physician-confirm-refused.png", full_page=True)
+    chromium.shot(page, "pump-5-physician-confirm-refused")
     page.get_by_label("morphine concentration in the pump, entered again").fill("20 mg/mL")
     page.get_by_label("Why accept morphine.compounded").fill("compounded by the hospital pharmacy, record seen")
     page.get_by_role("button", name="Confirm and send to the pump").click()
@@ -91,27 +90,19 @@ def _confirm(page: Page, base: str, folder: Path) -> None:
     assert "2.4 mg/day" in page.locator("table.doses").inner_text()
     assert "last changed by physician-1" in page.locator("dl.pump").inner_text()
     assert page.locator("section.proposal").count() == 0
-    page.screenshot(path=folder / "pump-6-physician-confirmed.png", full_page=True)
+    chromium.shot(page, "pump-6-physician-confirmed")
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: str, shots: Path) -> None:
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.NURSE)
-            _refill(page, served, shots)
-            _propose(page, served, shots)
-            page.get_by_role("button", name="Log out").click()
-            page.wait_for_load_state()
-            browser_log_in(page, served, Role.PHYSICIAN)
-            _confirm(page, served, shots)
-        finally:
-            browser.close()
+def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: str,
+                                                       chromium_page: ChromiumPages) -> None:
+    page = chromium_page(Role.NURSE)
+    _refill(page, served, chromium_page)
+    _propose(page, served, chromium_page)
+    page.get_by_role("button", name="Log out").click()
+    page.wait_for_load_state()
+    browser_log_in(page, served, Role.PHYSICIAN)
+    _confirm(page, served, chromium_page)
     stored = read_pump_state(pumped, "CJFH", "P003")
     assert stored is not None and [e.command.name for e in stored.state.journal] == ["refill", "refill", "set_therapy"]
-    assert [p for p in problems if "422" not in p] == []
+    assert [p for p in chromium_page.console_errors + chromium_page.page_errors if "422" not in p] == []

@@ -8,12 +8,10 @@ from __future__ import annotations
 import datetime as dt
 import html
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from tests.clinic.pump_state_builders import first_filled
@@ -23,7 +21,7 @@ from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .conftest import CHROMIUM, NOW, browser_log_in, log_in_as, user_name
+from .conftest import NOW, ChromiumPages, browser_log_in, log_in_as, user_name
 
 REFILLS = "/api/patients/CJFH/P003/refills"
 PROGRAM = "/api/patients/CJFH/P003/program"
@@ -162,55 +160,47 @@ def test_a_new_drug_is_listed_in_the_form_and_its_program_proposed(pumped: Engin
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_in_a_browser_a_nurse_proposes_a_new_concentration_and_a_physician_confirms(pumped: Engine, served: str,
-                                                                                   shots: Path) -> None:
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.NURSE)
-            page.goto(served + "/patients/CJFH/P003/refill")
-            page.get_by_label("Withdrawn (mL)").fill("16")
-            page.get_by_label("Prescribed by").fill("Dr B")
-            page.get_by_label("morphine prescribed").fill("25 mg/mL")
-            page.get_by_label("morphine on the syringe", exact=True).fill("25 mg/mL")
-            page.get_by_label("morphine on the syringe, again").fill("25 mg/mL")
-            page.get_by_label("Volume injected into the reservoir (mL)").fill("20")
-            page.get_by_role("button", name="Check").click()
-            page.wait_for_load_state()
-            assert "the rates must be computed again" in page.locator("fieldset.program .field-error").inner_text()
-            page.screenshot(path=shots / "50-refill-new-concentration-needs-dose.png", full_page=True)
-            page.get_by_label("enter the program again").check()
-            assert page.get_by_label("Daily dose (continuous)").input_value() == "2 mg/day"
-            for _, text in CHECKLIST:
-                page.get_by_label(text).check()
-            page.get_by_role("button", name="Check").click()
-            page.wait_for_load_state()
-            assert "20 mg/mL → 25 mg/mL" in page.locator("table.review").inner_text()
-            page.screenshot(path=shots / "51-refill-new-concentration-review.png", full_page=True)
-            page.get_by_role("button", name="Complete the refill").click()
-            page.wait_for_load_state()
-            assert "/program" in page.url
-            assert "Refill with a new program" in page.locator("section.proposal h3").inner_text()
-            page.screenshot(path=shots / "52-refill-proposed.png", full_page=True)
-            page.get_by_role("button", name="Log out").click()
-            browser_log_in(page, served, Role.PHYSICIAN)
-            page.goto(served + "/patients/CJFH/P003/program")
-            page.get_by_label("morphine concentration of the new fill, entered again").fill("25 mg/mL")
-            for override in page.locator("form.confirm input[name^='overrides.']").all():
-                override.fill("prescribed and checked against the pharmacy record")
-            page.screenshot(path=shots / "53-physician-confirms-refill.png", full_page=True)
-            page.get_by_role("button", name="Confirm and send to the pump").click()
-            page.wait_for_load_state()
-            assert "morphine 25 mg/mL" in page.locator("dl.pump").inner_text()
-            page.goto(served + "/patients/CJFH/P003/refill")
-            assert "Observe the patient" in page.locator("section.observation").inner_text()
-            page.screenshot(path=shots / "54-refill-sent-observation.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+def test_in_a_browser_a_nurse_proposes_a_new_concentration_and_a_physician_confirms(
+        pumped: Engine, served: str, chromium_page: ChromiumPages) -> None:
+    page = chromium_page(Role.NURSE, height=1000)
+    page.goto(served + "/patients/CJFH/P003/refill")
+    page.get_by_label("Withdrawn (mL)").fill("16")
+    page.get_by_label("Prescribed by").fill("Dr B")
+    page.get_by_label("morphine prescribed").fill("25 mg/mL")
+    page.get_by_label("morphine on the syringe", exact=True).fill("25 mg/mL")
+    page.get_by_label("morphine on the syringe, again").fill("25 mg/mL")
+    page.get_by_label("Volume injected into the reservoir (mL)").fill("20")
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_load_state()
+    assert "the rates must be computed again" in page.locator("fieldset.program .field-error").inner_text()
+    chromium_page.shot(page, "50-refill-new-concentration-needs-dose")
+    page.get_by_label("enter the program again").check()
+    assert page.get_by_label("Daily dose (continuous)").input_value() == "2 mg/day"
+    for _, text in CHECKLIST:
+        page.get_by_label(text).check()
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_load_state()
+    assert "20 mg/mL → 25 mg/mL" in page.locator("table.review").inner_text()
+    chromium_page.shot(page, "51-refill-new-concentration-review")
+    page.get_by_role("button", name="Complete the refill").click()
+    page.wait_for_load_state()
+    assert "/program" in page.url
+    assert "Refill with a new program" in page.locator("section.proposal h3").inner_text()
+    chromium_page.shot(page, "52-refill-proposed")
+    page.get_by_role("button", name="Log out").click()
+    browser_log_in(page, served, Role.PHYSICIAN)
+    page.goto(served + "/patients/CJFH/P003/program")
+    page.get_by_label("morphine concentration of the new fill, entered again").fill("25 mg/mL")
+    for override in page.locator("form.confirm input[name^='overrides.']").all():
+        override.fill("prescribed and checked against the pharmacy record")
+    chromium_page.shot(page, "53-physician-confirms-refill")
+    page.get_by_role("button", name="Confirm and send to the pump").click()
+    page.wait_for_load_state()
+    assert "morphine 25 mg/mL" in page.locator("dl.pump").inner_text()
+    page.goto(served + "/patients/CJFH/P003/refill")
+    assert "Observe the patient" in page.locator("section.observation").inner_text()
+    chromium_page.shot(page, "54-refill-sent-observation")
+    assert chromium_page.page_errors == []
 
 
 def test_the_refill_form_edits_the_new_program_s_flex_steps_and_shows_a_step_s_refusal_beside_it(

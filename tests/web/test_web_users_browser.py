@@ -3,50 +3,39 @@ beside its field first), then disables the nurse. Screenshots are saved (their f
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import Engine
 
 from openidds.wall_clock import utc_now
 from openidds.web import Role
 from openidds.web.accounts import log_in, one_user
 
-from .conftest import CHROMIUM, browser_log_in
+from .conftest import ChromiumPages
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
-def test_an_administrator_adds_and_disables_a_user(clinic: Engine, served: str, shots: Path) -> None:
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1000})
-            page.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(page, served, Role.ADMINISTRATOR)
-            page.get_by_role("link", name="Users").click()
-            page.wait_for_load_state()
-            page.get_by_label("Name", exact=True).fill("nia-2")
-            page.locator("form.add-user select[name=role]").select_option("nurse")
-            page.get_by_label("Initial password").fill("a nurse passphrase")
-            page.get_by_label("The same again").fill("another passphrase")
-            page.get_by_role("button", name="Add user").click()
-            page.wait_for_load_state()
-            assert "the same password" in page.locator("#error-password_again").inner_text()
-            assert page.get_by_label("The same again").get_attribute("aria-invalid") == "true"
-            page.screenshot(path=shots / "20-admin-add-user-refused.png", full_page=True)
-            page.get_by_label("Generate a password instead").check()
-            page.get_by_role("button", name="Add user").click()
-            page.wait_for_load_state()
-            generated = page.locator("#generated code").inner_text()
-            page.screenshot(path=shots / "21-admin-user-added.png", full_page=True)
-            assert log_in(clinic, "nia-2", generated, utc_now()).user.role == Role.NURSE
-            page.locator('tr[data-name="nia-2"]').get_by_role("button", name="Disable").click()
-            page.wait_for_load_state()
-            assert page.locator('tr[data-name="nia-2"]').get_by_role("button", name="Enable").is_visible()
-            page.screenshot(path=shots / "22-admin-user-disabled.png", full_page=True)
-        finally:
-            browser.close()
+def test_an_administrator_adds_and_disables_a_user(clinic: Engine, served: str, chromium_page: ChromiumPages) -> None:
+    page = chromium_page(Role.ADMINISTRATOR, height=1000)
+    page.get_by_role("link", name="Users").click()
+    page.wait_for_load_state()
+    page.get_by_label("Name", exact=True).fill("nia-2")
+    page.locator("form.add-user select[name=role]").select_option("nurse")
+    page.get_by_label("Initial password").fill("a nurse passphrase")
+    page.get_by_label("The same again").fill("another passphrase")
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_load_state()
+    assert "the same password" in page.locator("#error-password_again").inner_text()
+    assert page.get_by_label("The same again").get_attribute("aria-invalid") == "true"
+    chromium_page.shot(page, "20-admin-add-user-refused")
+    page.get_by_label("Generate a password instead").check()
+    page.get_by_role("button", name="Add user").click()
+    page.wait_for_load_state()
+    generated = page.locator("#generated code").inner_text()
+    chromium_page.shot(page, "21-admin-user-added")
+    assert log_in(clinic, "nia-2", generated, utc_now()).user.role == Role.NURSE
+    page.locator('tr[data-name="nia-2"]').get_by_role("button", name="Disable").click()
+    page.wait_for_load_state()
+    assert page.locator('tr[data-name="nia-2"]').get_by_role("button", name="Enable").is_visible()
+    chromium_page.shot(page, "22-admin-user-disabled")
     assert one_user(clinic, "nia-2", utc_now()).disabled
-    assert problems == []
+    assert chromium_page.page_errors == []

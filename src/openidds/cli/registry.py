@@ -47,6 +47,7 @@ class ExportFormat(str, Enum):
     redcap = "redcap"
     research = "research"
     research_redcap = "research-redcap"
+    research_redcap_dictionary = "research-redcap-dictionary"
     template = "template"
 
 
@@ -218,7 +219,8 @@ def _write_export(what: ExportFormat, output: Path, db: str | None, seed: int | 
 def export(
     what: Annotated[ExportFormat, typer.Argument(help="analysis (.csv or .parquet), fhir (.json), "
                                                      "redcap-dictionary (.csv), redcap (records, .csv), research "
-                                                     "(folder), research-redcap (records, .csv), template (folder)")],
+                                                     "(folder), research-redcap (records, .csv), "
+                                                     "research-redcap-dictionary (.csv), template (folder)")],
     output: Annotated[Path, typer.Argument(help="Output file or folder.")],
     db: Db = None,
     seed: Annotated[int | None, typer.Option(help="research, research-redcap: seed of IDs and date shifts (keep it "
@@ -234,8 +236,8 @@ def export(
 
     try:
         written: list[Path]
-        if what is ExportFormat.redcap_dictionary:
-            written = [write_dictionary(output)]
+        if what in (ExportFormat.redcap_dictionary, ExportFormat.research_redcap_dictionary):
+            written = [write_dictionary(output, research=what is ExportFormat.research_redcap_dictionary)]
         elif what is ExportFormat.template:
             written = write_template(output)
         else:

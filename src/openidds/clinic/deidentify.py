@@ -5,8 +5,10 @@
   replaced by a random research ID.
 * Dates: every date and date-time of a patient moves by the same number of days (a shift drawn from
   −``max_shift_days``..+``max_shift_days`` by a seeded generator), so intervals are kept exactly.
-* Age at first implant (from the birth date before it is dropped) is reported, with 90 and over as ``"90+"``
-  (HIPAA Safe Harbor groups ages over 89).
+* Age at first implant (from the birth date before it is dropped) is reported with every age of 90 and over
+  aggregated, as HIPAA Safe Harbor requires (45 CFR 164.514(b)(2)(i)(C)): the de-identified records carry 90
+  (meaning 90 or older, :data:`AGE_TOP_NOTE`), an integer that a REDCap integer field takes; the research tables
+  write it ``"90+"``.
 
 Rows are ordered by research ID in every table (random per seed), so a row's rank in the export says
 nothing about its patient's rank in the registry. The same seed gives the same research IDs and shifts; keep
@@ -34,11 +36,19 @@ from openidds.clinic.record import PatientKey
 from openidds.formula_cells import neutralised_frame
 
 AGE_TOP = 90
+AGE_TOP_NOTE = (f"{AGE_TOP} means {AGE_TOP} or older: HIPAA Safe Harbor aggregates ages over 89 "
+                "(45 CFR 164.514(b)(2)(i)(C))")
+"""What an age of :data:`AGE_TOP` means in the de-identified records."""
 FREE_TEXT = {"note", "description", "cause_of_death", "reason"}
 
 
 def _shift(value: Any, days: dt.timedelta) -> Any:
     return value + days if isinstance(value, dt.date | dt.datetime) else value
+
+
+def top_coded_age(age: int | None) -> int | None:
+    """The age, with every age of 90 and over written 90 (meaning 90 or older)."""
+    return None if age is None else min(age, AGE_TOP)
 
 
 def age_group(age: int | None) -> str | None:
@@ -79,7 +89,7 @@ def deidentified_records(engine: Engine, seed: int,
                          max_shift_days: int = 180) -> dict[str, list[tuple[RecordSpec, dict[str, Any]]]]:
     """Each patient's records, de-identified as the research export writes them, by research ID: per record its
     kind and its row (``research_id``, the shifted ``implant_date`` of a pump record, the kept fields shifted,
-    and for the patient the grouped age at first implant)."""
+    and for the patient the age at first implant, top-coded: :func:`top_coded_age`)."""
     with sessions(engine)() as session:
         snapshot = store.load(session)
     by_patient = snapshot.by_patient()
@@ -101,16 +111,19 @@ def deidentified_records(engine: Engine, seed: int,
             if spec.name == "patients":
                 birth = record.get("birth_date")
                 age = age_on(birth, first_implant) if birth and first_implant else record.get("age_at_implant_years")
-                row["age_at_implant_years"] = age_group(age)
+                row["age_at_implant_years"] = top_coded_age(age)
             rows.append((spec, row))
     return out
 
 
 def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
-    """One de-identified table per kind of record, keyed by ``research_id``."""
+    """One de-identified table per kind of record, keyed by ``research_id``; the age at first implant is text,
+    ``"90+"`` for 90 and over (:func:`age_group`)."""
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
     for rows in deidentified_records(engine, seed, max_shift_days).values():
         for spec, row in rows:
+            if spec.name == "patients":
+                row = {**row, "age_at_implant_years": age_group(row["age_at_implant_years"])}
             tables[spec.name].append(row)
     for table in tables.values():
         table.sort(key=_research_order)

@@ -9,7 +9,10 @@ Field names are the registry column names, prefixed by the instrument's prefix u
 checkboxes exported as ``name___code``. REDCap date-times carry no zone: they are read as UTC, as the
 dictionary's field note says. Longitudinal exports (``redcap_event_name``) are read the same way: each row
 gives one record per instrument with data in it. The records export written here is classic (no events): per
-patient one row of the non-repeating instruments, then one row per repeating instance.
+patient one row of the non-repeating instruments, then one row per repeating instance; its columns follow the
+dictionary, each form's ``<form>_complete`` right after that form's last field, as REDCap's own exports place it.
+The research records export has its own dictionary (:func:`research_data_dictionary`), which declares exactly
+its columns and values.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ from sqlalchemy import Engine
 from openidds.clinic import store
 from openidds.clinic.csv_io import csv_rows
 from openidds.clinic.database import sessions
-from openidds.clinic.deidentify import deidentified_records, research_field
+from openidds.clinic.deidentify import AGE_TOP, AGE_TOP_NOTE, deidentified_records, research_field
 from openidds.clinic.errors import RegistryError
 from openidds.clinic.fields import PUMP_SERIAL, SPECS, Field, RecordSpec
 from openidds.clinic.findings import Finding
@@ -72,6 +75,22 @@ def _columns(spec: RecordSpec) -> list[tuple[str, Field | None]]:
     return extra + [(f.name, f) for f in spec.fields]
 
 
+Kept = set[tuple[str, str]]
+"""The (record kind, registry column) pairs an export carries."""
+
+
+def _mapped(keep: Kept) -> list[tuple[RecordSpec, str, Field | None]]:
+    """The mapping's columns in dictionary order, as (kind, registry column, field), those in ``keep``."""
+    return [(spec, name, f) for spec in SPECS.values() for name, f in _columns(spec) if (spec.name, name) in keep]
+
+
+_WHOLE: Kept = {(spec.name, name) for spec in SPECS.values() for name, _ in _columns(spec)}
+"""The whole registry's columns."""
+_RESEARCH: Kept = {(spec.name, f.name) for spec in SPECS.values() for f in spec.fields if research_field(f)}
+"""The research export's columns: no site, pump serial, identifier or free text."""
+_AGE = ("patients", "age_at_implant_years")
+
+
 def variables() -> dict[str, tuple[RecordSpec, str]]:
     """Every REDCap variable of the mapping, to its record kind and registry column."""
     return {redcap_name(spec, name): (spec, name) for spec in SPECS.values() for name, _ in _columns(spec)}
@@ -108,20 +127,39 @@ def _dictionary_row(spec: RecordSpec, name: str, f: Field | None) -> dict[str, s
     return row
 
 
-def data_dictionary() -> str:
-    """The REDCap data dictionary CSV of the whole registry (upload it to start a project)."""
+def _research_row(spec: RecordSpec, name: str, f: Field | None) -> dict[str, str]:
+    """A research dictionary row: the age at first implant is top-coded at 90, which means 90 or older."""
+    row = _dictionary_row(spec, name, f)
+    if (spec.name, name) == _AGE:
+        row.update({"Field Label": "Age at first implant (a)", "Text Validation Max": str(AGE_TOP),
+                    "Field Note": AGE_TOP_NOTE})
+    return row
+
+
+def _dictionary_csv(record_label: str, rows: Iterable[dict[str, str]]) -> str:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=HEADER, lineterminator="\n")
     writer.writeheader()
     first = dict.fromkeys(HEADER, "")
     first.update({"Variable / Field Name": RECORD_ID, "Form Name": "patients", "Field Type": "text",
-                  "Field Label": "Patient ID (registry patient_id)"})
+                  "Field Label": record_label})
     writer.writerow(first)
-    for spec in SPECS.values():
-        for name, f in _columns(spec):
-            writer.writerow({k: v if k in _NUMBERS else neutralised(v)
-                             for k, v in _dictionary_row(spec, name, f).items()})
+    for row in rows:
+        writer.writerow({k: v if k in _NUMBERS else neutralised(v) for k, v in row.items()})
     return out.getvalue()
+
+
+def data_dictionary() -> str:
+    """The REDCap data dictionary CSV of the whole registry (upload it to start a project)."""
+    return _dictionary_csv("Patient ID (registry patient_id)",
+                           (_dictionary_row(spec, name, f) for spec, name, f in _mapped(_WHOLE)))
+
+
+def research_data_dictionary() -> str:
+    """The REDCap data dictionary CSV of :func:`research_redcap_records` (a project for the de-identified
+    records): the research variables only, the age at first implant an integer up to 90 (90 or older)."""
+    return _dictionary_csv("Research ID (the research export's)",
+                           (_research_row(spec, name, f) for spec, name, f in _mapped(_RESEARCH)))
 
 
 def repeating_instruments() -> list[str]:
@@ -247,9 +285,9 @@ def read_redcap(dictionary: Path, records: Path, encoding: str | None = None) ->
     return batch
 
 
-def write_dictionary(path: Path) -> Path:
-    """Write :func:`data_dictionary` to ``path``."""
-    path.write_text(data_dictionary(), encoding="utf-8")
+def write_dictionary(path: Path, research: bool = False) -> Path:
+    """Write :func:`data_dictionary` (``research``: :func:`research_data_dictionary`) to ``path``."""
+    path.write_text(research_data_dictionary() if research else data_dictionary(), encoding="utf-8")
     return path
 
 
@@ -258,17 +296,23 @@ PatientRecords = list[tuple[RecordSpec, dict[str, Any]]]
 included where the export has them)."""
 
 
-def _records_header(keep: set[tuple[str, str]]) -> list[tuple[str, RecordSpec, str, Field | None, str]]:
-    """The export's data columns in dictionary order: (REDCap column, kind, registry column, field, checkbox
-    code), each checkbox expanded to one column per choice, for the registry columns in ``keep``."""
-    out: list[tuple[str, RecordSpec, str, Field | None, str]] = []
-    for spec in SPECS.values():
-        for name, f in _columns(spec):
-            if (spec.name, name) not in keep:
-                continue
-            variable = redcap_name(spec, name)
-            codes = f.choices if f is not None and f.kind == "multi" else ("",)
-            out += [(f"{variable}___{code}" if code else variable, spec, name, f, code) for code in codes]
+Column = tuple[str, RecordSpec, str | None, Field | None, str]
+"""A records export column: REDCap column, kind, registry column (``None``: the form's ``_complete``), field,
+checkbox code."""
+
+
+def _records_header(keep: Kept) -> list[Column]:
+    """The export's data columns in dictionary order, for the registry columns in ``keep``: each checkbox
+    expanded to one column per choice, each form's ``<form>_complete`` right after its last field."""
+    out: list[Column] = []
+    for spec, name, f in _mapped(keep):
+        if out and out[-1][1] is not spec:
+            out.append((f"{out[-1][1].name}_complete", out[-1][1], None, None, ""))
+        variable = redcap_name(spec, name)
+        codes = f.choices if f is not None and f.kind == "multi" else ("",)
+        out += [(f"{variable}___{code}" if code else variable, spec, name, f, code) for code in codes]
+    if out:
+        out.append((f"{out[-1][1].name}_complete", out[-1][1], None, None, ""))
     return out
 
 
@@ -287,22 +331,27 @@ def _instance_order(spec: RecordSpec, values: dict[str, Any]) -> list[str]:
     return [cell_text(spec.field(k), values.get(k)) for k in spec.key]
 
 
-def _records_csv(patients: Iterable[tuple[str, PatientRecords]], keep: set[tuple[str, str]]) -> str:
+def _cell(column: Column, carried: dict[str, dict[str, Any]]) -> str:
+    """The cell of ``column`` in a row carrying the records ``carried`` (by kind); formula-like text neutralised,
+    numbers not (-0.262 stays a number)."""
+    _, spec, name, f, code = column
+    if spec.name not in carried:
+        return ""
+    if name is None:
+        return COMPLETE
+    cell = _raw(f, carried[spec.name].get(name), code)
+    return neutralised(cell) if f is None or f.kind == "text" else cell
+
+
+def _records_csv(patients: Iterable[tuple[str, PatientRecords]], keep: Kept) -> str:
     """The flat records export of ``patients`` (record ID and records each), with the columns in ``keep``."""
     columns = _records_header(keep)
-    forms = [spec for spec in SPECS.values() if any(c[1] is spec for c in columns)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow([RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, *(c[0] for c in columns),
-                     *(f"{spec.name}_complete" for spec in forms)])
+    writer.writerow([RECORD_ID, REPEAT_INSTRUMENT, REPEAT_INSTANCE, *(c[0] for c in columns)])
 
     def row(record_id: str, instrument: str, instance: str, carried: dict[str, dict[str, Any]]) -> None:
-        cells = [_raw(f, carried[spec.name].get(name), code) if spec.name in carried else ""
-                 for _, spec, name, f, code in columns]
-        cells = [neutralised(cell) if f is None or f.kind == "text" else cell  # numbers stay numbers: -0.262
-                 for cell, (_, _, _, f, _) in zip(cells, columns, strict=True)]
-        writer.writerow([neutralised(record_id), instrument, instance, *cells,
-                         *(COMPLETE if spec.name in carried else "" for spec in forms)])
+        writer.writerow([neutralised(record_id), instrument, instance, *(_cell(c, carried) for c in columns)])
 
     for record_id, records in patients:
         row(record_id, "", "", {spec.name: values for spec, values in records if not spec.repeating})
@@ -339,12 +388,12 @@ def redcap_records(engine: Engine) -> str:
                 extra[PUMP_SERIAL] = serials.get((r.patient, r.implant_date))
             rows.append((r.spec, {**extra, **r.values}))
         patients.append((patient_id, rows))
-    return _records_csv(patients, {(spec.name, name) for spec in SPECS.values() for name, _ in _columns(spec)})
+    return _records_csv(patients, _WHOLE)
 
 
 def research_redcap_records(engine: Engine, seed: int, max_shift_days: int = 180) -> str:
     """The de-identified research export (:mod:`openidds.clinic.deidentify`, same seed, same research IDs and
-    date shifts) as a REDCap records export: the record ID is the research ID; the site, the pump serial,
-    identifier and free-text fields are left out; the age at first implant is grouped (``90+``)."""
-    keep = {(spec.name, f.name) for spec in SPECS.values() for f in spec.fields if research_field(f)}
-    return _records_csv(sorted(deidentified_records(engine, seed, max_shift_days).items()), keep)
+    date shifts) as a REDCap records export of the :func:`research_data_dictionary` project: the record ID is the
+    research ID; the site, the pump serial, identifier and free-text fields are left out; the age at first
+    implant is top-coded (90 means 90 or older)."""
+    return _records_csv(sorted(deidentified_records(engine, seed, max_shift_days).items()), _RESEARCH)
