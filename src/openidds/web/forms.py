@@ -22,10 +22,6 @@ M = TypeVar("M", bound=BaseModel)
 PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
-STEP_EDIT = "step_edit"
-"""The button of an order form that adds a flex step (``add``) or removes one (``remove-N``, N from 0)."""
-
-
 def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),
                 flags: tuple[str, ...] = ()) -> dict[str, Any]:
     """A posted form as an input model's data: ``name.key`` fields of ``maps`` gathered into dicts, ``lists``
@@ -43,30 +39,6 @@ def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ..
         elif value != "":
             out[key] = value
     return out
-
-
-def flex_fields(prefix: str = "") -> tuple[str, str]:
-    """The repeated fields of an order form's flex steps: each step's start and daily dose."""
-    return f"{prefix}flex_start", f"{prefix}flex_dose"
-
-
-def gather_steps(values: dict[str, Any], order: dict[str, Any], prefix: str = "") -> None:
-    """Move the flex steps of a posted order form (its repeated ``flex_start`` and ``flex_dose`` fields, read as
-    lists by :func:`form_values`) from ``values`` into ``order`` as a list of steps, applying a step edit (a
-    step added, or one removed) when the form was posted by its button; ``order`` holds no steps when there are
-    none."""
-    starts, doses = (values.pop(name, []) for name in flex_fields(prefix))
-    if len(starts) != len(doses):
-        raise ProgrammerError(f"{prefix}flex", f"{len(starts)} starts, {len(doses)} doses", "a start and a daily "
-                              "dose for each flex step")
-    steps = [{"start": start, "dose": dose} for start, dose in zip(starts, doses, strict=True)]
-    edit = str(values.get(STEP_EDIT, ""))
-    if edit == "add":
-        steps.append({"start": "", "dose": ""})
-    elif edit.startswith("remove-") and edit[len("remove-"):].isdigit() and int(edit[len("remove-"):]) < len(steps):
-        del steps[int(edit[len("remove-"):])]
-    if steps:
-        order["flex"] = steps
 
 
 def bad_input(placed: FormError, error: OpenIDDSError) -> JSONResponse:
