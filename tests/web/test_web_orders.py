@@ -15,8 +15,9 @@ from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
 from openidds.programmer import FlexDose, PeriodicDose, ProgrammingSession, StoppedDose
 from openidds.pump import Flex, Periodic, Pump
+from openidds.pump.programs import WEEKDAYS
 from openidds.web.forms import parse_input
-from openidds.web.orders import OrderInput, order_error, order_from_form, therapy_order
+from openidds.web.orders import OrderInput, Weekday, order_error, order_from_form, therapy_order
 
 PLACE = "program"
 
@@ -43,6 +44,10 @@ def _refused(data: dict[str, Any], pump: Pump, prefix: str = "") -> tuple[str, s
         placed = order_error(error, entry, (), prefix)
         return placed.field, placed.message
     raise AssertionError(f"{data} was not refused")
+
+
+def test_the_form_s_weekdays_are_the_pump_s() -> None:
+    assert tuple(day.value for day in Weekday) == WEEKDAYS
 
 
 def test_weekday_steps_become_the_programmer_s_flex_steps_on_those_days(pump: Pump) -> None:
