@@ -22,11 +22,10 @@ M = TypeVar("M", bound=BaseModel)
 PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
-def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),
-                flags: tuple[str, ...] = ()) -> dict[str, Any]:
+def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = ()) -> dict[str, Any]:
     """A posted form as an input model's data: ``name.key`` fields of ``maps`` gathered into dicts, ``lists``
-    as lists of their values, the checkboxes ``flags`` as True when ticked; the CSRF token and empty fields left
-    out."""
+    as lists of their values; the CSRF token and empty fields left out (an order's fields are read by
+    :func:`openidds.web.orders.order_from_form`)."""
     out: dict[str, Any] = {name: {} for name in maps} | {name: form.getlist(name) for name in lists}
     for key, value in form.multi_items():
         if key == "csrf_token" or key in lists or not isinstance(value, str):
@@ -34,8 +33,6 @@ def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ..
         head, _, rest = key.partition(".")
         if head in maps and rest:
             out[head][rest] = value
-        elif key in flags:
-            out[key] = value != ""
         elif value != "":
             out[key] = value
     return out
