@@ -22,15 +22,10 @@ M = TypeVar("M", bound=BaseModel)
 PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
-STEP_EDIT = "step_edit"
-"""The button of an order form that adds a flex step (``add``) or removes one (``remove-N``, N from 0)."""
-
-
-def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = (),
-                flags: tuple[str, ...] = ()) -> dict[str, Any]:
+def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ...] = ()) -> dict[str, Any]:
     """A posted form as an input model's data: ``name.key`` fields of ``maps`` gathered into dicts, ``lists``
-    as lists of their values, the checkboxes ``flags`` as True when ticked; the CSRF token and empty fields left
-    out."""
+    as lists of their values; the CSRF token and empty fields left out (an order's fields are read by
+    :func:`openidds.web.orders.order_from_form`)."""
     out: dict[str, Any] = {name: {} for name in maps} | {name: form.getlist(name) for name in lists}
     for key, value in form.multi_items():
         if key == "csrf_token" or key in lists or not isinstance(value, str):
@@ -38,35 +33,9 @@ def form_values(form: FormData, maps: tuple[str, ...] = (), lists: tuple[str, ..
         head, _, rest = key.partition(".")
         if head in maps and rest:
             out[head][rest] = value
-        elif key in flags:
-            out[key] = value != ""
         elif value != "":
             out[key] = value
     return out
-
-
-def flex_fields(prefix: str = "") -> tuple[str, str]:
-    """The repeated fields of an order form's flex steps: each step's start and daily dose."""
-    return f"{prefix}flex_start", f"{prefix}flex_dose"
-
-
-def gather_steps(values: dict[str, Any], order: dict[str, Any], prefix: str = "") -> None:
-    """Move the flex steps of a posted order form (its repeated ``flex_start`` and ``flex_dose`` fields, read as
-    lists by :func:`form_values`) from ``values`` into ``order`` as a list of steps, applying a step edit (a
-    step added, or one removed) when the form was posted by its button; ``order`` holds no steps when there are
-    none."""
-    starts, doses = (values.pop(name, []) for name in flex_fields(prefix))
-    if len(starts) != len(doses):
-        raise ProgrammerError(f"{prefix}flex", f"{len(starts)} starts, {len(doses)} doses", "a start and a daily "
-                              "dose for each flex step")
-    steps = [{"start": start, "dose": dose} for start, dose in zip(starts, doses, strict=True)]
-    edit = str(values.get(STEP_EDIT, ""))
-    if edit == "add":
-        steps.append({"start": "", "dose": ""})
-    elif edit.startswith("remove-") and edit[len("remove-"):].isdigit() and int(edit[len("remove-"):]) < len(steps):
-        del steps[int(edit[len("remove-"):])]
-    if steps:
-        order["flex"] = steps
 
 
 def bad_input(placed: FormError, error: OpenIDDSError) -> JSONResponse:

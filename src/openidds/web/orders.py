@@ -1,18 +1,24 @@
-"""A therapy as a clinician enters it in a form: the lead drug, its daily dose (continuous), flex steps (start
-time and dose) or stop, and the patient bolus; turned into the programmer's
+"""A therapy as a clinician enters it in a form or the JSON API: the lead drug, its daily dose (continuous), flex
+steps (start time, dose and weekdays), a periodic dose or stop, and the patient bolus; turned into the programmer's
 :class:`~openidds.programmer.TherapyOrder` for a solution. The programming review and a refill with a new solution
-take the same entry.
+take the same entry, and :func:`order_from_form` reads it from either posted form.
 
 A refusal about a flex step names the step by its place in the form (``flex[1].dose``), so the page shows it
 beside that step: the programmer names a step by its start time, the pump by its place among the program's steps.
+A refusal about a periodic dose names its field as entered (``periodic.every_h``), the pump's own in seconds
+(``program.every_s``) included.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from decimal import Decimal
 from enum import Enum
+from typing import Any
 
 from pydantic import Field
+from starlette.datastructures import FormData
 
 from openidds.drugs import DrugLibrary
 from openidds.errors import OpenIDDSError
@@ -21,6 +27,7 @@ from openidds.programmer import (
     ContinuousDose,
     FlexDose,
     FlexDoseStep,
+    PeriodicDose,
     ProgrammerError,
     StoppedDose,
     TherapyOrder,
@@ -34,9 +41,25 @@ from openidds.units import CONCENTRATION, MASS, parse_quantity
 from openidds.web.forms import InputModel
 from openidds.web.pump_view import FormError, form_error
 
-ORDER_FIELDS = ("drug", "dose", "stop", "flex", "bolus", "bolus_dose", "bolus_duration_min", "lockout_min",
-                "max_boluses")
-"""The form fields of an order (a flex step's own fields are ``flex[i].start`` and ``flex[i].dose``)."""
+ORDER_FIELDS = ("drug", "dose", "stop", "flex", "periodic", "bolus", "bolus_dose", "bolus_duration_min",
+                "lockout_min", "max_boluses")
+"""The form fields of an order (a flex step's own are ``flex[i].start``, ``flex[i].dose`` and ``flex[i].days``;
+the periodic dose's ``periodic.dose``, ``periodic.duration_min``, ``periodic.every_h`` and ``periodic.offset_h``)."""
+PERIODIC_FIELDS = ("dose", "duration_min", "every_h", "offset_h")
+STEP_EDIT = "step_edit"
+"""The button of an order form that adds a flex step (``add``) or removes one (``remove-N``, N from 0)."""
+
+
+class Weekday(str, Enum):
+    """A day of the pump's week, as the pump names it."""
+
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
 
 
 class BolusChoice(str, Enum):
@@ -48,14 +71,29 @@ class BolusChoice(str, Enum):
 
 
 class FlexStepInput(InputModel):
-    """One flex step as entered: from ``start`` (HH:MM, every day) the daily dose ``dose`` until the next step."""
+    """One flex step as entered: from ``start`` (HH:MM) on ``days`` (every day when none) the daily dose ``dose``
+    until the next step."""
 
-    start: str = Field(description="When the step starts each day, HH:MM.")
+    start: str = Field(description="When the step starts on its days, HH:MM.")
     dose: str = Field(description="Daily dose from then on, in the drug's dose unit, e.g. '2 mg/day'.")
+    days: tuple[Weekday, ...] = Field((), max_length=7, description="The weekdays the step starts on (none: "
+                                      "every day).")
+
+
+class PeriodicInput(InputModel):
+    """A periodic dose as entered: ``dose`` over ``duration_min`` every ``every_h`` hours, the first of the week
+    ``offset_h`` hours after Monday 00:00 on the pump clock; no flow in between."""
+
+    dose: str = Field(description="Each dose, a mass in the drug's dose unit, e.g. '0.5 mg'.")
+    duration_min: int = Field(ge=1, le=10080, description="Each dose delivered over this many minutes.")
+    every_h: int = Field(ge=1, le=168, description="A dose every this many hours (1 to 168).")
+    offset_h: Decimal = Field(Decimal(0), ge=0, lt=168, description="The week's first dose this many hours after "
+                              "Monday 00:00 on the pump clock, in whole minutes (e.g. 6.5).")
 
 
 class OrderInput(InputModel):
-    """A therapy as entered: the lead drug's daily dose, its flex steps, or stop; and the patient bolus."""
+    """A therapy as entered: the lead drug's daily dose, its flex steps, a periodic dose, or stop; and the patient
+    bolus."""
 
     drug: str | None = Field(None, description="The drug whose dose sets the rate (default: the only drug).")
     dose: str = Field("", description="Daily dose in the drug's dose unit, e.g. '3 mg/day' (empty with stop or "
@@ -63,11 +101,26 @@ class OrderInput(InputModel):
     stop: bool = False
     flex: list[FlexStepInput] = Field(default_factory=list, max_length=24,
                                       description="Flex steps (day parts), each from its start until the next.")
+    periodic: PeriodicInput | None = Field(None, description="A periodic dose instead of a daily dose.")
     bolus: BolusChoice = BolusChoice.KEEP
     bolus_dose: str = Field("", description="Patient bolus dose, e.g. '0.3 mg' (with bolus=set).")
     bolus_duration_min: int = Field(10, ge=1, le=1440)
     lockout_min: int = Field(120, ge=0, le=1440)
     max_boluses: int = Field(4, ge=1, le=48)
+
+    def program_text(self) -> str:
+        """The program as entered, in the drug's dose unit (the review shows it as the pump will run it)."""
+        if self.stop:
+            return "stop basal delivery"
+        if self.flex:
+            return "flex steps: " + "; ".join(
+                f"{step.start} {step.dose} " + ("/".join(d.value for d in step.days) if step.days else "every day")
+                for step in self.flex)
+        if self.periodic is not None:
+            p = self.periodic
+            return (f"periodic: {p.dose} over {p.duration_min} min every {p.every_h} h, the week's first "
+                    f"{p.offset_h} h after Monday 00:00")
+        return f"daily dose {self.dose}" if self.dose else "no program entered"
 
 
 def lead_drug(entry: OrderInput, drugs: tuple[str, ...]) -> str:
@@ -85,20 +138,42 @@ def lead_drug(entry: OrderInput, drugs: tuple[str, ...]) -> str:
 
 
 def _program(entry: OrderInput, drug: str, library: DrugLibrary) -> DoseProgram:
-    chosen = [name for name, given in (("dose", entry.dose), ("stop", entry.stop), ("flex", entry.flex)) if given]
+    given = (("dose", entry.dose), ("stop", entry.stop), ("flex", entry.flex), ("periodic", entry.periodic))
+    chosen = [name for name, value in given if value]
     if len(chosen) > 1:
         field = chosen[0] if chosen[0] != "stop" else chosen[1]
-        raise ProgrammerError(field, chosen, "one of a daily dose, flex steps or stop: empty the others (or untick "
-                              "stop)")
+        raise ProgrammerError(field, chosen, "one of a daily dose, flex steps, a periodic dose or stop: empty the "
+                              "others (or untick stop)")
     if entry.stop:
         return StoppedDose()
     if entry.flex:
-        return FlexDose(tuple(FlexDoseStep(step.start, dose(step.dose, f"flex[{i}].dose"))
-                              for i, step in enumerate(entry.flex)))
+        return FlexDose(tuple(_flex_step(i, step) for i, step in enumerate(entry.flex)))
+    if entry.periodic is not None:
+        return _periodic(entry.periodic)
     if not entry.dose:
         raise ProgrammerError("dose", entry.dose, f"a daily dose such as '3 {dose_unit(library, drug)}/day', "
-                              "flex steps or stop")
+                              "flex steps, a periodic dose or stop")
     return ContinuousDose(dose(entry.dose, "dose"))
+
+
+def _flex_step(i: int, step: FlexStepInput) -> FlexDoseStep:
+    if len(set(step.days)) != len(step.days):
+        raise ProgrammerError(f"flex[{i}].days", [d.value for d in step.days], "each weekday at most once")
+    return FlexDoseStep(step.start, dose(step.dose, f"flex[{i}].dose"), tuple(d.value for d in step.days))
+
+
+def _periodic(entry: PeriodicInput) -> PeriodicDose:
+    every_s, duration_s, offset_s = entry.every_h * 3600, entry.duration_min * 60, entry.offset_h * 3600
+    if duration_s >= every_s:
+        raise ProgrammerError("periodic.duration_min", entry.duration_min, f"fewer minutes than the interval, "
+                              f"{entry.every_h} h ({entry.every_h * 60} min)")
+    if offset_s >= every_s:
+        raise ProgrammerError("periodic.offset_h", str(entry.offset_h), f"fewer hours than the interval, "
+                              f"{entry.every_h} h: the week's first dose comes within the first interval")
+    if offset_s % 60:
+        raise ProgrammerError("periodic.offset_h", str(entry.offset_h), "hours in whole minutes, e.g. 6.5 or "
+                              "6.25")
+    return PeriodicDose(dose(entry.dose, "periodic.dose", MASS), duration_s, every_s, int(offset_s))
 
 
 def therapy_order(entry: OrderInput, pump: Pump, drugs: tuple[str, ...], library: DrugLibrary) -> TherapyOrder:
@@ -132,15 +207,21 @@ def check_concentration(field: str, text: str, solution: Solution, drug: str, li
 
 _STEP_BY_START = re.compile(r"^flex\[(?P<start>[^\]]*)\]")
 _STEP_BY_PLACE = re.compile(r"^program\.steps\[(?P<i>\d+)\]\.(?P<part>\w+)")
+_STEP_BY_INDEX = re.compile(r"^flex\.(?P<i>\d+)\.(?P<part>\w+)")
+_STEP_FIELD = re.compile(r"^flex\[\d+\]\.(start|dose|days)$")
+_PERIODIC_BY_PUMP = {"program.dose_ml": "periodic.dose", "program.duration_s": "periodic.duration_min",
+                     "program.every_s": "periodic.every_h", "program.offset_s": "periodic.offset_h"}
+"""The pump's names of a periodic program's fields (in mL and seconds), by the order's names as entered."""
 
 
-def _step_field(name: str, entry: OrderInput) -> str | None:
-    """A flex step's refusal named by the step's place in the form (``flex[1].start``), else None."""
-    placed = _STEP_BY_PLACE.match(name)
+def _step_field(name: str, entry: OrderInput | None) -> str | None:
+    """A flex step's refusal named by the step's place in the form (``flex[1].start``), else None: the pump
+    names a step by its place among the program's steps, the schema by its index, the programmer by its start."""
+    placed = _STEP_BY_PLACE.match(name) or _STEP_BY_INDEX.match(name)
     if placed:
         return f"flex[{placed['i']}].{'dose' if placed['part'] == 'rate_ml_per_day' else placed['part']}"
     by_start = _STEP_BY_START.match(name)
-    starts = [step.start for step in entry.flex]
+    starts = [] if entry is None else [step.start for step in entry.flex]
     if by_start and by_start["start"] in starts:
         return f"flex[{starts.index(by_start['start'])}]" + name[by_start.end():]
     return None
@@ -149,13 +230,86 @@ def _step_field(name: str, entry: OrderInput) -> str | None:
 def order_error(error: OpenIDDSError, entry: OrderInput | None, fields: tuple[str, ...],
                 prefix: str = "") -> FormError:
     """The refusal placed at its form field among ``fields`` and the order's own (each with ``prefix``), a flex
-    step's beside that step."""
-    steps = range(len(entry.flex)) if entry is not None else range(0)
-    own = tuple(prefix + f for f in ORDER_FIELDS) + tuple(
-        f"{prefix}flex[{i}].{part}" for i in steps for part in ("start", "dose"))
+    step's beside that step, a periodic dose's beside its field."""
+    own = tuple(prefix + f for f in (*ORDER_FIELDS, *(f"periodic.{part}" for part in PERIODIC_FIELDS)))
     placed = form_error(error, fields + own)
     name = str(error.field)
-    for candidate in (None if entry is None else _step_field(name, entry), name):
-        if candidate is not None and prefix + candidate in own:
+    unprefixed = name[len(prefix):] if prefix and name.startswith(prefix) else name
+    for candidate in (_step_field(unprefixed, entry), _PERIODIC_BY_PUMP.get(unprefixed), unprefixed):
+        if candidate is not None and (prefix + candidate in own or _STEP_FIELD.match(candidate)):
             return FormError(prefix + candidate, placed.message, placed.findings)
     return placed
+
+
+# ---------------------------------------------------------------------- a posted form
+
+
+@dataclass(frozen=True)
+class PostedOrder:
+    """An order form as posted: the order's data (as :class:`OrderInput` takes it), the rest of the form (the
+    route's own fields), and whether a step button posted it (show the form again, store nothing)."""
+
+    order: dict[str, Any]
+    rest: FormData
+    step_edit: bool
+
+
+_STEP_DAYS = re.compile(r"^flex\[(?P<i>\d+)\]\.days$")
+_SCALARS = frozenset(ORDER_FIELDS) - {"flex", "periodic"}
+
+
+def order_from_form(form: FormData, prefix: str = "") -> PostedOrder:
+    """The order of a posted form, its fields named with ``prefix``: the scalar fields (empty ones left out, the
+    ``stop`` checkbox True when ticked), the flex steps from the repeated ``flex_start`` and ``flex_dose`` fields
+    with each step's weekday tick boxes ``flex[i].days``, a step added or removed when a step button posted it,
+    and ``periodic.*`` gathered when any is filled in."""
+    order: dict[str, Any] = {}
+    periodic: dict[str, str] = {}
+    days: dict[int, list[str]] = {}
+    rest: list[tuple[str, Any]] = []
+    edit = ""
+    for key, value in form.multi_items():
+        if not isinstance(value, str):
+            rest.append((key, value))
+            continue
+        name = key[len(prefix):] if key.startswith(prefix) else ""
+        ticked = _STEP_DAYS.match(name)
+        if key == STEP_EDIT:
+            edit = value
+        elif name == "stop":
+            order["stop"] = value != ""
+        elif name in _SCALARS:
+            if value != "":
+                order[name] = value
+        elif name in ("flex_start", "flex_dose"):
+            continue
+        elif ticked:
+            days.setdefault(int(ticked["i"]), []).append(value)
+        elif name.startswith("periodic.") and name != "periodic.":
+            if value != "":
+                periodic[name[len("periodic."):]] = value
+        else:
+            rest.append((key, value))
+    steps = _steps(form.getlist(prefix + "flex_start"), form.getlist(prefix + "flex_dose"), days, prefix)
+    if edit == "add":
+        steps.append({"start": "", "dose": "", "days": []})
+    elif edit.startswith("remove-") and edit[len("remove-"):].isdigit() and int(edit[len("remove-"):]) < len(steps):
+        del steps[int(edit[len("remove-"):])]
+    if steps:
+        order["flex"] = steps
+    if periodic:
+        order["periodic"] = periodic
+    return PostedOrder(order, FormData(rest), edit != "")
+
+
+def _steps(starts: list[Any], doses: list[Any], days: dict[int, list[str]], prefix: str) -> list[dict[str, Any]]:
+    """The flex steps of a posted form: a start and a daily dose each, and the weekdays ticked for it."""
+    if len(starts) != len(doses):
+        raise ProgrammerError(f"{prefix}flex", f"{len(starts)} starts, {len(doses)} doses", "a start and a daily "
+                              "dose for each flex step")
+    beyond = sorted(i for i in days if i >= len(starts))
+    if beyond:
+        raise ProgrammerError(f"{prefix}flex", f"weekdays for step {beyond[0] + 1}", f"weekdays of one of the "
+                              f"form's {len(starts)} flex steps")
+    return [{"start": start, "dose": amount, "days": days.get(i, [])}
+            for i, (start, amount) in enumerate(zip(starts, doses, strict=True))]

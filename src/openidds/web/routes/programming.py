@@ -14,16 +14,8 @@ from openidds.errors import OpenIDDSError
 from openidds.web import programming
 from openidds.web.accounts import SessionUser
 from openidds.web.context import JsonWriter, User, Web, Writer, needs
-from openidds.web.forms import (
-    PASSED_ON,
-    STEP_EDIT,
-    bad_input,
-    flex_fields,
-    form_values,
-    gather_steps,
-    moment,
-    parse_input,
-)
+from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
+from openidds.web.orders import order_from_form
 from openidds.web.proposals import ProposalStatus
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
@@ -55,11 +47,12 @@ def programming_page(request: Request, web: Web, user: User, site: SiteCode, pat
              dependencies=[needs(Permission.PROPOSE_PROGRAM)])
 async def propose_form(request: Request, web: Web, user: Writer, site: SiteCode, patient_id: PatientCode) -> Response:
     """Propose a change; the step buttons add or remove a flex step and show the form again (nothing stored)."""
-    values = form_values(await request.form(), flags=("stop",), lists=flex_fields())
-    entry = None
+    form = await request.form()
+    values, entry = form_values(form), None
     try:
-        gather_steps(values, values)
-        if values.pop(STEP_EDIT, None) is not None:
+        posted = order_from_form(form)
+        values = form_values(posted.rest) | posted.order
+        if posted.step_edit:
             return await run_in_threadpool(_page, web, request, user, site, patient_id, 200, None, values)
         entry = parse_input(programming.ProposalInput, values)
         await run_in_threadpool(programming.propose, web.engine, user, site, patient_id, entry, moment(web),

@@ -16,16 +16,8 @@ from openidds.errors import OpenIDDSError
 from openidds.web import refills
 from openidds.web.accounts import SessionUser
 from openidds.web.context import JsonWriter, User, Web, Writer, needs
-from openidds.web.forms import (
-    PASSED_ON,
-    STEP_EDIT,
-    bad_input,
-    flex_fields,
-    form_values,
-    gather_steps,
-    moment,
-    parse_input,
-)
+from openidds.web.forms import PASSED_ON, bad_input, form_values, moment, parse_input
+from openidds.web.orders import order_from_form
 from openidds.web.pump_view import POLICY, FormError, form_error
 from openidds.web.roles import Permission
 from openidds.web.schemas import PatientCode, SiteCode
@@ -38,8 +30,8 @@ class ObservationSignOff(BaseModel):
     note: str = Field(description="What was observed, e.g. 'no signs of overdose'.")
 
 
-_MAPS = ("prescribed", "concentration", "concentration_again", "overrides", "therapy")
-_FORM_ONLY = ("action", "program", "drugs", STEP_EDIT)
+_MAPS = ("prescribed", "concentration", "concentration_again", "overrides")
+_FORM_ONLY = ("action", "program", "drugs")
 """Fields that steer the form (which button, keep or change the program, the drugs of the new fill), not the entry."""
 
 
@@ -50,11 +42,11 @@ class ProgramChoice(str, Enum):
     CHANGE = "change"
 
 
-def _posted(form: FormData) -> dict[str, Any]:
-    """The refill form's values, the new program's flex steps gathered."""
-    values = form_values(form, maps=_MAPS, lists=("checklist", *flex_fields(refills.THERAPY_PREFIX)))
-    gather_steps(values, values["therapy"], refills.THERAPY_PREFIX)
-    return values
+def _posted(form: FormData) -> tuple[dict[str, Any], bool]:
+    """The refill form's values with the new program's order under ``therapy``, and whether a step button of the
+    order posted it."""
+    posted = order_from_form(form, refills.THERAPY_PREFIX)
+    return form_values(posted.rest, maps=_MAPS, lists=("checklist",)) | {"therapy": posted.order}, posted.step_edit
 
 
 def _entry_values(values: dict[str, Any]) -> dict[str, Any]:
@@ -96,9 +88,9 @@ async def refill_form(request: Request, web: Web, user: Writer, site: SiteCode, 
     form again with the drugs of the new fill or a flex step added or removed, storing nothing."""
     values, entry = None, None
     try:
-        values = _posted(await request.form())
+        values, step_edit = _posted(await request.form())
         action = values.get("action", "check")
-        if action == "drugs" or values.get(STEP_EDIT):
+        if action == "drugs" or step_edit:
             return await run_in_threadpool(_page, web, request, user, site, patient_id, 200, None, values)
         entry = parse_input(refills.RefillInput, _entry_values(values))
     except OpenIDDSError as error:
