@@ -11,12 +11,11 @@ import html
 import re
 from collections.abc import Iterator
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Page
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 from tests.clinic.pump_state_builders import first_filled
@@ -27,7 +26,7 @@ from openidds.programmer import CHECKLIST
 from openidds.pump import Flex, FlexStep, Periodic, Pump
 from openidds.web import Role
 
-from .conftest import CHROMIUM, NOW, browser_log_in, log_in_as
+from .conftest import NOW, ChromiumPages, log_in_as
 
 PROGRAM = "/api/patients/CJFH/P003/program"
 PAGE = "/patients/CJFH/P003/program"
@@ -196,7 +195,7 @@ def test_a_refill_s_new_program_may_be_periodic(pumped: Engine, client: TestClie
 # ---------------------------------------------------------------------- in a browser
 
 
-def _confirm(page: Page, served: str, shot: Path) -> None:
+def _confirm(page: Page, served: str, chromium_page: ChromiumPages, shot: str) -> None:
     """A physician (logged in on ``page``) confirms the open proposal: the concentration again, a reason for each
     soft finding."""
     page.goto(served + PAGE)
@@ -204,73 +203,63 @@ def _confirm(page: Page, served: str, shot: Path) -> None:
     proposal.get_by_label("concentration in the pump, entered again").fill("20 mg/mL")
     for why in proposal.get_by_label(re.compile("^Why accept")).all():
         why.fill("discussed with the patient")
-    page.screenshot(path=shot, full_page=True)
+    chromium_page.shot(page, shot)
     proposal.get_by_role("button", name="Confirm and send to the pump").click()
     page.wait_for_load_state()
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_in_a_browser_weekday_steps_and_a_periodic_dose_are_proposed_and_confirmed(
-        pumped: Engine, served: str, shots: Path) -> None:
-    problems: list[str] = []
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            nurse = browser.new_page(viewport={"width": 1280, "height": 1000})
-            nurse.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(nurse, served, Role.NURSE)
-            nurse.goto(served + PAGE)
-            nurse.get_by_label("Daily dose (continuous)").fill("")
-            for _ in range(3):
-                nurse.get_by_role("button", name="Add a step").click()
-                nurse.wait_for_load_state()
-            for i, (start, dose) in enumerate([("00:00", "2 mg/day"), ("08:00", "3 mg/day"), ("20:00", "2 mg/day")],
-                                              start=1):
-                nurse.get_by_label(f"step {i} start").fill(start)
-                nurse.get_by_label(f"step {i} daily dose").fill(dose)
-            for i in (2, 3):
-                nurse.get_by_label(f"step {i} on Sat").check()
-                nurse.get_by_label(f"step {i} on Sun").check()
-            nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
-            nurse.get_by_label("Why", exact=True).fill("more at weekends")
-            nurse.screenshot(path=shots / "50-weekday-steps-entered.png", full_page=True)
-            nurse.get_by_role("button", name="Propose").click()
-            nurse.wait_for_load_state()
-            proposal = nurse.locator("section.proposal").inner_text()
-            assert "Entered: flex steps: 00:00 2 mg/day every day; 08:00 3 mg/day sat/sun" in proposal
-            assert "New program: flex 00:00 0.1 mL/day, 08:00 0.15 mL/day (sat/sun)" in proposal
-            nurse.screenshot(path=shots / "51-weekday-steps-proposed.png", full_page=True)
+        pumped: Engine, served: str, chromium_page: ChromiumPages) -> None:
+    nurse = chromium_page(Role.NURSE, height=1000)
+    nurse.goto(served + PAGE)
+    nurse.get_by_label("Daily dose (continuous)").fill("")
+    for _ in range(3):
+        nurse.get_by_role("button", name="Add a step").click()
+        nurse.wait_for_load_state()
+    for i, (start, dose) in enumerate([("00:00", "2 mg/day"), ("08:00", "3 mg/day"), ("20:00", "2 mg/day")],
+                                      start=1):
+        nurse.get_by_label(f"step {i} start").fill(start)
+        nurse.get_by_label(f"step {i} daily dose").fill(dose)
+    for i in (2, 3):
+        nurse.get_by_label(f"step {i} on Sat").check()
+        nurse.get_by_label(f"step {i} on Sun").check()
+    nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
+    nurse.get_by_label("Why", exact=True).fill("more at weekends")
+    chromium_page.shot(nurse, "50-weekday-steps-entered")
+    nurse.get_by_role("button", name="Propose").click()
+    nurse.wait_for_load_state()
+    proposal = nurse.locator("section.proposal").inner_text()
+    assert "Entered: flex steps: 00:00 2 mg/day every day; 08:00 3 mg/day sat/sun" in proposal
+    assert "New program: flex 00:00 0.1 mL/day, 08:00 0.15 mL/day (sat/sun)" in proposal
+    chromium_page.shot(nurse, "51-weekday-steps-proposed")
 
-            physician = browser.new_page(viewport={"width": 1280, "height": 1000})
-            physician.on("pageerror", lambda exc: problems.append(str(exc)))
-            browser_log_in(physician, served, Role.PHYSICIAN)
-            _confirm(physician, served, shots / "52-weekday-steps-to-confirm.png")
-            assert "(sat/sun)" in physician.locator("dl.pump").inner_text()
-            assert physician.locator("section.proposal").count() == 0
+    physician = chromium_page(Role.PHYSICIAN, height=1000)
+    _confirm(physician, served, chromium_page, "52-weekday-steps-to-confirm")
+    assert "(sat/sun)" in physician.locator("dl.pump").inner_text()
+    assert physician.locator("section.proposal").count() == 0
 
-            nurse.goto(served + PAGE)
-            nurse.get_by_label("Each dose").fill("0.6 mg")
-            nurse.get_by_label("Each over (min)").fill("30")
-            nurse.get_by_label("Every (h)").fill("8")
-            nurse.get_by_label("First dose of the week").fill("9")
-            nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
-            nurse.get_by_role("button", name="Propose").click()
-            nurse.wait_for_load_state()
-            assert "fewer hours than the interval" in nurse.locator(
-                "input[name='periodic.offset_h'] + .field-error").inner_text()
-            nurse.screenshot(path=shots / "53-periodic-refused.png", full_page=True)
-            nurse.get_by_label("First dose of the week").fill("6")
-            nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
-            nurse.get_by_role("button", name="Propose").click()
-            nurse.wait_for_load_state()
-            assert "New program: periodic 0.03 mL over 30 min every 8 h" in nurse.locator(
-                "section.proposal").inner_text()
+    nurse.goto(served + PAGE)
+    nurse.get_by_label("Each dose").fill("0.6 mg")
+    nurse.get_by_label("Each over (min)").fill("30")
+    nurse.get_by_label("Every (h)").fill("8")
+    nurse.get_by_label("First dose of the week").fill("9")
+    nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
+    nurse.get_by_role("button", name="Propose").click()
+    nurse.wait_for_load_state()
+    assert "fewer hours than the interval" in nurse.locator(
+        "input[name='periodic.offset_h'] + .field-error").inner_text()
+    chromium_page.shot(nurse, "53-periodic-refused")
+    nurse.get_by_label("First dose of the week").fill("6")
+    nurse.get_by_label("Concentration of that drug in the pump (first entry)").fill("20 mg/mL")
+    nurse.get_by_role("button", name="Propose").click()
+    nurse.wait_for_load_state()
+    assert "New program: periodic 0.03 mL over 30 min every 8 h" in nurse.locator(
+        "section.proposal").inner_text()
 
-            _confirm(physician, served, shots / "54-periodic-to-confirm.png")
-            assert "periodic 0.03 mL over 30 min every 8 h" in physician.locator("dl.pump").inner_text()
-            physician.screenshot(path=shots / "55-periodic-running.png", full_page=True)
-        finally:
-            browser.close()
-    assert problems == []
+    _confirm(physician, served, chromium_page, "54-periodic-to-confirm")
+    assert "periodic 0.03 mL over 30 min every 8 h" in physician.locator("dl.pump").inner_text()
+    chromium_page.shot(physician, "55-periodic-running")
+    assert chromium_page.page_errors == []
     pump = _running(pumped)
     assert pump.therapy is not None and pump.therapy.program == Periodic(Fraction("0.03"), 1800, 28800, 21600)
