@@ -40,13 +40,13 @@ def test_a_refill_booked_at_local_nine_is_shown_at_nine_and_stored_utc(clinic: E
             page.get_by_role("button", name="Save").click()
             page.wait_for_load_state()
             assert "an IANA time zone name" in page.locator("#error-time_zone").inner_text()
-            page.screenshot(path=shots / "30-admin-time-zone-refused.png", full_page=True)
+            page.screenshot(path=shots / "60-admin-time-zone-refused.png", full_page=True)
             page.get_by_label("Time zone (IANA name)").fill(STOCKHOLM)
             page.get_by_role("button", name="Save").click()
             page.wait_for_load_state()
             assert STOCKHOLM in page.locator("#zone-current").inner_text()
             assert page.locator("#clinic-zone").inner_text() == f"times in {STOCKHOLM}"
-            page.screenshot(path=shots / "31-admin-time-zone-saved.png", full_page=True)
+            page.screenshot(path=shots / "61-admin-time-zone-saved.png", full_page=True)
             page.get_by_role("button", name="Log out").click()
             page.wait_for_load_state()
 
@@ -63,7 +63,7 @@ def test_a_refill_booked_at_local_nine_is_shown_at_nine_and_stored_utc(clinic: E
             assert booked.count() == 1 and "09:00–09:30" in booked.inner_text()
             booked.locator("summary").click()
             assert booked.get_by_label(f"Time ({STOCKHOLM})").input_value() == "09:00"
-            page.screenshot(path=shots / "32-nurse-calendar-local-time.png", full_page=True)
+            page.screenshot(path=shots / "62-nurse-calendar-local-time.png", full_page=True)
         finally:
             browser.close()
     with Session(clinic) as session:
