@@ -180,3 +180,18 @@ def test_today_is_the_clinic_date(late_evening: TestClient, clinic: Engine) -> N
     assert late_evening.get("/api/calendar").json()["label"] == "2023-W28"
     _set(clinic, "America/Los_Angeles")  # 15:30 on the 10th there
     assert late_evening.get("/api/today").json()["today"] == "2023-07-10"
+
+
+def test_the_timeline_dates_a_timed_event_by_its_local_day(client: TestClient, clinic: Engine) -> None:
+    log_in_as(client, Role.NURSE)
+
+    def refill_days() -> list[str]:
+        entries = client.get("/api/patients/CJFH/P001").json()["entries"]
+        return [e["on"] for e in entries if e["kind"] == "refill"][:1]
+
+    assert refill_days() == ["2022-10-01"]  # refilled at 09:00 UTC
+    _set(clinic, "Pacific/Honolulu")  # UTC-10: 23:00 the day before
+    assert refill_days() == ["2022-09-30"]
+    page = client.get("/patients/CJFH/P001").text
+    assert "<time>2022-09-30</time><span class=\"kind\">refill</span>" in page
+    assert "Dates of the clinic's time zone, Pacific/Honolulu" in page
