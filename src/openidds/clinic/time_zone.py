@@ -14,8 +14,9 @@ refuses both with :class:`LocalTimeRefused`, saying which times the day does hav
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
@@ -39,13 +40,19 @@ class LocalTimeRefused(RegistryError):
     """A local time that does not exist, or exists twice, on its day in the clinic's zone (a clock change)."""
 
 
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
 def zone_named(name: str, field: str = "time_zone") -> ZoneInfo:
-    """The IANA zone ``name`` (``Europe/Stockholm``); :class:`TimeZoneRefused` when unknown."""
-    try:
-        if name and name == name.strip():
+    """The IANA zone ``name`` (``Europe/Stockholm``), one of the zones this machine's tz database lists;
+    :class:`TimeZoneRefused` for any other name (a folder such as ``Europe``, a file path, a misspelling)."""
+    if name in _known_zones():
+        try:
             return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        pass
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            pass
     raise TimeZoneRefused(field, name, "an IANA time zone name such as Europe/Stockholm, Asia/Shanghai or UTC "
                                        "(region/city, as in the tz database; check its spelling and capitals)")
 
