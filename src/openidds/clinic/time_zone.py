@@ -18,7 +18,7 @@ import functools
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from openidds.clinic import models
@@ -114,7 +114,10 @@ def current(engine: Engine) -> ClinicZone:
 
 
 def _current_in(session: Session) -> ClinicZone:
-    row = session.scalars(select(models.ClinicSetting).limit(1)).one_or_none()
+    return _zone_of(session.get(models.ClinicSetting, SETTINGS_ROW))
+
+
+def _zone_of(row: models.ClinicSetting | None) -> ClinicZone:
     if row is None:
         return ClinicZone(DEFAULT_ZONE)
     return ClinicZone(row.time_zone, row.version, row.changed_at, row.changed_by)
@@ -128,8 +131,8 @@ def set_zone(engine: Engine, name: str, by: str, now: dt.datetime, source: str,
     zone_named(name)
     with unit_of_work(engine, by, source) as session:
         begin_write(session.connection())
-        row = session.scalars(select(models.ClinicSetting).limit(1)).one_or_none()
-        seen = _current_in(session)
+        row = session.get(models.ClinicSetting, SETTINGS_ROW)
+        seen = _zone_of(row)
         if based_on is not None and based_on != seen.version:
             raise ConcurrentUpdateError("time_zone", f"version {based_on}", _stale(seen))
         if seen.name == name and not seen.is_default:
@@ -140,7 +143,7 @@ def set_zone(engine: Engine, name: str, by: str, now: dt.datetime, source: str,
         else:
             row.time_zone, row.changed_at, row.changed_by = name, now, by
         session.flush()
-        return ClinicZone(row.time_zone, row.version, row.changed_at, row.changed_by)
+        return _zone_of(row)
 
 
 def _stale(seen: ClinicZone) -> str:
