@@ -39,6 +39,7 @@ ROUTES = {
     "/patients/CJFH/P001/refill": CARE, "/api/patients/CJFH/P001/refill": CARE,
     "/settings/escalation": {Role.PHYSICIAN, Role.ADMINISTRATOR},
     "/api/settings/escalation-policy": {Role.PHYSICIAN, Role.ADMINISTRATOR},
+    "/settings/time-zone": {Role.ADMINISTRATOR}, "/api/settings/time-zone": {Role.ADMINISTRATOR},
 }
 """Every GET route and the roles that may open it (written out here, not read from the app's table)."""
 

@@ -1,4 +1,5 @@
-"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms, audit)."""
+"""`openidds registry`: the clinic registry (init, import, export, check, patients, refills-due, sync-alarms, audit,
+set-time-zone)."""
 
 from __future__ import annotations
 
@@ -383,3 +384,22 @@ def sync_alarms_(db: Db = None,
         typer.echo(json.dumps({"added": done.added, "closed": done.closed}))
     else:
         console().print(f"{done.added} alarms added to the alarm record, {done.closed} closed")
+
+
+@app.command("set-time-zone")
+def set_time_zone(zone: Annotated[str, typer.Argument(help="An IANA time zone name, such as Europe/Stockholm.")],
+                  db: Db = None,
+                  user: Annotated[str | None, typer.Option(help="Who sets it (audit trail).")] = None,
+                  as_json: AsJson = False) -> None:
+    """Set the clinic's time zone: the web app shows times and reads the times staff type in it, and the clinic's
+    day is its date there (the registry keeps UTC)."""
+    from openidds.clinic.time_zone import set_zone
+
+    try:
+        done = set_zone(registry_engine(db), zone, acting_user(user), utc_now(), "openidds registry set-time-zone")
+    except OpenIDDSError as exc:
+        raise fail(exc, as_json) from None
+    if as_json:
+        typer.echo(json.dumps({"time_zone": done.name, "version": done.version}))
+    else:
+        console().print(f"the clinic's time zone is {done.name}", highlight=False)

@@ -165,6 +165,11 @@ def serve(
              "the registry's current version unless that is the same policy already. Without it, the registry's "
              "current version (the settings page edits it); without any, alarms are shown on the board and not "
              "escalated. Run `openidds alarms escalate` beside the server to send.")] = None,
+    time_zone: Annotated[str | None, typer.Option(
+        "--time-zone", envvar="OPENIDDS_TIME_ZONE",
+        help="Set the clinic's time zone (an IANA name such as Europe/Stockholm) before serving: pages show times "
+             "and take the times staff type in it, and the clinic's day is its date. Without it, the registry's "
+             "setting (`openidds registry set-time-zone`, or the settings page); without any, UTC.")] = None,
     key_file: Annotated[Path | None, typer.Option(
         "--key-file", help="The clinic's state key, which checks pump state files uploaded on the import page "
                            "(default: the one `openidds program` uses, $OPENIDDS_STATE_KEY_FILE, else "
@@ -199,11 +204,19 @@ def serve(
             from openidds.clinic.escalation_policies import file_source, install_file
 
             install_file(engine, policy, acting_user(None), utc_now(), file_source(escalation_policy))
+        if time_zone is not None:
+            from openidds.clinic.time_zone import set_zone
+
+            set_zone(engine, time_zone, acting_user(None), utc_now(), "openidds web serve --time-zone")
+        from openidds.clinic.time_zone import current
+
+        zone = current(engine)
     except OpenIDDSError as exc:
         raise fail(exc) from None
     shown = engine.url.render_as_string(hide_password=True)
     console().print(f"serving {shown} on http://{host}:{port}/ ({workers} worker(s)); clinic day "
-                    f"{(day or utc_now().date()).isoformat()}; stop with Ctrl+C", highlight=False)
+                    f"{(day or zone.today(utc_now())).isoformat()}, times in {zone.name}; stop with Ctrl+C",
+                    highlight=False)
     console().print(f"pump state files checked with the state key {key}" if key else "no state key: pump state "
                     "files cannot be uploaded (--key-file)", highlight=False)
     run(engine.url.render_as_string(hide_password=False), host, port, workers, day, research_seed, key)

@@ -455,6 +455,16 @@ class EscalationPolicyVersion(_Versioned, Base):
     source: Mapped[str] = mapped_column(String(255))
 
 
+class ClinicSetting(_Versioned, Base):
+    """The clinic's settings: one row (id 1), absent until a setting is first made. ``time_zone``: the IANA zone
+    its staff read and enter times in (:mod:`openidds.clinic.time_zone`; every stored time stays naive UTC)."""
+
+    __tablename__ = "clinic_settings"
+    time_zone: Mapped[str] = mapped_column(String(64))
+    changed_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    changed_by: Mapped[str] = mapped_column(String(120))
+
+
 class OutboxMessage(_Versioned, Base):
     """A notification escalation decided to send, written in the same transaction as that decision; the
     dispatcher claims it (``claimed_until``), sends it, and marks it delivered or failed. One row per

@@ -67,7 +67,7 @@ def _g(value: float | None, unit: str) -> str:
     return "?" if value is None else f"{value:g} {unit}"
 
 
-def _refill(refill: models.Refill, reservoir_ml: float | None, shift: dt.timedelta) -> Entry:
+def _refill(refill: models.Refill, reservoir_ml: float | None, shift: dt.timedelta, on: dt.date) -> Entry:
     text = f"{_g(refill.volume_added_ml, 'mL')} of {refill.drug or 'drug not recorded'}"
     if refill.concentration_mg_per_ml is not None:
         text += f" {refill.concentration_mg_per_ml:g} mg/mL"
@@ -80,7 +80,7 @@ def _refill(refill: models.Refill, reservoir_ml: float | None, shift: dt.timedel
         text += f" (over the {limit:g} mL limit: investigate)" if flagged else ""
     if refill.next_refill_due is not None:
         text += f"; next refill due {(refill.next_refill_due + shift).isoformat()}"
-    return Entry(refill.refilled_at.date() + shift, EntryKind.REFILL, text, flagged)
+    return Entry(on, EntryKind.REFILL, text, flagged)
 
 
 def _visit(visit: models.Visit, shift: dt.timedelta) -> Entry:
@@ -95,9 +95,15 @@ def _visit(visit: models.Visit, shift: dt.timedelta) -> Entry:
 
 
 def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bool,
-                     shift: dt.timedelta = dt.timedelta(0)) -> Timeline:
+                     shift: dt.timedelta = dt.timedelta(0), zone: dt.tzinfo = dt.UTC) -> Timeline:
     """The timeline of patient ``site``/``patient_id``; ``identifiers``: include their direct identifiers;
-    ``shift``: moves every date shown (the research export's date shift). An unknown patient is refused."""
+    ``shift``: moves every date shown (the research export's date shift); ``zone``: the time zone whose date an
+    event stored with its time (naive UTC: a refill, a program, an alarm) falls on. An unknown patient is
+    refused."""
+
+    def day(at: dt.datetime) -> dt.date:
+        return at.replace(tzinfo=dt.UTC).astimezone(zone).date() + shift
+
     m = models
     with sessions(engine)() as session:
         patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
@@ -130,16 +136,16 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
         if i.explant_date is not None:
             entries.append(Entry(i.explant_date + shift, EntryKind.EXPLANT,
                                  f"explant: {i.explant_reason or 'reason not recorded'}", True))
-    entries += [Entry(p.started_at.date() + shift, EntryKind.PROGRAM,
+    entries += [Entry(day(p.started_at), EntryKind.PROGRAM,
                       f"{p.drug} {p.concentration_mg_per_ml:g} mg/mL at {p.daily_dose_mg_per_day:g} mg/day"
                       + (f", {p.mode}" if p.mode else ""))
                 for p in programs]
-    entries += [_refill(r, reservoir[r.implant_id], shift) for r in refills]
-    entries += [Entry(a.at.date() + shift, EntryKind.ALARM,
+    entries += [_refill(r, reservoir[r.implant_id], shift, day(r.refilled_at)) for r in refills]
+    entries += [Entry(day(a.at), EntryKind.ALARM,
                       f"{a.kind} {a.code} ({a.severity or 'severity not recorded'})"
-                      + (f", resolved {(a.resolved_at.date() + shift).isoformat()}" if a.resolved_at else ", open"),
+                      + (f", resolved {day(a.resolved_at).isoformat()}" if a.resolved_at else ", open"),
                       a.severity == "critical" and a.resolved_at is None) for a in alarms]
-    entries += [Entry(ev.at.date() + shift, EntryKind.ALARM,
+    entries += [Entry(day(ev.at), EntryKind.ALARM,
                       f"pump log: {ev.data.get('alarm')} ({ev.data.get('severity')})" if ev.kind == EventKind.ALARM
                       else f"pump log: {ev.data.get('alarm')} cleared", ev.data.get("severity") == "critical")
                 for ev in events]

@@ -1,5 +1,9 @@
 """The refill calendar's content and actions, and each clinician's secret calendar feed.
 
+Days and times are the clinic's own (:mod:`openidds.clinic.time_zone`): a week runs from Monday 00:00 to Sunday
+24:00 local time, an appointment is shown on its local day at its local time, and the time a form gives is read as
+local time (refused when the clocks skip it or pass it twice that day), stored as UTC.
+
 A week (``2023-W28``) or a day shows the booked refill appointments and, unbooked, the refills due by its last
 day (overdue ones too) from :func:`openidds.clinic.refills_due`: their counts by day, and a page of them. Nurses
 and physicians book, move and cancel; a data manager sees the calendar.
@@ -25,6 +29,7 @@ from openidds.clinic import appointments as booking
 from openidds.clinic.appointments import DEFAULT_MINUTES, Appointment, VisitPlace
 from openidds.clinic.errors import ConcurrentUpdateError, UnknownRecord
 from openidds.clinic.queries import DueDays, refills_due_by_day
+from openidds.clinic.time_zone import DEFAULT_ZONE, ClinicZone
 from openidds.web import accounts, ics
 from openidds.web.errors import InputRefused, StaleEdit
 from openidds.web.paging import PER_PAGE, Paging, check_page
@@ -79,10 +84,11 @@ class Calendar:
     clinicians: list[str]
     previous: str
     next: str
+    zone: ClinicZone
 
     def on(self, day: dt.date) -> list[Appointment]:
-        """The appointments starting on ``day``."""
-        return [a for a in self.appointments if a.starts_at.date() == day]
+        """The appointments starting on ``day``, the clinic's local date."""
+        return [a for a in self.appointments if self.zone.local(a.starts_at).date() == day]
 
     def due_on(self, day: dt.date) -> int:
         """How many unbooked refills fall due on ``day``."""
@@ -97,7 +103,8 @@ class Calendar:
         return {"label": self.label, "days": [d.isoformat() for d in self.days],
                 "appointments": [a.to_dict() for a in self.appointments],
                 "due_unbooked": [r.to_dict() for r in self.due], "due_unbooked_by_day": self.due_by_day.to_dict(),
-                "due_unbooked_page": self.due_page.to_dict(), "clinicians": self.clinicians}
+                "due_unbooked_page": self.due_page.to_dict(), "clinicians": self.clinicians,
+                "time_zone": self.zone.name}
 
 
 def clinicians(engine: Engine) -> list[str]:
@@ -106,9 +113,10 @@ def clinicians(engine: Engine) -> list[str]:
 
 
 def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = None, day: str | None = None,
-                 page: int = 1, per_page: int = PER_PAGE) -> Calendar:
-    """The week ``week`` (default: today's) or the day ``day``, with page ``page`` of the refills due by its last
-    day (counted from ``today``) that have no appointment after their last refill."""
+                 page: int = 1, per_page: int = PER_PAGE, *, zone: ClinicZone = ClinicZone(DEFAULT_ZONE)) -> Calendar:
+    """The week ``week`` (default: today's) or the day ``day``, local days in the clinic's ``zone``, with page
+    ``page`` of the refills due by its last day (counted from ``today``, the clinic's date) that have no
+    appointment after their last refill."""
     require(role, Permission.VIEW_CALENDAR)
     check_page("page", page, per_page)
     if day:
@@ -119,20 +127,21 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
         first = parse_week(week) if week else today - dt.timedelta(days=today.weekday())
         days, label, step = [first + dt.timedelta(days=n) for n in range(7)], week_label(first), dt.timedelta(days=7)
         around = (f"week={week_label(first - step)}", f"week={week_label(first + step)}")
-    end = dt.datetime.combine(days[-1] + dt.timedelta(days=1), dt.time())
-    shown = booking.appointments(engine, dt.datetime.combine(first, dt.time()), end)
+    shown = booking.appointments(engine, zone.day_start(first), zone.day_start(days[-1] + dt.timedelta(days=1)))
     within = (days[-1] - today).days
     with engine.connect() as conn:
         by_day = refills_due_by_day(conn, today, within, unbooked=True)
         paging = Paging(page, per_page, by_day.total)
         due = refills_due(conn, today, within, unbooked=True, offset=paging.offset, limit=per_page)
-    return Calendar(days, label, today, shown, due, by_day, paging, clinicians(engine), *around)
+    return Calendar(days, label, today, shown, due, by_day, paging, clinicians(engine), *around, zone)
 
 
-def _when(day: dt.date, time: dt.time) -> dt.datetime:
+def _when(day: dt.date, time: dt.time, zone: ClinicZone) -> dt.datetime:
+    """The naive-UTC start of a local ``time`` on ``day`` in the clinic's zone (a time with an offset names its
+    moment itself); a local time the clocks skip or pass twice is refused (:class:`LocalTimeRefused`, HTTP 422)."""
     if time.tzinfo is not None:
-        raise InputRefused("time", time.isoformat(), "a time of day in UTC, without an offset")
-    return dt.datetime.combine(day, time)
+        return dt.datetime.combine(day, time).astimezone(dt.UTC).replace(tzinfo=None)
+    return zone.to_utc(day, time)
 
 
 def _place(text: str) -> VisitPlace:
@@ -150,19 +159,23 @@ def _clinician(engine: Engine, name: str) -> str:
 
 
 def book(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str, day: dt.date, time: dt.time,
-         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES) -> int:
-    """Book the next refill of a patient's pump in place; returns the appointment's id."""
+         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES, *,
+         zone: ClinicZone) -> int:
+    """Book the next refill of a patient's pump in place, at the local ``time`` on ``day`` in the clinic's
+    ``zone``; returns the appointment's id."""
     require(user.role, Permission.BOOK_REFILLS)
-    return booking.book(engine, site, patient_id, _when(day, time), duration_minutes, _place(place),
+    return booking.book(engine, site, patient_id, _when(day, time, zone), duration_minutes, _place(place),
                         _clinician(engine, clinician), user.name, at)
 
 
 def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, day: dt.date, time: dt.time,
-         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES) -> None:
-    """Change when, where or by whom an appointment (as seen at ``version``) is done."""
+         place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES, *,
+         zone: ClinicZone) -> None:
+    """Change when (local ``time`` on ``day`` in the clinic's ``zone``), where or by whom an appointment (as seen
+    at ``version``) is done."""
     require(user.role, Permission.BOOK_REFILLS)
     try:
-        booking.move(engine, appointment_id, version, _when(day, time), duration_minutes, _place(place),
+        booking.move(engine, appointment_id, version, _when(day, time, zone), duration_minutes, _place(place),
                      _clinician(engine, clinician), user.name, at)
     except ConcurrentUpdateError as exc:
         raise StaleEdit(exc.field, exc.value, exc.expected) from exc

@@ -18,6 +18,8 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
+from openidds.clinic import time_zone
+from openidds.clinic.time_zone import ClinicZone
 from openidds.errors import OpenIDDSError
 from openidds.web import accounts
 from openidds.web.errors import CsrfRefused
@@ -53,12 +55,21 @@ class WebContext:
                research_seed: int | None = None, state_key: bytes | None = None) -> WebContext:
         templates = Jinja2Templates(directory=HERE / "templates")
         templates.env.globals["htmx_version"] = HTMX_VERSION
+        templates.env.filters["local"] = local_text
         return cls(engine, templates, clock, today, research_seed, state_key)
 
     def clinic_now(self) -> dt.datetime:
         """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""
         now = self.clock()
         return now if self.today is None else dt.datetime.combine(self.today, now.time())
+
+    def clinic_zone(self) -> ClinicZone:
+        """The clinic's time zone, read from the registry each time (another worker may have just changed it)."""
+        return time_zone.current(self.engine)
+
+    def clinic_today(self, zone: ClinicZone) -> dt.date:
+        """The clinic's day: ``today`` when given, else the date the clock reads in ``zone``."""
+        return self.today if self.today is not None else zone.today(self.clock())
 
     def session_user(self, request: Request) -> accounts.SessionUser | None:
         """The user of the request's live session, or None."""
@@ -68,12 +79,20 @@ class WebContext:
     def page(self, request: Request, template: str, user: accounts.SessionUser | None, status_code: int = 200,
              **context: Any) -> HTMLResponse:
         """``template`` rendered for ``user`` (the navigation shows what the user's role may open, and their unread
-        alarm board messages)."""
+        alarm board messages); ``clinic_zone`` (the clinic's time zone, read here unless given) is the zone the
+        page's times are shown in, with the ``local`` filter."""
         perms = {p.name for p in PERMISSIONS[user.role]} if user else set()
         unread = unread_count(self.engine, user.name) if user else 0
+        context.setdefault("clinic_zone", self.clinic_zone() if user else None)
         return self.templates.TemplateResponse(request, template,
                                                {"user": user, "perms": perms, "unread": unread, **context},
                                                status_code=status_code)
+
+
+def local_text(at: dt.datetime | None, zone: ClinicZone, form: str = "%Y-%m-%d %H:%M") -> str:
+    """The naive-UTC moment ``at`` written in the clinic's ``zone`` (``form``: a strftime format; empty for
+    None): the pages' ``local`` filter."""
+    return "" if at is None else zone.local(at).strftime(form)
 
 
 def web_context(request: Request) -> WebContext:

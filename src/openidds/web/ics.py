@@ -5,8 +5,10 @@ What RFC 5545 asks of these lines and how they are met: every line ends with CRL
 than 75 octets is folded, the rest continuing on lines that start with one space, never splitting a UTF-8
 character (3.1); TEXT values escape backslash, semicolon, comma and newline (3.3.11); each VEVENT has a UID,
 globally unique and kept when the event changes, and a DTSTAMP (3.6.1); times are UTC, written with a ``Z``
-(3.3.5). A moved appointment raises its SEQUENCE, a cancelled one stays with STATUS:CANCELLED, so a calendar
-app that subscribed updates or removes it.
+(3.3.5), whatever the clinic's time zone: they name absolute moments, which every calendar app shows in its
+user's own zone, so the feed needs no VTIMEZONE (whose rules would have to follow the tz database). A moved
+appointment raises its SEQUENCE, a cancelled one stays with STATUS:CANCELLED, so a calendar app that subscribed
+updates or removes it.
 """
 
 from __future__ import annotations

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import Engine
 
 from openidds.clinic import PatientRow, patients
@@ -15,7 +17,8 @@ def patient_list(engine: Engine, role: Role) -> list[PatientRow]:
     return patients(engine)
 
 
-def timeline_for(engine: Engine, role: Role, site: str, patient_id: str) -> Timeline:
-    """A patient's timeline, with their names and other identifiers only for a role that may see them."""
+def timeline_for(engine: Engine, role: Role, site: str, patient_id: str, zone: dt.tzinfo = dt.UTC) -> Timeline:
+    """A patient's timeline, with their names and other identifiers only for a role that may see them; a timed
+    event is dated by its date in ``zone`` (the clinic's)."""
     require(role, Permission.VIEW_PATIENTS)
-    return patient_timeline(engine, site, patient_id, identifiers=may(role, Permission.VIEW_IDENTIFIERS))
+    return patient_timeline(engine, site, patient_id, identifiers=may(role, Permission.VIEW_IDENTIFIERS), zone=zone)

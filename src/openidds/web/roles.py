@@ -46,6 +46,7 @@ class Permission(str, Enum):
     VIEW_RESEARCH_PATIENTS = "view patients under research IDs"
     BUILD_REPORT = "build the study report"
     EDIT_ESCALATION_POLICY = "edit the alarm escalation policy and on-call rota"
+    SET_CLINIC_TIME_ZONE = "set the clinic's time zone"
 
 
 _CLINICAL = frozenset({Permission.VIEW_TODAY, Permission.VIEW_PATIENTS, Permission.VIEW_IDENTIFIERS,
@@ -63,10 +64,11 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.RESEARCHER: frozenset({Permission.VIEW_RESEARCH_PATIENTS, Permission.EXPORT_RESEARCH,
                                 Permission.BUILD_REPORT}),
     Role.ADMINISTRATOR: frozenset({Permission.VIEW_USERS, Permission.MANAGE_USERS,
-                                   Permission.EDIT_ESCALATION_POLICY}),
+                                   Permission.EDIT_ESCALATION_POLICY, Permission.SET_CLINIC_TIME_ZONE}),
 }
 """Each role's permissions; a physician programs and confirms, a nurse refills, enters visits and proposes
-program changes; a physician or an administrator edits the alarm escalation policy and on-call rota; a researcher
+program changes; a physician or an administrator edits the alarm escalation policy and on-call rota, an
+administrator sets the clinic's time zone; a researcher
 sees patients only under research IDs and shifted dates and writes nothing, an administrator sees no clinical
 data."""
 

@@ -1,4 +1,5 @@
-"""The clinic's escalation settings, as the settings page and its API edit them: the tiers (who, by which channels,
+"""The clinic's settings, as the settings pages and their API edit them: its time zone (:func:`time_zone_view`,
+:func:`save_time_zone`), and its escalation settings: the tiers (who, by which channels,
 within how many minutes per priority), the people on call and their addresses, the on-call rota and the quiet
 hours of the registry's current policy version.
 
@@ -20,20 +21,54 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from openidds.clinic import escalation_policies
+from openidds.clinic import escalation_policies, time_zone
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.escalation_policies import PolicyVersion
+from openidds.clinic.time_zone import ClinicZone
 from openidds.escalation import Channel, Day, PolicyError, StaffRole, policy_from
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import InputRefused, StaleEdit
 from openidds.web.roles import Permission, Role, require
 
 SOURCE = "settings page"
+ZONE_EXAMPLES = ("UTC", "Europe/Stockholm", "Europe/London", "America/New_York", "Asia/Shanghai", "Australia/Sydney")
+"""Zones the time-zone page suggests (any IANA name is taken)."""
 """Where a version saved on the settings page (or its API) says it came from."""
 BLANK_ROWS = 2
 """Empty rows the page offers for new people and shifts."""
 _ROW = re.compile(r"^(tiers|people|rota)\[(\d+)\]\.(.+)$")
 _PRIORITIES = ("high", "medium", "low")
+
+
+@dataclass(frozen=True)
+class TimeZoneView:
+    """What the time-zone page shows: the clinic's setting, and the escalation policy's own zone (its quiet hours
+    and rota are read in that one) when a policy is installed."""
+
+    setting: ClinicZone
+    policy_zone: str | None
+
+    @property
+    def policy_differs(self) -> bool:
+        return self.policy_zone is not None and self.policy_zone != self.setting.name
+
+
+def time_zone_view(engine: Engine, role: Role) -> TimeZoneView:
+    """The time-zone page for ``role``."""
+    require(role, Permission.SET_CLINIC_TIME_ZONE)
+    policy = escalation_policies.current(engine)
+    return TimeZoneView(time_zone.current(engine), None if policy is None else policy.policy.timezone)
+
+
+def save_time_zone(engine: Engine, user: SessionUser, name: str, based_on: int, now: dt.datetime,
+                   source: str = SOURCE) -> ClinicZone:
+    """Set the clinic's time zone to ``name`` on behalf of ``user``, if ``based_on`` is still the setting's version
+    (else :class:`StaleEdit`, saying who set it and when); an unknown zone is refused (HTTP 422)."""
+    require(user.role, Permission.SET_CLINIC_TIME_ZONE)
+    try:
+        return time_zone.set_zone(engine, name.strip(), user.name, now, source, based_on)
+    except ConcurrentUpdateError as exc:
+        raise StaleEdit(exc.field, exc.value, exc.expected) from exc
 
 
 class PolicyRefused(InputRefused):

@@ -76,12 +76,14 @@ class Today:
                 "follow_ups_page": self.follow_ups_page.to_dict()}
 
 
-def today_for(engine: Engine, role: Role, now: dt.datetime, pages: TodayPages | None = None) -> Today:
-    """What needs doing on the day of ``now`` (naive UTC, from which the alarms' ages count), the asked page of each
-    list; refused for a role without the Today page."""
+def today_for(engine: Engine, role: Role, now: dt.datetime, pages: TodayPages | None = None,
+              today: dt.date | None = None) -> Today:
+    """What needs doing on the clinic's day ``today`` (default: the UTC date of ``now``; a clinic in another time
+    zone passes its own date), the asked page of each list, the alarms' ages counted from ``now`` (naive UTC);
+    refused for a role without the Today page."""
     require(role, Permission.VIEW_TODAY)
     pages = pages or TodayPages()
-    today, size = now.date(), pages.per_page
+    today, size = today or now.date(), pages.per_page
     with engine.connect() as conn:
         by_day = refills_due_by_day(conn, today, HORIZON_DAYS)
         refills = pages.paging(pages.refills, by_day.total)

@@ -21,7 +21,8 @@ router = APIRouter()
 Site = Annotated[str, Form()]
 PatientId = Annotated[str, Form()]
 Day = Annotated[dt.date, Form(description="the appointment's date")]
-Time = Annotated[dt.time, Form(description="its start, UTC")]
+Time = Annotated[dt.time, Form(description="its start: local time in the clinic's time zone (HH:MM), or a time "
+                                                 "with an offset (09:00+02:00, 07:00Z)")]
 Place = Annotated[str, Form(description="clinic or home")]
 Clinician = Annotated[str, Form(description="the user who does the refill")]
 Minutes = Annotated[int, Form(description=f"{MIN_MINUTES} to {MAX_MINUTES}")]
@@ -38,15 +39,18 @@ def _back(day: dt.date) -> Response:
             dependencies=[needs(Permission.VIEW_CALENDAR)])
 def calendar_page(request: Request, web: Web, user: User, week: str | None = None, day: str | None = None,
                   page: DuePage = 1, per_page: PerPage = PER_PAGE) -> Response:
-    shown = calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day, page, per_page)
-    return web.page(request, "calendar.html", user, calendar=shown, places=[p.value for p in VisitPlace],
-                    default_minutes=DEFAULT_MINUTES, min_minutes=MIN_MINUTES, max_minutes=MAX_MINUTES)
+    zone = web.clinic_zone()
+    shown = calendar.calendar_for(web.engine, user.role, web.clinic_today(zone), week, day, page, per_page, zone=zone)
+    return web.page(request, "calendar.html", user, calendar=shown, clinic_zone=zone,
+                    places=[p.value for p in VisitPlace], default_minutes=DEFAULT_MINUTES, min_minutes=MIN_MINUTES,
+                    max_minutes=MAX_MINUTES)
 
 
 @router.post("/calendar/appointments", include_in_schema=False, dependencies=[needs(Permission.BOOK_REFILLS)])
 def book_form(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Day, time: Time, place: Place,
               clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
-    calendar.book(web.engine, user, site, patient_id, date, time, place, clinician, web.clock(), duration_minutes)
+    calendar.book(web.engine, user, site, patient_id, date, time, place, clinician, web.clock(), duration_minutes,
+                  zone=web.clinic_zone())
     return _back(date)
 
 
@@ -55,7 +59,7 @@ def book_form(web: Web, user: Writer, site: Site, patient_id: PatientId, date: D
 def move_form(web: Web, user: Writer, appointment_id: RecordId, version: Version, date: Day, time: Time, place: Place,
               clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     calendar.move(web.engine, user, appointment_id, version, date, time, place, clinician, web.clock(),
-                  duration_minutes)
+                  duration_minutes, zone=web.clinic_zone())
     return _back(date)
 
 
@@ -84,7 +88,9 @@ def api_calendar(web: Web, user: User, week: str | None = None, day: str | None 
     """A week (``week=2023-W28``, default this week) or a day (``day=2023-07-10``): the booked refill
     appointments, and the refills due by its last day not yet booked: their counts by day and page ``page`` of
     them (``per_page`` rows, with the total)."""
-    return calendar.calendar_for(web.engine, user.role, web.clinic_now().date(), week, day, page, per_page).to_dict()
+    zone = web.clinic_zone()
+    return calendar.calendar_for(web.engine, user.role, web.clinic_today(zone), week, day, page, per_page,
+                                 zone=zone).to_dict()
 
 
 @router.post("/api/appointments", tags=["calendar"], status_code=201, dependencies=[needs(Permission.BOOK_REFILLS)])
@@ -92,7 +98,7 @@ def api_book(web: Web, user: Writer, site: Site, patient_id: PatientId, date: Da
              clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> dict[str, int]:
     """Book the next refill of a patient's pump in place (nurse, physician); returns the appointment's id."""
     return {"id": calendar.book(web.engine, user, site, patient_id, date, time, place, clinician, web.clock(),
-                                duration_minutes)}
+                                duration_minutes, zone=web.clinic_zone())}
 
 
 @router.post("/api/appointments/{appointment_id}/move", tags=["calendar"], status_code=204,
@@ -101,7 +107,7 @@ def api_move(web: Web, user: Writer, appointment_id: RecordId, version: Version,
              clinician: Clinician, duration_minutes: Minutes = DEFAULT_MINUTES) -> Response:
     """Move an appointment; 409 if it changed since ``version``."""
     calendar.move(web.engine, user, appointment_id, version, date, time, place, clinician, web.clock(),
-                  duration_minutes)
+                  duration_minutes, zone=web.clinic_zone())
     return Response(status_code=204)
 
 

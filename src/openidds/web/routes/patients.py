@@ -26,7 +26,9 @@ def patients_page(request: Request, web: Web, user: PatientReader) -> Response:
 
 @router.get("/patients/{site}/{patient_id}", response_class=HTMLResponse, include_in_schema=False)
 def patient_page(request: Request, web: Web, user: PatientReader, site: SiteCode, patient_id: PatientCode) -> Response:
-    return web.page(request, "patient.html", user, timeline=timeline_for(web.engine, user.role, site, patient_id))
+    zone = web.clinic_zone()
+    return web.page(request, "patient.html", user, clinic_zone=zone,
+                    timeline=timeline_for(web.engine, user.role, site, patient_id, zone.zone))
 
 
 @router.get("/api/patients", tags=["patients"], response_model=list[PatientRow])
@@ -37,5 +39,6 @@ def api_patients(web: Web, user: PatientReader) -> list[dict[str, Any]]:
 
 @router.get("/api/patients/{site}/{patient_id}", tags=["patients"], response_model=Timeline)
 def api_patient(web: Web, user: PatientReader, site: SiteCode, patient_id: PatientCode) -> dict[str, Any]:
-    """A patient's timeline; ``identifiers`` is null for a role that may not see them."""
-    return timeline_for(web.engine, user.role, site, patient_id).to_dict()
+    """A patient's timeline, each entry on its date in the clinic's time zone; ``identifiers`` is null for a role
+    that may not see them."""
+    return timeline_for(web.engine, user.role, site, patient_id, web.clinic_zone().zone).to_dict()
