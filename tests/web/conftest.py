@@ -8,7 +8,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +26,7 @@ from openidds.clinic import connect, import_batch, init_registry, read_paths, un
 from openidds.clinic import models as m
 from openidds.clinic.alarms import sync_alarms
 from openidds.escalation import Policy, policy_from
+from openidds.wall_clock import utc_now
 from openidds.web import Role
 from openidds.web.accounts import sessions_table, users_table
 from openidds.web.app import create_app
@@ -139,10 +140,18 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def served(clinic: Engine) -> Iterator[str]:
+def served_clock() -> Callable[[], dt.datetime]:
+    """The served app's clock: the wall clock (escalation timeouts and sessions run in real time). A test module
+    whose pages show times of day (a pump's estimated reservoir) overrides this fixture with a fixed clock."""
+    return utc_now
+
+
+@pytest.fixture
+def served(clinic: Engine, served_clock: Callable[[], dt.datetime]) -> Iterator[str]:
     """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, research_seed=RESEARCH_SEED),
+    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, clock=served_clock,
+                                                      research_seed=RESEARCH_SEED),
                                            host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

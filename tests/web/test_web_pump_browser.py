@@ -6,6 +6,7 @@ saved in the folder the run prints."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page
@@ -16,10 +17,16 @@ from openidds.clinic.pump_states import put_pump_state, read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .conftest import ChromiumPages, browser_log_in
+from .conftest import NOW, ChromiumPages, browser_log_in
 
 REFILL_PAGE = "/patients/CJFH/P003/refill"
 PROGRAM_PAGE = "/patients/CJFH/P003/program"
+
+
+@pytest.fixture
+def served_clock() -> Callable[[], dt.datetime]:
+    """The app's clock fixed at NOW: the refill page's expected residual is the pump's estimate at that moment."""
+    return lambda: NOW
 
 
 @pytest.fixture
