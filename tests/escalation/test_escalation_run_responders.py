@@ -87,15 +87,15 @@ def _set(path: str, value: Any) -> Any:
 
 
 @pytest.mark.parametrize(("path", "value", "field", "expected"), [
-    ("roles.nurse.high.acknowledge_share", 1.5, "roles.nurse.high.acknowledge_share", "less than or equal to 1"),
+    ("roles.nurse.high.acknowledge_share", 1.5, "roles.nurse.high.acknowledge_share", "a number at most 1"),
     ("roles.nurse.high.office.median_minutes", 0, "roles.nurse.high.office.median_minutes", "greater than 0"),
     ("roles.physician.low.night.iqr_minutes", -5, "roles.physician.low.night.iqr_minutes", "greater than 0"),
-    ("delivery_failures.email", 2, "delivery_failures.email", "less than or equal to 1"),
+    ("delivery_failures.email", 2, "delivery_failures.email", "a number at most 1"),
     ("delivery_failures.pager", 0.1, "delivery_failures.pager", "no such setting"),
     ("roles.nurse.source", None, "roles.nurse.source", "required"),
     ("roles.nurse.source", "", "roles.nurse.source", "at least 1 character"),
     ("office_hours.end", "07:00", "office_hours.end", "a time after the start (08:00)"),
-    ("office_hours.days", ["mon", "someday"], "office_hours.days.1", "'mon'"),
+    ("office_hours.days", ["mon", "someday"], "office_hours.days[1]", "'mon'"),
     ("roles.nurse.high.office", None, "roles.nurse.high.office", "required"),
 ])
 def test_bad_values_are_refused_naming_field_value_and_expectation(path: str, value: Any, field: str,

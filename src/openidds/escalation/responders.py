@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
 from openidds.escalation.channels import Channel
-from openidds.escalation.errors import ResponderError
+from openidds.escalation.errors import ResponderError, validation_refusal
 from openidds.escalation.priority import Priority
 from openidds.escalation.rota import ALL_DAYS, Day, StaffRole, minute_of_day
 
@@ -68,7 +68,8 @@ class RoleResponses(BaseModel):
     source: Source
 
     def of(self, priority: Priority) -> Response:
-        return {Priority.HIGH: self.high, Priority.MEDIUM: self.medium, Priority.LOW: self.low}[priority]
+        response: Response = getattr(self, priority.value)
+        return response
 
 
 class OfficeHours(BaseModel):
@@ -97,7 +98,8 @@ class DeliveryFailures(BaseModel):
     source: Source
 
     def of(self, channel: Channel) -> float:
-        return {Channel.EMAIL: self.email, Channel.WEBHOOK: self.webhook, Channel.BOARD: self.board}[channel]
+        share: float = getattr(self, channel.value)
+        return share
 
 
 class Responders(BaseModel):
@@ -145,19 +147,4 @@ def parse_responders(text: str) -> Responders:
     try:
         return Responders.model_validate(data)
     except ValidationError as exc:
-        raise _refusal(exc) from None
-
-
-def _refusal(exc: ValidationError) -> ResponderError:
-    first = exc.errors()[0]
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, ResponderError):
-        return cause
-    field = ".".join(str(part) for part in first["loc"]) or "responders"
-    if first["type"] == "missing":
-        return ResponderError(field, None, "a value: this setting is required")
-    if first["type"] == "extra_forbidden":
-        return ResponderError(field, first.get("input"), "no such setting (a misspelt name?)")
-    given = first.get("input")
-    shown = given if isinstance(given, str | int | float | bool | None) else f"<{type(given).__name__}>"
-    return ResponderError(field, shown, first["msg"][0].lower() + first["msg"][1:])
+        raise validation_refusal(exc, ResponderError, "responders") from None
