@@ -195,7 +195,7 @@ class Policy(BaseModel):
                 for channel in tier.channels:
                     if self.people[shift.person].address(channel, shift.person) is None:
                         raise PolicyError(f"people.{shift.person}.{channel.value}", None,
-                                          f"an address: tier {i} ({tier.role.value}) notifies by {channel.value}")
+                                          f"an address: tiers[{i}] ({tier.role.value}) notifies by {channel.value}")
 
     def _check_transports(self) -> None:
         used = {c for t in self.tiers for c in t.channels}
