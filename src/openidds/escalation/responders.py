@@ -4,7 +4,8 @@ escalation over a virtual clinic (:mod:`openidds.cohort.escalation_run`).
 Per role (the tiers of a policy notify roles) and per priority: the share of notified people who acknowledge at
 all, and the delay from the delivery of their notification to their acknowledgement, lognormal, given by its
 median and interquartile range, in office hours and at night (every other hour). Per channel: the share of
-notifications the transport fails to deliver. Each block says where its figures come from (``source``); the
+notifications the transport fails to deliver. Optionally, how soon an acknowledged low- or empty-reservoir alarm
+leads to a refill visit. Each block says where its figures come from (``source``); the
 bundled example's figures are assumptions, to be replaced by a clinic's own data.
 """
 
@@ -23,6 +24,7 @@ from openidds.escalation.channels import Channel
 from openidds.escalation.errors import ResponderError, validation_refusal
 from openidds.escalation.priority import Priority
 from openidds.escalation.rota import ALL_DAYS, Day, StaffRole, minute_of_day
+from openidds.pump.alarms import AlarmKind
 
 _CLOSED = ConfigDict(frozen=True, extra="forbid")
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -102,13 +104,31 @@ class DeliveryFailures(BaseModel):
         return share
 
 
+class RefillVisits(BaseModel):
+    """What an acknowledged reservoir alarm leads to: a refill visit so many hours after the acknowledgement (of a
+    low reservoir, booked; of an empty one, urgent), and where the figures come from."""
+
+    model_config = _CLOSED
+    after_low_reservoir_hours: PositiveFloat
+    after_empty_reservoir_hours: PositiveFloat
+    source: Source
+
+    def after(self, kind: AlarmKind) -> dt.timedelta | None:
+        """How long after the acknowledgement of a ``kind`` alarm its refill visit comes (None: no visit)."""
+        hours = {AlarmKind.LOW_RESERVOIR: self.after_low_reservoir_hours,
+                 AlarmKind.EMPTY_RESERVOIR: self.after_empty_reservoir_hours}.get(kind)
+        return None if hours is None else dt.timedelta(hours=hours)
+
+
 class Responders(BaseModel):
-    """The whole acknowledgement model: office hours, each role's answers, each transport's failures."""
+    """The whole acknowledgement model: office hours, each role's answers, each transport's failures, and (when
+    given) the refill visit an acknowledged reservoir alarm leads to."""
 
     model_config = _CLOSED
     office_hours: OfficeHours
     roles: dict[StaffRole, RoleResponses] = Field(min_length=1)
     delivery_failures: DeliveryFailures
+    refill_visits: RefillVisits | None = None
 
     def response(self, role: StaffRole, priority: Priority) -> Response:
         """How ``role`` answers a ``priority`` alarm; a role the model lacks is refused."""
