@@ -5,7 +5,7 @@ The model: the reservoir holds, at ``t``, the pump's own estimate as its log giv
 refill event left, less the ``volume`` of every delivery since, a segment under way counted up to ``t``); from
 ``t`` on it goes on at the basal rate of the segment under way at ``t`` (no bolus, no program change) until it
 reaches the non-retrievable residual (the implant event's ``factory_fill``), where the pump raises its
-empty-reservoir alarm and stops (:meth:`openidds.pump.Pump` does so on its estimate). So it holds for a pump left
+empty-reservoir alarm and stops (:class:`openidds.pump.Pump` does so on its estimate). So it holds for a pump left
 alone on a constant program, as a patient who missed their refill is; ``tests/escalation/test_escalation_run_remote.py``
 checks it against the empty-reservoir alarms the pumps of the ``remote`` clinic raised themselves.
 """
