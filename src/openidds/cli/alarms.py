@@ -384,8 +384,6 @@ def _print_empty_reservoirs(run: EscalationRun) -> None:
     table.add_row("with escalation: replicates' range", *(f"{pooled[k]['min']:,.1f} – {pooled[k]['max']:,.1f}"
                                                           for k in keys))
     console().print(table)
-    logged = sum(r.empty_in_log for r in run.reservoir_runs)
-    console().print(f"Each pump followed to its next refill in the record, else its explant, its patient's exit or "
-                    f"the end of the clinic day; its empty time from its own empty-reservoir alarm ({logged} pumps) or "
-                    "the time-to-empty model from its low-reservoir alarm (the others). Per replicate: "
+    console().print("Each pump followed to the earliest of its next refill in the record, its explant, its patient's "
+                    "exit and the end of the clinic day; empty from its own empty-reservoir alarm. Per replicate: "
                     "empty-reservoirs.csv (--out) or --json.", highlight=False)

@@ -1,12 +1,14 @@
 """The pumps of a registry that ran low or empty, and the hours each spent empty, with a refill visit or without.
 
 A **reservoir run** is one pump's reservoir alarms between two refills of the clinic's record: its low-reservoir
-alarm (if any), its empty-reservoir alarm (if any), when the pump runs empty (the empty-reservoir alarm of its log;
-when the log ends first, the time the model of :mod:`openidds.cohort.time_to_empty` gives from the low-reservoir
-alarm) and how long the record follows it (its next refill in the record, else the pump's explant, its patient's
-exit or the end of the run, whichever comes first). Without escalation (the baseline: the same alarms, nobody
-notified) the pump is refilled only at that next refill of the record, so it is empty from its empty time to the
-end of the run's view of it; a refill visit before the empty time keeps it from running empty at all.
+alarm (if any), its empty-reservoir alarm (if any), and how long the record follows the pump (to the earliest of its
+next refill in the record, its explant, its patient's exit and the end of the run). The pump runs empty at its log's
+empty-reservoir alarm: a log has one whenever the pump ran empty before the log ends (the pumps in place are read on
+the clinic day), and the model of :mod:`openidds.cohort.time_to_empty` gives, from the low-reservoir alarm, when a
+pump whose log ends first would have (shown, not counted: the record does not follow it so far). Without
+escalation (the baseline: the same alarms, nobody notified) the pump is refilled only at its next refill of the
+record, so it is empty from its empty time to the end of the record's view of it; a refill visit
+before the empty time keeps it from running empty at all, a later one ends the empty time.
 """
 
 from __future__ import annotations
@@ -39,8 +41,10 @@ class ReservoirRun:
     alarm_ids: tuple[int, ...]
     low_at: dt.datetime | None
     empty_at: dt.datetime | None
-    empty_in_log: bool
-    """Whether ``empty_at`` is the pump's own empty-reservoir alarm (else the model's time)."""
+    """The pump's empty-reservoir alarm (None: none in its log)."""
+    model_empty_at: dt.datetime | None
+    """When the model says the pump would run empty, from its low-reservoir alarm (None: no low-reservoir alarm, or
+    not delivering)."""
     followed_until: dt.datetime
 
     def hours_empty(self, refilled_at: dt.datetime | None) -> float:
@@ -95,19 +99,13 @@ def reservoir_runs(engine: Engine, alarms: Sequence[tuple[int, int, str, dt.date
     runs = []
     for (implant_id, after), found in sorted(by_run.items(), key=lambda item: min(a[2] for a in item[1])):
         implant = implants[implant_id]
+        log = stored_pump_log(engine, implant.code, implant.patient_code, implant.implant_date)
         ends = [end, *refills.get(implant_id, [])[after:after + 1]]
         ends += [dt.datetime.combine(d, dt.time()) for d in (implant.explant_date, implant.exit_date) if d is not None]
-        followed_until = min(ends)
         low = min((at for _, kind, at in found if kind == AlarmKind.LOW_RESERVOIR.value), default=None)
         logged = min((at for _, kind, at in found if kind == AlarmKind.EMPTY_RESERVOIR.value), default=None)
-        empty = logged
-        if empty is None and low is not None:
-            log = stored_pump_log(engine, implant.code, implant.patient_code, implant.implant_date)
-            empty = empty_at(log, low)
-        runs.append(ReservoirRun(implant_id, f"{implant.code}/{implant.patient_code}",
-                                 tuple(a for a, _, _ in found), low,
-                                 empty if empty is not None and empty < followed_until else None,
-                                 logged is not None, followed_until))
+        runs.append(ReservoirRun(implant_id, f"{implant.code}/{implant.patient_code}", tuple(a for a, _, _ in found),
+                                 low, logged, None if low is None else empty_at(log, low), min(ends)))
     return runs
 
 

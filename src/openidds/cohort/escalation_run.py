@@ -215,8 +215,8 @@ class EscalationRun:
             pooled[name] = {"mean": float(np.mean(values)), "min": float(min(values)), "max": float(max(values))}
         return {
             "refill_visits": self.refill_visits.model_dump(), "reservoir_runs": len(self.reservoir_runs),
-            "followed_until": "each pump's next refill in the record, else its explant, its patient's exit or the "
-                              "end of the clinic day",
+            "followed_until": "the earliest of each pump's next refill in the record, its explant, its patient's "
+                              "exit and the end of the clinic day",
             "baseline": self.baseline.summary(), "with_escalation": pooled,
             "per_replicate": [r.summary() for r in self.empty_reservoirs],
         }
@@ -224,12 +224,11 @@ class EscalationRun:
     def empty_reservoir_table(self) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
         """Per replicate (the baseline first, its replicate empty) and reservoir run: the hours the pump was empty
         (what ``--out`` writes as empty-reservoirs.csv)."""
-        header = ("replicate", "patient", "implant_id", "low_reservoir_at", "empty_at", "empty_from", "followed_until",
-                  "hours_without_drug")
+        header = ("replicate", "patient", "implant_id", "low_reservoir_at", "empty_at", "model_empty_at",
+                  "followed_until", "hours_without_drug")
         rows: list[tuple[object, ...]] = [
-            ("" if result.replicate is None else result.replicate, r.patient, r.implant_id,
-             "" if r.low_at is None else r.low_at.isoformat(), "" if r.empty_at is None else r.empty_at.isoformat(),
-             "pump log" if r.empty_in_log else "model", r.followed_until.isoformat(), f"{hours:.3f}")
+            ("" if result.replicate is None else result.replicate, r.patient, r.implant_id, _iso(r.low_at),
+             _iso(r.empty_at), _iso(r.model_empty_at), r.followed_until.isoformat(), f"{hours:.3f}")
             for result in (self.baseline, *self.empty_reservoirs)
             for r, hours in zip(self.reservoir_runs, result.hours_by_run, strict=True)]
         return header, rows
@@ -494,6 +493,10 @@ class _Simulation:
 
     def _rng(self, alarm_id: int, tier: int, recipient: str, stream: int) -> np.random.Generator:
         return np.random.default_rng([*self.seed, alarm_id, tier, zlib.crc32(recipient.encode()), stream])
+
+
+def _iso(at: dt.datetime | None) -> str:
+    return "" if at is None else at.isoformat()
 
 
 def _grid(at: dt.datetime, origin: dt.datetime, interval: dt.timedelta) -> dt.datetime:
