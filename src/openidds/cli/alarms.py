@@ -372,7 +372,8 @@ def _print_empty_reservoirs(run: EscalationRun) -> None:
     assert summary is not None and run.refill_visits is not None
     visits, baseline, pooled = run.refill_visits, summary["baseline"], summary["with_escalation"]
     table = Table("", "pumps empty", "patients affected", "pump-hours without drug",
-                  title=f"Empty reservoirs of the {len(run.reservoir_runs)} pumps that ran low or empty: with "
+                  title=f"Empty reservoirs of the {len(run.reservoir_runs)} "
+                        f"pump{'' if len(run.reservoir_runs) == 1 else 's'} that ran low or empty: with "
                         f"escalation (a refill visit {visits.after_low_reservoir_hours:g} h after a low-reservoir, "
                         f"{visits.after_empty_reservoir_hours:g} h after an empty-reservoir acknowledgement) and "
                         "without (nobody notified: refilled at the record's next refill)")
