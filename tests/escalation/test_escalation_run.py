@@ -28,6 +28,7 @@ from openidds.errors import OpenIDDSError
 from openidds.escalation import LogKind, Phase, ResponderError, Responders, StaffRole
 
 from .policies import example_policy
+from .responder_models import uniform
 
 POLICY = example_policy()
 TIERS = len(POLICY.tiers)
@@ -52,17 +53,6 @@ def registry(clinic: Path, tmp_path: Path) -> Iterator[Engine]:
     engine = connect(copy)
     yield engine
     engine.dispose()
-
-
-def uniform(share: float, median_minutes: float, failures: float = 0.0) -> Responders:
-    """Everyone answers alike: ``share`` acknowledge after a delay of median ``median_minutes`` (IQR as much)."""
-    delay = {"median_minutes": median_minutes, "iqr_minutes": median_minutes}
-    answer = {"acknowledge_share": share, "office": delay, "night": delay}
-    return Responders.model_validate({
-        "office_hours": {"start": "08:00", "end": "18:00"},
-        "roles": {role.value: {"high": answer, "medium": answer, "low": answer, "source": "test"}
-                  for role in StaffRole},
-        "delivery_failures": {"email": failures, "webhook": failures, "board": failures, "source": "test"}})
 
 
 def test_the_same_seed_gives_the_same_table_and_another_seed_another(clinic: Path) -> None:

@@ -15,6 +15,7 @@ import pytest
 from openidds.cohort.escalation_run import load_responders
 from openidds.escalation import Priority, ResponderError, Responders, StaffRole, parse_responders
 from openidds.escalation.responders import Delay
+from openidds.pump.alarms import AlarmKind
 
 from .policies import example_policy
 
@@ -87,16 +88,19 @@ def _set(path: str, value: Any) -> Any:
 
 
 @pytest.mark.parametrize(("path", "value", "field", "expected"), [
-    ("roles.nurse.high.acknowledge_share", 1.5, "roles.nurse.high.acknowledge_share", "less than or equal to 1"),
+    ("roles.nurse.high.acknowledge_share", 1.5, "roles.nurse.high.acknowledge_share", "a number at most 1"),
     ("roles.nurse.high.office.median_minutes", 0, "roles.nurse.high.office.median_minutes", "greater than 0"),
     ("roles.physician.low.night.iqr_minutes", -5, "roles.physician.low.night.iqr_minutes", "greater than 0"),
-    ("delivery_failures.email", 2, "delivery_failures.email", "less than or equal to 1"),
+    ("delivery_failures.email", 2, "delivery_failures.email", "a number at most 1"),
     ("delivery_failures.pager", 0.1, "delivery_failures.pager", "no such setting"),
     ("roles.nurse.source", None, "roles.nurse.source", "required"),
     ("roles.nurse.source", "", "roles.nurse.source", "at least 1 character"),
     ("office_hours.end", "07:00", "office_hours.end", "a time after the start (08:00)"),
-    ("office_hours.days", ["mon", "someday"], "office_hours.days.1", "'mon'"),
+    ("office_hours.days", ["mon", "someday"], "office_hours.days[1]", "'mon'"),
     ("roles.nurse.high.office", None, "roles.nurse.high.office", "required"),
+    ("refill_visits.after_low_reservoir_hours", 0, "refill_visits.after_low_reservoir_hours", "greater than 0"),
+    ("refill_visits.source", None, "refill_visits.source", "required"),
+    ("refill_visits.after_missed_refill_hours", 5, "refill_visits.after_missed_refill_hours", "no such setting"),
 ])
 def test_bad_values_are_refused_naming_field_value_and_expectation(path: str, value: Any, field: str,
                                                                    expected: str) -> None:
@@ -122,3 +126,12 @@ def test_a_file_that_is_not_toml_or_not_found_is_refused(tmp_path: Any) -> None:
     with pytest.raises(ResponderError, match="one of the bundled responders example"):
         load_responders("exampel")
     assert isinstance(load_responders("example"), Responders)
+
+
+def test_the_example_states_the_refill_visit_each_reservoir_alarm_leads_to() -> None:
+    visits = load_responders("example").refill_visits
+    assert visits is not None and "assumption" in visits.source
+    assert visits.after(AlarmKind.LOW_RESERVOIR) == dt.timedelta(hours=24)
+    assert visits.after(AlarmKind.EMPTY_RESERVOIR) == dt.timedelta(hours=6)
+    assert visits.after(AlarmKind.ELECTIVE_REPLACEMENT) is None  # a refill does not answer it
+    assert parse_responders(_model(_set("refill_visits", None))).refill_visits is None  # optional: none played

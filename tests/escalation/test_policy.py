@@ -89,7 +89,7 @@ def test_a_person_without_an_address_for_their_tier_is_refused() -> None:
     del data["people"]["dr_oncall"]["webhook"]
     error = _refused(data)
     assert (error.field, error.value) == ("people.dr_oncall.webhook", None)
-    assert "tier 1 (physician) notifies by webhook" in error.expected
+    assert "tiers[1] (physician) notifies by webhook" in error.expected
 
 
 @pytest.mark.parametrize(("change", "field", "value"), [

@@ -187,3 +187,32 @@ def test_a_registry_without_a_policy_offers_to_start_one(client: TestClient, cli
     assert response.status_code == 303, response.text
     policy = _current(clinic)
     assert [t.role.value for t in policy.tiers] == ["nurse"] and policy.on_call(StaffRole.NURSE, NOW) == (nurse,)
+
+
+def test_the_page_counts_tiers_and_shifts_from_1_while_the_api_keeps_the_policy_path(client: TestClient,
+                                                                                     clinic: Engine) -> None:
+    """The page labels its rows tier 1, shift 1 ...: its refusals say so; the API names the policy's path (0-based)."""
+    token = log_in_as(client, Role.ADMINISTRATOR)
+    fields = _fields(client.get(PAGE).text)
+    page = _refused_beside(client, clinic, _changed(fields, "tiers[1].timeout_minutes.medium", "0"),
+                           "tiers[1].timeout_minutes.medium")
+    assert ("tier 2: medium timeout (minutes) 0: expected a number greater than 0 (a timeout of zero would escalate "
+            "at once)") in page
+    assert "tiers[1]" not in page.split('<p class="refusal">')[1].split("</p>")[0]
+    overlap = [*fields, ("rota[9].role", "nurse"), ("rota[9].person", user_name(Role.NURSE)),
+               ("rota[9].start", "08:00"), ("rota[9].end", "09:00"), ("rota[9].days", "tue")]
+    assert "shift 4: start 08:00: expected a shift that does not overlap shift 1 (" in _refused_beside(
+        client, clinic, overlap, "rota[3].start")
+    by_mail = [*fields, ("tiers[1].channels", "email")]
+    assert "person 2: e-mail: expected an address: tier 2 (physician) notifies by email" in _refused_beside(
+        client, clinic, by_mail, "people[1].email")
+
+    data = client.get(API).json()["current"]["policy"]
+    data["tiers"][1]["timeout_minutes"]["medium"] = 0
+    refused = client.put(API, json={"based_on": 1, "policy": data}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 422
+    assert (refused.json()["field"], refused.json()["value"]) == ("tiers[1].timeout_minutes.medium", 0)
+    data["tiers"][1]["timeout_minutes"]["medium"] = 30
+    data["tiers"][1]["channels"] = ["board", "email"]
+    refused = client.put(API, json={"based_on": 1, "policy": data}, headers={"X-CSRF-Token": token})
+    assert refused.status_code == 422 and "tiers[1] (physician) notifies by email" in refused.json()["expected"]

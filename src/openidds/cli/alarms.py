@@ -260,12 +260,20 @@ def simulate(
                                                                         "answered anew, pooled.")] = 100,
     every_s: Annotated[float, typer.Option("--every", min=1.0, help="Seconds between the dispatcher's "
                                                                     "passes.")] = 30.0,
-    out: Annotated[Path | None, typer.Option("--out", help="A folder for the figure (time-to-acknowledge.png) "
-                                                           "and the outcome of every alarm (alarms.csv).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="A folder for the figures (time-to-acknowledge.png; "
+                                                           "empty-reservoirs.png when the responders model states "
+                                                           "refill visits), the outcome of every alarm (alarms.csv) "
+                                                           "and each replicate's empty reservoirs "
+                                                           "(empty-reservoirs.csv).")] = None,
+    refill_visits: Annotated[bool, typer.Option(
+        "--refill-visits/--no-refill-visits",
+        help="Play the refill visits the responders model states (an acknowledged low- or empty-reservoir alarm "
+             "leads to one); without: the clinic's reservoirs run empty whatever the answer.")] = True,
     as_json: AsJson = False,
 ) -> None:
     """Escalate every alarm of a virtual clinic under a policy, answered by simulated people on a simulated
-    clock: the time to acknowledgement by priority and the escalations per 100 pump-months."""
+    clock: the time to acknowledgement by priority and the escalations per 100 pump-months; with the refill visits
+    acknowledged reservoir alarms lead to, the empty reservoirs against no escalation."""
     import tempfile
 
     from openidds.clinic.database import connect
@@ -274,6 +282,8 @@ def simulate(
     try:
         rules = _policy(policy)
         model = load_responders(responders)
+        if not refill_visits:
+            model = model.model_copy(update={"refill_visits": None})
         model.check_roles(tuple(t.role for t in rules.tiers))
         with tempfile.TemporaryDirectory(prefix="openidds-clinic-") as folder:
             registry = Path(folder) / "registry.sqlite"
@@ -300,19 +310,26 @@ def _write_run(run: EscalationRun, rules: Policy, out: Path) -> list[Path]:
     import io
 
     from openidds.cli.output import write_atomic
-    from openidds.cohort.escalation_figure import time_to_acknowledge_figure
+    from openidds.cohort.escalation_figure import empty_reservoir_figure, time_to_acknowledge_figure
     from openidds.outcomes.figures import render
+
+    def write_table(path: Path, header: tuple[str, ...], rows: list[tuple[object, ...]]) -> None:
+        text = io.StringIO()
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(header)
+        writer.writerows(rows)
+        write_atomic(path, text.getvalue().encode("utf-8"))
 
     out.mkdir(parents=True, exist_ok=True)
     figure, table = out / "time-to-acknowledge.png", out / "alarms.csv"
     write_atomic(figure, render(time_to_acknowledge_figure(run, rules), "png"))
-    header, rows = run.table()
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
-    write_atomic(table, text.getvalue().encode("utf-8"))
-    return [figure, table]
+    write_table(table, *run.table())
+    if run.refill_visits is None:
+        return [figure, table]
+    empty_figure, empty_table = out / "empty-reservoirs.png", out / "empty-reservoirs.csv"
+    write_atomic(empty_figure, render(empty_reservoir_figure(run), "png"))
+    write_table(empty_table, *run.empty_reservoir_table())
+    return [figure, table, empty_figure, empty_table]
 
 
 def _print_run(run: EscalationRun) -> None:
@@ -327,8 +344,8 @@ def _print_run(run: EscalationRun) -> None:
         delays.add_row(d.priority.value, str(d.alarms), str(d.acknowledged), minutes(d.median),
                        "–" if d.q1 is None else f"{minutes(d.q1)} – {minutes(d.q3)}", minutes(d.p95))
     console().print(delays)
-    total = len(run.outcomes) or 1
-    summary = Table("", "alarms", "share", title=f"Escalation over the clinic: {len(run.outcomes)} alarm escalations "
+    total = len(run.raised) or 1
+    summary = Table("", "alarms", "share", title=f"Escalation over the clinic: {len(run.raised)} alarm escalations "
                     f"({run.replicates} replicates, seed {run.seed}, a dispatcher pass every "
                     f"{run.pass_interval.total_seconds():g} s)")
     for tier, count in run.acknowledged_at_tier():
@@ -338,8 +355,36 @@ def _print_run(run: EscalationRun) -> None:
                          ("exhausted: the last tier timed out (a logged failure)", run.exhausted)):
         summary.add_row(label, str(count), f"{count / total:.1%}")
     console().print(summary)
-    console().print(f"{len(run.outcomes) // run.replicates} alarms over the clinic's {run.pump_months:.1f} "
-                    f"pump-months ({run.alarms_per_100_pump_months:.2f} per 100 pump-months); {run.escalations} "
-                    f"escalations (tier moves) over {run.replicates} replicates: "
+    prevented = run.count(Ending.PREVENTED)
+    raised = (f"; {len(run.raised) / run.replicates:.1f} raised per replicate, {prevented / run.replicates:.1f} "
+              "prevented by a refill visit" if prevented else "")
+    console().print(f"{len(run.outcomes) // run.replicates} alarms in the clinic's record over its "
+                    f"{run.pump_months:.1f} pump-months{raised} ({run.alarms_per_100_pump_months:.2f} raised per 100 "
+                    f"pump-months); {run.escalations} escalations (tier moves) over {run.replicates} replicates: "
                     f"{run.escalations_per_100_pump_months:.2f} per 100 pump-months. Quantiles: R's type 7, among the "
                     "acknowledged alarms.", highlight=False)
+    if run.refill_visits is not None:
+        _print_empty_reservoirs(run)
+
+
+def _print_empty_reservoirs(run: EscalationRun) -> None:
+    summary = run.empty_reservoir_summary()
+    assert summary is not None and run.refill_visits is not None
+    visits, baseline, pooled = run.refill_visits, summary["baseline"], summary["with_escalation"]
+    table = Table("", "pumps empty", "patients affected", "pump-hours without drug",
+                  title=f"Empty reservoirs of the {len(run.reservoir_runs)} "
+                        f"pump{'' if len(run.reservoir_runs) == 1 else 's'} that ran low or empty: with "
+                        f"escalation (a refill visit {visits.after_low_reservoir_hours:g} h after a low-reservoir, "
+                        f"{visits.after_empty_reservoir_hours:g} h after an empty-reservoir acknowledgement) and "
+                        "without (nobody notified: refilled at the record's next refill)")
+    table.add_row("no escalation", str(baseline["pumps_empty"]), str(baseline["patients_affected"]),
+                  f"{baseline['pump_hours_without_drug']:,.1f}")
+    keys = ("pumps_empty", "patients_affected", "pump_hours_without_drug")
+    table.add_row(f"with escalation: mean of {run.replicates} replicates",
+                  *(f"{pooled[k]['mean']:,.2f}" for k in keys))
+    table.add_row("with escalation: replicates' range", *(f"{pooled[k]['min']:,.1f} – {pooled[k]['max']:,.1f}"
+                                                          for k in keys))
+    console().print(table)
+    console().print("Each pump followed to the earliest of its next refill in the record, its explant, its patient's "
+                    "exit and the end of the clinic day; empty from its own empty-reservoir alarm. Per replicate: "
+                    "empty-reservoirs.csv (--out) or --json.", highlight=False)

@@ -134,10 +134,13 @@ def import_(
 ) -> None:
     """Import records: all or nothing, checked row by row, and idempotent (re-importing adds nothing)."""
     from openidds.clinic import Finding, ImportRejected, import_batch, import_pump_log, read_paths, read_redcap
+    from openidds.clinic.escalation_policies import current as current_policy
+    from openidds.clinic.escalations import escalation_count
 
     try:
         engine = registry_engine(db)
         who = acting_user(user)
+        escalations_before = escalation_count(engine)
         if escalation_policy is not None:
             from openidds.clinic.escalation_policies import file_source, install_file
             from openidds.clinic.escalations import read_policy
@@ -177,6 +180,9 @@ def import_(
         raise typer.Exit(1) from None
     except OpenIDDSError as exc:
         raise fail(exc, as_json) from None
+    escalating = current_policy(engine) is not None
+    if escalating:
+        result["escalations_started"] = escalation_count(engine) - escalations_before
     if as_json:
         typer.echo(json.dumps(result))
         return
@@ -184,6 +190,10 @@ def import_(
     for name in dict.fromkeys([*result.get("inserted", {}), *result.get("updated", {})]):
         table.add_row(name, *(str(result.get(k, {}).get(name, 0)) for k in ("inserted", "updated", "unchanged")))
     console().print(table)
+    if escalating:
+        started = result["escalations_started"]
+        console().print(f"{started} escalation{'' if started == 1 else 's'} started (one per new open alarm); "
+                        "`openidds alarms escalate` sends their notifications.")
     warnings = [Finding(**w) for w in result.get("warnings", [])]
     if warnings:
         console().print(_findings_table(warnings, f"{len(warnings)} warnings: imported as given, check them"))

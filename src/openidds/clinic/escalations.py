@@ -28,7 +28,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import Engine, or_, select
+from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
 from openidds import escalation as core
@@ -171,6 +171,13 @@ def escalation(engine: Engine, alarm_id: int) -> Escalation:
         if row is None:
             raise _unknown(alarm_id)
         return core.from_record(row)
+
+
+def escalation_count(engine: Engine) -> int:
+    """How many escalations the registry holds (one per alarm ever escalated): the difference across an import is
+    how many it started."""
+    with Session(engine) as session:
+        return session.scalar(select(func.count()).select_from(models.EscalationState)) or 0
 
 
 def escalation_log(engine: Engine, alarm_id: int) -> list[core.LogEntry]:

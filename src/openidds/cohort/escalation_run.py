@@ -11,6 +11,13 @@ the delivery, per the acknowledgement model (:mod:`openidds.escalation.responder
 (the pump cleared it, a refill) is cleared (``clear``) at that time if nobody acknowledged it first. Each draw
 comes from a generator seeded by the run's seed, the replicate, and the alarm, tier, recipient and channel it is
 for, so the same seed gives the same table whatever the order of events.
+
+When the model states its refill visits (:class:`openidds.escalation.responders.RefillVisits`), the run plays what
+an acknowledged low- or empty-reservoir alarm leads to: a refill visit that many hours after the acknowledgement,
+which refills the pump (in the simulation: the registry's records are left as they are). A pump refilled before it
+runs empty never raises its empty-reservoir alarm; a refill clears the reservoir alarms still escalating. Each
+replicate's empty reservoirs (:mod:`openidds.cohort.empty_reservoirs`) are set against the baseline: the same alarms,
+nobody notified, the pump refilled only at its next refill in the record.
 """
 
 from __future__ import annotations
@@ -36,6 +43,12 @@ from openidds.clinic.alarms import Resolution
 from openidds.clinic.database import connect, with_clock
 from openidds.clinic.escalations import DeliveryFailed
 from openidds.cohort.bundled import read_toml_file
+from openidds.cohort.empty_reservoirs import (
+    EmptyReservoirs,
+    ReservoirRun,
+    empty_reservoirs,
+    reservoir_runs,
+)
 from openidds.cohort.virtual_clinic import PUMP_LOG_FOLDER, REGISTRY_FOLDER, load_clinic, play_clinic, write_clinic
 from openidds.errors import OpenIDDSError
 from openidds.escalation import (
@@ -43,6 +56,7 @@ from openidds.escalation import (
     Audience,
     Channel,
     DeliveryStatus,
+    EscalationError,
     LogKind,
     Notification,
     Phase,
@@ -52,6 +66,8 @@ from openidds.escalation import (
     Responders,
     parse_responders,
 )
+from openidds.escalation.responders import RefillVisits
+from openidds.pump.alarms import AlarmKind
 
 DAYS_PER_MONTH = 365.25 / 12
 """Pump-months are days over the mean month of the Gregorian calendar."""
@@ -67,6 +83,8 @@ class Ending(str, Enum):
     """A source closed the alarm (the pump cleared it, a refill) before anyone acknowledged it."""
     UNANSWERED = "unanswered"
     """Still open when the run ended: nobody acknowledged it (its escalation may be exhausted)."""
+    PREVENTED = "prevented"
+    """Never raised: a refill visit the run played came before it (an empty reservoir that did not happen)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +135,23 @@ class EscalationRun:
     seed: int
     replicates: int
     pass_interval: dt.timedelta
+    refill_visits: RefillVisits | None = None
+    """The refill visits the run played (None: none, the model states none)."""
+    reservoir_runs: tuple[ReservoirRun, ...] = ()
+    """The pumps that ran low or empty (each run of a reservoir between two refills of the record)."""
+    empty_reservoirs: tuple[EmptyReservoirs, ...] = ()
+    """Per replicate, the pumps that ran empty with the refill visits played."""
+
+    @property
+    def raised(self) -> tuple[AlarmOutcome, ...]:
+        """The alarms raised (not prevented by a refill visit), every replicate's."""
+        return tuple(o for o in self.outcomes if o.ending is not Ending.PREVENTED)
+
+    @property
+    def baseline(self) -> EmptyReservoirs:
+        """The empty reservoirs without escalation: the same alarms, nobody notified, each pump refilled only at its
+        next refill in the record."""
+        return empty_reservoirs(self.reservoir_runs, {}, None)
 
     @property
     def escalations_per_100_pump_months(self) -> float:
@@ -125,8 +160,9 @@ class EscalationRun:
 
     @property
     def alarms_per_100_pump_months(self) -> float:
-        """The clinic's alarms per 100 pump-months (the same in every replicate)."""
-        return 100 * len(self.outcomes) / (self.pump_months * self.replicates)
+        """The alarms raised per 100 pump-months (every replicate's pump-months; without refill visits, the clinic's
+        alarms, the same in every replicate)."""
+        return 100 * len(self.raised) / (self.pump_months * self.replicates)
 
     @property
     def exhausted(self) -> int:
@@ -136,7 +172,7 @@ class EscalationRun:
         """The time to acknowledgement per priority (most urgent first), among the alarms acknowledged."""
         out = []
         for priority in Priority:
-            of = [o for o in self.outcomes if o.priority is priority]
+            of = [o for o in self.raised if o.priority is priority]
             minutes = np.array([o.minutes_to_acknowledge for o in of if o.minutes_to_acknowledge is not None])
             q = np.percentile(minutes, [50, 25, 75, 95]).tolist() if minutes.size else [None] * 4
             out.append(PriorityDelays(priority, len(of), int(minutes.size), *q))
@@ -153,7 +189,7 @@ class EscalationRun:
         """The run's figures as plain values (what ``openidds alarms simulate --json`` prints)."""
         return {
             "seed": self.seed, "replicates": self.replicates, "pass_interval_s": self.pass_interval.total_seconds(),
-            "alarms": len(self.outcomes),
+            "alarms": len(self.raised),
             "time_to_acknowledge_minutes": [
                 {"priority": d.priority.value, "alarms": d.alarms, "acknowledged": d.acknowledged,
                  "median": d.median, "q1": d.q1, "q3": d.q3, "p95": d.p95} for d in self.delays()],
@@ -164,7 +200,38 @@ class EscalationRun:
             "alarms_per_100_pump_months": self.alarms_per_100_pump_months,
             "escalations_per_100_pump_months": self.escalations_per_100_pump_months,
             "quantiles": "R type 7 (numpy's linear), among the acknowledged alarms",
+            "empty_reservoirs": self.empty_reservoir_summary(),
         }
+
+    def empty_reservoir_summary(self) -> dict[str, Any] | None:
+        """The empty reservoirs with the refill visits played, per replicate and pooled (the mean per replicate and
+        the replicates' range), against the baseline; None when the run played no refill visit."""
+        if self.refill_visits is None:
+            return None
+        pooled = {}
+        for name, values in (("pumps_empty", [r.pumps_empty for r in self.empty_reservoirs]),
+                             ("patients_affected", [r.patients for r in self.empty_reservoirs]),
+                             ("pump_hours_without_drug", [r.hours_without_drug for r in self.empty_reservoirs])):
+            pooled[name] = {"mean": float(np.mean(values)), "min": float(min(values)), "max": float(max(values))}
+        return {
+            "refill_visits": self.refill_visits.model_dump(), "reservoir_runs": len(self.reservoir_runs),
+            "followed_until": "the earliest of each pump's next refill in the record, its explant, its patient's "
+                              "exit and the end of the clinic day",
+            "baseline": self.baseline.summary(), "with_escalation": pooled,
+            "per_replicate": [r.summary() for r in self.empty_reservoirs],
+        }
+
+    def empty_reservoir_table(self) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
+        """Per replicate (the baseline first, its replicate empty) and reservoir run: the hours the pump was empty
+        (what ``--out`` writes as empty-reservoirs.csv)."""
+        header = ("replicate", "patient", "implant_id", "low_reservoir_at", "empty_at", "model_empty_at",
+                  "followed_until", "hours_without_drug")
+        rows: list[tuple[object, ...]] = [
+            ("" if result.replicate is None else result.replicate, r.patient, r.implant_id, _iso(r.low_at),
+             _iso(r.empty_at), _iso(r.model_empty_at), r.followed_until.isoformat(), f"{hours:.3f}")
+            for result in (self.baseline, *self.empty_reservoirs)
+            for r, hours in zip(self.reservoir_runs, result.hours_by_run, strict=True)]
+        return header, rows
 
     def table(self) -> tuple[tuple[str, ...], list[tuple[object, ...]]]:
         """The outcome of every alarm: a header and one row per alarm (what ``--out`` writes as alarms.csv)."""
@@ -181,12 +248,12 @@ class EscalationRun:
 class _Event:
     at: dt.datetime
     order: int
-    """At the same time: raises, then clears, then acknowledgements; then by alarm."""
+    """At the same time: raises, then clears, then acknowledgements, then refill visits; then by alarm."""
     alarm_id: int
     person: str = ""
 
 
-_RAISE, _CLEAR, _ACK = 0, 1, 2
+_RAISE, _CLEAR, _ACK, _REFILL = 0, 1, 2, 3
 
 
 def load_responders(name_or_path: str | Path) -> Responders:
@@ -246,7 +313,9 @@ def run_replicates(registry: Path, policy: Policy, responders: Responders, seed:
                 engine.dispose()
                 copy.unlink()
     return EscalationRun(tuple(o for run in runs for o in run.outcomes), runs[0].tier_roles, runs[0].pump_months,
-                         sum(run.escalations for run in runs), seed, replicates, pass_interval)
+                         sum(run.escalations for run in runs), seed, replicates, pass_interval,
+                         responders.refill_visits, runs[0].reservoir_runs,
+                         tuple(r for run in runs for r in run.empty_reservoirs))
 
 
 def _unsynchronised(dbapi_connection: Any, _record: Any) -> None:
@@ -268,29 +337,36 @@ def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed:
         if session.scalar(select(func.count()).select_from(models.EscalationState)):
             raise OpenIDDSError("registry", "escalations present", "a registry whose alarms were never escalated "
                                 "(a virtual clinic loaded without a policy)")
-        alarms = session.execute(select(models.ClinicAlarm.id, models.ClinicAlarm.kind, models.ClinicAlarm.priority,
-                                        models.ClinicAlarm.raised_at, models.ClinicAlarm.resolved_at,
-                                        models.ClinicAlarm.resolution)
+        alarms = session.execute(select(models.ClinicAlarm.id, models.ClinicAlarm.implant_id, models.ClinicAlarm.kind,
+                                        models.ClinicAlarm.priority, models.ClinicAlarm.raised_at,
+                                        models.ClinicAlarm.resolved_at, models.ClinicAlarm.resolution)
                                  .where(models.ClinicAlarm.raised_at < end).order_by(models.ClinicAlarm.id)).all()
     months = pump_months(engine, until)
     if months <= 0:
         raise OpenIDDSError("registry", f"{months} pump-months", "a clinic with implants followed before the clinic "
                             f"day {until.isoformat()}")
+    runs = [] if responders.refill_visits is None else reservoir_runs(
+        engine, [(a.id, a.implant_id, a.kind, a.raised_at) for a in alarms], end)
     clock = _Clock(min((a.raised_at for a in alarms), default=end))
     escalation_policies.install_file(engine, policy, SIMULATION_AUTHOR, clock.now, "the run's --policy")
     engine = with_clock(engine, clock)
     sim = _Simulation(engine, policy, responders, (seed, replicate), clock)
+    sim.run_of = {alarm_id: n for n, run in enumerate(runs) for alarm_id in run.alarm_ids}
     by_source = {Resolution.CLEARED_BY_PUMP.value, Resolution.RESOLVED_IN_RECORD.value}
     for a in alarms:
         sim.push(_Event(a.raised_at, _RAISE, a.id))
         if a.resolved_at is not None and a.resolution in by_source and a.resolved_at < end:
             sim.push(_Event(a.resolved_at, _CLEAR, a.id))
     sim.run({a.id: (a.kind, Priority(a.priority)) for a in alarms}, end, pass_interval)
-    outcomes = tuple(_outcome(engine, replicate, a.id) for a in alarms)
+    outcomes = tuple(AlarmOutcome(replicate, a.id, a.kind, Priority(a.priority), a.raised_at, 0, False,
+                                  Ending.PREVENTED, None, None) if a.id in sim.prevented
+                     else _outcome(engine, replicate, a.id) for a in alarms)
     with Session(engine) as session:
         moves = session.scalar(select(func.count()).select_from(models.EscalationLogEntry)
                                .where(models.EscalationLogEntry.kind == LogKind.ESCALATED.value)) or 0
-    return EscalationRun(outcomes, tuple(t.role.value for t in policy.tiers), months, moves, seed, 1, pass_interval)
+    reservoirs = () if responders.refill_visits is None else (empty_reservoirs(runs, sim.refilled, replicate),)
+    return EscalationRun(outcomes, tuple(t.role.value for t in policy.tiers), months, moves, seed, 1, pass_interval,
+                         responders.refill_visits, tuple(runs), reservoirs)
 
 
 class _Clock:
@@ -309,6 +385,12 @@ class _Simulation:
         self.engine, self.policy, self.responders, self.seed, self.clock = engine, policy, responders, seed, clock
         self.events: list[_Event] = []
         self.answered: set[tuple[int, int, str]] = set()
+        self.run_of: dict[int, int] = {}
+        """The reservoir run (an index) of each low- or empty-reservoir alarm."""
+        self.refilled: dict[int, dt.datetime] = {}
+        """When a refill visit refilled each reservoir run's pump."""
+        self.prevented: set[int] = set()
+        """The alarms never raised: their pump was refilled before."""
         self.senders: dict[Channel, Callable[[Notification], None]] = {c: self._send for c in Channel}
 
     def push(self, event: _Event) -> None:
@@ -348,9 +430,18 @@ class _Simulation:
 
     def _apply(self, event: _Event, kinds: dict[int, tuple[str, Priority]]) -> None:
         now = self.clock.now
+        run = self.run_of.get(event.alarm_id)
+        if event.order == _REFILL:
+            self._refill(event.alarm_id, now)
+            return
         if event.order == _RAISE:
+            if run is not None and run in self.refilled:
+                self.prevented.add(event.alarm_id)
+                return
             kind, priority = kinds[event.alarm_id]
             escalations.raise_alarm(self.engine, AlarmRaised(event.alarm_id, kind, priority), now)
+            return
+        if event.alarm_id in self.prevented:
             return
         state = escalations.escalation(self.engine, event.alarm_id)
         if state.phase.closed or state.phase is Phase.ACKNOWLEDGED:
@@ -358,8 +449,29 @@ class _Simulation:
         if event.order == _CLEAR:
             escalations.clear(self.engine, event.alarm_id, "the alarm cleared (the pump's log or the clinic's record)",
                               now)
-        else:
-            escalations.acknowledge(self.engine, event.alarm_id, event.person, now)
+            return
+        escalations.acknowledge(self.engine, event.alarm_id, event.person, now)
+        visits = self.responders.refill_visits
+        delay = None if visits is None or run is None else visits.after(AlarmKind(kinds[event.alarm_id][0]))
+        if delay is not None:
+            self.push(_Event(now + delay, _REFILL, event.alarm_id))
+
+    def _refill(self, alarm_id: int, now: dt.datetime) -> None:
+        """A refill visit an acknowledgement of ``alarm_id`` led to: the pump of its reservoir run is refilled now
+        (the first visit counts), which clears the run's alarms still escalating."""
+        run = self.run_of[alarm_id]
+        if run in self.refilled:
+            return
+        self.refilled[run] = now
+        for other, of in self.run_of.items():
+            if of != run or other in self.prevented:
+                continue
+            try:
+                state = escalations.escalation(self.engine, other)
+            except EscalationError:
+                continue  # not raised yet: it never will be
+            if not state.phase.closed and state.phase is not Phase.ACKNOWLEDGED:
+                escalations.clear(self.engine, other, "refilled at the visit the acknowledgement led to", now)
 
     def _send(self, note: Notification) -> None:
         """A simulated transport: fails with its channel's share; a delivered staff notification may bring its
@@ -381,6 +493,10 @@ class _Simulation:
 
     def _rng(self, alarm_id: int, tier: int, recipient: str, stream: int) -> np.random.Generator:
         return np.random.default_rng([*self.seed, alarm_id, tier, zlib.crc32(recipient.encode()), stream])
+
+
+def _iso(at: dt.datetime | None) -> str:
+    return "" if at is None else at.isoformat()
 
 
 def _grid(at: dt.datetime, origin: dt.datetime, interval: dt.timedelta) -> dt.datetime:

@@ -12,13 +12,13 @@ import datetime as dt
 import json
 import tomllib
 from enum import Enum
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openidds.escalation.channels import Channel
-from openidds.escalation.errors import PolicyError
+from openidds.escalation.errors import PolicyError, validation_refusal
 from openidds.escalation.priority import Priority
 from openidds.escalation.rota import (
     Shift,
@@ -35,17 +35,27 @@ from openidds.pump.alarms import AlarmKind
 _CLOSED = ConfigDict(frozen=True, extra="forbid")
 
 
+def _positive_minutes(minutes: int) -> int:
+    if minutes <= 0:
+        raise ValueError("a number greater than 0 (a timeout of zero would escalate at once)")
+    return minutes
+
+
+TimeoutMinutes = Annotated[int, AfterValidator(_positive_minutes)]
+"""A tier's minutes to acknowledge: a whole positive number."""
+
+
 class TierTimeouts(BaseModel):
     """Minutes a tier has to acknowledge, per priority, before the next tier is notified."""
 
     model_config = _CLOSED
-    high: PositiveInt
-    medium: PositiveInt
-    low: PositiveInt
+    high: TimeoutMinutes
+    medium: TimeoutMinutes
+    low: TimeoutMinutes
 
     def of(self, priority: Priority) -> dt.timedelta:
-        return dt.timedelta(minutes={Priority.HIGH: self.high, Priority.MEDIUM: self.medium,
-                                     Priority.LOW: self.low}[priority])
+        minutes: int = getattr(self, priority.value)
+        return dt.timedelta(minutes=minutes)
 
 
 class Tier(BaseModel):
@@ -185,7 +195,7 @@ class Policy(BaseModel):
                 for channel in tier.channels:
                     if self.people[shift.person].address(channel, shift.person) is None:
                         raise PolicyError(f"people.{shift.person}.{channel.value}", None,
-                                          f"an address: tier {i} ({tier.role.value}) notifies by {channel.value}")
+                                          f"an address: tiers[{i}] ({tier.role.value}) notifies by {channel.value}")
 
     def _check_transports(self) -> None:
         used = {c for t in self.tiers for c in t.channels}
@@ -242,30 +252,4 @@ def policy_from(data: Any) -> Policy:
     try:
         return Policy.model_validate(data)
     except ValidationError as exc:
-        raise _refusal(exc) from None
-
-
-def _refusal(exc: ValidationError) -> PolicyError:
-    first = exc.errors()[0]
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, PolicyError):
-        return cause
-    field = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in first["loc"]
-                    if part != "[key]").lstrip(".")
-    value = None if first["type"] == "missing" else first.get("input")
-    return PolicyError(field or "policy", value, _expected(first))
-
-
-def _expected(error: Any) -> str:
-    kind, message = error["type"], error["msg"]
-    if kind == "enum":
-        return f"one of {error['ctx']['expected']}"
-    if kind == "less_than_equal":
-        return f"a number at most {error['ctx']['le']}"
-    if kind == "greater_than":
-        return f"a number greater than {error['ctx']['gt']} (a timeout of zero would escalate at once)"
-    if kind == "extra_forbidden":
-        return "no such setting (a misspelt name?)"
-    if kind == "missing":
-        return "a value: this setting is required"
-    return message[0].lower() + message[1:]
+        raise validation_refusal(exc, PolicyError, "policy") from None

@@ -4,7 +4,8 @@ escalation over a virtual clinic (:mod:`openidds.cohort.escalation_run`).
 Per role (the tiers of a policy notify roles) and per priority: the share of notified people who acknowledge at
 all, and the delay from the delivery of their notification to their acknowledgement, lognormal, given by its
 median and interquartile range, in office hours and at night (every other hour). Per channel: the share of
-notifications the transport fails to deliver. Each block says where its figures come from (``source``); the
+notifications the transport fails to deliver. Optionally, how soon an acknowledged low- or empty-reservoir alarm
+leads to a refill visit. Each block says where its figures come from (``source``); the
 bundled example's figures are assumptions, to be replaced by a clinic's own data.
 """
 
@@ -20,9 +21,10 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
 from openidds.escalation.channels import Channel
-from openidds.escalation.errors import ResponderError
+from openidds.escalation.errors import ResponderError, validation_refusal
 from openidds.escalation.priority import Priority
 from openidds.escalation.rota import ALL_DAYS, Day, StaffRole, minute_of_day
+from openidds.pump.alarms import AlarmKind
 
 _CLOSED = ConfigDict(frozen=True, extra="forbid")
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -68,7 +70,8 @@ class RoleResponses(BaseModel):
     source: Source
 
     def of(self, priority: Priority) -> Response:
-        return {Priority.HIGH: self.high, Priority.MEDIUM: self.medium, Priority.LOW: self.low}[priority]
+        response: Response = getattr(self, priority.value)
+        return response
 
 
 class OfficeHours(BaseModel):
@@ -97,16 +100,35 @@ class DeliveryFailures(BaseModel):
     source: Source
 
     def of(self, channel: Channel) -> float:
-        return {Channel.EMAIL: self.email, Channel.WEBHOOK: self.webhook, Channel.BOARD: self.board}[channel]
+        share: float = getattr(self, channel.value)
+        return share
+
+
+class RefillVisits(BaseModel):
+    """What an acknowledged reservoir alarm leads to: a refill visit so many hours after the acknowledgement (of a
+    low reservoir, booked; of an empty one, urgent), and where the figures come from."""
+
+    model_config = _CLOSED
+    after_low_reservoir_hours: PositiveFloat
+    after_empty_reservoir_hours: PositiveFloat
+    source: Source
+
+    def after(self, kind: AlarmKind) -> dt.timedelta | None:
+        """How long after the acknowledgement of a ``kind`` alarm its refill visit comes (None: no visit)."""
+        hours = {AlarmKind.LOW_RESERVOIR: self.after_low_reservoir_hours,
+                 AlarmKind.EMPTY_RESERVOIR: self.after_empty_reservoir_hours}.get(kind)
+        return None if hours is None else dt.timedelta(hours=hours)
 
 
 class Responders(BaseModel):
-    """The whole acknowledgement model: office hours, each role's answers, each transport's failures."""
+    """The whole acknowledgement model: office hours, each role's answers, each transport's failures, and (when
+    given) the refill visit an acknowledged reservoir alarm leads to."""
 
     model_config = _CLOSED
     office_hours: OfficeHours
     roles: dict[StaffRole, RoleResponses] = Field(min_length=1)
     delivery_failures: DeliveryFailures
+    refill_visits: RefillVisits | None = None
 
     def response(self, role: StaffRole, priority: Priority) -> Response:
         """How ``role`` answers a ``priority`` alarm; a role the model lacks is refused."""
@@ -145,19 +167,4 @@ def parse_responders(text: str) -> Responders:
     try:
         return Responders.model_validate(data)
     except ValidationError as exc:
-        raise _refusal(exc) from None
-
-
-def _refusal(exc: ValidationError) -> ResponderError:
-    first = exc.errors()[0]
-    cause = first.get("ctx", {}).get("error")
-    if isinstance(cause, ResponderError):
-        return cause
-    field = ".".join(str(part) for part in first["loc"]) or "responders"
-    if first["type"] == "missing":
-        return ResponderError(field, None, "a value: this setting is required")
-    if first["type"] == "extra_forbidden":
-        return ResponderError(field, first.get("input"), "no such setting (a misspelt name?)")
-    given = first.get("input")
-    shown = given if isinstance(given, str | int | float | bool | None) else f"<{type(given).__name__}>"
-    return ResponderError(field, shown, first["msg"][0].lower() + first["msg"][1:])
+        raise validation_refusal(exc, ResponderError, "responders") from None

@@ -98,7 +98,10 @@ def view(engine: Engine, role: Role, values: dict[str, Any] | None = None,
     current = escalation_policies.current(engine)
     shown = values if values is not None else ({} if current is None else form_values(current.policy.model_dump(
         mode="json")))
-    errors = {} if refused is None else {form_field(refused.field, shown): str(refused)}
+    errors = {}
+    if refused is not None:
+        name = form_field(refused.field, shown)
+        errors[name] = page_message(refused, name)
     return Settings(current, shown, escalation_policies.history(engine), errors)
 
 
@@ -202,6 +205,31 @@ def form_field(path: str, values: Mapping[str, Any]) -> str:
         if name in names:
             return f"people[{names.index(name)}].{rest or 'name'}"
     return path
+
+
+def page_message(refused: PolicyRefused, name: str) -> str:
+    """The refusal as the page words it beside its field ``name`` (:func:`form_field`): each row the policy's path
+    names from 0 (``tiers[0].timeout_minutes.high``, the API's field) is named as the page labels it, from 1
+    ("tier 1: high timeout (minutes) 0: expected ...")."""
+    expected = _ROW_REFERENCE.sub(_row_label, refused.expected)
+    match = _ROW.match(name)
+    if match is None:
+        return str(PolicyRefused(refused.field, refused.value, expected))
+    table, index, setting = match.groups()
+    what = (f"{setting.removeprefix('timeout_minutes.')} timeout (minutes)" if setting.startswith("timeout_minutes.")
+            else _SETTING_LABELS.get(setting, setting))
+    given = "" if refused.value in (None, "") else f" {refused.value}"
+    return f"{_ROW_LABELS[table]} {int(index) + 1}: {what}{given}: expected {expected}"
+
+
+def _row_label(match: re.Match[str]) -> str:
+    return f"{_ROW_LABELS[match.group(1)]} {int(match.group(2)) + 1}"
+
+
+_ROW_REFERENCE = re.compile(r"\b(tiers|people|rota)\[(\d+)\]")
+_ROW_LABELS = {"tiers": "tier", "people": "person", "rota": "shift"}
+"""How the page labels a row of each list (the tier, person and shift numbers it shows, from 1)."""
+_SETTING_LABELS = {"name": "user name", "email": "e-mail"}
 
 
 def choices() -> dict[str, list[str]]:
