@@ -14,6 +14,7 @@ from tests.escalation.policies import installed
 
 from openidds.clinic import escalations
 from openidds.clinic.models import AuditEntry, ClinicAlarm
+from openidds.clinic.time_zone import set_zone
 from openidds.web import Role
 from openidds.web.app import create_app
 from openidds.web.transports import senders
@@ -135,6 +136,19 @@ def test_a_caregiver_report_goes_on_the_board(client: TestClient) -> None:
     with_offset = client.post("/api/alarms", headers={"X-CSRF-Token": token},
                               data=_REPORT | {"heard_at": "2023-07-09T23:30+02:00", "source": "patient report"})
     assert with_offset.json()["id"] == response.json()["id"]  # the same moment: the same alarm
+
+
+def test_a_reported_alarm_is_heard_in_the_clinics_time_zone(client: TestClient, clinic: Engine) -> None:
+    set_zone(clinic, "Europe/Stockholm", "admin", NOW, "test")
+    token = log_in_as(client, Role.NURSE)
+    assert "Heard at (Europe/Stockholm)" in client.get("/alarms").text
+    response = client.post("/api/alarms", headers={"X-CSRF-Token": token}, data=_REPORT)  # 21:30 in Stockholm
+    assert response.status_code == 201, response.text
+    listed = {a["id"]: a for a in _board(client)["alarms"]}
+    assert listed[response.json()["id"]]["since"] == "2023-07-09T19:30:00Z"  # CEST, UTC+2
+    skipped = client.post("/api/alarms", headers={"X-CSRF-Token": token},
+                          data=_REPORT | {"heard_at": "2023-03-26T02:30"})  # the clocks skip 02:00-03:00
+    assert skipped.status_code == 422 and skipped.json()["field"] == "heard_at", skipped.text
 
 
 @pytest.mark.parametrize(("path", "data", "field"), [

@@ -26,7 +26,7 @@ from openidds.clinic import (
 from openidds.clinic.audit import AuditAction, audit_entries
 from openidds.clinic.audit_chain import verify_audit_chain
 from openidds.clinic.database import sessions
-from openidds.clinic.redcap import redcap_records, research_redcap_records
+from openidds.clinic.redcap import redcap_records, research_data_dictionary, research_redcap_records
 from openidds.web import Role
 from openidds.web.exports import ExportKind
 
@@ -51,8 +51,8 @@ def test_the_data_manager_downloads_what_the_command_line_exports(client: TestCl
                                                                   tmp_path: Path) -> None:
     log_in_as(client, Role.DATA_MANAGER)
     page = client.get("/exports").text
-    for kind in ("analysis", "records", "redcap-dictionary", "redcap", "fhir", "research", "research-redcap"):
-        assert f'href="/api/exports/{kind}"' in page
+    for kind in ExportKind:
+        assert f'href="/api/exports/{kind.value}"' in page
     analysis = client.get("/api/exports/analysis")
     assert analysis.status_code == 200 and analysis.headers["content-disposition"] == \
         'attachment; filename="analysis.csv"'
@@ -98,6 +98,9 @@ def test_the_researcher_takes_the_research_export_of_the_servers_seed_only(clien
         assert client.get(f"/api/exports/{kind}").status_code == 403
     redcap = client.get("/api/exports/research-redcap").text
     assert redcap == research_redcap_records(clinic, RESEARCH_SEED)
+    dictionary = client.get("/api/exports/research-redcap-dictionary")
+    assert dictionary.headers["content-disposition"] == 'attachment; filename="research-redcap-dictionary.csv"'
+    assert dictionary.text == research_data_dictionary()
     for identifier in IDENTIFIERS:
         assert identifier not in redcap
     assert all(research_id in redcap for research_id in ids)
@@ -108,7 +111,7 @@ def test_clinicians_take_no_export(client: TestClient) -> None:
     for role in (Role.NURSE, Role.PHYSICIAN, Role.ADMINISTRATOR):
         log_in_as(client, role)
         assert client.get("/exports").status_code == 403
-        for kind in ("analysis", "research", "fhir", "redcap", "research-redcap"):
+        for kind in ("analysis", "research", "fhir", "redcap", "research-redcap", "research-redcap-dictionary"):
             response = client.get(f"/api/exports/{kind}")
             assert response.status_code == 403 and "a role that may export" in response.text
     assert audit_entries(client.app.state.web.engine, AuditAction.EXPORT) == []  # a refusal takes nothing away

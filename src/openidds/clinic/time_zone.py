@@ -106,6 +106,14 @@ class ClinicZone:
                                    f"(moved back); choose a time outside the repeated hour")
         return first.astimezone(dt.UTC).replace(tzinfo=None)
 
+    def moment(self, at: dt.datetime, field: str = "time") -> dt.datetime:
+        """The naive-UTC moment of a date-time that staff typed: one with an offset names its moment itself, one
+        without is local time in the clinic's zone (:meth:`to_utc`, refused when the clocks skip it or pass it
+        twice)."""
+        if at.tzinfo is not None:
+            return at.astimezone(dt.UTC).replace(tzinfo=None)
+        return self.to_utc(at.date(), at.time(), field)
+
 
 def current(engine: Engine) -> ClinicZone:
     """The clinic's time zone (UTC, version 0, when never set)."""

@@ -23,6 +23,7 @@ from openidds.clinic.alarms import REPORT_SOURCES, USER_RESOLUTIONS, AlarmState,
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.escalations import Standing, standings
 from openidds.clinic.open_alarms import AlarmView, alarm_views
+from openidds.clinic.time_zone import ClinicZone
 from openidds.pump.alarms import AlarmKind
 from openidds.web import accounts
 from openidds.web.errors import AccountError, InputRefused, StaleEdit
@@ -131,9 +132,9 @@ def resolve(engine: Engine, user: accounts.SessionUser, alarm_id: int, version: 
 
 
 def report(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str, kind: str, heard_at: dt.datetime,
-           source: str, detail: str | None, at: dt.datetime) -> int:
-    """Record an alarm a patient or caregiver reports for the patient's pump in place (``heard_at``: naive UTC,
-    or with its offset); returns its id."""
+           source: str, detail: str | None, at: dt.datetime, zone: ClinicZone) -> int:
+    """Record an alarm a patient or caregiver reports for the patient's pump in place (``heard_at``: local time in
+    the clinic's ``zone``, or with its offset); returns its id."""
     require(user.role, Permission.ACT_ON_ALARMS)
     known = {k.value: k for k in AlarmKind}
     if kind not in known:
@@ -141,7 +142,5 @@ def report(engine: Engine, user: accounts.SessionUser, site: str, patient_id: st
     reporters = {s.value: s for s in REPORT_SOURCES}
     if source not in reporters:
         raise InputRefused("source", source, f"who reported it: {', '.join(reporters)}")
-    if heard_at.tzinfo is not None:  # an offset says which moment: kept, as naive UTC
-        heard_at = heard_at.astimezone(dt.UTC).replace(tzinfo=None)
-    return alarms.report_alarm(engine, site, patient_id, known[kind], heard_at, reporters[source], detail, user.name,
-                               at)
+    return alarms.report_alarm(engine, site, patient_id, known[kind], zone.moment(heard_at, "heard_at"),
+                               reporters[source], detail, user.name, at)

@@ -139,9 +139,7 @@ def calendar_for(engine: Engine, role: Role, today: dt.date, week: str | None = 
 def _when(day: dt.date, time: dt.time, zone: ClinicZone) -> dt.datetime:
     """The naive-UTC start of a local ``time`` on ``day`` in the clinic's zone (a time with an offset names its
     moment itself); a local time the clocks skip or pass twice is refused (:class:`LocalTimeRefused`, HTTP 422)."""
-    if time.tzinfo is not None:
-        return dt.datetime.combine(day, time).astimezone(dt.UTC).replace(tzinfo=None)
-    return zone.to_utc(day, time)
+    return zone.moment(dt.datetime.combine(day, time))
 
 
 def _place(text: str) -> VisitPlace:

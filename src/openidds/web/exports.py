@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 from openidds.clinic import analysis_dataset, data_dictionary, fhir_bundle, write_dataset, write_research_export
 from openidds.clinic.audit import AuditAction, ExportedFile, audit_entries, record_export
 from openidds.clinic.csv_io import write_records
-from openidds.clinic.redcap import redcap_records, research_redcap_records
+from openidds.clinic.redcap import redcap_records, research_data_dictionary, research_redcap_records
 from openidds.web.research_view import held_seed
 from openidds.web.roles import Permission, Role, may, require
 
@@ -33,10 +33,11 @@ class ExportKind(str, Enum):
     FHIR = "fhir"
     RESEARCH = "research"
     RESEARCH_REDCAP = "research-redcap"
+    RESEARCH_REDCAP_DICTIONARY = "research-redcap-dictionary"
 
     @property
     def permission(self) -> Permission:
-        research = self in (ExportKind.RESEARCH, ExportKind.RESEARCH_REDCAP)
+        research = self in (ExportKind.RESEARCH, ExportKind.RESEARCH_REDCAP, ExportKind.RESEARCH_REDCAP_DICTIONARY)
         return Permission.EXPORT_RESEARCH if research else Permission.EXPORT_REGISTRY
 
 
@@ -51,6 +52,8 @@ DESCRIPTIONS = {
                          "patient, no direct identifiers or free text, ages 90 and over grouped",
     ExportKind.RESEARCH_REDCAP: "De-identified research export as REDCap records (flat CSV): the same research "
                                 "IDs and shifted dates, without site, identifier and free-text fields",
+    ExportKind.RESEARCH_REDCAP_DICTIONARY: "REDCap data dictionary (CSV) of the de-identified records, to start the "
+                                           "research project: the age an integer up to 90, meaning 90 or older",
 }
 """What each download holds, as the exports page lists it."""
 
@@ -80,6 +83,8 @@ def _zipped(paths: list[Path]) -> bytes:
 def _file(engine: Engine, kind: ExportKind, research_seed: int | None) -> ExportFile:
     if kind is ExportKind.REDCAP_DICTIONARY:
         return ExportFile("redcap-dictionary.csv", "text/csv", data_dictionary().encode("utf-8"))
+    if kind is ExportKind.RESEARCH_REDCAP_DICTIONARY:
+        return ExportFile("research-redcap-dictionary.csv", "text/csv", research_data_dictionary().encode("utf-8"))
     if kind is ExportKind.REDCAP:
         return ExportFile("redcap-records.csv", "text/csv", redcap_records(engine).encode("utf-8"))
     if kind is ExportKind.RESEARCH_REDCAP:

@@ -60,7 +60,8 @@ def resolve_form(web: Web, user: Writer, alarm_id: RecordId, version: Version, r
 def report_form(web: Web, user: Writer, site: Annotated[str, Form()], patient_id: Annotated[str, Form()],
                 kind: Annotated[str, Form()], heard_at: Annotated[dt.datetime, Form()], source: Annotated[str, Form()],
                 detail: Annotated[str | None, Form()] = None) -> Response:
-    alarm_board.report(web.engine, user, site, patient_id, kind, heard_at, source, detail, web.clock())
+    alarm_board.report(web.engine, user, site, patient_id, kind, heard_at, source, detail, web.clock(),
+                       web.clinic_zone())
     return _back()
 
 
@@ -100,5 +101,7 @@ def api_resolve(web: Web, user: Writer, alarm_id: RecordId, version: Version, re
 def api_report(web: Web, user: Writer, site: Annotated[str, Form()], patient_id: Annotated[str, Form()],
                kind: Annotated[str, Form()], heard_at: Annotated[dt.datetime, Form()], source: Annotated[str, Form()],
                detail: Annotated[str | None, Form()] = None) -> dict[str, int]:
-    """Record an alarm a patient or caregiver reports (``heard_at``: naive UTC); returns its id."""
-    return {"id": alarm_board.report(web.engine, user, site, patient_id, kind, heard_at, source, detail, web.clock())}
+    """Record an alarm a patient or caregiver reports (``heard_at``: local time in the clinic's time zone, or with
+    its offset); returns its id."""
+    return {"id": alarm_board.report(web.engine, user, site, patient_id, kind, heard_at, source, detail, web.clock(),
+                                     web.clinic_zone())}
