@@ -10,7 +10,7 @@ from scipy import stats
 
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, full_relief_nrs, soft_per_day_mg
-from openidds.cohort.params import Normal, Pain, load_params
+from openidds.cohort.params import Normal, Pain, Params, load_params
 from openidds.drugs import default_library
 from openidds.months import DAYS_PER_MONTH
 
@@ -229,3 +229,35 @@ def test_without_a_mix_every_patient_gets_the_drug_and_no_number_is_drawn_for_it
     assert course.drug == params.course.therapy.drug and course.added_mg_per_ml == ()
     draw_course(baseline, params.course, SCHEDULE, two)
     assert one.random() == two.random()
+
+
+def test_a_complication_s_action_is_drawn_by_its_shares_and_only_an_explant_ends_follow_up():
+    """Seed 002's infection needing surgery is an explant, a revision or a reoperation by its action shares;
+    an infection revised or reoperated leaves the patient in follow-up."""
+    params = load_params("seed002")
+    infection = params.course.complications["infection"]
+    shares = infection.actions
+    assert set(shares) == {"explant", "revision", "reoperation"}
+    course_params = params.course.model_copy(update={"complications": {
+        "infection": infection.model_copy(update={"incidence": 0.5})}})
+    rng = np.random.default_rng(4)
+    courses = [draw_course(b, course_params, SCHEDULE, rng) for b in sample_baselines(params.baseline, N, rng)]
+    found = [x for c in courses for x in c.complications if x.kind == "infection"]
+    for action, share in shares.items():
+        drawn = np.mean([x.action == action for x in found])
+        assert drawn == pytest.approx(share, abs=3 * np.sqrt(share * (1 - share) / len(found)))
+    for c in courses:
+        explanted = [x for x in c.complications if x.action == "explant"]
+        assert (c.exit_reason is ExitReason.EXPLANT) == bool(explanted) == (c.explant_day is not None)
+        assert c.revision_days == tuple(x.day for x in c.complications if x.action == "revision")
+    assert any(x.action != "explant" and x.day < c.end_day for c in courses for x in c.complications)
+
+
+def test_action_shares_must_be_actions_summing_to_one():
+    data = load_params("seed002").model_dump(mode="json", exclude_none=True)
+    infection = data["course"]["complications"]["infection"]
+    for bad in ({"explant": 0.5, "revision": 0.3}, {"explant": 0.5, "amputation": 0.5}):
+        infection["action"] = bad
+        with pytest.raises(ValidationError, match="shares of them summing to 1"):
+            Params.model_validate(data)
+

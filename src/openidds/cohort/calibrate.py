@@ -16,7 +16,8 @@ find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_d
   changes only with the parameters, and smoothly but for small steps (NRS are whole numbers, days whole days).
 - **Parameters** (:func:`free_parameters`): each a value of the parameter file kept strictly inside (low,
   high) and optimised on the logit scale between them; a parameter may carry other values with it, scaled by
-  the same ratio (the survival quartiles keep their shape, a group of complications its relative sizes). Only
+  the same ratio (the survival quartiles scale with the median, a group of complications keeps its relative
+  sizes); the survival tail, the third quartile over the median, is a parameter of its own (seed 002). Only
   parameters that inform a fitted target are free.
 - **Optimiser**: Nelder–Mead (:func:`scipy.optimize.minimize`) from the file's values, with an initial simplex
   of steps of 0.5 on the logit scale. D is piecewise constant at the finest scale, so a derivative-free simplex
@@ -70,7 +71,8 @@ class CalibrationError(OpenIDDSError):
 @dataclass(frozen=True)
 class FreeParameter:
     """A value of the parameter file the calibration moves: ``paths[0]`` (dotted) kept in (low, high); the
-    other paths are scaled by the same ratio."""
+    other paths are scaled by the same ratio. With ``per``, the value is the ratio ``paths[0] / per`` (the
+    survival's third quartile over its median), so it stays in its bounds wherever ``per`` moves."""
 
     name: str
     paths: tuple[str, ...]
@@ -78,15 +80,19 @@ class FreeParameter:
     high: float
     informs: frozenset[str]
     """The targets it moves most directly (it is free only when one of them is fitted)."""
+    per: str | None = None
 
     def value(self, data: Mapping[str, Any]) -> float:
-        return float(_get(data, self.paths[0]))
+        value = float(_get(data, self.paths[0]))
+        return value if self.per is None else value / float(_get(data, self.per))
 
     def set(self, start: Mapping[str, Any], data: dict[str, Any], value: float) -> None:
-        """Write ``value`` at ``paths[0]`` of ``data`` and scale the other paths from their ``start`` values."""
+        """Write ``value`` at ``paths[0]`` of ``data`` (times ``data``'s ``per``) and scale the other paths from
+        their ``start`` values."""
         ratio = value / self.value(start)
         for path in self.paths:
-            _put(data, path, float(_get(start, path)) * ratio)
+            scale = 1.0 if self.per is None else float(_get(data, self.per)) / float(_get(start, self.per))
+            _put(data, path, float(_get(start, path)) * ratio * scale)
 
 
 _PAIN = frozenset({"nrs_change_mean", "nrs_change_sd", "nrs_baseline_mean", "nrs_baseline_sd", "nrs_follow_up_mean",
@@ -94,6 +100,9 @@ _PAIN = frozenset({"nrs_change_mean", "nrs_change_sd", "nrs_baseline_mean", "nrs
 _COMPLICATIONS = frozenset({"complication_any_cif_1y", "complication_severe_cif_1y", "adverse_events_count",
                             "adverse_event_patients_proportion"})
 _SURGERY = frozenset({"reoperation_cif_1y", "reoperation_patients_proportion", "infection_surgery_proportion"})
+_TAIL = frozenset({"exit_other_proportion", "pain_12m_pairs_count"})
+"""The targets a longer survival tail moves with the median held: patients who live long leave for other
+reasons and are seen at 12 months."""
 _PAIRS = frozenset({"pain_6m_pairs_count", "pain_12m_pairs_count", "eq5d_6m_pairs_count", "nrs_pairs_count"})
 
 
@@ -112,6 +121,8 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
                       frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,
                       frozenset({"os_median_months", "exit_death_proportion"})),
+        FreeParameter("survival_q75_to_median", ("course.survival_months.q75",), 1.05, 10.0, _TAIL,
+                      per="course.survival_months.median"),
         FreeParameter("visit_missing", ("course.follow_up.visit_missing",), 0.01, 0.95, _PAIRS),
         FreeParameter("eq5d_missing", ("course.follow_up.eq5d_missing",), 0.01, 0.95,
                       frozenset({"eq5d_6m_pairs_count"})),
@@ -127,7 +138,7 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
     kinds = params.course.complications
     for name, surgical, informs in (("medical_complication_incidence", False, _COMPLICATIONS),
                                     ("surgical_complication_incidence", True, _COMPLICATIONS | _SURGERY)):
-        group = sorted((k for k, r in kinds.items() if (r.action in v.SURGICAL_ACTIONS) == surgical
+        group = sorted((k for k, r in kinds.items() if bool(set(r.actions) & set(v.SURGICAL_ACTIONS)) == surgical
                         and r.incidence > 0), key=lambda k: (-kinds[k].incidence, k))
         if group:  # led by the largest incidence, so that none of the group passes the bound
             out.append(FreeParameter(name, tuple(f"course.complications.{k}.incidence" for k in group), 1e-4, 0.5,

@@ -12,7 +12,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
 - **Complications**, each kind its own cause-specific process: an early one (``window_days``) occurs with
   its share on a uniform day of the window; a late one at an exponential time whose 1-year incidence, with
   no competing event, is ``incidence``. Only those before the exit happen. Each has a grade drawn by its
-  shares and its action; an explant ends the therapy and follow-up that day. A catheter occlusion is not
+  shares and its action (one action, or one drawn by the action shares); an explant ends the therapy and
+  follow-up that day. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
@@ -250,8 +251,9 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
             hazard = -math.log(1 - rate.incidence) / 365.25 if rate.incidence < 1 else math.inf
             day = int(rng.exponential(1 / hazard)) if hazard > 0 else None
         grade = int(choose_one(rate.grades, rng, 1)[0])
+        action = rate.action if isinstance(rate.action, str) else choose_one(rate.action, rng, 1)[0]
         if day is not None and day < first_exit and day <= horizon:
-            drawn.append(Complication(day, kind, grade, rate.action))
+            drawn.append(Complication(day, kind, grade, action))
     drawn.sort(key=lambda c: (c.day, c.kind))
     explant = next((c.day for c in drawn if c.action == "explant"), None)
     kept = tuple(c for c in drawn if explant is None or c.day <= explant)
