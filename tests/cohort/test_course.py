@@ -261,3 +261,29 @@ def test_action_shares_must_be_actions_summing_to_one():
         with pytest.raises(ValidationError, match="shares of them summing to 1"):
             Params.model_validate(data)
 
+
+
+def test_a_perioperative_death_is_on_day_1_in_hospital_with_its_share():
+    """Seed 003: 1 of 96 died in hospital the day after surgery. The share dies on day 1 whatever the survival
+    draw, its stay ending that day; the others stay to the discharge day (or die before it)."""
+    params = load_params("seed003")
+    share = params.course.perioperative_death
+    assert share is not None and share.share == pytest.approx(1 / 96, abs=1e-4)
+    lifted = params.course.model_copy(update={"perioperative_death": share.model_copy(update={"share": 0.1})})
+    rng = np.random.default_rng(8)
+    courses = [draw_course(b, lifted, SCHEDULE, rng) for b in sample_baselines(params.baseline, N, rng)]
+    early = [c for c in courses if c.perioperative_death]
+    assert len(early) / N == pytest.approx(0.1, abs=3 * np.sqrt(0.09 / N))
+    for c in early:
+        assert c.death_day == c.exit_day == c.end_day == c.postop_stay_days == 1
+        assert c.exit_reason is ExitReason.DEATH and c.visits == () and all(x.day <= 1 for x in c.complications)
+    discharge = params.course.follow_up.discharge_day
+    assert {c.postop_stay_days for c in courses if not c.perioperative_death} == {discharge}
+
+
+def test_without_a_perioperative_death_or_a_discharge_day_no_stay_is_recorded(params):
+    """Seed 000 gives neither: no stay, no perioperative death."""
+    assert params.course.perioperative_death is None and params.course.follow_up.discharge_day is None
+    baseline = sample_baselines(params.baseline, 1, np.random.default_rng(2))[0]
+    course = draw_course(baseline, params.course, SCHEDULE, np.random.default_rng(9))
+    assert course.postop_stay_days is None and not course.perioperative_death

@@ -170,6 +170,8 @@ class Outcomes:
     """Each patient's exit reason ("" when still followed at the study's end)."""
     telephone_reached: NDArray[np.bool_]
     """Each patient reached by telephone at least once (a telephone visit)."""
+    in_hospital_death: NDArray[np.bool_]
+    """Each patient who died in hospital (on or before the last day of a recorded post-operative stay)."""
 
     @property
     def scale(self) -> float:
@@ -211,6 +213,7 @@ def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes
 def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBaseline, PatientCourse]]) -> Outcomes:
     """What the report would estimate from these patients' registry, read off their baselines and courses."""
     before, after, os_days, death, counts, infection, exits, reached = [], [], [], [], [], [], [], []
+    in_hospital = []
     pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
     library = default_library()
@@ -225,6 +228,8 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
         reached.append(any(visit.visit_type == "telephone" for visit in course.visits))
         os_days.append(course.death_day if course.death_day is not None else course.end_day)
         death.append(int(course.death_day is not None))
+        in_hospital.append(course.death_day is not None and course.postop_stay_days is not None
+                           and course.death_day <= course.postop_stay_days)
         found = [(c.day, c.grade, c.action, c.kind) for c in course.complications]
         occlusion = occlusion_found_day(course, params.course, library)
         if occlusion is not None:
@@ -241,7 +246,7 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
                     np.array(os_days, dtype=float) / DAYS_PER_MONTH, np.array(death, dtype=np.int64), first_days,
                     np.array(counts, dtype=np.int64), np.array(infection, dtype=bool),
                     {name: np.array(rows, dtype=bool) for name, rows in pairs.items()}, np.array(exits, dtype=str),
-                    np.array(reached, dtype=bool))
+                    np.array(reached, dtype=bool), np.array(in_hospital, dtype=bool))
 
 
 _PAIRED = {"nrs_6m": ("nrs", MILESTONES["6m"]), "nrs_12m": ("nrs", MILESTONES["12m"]),
@@ -315,6 +320,7 @@ MEASURES: dict[str, Callable[[Outcomes, Target], float]] = {
     "adverse_event_patients_proportion": lambda o, t: _mean((o.complications > 0).astype(float)),
     "reoperation_patients_proportion": lambda o, t: _mean((o.first_days["reoperation"][1] == 1).astype(float)),
     "infection_surgery_proportion": lambda o, t: _mean(o.infection_surgery.astype(float)),
+    "early_death_proportion": lambda o, t: _mean(o.in_hospital_death.astype(float)),
     "pain_6m_pairs_count": lambda o, t: float(o.pairs["nrs_6m"].sum()) * o.scale,
     "pain_12m_pairs_count": lambda o, t: float(o.pairs["nrs_12m"].sum()) * o.scale,
     "eq5d_6m_pairs_count": lambda o, t: float(o.pairs["eq5d_index_6m"].sum()) * o.scale,

@@ -232,6 +232,9 @@ class FollowUp(_Closed):
 
 class Course(_Closed):
     survival_months: Quartiles
+    perioperative_death: Binary | None = None
+    """The share of patients who die in hospital the day after the implant, whatever their survival draw
+    (``None``: none)."""
     pain: Pain
     therapy: Therapy
     opioids: Opioids
