@@ -232,14 +232,15 @@ def test_without_a_mix_every_patient_gets_the_drug_and_no_number_is_drawn_for_it
 
 
 def test_a_complication_s_action_is_drawn_by_its_shares_and_only_an_explant_ends_follow_up():
-    """Seed 002's infection needing surgery is an explant, a revision or a reoperation by its action shares;
-    an infection revised or reoperated leaves the patient in follow-up."""
+    """An infection needing surgery (seed 002: "IDDS explant, replacement, pocket revision, irrigation and
+    debridement") is an explant, a revision or a reoperation by its action shares; an infection revised or
+    reoperated leaves the patient in follow-up."""
     params = load_params("seed002")
     infection = params.course.complications["infection"]
-    shares = infection.actions
-    assert set(shares) == {"explant", "revision", "reoperation"}
+    assert infection.actions == {"explant": 1.0}  # the bundled file: every infection needing surgery explanted
+    shares = {"explant": 0.5, "revision": 0.3, "reoperation": 0.2}
     course_params = params.course.model_copy(update={"complications": {
-        "infection": infection.model_copy(update={"incidence": 0.5})}})
+        "infection": infection.model_copy(update={"incidence": 0.5, "action": shares})}})
     rng = np.random.default_rng(4)
     courses = [draw_course(b, course_params, SCHEDULE, rng) for b in sample_baselines(params.baseline, N, rng)]
     found = [x for c in courses for x in c.complications if x.kind == "infection"]
@@ -256,6 +257,8 @@ def test_a_complication_s_action_is_drawn_by_its_shares_and_only_an_explant_ends
 def test_action_shares_must_be_actions_summing_to_one():
     data = load_params("seed002").model_dump(mode="json", exclude_none=True)
     infection = data["course"]["complications"]["infection"]
+    infection["action"] = {"explant": 0.5, "revision": 0.5}
+    Params.model_validate(data)
     for bad in ({"explant": 0.5, "revision": 0.3}, {"explant": 0.5, "amputation": 0.5}):
         infection["action"] = bad
         with pytest.raises(ValidationError, match="shares of them summing to 1"):
