@@ -192,3 +192,27 @@ def test_the_pain_model_in_the_file_sets_which_pain_parameters_are_free(seed000)
                                                                                 "relief_fraction_sd"}
     assert {"relief_fraction_mean", "relief_fraction_sd"} <= relief and not relief & {"reached_nrs_mean",
                                                                                       "reached_nrs_sd"}
+
+
+def test_the_survival_tail_is_free_for_seed002_and_moves_with_the_median_held():
+    """The third quartile over the median is a parameter of its own where it informs a fit target (seed 002's
+    other exits and pairs at 12 months): set with the median, it gives q75 = ratio × the new median; a longer
+    tail keeps patients alive, so more leave for other reasons and more are seen at 12 months."""
+    def free(study_id: str) -> set[str]:
+        study, params = load_study(study_id), load_params(study_id)
+        names = {t.name for t in fit_targets(study)[0]}
+        return {p.name for p in free_parameters(params) if p.informs & names}
+
+    assert "survival_q75_to_median" in free("seed002")
+    assert "survival_q75_to_median" not in free("seed000") | free("seed003")
+    study, params = load_study("seed002"), load_params("seed002")
+    start = params.course.survival_months
+    moved = _moved(params, survival_median_months=6.0, survival_q75_to_median=3.0).course.survival_months
+    assert (moved.median, moved.q75) == pytest.approx((6.0, 18.0))
+    assert moved.q25 == pytest.approx(start.q25 * 6.0 / start.median)
+    used, _ = fit_targets(study)
+    short, long = (measure(used, outcomes(study, _moved(params, survival_q75_to_median=r), SEED, 1000))
+                   for r in (1.5, 5.0))
+    assert long["exit_other_proportion"] > short["exit_other_proportion"]
+    assert long["pain_12m_pairs_count"] > short["pain_12m_pairs_count"]
+    assert long["exit_death_proportion"] < short["exit_death_proportion"]

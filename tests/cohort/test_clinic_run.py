@@ -227,3 +227,33 @@ def test_a_pump_log_past_the_wire_formats_ten_years_is_refused_with_the_projects
         write_registry([run], str(tmp_path / "refused.sqlite"), source="test")
     assert refused.value.value > 316224000
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_perioperative_death_is_recorded_as_a_death_in_hospital(params, tmp_path):
+    """A patient who dies the day after the implant (the course's perioperative death) has a post-operative stay
+    ending that day and a death whose cause says so; the report counts it among in-hospital deaths, and a
+    patient discharged on day 6 who dies on day 300 is not."""
+    from openidds.clinic import check_registry, connect
+    from openidds.cohort.clinic_run import PERIOPERATIVE_CAUSE
+    from openidds.cohort.simulate import write_registry
+    from openidds.cohort.study import load_study
+    from openidds.cohort.targets import measure
+
+    baseline, died = a_course(params, death_day=1, exit_day=1, end_day=1, visits=(), postop_stay_days=1,
+                              perioperative_death=True)
+    _, lived = a_course(params, visits=(), postop_stay_days=6)
+    runs = [run_patient(n, baseline, course, params.course, np.random.default_rng(n))
+            for n, course in ((1, died), (2, lived))]
+    (exit_row,) = runs[0].rows["exits"]
+    assert exit_row["cause_of_death"] == PERIOPERATIVE_CAUSE and exit_row["death_date"] == "2016-03-02"
+    assert [r["postop_stay_days"] for run in runs for r in run.rows["implants"]] == ["1", "6"]
+    db = tmp_path / "perioperative.sqlite"
+    write_registry(runs, str(db), source="test")
+    engine = connect(str(db))
+    try:
+        assert [f for f in check_registry(engine, dt.date(2022, 1, 1)) if f.severity == "error"] == []
+        m = measure(load_study("seed003"), engine)
+    finally:
+        engine.dispose()
+    assert m["early_death_proportion"] == pytest.approx(0.5)
+    assert m["deaths_after_discharge_count"] == 1

@@ -10,7 +10,7 @@ from scipy import stats
 
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.course import DAY_S, ExitReason, Schedule, draw_course, full_relief_nrs, soft_per_day_mg
-from openidds.cohort.params import Normal, Pain, load_params
+from openidds.cohort.params import Normal, Pain, Params, load_params
 from openidds.drugs import default_library
 from openidds.months import DAYS_PER_MONTH
 
@@ -229,3 +229,64 @@ def test_without_a_mix_every_patient_gets_the_drug_and_no_number_is_drawn_for_it
     assert course.drug == params.course.therapy.drug and course.added_mg_per_ml == ()
     draw_course(baseline, params.course, SCHEDULE, two)
     assert one.random() == two.random()
+
+
+def test_a_complication_s_action_is_drawn_by_its_shares_and_only_an_explant_ends_follow_up():
+    """An infection needing surgery (seed 002: "IDDS explant, replacement, pocket revision, irrigation and
+    debridement") is an explant, a revision or a reoperation by its action shares; an infection revised or
+    reoperated leaves the patient in follow-up."""
+    params = load_params("seed002")
+    infection = params.course.complications["infection"]
+    assert infection.actions == {"explant": 1.0}  # the bundled file: every infection needing surgery explanted
+    shares = {"explant": 0.5, "revision": 0.3, "reoperation": 0.2}
+    course_params = params.course.model_copy(update={"complications": {
+        "infection": infection.model_copy(update={"incidence": 0.5, "action": shares})}})
+    rng = np.random.default_rng(4)
+    courses = [draw_course(b, course_params, SCHEDULE, rng) for b in sample_baselines(params.baseline, N, rng)]
+    found = [x for c in courses for x in c.complications if x.kind == "infection"]
+    for action, share in shares.items():
+        drawn = np.mean([x.action == action for x in found])
+        assert drawn == pytest.approx(share, abs=3 * np.sqrt(share * (1 - share) / len(found)))
+    for c in courses:
+        explanted = [x for x in c.complications if x.action == "explant"]
+        assert (c.exit_reason is ExitReason.EXPLANT) == bool(explanted) == (c.explant_day is not None)
+        assert c.revision_days == tuple(x.day for x in c.complications if x.action == "revision")
+    assert any(x.action != "explant" and x.day < c.end_day for c in courses for x in c.complications)
+
+
+def test_action_shares_must_be_actions_summing_to_one():
+    data = load_params("seed002").model_dump(mode="json", exclude_none=True)
+    infection = data["course"]["complications"]["infection"]
+    infection["action"] = {"explant": 0.5, "revision": 0.5}
+    Params.model_validate(data)
+    for bad in ({"explant": 0.5, "revision": 0.3}, {"explant": 0.5, "amputation": 0.5}):
+        infection["action"] = bad
+        with pytest.raises(ValidationError, match="shares of them summing to 1"):
+            Params.model_validate(data)
+
+
+
+def test_a_perioperative_death_is_on_day_1_in_hospital_with_its_share():
+    """Seed 003: 1 of 96 died in hospital the day after surgery. The share dies on day 1 whatever the survival
+    draw, its stay ending that day; the others stay to the discharge day (or die before it)."""
+    params = load_params("seed003")
+    share = params.course.perioperative_death
+    assert share is not None and share.share == pytest.approx(1 / 96, abs=1e-4)
+    lifted = params.course.model_copy(update={"perioperative_death": share.model_copy(update={"share": 0.1})})
+    rng = np.random.default_rng(8)
+    courses = [draw_course(b, lifted, SCHEDULE, rng) for b in sample_baselines(params.baseline, N, rng)]
+    early = [c for c in courses if c.perioperative_death]
+    assert len(early) / N == pytest.approx(0.1, abs=3 * np.sqrt(0.09 / N))
+    for c in early:
+        assert c.death_day == c.exit_day == c.end_day == c.postop_stay_days == 1
+        assert c.exit_reason is ExitReason.DEATH and c.visits == () and all(x.day <= 1 for x in c.complications)
+    discharge = params.course.follow_up.discharge_day
+    assert {c.postop_stay_days for c in courses if not c.perioperative_death} == {discharge}
+
+
+def test_without_a_perioperative_death_or_a_discharge_day_no_stay_is_recorded(params):
+    """Seed 000 gives neither: no stay, no perioperative death."""
+    assert params.course.perioperative_death is None and params.course.follow_up.discharge_day is None
+    baseline = sample_baselines(params.baseline, 1, np.random.default_rng(2))[0]
+    course = draw_course(baseline, params.course, SCHEDULE, np.random.default_rng(9))
+    assert course.postop_stay_days is None and not course.perioperative_death

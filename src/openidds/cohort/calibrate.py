@@ -16,7 +16,8 @@ find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_d
   changes only with the parameters, and smoothly but for small steps (NRS are whole numbers, days whole days).
 - **Parameters** (:func:`free_parameters`): each a value of the parameter file kept strictly inside (low,
   high) and optimised on the logit scale between them; a parameter may carry other values with it, scaled by
-  the same ratio (the survival quartiles keep their shape, a group of complications its relative sizes). Only
+  the same ratio (the survival quartiles scale with the median, a group of complications keeps its relative
+  sizes); the survival tail, the third quartile over the median, is a parameter of its own (seed 002). Only
   parameters that inform a fitted target are free.
 - **Optimiser**: Nelder–Mead (:func:`scipy.optimize.minimize`) from the file's values, with an initial simplex
   of steps of 0.5 on the logit scale. D is piecewise constant at the finest scale, so a derivative-free simplex
@@ -70,7 +71,8 @@ class CalibrationError(OpenIDDSError):
 @dataclass(frozen=True)
 class FreeParameter:
     """A value of the parameter file the calibration moves: ``paths[0]`` (dotted) kept in (low, high); the
-    other paths are scaled by the same ratio."""
+    other paths are scaled by the same ratio. With ``per``, the value is the ratio ``paths[0] / per`` (the
+    survival's third quartile over its median), so it stays in its bounds wherever ``per`` moves."""
 
     name: str
     paths: tuple[str, ...]
@@ -78,15 +80,19 @@ class FreeParameter:
     high: float
     informs: frozenset[str]
     """The targets it moves most directly (it is free only when one of them is fitted)."""
+    per: str | None = None
 
     def value(self, data: Mapping[str, Any]) -> float:
-        return float(_get(data, self.paths[0]))
+        value = float(_get(data, self.paths[0]))
+        return value if self.per is None else value / float(_get(data, self.per))
 
     def set(self, start: Mapping[str, Any], data: dict[str, Any], value: float) -> None:
-        """Write ``value`` at ``paths[0]`` of ``data`` and scale the other paths from their ``start`` values."""
+        """Write ``value`` at ``paths[0]`` of ``data`` (times ``data``'s ``per``) and scale the other paths from
+        their ``start`` values."""
         ratio = value / self.value(start)
         for path in self.paths:
-            _put(data, path, float(_get(start, path)) * ratio)
+            scale = 1.0 if self.per is None else float(_get(data, self.per)) / float(_get(start, self.per))
+            _put(data, path, float(_get(start, path)) * ratio * scale)
 
 
 _PAIN = frozenset({"nrs_change_mean", "nrs_change_sd", "nrs_baseline_mean", "nrs_baseline_sd", "nrs_follow_up_mean",
@@ -94,6 +100,9 @@ _PAIN = frozenset({"nrs_change_mean", "nrs_change_sd", "nrs_baseline_mean", "nrs
 _COMPLICATIONS = frozenset({"complication_any_cif_1y", "complication_severe_cif_1y", "adverse_events_count",
                             "adverse_event_patients_proportion"})
 _SURGERY = frozenset({"reoperation_cif_1y", "reoperation_patients_proportion", "infection_surgery_proportion"})
+_TAIL = frozenset({"exit_other_proportion", "pain_12m_pairs_count"})
+"""The targets a longer survival tail moves with the median held: patients who live long leave for other
+reasons and are seen at 12 months."""
 _PAIRS = frozenset({"pain_6m_pairs_count", "pain_12m_pairs_count", "eq5d_6m_pairs_count", "nrs_pairs_count"})
 
 
@@ -112,6 +121,8 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
                       frozenset({"nrs_follow_up_sd"})),
         FreeParameter("survival_median_months", survival, 0.5, 36.0,
                       frozenset({"os_median_months", "exit_death_proportion"})),
+        FreeParameter("survival_q75_to_median", ("course.survival_months.q75",), 1.05, 10.0, _TAIL,
+                      per="course.survival_months.median"),
         FreeParameter("visit_missing", ("course.follow_up.visit_missing",), 0.01, 0.95, _PAIRS),
         FreeParameter("eq5d_missing", ("course.follow_up.eq5d_missing",), 0.01, 0.95,
                       frozenset({"eq5d_6m_pairs_count"})),
@@ -127,7 +138,7 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
     kinds = params.course.complications
     for name, surgical, informs in (("medical_complication_incidence", False, _COMPLICATIONS),
                                     ("surgical_complication_incidence", True, _COMPLICATIONS | _SURGERY)):
-        group = sorted((k for k, r in kinds.items() if (r.action in v.SURGICAL_ACTIONS) == surgical
+        group = sorted((k for k, r in kinds.items() if bool(set(r.actions) & set(v.SURGICAL_ACTIONS)) == surgical
                         and r.incidence > 0), key=lambda k: (-kinds[k].incidence, k))
         if group:  # led by the largest incidence, so that none of the group passes the bound
             out.append(FreeParameter(name, tuple(f"course.complications.{k}.incidence" for k in group), 1e-4, 0.5,
@@ -159,6 +170,8 @@ class Outcomes:
     """Each patient's exit reason ("" when still followed at the study's end)."""
     telephone_reached: NDArray[np.bool_]
     """Each patient reached by telephone at least once (a telephone visit)."""
+    in_hospital_death: NDArray[np.bool_]
+    """Each patient who died in hospital (on or before the last day of a recorded post-operative stay)."""
 
     @property
     def scale(self) -> float:
@@ -200,6 +213,7 @@ def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes
 def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBaseline, PatientCourse]]) -> Outcomes:
     """What the report would estimate from these patients' registry, read off their baselines and courses."""
     before, after, os_days, death, counts, infection, exits, reached = [], [], [], [], [], [], [], []
+    in_hospital = []
     pairs: dict[str, list[bool]] = {name: [] for name in _PAIRED}
     events: dict[str, list[tuple[int, int]]] = {name: [] for name in _ENDPOINTS}
     library = default_library()
@@ -214,6 +228,8 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
         reached.append(any(visit.visit_type == "telephone" for visit in course.visits))
         os_days.append(course.death_day if course.death_day is not None else course.end_day)
         death.append(int(course.death_day is not None))
+        in_hospital.append(course.death_day is not None and course.postop_stay_days is not None
+                           and course.death_day <= course.postop_stay_days)
         found = [(c.day, c.grade, c.action, c.kind) for c in course.complications]
         occlusion = occlusion_found_day(course, params.course, library)
         if occlusion is not None:
@@ -230,7 +246,7 @@ def outcomes_of(study: Study, params: Params, cohort: Sequence[tuple[PatientBase
                     np.array(os_days, dtype=float) / DAYS_PER_MONTH, np.array(death, dtype=np.int64), first_days,
                     np.array(counts, dtype=np.int64), np.array(infection, dtype=bool),
                     {name: np.array(rows, dtype=bool) for name, rows in pairs.items()}, np.array(exits, dtype=str),
-                    np.array(reached, dtype=bool))
+                    np.array(reached, dtype=bool), np.array(in_hospital, dtype=bool))
 
 
 _PAIRED = {"nrs_6m": ("nrs", MILESTONES["6m"]), "nrs_12m": ("nrs", MILESTONES["12m"]),
@@ -304,6 +320,7 @@ MEASURES: dict[str, Callable[[Outcomes, Target], float]] = {
     "adverse_event_patients_proportion": lambda o, t: _mean((o.complications > 0).astype(float)),
     "reoperation_patients_proportion": lambda o, t: _mean((o.first_days["reoperation"][1] == 1).astype(float)),
     "infection_surgery_proportion": lambda o, t: _mean(o.infection_surgery.astype(float)),
+    "early_death_proportion": lambda o, t: _mean(o.in_hospital_death.astype(float)),
     "pain_6m_pairs_count": lambda o, t: float(o.pairs["nrs_6m"].sum()) * o.scale,
     "pain_12m_pairs_count": lambda o, t: float(o.pairs["nrs_12m"].sum()) * o.scale,
     "eq5d_6m_pairs_count": lambda o, t: float(o.pairs["eq5d_index_6m"].sum()) * o.scale,

@@ -83,6 +83,8 @@ REPLACEMENT_S = 1200
 BOLUS_DURATION_S, BOLUS_LOCKOUT_S, BOLUSES_PER_DAY = 600, 7200, 4
 #: The registry's code of each pump alarm severity.
 SEVERITY_CODES = {Severity.CRITICAL: "critical", Severity.NON_CRITICAL: "non_critical"}
+#: The cause of death recorded for a perioperative death (the course's ``perioperative_death``).
+PERIOPERATIVE_CAUSE = "perioperative death in hospital, the day after the implant (synthetic)"
 EXPLANT_REASONS = {"infection": "infection", "wound_healing": "wound_healing", "pump_malfunction": "malfunction"}
 
 Row = dict[str, str]
@@ -387,7 +389,8 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
         run.add("implants", implant_date=day(implanted.day), kind="initial" if implanted.day == 0 else "replacement",
                 device_model=implanted.pump.spec.model.name, reservoir_ml=RESERVOIR_ML,
                 serial_number=implanted.serial_number, insertion_level="L2/3", catheter_tip_level=CATHETER.tip_level,
-                explant_date=explant_date, explant_reason=reason)
+                explant_date=explant_date, explant_reason=reason,
+                postop_stay_days=course.postop_stay_days if implanted.day == 0 else None)
     reported = course.schedule.patient_reported
     run.add("visits", visit_date=day(-1), visit_type="baseline", nrs=baseline.nrs if reported else None,
             eq5d_index=baseline.eq5d_index if reported else None, systemic_opioid=True,
@@ -405,7 +408,8 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
                 note="synthetic")
     if course.exit_reason is not None:
         run.add("exits", exit_date=end, reason=course.exit_reason.value, death_date=death,
-                cause_of_death="disease progression (synthetic)" if death is not None else None)
+                cause_of_death=None if death is None else PERIOPERATIVE_CAUSE if course.perioperative_death
+                else "disease progression (synthetic)")
     for implanted in run.implants:
         start = run.clock_start(implanted)
         for event in implanted.pump.log.of_kind(EventKind.ALARM):

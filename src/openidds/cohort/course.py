@@ -6,13 +6,18 @@ Time is in whole days from the implant (day 0). The course decides what happens;
 
 - **Survival**: the patient's survival latent normal (tied to the frailty by the copula of
   :mod:`openidds.cohort.baseline`) mapped to the survival quartiles (two-piece log-normal).
+- **Perioperative death**, if the parameters give its share: the patient dies in hospital the day after the
+  implant, whatever the survival draw.
+- **Post-operative stay**: to the discharge day the parameters give (none recorded without one), or to the
+  death if it comes first.
 - **Exits**, competing: death; explant after a complication; therapy stopped, transfer of care and loss to
   follow-up as constant yearly hazards; the first one ends follow-up. Alive and in follow-up at the study's
   end: no exit (censored at the last contact).
 - **Complications**, each kind its own cause-specific process: an early one (``window_days``) occurs with
   its share on a uniform day of the window; a late one at an exponential time whose 1-year incidence, with
   no competing event, is ``incidence``. Only those before the exit happen. Each has a grade drawn by its
-  shares and its action; an explant ends the therapy and follow-up that day. A catheter occlusion is not
+  shares and its action (one action, or one drawn by the action shares); an explant ends the therapy and
+  follow-up that day. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
@@ -58,6 +63,8 @@ if TYPE_CHECKING:
     from openidds.cohort.study import Design
 
 DAY_S = 86_400
+#: A perioperative death happens on this day after the implant, in hospital.
+PERIOPERATIVE_DEATH_DAY = 1
 #: A visit is held within ± this many days of its scheduled day.
 VISIT_JITTER_DAYS = 7
 #: The spread (log-normal σ) of the dose a patient needs, around the start dose.
@@ -143,6 +150,10 @@ class PatientCourse:
     explant_day: int | None
     bolus_times_s: tuple[int, ...]
     visits: tuple[Visit, ...]
+    postop_stay_days: int | None = None
+    """Days in hospital after the implant (``None``: not recorded)."""
+    perioperative_death: bool = False
+    """Died in hospital the day after the implant (see ``Course.perioperative_death``)."""
 
 
 def start_dose_mg_per_day(baseline: PatientBaseline, drug: str, params: Course, library: DrugLibrary) -> float:
@@ -197,7 +208,11 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     horizon = (schedule.follow_up_end - schedule.implant_date).days
     months = float(quartiles_value(params.survival_months, np.array([baseline.survival_z]))[0])
     death = max(1, round(months * DAYS_PER_MONTH))
+    perioperative = params.perioperative_death is not None and rng.random() < params.perioperative_death.share
+    if perioperative:
+        death = PERIOPERATIVE_DEATH_DAY
     follow = params.follow_up
+    stay = None if follow.discharge_day is None else min(follow.discharge_day, death)
     others = {ExitReason.THERAPY_STOPPED: follow.therapy_stopped_per_year,
               ExitReason.TRANSFER: follow.transfer_per_year, ExitReason.LOST: follow.lost_per_year}
     exits: list[tuple[int, ExitReason]] = [(death, ExitReason.DEATH)]
@@ -227,7 +242,8 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
         concentration_mg_per_ml=concentration_mg_per_ml(start, params), dose_changes=changes,
         complications=complications, occlusion_day=occlusion, revision_days=revisions,
         explant_day=explant if explant is not None and explant == exit_day_or_none else None,
-        bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits)
+        bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits,
+        postop_stay_days=PERIOPERATIVE_DEATH_DAY if perioperative else stay, perioperative_death=perioperative)
 
 
 def _drugs(params: Course, rng: np.random.Generator) -> tuple[str, tuple[tuple[str, float], ...]]:
@@ -250,8 +266,9 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
             hazard = -math.log(1 - rate.incidence) / 365.25 if rate.incidence < 1 else math.inf
             day = int(rng.exponential(1 / hazard)) if hazard > 0 else None
         grade = int(choose_one(rate.grades, rng, 1)[0])
+        action = rate.action if isinstance(rate.action, str) else choose_one(rate.action, rng, 1)[0]
         if day is not None and day < first_exit and day <= horizon:
-            drawn.append(Complication(day, kind, grade, rate.action))
+            drawn.append(Complication(day, kind, grade, action))
     drawn.sort(key=lambda c: (c.day, c.kind))
     explant = next((c.day for c in drawn if c.action == "explant"), None)
     kept = tuple(c for c in drawn if explant is None or c.day <= explant)

@@ -127,13 +127,19 @@ class Baseline(_Closed):
 
 class Rate(_Closed):
     """A cause-specific process: its 1-year cumulative incidence (or, for an early one, its share within
-    ``window_days`` of the implant), its grade shares and the action it leads to."""
+    ``window_days`` of the implant), its grade shares and the action it leads to: one action, or shares of
+    actions drawn for each complication (``{"explant": 0.5, "revision": 0.3, "reoperation": 0.2}``)."""
 
     incidence: Share
     window_days: Annotated[int, Field(ge=1, le=365)] | None = None
     grades: dict[str, Share]
-    action: str
+    action: str | dict[str, Share]
     source: str
+
+    @property
+    def actions(self) -> dict[str, float]:
+        """The action shares (a single action has the share 1)."""
+        return {self.action: 1.0} if isinstance(self.action, str) else dict(self.action)
 
 
 class Pain(_Closed):
@@ -226,6 +232,9 @@ class FollowUp(_Closed):
 
 class Course(_Closed):
     survival_months: Quartiles
+    perioperative_death: Binary | None = None
+    """The share of patients who die in hospital the day after the implant, whatever their survival draw
+    (``None``: none)."""
     pain: Pain
     therapy: Therapy
     opioids: Opioids
@@ -299,9 +308,9 @@ class Params(_Closed):
         if missing:
             raise ValueError(f"baseline.trial_dose_mg: no dose for trial drugs {missing}")
         for kind, rate in self.course.complications.items():
-            if rate.action not in v.COMPLICATION_ACTIONS:
+            if set(rate.actions) - set(v.COMPLICATION_ACTIONS) or abs(sum(rate.actions.values()) - 1) > 1e-6:
                 raise ValueError(f"course.complications.{kind}.action: {rate.action!r}, expected one of "
-                                 f"{list(v.COMPLICATION_ACTIONS)}")
+                                 f"{list(v.COMPLICATION_ACTIONS)} or shares of them summing to 1")
             if set(rate.grades) - {str(g) for g in v.SEVERITY_GRADES} or abs(sum(rate.grades.values()) - 1) > 1e-6:
                 raise ValueError(f"course.complications.{kind}.grades: shares of grades 1-5 summing to 1")
         if self.course.therapy.drug not in v.DRUGS:
