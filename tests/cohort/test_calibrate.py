@@ -192,3 +192,11 @@ def test_the_pain_model_in_the_file_sets_which_pain_parameters_are_free(seed000)
                                                                                 "relief_fraction_sd"}
     assert {"relief_fraction_mean", "relief_fraction_sd"} <= relief and not relief & {"reached_nrs_mean",
                                                                                       "reached_nrs_sd"}
+
+
+def test_a_baseline_nrs_of_published_whole_number_moments_is_not_fitted(seed000):
+    """Seed 000's baseline NRS is the paper's 7.38 ± 1.64 of the scores themselves (``moments =
+    "whole_numbers"``): it is sampled as published, not fitted; seed 003's normal is the model's own and free."""
+    _, params = seed000
+    assert {"nrs_mean", "nrs_sd"}.isdisjoint(p.name for p in free_parameters(params))
+    assert {"nrs_mean", "nrs_sd"} <= {p.name for p in free_parameters(load_params("seed003"))}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,16 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Moments(str, Enum):
+    """What a :class:`Normal`'s mean and SD describe."""
+
+    LATENT = "latent"
+    """The normal before its truncation to [low, high] (the sample's mean and SD differ from them)."""
+    WHOLE_NUMBERS = "whole_numbers"
+    """The sampled values themselves, whole numbers on [low, high] (a published mean ± SD of a bounded score such
+    as the NRS): the sampler solves for the normal whose truncation, rounded, has exactly this mean and SD."""
+
+
 class Normal(_Closed):
     """A published mean ± SD, sampled as a normal truncated to [low, high] by its quantile function."""
 
@@ -39,12 +50,16 @@ class Normal(_Closed):
     sd: Annotated[float, Field(gt=0)]
     low: float
     high: float
+    moments: Moments | None = None
+    """What ``mean`` and ``sd`` describe; absent means :attr:`Moments.LATENT`."""
     source: str
 
     @model_validator(mode="after")
     def _ordered(self) -> Normal:
         if not self.low < self.mean < self.high:
             raise ValueError(f"low < mean < high, got {self.low}, {self.mean}, {self.high}")
+        if self.moments is Moments.WHOLE_NUMBERS and not (self.low.is_integer() and self.high.is_integer()):
+            raise ValueError(f"whole-number low and high for moments 'whole_numbers', got {self.low}, {self.high}")
         return self
 
 
