@@ -188,3 +188,28 @@ def test_a_drug_mix_that_does_not_match_is_refused(tmp_path, change, message):
     path.write_text(json.dumps(raw))
     with pytest.raises(ParamsError, match=message):
         load_params(path)
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    (("baseline", "bmi_kg_per_m2"), "only for a score sampled as whole numbers"),
+    (("course", "pain", "reached_nrs"), "the pain model's draw is not rounded"),
+])
+def test_moments_whole_numbers_only_where_the_sample_is_rounded(tmp_path, path, message):
+    """A value sampled as a real number cannot take the moments of whole numbers: refused, not ignored."""
+    data = json.loads(json.dumps(load_params("seed000").model_dump(mode="json", exclude_none=True)))
+    section = data
+    for key in path:
+        section = section[key]
+    section["moments"] = "whole_numbers"
+    file = tmp_path / "p.json"
+    file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ParamsError, match=message):
+        load_params(file)
+
+
+def test_age_and_adl_may_take_the_moments_of_their_whole_numbers(params):
+    """ADL 67 ± 24 given as the scores' own moments on 0-100: the rounded sample has them."""
+    adl = params.baseline.adl_score.model_copy(update={"moments": Moments.WHOLE_NUMBERS})
+    baseline = params.baseline.model_copy(update={"adl_score": adl})
+    scores = column(sample_baselines(baseline, N, np.random.default_rng(5)), "adl_score")
+    assert scores.mean() == pytest.approx(67.0, abs=0.5) and scores.std(ddof=1) == pytest.approx(24.0, abs=0.4)

@@ -11,8 +11,8 @@ metastases, and (through the survival loading, used by :mod:`openidds.cohort.cou
 Marginals:
 
 - mean ± SD: a normal truncated to the parameter's [low, high] (the registry's range, or the plausible one);
-  the mean and SD are the normal's, or with ``moments = "whole_numbers"`` (the baseline NRS) those of the
-  rounded sample itself (:func:`latent_normal` solves for the normal);
+  the mean and SD are the normal's, or with ``moments = "whole_numbers"`` (the scores sampled as whole
+  numbers: age, ADL, NRS) those of the rounded sample itself (:func:`latent_normal` solves for the normal);
 - median and IQR: a two-piece log-normal whose three quartiles are exactly the published ones
   (``log x = log median + σ·z`` with ``σ = log(median/q25)/0.6745`` below the median and
   ``log(q75/median)/0.6745`` above), not a log-normal fitted to a mean and SD: a median and IQR are
@@ -168,13 +168,13 @@ def sample_baselines(params: Baseline, n: int, rng: np.random.Generator) -> list
         return np.asarray(rng.standard_normal(n))
 
     survival_z = tied(load.survival)
-    adl = np.rint(normal_quantile(params.adl_score, ndtr(tied(load.adl))))
+    adl = np.rint(normal_quantile(latent_normal(params.adl_score), ndtr(tied(load.adl))))
     bmi = normal_quantile(params.bmi_kg_per_m2, ndtr(tied(load.bmi)))
     wheelchair = binary_value(params.wheelchair, tied(load.wheelchair))
     sores = binary_value(params.pressure_sores, tied(load.pressure_sores))
     lines = binary_value(params.skin_lines, tied(load.skin_lines))
     metastatic = binary_value(params.metastases, tied(load.metastases))
-    age = np.rint(normal_quantile(params.age_years, rng.random(n)))
+    age = np.rint(normal_quantile(latent_normal(params.age_years), rng.random(n)))
     female = binary_value(params.female, free())
     cancer = choose_one(params.cancer_types.shares, rng, n)
     sites = choose_many(params.metastasis_sites, rng, n)

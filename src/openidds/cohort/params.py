@@ -139,6 +139,20 @@ class Baseline(_Closed):
     implant_reason: Shares
     loadings: Loadings
 
+    @model_validator(mode="after")
+    def _whole_numbers_only_where_sampled(self) -> Baseline:
+        continuous = {"bmi_kg_per_m2": self.bmi_kg_per_m2, "eq5d_index": self.eq5d_index,
+                      **{f"trial_dose_mg.{drug}": dose for drug, dose in self.trial_dose_mg.items()}}
+        for name, marginal in continuous.items():
+            if marginal.moments is Moments.WHOLE_NUMBERS:
+                raise ValueError(f"{name}: moments 'whole_numbers' only for a score sampled as whole numbers "
+                                 f"({', '.join(WHOLE_NUMBER_FIELDS)})")
+        return self
+
+
+#: The baseline fields sampled as whole numbers, whose mean and SD may be given as those of the numbers.
+WHOLE_NUMBER_FIELDS = ("age_years", "adl_score", "nrs")
+
 
 class Rate(_Closed):
     """A cause-specific process: its 1-year cumulative incidence (or, for an early one, its share within
@@ -170,6 +184,9 @@ class Pain(_Closed):
         if (self.relief_fraction is None) == (self.reached_nrs is None):
             raise ValueError("exactly one pain model: relief_fraction (relief in proportion to the baseline) or "
                              "reached_nrs (the NRS titration reaches whatever the baseline)")
+        if any(m is not None and m.moments is Moments.WHOLE_NUMBERS for m in (self.relief_fraction, self.reached_nrs)):
+            raise ValueError("moments 'whole_numbers' only for a baseline score sampled as whole numbers "
+                             f"({', '.join(WHOLE_NUMBER_FIELDS)}); the pain model's draw is not rounded")
         return self
 
 
