@@ -32,7 +32,7 @@ def test_a_cohort_registrys_pump_events_audit_entries_and_seals_are_byte_for_byt
         dumps = {table: con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                  for table in ("pump_events", "audit_log", "audit_chain")}
     assert {table: (len(rows), _sha256(repr(rows).encode())) for table, rows in dumps.items()} == {
-        "pump_events": (2189, "f95c6395c669e431e0fb23bcd0552a8b3da9432c6e0e36e633dd9ad3cedf8808"),
-        "audit_log": (76, "250c9ee2ba007cc41db8ae387102883f9ba82f2ab5afdae7f6e57b813a4cbcd0"),
-        "audit_chain": (76, "8e08523d80082d994141aefe10a731ad52f3df5ccff466bd536c7126c0e02a84"),
+        "pump_events": (5395, "3ccd61c4861c5e1b1544a6bdb650fef7891dff539bb1d02457c39c30904fe4f7"),
+        "audit_log": (87, "f2b4b1c2af5b0107854ac028abb97f7b3878ef92b54c2342f106c9dac92c2976"),
+        "audit_chain": (87, "65d09a1b27dfabc62ca762d0bc562c325caa16e6682b4e0461fb20683e5cea82"),
     }

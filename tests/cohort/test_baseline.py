@@ -7,8 +7,14 @@ import pytest
 from scipy import stats
 
 from openidds.clinic import vocabulary as v
-from openidds.cohort.baseline import normal_quantile, quartiles_value, sample_baselines
-from openidds.cohort.params import ParamsError, Quartiles, load_params
+from openidds.cohort.baseline import (
+    latent_normal,
+    normal_quantile,
+    quartiles_value,
+    sample_baselines,
+    whole_number_moments,
+)
+from openidds.cohort.params import Moments, Normal, ParamsError, Quartiles, load_params
 
 N = 20_000
 
@@ -62,11 +68,49 @@ def test_means_and_bounds(cohort, params):
     age, nrs, adl = column(cohort, "age_years"), column(cohort, "nrs"), column(cohort, "adl_score")
     assert age.mean() == pytest.approx(b.age_years.mean, abs=0.3)
     assert age.std() == pytest.approx(b.age_years.sd, rel=0.05)
-    # the 0-10 scale truncates the normal: the sample mean is the truncated normal's
-    lo, hi = (b.nrs.low - b.nrs.mean) / b.nrs.sd, (b.nrs.high - b.nrs.mean) / b.nrs.sd
-    assert nrs.mean() == pytest.approx(stats.truncnorm.mean(lo, hi, b.nrs.mean, b.nrs.sd), abs=0.05)
+    # seed 000's NRS is given as the published moments of the whole-number scores: the sample has them
+    assert b.nrs.moments is Moments.WHOLE_NUMBERS
+    assert nrs.mean() == pytest.approx(b.nrs.mean, abs=0.04)  # 7.38; standard error 0.012 on 20,000
+    assert nrs.std(ddof=1) == pytest.approx(b.nrs.sd, abs=0.03)  # 1.64
+    assert np.array_equal(nrs, np.rint(nrs))
     assert nrs.min() >= 0 and nrs.max() <= 10 and adl.min() >= 0 and adl.max() <= 100
     assert column(cohort, "bmi_kg_per_m2").mean() == pytest.approx(b.bmi_kg_per_m2.mean, abs=0.1)
+
+
+def test_whole_number_moments_are_those_of_the_rounded_truncated_normal():
+    """The exact mean and SD of rint(x), x a normal truncated to 0-10, against scipy's truncated normal binned."""
+    mean, sd = 7.9, 2.0
+    a, b = (0 - mean) / sd, (10 - mean) / sd
+    edges = np.clip(np.arange(11) + 0.5, 0, 10)
+    cdf = stats.truncnorm.cdf(edges, a, b, mean, sd)
+    p = np.diff(np.concatenate([[0.0], cdf]))
+    values = np.arange(11)
+    m = p @ values
+    assert whole_number_moments(mean, sd, 0, 10) == pytest.approx((m, np.sqrt(p @ (values - m) ** 2)), abs=1e-9)
+
+
+def test_published_moments_of_whole_numbers_are_met_exactly():
+    """NRS 7.38 ± 1.64 on 0-10: the normal sampled is wider and higher, and its rounded truncation has the
+    published moments; a marginal of the normal's own moments is sampled as given."""
+    published = Normal(mean=7.38, sd=1.64, low=0, high=10, moments=Moments.WHOLE_NUMBERS, source="test")
+    latent = latent_normal(published)
+    assert latent.mean > 7.38 and latent.sd > 1.64 and latent.moments is Moments.LATENT
+    assert whole_number_moments(latent.mean, latent.sd, 0, 10) == pytest.approx((7.38, 1.64), abs=1e-6)
+    own = Normal(mean=7.38, sd=1.64, low=0, high=10, source="test")
+    assert latent_normal(own) is own
+
+
+def test_moments_whole_numbers_cannot_have_are_refused(tmp_path):
+    """An SD beyond what scores on 0-10 can have is refused when sampled, non-whole bounds when loaded."""
+    marginal = Normal(mean=5.0, sd=6.0, low=0, high=10, moments=Moments.WHOLE_NUMBERS, source="test")
+    with pytest.raises(ParamsError, match="whole numbers between low and high can have"):
+        latent_normal(marginal)
+    data = json.loads(json.dumps(load_params("seed000").model_dump(mode="json", exclude_none=True)))
+    data["baseline"]["nrs"].update(high=10.5, moments="whole_numbers")
+    path = tmp_path / "p.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ParamsError, match=r"baseline\.nrs.*whole-number low and high"):
+        load_params(path)
 
 
 def test_shares(cohort, params):
@@ -144,3 +188,28 @@ def test_a_drug_mix_that_does_not_match_is_refused(tmp_path, change, message):
     path.write_text(json.dumps(raw))
     with pytest.raises(ParamsError, match=message):
         load_params(path)
+
+
+@pytest.mark.parametrize(("path", "message"), [
+    (("baseline", "bmi_kg_per_m2"), "only for a score sampled as whole numbers"),
+    (("course", "pain", "reached_nrs"), "the pain model's draw is not rounded"),
+])
+def test_moments_whole_numbers_only_where_the_sample_is_rounded(tmp_path, path, message):
+    """A value sampled as a real number cannot take the moments of whole numbers: refused, not ignored."""
+    data = json.loads(json.dumps(load_params("seed000").model_dump(mode="json", exclude_none=True)))
+    section = data
+    for key in path:
+        section = section[key]
+    section["moments"] = "whole_numbers"
+    file = tmp_path / "p.json"
+    file.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(ParamsError, match=message):
+        load_params(file)
+
+
+def test_age_and_adl_may_take_the_moments_of_their_whole_numbers(params):
+    """ADL 67 ± 24 given as the scores' own moments on 0-100: the rounded sample has them."""
+    adl = params.baseline.adl_score.model_copy(update={"moments": Moments.WHOLE_NUMBERS})
+    baseline = params.baseline.model_copy(update={"adl_score": adl})
+    scores = column(sample_baselines(baseline, N, np.random.default_rng(5)), "adl_score")
+    assert scores.mean() == pytest.approx(67.0, abs=0.5) and scores.std(ddof=1) == pytest.approx(24.0, abs=0.4)

@@ -216,3 +216,11 @@ def test_the_survival_tail_is_free_for_seed002_and_moves_with_the_median_held():
     assert long["exit_other_proportion"] > short["exit_other_proportion"]
     assert long["pain_12m_pairs_count"] > short["pain_12m_pairs_count"]
     assert long["exit_death_proportion"] < short["exit_death_proportion"]
+
+
+def test_a_baseline_nrs_of_published_whole_number_moments_is_not_fitted(seed000):
+    """Seed 000's baseline NRS is the paper's 7.38 ± 1.64 of the scores themselves (``moments =
+    "whole_numbers"``): it is sampled as published, not fitted; seed 003's normal is the model's own and free."""
+    _, params = seed000
+    assert {"nrs_mean", "nrs_sd"}.isdisjoint(p.name for p in free_parameters(params))
+    assert {"nrs_mean", "nrs_sd"} <= {p.name for p in free_parameters(load_params("seed003"))}

@@ -11,6 +11,8 @@ metastases, and (through the survival loading, used by :mod:`openidds.cohort.cou
 Marginals:
 
 - mean ± SD: a normal truncated to the parameter's [low, high] (the registry's range, or the plausible one);
+  the mean and SD are the normal's, or with ``moments = "whole_numbers"`` (the scores sampled as whole
+  numbers: age, ADL, NRS) those of the rounded sample itself (:func:`latent_normal` solves for the normal);
 - median and IQR: a two-piece log-normal whose three quartiles are exactly the published ones
   (``log x = log median + σ·z`` with ``σ = log(median/q25)/0.6745`` below the median and
   ``log(q75/median)/0.6745`` above), not a log-normal fitted to a mean and SD: a median and IQR are
@@ -23,12 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.optimize import least_squares
 from scipy.special import ndtr, ndtri
 
-from openidds.cohort.params import Baseline, Binary, Normal, Quartiles, Shares
+from openidds.cohort.params import Baseline, Binary, Moments, Normal, ParamsError, Quartiles, Shares
 
 #: The standard normal's upper quartile: Φ⁻¹(0.75).
 Z75 = float(ndtri(0.75))
@@ -81,6 +85,41 @@ def normal_quantile(marginal: Normal, u: FloatArray) -> FloatArray:
     return np.asarray(marginal.mean + marginal.sd * ndtri(a + u * (b - a)), dtype=np.float64)
 
 
+def whole_number_moments(mean: float, sd: float, low: float, high: float) -> tuple[float, float]:
+    """The mean and SD of the whole numbers ``rint(x)``, x a normal (``mean``, ``sd``) truncated to [low, high]
+    (whole-number bounds): exact, from the normal's probability of each number's half-open bin."""
+    values = np.arange(low, high + 1)
+    edges = ndtr((np.clip(np.concatenate([values - 0.5, [high + 0.5]]), low, high) - mean) / sd)
+    p = np.diff(edges) / (edges[-1] - edges[0])
+    m = float(p @ values)
+    return m, float(np.sqrt(p @ (values - m) ** 2))
+
+
+@lru_cache(maxsize=64)
+def _solve_latent(mean: float, sd: float, low: float, high: float) -> tuple[float, float]:
+    def gap(x: FloatArray) -> FloatArray:
+        m, s = whole_number_moments(float(x[0]), float(np.exp(x[1])), low, high)
+        return np.array([m - mean, s - sd])
+
+    fit = least_squares(gap, np.array([mean, np.log(sd)]), xtol=1e-12, ftol=1e-12, gtol=1e-12)
+    if not fit.success or float(np.max(np.abs(fit.fun))) > 1e-6:
+        raise ParamsError("moments", f"{mean} ± {sd} on [{low}, {high}]",
+                          "a mean and SD that whole numbers between low and high can have (the SD of such numbers "
+                          "is at most half the range); give the normal's own mean and SD with moments \"latent\"")
+    return float(fit.x[0]), float(np.exp(fit.x[1]))
+
+
+def latent_normal(marginal: Normal) -> Normal:
+    """The normal (before truncation) that is sampled for ``marginal``: itself, or for published moments of
+    whole numbers (``moments = "whole_numbers"``), the normal whose truncation to [low, high], rounded, has
+    exactly that mean and SD (a truncated normal's mean lies nearer the middle than the normal's: NRS 7.38 ±
+    1.64 on 0-10 is sampled from a normal of 7.93 ± 2.01)."""
+    if marginal.moments is not Moments.WHOLE_NUMBERS:
+        return marginal
+    mean, sd = _solve_latent(marginal.mean, marginal.sd, marginal.low, marginal.high)
+    return marginal.model_copy(update={"mean": mean, "sd": sd, "moments": Moments.LATENT})
+
+
 def quartiles_value(marginal: Quartiles, z: FloatArray) -> FloatArray:
     """The two-piece log-normal's value at standard normal scores ``z`` (quartiles at z = ±0.6745), truncated
     at ``marginal.high`` when given (``z`` mapped by its probability into the part below it)."""
@@ -129,13 +168,13 @@ def sample_baselines(params: Baseline, n: int, rng: np.random.Generator) -> list
         return np.asarray(rng.standard_normal(n))
 
     survival_z = tied(load.survival)
-    adl = np.rint(normal_quantile(params.adl_score, ndtr(tied(load.adl))))
+    adl = np.rint(normal_quantile(latent_normal(params.adl_score), ndtr(tied(load.adl))))
     bmi = normal_quantile(params.bmi_kg_per_m2, ndtr(tied(load.bmi)))
     wheelchair = binary_value(params.wheelchair, tied(load.wheelchair))
     sores = binary_value(params.pressure_sores, tied(load.pressure_sores))
     lines = binary_value(params.skin_lines, tied(load.skin_lines))
     metastatic = binary_value(params.metastases, tied(load.metastases))
-    age = np.rint(normal_quantile(params.age_years, rng.random(n)))
+    age = np.rint(normal_quantile(latent_normal(params.age_years), rng.random(n)))
     female = binary_value(params.female, free())
     cancer = choose_one(params.cancer_types.shares, rng, n)
     sites = choose_many(params.metastasis_sites, rng, n)
@@ -145,7 +184,7 @@ def sample_baselines(params: Baseline, n: int, rng: np.random.Generator) -> list
     locations = choose_many(params.pain_locations, rng, n)
     ome = quartiles_value(params.ome_mg_per_day, free())
     adjuvant = choose_many(params.adjuvant, rng, n)
-    nrs = np.rint(normal_quantile(params.nrs, rng.random(n)))
+    nrs = np.rint(normal_quantile(latent_normal(params.nrs), rng.random(n)))
     eq5d = normal_quantile(params.eq5d_index, rng.random(n))
     n_trials = choose_one(params.trials.shares, rng, n)
     reasons = choose_one(params.implant_reason.shares, rng, n)

@@ -18,7 +18,8 @@ find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_d
   high) and optimised on the logit scale between them; a parameter may carry other values with it, scaled by
   the same ratio (the survival quartiles scale with the median, a group of complications keeps its relative
   sizes); the survival tail, the third quartile over the median, is a parameter of its own (seed 002). Only
-  parameters that inform a fitted target are free.
+  parameters that inform a fitted target are free; a baseline NRS given as the published moments of the whole
+  numbers (``moments = "whole_numbers"``) is set from the paper and not fitted.
 - **Optimiser**: Nelder–Mead (:func:`scipy.optimize.minimize`) from the file's values, with an initial simplex
   of steps of 0.5 on the logit scale. D is piecewise constant at the finest scale, so a derivative-free simplex
   suits it; with a handful of parameters it needs far fewer evaluations than a
@@ -46,7 +47,7 @@ from openidds.clinic import vocabulary as v
 from openidds.clinic.analysis import MILESTONES, WINDOW_DAYS
 from openidds.cohort.baseline import PatientBaseline, sample_baselines
 from openidds.cohort.course import ExitReason, PatientCourse, Schedule, Visit, draw_course
-from openidds.cohort.params import Calibration, FittedParameter, Params, ParamsError
+from openidds.cohort.params import Calibration, FittedParameter, Moments, Params, ParamsError
 from openidds.cohort.refill_schedule import occlusion_found_day
 from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import FollowUpCounted, Metric, Study, Target, Use
@@ -109,9 +110,10 @@ _PAIRS = frozenset({"pain_6m_pairs_count", "pain_12m_pairs_count", "eq5d_6m_pair
 def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
     """Every parameter calibration may move for this parameter file (see the module's docstring)."""
     survival = tuple(f"course.survival_months.{q}" for q in ("median", "q25", "q75"))
+    published_nrs = params.baseline.nrs.moments is Moments.WHOLE_NUMBERS  # set from the paper, not fitted
     out = [
-        FreeParameter("nrs_mean", ("baseline.nrs.mean",), 1.0, 9.9, _PAIN),
-        FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN),
+        *(() if published_nrs else (FreeParameter("nrs_mean", ("baseline.nrs.mean",), 1.0, 9.9, _PAIN),
+                                    FreeParameter("nrs_sd", ("baseline.nrs.sd",), 0.2, 5.0, _PAIN))),
         *((FreeParameter("relief_fraction_mean", ("course.pain.relief_fraction.mean",), 0.05, 0.99, _PAIN),
            FreeParameter("relief_fraction_sd", ("course.pain.relief_fraction.sd",), 0.02, 1.0, _PAIN))
           if params.course.pain.relief_fraction is not None else

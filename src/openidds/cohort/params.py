@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from datetime import date
+from enum import Enum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,16 @@ class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class Moments(str, Enum):
+    """What a :class:`Normal`'s mean and SD describe."""
+
+    LATENT = "latent"
+    """The normal before its truncation to [low, high] (the sample's mean and SD differ from them)."""
+    WHOLE_NUMBERS = "whole_numbers"
+    """The sampled values themselves, whole numbers on [low, high] (a published mean ± SD of a bounded score such
+    as the NRS): the sampler solves for the normal whose truncation, rounded, has exactly this mean and SD."""
+
+
 class Normal(_Closed):
     """A published mean ± SD, sampled as a normal truncated to [low, high] by its quantile function."""
 
@@ -39,12 +50,16 @@ class Normal(_Closed):
     sd: Annotated[float, Field(gt=0)]
     low: float
     high: float
+    moments: Moments | None = None
+    """What ``mean`` and ``sd`` describe; absent means :attr:`Moments.LATENT`."""
     source: str
 
     @model_validator(mode="after")
     def _ordered(self) -> Normal:
         if not self.low < self.mean < self.high:
             raise ValueError(f"low < mean < high, got {self.low}, {self.mean}, {self.high}")
+        if self.moments is Moments.WHOLE_NUMBERS and not (self.low.is_integer() and self.high.is_integer()):
+            raise ValueError(f"whole-number low and high for moments 'whole_numbers', got {self.low}, {self.high}")
         return self
 
 
@@ -124,6 +139,20 @@ class Baseline(_Closed):
     implant_reason: Shares
     loadings: Loadings
 
+    @model_validator(mode="after")
+    def _whole_numbers_only_where_sampled(self) -> Baseline:
+        continuous = {"bmi_kg_per_m2": self.bmi_kg_per_m2, "eq5d_index": self.eq5d_index,
+                      **{f"trial_dose_mg.{drug}": dose for drug, dose in self.trial_dose_mg.items()}}
+        for name, marginal in continuous.items():
+            if marginal.moments is Moments.WHOLE_NUMBERS:
+                raise ValueError(f"{name}: moments 'whole_numbers' only for a score sampled as whole numbers "
+                                 f"({', '.join(WHOLE_NUMBER_FIELDS)})")
+        return self
+
+
+#: The baseline fields sampled as whole numbers, whose mean and SD may be given as those of the numbers.
+WHOLE_NUMBER_FIELDS = ("age_years", "adl_score", "nrs")
+
 
 class Rate(_Closed):
     """A cause-specific process: its 1-year cumulative incidence (or, for an early one, its share within
@@ -161,6 +190,9 @@ class Pain(_Closed):
         if (self.relief_fraction is None) == (self.reached_nrs is None):
             raise ValueError("exactly one pain model: relief_fraction (relief in proportion to the baseline) or "
                              "reached_nrs (the NRS titration reaches whatever the baseline)")
+        if any(m is not None and m.moments is Moments.WHOLE_NUMBERS for m in (self.relief_fraction, self.reached_nrs)):
+            raise ValueError("moments 'whole_numbers' only for a baseline score sampled as whole numbers "
+                             f"({', '.join(WHOLE_NUMBER_FIELDS)}); the pain model's draw is not rounded")
         return self
 
 
