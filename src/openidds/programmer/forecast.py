@@ -98,7 +98,8 @@ def _first_reach(program: Program, origin: int, start_s: int, available: int, fa
     Worst-case use ``s`` seconds into day ``d`` (counted from ``start_s``) is ``ceil(basal * factor)`` plus the
     boluses of days ``0..d`` (none of day ``d`` at ``s = 0``), where ``basal`` is what the program delivers
     meanwhile. It never falls as time goes on, so the first whole week, then day, then second at which it
-    reaches ``available`` is found by stepping. All in integer ticks (``factor`` as numerator/denominator)."""
+    reaches ``available`` is found by stepping (solved outright for a continuous program). All in integer ticks
+    (``factor`` as numerator/denominator)."""
     if available <= 0:
         return start_s
     num, den = factor.numerator, factor.denominator
