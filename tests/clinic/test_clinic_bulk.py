@@ -1,6 +1,6 @@
 """The fast import path gives exactly what the row-by-row path gives: parsed values and findings, JSON of the
 audit payloads, and an audit entry per inserted record from which the stored record is recovered (SQLite and
-PostgreSQL)."""
+PostgreSQL); a date-time is stored as the dialect's own processor stores it."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import datetime as dt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import DateTime, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from openidds.clinic import import_batch, read_paths, unit_of_work
 from openidds.clinic.audit import encode_payloads
+from openidds.clinic.bulk import _bind_processor
 from openidds.clinic.fields import SPECS
 from openidds.clinic.importer import parse_row, parse_table
 from openidds.clinic.models import JSON_ENCODER, AuditEntry, Base
@@ -100,3 +102,14 @@ def test_pump_rows_keep_their_serial_for_linking(kind):
             ("f.csv:3", ["S", "P1", "", *(cells[c] for c in header[3:])])]
     batch = parse_table(spec, header, rows)
     assert [r.extra["pump_serial"] for r in batch.records] == ["SN1", None]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.datetimes(min_value=dt.datetime(1, 1, 1), timezones=st.one_of(st.none(), st.just(dt.UTC))))
+def test_a_bulk_date_time_is_stored_as_the_dialects_own_processor_stores_it(at):
+    for dialect in (sqlite.dialect(), postgresql.dialect()):
+        own = DateTime().dialect_impl(dialect).bind_processor(dialect)
+        fast = _bind_processor(DateTime(), dialect)
+        assert (fast is None) == (own is None)
+        if own is not None:
+            assert fast(at) == own(at)

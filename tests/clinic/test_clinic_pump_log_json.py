@@ -1,13 +1,18 @@
 """A pump event's data is encoded once, for the ``data`` column (the JSON type's ``json.dumps``) and the digest its
 log's audit entry seals: the text must be ``json.dumps``' own, byte for byte, for any data, including data the
-direct path does not handle."""
+direct path does not handle. The digest's lines are the events' JSON arrays, whatever path writes them."""
 
+import datetime as dt
 import json
+from hashlib import sha256
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from openidds.clinic.audit_chain import json_array
+from openidds.clinic.audit_pump_logs import events_digest
 from openidds.clinic.pump_log import _data_json
+from openidds.pump.events import EventKind
 
 keys = st.text(max_size=8)
 scalars = st.one_of(st.integers(-(10**30), 10**30), st.text(max_size=12), st.booleans(), st.none(),
@@ -27,3 +32,16 @@ def test_a_delivery_keeps_its_field_order_and_a_flow_with_a_colon():
     data = {"flow": "bolus:patient", "rate": 5, "end_s": 10, "volume": 50, "actual": 0, "route": "blocked",
             "dose": {"morphine": 3_500_000_000}}
     assert _data_json(data) == json.dumps(data)
+
+
+ids = st.one_of(st.integers(0, 2**40), st.booleans(), st.none())
+texts = st.one_of(st.text(max_size=12), st.builds(json.dumps, other), st.sampled_from(list(EventKind)))
+times = st.datetimes(min_value=dt.datetime(1970, 1, 1), max_value=dt.datetime(2199, 12, 31),
+                     timezones=st.one_of(st.none(), st.just(dt.UTC)))
+event_rows = st.tuples(ids, ids, ids, times, texts, texts, texts, ids)
+
+
+@given(st.lists(event_rows, max_size=4))
+def test_a_logs_digest_is_the_sha256_of_its_events_json_arrays(rows):
+    lines = "".join(json_array([r[0], r[1], r[2], r[3].isoformat(), *r[4:]]) + "\n" for r in rows)
+    assert events_digest(rows) == sha256(lines.encode()).hexdigest()

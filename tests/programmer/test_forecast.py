@@ -108,3 +108,14 @@ def test_the_refill_date_equals_its_day_by_day_definition(program, start_s, avai
     factor = 1 + Fraction(accuracy, 20) / 100
     assert _first_reach(program, 0, start_s, available, factor, bolus_ticks) == \
         _first_reach_by_days(program, start_s, available, factor, bolus_ticks)
+
+
+@settings(max_examples=400, deadline=None)
+@given(rate=st.integers(0, 5000), start_s=st.integers(0, 14 * DAY), available=st.integers(-5, 40 * TICKS_PER_ML),
+       accuracy=st.integers(-50, 300), bolus_ticks=st.one_of(st.sampled_from([0, 1]), st.integers(0, TICKS_PER_ML)))
+def test_a_continuous_programs_refill_date_is_solved_as_the_definition_reads(rate, start_s, available, accuracy,
+                                                                             bolus_ticks):
+    program = Continuous(Fraction(rate, 1000))
+    factor = 1 + Fraction(accuracy, 20) / 100
+    assert _first_reach(program, 0, start_s, available, factor, bolus_ticks) == \
+        _first_reach_by_days(program, start_s, available, factor, bolus_ticks)

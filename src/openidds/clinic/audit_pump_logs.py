@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from hashlib import sha256
+from json.encoder import encode_basestring_ascii
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Text, and_, or_, select, type_coerce
@@ -36,10 +37,18 @@ def events_digest(rows: Iterable[Sequence[Any]]) -> str:
     """SHA-256 of events given as ``(id, implant_id, seq, at, kind, reason, data, version)`` in id order, ``at`` a
     naive UTC datetime and ``data`` its ``json.dumps`` text: one JSON array per event (``at`` in ISO 8601), each
     followed by a newline. The values are those the registry reads back, whatever the database stores them as."""
-    digest = sha256()
-    for row in rows:
-        digest.update((json_array([row[0], row[1], row[2], row[3].isoformat(), *row[4:]]) + "\n").encode())
-    return digest.hexdigest()
+    return sha256("".join([_event_line(row) for row in rows]).encode()).hexdigest()
+
+
+def _event_line(row: Sequence[Any]) -> str:
+    """One event's line of :func:`events_digest`: ``json_array`` of its values, written by one format when the
+    ids, seq and version are ints (not bools) and the texts are strings, as the registry's events are."""
+    event_id, implant_id, seq, at, kind, reason, data, version = row
+    if (type(event_id) is type(implant_id) is type(seq) is type(version) is int
+            and isinstance(kind, str) and isinstance(reason, str) and isinstance(data, str)):
+        return (f'[{event_id},{implant_id},{seq},"{at.isoformat()}",{encode_basestring_ascii(kind)},'
+                f'{encode_basestring_ascii(reason)},{encode_basestring_ascii(data)},{version}]\n')
+    return json_array([event_id, implant_id, seq, at.isoformat(), kind, reason, data, version]) + "\n"
 
 
 def id_runs(ids: Sequence[int]) -> list[list[int]]:

@@ -6,12 +6,14 @@ usual."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import gc
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from itertools import repeat
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, func, insert, select
+from sqlalchemy import Connection, Date, DateTime, Dialect, Table, func, insert, select
+from sqlalchemy.types import TypeEngine
 
 from openidds.clinic import models
 from openidds.clinic.store import chunks
@@ -45,6 +47,28 @@ def _converted(proc: Any, values: list[Any], memoise: bool) -> list[Any]:
     return list(map(memo.__getitem__, values))
 
 
+_PROBES = (dt.datetime(2001, 2, 3, 4, 5, 6, 7), dt.datetime(1999, 12, 31, 23, 59, 59))
+
+
+def _bind_processor(sql_type: TypeEngine[Any], dialect: Dialect) -> Any:
+    """The dialect's bind processor of ``sql_type``; for a date-time type that stores naive date-times as
+    ``isoformat(" ", "microseconds")`` text (SQLite's default, checked on probe values), that text written by
+    ``datetime.isoformat`` itself, which is several times faster, and every other value still through the
+    dialect's processor."""
+    proc = sql_type.dialect_impl(dialect).bind_processor(dialect)
+    if proc is None or not isinstance(sql_type, DateTime):
+        return proc
+    if any(proc(probe) != probe.isoformat(" ", "microseconds") for probe in _PROBES):
+        return proc
+
+    def iso_text(value: Any) -> Any:
+        if type(value) is dt.datetime and value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        return proc(value)
+
+    return iso_text
+
+
 def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequence[Any]],
                    constants: Mapping[str, Any] | None = None, encoded: Collection[str] = ()) -> dict[str, list[Any]]:
     """INSERT rows given column by column (``columns``: one value per row; ``constants``: one value for every
@@ -66,7 +90,7 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
             value = constants[name]
             stored_columns.append(repeat(value if name in encoded else stored_value(conn, table, name, value), n))
         else:
-            proc = None if name in encoded else sql_type.dialect_impl(dialect).bind_processor(dialect)
+            proc = None if name in encoded else _bind_processor(sql_type, dialect)
             values = list(columns[name])
             stored_columns.append(values if proc is None else
                                   _converted(proc, values, isinstance(sql_type, Date | DateTime)))

@@ -17,7 +17,7 @@ from openidds.drugs import DrugLibrary, DrugsError
 from openidds.programmer.conversion import plain_decimal
 from openidds.programmer.orders import concentration
 from openidds.programmer.policy import SourcedFigure
-from openidds.pump import PumpSpec, Solution, Stopped, Therapy, program_volume
+from openidds.pump import Continuous, PumpSpec, Solution, Stopped, Therapy, program_volume
 from openidds.pump.programs import Program
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 from openidds.pump.ticks import decimal_text, ticks_to_ml
@@ -98,10 +98,13 @@ def _first_reach(program: Program, origin: int, start_s: int, available: int, fa
     Worst-case use ``s`` seconds into day ``d`` (counted from ``start_s``) is ``ceil(basal * factor)`` plus the
     boluses of days ``0..d`` (none of day ``d`` at ``s = 0``), where ``basal`` is what the program delivers
     meanwhile. It never falls as time goes on, so the first whole week, then day, then second at which it
-    reaches ``available`` is found by stepping. All in integer ticks (``factor`` as numerator/denominator)."""
+    reaches ``available`` is found by stepping (solved outright for a continuous program). All in integer ticks
+    (``factor`` as numerator/denominator)."""
     if available <= 0:
         return start_s
     num, den = factor.numerator, factor.denominator
+    if type(program) is Continuous and num > 0:
+        return _first_reach_continuous(program.rates()[0], start_s, available, num, den, bolus_ticks_per_day)
 
     def reaches(basal: int, bolus_days: int) -> bool:
         return -(-basal * num // den) + bolus_ticks_per_day * bolus_days >= available
@@ -125,6 +128,26 @@ def _first_reach(program: Program, origin: int, start_s: int, available: int, fa
         else:
             lo = mid
     return day_start + hi
+
+
+def _first_reach_continuous(rate: int, start_s: int, available: int, num: int, den: int,
+                            bolus_ticks_per_day: int) -> int | None:
+    """:func:`_first_reach` for one constant ``rate`` (ticks per second), solved rather than stepped: use by the
+    end of whole day ``k`` is ``ceil(rate * DAY * k * num / den) + bolus * k``, which reaches ``available`` first
+    at ``k = (available - 1) * den // (rate * DAY * num + bolus * den) + 1``; within that day, use ``m`` seconds in
+    is ``ceil((basal + rate * m) * num / den) + bolus * k``, which reaches it once ``(basal + rate * m) * num``
+    exceeds ``(available - bolus * k - 1) * den``. Integers throughout, as the stepping is."""
+    per_day = rate * DAY * num + bolus_ticks_per_day * den
+    if per_day <= 0:
+        return None
+    k = (available - 1) * den // per_day + 1
+    if k > HORIZON_DAYS:
+        return None
+    if not rate:
+        return start_s + (k - 1) * DAY + 1
+    basal = rate * (k - 1) * DAY
+    least_basal = (available - bolus_ticks_per_day * k - 1) * den // num + 1
+    return start_s + (k - 1) * DAY + max(1, -((basal - least_basal) // rate))
 
 
 def stability(solution: Solution | None, library: DrugLibrary, filled_at_s: int | None,

@@ -8,6 +8,7 @@ is an integer. Concentrations are integer ng/mL. A drug amount is volume ticks x
 
 from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from openidds.errors import OpenIDDSError
 from openidds.units import exact as units_exact
@@ -100,6 +101,8 @@ def mass_to_mg(mass: int) -> Fraction:
     return Fraction(mass, MASS_TICKS_PER_MG)
 
 
+@lru_cache(maxsize=65536)
 def decimal_text(value: Fraction, places: int) -> str:
-    """A fixed-point string of an exact value, rounded half-even to ``places`` decimals."""
+    """A fixed-point string of an exact value, rounded half-even to ``places`` decimals (kept for the values
+    last asked: a programmer writes the same doses and volumes session after session)."""
     return str(rounded_decimal(value, places, ROUND_HALF_EVEN))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
+from functools import cached_property
 from typing import overload
 
 from openidds.units._number import exact, format_exact
@@ -34,9 +35,10 @@ class Quantity:
     def dimension(self) -> Dimension:
         return self.unit.dimension
 
-    @property
+    @cached_property
     def base_value(self) -> Fraction:
-        """The amount in the base unit of its dimension (mcg, mL, min and their ratios)."""
+        """The amount in the base unit of its dimension (mcg, mL, min and their ratios); computed once, as a
+        library's limits are compared with session after session."""
         return self.value * self.unit.factor
 
     def to(self, unit: Unit | str) -> Quantity:
