@@ -19,12 +19,14 @@ from argon2 import PasswordHasher
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
-from sqlalchemy import Engine, delete, insert, select
+from sqlalchemy import Engine, delete, func, insert, select
+from tests.clinic.pump_state_builders import first_filled
 from tests.escalation.policies import example_data
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths, unit_of_work
 from openidds.clinic import models as m
 from openidds.clinic.alarms import sync_alarms
+from openidds.clinic.pump_states import put_pump_state
 from openidds.escalation import Policy, policy_from
 from openidds.wall_clock import utc_now
 from openidds.web import Role
@@ -99,6 +101,24 @@ def clinic(db_url: str, role_hashes: dict[Role, str]) -> Iterator[Engine]:
                                            for role, hashed in role_hashes.items()])
     yield engine
     engine.dispose()
+
+
+PUMP_START = dt.datetime(2023, 6, 1, 8, 0)
+"""When CJFH/P003's pump (its replacement, in place) starts its clock in :func:`pumped`."""
+
+
+@pytest.fixture
+def pumped(clinic: Engine) -> Engine:
+    """The test clinic with CJFH/P003's pump state stored as the programmer left it: filled with morphine 20 mg/mL
+    and programmed at 2 mg/day five minutes after :data:`PUMP_START` (``first_filled``)."""
+    put_pump_state(clinic, "CJFH", "P003", first_filled(PUMP_START), "RN Import", source="p003.json")
+    return clinic
+
+
+def proposal_count(engine: Engine) -> int:
+    """How many programming proposals the registry holds."""
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(m.ProgramProposal)).scalar_one())
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ and bad input is answered at its field, never with a 500."""
 
 from __future__ import annotations
 
-import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.clinic.pump_state_builders import first_filled
 
 from openidds.clinic.models import AuditEntry, ProgramProposal, PumpProgram
 from openidds.clinic.pump_states import put_pump_state, read_pump_state
@@ -22,16 +19,9 @@ from openidds.web import Role
 
 from .conftest import NOW, log_in_as, user_name
 
-START = dt.datetime(2023, 6, 1, 8, 0)
 """The pump clock of CJFH/P003's stored state: filled with morphine 20 mg/mL and programmed at 2 mg/day."""
 PROGRAM = "/api/patients/CJFH/P003/program"
 PROPOSAL = {"dose": "2.4 mg/day", "concentration": "20 mg/mL", "note": "pain NRS 7 at rest"}
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Iterator[Engine]:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(START), "RN Import", source="p003.json")
-    yield clinic
 
 
 def _propose(client: TestClient, role: Role, body: dict[str, Any] | None = None) -> int:

@@ -4,24 +4,21 @@ is refused beside that step; the form's buttons add and remove a step without st
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.clinic.pump_state_builders import first_filled
 
-from openidds.clinic.models import ProgramProposal, PumpProgram
-from openidds.clinic.pump_states import put_pump_state, read_pump_state
+from openidds.clinic.models import PumpProgram
+from openidds.clinic.pump_states import read_pump_state
 from openidds.pump import Flex
 from openidds.web import Role
 
-from .conftest import NOW, ChromiumPages, log_in_as
+from .conftest import NOW, ChromiumPages, log_in_as, proposal_count
 
 PROGRAM = "/api/patients/CJFH/P003/program"
 PAGE = "/patients/CJFH/P003/program"
@@ -29,18 +26,6 @@ FLEX = {"flex": [{"start": "00:00", "dose": "2 mg/day"}, {"start": "08:00", "dos
                  {"start": "20:00", "dose": "2 mg/day"}],
         "concentration": "20 mg/mL", "note": "more in the day, when she is up"}
 """CJFH/P003's pump holds morphine 20 mg/mL at 2 mg/day: these steps give 2.4 mg/day from 08:00 to 20:00."""
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Iterator[Engine]:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(dt.datetime(2023, 6, 1, 8, 0)), "RN Import",
-                   source="p003.json")
-    yield clinic
-
-
-def _proposals(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(ProgramProposal)).scalar_one())
 
 
 def test_a_flex_program_is_proposed_reviewed_and_confirmed(pumped: Engine, client: TestClient) -> None:
@@ -90,7 +75,7 @@ def test_a_bad_step_is_refused_beside_that_step(pumped: Engine, client: TestClie
     i = int(field[5])
     row = html.unescape(page.text).split(f'id="step-{i}"')[1].split("</tr>")[0]
     assert f'class="field-error" role="alert">{response.json()["message"]}' in row
-    assert _proposals(pumped) == 0
+    assert proposal_count(pumped) == 0
 
 
 def test_a_dose_and_flex_steps_together_are_refused(pumped: Engine, client: TestClient) -> None:
@@ -114,7 +99,7 @@ def test_the_step_buttons_add_and_remove_a_step_and_store_nothing(pumped: Engine
                                                                   ("20:00", "2 mg/day")], step_edit="remove-1"))
     assert removed.status_code == 200
     assert 'value="08:00"' not in removed.text and 'value="20:00"' in removed.text and 'id="step-2"' not in removed.text
-    assert _proposals(pumped) == 0
+    assert proposal_count(pumped) == 0
 
 
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)

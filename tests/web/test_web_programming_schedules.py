@@ -6,27 +6,24 @@ physician confirms each."""
 
 from __future__ import annotations
 
-import datetime as dt
 import html
 import re
-from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from playwright.sync_api import Page
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.clinic.pump_state_builders import first_filled
 
-from openidds.clinic.models import ProgramProposal, PumpProgram
-from openidds.clinic.pump_states import put_pump_state, read_pump_state
+from openidds.clinic.models import PumpProgram
+from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.pump import Flex, FlexStep, Periodic, Pump
 from openidds.web import Role
 
-from .conftest import NOW, ChromiumPages, log_in_as
+from .conftest import NOW, ChromiumPages, log_in_as, proposal_count
 
 PROGRAM = "/api/patients/CJFH/P003/program"
 PAGE = "/patients/CJFH/P003/program"
@@ -38,18 +35,6 @@ WEEKEND = {"flex": [{"start": "00:00", "dose": "2 mg/day"},
 PERIODIC = {"periodic": {"dose": "0.6 mg", "duration_min": 30, "every_h": 8, "offset_h": "6"},
             "concentration": "20 mg/mL", "note": "periodic doses, as in the trial"}
 """0.6 mg (0.03 mL) over 30 minutes every 8 hours from Monday 06:00: 1.8 mg/day."""
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Iterator[Engine]:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(dt.datetime(2023, 6, 1, 8, 0)), "RN Import",
-                   source="p003.json")
-    yield clinic
-
-
-def _proposals(engine: Engine) -> int:
-    with engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(ProgramProposal)).scalar_one())
 
 
 def _running(engine: Engine) -> Pump:
@@ -164,7 +149,7 @@ def test_a_bad_schedule_is_refused_beside_its_field_and_nothing_is_stored(
     assert page.status_code == 422
     text = html.unescape(page.text)
     assert says in _beside(text, field)
-    assert _proposals(pumped) == 0
+    assert proposal_count(pumped) == 0
     if field.startswith("periodic."):
         assert 'value="0.6 mg"' in text or 'value="600 mcg"' in text  # the entry is shown again as posted
 

@@ -11,9 +11,8 @@ from collections.abc import Callable
 import pytest
 from playwright.sync_api import Page
 from sqlalchemy import Engine
-from tests.clinic.pump_state_builders import first_filled
 
-from openidds.clinic.pump_states import put_pump_state, read_pump_state
+from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
@@ -27,12 +26,6 @@ PROGRAM_PAGE = "/patients/CJFH/P003/program"
 def served_clock() -> Callable[[], dt.datetime]:
     """The app's clock fixed at NOW: the refill page's expected residual is the pump's estimate at that moment."""
     return lambda: NOW
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Engine:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(dt.datetime(2023, 6, 1, 8, 0)), "RN Import")
-    return clinic
 
 
 def _refill(page: Page, base: str, chromium: ChromiumPages) -> None:

@@ -6,24 +6,21 @@ field and stores nothing."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
-from tests.clinic.pump_state_builders import first_filled
 
 from openidds.clinic.models import AuditEntry, Implant, Patient, Refill
-from openidds.clinic.pump_states import put_pump_state, read_pump_state
+from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 from openidds.web.app import create_app
 
 from .conftest import NOW, TODAY, log_in_as, user_name
 
-START = dt.datetime(2023, 6, 1, 8, 0)
 """CJFH/P003's stored pump: 20 mL of morphine 20 mg/mL at 2 mg/day (0.1 mL/day) from this moment."""
 API = "/api/patients/CJFH/P003/refill"
 EVERY_ITEM = [item for item, _ in CHECKLIST]
@@ -32,12 +29,6 @@ REFILL = {"state_version": 1, "withdrawn_ml": "13", "prescriber": "Dr B", "presc
           "volume_ml": "20", "checklist": EVERY_ITEM,
           "overrides": {"morphine.compounded": "compounded by the hospital pharmacy, record seen"}}
 """A refill 39 days after the fill: 16.096 mL expected, 13 mL withdrawn (3.1 mL less: over the 2 mL floor)."""
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Iterator[Engine]:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(START), "RN Import", source="p003.json")
-    yield clinic
 
 
 def _post(client: TestClient, path: str, body: dict[str, Any], role: Role = Role.NURSE) -> Any:

@@ -5,19 +5,16 @@ confirmation), and nothing reaches the stored pump until a physician confirms it
 
 from __future__ import annotations
 
-import datetime as dt
 import html
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
-from tests.clinic.pump_state_builders import first_filled
 
 from openidds.clinic.models import ProgramProposal, PumpProgram, Refill
-from openidds.clinic.pump_states import put_pump_state, read_pump_state
+from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
@@ -30,13 +27,6 @@ NEW = {"state_version": 1, "withdrawn_ml": "16", "prescriber": "Dr B", "prescrib
        "concentration": {"morphine": "25 mg/mL"}, "concentration_again": {"morphine": "25 mg/mL"},
        "volume_ml": "20", "checklist": EVERY_ITEM, "therapy": {"dose": "2 mg/day"}}
 """CJFH/P003's pump holds morphine 20 mg/mL at 2 mg/day: refilled with 25 mg/mL, the same 2 mg/day is 0.08 mL/day."""
-
-
-@pytest.fixture
-def pumped(clinic: Engine) -> Iterator[Engine]:
-    put_pump_state(clinic, "CJFH", "P003", first_filled(dt.datetime(2023, 6, 1, 8, 0)), "RN Import",
-                   source="p003.json")
-    yield clinic
 
 
 def _post(client: TestClient, path: str, body: dict[str, Any], role: Role = Role.NURSE) -> Any:

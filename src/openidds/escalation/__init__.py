@@ -29,10 +29,10 @@ from openidds.escalation.policy import Policy, PolicyFormat, Tier, parse_policy,
 from openidds.escalation.priority import Priority
 from openidds.escalation.records import from_record, to_record
 from openidds.escalation.responders import Delay, Responders, Response, parse_responders
-from openidds.escalation.rota import Day, Shift, StaffRole
+from openidds.escalation.rota import Shift, StaffRole
 
 __all__ = [
-    "AlarmRaised", "Audience", "Channel", "Contact", "Day", "Delay", "DeliveryStatus", "Escalation", "EscalationError",
+    "AlarmRaised", "Audience", "Channel", "Contact", "Delay", "DeliveryStatus", "Escalation", "EscalationError",
     "LogEntry", "LogKind", "Notification", "Phase", "Policy", "PolicyError", "PolicyFormat", "Priority",
     "ResponderError", "Responders", "Response", "Shift", "StaffRole", "Step", "Tier", "acknowledge", "advance",
     "clear", "from_record", "merge_duplicate", "parse_policy", "parse_responders", "policy_from", "raise_alarm",

@@ -23,8 +23,9 @@ from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationErro
 from openidds.escalation.channels import Channel
 from openidds.escalation.errors import ResponderError, validation_refusal
 from openidds.escalation.priority import Priority
-from openidds.escalation.rota import ALL_DAYS, Day, StaffRole, minute_of_day
+from openidds.escalation.rota import ALL_DAYS, StaffRole, minute_of_day
 from openidds.pump.alarms import AlarmKind
+from openidds.weekday import Weekday
 
 _CLOSED = ConfigDict(frozen=True, extra="forbid")
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -80,7 +81,7 @@ class OfficeHours(BaseModel):
     model_config = _CLOSED
     start: dt.time
     end: dt.time
-    days: tuple[Day, ...] = Field(default=ALL_DAYS, min_length=1)
+    days: tuple[Weekday, ...] = Field(default=ALL_DAYS, min_length=1)
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

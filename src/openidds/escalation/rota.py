@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from openidds.weekday import Weekday
+
 MINUTES_PER_DAY = 24 * 60
 MINUTES_PER_WEEK = 7 * MINUTES_PER_DAY
 
@@ -26,22 +28,7 @@ class StaffRole(str, Enum):
     CLINIC_LEAD = "clinic_lead"
 
 
-class Day(str, Enum):
-    MON = "mon"
-    TUE = "tue"
-    WED = "wed"
-    THU = "thu"
-    FRI = "fri"
-    SAT = "sat"
-    SUN = "sun"
-
-    @property
-    def number(self) -> int:
-        """0 for Monday ... 6 for Sunday (as ``datetime.weekday``)."""
-        return list(Day).index(self)
-
-
-ALL_DAYS = tuple(Day)
+ALL_DAYS = tuple(Weekday)
 
 
 def minute_of_day(clock: dt.time) -> int:
@@ -55,7 +42,7 @@ class Shift(BaseModel):
 
     role: StaffRole
     person: str = Field(min_length=1)
-    days: tuple[Day, ...] = Field(default=ALL_DAYS, min_length=1)
+    days: tuple[Weekday, ...] = Field(default=ALL_DAYS, min_length=1)
     start: dt.time
     end: dt.time
 

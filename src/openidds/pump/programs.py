@@ -20,9 +20,10 @@ from openidds.pump.ticks import (
     rate_ticks_per_s,
     volume_ticks,
 )
+from openidds.weekday import Weekday
 
 FOREVER_S = 1 << 62
-WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+WEEKDAYS = tuple(day.value for day in Weekday)
 
 Piece = tuple[int, int, int | None]
 """(rate in ticks/s, end time in s, volume budget in ticks or None)."""

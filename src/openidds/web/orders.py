@@ -40,6 +40,7 @@ from openidds.pump import Pump, Solution
 from openidds.units import CONCENTRATION, MASS, parse_quantity
 from openidds.web.forms import InputModel
 from openidds.web.pump_view import FormError, form_error
+from openidds.weekday import Weekday
 
 ORDER_FIELDS = ("drug", "dose", "stop", "flex", "periodic", "bolus", "bolus_dose", "bolus_duration_min",
                 "lockout_min", "max_boluses")
@@ -48,18 +49,6 @@ the periodic dose's ``periodic.dose``, ``periodic.duration_min``, ``periodic.eve
 PERIODIC_FIELDS = ("dose", "duration_min", "every_h", "offset_h")
 STEP_EDIT = "step_edit"
 """The button of an order form that adds a flex step (``add``) or removes one (``remove-N``, N from 0)."""
-
-
-class Weekday(str, Enum):
-    """A day of the pump's week, as the pump names it."""
-
-    MON = "mon"
-    TUE = "tue"
-    WED = "wed"
-    THU = "thu"
-    FRI = "fri"
-    SAT = "sat"
-    SUN = "sun"
 
 
 class BolusChoice(str, Enum):

@@ -25,10 +25,11 @@ from openidds.clinic import escalation_policies, time_zone
 from openidds.clinic.errors import ConcurrentUpdateError
 from openidds.clinic.escalation_policies import PolicyVersion
 from openidds.clinic.time_zone import ClinicZone
-from openidds.escalation import Channel, Day, PolicyError, StaffRole, policy_from
+from openidds.escalation import Channel, PolicyError, StaffRole, policy_from
 from openidds.web.accounts import SessionUser
 from openidds.web.errors import InputRefused, StaleEdit
 from openidds.web.roles import Permission, Role, require
+from openidds.weekday import Weekday
 
 SOURCE = "settings page"
 ZONE_EXAMPLES = ("UTC", "Europe/Stockholm", "Europe/London", "America/New_York", "Asia/Shanghai", "Australia/Sydney")
@@ -235,4 +236,4 @@ _SETTING_LABELS = {"name": "user name", "email": "e-mail"}
 def choices() -> dict[str, list[str]]:
     """What the page's selects and checkboxes offer."""
     return {"roles": [r.value for r in StaffRole], "channels": [c.value for c in Channel],
-            "days": [d.value for d in Day], "priorities": list(_PRIORITIES)}
+            "days": [d.value for d in Weekday], "priorities": list(_PRIORITIES)}
