@@ -13,9 +13,16 @@ import pytest
 from sqlalchemy import Engine, text
 
 from openidds.clinic import analysis_dataset, check_registry, connect, refills_due
-from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS, load_example
+from openidds.clinic.examples import (
+    EXAMPLE_CUTOFF,
+    EXAMPLE_FOLDER,
+    EXAMPLE_PUMP_LOGS,
+    EXAMPLE_PUMP_STATES,
+    load_example,
+)
 from openidds.clinic.follow_up import follow_ups_due
 from openidds.clinic.open_alarms import open_alarms
+from openidds.clinic.pump_states import read_pump_state
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.clinic_run import run_patient
 from openidds.cohort.course import DAY_S, DoseChange, Schedule, Visit, draw_course
@@ -36,10 +43,34 @@ BUNDLED = Path(__file__).parents[2] / "src" / "openidds" / "cohort" / "clinics" 
 def test_the_bundled_example_registry_is_the_example_clinic_written_again(tmp_path: Path) -> None:
     """`python -m openidds.cohort.virtual_clinic` rewrites the bundled files byte for byte."""
     written = write_clinic(play_clinic(load_clinic("example")), tmp_path)
-    bundled = sorted(p for folder in (EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS) for p in folder.rglob("*") if p.is_file())
+    bundled = sorted(p for folder in (EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS, EXAMPLE_PUMP_STATES)
+                     for p in folder.rglob("*") if p.is_file())
     assert [p.relative_to(tmp_path) for p in written] == [p.relative_to(EXAMPLE_FOLDER.parent) for p in bundled]
     for new, old in zip(written, bundled, strict=True):
         assert new.read_bytes() == old.read_bytes(), old.name
+
+
+def test_each_pump_in_place_has_the_programmer_state_that_rebuilds_it() -> None:
+    """The state of every pump in place on the clinic day replays to the pump itself (reservoir, totals and
+    alarms); a pump with a simulated fault (a premature ERI, an occlusion) has none, and an exited patient's
+    pump is not kept."""
+    runs = play_clinic(load_clinic("example"))
+    in_place = [run for run in runs if run.course.exit_reason is None]
+    assert in_place and all(run.states is not None and len(run.states) == len(run.implants) for run in runs)
+    rebuilt = 0
+    for run in in_place:
+        pump, state = run.pump, run.states[-1]
+        if state is None:
+            assert pump.spec.battery_eri_at_s is not None or run.course.occlusion_day is not None
+            continue
+        replayed = state.replay()
+        replayed.advance(pump.t_s)
+        assert replayed.reservoir_actual_ticks == pump.reservoir_actual_ticks, run.patient_id
+        assert replayed.totals() == pump.totals(), run.patient_id
+        assert [a.kind for a in replayed.alarms] == [a.kind for a in pump.alarms], run.patient_id
+        rebuilt += 1
+    assert rebuilt > 0.9 * len(in_place)
+    assert sum(1 for path in EXAMPLE_PUMP_STATES.rglob("*.json")) == rebuilt
 
 
 def test_the_example_clinic_day_is_the_example_registry_cut_off() -> None:
@@ -55,7 +86,7 @@ def test_writing_again_replaces_the_folders_whole(tmp_path: Path) -> None:
                      for site, n in zip(clinic.sites, (3, 4), strict=True))
     write_clinic(play_clinic(second), tmp_path)
     files = write_clinic(play_clinic(first), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pump_logs", "registry"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pump_logs", "pump_states", "registry"]
     assert {p.relative_to(tmp_path / "pump_logs").parts[0] for p in files if "pump_logs" in p.parts} == {"VIRTUAL-01"}
     assert (tmp_path / "registry" / "patients.csv").read_text().count("\n") == 4  # the header and 3 patients
 
@@ -180,3 +211,15 @@ def test_on_its_clinic_day_the_example_clinic_has_every_kind_of_work(example: En
     assert kinds["replacement"] == explants["battery_end_of_service"] > 0
     assert set(explants) > {"battery_end_of_service"} and exits["death"] > 0.8 * sum(exits.values())
     assert events == sum(len(p.read_text().split('"seq":')) - 1 for p in EXAMPLE_PUMP_LOGS.rglob("*.json"))
+
+
+def test_the_example_stores_each_pump_states_for_its_implant_in_place(example: Engine) -> None:
+    """Loaded with the example, each pump in place has its state (the refill and programming pages' pump), its
+    last refill's post-refill observation signed off."""
+    paths = sorted(EXAMPLE_PUMP_STATES.glob("*/*/*.json"))
+    assert paths
+    for path in paths:
+        stored = read_pump_state(example, path.parent.parent.name, path.parent.name)
+        assert stored is not None and stored.state.start.date().isoformat() == path.stem
+        kinds = [line["kind"] for line in stored.state.sessions]
+        assert kinds[-kinds[::-1].index("observation_started") - 1:].count("observation_completed") == 1

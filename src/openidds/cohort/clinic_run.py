@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -46,6 +46,7 @@ from openidds.programmer import (
     PatientBolusDevice,
     Prescription,
     ProgrammingSession,
+    PumpState,
     RefillRecord,
     RefillWorkflow,
     Review,
@@ -61,8 +62,10 @@ from openidds.pump import (
     EventKind,
     Pump,
     PumpSpec,
+    RequestPatientBolus,
     ReviseCatheter,
     Severity,
+    wire,
 )
 from openidds.pump.ticks import SECONDS_PER_WEEK, ticks_to_ml
 from openidds.units import parse_quantity
@@ -123,6 +126,10 @@ class PatientRun:
     refills: int = 0
     flagged_refills: int = 0
     site: str = SITE
+    states: list[PumpState | None] | None = None
+    """Each pump's programmer state, as a pump state file holds it (the journal of the commands it accepted, each
+    with its session's lines), when kept (:func:`run_patient`'s ``keep_states``); None for a pump the journal
+    cannot rebuild: one with a simulated fault (a premature ERI, a catheter occlusion), which is no command."""
 
     @property
     def pump(self) -> Pump:
@@ -146,6 +153,23 @@ class PatientRun:
         row = {"site": self.site, "patient_id": self.patient_id}
         row.update({k: _text(v) for k, v in cells.items() if v is not None})
         self.rows.setdefault(record_kind, []).append(row)
+
+    def new_state(self, implanted: Implanted) -> PumpState | None:
+        """The programmer's state of a pump just implanted (nothing sent yet); None for a pump with a premature
+        ERI, a fault of its battery that no state file describes."""
+        spec = implanted.pump.spec
+        if spec.battery_eri_at_s is not None:
+            return None
+        catheter = wire.Catheter(length_cm=spec.catheter.length_cm, volume_ml=Fraction(spec.catheter.volume_ml),
+                                 tip_level=spec.catheter.tip_level)
+        setup = wire.PumpSetup(model=spec.model.name, reservoir_ml=spec.reservoir_ml,
+                               low_reservoir_ml=Fraction(spec.low_reservoir_ml), catheter=catheter)
+        return PumpState(start=self.clock_start(implanted), pump=setup)
+
+    def journal(self, sent: Callable[[PumpState], PumpState | None]) -> None:
+        """Record what was sent to the pump in place in its kept state (nothing when states are not kept)."""
+        if self.states is not None and self.states[-1] is not None:
+            self.states[-1] = sent(self.states[-1])
 
 
 def _text(value: Any) -> str:
@@ -231,6 +255,8 @@ class _Clinic:
         self.confirmed(workflow, review, why)
         workflow.confirm_checklist(NURSE, [item for item, _ in CHECKLIST])
         record = workflow.transmit()
+        workflow.complete_observation(record.observe_until_s, NURSE, "no signs of overdose (synthetic)")
+        self.run.journal(lambda state: state.with_programmer(workflow.session, why))
         self.booked(review, t_s)
         due = self.next_refill_s
         self.run.add("refills", pump_serial=self.serial, refilled_at=self.at(t_s), drug=self.drug,
@@ -262,6 +288,8 @@ class _Clinic:
         spec = dataclasses.replace(first.pump.spec, battery_eri_at_s=None, clock_origin_s_of_week=origin_s)
         serial = f"{first.serial_number}R{len(self.run.implants)}"
         self.run.implants.append(Implanted(t_s, serial, Pump(spec)))
+        if self.run.states is not None:
+            self.run.states.append(self.run.new_state(self.run.implants[-1]))
         self.pump = self.run.pump
         self.device = PatientBolusDevice(self.pump)
         self.occluded_since = None
@@ -273,20 +301,38 @@ class _Clinic:
     def prime(self, t_s: int) -> None:
         session = ProgrammingSession(self.pump, self.run.on_pump(t_s), CLINICIAN)
         session.transmit_bolus(priming_bolus(self.pump.spec, self.pump.catheter))
+        self.run.journal(lambda state: state.with_programmer(session, "priming bolus"))
 
     def program(self, t_s: int, dose: float) -> None:
         session = ProgrammingSession(self.pump, self.run.on_pump(t_s), CLINICIAN)
         review = session.edit(self.order(dose))
-        self.confirmed(session, review, "titration: pain above target at the visit")
+        why = "titration: pain above target at the visit"
+        self.confirmed(session, review, why)
         session.transmit()
+        self.run.journal(lambda state: state.with_programmer(session, why))
         self.booked(review, t_s)
         self.record_program(t_s, dose)
 
     def revise(self, t_s: int) -> None:
         """A catheter revision at ``t_s`` and the priming bolus 10 minutes later: an occlusion is cleared."""
-        self.pump.execute(self.run.on_pump(t_s), ReviseCatheter(CATHETER))
+        revision = ReviseCatheter(CATHETER)
+        self.pump.execute(self.run.on_pump(t_s), revision)
+        self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), revision, CLINICIAN,
+                                                       "catheter revised after an occlusion"))
         self.prime(t_s + 600)
         self.occluded_since = None
+
+    def press(self, t_s: int) -> None:
+        """The patient presses the bolus device at ``t_s``; the pump grants or refuses."""
+        screen = self.device.press(self.run.on_pump(t_s))
+        self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), RequestPatientBolus(), "patient",
+                                                       screen.message, "patient pressed"))
+
+    def occlude(self, t_s: int) -> None:
+        """The catheter occludes at ``t_s`` (a simulated fault: the pump's kept state is dropped)."""
+        self.pump.inject(self.run.on_pump(t_s), CatheterOcclusion())
+        self.run.journal(lambda state: None)
+        self.occluded_since = t_s
 
     def routine_refill(self, t_s: int, error_ml: float) -> None:
         spec = self.pump.spec
@@ -302,14 +348,17 @@ class _Clinic:
 
 def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, params: Course,
                 rng: np.random.Generator, library: DrugLibrary | None = None, spec: PumpSpec | None = None,
-                site: str = SITE) -> PatientRun:
+                site: str = SITE, keep_states: bool = False) -> PatientRun:
     """Play one patient of ``site`` through the clinic; ``rng`` draws the error of each residual measurement
     (normal, SD ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed
-    II with the model's battery life), and each replacement's."""
+    II with the model's battery life), and each replacement's. ``keep_states``: keep each pump's programmer state
+    (:attr:`PatientRun.states`)."""
     implant = course.schedule.implant_date
     spec = spec or PUMP
     patient_id = f"S{number:05d}"
     run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))], site=site)
+    if keep_states:
+        run.states = [run.new_state(run.implants[0])]
     clinic = _Clinic(run, course, params, library or default_library())
     end_s = course.end_day * DAY_S
     clinic.refill(0, Fraction(0), course.start_dose_mg_per_day, "starting dose from the OME by the library's "
@@ -339,10 +388,9 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
             elif what == 2:
                 clinic.revise(t_s)
             elif what == 3:
-                clinic.pump.inject(run.on_pump(t_s), CatheterOcclusion())
-                clinic.occluded_since = t_s
+                clinic.occlude(t_s)
             else:
-                clinic.device.press(run.on_pump(t_s))
+                clinic.press(t_s)
         elif refill_s < end_s and clinic.eri_seen(refill_s):
             clinic.replace(refill_s)
         elif refill_s < end_s:

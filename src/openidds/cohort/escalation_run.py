@@ -49,7 +49,14 @@ from openidds.cohort.empty_reservoirs import (
     empty_reservoirs,
     reservoir_runs,
 )
-from openidds.cohort.virtual_clinic import PUMP_LOG_FOLDER, REGISTRY_FOLDER, load_clinic, play_clinic, write_clinic
+from openidds.cohort.virtual_clinic import (
+    PUMP_LOG_FOLDER,
+    PUMP_STATE_FOLDER,
+    REGISTRY_FOLDER,
+    load_clinic,
+    play_clinic,
+    write_clinic,
+)
 from openidds.errors import OpenIDDSError
 from openidds.escalation import (
     AlarmRaised,
@@ -276,7 +283,7 @@ def load_virtual_clinic(engine: Engine, name_or_path: str | Path) -> dt.date:
         written = Path(folder)
         write_clinic(play_clinic(clinic), written)
         load_clinic_files(engine, written / REGISTRY_FOLDER, written / PUMP_LOG_FOLDER, EXAMPLE_USER,
-                          f"virtual clinic {clinic.id}")
+                          f"virtual clinic {clinic.id}", written / PUMP_STATE_FOLDER)
     return clinic.clinic_day
 
 

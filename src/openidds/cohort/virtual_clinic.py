@@ -27,6 +27,7 @@ import argparse
 import csv
 import dataclasses
 import datetime as dt
+import json
 import shutil
 import tempfile
 import tomllib
@@ -46,6 +47,7 @@ from openidds.cohort.params import Params, load_params
 from openidds.cohort.simulate import pump_logs, registry_tables
 from openidds.drugs import default_library
 from openidds.errors import OpenIDDSError
+from openidds.programmer import state_content
 from openidds.pump import SYNCHROMED_II, PumpSpec
 
 Share = Annotated[float, Field(ge=0, le=1)]
@@ -53,6 +55,10 @@ REGISTRY_FOLDER = "registry"
 """Where :func:`write_clinic` puts the registry's CSV import files, inside its output folder."""
 PUMP_LOG_FOLDER = "pump_logs"
 """Where :func:`write_clinic` puts the pump logs (``SITE/PATIENT/IMPLANT_DATE.json``), inside its output folder."""
+PUMP_STATE_FOLDER = "pump_states"
+"""Where :func:`write_clinic` puts the programmer's state of each pump in place (``SITE/PATIENT/IMPLANT_DATE.json``),
+inside its output folder."""
+FOLDERS = (REGISTRY_FOLDER, PUMP_LOG_FOLDER, PUMP_STATE_FOLDER)
 
 
 class ClinicError(OpenIDDSError):
@@ -152,7 +158,8 @@ def clinic_params(clinic: ClinicDefinition) -> Params:
 
 def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[PatientRun]:
     """Every patient of the clinic drawn and played up to the clinic day, site by site in implant order (patients
-    numbered across the sites); ``params`` default to the clinic's parameter file. Nothing is written."""
+    numbered across the sites), each pump's programmer state kept (:attr:`PatientRun.states`); ``params`` default
+    to the clinic's parameter file. Nothing is written."""
     params = params or clinic_params(clinic)
     rng = np.random.default_rng(clinic.seed)
     library = default_library()
@@ -174,7 +181,8 @@ def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[
                 course = last_contact(course, course.end_day - missed_days)
             spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER,
                             battery_eri_at_s=eri_day * DAY_S if premature else None)
-            run = run_patient(len(runs) + 1, baseline, course, params.course, rng, library, spec, site.code)
+            run = run_patient(len(runs) + 1, baseline, course, params.course, rng, library, spec, site.code,
+                              keep_states=True)
             if course.exit_reason is None:  # a pump in place is read at 08:00 on the clinic day
                 run.pump.advance(run.on_pump((clinic.clinic_day - implant).days * DAY_S))
             runs.append(run)
@@ -196,13 +204,19 @@ def last_contact(course: PatientCourse, day: int) -> PatientCourse:
 
 
 def write_clinic(runs: list[PatientRun], folder: Path) -> list[Path]:
-    """Write the runs' registry CSV files (``registry/<kind>.csv``) and pump logs
-    (``pump_logs/SITE/PATIENT/IMPLANT_DATE.json``) into ``folder``, replacing those two folders whole: the
-    files are written beside them first and moved into place when complete. Returns the files written."""
+    """Write the runs' registry CSV files (``registry/<kind>.csv``), pump logs and the programmer's state of each
+    pump in place on the clinic day (``pump_logs/`` and ``pump_states/``, each ``SITE/PATIENT/IMPLANT_DATE.json``)
+    into ``folder``, replacing those folders whole: the files are written beside them first and moved into place
+    when complete. Returns the files written.
+
+    A state is the content of a pump state file less its checksum, as the registry stores it (table
+    ``pump_states``): a clinic signs its files with its own key, so the example ships none. A pump whose
+    simulated fault no state file describes (a premature ERI, a catheter occlusion) has no state."""
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".clinic-", dir=folder) as partial:
         staged = Path(partial)
-        (staged / REGISTRY_FOLDER).mkdir()
+        for name in FOLDERS:
+            (staged / name).mkdir()
         for name, (header, rows) in registry_tables(runs).items():
             with (staged / REGISTRY_FOLDER / f"{name}.csv").open("w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle, lineterminator="\n")
@@ -210,13 +224,22 @@ def write_clinic(runs: list[PatientRun], folder: Path) -> list[Path]:
                 writer.writerows(rows)
         for run in runs:
             for implant_date, log in pump_logs(run):
-                path = staged / PUMP_LOG_FOLDER / run.site / run.patient_id / f"{implant_date.isoformat()}.json"
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_text(log.model_dump_json() + "\n", encoding="utf-8")
-        for name in (REGISTRY_FOLDER, PUMP_LOG_FOLDER):
+                _write(staged / PUMP_LOG_FOLDER, run, implant_date, log.model_dump_json())
+            state = None if run.course.exit_reason is not None or run.states is None else run.states[-1]
+            if state is not None:
+                implant_date = run.implant_date + dt.timedelta(days=run.implants[-1].day)
+                _write(staged / PUMP_STATE_FOLDER, run, implant_date,
+                       json.dumps(state_content(state), separators=(",", ":")))
+        for name in FOLDERS:
             shutil.rmtree(folder / name, ignore_errors=True)
             (staged / name).replace(folder / name)
-    return sorted(p for name in (REGISTRY_FOLDER, PUMP_LOG_FOLDER) for p in (folder / name).rglob("*") if p.is_file())
+    return sorted(p for name in FOLDERS for p in (folder / name).rglob("*") if p.is_file())
+
+
+def _write(folder: Path, run: PatientRun, implant_date: dt.date, text: str) -> None:
+    path = folder / run.site / run.patient_id / f"{implant_date.isoformat()}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> None:
