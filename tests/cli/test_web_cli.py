@@ -12,6 +12,7 @@ from tests.cli.invoke import invoke
 from openidds.cli import web
 from openidds.clinic import connect, import_batch, init_registry, patients, read_paths
 from openidds.errors import OpenIDDSError
+from openidds.state_key import ensure_key
 from openidds.web.accounts import log_in
 from openidds.web.server import prepare_example
 
@@ -22,6 +23,13 @@ NOW = dt.datetime(2026, 1, 5, 9, 0)
 def _run(*args: str, stdin: str = "") -> tuple[int, str]:
     result = invoke(web.app, *args, stdin=stdin)
     return result.exit_code, result.output
+
+
+@pytest.fixture(autouse=True)
+def _state_key() -> None:
+    """`web serve` checks the state key the environment names (tests/conftest.py's): made here when no test made it
+    before, so that these tests pass in any order."""
+    ensure_key(None)
 
 
 @pytest.fixture
@@ -121,3 +129,18 @@ def test_serve_installs_its_escalation_policy_file_once(db: str, monkeypatch: py
     assert len(served) == 2
     [version] = history(connect(db))
     assert (version.number, version.source) == (1, "file escalation-policy.toml")
+
+
+def test_serve_example_gives_researchers_the_example_seed_unless_another_is_given(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example's researcher pages work out of the box (its published seed); a given seed wins."""
+    from openidds.clinic.examples import EXAMPLE_RESEARCH_SEED
+    from openidds.web import server
+
+    served: list[tuple[object, ...]] = []
+    monkeypatch.setattr(server, "serve", lambda *args: served.append(args))
+    db = str(tmp_path / "example.sqlite")
+    for extra in ((), ("--research-seed", "7")):
+        code, out = _run("serve", "--example", "--db", db, *extra)
+        assert code == 0, out
+    assert [args[5] for args in served] == [EXAMPLE_RESEARCH_SEED, 7]

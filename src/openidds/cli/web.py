@@ -158,7 +158,8 @@ def serve(
     research_seed: Annotated[int | None, typer.Option(
         "--research-seed", envvar="OPENIDDS_RESEARCH_SEED",
         help="Seed of the research IDs and date shifts researchers see (the --seed of `openidds registry export "
-             "research`; keep it secret). Without it, the researcher's pages are refused.")] = None,
+             "research`; keep it secret). Without it, the researcher's pages are refused; with --example: the "
+             "example's seed, 1.")] = None,
     escalation_policy: Annotated[Path | None, typer.Option(
         "--escalation-policy", envvar="OPENIDDS_ESCALATION_POLICY",
         help="Install this escalation policy file (.toml or .json, docs/escalation.md) before serving: it becomes "
@@ -178,7 +179,7 @@ def serve(
 ) -> None:
     """Serve the clinic web app (open http://HOST:PORT/ in a browser and log in; add users first with
     `openidds web user add`)."""
-    from openidds.clinic.examples import EXAMPLE_CUTOFF
+    from openidds.clinic.examples import EXAMPLE_CUTOFF, EXAMPLE_RESEARCH_SEED
     from openidds.web.server import prepare_example, state_key_file
     from openidds.web.server import serve as run
 
@@ -199,6 +200,7 @@ def serve(
             if loaded:
                 console().print(f"example clinic loaded into {db}", highlight=False)
             day = day or EXAMPLE_CUTOFF
+            research_seed = EXAMPLE_RESEARCH_SEED if research_seed is None else research_seed
         engine = registry_engine(db)
         if policy is not None and escalation_policy is not None:
             from openidds.clinic.escalation_policies import file_source, install_file

@@ -34,6 +34,9 @@ EXAMPLE_CUTOFF = dt.date(2025, 6, 30)
 """The example clinic's day: no event is dated later (only next-refill due dates); the pumps in place were read
 at 08:00 that day, and patients alive and followed then are censored at their last contact."""
 EXAMPLE_USER = "openidds example"
+EXAMPLE_RESEARCH_SEED = 1
+"""The research IDs' and date shifts' seed of the example's de-identified view (`openidds web serve --example`):
+a real clinic keeps its own seed secret; the example's patients are synthetic, so its seed is published."""
 
 
 def example_pump_logs() -> list[PumpLogImport]:
@@ -83,5 +86,5 @@ def load_clinic_files(engine: Engine, records: Path, pump_logs: Path | None, use
     return summary
 
 
-__all__ = ["EXAMPLE_CUTOFF", "EXAMPLE_FOLDER", "EXAMPLE_PUMP_LOGS", "EXAMPLE_PUMP_STATES", "EXAMPLE_USER",
-           "example_pump_logs", "load_clinic_files", "load_example", "pump_logs_in", "pump_states_in"]
+__all__ = ["EXAMPLE_CUTOFF", "EXAMPLE_FOLDER", "EXAMPLE_PUMP_LOGS", "EXAMPLE_PUMP_STATES", "EXAMPLE_RESEARCH_SEED",
+           "EXAMPLE_USER", "example_pump_logs", "load_clinic_files", "load_example", "pump_logs_in", "pump_states_in"]
