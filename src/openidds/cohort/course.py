@@ -32,7 +32,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
-  shares; otherwise unchanged.
+  shares; otherwise unchanged. A patient on none at baseline (no OME) stays on none, and an opioid starts at the
+  low end of the library's starting range.
 - **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
   discharge; each missing with its share. A telephone study's calls, if the parameters give their interval:
   one on every multiple of ``telephone_every_days`` after discharge while the patient is followed, recording
@@ -125,8 +126,8 @@ class Visit:
     nrs: int | None
     eq5d_index: float | None
     systemic_opioid: bool
-    ome_mg_per_day: float
-    opioid_change: str
+    ome_mg_per_day: float | None
+    opioid_change: str | None
     satisfied: bool | None
 
 
@@ -169,11 +170,16 @@ def start_dose_mg_per_day(baseline: PatientBaseline, drug: str, params: Course, 
             raise ParamsError("course.therapy.mix", drug, "a drug with an OME conversion or a starting range in the "
                                                           "library")
         return round(float(start.high.magnitude("mg/day")), 3)
+    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
+    if baseline.ome_mg_per_day is None:
+        if start is None:
+            raise ParamsError("baseline.systemic_opioid", drug, "a start drug with a starting range in the library "
+                                                                "(a patient on no systemic opioid has no OME)")
+        return round(floor, 3)
     frail = therapy.frail_reduction and (baseline.wheelchair or baseline.adl_score < 60)
     proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=drug,
                              ratio=therapy.oral_to_intrathecal_ratio, frail=frail, library=library)
     dose = float(proposal.dose.magnitude("mg/day"))
-    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
     return round(min(max(dose, floor), soft_per_day_mg(drug, library)), 3)
 
 
@@ -296,10 +302,13 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
     relief_full = full_relief_nrs(baseline.nrs, pain, rng.random(1))
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
     ceiling = soft_per_day_mg(drug, library)
-    change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
-                         "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
-    ome = {"stopped": 0.0, "reduced": round(baseline.ome_mg_per_day * opioids.reduced_to_fraction, 1),
-           "unchanged": baseline.ome_mg_per_day}[change]
+    drawn = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
+                        "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
+    before = baseline.ome_mg_per_day
+    change = None if before is None else drawn  # on no systemic opioid: nothing to change
+    ome = None if before is None else {"stopped": 0.0, "reduced": round(before * opioids.reduced_to_fraction, 1),
+                                       "unchanged": before}[drawn]
+    on_opioid = before is not None and drawn != "stopped"
     dose, visits, changes = start, [], []
     days = {max(1, round(m * DAYS_PER_MONTH) + int(rng.integers(-VISIT_JITTER_DAYS, VISIT_JITTER_DAYS + 1)))
             for m in schedule.visit_months}
@@ -320,12 +329,12 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
             eq5d = round(float(np.clip(baseline.eq5d_index + 0.08 * relief, -0.5, 1.0)), 3)
         by_phone = schedule.telephone and day != discharge
         visits.append(Visit(day, "telephone" if by_phone else "follow_up", nrs if reported else None,
-                            eq5d, change != "stopped", ome, change, satisfied if reported else None))
+                            eq5d, on_opioid, ome, change, satisfied if reported else None))
         if nrs > pain.target_nrs and dose < ceiling and day < end:
             dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)
             changes.append(DoseChange(day, dose))
     taken = {visit.day for visit in visits}
-    visits += [Visit(day, "telephone", None, None, change != "stopped", ome, change, None)
+    visits += [Visit(day, "telephone", None, None, on_opioid, ome, change, None)
                for day in calls if day <= end and day not in taken]
     return tuple(sorted(visits, key=lambda visit: visit.day)), tuple(changes)
 

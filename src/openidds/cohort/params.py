@@ -128,6 +128,9 @@ class Baseline(_Closed):
     pain_duration_months: Quartiles
     pain_locations: Shares
     ome_mg_per_day: Quartiles
+    """The OME of the patients on a systemic opioid."""
+    systemic_opioid: Binary | None = None
+    """The share of patients on a systemic opioid at baseline, the others with no OME; ``None``: every patient."""
     adjuvant: Shares
     """Adjuvant drugs (multiple choice); a patient with none is recorded as ``none``."""
     nrs: Normal
