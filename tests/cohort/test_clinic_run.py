@@ -1,6 +1,7 @@
 """The virtual clinic on one patient: fill and priming through the programmer, refills booked by the forecast,
 titration sessions, and a catheter occlusion found by its refill discrepancy."""
 
+import dataclasses
 import datetime as dt
 
 import numpy as np
@@ -257,3 +258,14 @@ def test_a_perioperative_death_is_recorded_as_a_death_in_hospital(params, tmp_pa
         engine.dispose()
     assert m["early_death_proportion"] == pytest.approx(0.5)
     assert m["deaths_after_discharge_count"] == 1
+
+
+def test_a_patient_on_no_systemic_opioid_is_recorded_so_at_baseline(params):
+    """No systemic opioid: the baseline visit says so and records no OME (the report's OME median is over the
+    patients on one, as seed 003's); a patient on one has both."""
+    baseline, course = a_course(params)
+    off = dataclasses.replace(baseline, ome_mg_per_day=None)
+    rows = [run_patient(n, b, course, params.course, np.random.default_rng(n)).rows["visits"][0]
+            for n, b in ((1, baseline), (2, off))]
+    assert [(r["visit_type"], r["systemic_opioid"], r.get("ome_mg_per_day")) for r in rows] == [
+        ("baseline", "1", str(baseline.ome_mg_per_day)), ("baseline", "0", None)]

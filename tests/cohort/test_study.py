@@ -1,11 +1,14 @@
 """The study files: each bundled study loads, its targets are unique and consistent, and bad files are refused
 with the field named."""
 
+from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats
 
+from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import (
     FollowUpCounted,
     Interval,
@@ -133,6 +136,37 @@ def test_telephone_contacts_counted_without_telephone_follow_up_are_refused() ->
                                                               '"telephone_contact"')
     with pytest.raises(StudyError, match="telephone_contact needs telephone_follow_up = true"):
         parse_study(text, "bad.toml")
+
+
+@pytest.mark.parametrize("shares", ["{ 2020 = 0.5, 2021 = 0.4 }", "{ 2020 = 0.5, 2022 = 0.5 }",
+                                    "{ 2020 = 1.5, 2021 = -0.5 }"])
+def test_implant_year_shares_outside_the_period_or_not_summing_to_one_are_refused(shares: str) -> None:
+    text = _minimal().replace("telephone_follow_up = false",
+                              f"telephone_follow_up = false\nimplant_year_shares = {shares}")
+    with pytest.raises(StudyError, match=r"implant_year_shares: shares \(0-1, summing to 1\) of years from 2020 to"):
+        parse_study(text, "bad.toml")
+
+
+def test_seed_003s_implants_are_drawn_by_the_published_year_shares() -> None:
+    """'The number of patients receiving IDDS therapy in 2021, 2022 and 2023 was 27 (28.1 %), 18 (18.8 %) and 51
+    (53.1 %)': each patient's year drawn by those shares, the day uniform within the year; without shares, the
+    days are uniform over the period (seed 000)."""
+    study = load_study("seed003")
+    assert study.design.implant_year_shares == {2021: 27 / 96, 2022: 18 / 96, 2023: 51 / 96}
+    n = 20_000
+    days = implant_dates(study, n, np.random.default_rng(4))
+    assert days == sorted(days) and study.design.implant_start <= days[0] and days[-1] <= study.design.implant_end
+    years = Counter(day.year for day in days)
+    for year, share in study.design.implant_year_shares.items():
+        assert years[year] / n == pytest.approx(share, abs=4 * (share * (1 - share) / n) ** 0.5)
+    in_2023 = [day.timetuple().tm_yday for day in days if day.year == 2023]
+    assert stats.kstest(in_2023, stats.randint(1, 366).cdf).pvalue > 0.001
+    plain = load_study("seed000")
+    assert plain.design.implant_year_shares is None
+    uniform = implant_dates(plain, n, np.random.default_rng(4))
+    span = (plain.design.implant_end - plain.design.implant_start).days
+    offsets = [(day - plain.design.implant_start).days for day in uniform]
+    assert stats.kstest(offsets, stats.randint(0, span + 1).cdf).pvalue > 0.001
 
 
 def test_invalid_toml_is_refused_with_the_parser_message() -> None:

@@ -17,7 +17,8 @@ Marginals:
   (``log x = log median + σ·z`` with ``σ = log(median/q25)/0.6745`` below the median and
   ``log(q75/median)/0.6745`` above), not a log-normal fitted to a mean and SD: a median and IQR are
   rarely symmetric on the log scale (290 (100-633) mg/day OME has √(100·633) ≈ 252 ≠ 290);
-- a share: the latent normal above ``Φ⁻¹(1 - share)``;
+- a share: the latent normal above ``Φ⁻¹(1 - share)``; the share on a systemic opioid (when given; else every
+  patient) draws whether a patient has an OME at all, the OME quartiles being those of the patients on one;
 - single and multiple choices (cancer type, pain locations ...): independent of the frailty, by shares.
 """
 
@@ -70,7 +71,8 @@ class PatientBaseline:
     cancer_duration_months: float
     pain_duration_months: float
     pain_locations: tuple[str, ...]
-    ome_mg_per_day: float
+    ome_mg_per_day: float | None
+    """The systemic opioids' OME (``None``: on no systemic opioid)."""
     adjuvant_drugs: tuple[str, ...]
     nrs: int
     eq5d_index: float
@@ -188,6 +190,8 @@ def sample_baselines(params: Baseline, n: int, rng: np.random.Generator) -> list
     eq5d = normal_quantile(params.eq5d_index, rng.random(n))
     n_trials = choose_one(params.trials.shares, rng, n)
     reasons = choose_one(params.implant_reason.shares, rng, n)
+    on_opioid = np.ones(n, dtype=bool) if params.systemic_opioid is None else binary_value(params.systemic_opioid,
+                                                                                             free())
     out = []
     for i in range(n):
         spread = tuple(sites[i]) or (("other",) if metastatic[i] else ())
@@ -198,7 +202,8 @@ def sample_baselines(params: Baseline, n: int, rng: np.random.Generator) -> list
             cancer_type=cancer[i], metastasis_sites=spread if metastatic[i] else ("none",),
             prior_treatment=frozenset(prior[i]), cancer_duration_months=round(float(cancer_months[i]), 1),
             pain_duration_months=round(float(pain_months[i]), 1), pain_locations=locations[i] or ("other",),
-            ome_mg_per_day=round(float(ome[i]), 1), adjuvant_drugs=adjuvant[i] or ("none",), nrs=int(nrs[i]),
+            ome_mg_per_day=round(float(ome[i]), 1) if on_opioid[i] else None,
+            adjuvant_drugs=adjuvant[i] or ("none",), nrs=int(nrs[i]),
             eq5d_index=round(float(eq5d[i]), 3), trials=_trials(params, int(n_trials[i]), rng),
             implant_reason=reasons[i]))
     return out

@@ -441,8 +441,8 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
                 postop_stay_days=course.postop_stay_days if implanted.day == 0 else None)
     reported = course.schedule.patient_reported
     run.add("visits", visit_date=day(-1), visit_type="baseline", nrs=baseline.nrs if reported else None,
-            eq5d_index=baseline.eq5d_index if reported else None, systemic_opioid=True,
-            ome_mg_per_day=baseline.ome_mg_per_day)
+            eq5d_index=baseline.eq5d_index if reported else None,
+            systemic_opioid=baseline.ome_mg_per_day is not None, ome_mg_per_day=baseline.ome_mg_per_day)
     respondent = "family" if course.schedule.telephone else "patient"
     for visit in course.visits:
         satisfaction = None if visit.satisfied is None else "satisfied" if visit.satisfied else "dissatisfied"

@@ -8,8 +8,9 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   :mod:`openidds.cohort.baseline`) mapped to the survival quartiles (two-piece log-normal).
 - **Perioperative death**, if the parameters give its share: the patient dies in hospital the day after the
   implant, whatever the survival draw.
-- **Post-operative stay**: to the discharge day the parameters give (none recorded without one), or to the
-  death if it comes first.
+- **Post-operative stay**: to the discharge day the parameters give, or one drawn for the patient from the
+  published stay (``postop_stay``: one day plus a negative binomial with its mean and SD; none recorded without
+  either), or to the death if it comes first.
 - **Exits**, competing: death; explant after a complication; therapy stopped, transfer of care and loss to
   follow-up as constant yearly hazards; the first one ends follow-up. Alive and in follow-up at the study's
   end: no exit (censored at the last contact).
@@ -31,7 +32,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   dose times a log-normal factor. At a visit with NRS above the target, the dose is raised by
   ``increase_percent`` (a programming session), never above the library's soft per-day limit.
 - **Systemic opioids**: stopped or reduced (to a fraction of the baseline OME) by the first follow-up, by
-  shares; otherwise unchanged.
+  shares; otherwise unchanged. A patient on none at baseline (no OME) stays on none, and an opioid starts at the
+  low end of the library's starting range.
 - **Visits**: at the study's months (± 7 days) and, if the parameters say so, a pain assessment before
   discharge; each missing with its share. A telephone study's calls, if the parameters give their interval:
   one on every multiple of ``telephone_every_days`` after discharge while the patient is followed, recording
@@ -124,8 +126,8 @@ class Visit:
     nrs: int | None
     eq5d_index: float | None
     systemic_opioid: bool
-    ome_mg_per_day: float
-    opioid_change: str
+    ome_mg_per_day: float | None
+    opioid_change: str | None
     satisfied: bool | None
 
 
@@ -168,11 +170,16 @@ def start_dose_mg_per_day(baseline: PatientBaseline, drug: str, params: Course, 
             raise ParamsError("course.therapy.mix", drug, "a drug with an OME conversion or a starting range in the "
                                                           "library")
         return round(float(start.high.magnitude("mg/day")), 3)
+    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
+    if baseline.ome_mg_per_day is None:
+        if start is None:
+            raise ParamsError("baseline.systemic_opioid", drug, "a start drug with a starting range in the library "
+                                                                "(a patient on no systemic opioid has no OME)")
+        return round(floor, 3)
     frail = therapy.frail_reduction and (baseline.wheelchair or baseline.adl_score < 60)
     proposal = propose_start(parse_quantity(f"{baseline.ome_mg_per_day} mg/day"), drug=drug,
                              ratio=therapy.oral_to_intrathecal_ratio, frail=frail, library=library)
     dose = float(proposal.dose.magnitude("mg/day"))
-    floor = 0.0 if start is None else float(start.low.magnitude("mg/day"))
     return round(min(max(dose, floor), soft_per_day_mg(drug, library)), 3)
 
 
@@ -212,12 +219,13 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     if perioperative:
         death = PERIOPERATIVE_DEATH_DAY
     follow = params.follow_up
-    stay = None if follow.discharge_day is None else min(follow.discharge_day, death)
+    discharge = discharge_day(follow, rng)
+    stay = None if discharge is None else min(discharge, death)
     others = {ExitReason.THERAPY_STOPPED: follow.therapy_stopped_per_year,
               ExitReason.TRANSFER: follow.transfer_per_year, ExitReason.LOST: follow.lost_per_year}
     exits: list[tuple[int, ExitReason]] = [(death, ExitReason.DEATH)]
     exits += [(1 + int(rng.exponential(365.25 / rate)), reason) for reason, rate in others.items() if rate > 0]
-    calls = _call_days(follow, schedule, horizon)
+    calls = _call_days(follow, schedule, horizon, discharge)
     reached = not calls or rng.random() >= (follow.telephone_unreached or 0.0)
     if not reached:
         exits.append((calls[0], ExitReason.LOST))
@@ -234,7 +242,9 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     revisions = tuple(c.day for c in complications if c.action == "revision")
     drug, added = _drugs(params, rng)
     start = start_dose_mg_per_day(baseline, drug, params, library)
-    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library, calls if reached else ())
+    alive_out = discharge if discharge is not None and discharge < death else None  # assessed before discharge
+    visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library, alive_out,
+                              calls if reached else ())
     return PatientCourse(
         schedule=schedule, drug=drug, added_mg_per_ml=added, death_day=death if death <= end else None,
         exit_day=exit_day_or_none,
@@ -244,6 +254,16 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
         explant_day=explant if explant is not None and explant == exit_day_or_none else None,
         bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits,
         postop_stay_days=PERIOPERATIVE_DEATH_DAY if perioperative else stay, perioperative_death=perioperative)
+
+
+def discharge_day(follow: FollowUp, rng: np.random.Generator) -> int | None:
+    """The patient's discharge day after the implant: the parameters' fixed day, or one drawn from their published
+    stay (one day plus a negative binomial, whole days ≥ 1, see ``PostopStay``); ``None`` (nothing drawn) without
+    either."""
+    if follow.postop_stay is None:
+        return follow.discharge_day
+    r, p = follow.postop_stay.negative_binomial
+    return 1 + int(rng.negative_binomial(r, p))
 
 
 def _drugs(params: Course, rng: np.random.Generator) -> tuple[str, tuple[tuple[str, float], ...]]:
@@ -276,21 +296,24 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
 
 
 def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Schedule, rng: np.random.Generator,
-            start: float, end: int, library: DrugLibrary,
+            start: float, end: int, library: DrugLibrary, discharge: int | None,
             calls: tuple[int, ...] = ()) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
     relief_full = full_relief_nrs(baseline.nrs, pain, rng.random(1))
     needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
     ceiling = soft_per_day_mg(drug, library)
-    change = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
-                         "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
-    ome = {"stopped": 0.0, "reduced": round(baseline.ome_mg_per_day * opioids.reduced_to_fraction, 1),
-           "unchanged": baseline.ome_mg_per_day}[change]
+    drawn = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
+                        "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]
+    before = baseline.ome_mg_per_day
+    change = None if before is None else drawn  # on no systemic opioid: nothing to change
+    ome = None if before is None else {"stopped": 0.0, "reduced": round(before * opioids.reduced_to_fraction, 1),
+                                       "unchanged": before}[drawn]
+    on_opioid = before is not None and drawn != "stopped"
     dose, visits, changes = start, [], []
     days = {max(1, round(m * DAYS_PER_MONTH) + int(rng.integers(-VISIT_JITTER_DAYS, VISIT_JITTER_DAYS + 1)))
             for m in schedule.visit_months}
-    if follow.discharge_day is not None:
-        days.add(follow.discharge_day)
+    if discharge is not None:
+        days.add(discharge)
     for day in sorted(days):
         noise = pain.visit_noise_nrs * rng.standard_normal()
         missing, eq5d_missing, satisfied = rng.random(), rng.random(), rng.random() < follow.satisfied
@@ -304,14 +327,14 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
         eq5d = None
         if reported and eq5d_missing >= follow.eq5d_missing:
             eq5d = round(float(np.clip(baseline.eq5d_index + 0.08 * relief, -0.5, 1.0)), 3)
-        by_phone = schedule.telephone and day != follow.discharge_day
+        by_phone = schedule.telephone and day != discharge
         visits.append(Visit(day, "telephone" if by_phone else "follow_up", nrs if reported else None,
-                            eq5d, change != "stopped", ome, change, satisfied if reported else None))
+                            eq5d, on_opioid, ome, change, satisfied if reported else None))
         if nrs > pain.target_nrs and dose < ceiling and day < end:
             dose = round(min(dose * (1 + pain.increase_percent / 100), ceiling), 3)
             changes.append(DoseChange(day, dose))
     taken = {visit.day for visit in visits}
-    visits += [Visit(day, "telephone", None, None, change != "stopped", ome, change, None)
+    visits += [Visit(day, "telephone", None, None, on_opioid, ome, change, None)
                for day in calls if day <= end and day not in taken]
     return tuple(sorted(visits, key=lambda visit: visit.day)), tuple(changes)
 
@@ -326,13 +349,13 @@ def full_relief_nrs(baseline_nrs: float, pain: Pain, u: NDArray[np.float64]) -> 
     return baseline_nrs * float(normal_quantile(pain.relief_fraction, u)[0])
 
 
-def _call_days(follow: FollowUp, schedule: Schedule, horizon: int) -> tuple[int, ...]:
-    """The days of a telephone study's calls up to the study's end (none unless the study follows by telephone
-    and the parameters give the calls' interval)."""
+def _call_days(follow: FollowUp, schedule: Schedule, horizon: int, discharge: int | None) -> tuple[int, ...]:
+    """The days of a telephone study's calls after the patient's discharge, up to the study's end (none unless the
+    study follows by telephone and the parameters give the calls' interval)."""
     every = follow.telephone_every_days
     if every is None or not schedule.telephone:
         return ()
-    after = follow.discharge_day or 0
+    after = discharge or 0
     return tuple(day for day in range(every, horizon + 1, every) if day > after)
 
 

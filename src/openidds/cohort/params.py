@@ -128,6 +128,9 @@ class Baseline(_Closed):
     pain_duration_months: Quartiles
     pain_locations: Shares
     ome_mg_per_day: Quartiles
+    """The OME of the patients on a systemic opioid."""
+    systemic_opioid: Binary | None = None
+    """The share of patients on a systemic opioid at baseline, the others with no OME; ``None``: every patient."""
     adjuvant: Shares
     """Adjuvant drugs (multiple choice); a patient with none is recorded as ``none``."""
     nrs: Normal
@@ -237,10 +240,37 @@ class Opioids(_Closed):
     source: str
 
 
+class PostopStay(_Closed):
+    """A published post-operative stay (mean ± SD, in days), drawn for each patient in whole days ≥ 1 as one day
+    plus a negative binomial: ``1 + NB(r, p)`` with ``p = (mean - 1) / sd²`` and ``r = (mean - 1)·p / (1 - p)``
+    has exactly this mean and SD."""
+
+    mean_days: Annotated[float, Field(gt=1)]
+    sd_days: Annotated[float, Field(gt=0)]
+    source: str
+
+    @model_validator(mode="after")
+    def _overdispersed(self) -> PostopStay:
+        if not self.sd_days**2 > self.mean_days - 1:
+            raise ValueError(f"an SD whose square exceeds mean - 1 (a negative binomial's variance exceeds its "
+                             f"mean), got {self.mean_days} ± {self.sd_days}; for one stay for every patient give "
+                             "discharge_day")
+        return self
+
+    @property
+    def negative_binomial(self) -> tuple[float, float]:
+        """The negative binomial's ``(r, p)`` (numpy's ``n`` and ``p``) of the days after the first."""
+        p = (self.mean_days - 1) / self.sd_days**2
+        return (self.mean_days - 1) * p / (1 - p), p
+
+
 class FollowUp(_Closed):
     discharge_day: Annotated[int, Field(ge=1, le=60)] | None = None
     """A pain assessment before discharge on this day after the implant (a study that reports the NRS after
     the implant without a visit schedule); ``None``: none."""
+    postop_stay: PostopStay | None = None
+    """In place of ``discharge_day``: each patient's own discharge day, drawn from the published stay (the pain
+    assessment before discharge on that day)."""
     visit_missing: Share
     eq5d_missing: Share
     satisfied: Share
@@ -259,6 +289,8 @@ class FollowUp(_Closed):
     def _calls(self) -> FollowUp:
         if self.telephone_unreached is not None and self.telephone_every_days is None:
             raise ValueError("telephone_unreached needs telephone_every_days (the calls the patient is not reached by)")
+        if self.discharge_day is not None and self.postop_stay is not None:
+            raise ValueError("discharge_day (one for every patient) or postop_stay (drawn for each), not both")
         return self
 
 

@@ -26,7 +26,7 @@ from openidds.clinic.database import database_url, new_sqlite_registry, with_clo
 from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
-from openidds.cohort.baseline import sample_baselines
+from openidds.cohort.baseline import choose_one, sample_baselines
 from openidds.cohort.clinic_run import PatientRun, run_patient
 from openidds.cohort.course import DAY_S, Schedule, draw_course
 from openidds.cohort.params import Params, ParamsError
@@ -54,10 +54,19 @@ class SimulationSummary:
 
 
 def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.date]:
-    """``n`` implant days uniform over the study's implant period, in order."""
+    """``n`` implant days, in order: uniform over the study's implant period, or, when the design gives the
+    implants' shares by year, each patient's year drawn by those shares and the day uniform over that year's part
+    of the period."""
     design = study.design
-    span = (design.implant_end - design.implant_start).days
-    return [design.implant_start + dt.timedelta(days=int(d)) for d in np.sort(rng.integers(0, span + 1, n))]
+    if design.implant_year_shares is None:
+        span = (design.implant_end - design.implant_start).days
+        return [design.implant_start + dt.timedelta(days=int(d)) for d in np.sort(rng.integers(0, span + 1, n))]
+    days = []
+    for year in choose_one({str(y): share for y, share in design.implant_year_shares.items()}, rng, n):
+        first = max(dt.date(int(year), 1, 1), design.implant_start)
+        last = min(dt.date(int(year), 12, 31), design.implant_end)
+        days.append(first + dt.timedelta(days=int(rng.integers(0, (last - first).days + 1))))
+    return sorted(days)
 
 
 def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,

@@ -207,6 +207,9 @@ class Design(BaseModel):
     telephone_follow_up: bool
     follow_up_counted: FollowUpCounted = FollowUpCounted.PAIN_PAIRS
     pro_start: date | None = None
+    implant_year_shares: dict[int, float] | None = None
+    """The published share of implants in each calendar year of the implant period (summing to 1); ``None``:
+    implant days uniform over the period."""
     endpoints: dict[str, str]
     assumptions: dict[str, str] = Field(default_factory=dict)
 
@@ -218,6 +221,12 @@ class Design(BaseModel):
             raise ValueError("follow_up_counted = telephone_contact needs telephone_follow_up = true")
         if self.pro_start is not None and not self.implant_start <= self.pro_start <= self.implant_end:
             raise ValueError("pro_start must lie between implant_start and implant_end")
+        years = self.implant_year_shares
+        if years is not None:
+            outside = sorted(set(years) - set(range(self.implant_start.year, self.implant_end.year + 1)))
+            if outside or any(not 0 <= share <= 1 for share in years.values()) or abs(sum(years.values()) - 1) > 1e-6:
+                raise ValueError(f"implant_year_shares: shares (0-1, summing to 1) of years from "
+                                 f"{self.implant_start.year} to {self.implant_end.year}, got {dict(years)}")
         if any(m <= 0 for m in self.visit_months) or list(self.visit_months) != sorted(set(self.visit_months)):
             raise ValueError("visit_months must be positive and strictly increasing")
         unknown = sorted(set(self.assumptions) - set(type(self).model_fields))
