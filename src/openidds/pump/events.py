@@ -7,6 +7,7 @@ know (an injected fault, how much really left the reservoir and where it went) i
 """
 
 import json
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -178,7 +179,8 @@ volume is its volume and its route ``csf``."""
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "rows")
+    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "_window", "_window_from", "_window_mass",
+                 "_window_read", "rows")
 
     def __init__(self) -> None:
         # The rows, oldest first. The pump appends the flat rows of COMPACT_FIELDS kinds to this list directly
@@ -188,6 +190,12 @@ class EventLog:
         self._fills: list[tuple[Event, int]] = []
         self._fills_read = 0
         self._pumped_since_fill = 0
+        # The delivery rows in the last window asked for (_window_after): the rows, their drug per drug, the
+        # window's start and how many rows had been read.
+        self._window: deque[tuple] = deque()
+        self._window_mass: dict[str, int] = {}
+        self._window_from = 0
+        self._window_read = 0
 
     def append(self, t_s: int, kind: EventKind, reason: str, data: dict) -> None:
         if kind in COMPACT_FIELDS:
@@ -203,7 +211,7 @@ class EventLog:
         tip)``, each drug at ``rate * tip[drug]`` mass ticks per second. A segment cut inside its last second
         gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip."""
         pieces = []
-        for start_s, _, _, rate, end_s, volume, tip, *full in self._deliveries_back_to(t_s):
+        for start_s, _, _, rate, end_s, volume, tip, *full in self._window_after(t_s):
             if tip is None:
                 pieces.append((start_s, end_s, 1, tuple(full[2].items())))
                 continue
@@ -211,39 +219,57 @@ class EventLog:
             if last_second == rate:
                 pieces.append((start_s, end_s, rate, tip))
                 continue
-            pieces.append((end_s - 1, end_s, last_second, tip))
             if end_s - 1 > start_s:
                 pieces.append((start_s, end_s - 1, rate, tip))
-        pieces.reverse()
+            pieces.append((end_s - 1, end_s, last_second, tip))
         return pieces
 
     def delivered_since(self, t_s: int) -> dict[str, int]:
-        """The drug (mass ticks) counted at the tip after ``t_s``, per drug, adding up volumes while the tip
-        stays the same solution."""
-        total: dict[str, int] = {}
-        tip_now, volume_now = (), 0
-        for row in self._deliveries_back_to(t_s):
-            tip, volume = row[6], row[5]
-            if tip is None:  # the one second with a mixed tip: its dose
-                tip, volume = tuple(row[9].items()), 1
-            elif row[0] < t_s:  # every second but the last runs at the full rate
-                volume -= row[3] * (t_s - row[0])
-            if tip is not tip_now:
-                add_drug(total, tip_now, volume_now)
-                tip_now, volume_now = tip, 0
-            volume_now += volume
-        add_drug(total, tip_now, volume_now)
+        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: the running sum of the delivery
+        rows that end after ``t_s``, less the part of the oldest one before ``t_s`` (every second of a row but
+        its last runs at the full rate)."""
+        window = self._window_after(t_s)
+        total = dict(self._window_mass)
+        if window:
+            start_s, _, _, rate, _, _, tip = window[0][:7]
+            if start_s < t_s:  # only the oldest row can start before t_s; a mixed tip's row lasts one second
+                add_drug(total, tip, -rate * (t_s - start_s))
         return total
 
-    def _deliveries_back_to(self, t_s: int) -> Iterator[tuple]:
-        """The delivery rows that end after ``t_s``, newest first: reads back only as far as ``t_s``."""
-        for row in reversed(self.rows):
+    def _window_after(self, t_s: int) -> deque[tuple]:
+        """The delivery rows that end after ``t_s``, oldest first, with their drug summed in ``_window_mass``.
+        Kept from call to call: the rows added since the last call are read back only as far as ``t_s`` and
+        rows that end by ``t_s`` leave from the front, so each row is read about once while ``t_s`` moves
+        forward (as the pump's clock does); an earlier ``t_s`` reads the log back again."""
+        rows, window, mass = self.rows, self._window, self._window_mass
+        read = self._window_read
+        if t_s < self._window_from:
+            window.clear()
+            mass.clear()
+            read = 0
+        fresh, behind = [], False  # behind: the rows before the fresh ones all end by t_s
+        for i in range(len(rows) - 1, read - 1, -1):
+            row = rows[i]
             if row[1] is _DELIVERY:
                 if row[4] <= t_s:
-                    return
-                yield row
+                    behind = True
+                    break
+                fresh.append(row)
             elif row[0] < t_s:
-                return
+                behind = True
+                break
+        if behind:
+            window.clear()
+            mass.clear()
+        fresh.reverse()
+        window.extend(fresh)
+        _add_rows(mass, fresh, 1)
+        gone = []
+        while window and window[0][4] <= t_s:
+            gone.append(window.popleft())
+        _add_rows(mass, gone, -1)
+        self._window_read, self._window_from = len(rows), t_s
+        return window
 
     def refills(self) -> tuple[tuple[tuple[Event, int], ...], int]:
         """Every refill event, oldest first, each with the volume (ticks) delivered since the fill before it;
@@ -308,6 +334,16 @@ _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
 _FAULT = EventKind.FAULT
 _BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
+
+
+def _add_rows(total: dict[str, int], rows: Iterable[tuple], sign: int) -> None:
+    """Add (``sign`` 1) or take away (-1) the drug of delivery rows: a row's volume at its tip, or its dose."""
+    for row in rows:
+        tip = row[6]
+        if tip is None:
+            add_drug(total, tuple(row[9].items()), sign)
+        else:
+            add_drug(total, tip, sign * row[5])
 
 
 def _event(seq: int, row: tuple) -> Event:
