@@ -191,4 +191,4 @@ def test_the_running_window_answers_as_reading_the_log_back(specs, data):
             x = data.draw(st.integers(max(0, end_s - 1500), end_s + 50))
             got = {drug: mass for drug, mass in log.delivered_since(x).items() if mass}
             assert got == reference_delivered_since(log.rows, x)
-            assert log.deliveries_since(x) == reference_deliveries_since(log.rows, x)
+            assert list(log.deliveries_since(x)) == reference_deliveries_since(log.rows, x)

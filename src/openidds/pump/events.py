@@ -206,23 +206,22 @@ class EventLog:
         """The newest event."""
         return _event(len(self.rows) - 1, self.rows[-1])
 
-    def deliveries_since(self, t_s: int) -> list[tuple[int, int, int, Concentrations]]:
+    def deliveries_since(self, t_s: int) -> Iterator[tuple[int, int, int, Concentrations]]:
         """The delivery after ``t_s`` as pieces at a constant rate, oldest first: ``(start_s, end_s, rate,
         tip)``, each drug at ``rate * tip[drug]`` mass ticks per second. A segment cut inside its last second
-        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip."""
-        pieces = []
+        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip. Read lazily:
+        read them before the log grows."""
         for start_s, _, _, rate, end_s, volume, tip, *full in self._window_after(t_s):
             if tip is None:
-                pieces.append((start_s, end_s, 1, tuple(full[2].items())))
+                yield (start_s, end_s, 1, tuple(full[2].items()))
                 continue
             last_second = volume - rate * (end_s - start_s - 1)
             if last_second == rate:
-                pieces.append((start_s, end_s, rate, tip))
+                yield (start_s, end_s, rate, tip)
                 continue
             if end_s - 1 > start_s:
-                pieces.append((start_s, end_s - 1, rate, tip))
-            pieces.append((end_s - 1, end_s, last_second, tip))
-        return pieces
+                yield (start_s, end_s - 1, rate, tip)
+            yield (end_s - 1, end_s, last_second, tip)
 
     def delivered_since(self, t_s: int) -> dict[str, int]:
         """The drug (mass ticks) counted at the tip after ``t_s``, per drug: the running sum of the delivery
