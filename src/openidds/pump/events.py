@@ -8,10 +8,10 @@ know (an injected fault, how much really left the reservoir and where it went) i
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict, overload
 
 from openidds.pump.lots import Concentrations, add_drug
 
@@ -304,11 +304,11 @@ class EventLog:
         """The events of one kind, oldest first (the others are not read)."""
         return tuple(_event(i, row) for i, row in enumerate(self.rows) if row[1] == kind)
 
-    def pump_views(self, seq: int) -> tuple[dict, ...]:
-        """:meth:`Event.pump_view` of each event from ``seq`` on, simulator-only events left out (a delivery's
-        view is built from its row, without its simulator truth)."""
+    def pump_views(self, seq: int, stop: int | None = None) -> tuple[dict, ...]:
+        """:meth:`Event.pump_view` of each event from ``seq`` on (before ``stop``), simulator-only events left
+        out (a delivery's view is built from its row, without its simulator truth)."""
         views = []
-        for i, row in enumerate(self.rows[seq:], start=seq):
+        for i, row in enumerate(self.rows[seq:stop], start=seq):
             kind = row[1]
             if kind is _DELIVERY:
                 volume, tip = row[5], row[6]
@@ -333,6 +333,48 @@ _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
 _FAULT = EventKind.FAULT
 _BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
+
+
+class PumpViews(Sequence[dict]):
+    """The pump's views (:meth:`EventLog.pump_views`) of the events ``start`` to ``stop`` of a log, built when
+    first read: the log only grows, so they are the same whenever they are read, and an interrogation that
+    nobody reads costs nothing."""
+
+    __slots__ = ("_log", "_start", "_stop", "_views")
+
+    def __init__(self, log: EventLog, start: int, stop: int) -> None:
+        self._log, self._start, self._stop = log, start, stop
+        self._views: tuple[dict, ...] | None = None
+
+    def _read(self) -> tuple[dict, ...]:
+        if self._views is None:
+            self._views = self._log.pump_views(self._start, self._stop)
+        return self._views
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    @overload
+    def __getitem__(self, index: int) -> dict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[dict, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> dict | tuple[dict, ...]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PumpViews | tuple):
+            return self._read() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of dicts it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._read())
 
 
 def _add_rows(total: dict[str, int], rows: Iterable[tuple], sign: int) -> None:

@@ -38,7 +38,7 @@ from openidds.pump.commands import (
     StartBolus,
 )
 from openidds.pump.device import Catheter, PumpSpec
-from openidds.pump.events import EventKind, EventLog, Totals
+from openidds.pump.events import EventKind, EventLog, PumpViews, Totals
 from openidds.pump.faults import (
     FAULTS,
     BatteryReset,
@@ -764,7 +764,7 @@ class Pump:
                 self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
         self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
         self.log.append(t, EventKind.INTERROGATION, "programmer read the pump", {})
-        log = self.log.pump_views(self._interrogated_seq)
+        log = PumpViews(self.log, self._interrogated_seq, len(self.log))
         self._interrogated_seq = len(self.log)
         return Snapshot(
             t_s=t,
