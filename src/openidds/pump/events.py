@@ -179,8 +179,8 @@ volume is its volume and its route ``csf``."""
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "_window", "_window_from", "_window_mass",
-                 "_window_read", "rows")
+    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "_window", "_window_from", "_window_read",
+                 "_window_volumes", "rows")
 
     def __init__(self) -> None:
         # The rows, oldest first. The pump appends the flat rows of COMPACT_FIELDS kinds to this list directly
@@ -190,10 +190,10 @@ class EventLog:
         self._fills: list[tuple[Event, int]] = []
         self._fills_read = 0
         self._pumped_since_fill = 0
-        # The delivery rows in the last window asked for (_window_after): the rows, their drug per drug, the
+        # The delivery rows in the last window asked for (_window_after): the rows, their volumes by tip, the
         # window's start and how many rows had been read.
         self._window: deque[tuple] = deque()
-        self._window_mass: dict[str, int] = {}
+        self._window_volumes: dict[Concentrations, int] = {}
         self._window_from = 0
         self._window_read = 0
 
@@ -224,11 +224,13 @@ class EventLog:
             yield (end_s - 1, end_s, last_second, tip)
 
     def delivered_since(self, t_s: int) -> dict[str, int]:
-        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: the running sum of the delivery
-        rows that end after ``t_s``, less the part of the oldest one before ``t_s`` (every second of a row but
-        its last runs at the full rate)."""
+        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: the running volumes of the delivery
+        rows that end after ``t_s`` at each tip, less the part of the oldest row before ``t_s`` (every second of
+        a row but its last runs at the full rate)."""
         window = self._window_after(t_s)
-        total = dict(self._window_mass)
+        total: dict[str, int] = {}
+        for tip, volume in self._window_volumes.items():
+            add_drug(total, tip, volume)
         if window:
             start_s, _, _, rate, _, _, tip = window[0][:7]
             if start_s < t_s:  # only the oldest row can start before t_s; a mixed tip's row lasts one second
@@ -236,37 +238,39 @@ class EventLog:
         return total
 
     def _window_after(self, t_s: int) -> deque[tuple]:
-        """The delivery rows that end after ``t_s``, oldest first, with their drug summed in ``_window_mass``.
-        Kept from call to call: the rows added since the last call are read back only as far as ``t_s`` and
-        rows that end by ``t_s`` leave from the front, so each row is read about once while ``t_s`` moves
-        forward (as the pump's clock does); an earlier ``t_s`` reads the log back again."""
-        rows, window, mass = self.rows, self._window, self._window_mass
+        """The delivery rows that end after ``t_s``, oldest first, with their volumes summed by tip in
+        ``_window_volumes`` (a mixed tip's row as its dose, volume 1). Kept from call to call: the rows added
+        since the last call are read back only as far as ``t_s`` and rows that end by ``t_s`` leave from the
+        front, so each row is read about once while ``t_s`` moves forward (as the pump's clock does); an earlier
+        ``t_s`` reads the log back again."""
+        rows, window, volumes = self.rows, self._window, self._window_volumes
         read = self._window_read
         if t_s < self._window_from:
             window.clear()
-            mass.clear()
+            volumes.clear()
             read = 0
-        fresh, behind = [], False  # behind: the rows before the fresh ones all end by t_s
-        for i in range(len(rows) - 1, read - 1, -1):
+        first = len(rows)  # the first of the rows since the last call that can be in the window
+        while first > read:
+            row = rows[first - 1]
+            if row[4] <= t_s if row[1] is _DELIVERY else row[0] < t_s:
+                window.clear()  # it and every row before it end by t_s
+                volumes.clear()
+                break
+            first -= 1
+        for i in range(first, len(rows)):
             row = rows[i]
             if row[1] is _DELIVERY:
-                if row[4] <= t_s:
-                    behind = True
-                    break
-                fresh.append(row)
-            elif row[0] < t_s:
-                behind = True
-                break
-        if behind:
-            window.clear()
-            mass.clear()
-        fresh.reverse()
-        window.extend(fresh)
-        _add_rows(mass, fresh, 1)
-        gone = []
+                window.append(row)
+                tip, volume = (row[6], row[5]) if row[6] is not None else (tuple(row[9].items()), 1)
+                volumes[tip] = volumes.get(tip, 0) + volume
         while window and window[0][4] <= t_s:
-            gone.append(window.popleft())
-        _add_rows(mass, gone, -1)
+            row = window.popleft()
+            tip, volume = (row[6], row[5]) if row[6] is not None else (tuple(row[9].items()), 1)
+            left = volumes[tip] - volume
+            if left:
+                volumes[tip] = left
+            else:
+                del volumes[tip]
         self._window_read, self._window_from = len(rows), t_s
         return window
 
@@ -375,16 +379,6 @@ class PumpViews(Sequence[dict]):
 
     def __repr__(self) -> str:
         return repr(self._read())
-
-
-def _add_rows(total: dict[str, int], rows: Iterable[tuple], sign: int) -> None:
-    """Add (``sign`` 1) or take away (-1) the drug of delivery rows: a row's volume at its tip, or its dose."""
-    for row in rows:
-        tip = row[6]
-        if tip is None:
-            add_drug(total, tuple(row[9].items()), sign)
-        else:
-            add_drug(total, tip, sign * row[5])
 
 
 def _event(seq: int, row: tuple) -> Event:
