@@ -10,7 +10,7 @@ Everything goes through the reservoir port: the catheter-access port is refused 
 goes straight to the CSF) and belongs to a separate procedure.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
 
@@ -69,14 +69,15 @@ class Discrepancy:
     pumped_ml: Fraction
     threshold_ml: Fraction
     basis: str
+    difference_ml: Fraction = field(init=False, repr=False, compare=False)
+    """withdrawn - expected (computed once: a trend reads it refill after refill)"""
+    flagged: bool = field(init=False, repr=False, compare=False)
+    """the difference is beyond the threshold either way"""
 
-    @property
-    def difference_ml(self) -> Fraction:
-        return self.withdrawn_ml - self.expected_ml
-
-    @property
-    def flagged(self) -> bool:
-        return abs(self.difference_ml) > self.threshold_ml
+    def __post_init__(self) -> None:
+        difference = self.withdrawn_ml - self.expected_ml
+        object.__setattr__(self, "difference_ml", difference)
+        object.__setattr__(self, "flagged", abs(difference) > self.threshold_ml)
 
     @property
     def suggests(self) -> str | None:
