@@ -31,6 +31,8 @@ def first_crossing(pieces: Iterable[Piece], drug: str, now_s: int, window_now: i
     flows = ((start, end, rate * ng) for start, end, rate, tip in pieces for name, ng in tip if name == drug)
     piece = next(flows, None)
     while u < stop:
+        if above and w + mass_rate * (stop - u) <= level:
+            return None  # W(s) <= W(u) + mass_rate (s - u): what leaves the window only lowers it
         back = u - DAY  # what leaves the window from u on was delivered at back
         while piece is not None and piece[1] <= back:
             piece = next(flows, None)
