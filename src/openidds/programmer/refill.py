@@ -13,6 +13,7 @@ goes straight to the CSF) and belongs to a separate procedure.
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 
 from openidds.drugs import DrugLibrary, DrugsError
 from openidds.errors import OpenIDDSError
@@ -138,8 +139,10 @@ class Trend:
                 "flagged": self.flagged}
 
 
+@lru_cache(maxsize=4096)
 def discrepancy_threshold(reservoir_ml: int, pumped_ml: Fraction, accuracy: SourcedFigure) -> tuple[Fraction, str]:
-    """max(accuracy x pumped volume, the floor for this reservoir size), with how it was found."""
+    """max(accuracy x pumped volume, the floor for this reservoir size), with how it was found (kept for the
+    values last asked: each refill's trend finds the thresholds of the refills before it again)."""
     floor = DISCREPANCY_FLOOR_ML.get(reservoir_ml)
     if floor is None:
         raise ProgrammerError("reservoir_ml", reservoir_ml, f"a reservoir size with a discrepancy floor: "
