@@ -22,6 +22,8 @@ Asserts nothing about time.
 """
 
 import argparse
+import cProfile
+import pstats
 import resource
 import tempfile
 import time
@@ -150,6 +152,8 @@ def main() -> None:
                         help="run this many replicates at once, one per worker process")
     parser.add_argument("--step-share", action="store_true",
                         help="only play the patients, timing the pump's stepping (Pump.advance) apart")
+    parser.add_argument("--profile", type=int, default=None, metavar="N",
+                        help="only play the patients under cProfile; print the N functions with most cumulative time")
     parser.add_argument("--validate", type=int, default=None, metavar="N",
                         help="time `openidds cohort validate STUDY --replicates N` (with --workers)")
     args = parser.parse_args()
@@ -157,6 +161,13 @@ def main() -> None:
         validate(args.study, args.params, args.validate, args.seed, args.workers)
         return
     print(f"{args.study}: {args.patients} patients, seed {args.seed}")
+    if args.profile is not None:
+        study = load_study(args.study)
+        params = load_params(args.params or study.id)
+        with collector_paused(), cProfile.Profile() as profile:  # as simulate plays them
+            play(study, params, args.seed, args.patients)
+        pstats.Stats(profile).sort_stats("cumulative").print_stats(args.profile)
+        return
     if args.step_share:
         study = load_study(args.study)
         params = load_params(args.params or study.id)

@@ -134,3 +134,61 @@ def test_pump_views_dicts_and_events_of_a_kind_read_as_the_events_do(specs, data
     assert log.dicts() == [e.to_dict() for e in log]
     for kind in (EventKind.DELIVERY, EventKind.BOLUS_ENDED, EventKind.ALARM, EventKind.FAULT):
         assert log.of_kind(kind) == tuple(e for e in log if e.kind == kind)
+
+
+def reference_rows_back_to(log_rows, t_s):
+    """The delivery rows that end after ``t_s``, newest first, read back from the end of the log every time:
+    the definition the log's running window (``EventLog._window_after``) must agree with."""
+    for row in reversed(log_rows):
+        if row[1] is EventKind.DELIVERY:
+            if row[4] <= t_s:
+                return
+            yield row
+        elif row[0] < t_s:
+            return
+
+
+def reference_delivered_since(log_rows, t_s):
+    total = defaultdict(int)
+    for row in reference_rows_back_to(log_rows, t_s):
+        if row[6] is None:
+            for drug, mass in row[9].items():
+                total[drug] += mass
+            continue
+        volume = row[5] - (row[3] * (t_s - row[0]) if row[0] < t_s else 0)
+        for drug, ng in row[6]:
+            total[drug] += volume * ng
+    return {drug: mass for drug, mass in total.items() if mass}
+
+
+def reference_deliveries_since(log_rows, t_s):
+    pieces = []
+    for start_s, _, _, rate, end_s, volume, tip, *full in reference_rows_back_to(log_rows, t_s):
+        if tip is None:
+            pieces.append((start_s, end_s, 1, tuple(full[2].items())))
+            continue
+        last_second = volume - rate * (end_s - start_s - 1)
+        if last_second == rate:
+            pieces.append((start_s, end_s, rate, tip))
+            continue
+        pieces.append((end_s - 1, end_s, last_second, tip))
+        if end_s - 1 > start_s:
+            pieces.append((start_s, end_s - 1, rate, tip))
+    pieces.reverse()
+    return pieces
+
+
+@given(rows, st.data())
+def test_the_running_window_answers_as_reading_the_log_back(specs, data):
+    """Rows appended one by one, the window asked for at any times in between (mostly moving forward, as the
+    pump's clock does, sometimes back): each answer is the one read back from the whole log."""
+    whole, _, _ = build(specs)
+    log = EventLog()
+    for row in whole.rows:
+        log.rows.append(row)
+        end_s = row[4] if row[1] is EventKind.DELIVERY else row[0]
+        for _ in range(data.draw(st.integers(0, 3))):
+            x = data.draw(st.integers(max(0, end_s - 1500), end_s + 50))
+            got = {drug: mass for drug, mass in log.delivered_since(x).items() if mass}
+            assert got == reference_delivered_since(log.rows, x)
+            assert list(log.deliveries_since(x)) == reference_deliveries_since(log.rows, x)

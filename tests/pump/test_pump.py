@@ -360,6 +360,22 @@ def test_interrogation_reads_the_log_since_the_last_one_without_simulator_truth(
     assert second.log[0]["seq"] > first.log[-1]["seq"]
 
 
+def test_an_interrogation_read_later_reads_the_events_it_was_taken_after(pump):
+    """The snapshot's log is built when first read: read after the log has grown, it holds the same events
+    as when it was taken, from the one before it to its own interrogation."""
+    pump.inject(HOUR, CatheterLeak())
+    first = pump.execute(DAY, Interrogate())
+    taken = len(pump.log)
+    eager = pump.log.pump_views(0, taken)
+    pump.execute(DAY + HOUR, RequestPatientBolus())
+    second = pump.execute(2 * DAY, Interrogate())
+    assert first.log == eager and tuple(first.log) == eager and len(first.log) == len(eager)
+    assert first.log[-1]["kind"] == "interrogation" and first.log[1:] == eager[1:]
+    assert second.log == pump.log.pump_views(taken, len(pump.log))
+    assert second.log[-1]["kind"] == "interrogation" and second.log != first.log
+    assert first.to_dict()["log"] == list(eager)
+
+
 def test_unknown_commands_are_refused_and_logged(pump):
     """PUMP-REFUSE-1."""
     with pytest.raises(CommandRefused, match="a pump command"):

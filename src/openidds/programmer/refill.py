@@ -10,9 +10,10 @@ Everything goes through the reservoir port: the catheter-access port is refused 
 goes straight to the CSF) and belongs to a separate procedure.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
+from functools import lru_cache
 
 from openidds.drugs import DrugLibrary, DrugsError
 from openidds.errors import OpenIDDSError
@@ -69,14 +70,15 @@ class Discrepancy:
     pumped_ml: Fraction
     threshold_ml: Fraction
     basis: str
+    difference_ml: Fraction = field(init=False, repr=False, compare=False)
+    """withdrawn - expected (computed once: a trend reads it refill after refill)"""
+    flagged: bool = field(init=False, repr=False, compare=False)
+    """the difference is beyond the threshold either way"""
 
-    @property
-    def difference_ml(self) -> Fraction:
-        return self.withdrawn_ml - self.expected_ml
-
-    @property
-    def flagged(self) -> bool:
-        return abs(self.difference_ml) > self.threshold_ml
+    def __post_init__(self) -> None:
+        difference = self.withdrawn_ml - self.expected_ml
+        object.__setattr__(self, "difference_ml", difference)
+        object.__setattr__(self, "flagged", abs(difference) > self.threshold_ml)
 
     @property
     def suggests(self) -> str | None:
@@ -137,8 +139,10 @@ class Trend:
                 "flagged": self.flagged}
 
 
+@lru_cache(maxsize=4096)
 def discrepancy_threshold(reservoir_ml: int, pumped_ml: Fraction, accuracy: SourcedFigure) -> tuple[Fraction, str]:
-    """max(accuracy x pumped volume, the floor for this reservoir size), with how it was found."""
+    """max(accuracy x pumped volume, the floor for this reservoir size), with how it was found (kept for the
+    values last asked: each refill's trend finds the thresholds of the refills before it again)."""
     floor = DISCREPANCY_FLOOR_ML.get(reservoir_ml)
     if floor is None:
         raise ProgrammerError("reservoir_ml", reservoir_ml, f"a reservoir size with a discrepancy floor: "

@@ -104,11 +104,46 @@ def figures(therapy: Therapy, solution: Solution, drug: str, unit: str, origin_s
                        None if bolus is None else bolus.max_per_24h, max_24h, worst)
 
 
+Assessment = tuple[tuple[DrugRow, ...], tuple[Finding, ...]]
+
+_ASSESSED: dict[tuple, tuple[DrugLibrary, Assessment]] = {}
+"""Assessments already made, by their inputs (the library by identity, and kept with the answer so that its id
+is not reused while the entry lives): a routine refill reviews the same therapy and solution as the one
+before it."""
+_ASSESSED_MAX = 4096
+
+
 def assess(therapy: Therapy | None, solution: Solution, spec: PumpSpec, library: DrugLibrary, policy: Policy,
-           old_therapy: Therapy | None,
-           old_solution: Solution | None) -> tuple[tuple[DrugRow, ...], tuple[Finding, ...]]:
+           old_therapy: Therapy | None, old_solution: Solution | None) -> Assessment:
     """The review rows and every finding for ``therapy`` with ``solution`` on this pump (``therapy`` None:
-    a fill with nothing programmed yet, as at implant: only the solution is checked)."""
+    a fill with nothing programmed yet, as at implant: only the solution is checked).
+
+    Every input is immutable and hashable (a program is, as :func:`openidds.pump.max_daily_volume` needs) and
+    the answer is made of frozen records, so the answer is kept for the inputs last asked and given again for
+    equal inputs (a therapy's limits compared with their types: ``"5"`` and ``Decimal("5.0")`` are shown
+    differently in a finding)."""
+    key = (id(library), _therapy_key(therapy), solution, spec, policy, _therapy_key(old_therapy), old_solution)
+    known = _ASSESSED.get(key)
+    if known is not None:
+        return known[1]
+    answer = _assess(therapy, solution, spec, library, policy, old_therapy, old_solution)
+    if len(_ASSESSED) >= _ASSESSED_MAX:
+        del _ASSESSED[next(iter(_ASSESSED))]  # the oldest
+    _ASSESSED[key] = (library, answer)
+    return answer
+
+
+def _therapy_key(therapy: Therapy | None) -> tuple | None:
+    """What of a therapy an assessment reads, hashable: the program, the limits as given, the patient bolus."""
+    if therapy is None:
+        return None
+    bolus = therapy.patient_bolus
+    return (therapy.program, tuple((drug, type(mg), mg) for drug, mg in dict(therapy.max_mg_per_24h).items()),
+            bolus, None if bolus is None else type(bolus.dose_ml))
+
+
+def _assess(therapy: Therapy | None, solution: Solution, spec: PumpSpec, library: DrugLibrary, policy: Policy,
+            old_therapy: Therapy | None, old_solution: Solution | None) -> Assessment:
     origin = spec.clock_origin_s_of_week
     findings: list[Finding] = [] if therapy is None else list(_pump_findings(therapy, solution, spec))
     rows: list[DrugRow] = []

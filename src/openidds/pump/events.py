@@ -7,10 +7,11 @@ know (an injected fault, how much really left the reservoir and where it went) i
 """
 
 import json
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import NamedTuple, NotRequired, TypedDict
+from typing import NamedTuple, NotRequired, TypedDict, overload
 
 from openidds.pump.lots import Concentrations, add_drug
 
@@ -178,7 +179,8 @@ volume is its volume and its route ``csf``."""
 class EventLog:
     """Append-only: events can be added and read, never changed or removed."""
 
-    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "rows")
+    __slots__ = ("_fills", "_fills_read", "_pumped_since_fill", "_window", "_window_from", "_window_read",
+                 "_window_volumes", "rows")
 
     def __init__(self) -> None:
         # The rows, oldest first. The pump appends the flat rows of COMPACT_FIELDS kinds to this list directly
@@ -188,6 +190,12 @@ class EventLog:
         self._fills: list[tuple[Event, int]] = []
         self._fills_read = 0
         self._pumped_since_fill = 0
+        # The delivery rows in the last window asked for (_window_after): the rows, their volumes by tip, the
+        # window's start and how many rows had been read.
+        self._window: deque[tuple] = deque()
+        self._window_volumes: dict[Concentrations, int] = {}
+        self._window_from = 0
+        self._window_read = 0
 
     def append(self, t_s: int, kind: EventKind, reason: str, data: dict) -> None:
         if kind in COMPACT_FIELDS:
@@ -198,52 +206,73 @@ class EventLog:
         """The newest event."""
         return _event(len(self.rows) - 1, self.rows[-1])
 
-    def deliveries_since(self, t_s: int) -> list[tuple[int, int, int, Concentrations]]:
+    def deliveries_since(self, t_s: int) -> Iterator[tuple[int, int, int, Concentrations]]:
         """The delivery after ``t_s`` as pieces at a constant rate, oldest first: ``(start_s, end_s, rate,
         tip)``, each drug at ``rate * tip[drug]`` mass ticks per second. A segment cut inside its last second
-        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip."""
-        pieces = []
-        for start_s, _, _, rate, end_s, volume, tip, *full in self._deliveries_back_to(t_s):
+        gives two pieces; the one second with a mixed tip comes as rate 1 with its dose as the tip. Read lazily:
+        read them before the log grows."""
+        for start_s, _, _, rate, end_s, volume, tip, *full in self._window_after(t_s):
             if tip is None:
-                pieces.append((start_s, end_s, 1, tuple(full[2].items())))
+                yield (start_s, end_s, 1, tuple(full[2].items()))
                 continue
             last_second = volume - rate * (end_s - start_s - 1)
             if last_second == rate:
-                pieces.append((start_s, end_s, rate, tip))
+                yield (start_s, end_s, rate, tip)
                 continue
-            pieces.append((end_s - 1, end_s, last_second, tip))
             if end_s - 1 > start_s:
-                pieces.append((start_s, end_s - 1, rate, tip))
-        pieces.reverse()
-        return pieces
+                yield (start_s, end_s - 1, rate, tip)
+            yield (end_s - 1, end_s, last_second, tip)
 
     def delivered_since(self, t_s: int) -> dict[str, int]:
-        """The drug (mass ticks) counted at the tip after ``t_s``, per drug, adding up volumes while the tip
-        stays the same solution."""
+        """The drug (mass ticks) counted at the tip after ``t_s``, per drug: the running volumes of the delivery
+        rows that end after ``t_s`` at each tip, less the part of the oldest row before ``t_s`` (every second of
+        a row but its last runs at the full rate)."""
+        window = self._window_after(t_s)
         total: dict[str, int] = {}
-        tip_now, volume_now = (), 0
-        for row in self._deliveries_back_to(t_s):
-            tip, volume = row[6], row[5]
-            if tip is None:  # the one second with a mixed tip: its dose
-                tip, volume = tuple(row[9].items()), 1
-            elif row[0] < t_s:  # every second but the last runs at the full rate
-                volume -= row[3] * (t_s - row[0])
-            if tip is not tip_now:
-                add_drug(total, tip_now, volume_now)
-                tip_now, volume_now = tip, 0
-            volume_now += volume
-        add_drug(total, tip_now, volume_now)
+        for tip, volume in self._window_volumes.items():
+            add_drug(total, tip, volume)
+        if window:
+            start_s, _, _, rate, _, _, tip = window[0][:7]
+            if start_s < t_s:  # only the oldest row can start before t_s; a mixed tip's row lasts one second
+                add_drug(total, tip, -rate * (t_s - start_s))
         return total
 
-    def _deliveries_back_to(self, t_s: int) -> Iterator[tuple]:
-        """The delivery rows that end after ``t_s``, newest first: reads back only as far as ``t_s``."""
-        for row in reversed(self.rows):
+    def _window_after(self, t_s: int) -> deque[tuple]:
+        """The delivery rows that end after ``t_s``, oldest first, with their volumes summed by tip in
+        ``_window_volumes`` (a mixed tip's row as its dose, volume 1). Kept from call to call: the rows added
+        since the last call are read back only as far as ``t_s`` and rows that end by ``t_s`` leave from the
+        front, so each row is read about once while ``t_s`` moves forward (as the pump's clock does); an earlier
+        ``t_s`` reads the log back again."""
+        rows, window, volumes = self.rows, self._window, self._window_volumes
+        read = self._window_read
+        if t_s < self._window_from:
+            window.clear()
+            volumes.clear()
+            read = 0
+        first = len(rows)  # the first of the rows since the last call that can be in the window
+        while first > read:
+            row = rows[first - 1]
+            if row[4] <= t_s if row[1] is _DELIVERY else row[0] < t_s:
+                window.clear()  # it and every row before it end by t_s
+                volumes.clear()
+                break
+            first -= 1
+        for i in range(first, len(rows)):
+            row = rows[i]
             if row[1] is _DELIVERY:
-                if row[4] <= t_s:
-                    return
-                yield row
-            elif row[0] < t_s:
-                return
+                window.append(row)
+                tip, volume = (row[6], row[5]) if row[6] is not None else (tuple(row[9].items()), 1)
+                volumes[tip] = volumes.get(tip, 0) + volume
+        while window and window[0][4] <= t_s:
+            row = window.popleft()
+            tip, volume = (row[6], row[5]) if row[6] is not None else (tuple(row[9].items()), 1)
+            left = volumes[tip] - volume
+            if left:
+                volumes[tip] = left
+            else:
+                del volumes[tip]
+        self._window_read, self._window_from = len(rows), t_s
+        return window
 
     def refills(self) -> tuple[tuple[tuple[Event, int], ...], int]:
         """Every refill event, oldest first, each with the volume (ticks) delivered since the fill before it;
@@ -279,11 +308,11 @@ class EventLog:
         """The events of one kind, oldest first (the others are not read)."""
         return tuple(_event(i, row) for i, row in enumerate(self.rows) if row[1] == kind)
 
-    def pump_views(self, seq: int) -> tuple[dict, ...]:
-        """:meth:`Event.pump_view` of each event from ``seq`` on, simulator-only events left out (a delivery's
-        view is built from its row, without its simulator truth)."""
+    def pump_views(self, seq: int, stop: int | None = None) -> tuple[dict, ...]:
+        """:meth:`Event.pump_view` of each event from ``seq`` on (before ``stop``), simulator-only events left
+        out (a delivery's view is built from its row, without its simulator truth)."""
         views = []
-        for i, row in enumerate(self.rows[seq:], start=seq):
+        for i, row in enumerate(self.rows[seq:stop], start=seq):
             kind = row[1]
             if kind is _DELIVERY:
                 volume, tip = row[5], row[6]
@@ -308,6 +337,48 @@ _DELIVERY = EventKind.DELIVERY
 _REFILL = EventKind.REFILL
 _FAULT = EventKind.FAULT
 _BOLUS_STARTED, _BOLUS_ENDED = EventKind.BOLUS_STARTED, EventKind.BOLUS_ENDED
+
+
+class PumpViews(Sequence[dict]):
+    """The pump's views (:meth:`EventLog.pump_views`) of the events ``start`` to ``stop`` of a log, built when
+    first read: the log only grows, so they are the same whenever they are read, and an interrogation that
+    nobody reads costs nothing."""
+
+    __slots__ = ("_log", "_start", "_stop", "_views")
+
+    def __init__(self, log: EventLog, start: int, stop: int) -> None:
+        self._log, self._start, self._stop = log, start, stop
+        self._views: tuple[dict, ...] | None = None
+
+    def _read(self) -> tuple[dict, ...]:
+        if self._views is None:
+            self._views = self._log.pump_views(self._start, self._stop)
+        return self._views
+
+    def __len__(self) -> int:
+        return len(self._read())
+
+    @overload
+    def __getitem__(self, index: int) -> dict: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> tuple[dict, ...]: ...
+
+    def __getitem__(self, index: int | slice) -> dict | tuple[dict, ...]:
+        return self._read()[index]
+
+    def __iter__(self) -> Iterator[dict]:
+        return iter(self._read())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, PumpViews | tuple):
+            return self._read() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # like the tuple of dicts it stands for
+
+    def __repr__(self) -> str:
+        return repr(self._read())
 
 
 def _event(seq: int, row: tuple) -> Event:

@@ -38,7 +38,7 @@ from openidds.pump.commands import (
     StartBolus,
 )
 from openidds.pump.device import Catheter, PumpSpec
-from openidds.pump.events import EventKind, EventLog, Totals
+from openidds.pump.events import EventKind, EventLog, PumpViews, Totals
 from openidds.pump.faults import (
     FAULTS,
     BatteryReset,
@@ -50,7 +50,7 @@ from openidds.pump.faults import (
 )
 from openidds.pump.lots import Concentrations, CountedColumn, FluidPath, Lot, add_drug, extend_ranges, sum_ranges
 from openidds.pump.programs import FOREVER_S, PatientBolus, Program, Stopped, Therapy, max_daily_volume
-from openidds.pump.rolling import RollingDose, rolling_dose
+from openidds.pump.rolling import first_crossing
 from openidds.pump.solution import Solution
 from openidds.pump.telemetry import BolusDecision, RefillReport, Snapshot
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
@@ -318,7 +318,7 @@ class Pump:
         can cross. This sets that bound again from ``now``, as the reservoir estimate below which the next
         check is due.
         """
-        t, first, histories = self.t_s, None, None
+        t, first = self.t_s, None
         span = end - t if end - t < DAY else DAY
         room = FOREVER_S
         in_window = self.log.delivered_since(t - DAY)
@@ -329,8 +329,8 @@ class Pump:
                 room = (trigger - w_now) // strongest
             if w_now + mass_rate * span <= trigger:
                 continue
-            histories = histories or self._histories()
-            s = histories[drug].first_above(end, mass_rate, trigger)
+            s = first_crossing(self.log.deliveries_since(t - DAY), drug, t, w_now, end, mass_rate, trigger,
+                               above=True)
             if s is not None:
                 last_safe = max(s - 1, t)
                 first = last_safe if first is None else min(first, last_safe)
@@ -340,13 +340,13 @@ class Pump:
     def _release_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The first second at which every limited drug is back at or below its resume level."""
         t = latest = self.t_s
-        histories = None
         in_window = self.log.delivered_since(t - DAY)
         for drug, (_, level, _) in self._limits.items():
-            if in_window.get(drug, 0) <= level:
+            w_now = in_window.get(drug, 0)
+            if w_now <= level:
                 continue
-            histories = histories or self._histories()
-            s = histories[drug].first_at_or_below(end, mass_rates.get(drug, 0), level)
+            s = first_crossing(self.log.deliveries_since(t - DAY), drug, t, w_now, end, mass_rates.get(drug, 0),
+                               level, above=False)
             if s is None:
                 return None
             latest = max(latest, s)
@@ -355,11 +355,6 @@ class Pump:
     def _below_resume_levels(self) -> bool:
         in_window = self.log.delivered_since(self.t_s - DAY)
         return all(in_window.get(drug, 0) <= level for drug, (_, level, _) in self._limits.items())
-
-    def _histories(self) -> dict[str, RollingDose]:
-        """Each limited drug's last 24 hours, from the log."""
-        pieces = self.log.deliveries_since(self.t_s - DAY)
-        return {drug: rolling_dose(pieces, drug, self.t_s) for drug in self._limits}
 
     def _deliver(self, t: int, end: int, rate: int, volume: int, source: str, tip: Concentrations | None) -> None:
         """Pump ``volume`` over [t, end) off the plain path: through a column that holds more than one
@@ -769,7 +764,7 @@ class Pump:
                 self._clear_alarm(kind, "motor running: recovery confirmed at interrogation")
         self._clear_alarm(AlarmKind.MEMORY_ERROR, "acknowledged at interrogation")
         self.log.append(t, EventKind.INTERROGATION, "programmer read the pump", {})
-        log = self.log.pump_views(self._interrogated_seq)
+        log = PumpViews(self.log, self._interrogated_seq, len(self.log))
         self._interrogated_seq = len(self.log)
         return Snapshot(
             t_s=t,

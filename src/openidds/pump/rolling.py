@@ -1,86 +1,53 @@
-"""Cumulative drug delivered, and the amount in any rolling 24-hour window.
+"""The amount of a drug in the rolling 24-hour window, and the first second it crosses a level.
 
-The pump keeps no history of its own for this: :func:`rolling_dose` builds one from the last 24 hours of
-delivery segments in its log, when the 24-hour limit needs an exact answer. The history is a list of pieces
-with a constant mass rate (mass ticks per second). The delivered amount
-``D(x)`` is piecewise linear, so the window sum ``W(s) = D(s) - D(s - 24 h)`` is piecewise linear too,
-with breaks at the present pieces and at past breaks shifted by 24 h: the first second at which it
-crosses a level is found exactly by walking those breaks, never by stepping through time.
+The pump keeps no history of its own for this: its log keeps the delivery rows of the last 24 hours
+(:meth:`openidds.pump.events.EventLog.deliveries_since`), as pieces with a constant mass rate (mass ticks per
+second). The delivered amount ``D(x)`` is piecewise linear, so the window sum ``W(s) = D(s) - D(s - 24 h)``
+is piecewise linear too, with breaks at the present pieces and at past breaks shifted by 24 h: the first
+second at which it crosses a level is found exactly by walking those breaks, never by stepping through time.
 """
 
-from bisect import bisect_right
+from collections.abc import Iterable
 
 from openidds.pump.lots import Concentrations
 from openidds.pump.ticks import SECONDS_PER_DAY as DAY
 
-
-class RollingDose:
-    """Nominal amount of one drug pumped, with the rolling 24-hour sum."""
-
-    __slots__ = ("starts", "cums", "rates", "end_s")
-
-    def __init__(self, starts: list[int], rates: list[int], end_s: int) -> None:
-        """Delivery at ``rates[i]`` (mass ticks per second) from ``starts[i]`` to the next start, the last one
-        up to ``end_s``; nothing before ``starts[0]`` counts."""
-        self.starts, self.rates, self.end_s = starts, rates, end_s
-        cums = [0]
-        for i in range(1, len(starts)):
-            cums.append(cums[-1] + rates[i - 1] * (starts[i] - starts[i - 1]))
-        self.cums = cums
-
-    def delivered(self, x_s: int) -> int:
-        """D(x): amount delivered up to time x (x at most the end of the history)."""
-        i = bisect_right(self.starts, x_s) - 1
-        if i < 0:
-            return 0
-        return self.cums[i] + self.rates[i] * (x_s - self.starts[i])
-
-    def window(self, t_s: int) -> int:
-        """W(t): amount delivered in (t - 24 h, t]; ``t`` at most the end of the history."""
-        return self.delivered(t_s) - self.delivered(t_s - DAY)
-
-    def first_above(self, end_s: int, mass_rate: int, level: int) -> int | None:
-        """The first second s in (now, end] with W(s) > level if ``mass_rate`` is delivered from now."""
-        return self._first(end_s, mass_rate, level, above=True)
-
-    def first_at_or_below(self, end_s: int, mass_rate: int, level: int) -> int | None:
-        """The first second s in (now, end] with W(s) <= level if ``mass_rate`` is delivered from now."""
-        return self._first(end_s, mass_rate, level, above=False)
-
-    def _first(self, end_s: int, mass_rate: int, level: int, *, above: bool) -> int | None:
-        now = self.end_s
-        stop = min(end_s, now + DAY)
-        u, w = now, self.window(now)
-        starts, rates = self.starts, self.rates
-        i = bisect_right(starts, u - DAY) - 1
-        while u < stop:
-            out_rate = rates[i] if i >= 0 else 0
-            v = min(stop, starts[i + 1] + DAY if i + 1 < len(starts) else stop)
-            slope = mass_rate - out_rate
-            s = _first_in_segment(u, v, w, slope, level if above else -level, above)
-            if s is not None:
-                return s
-            u, w, i = v, w + slope * (v - u), i + 1
-        return None
+Piece = tuple[int, int, int, Concentrations]
+"""``(start_s, end_s, rate, tip)``: ``rate * tip[drug]`` mass ticks of each drug per second over [start, end)."""
 
 
-def rolling_dose(pieces: list[tuple[int, int, int, Concentrations]], drug: str, now_s: int) -> RollingDose:
-    """The history of ``drug`` up to ``now_s`` from constant-rate pieces as
-    :meth:`openidds.pump.events.EventLog.deliveries_since` gives them; nothing is delivered between them."""
-    starts, rates, at = [], [], None
-    for start_s, end_s, rate, tip in pieces:
-        if at is not None and start_s > at:
-            starts.append(at)
-            rates.append(0)
-        starts.append(start_s)
-        rates.append(rate * next((ng for name, ng in tip if name == drug), 0))
-        at = end_s
-    if at is None:
-        return RollingDose([now_s], [0], now_s)
-    if now_s > at:
-        starts.append(at)
-        rates.append(0)
-    return RollingDose(starts, rates, now_s)
+def first_crossing(pieces: Iterable[Piece], drug: str, now_s: int, window_now: int, end_s: int, mass_rate: int,
+                   level: int, *, above: bool) -> int | None:
+    """The first second s in (now, end] at which ``drug``'s rolling 24-hour amount W(s) is above ``level``
+    (``above``) or at or below it (not ``above``), if ``mass_rate`` is delivered from now on; None if there is
+    none.
+
+    ``pieces``: the delivery, oldest first and not overlapping, of every second after ``now - 24 h`` up to
+    now (nothing between them; a piece may start before that); ``window_now``: W(now), the amount they hold
+    after ``now - 24 h``. They are read only as far as the window's back edge moves by ``end``.
+    """
+    stop = min(end_s, now_s + DAY)
+    u, w = now_s, window_now
+    flows = ((start, end, rate * ng) for start, end, rate, tip in pieces for name, ng in tip if name == drug)
+    piece = next(flows, None)
+    while u < stop:
+        if above and w + mass_rate * (stop - u) <= level:
+            return None  # W(s) <= W(u) + mass_rate (s - u): what leaves the window only lowers it
+        back = u - DAY  # what leaves the window from u on was delivered at back
+        while piece is not None and piece[1] <= back:
+            piece = next(flows, None)
+        if piece is None:
+            out_rate, v = 0, stop
+        elif piece[0] > back:  # nothing was delivered at back: a gap until the piece
+            out_rate, v = 0, min(stop, piece[0] + DAY)
+        else:
+            out_rate, v = piece[2], min(stop, piece[1] + DAY)
+        slope = mass_rate - out_rate
+        s = _first_in_segment(u, v, w, slope, level if above else -level, above)
+        if s is not None:
+            return s
+        u, w = v, w + slope * (v - u)
+    return None
 
 
 def _first_in_segment(u: int, v: int, w: int, slope: int, level: int, above: bool) -> int | None:

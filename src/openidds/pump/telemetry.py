@@ -1,5 +1,6 @@
 """What the pump answers: an interrogation snapshot, a bolus decision, a refill report."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import NamedTuple
@@ -26,7 +27,7 @@ class Snapshot:
     delivering: str
     bolus: str | None
     alarms: tuple[Alarm, ...]
-    log: tuple[dict, ...]
+    log: Sequence[dict]  # the pump's views of the events since the last interrogation (EventLog.pump_views)
     programmed: Therapy | None = None
     filled_with: Solution | None = None
 

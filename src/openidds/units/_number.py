@@ -3,6 +3,7 @@
 import re
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from functools import lru_cache
 
 from openidds.units.errors import UnitsError
 
@@ -33,17 +34,32 @@ def exact(value: object, field: str = "value") -> Fraction:
             raise UnitsError(field, value, _TOO_LONG)
         return Fraction(value)
     if isinstance(value, str):
-        text = value.strip()
-        if text.lstrip("+-").startswith("."):
-            raise UnitsError(field, value, "a leading zero before the decimal point, e.g. 0.5")
-        if "," in text:
-            raise UnitsError(field, value, "no commas: write 1500 or 1.5 (a comma is ambiguous)")
-        if len(text) > 2 * MAX_DIGITS + 2:
-            raise UnitsError(field, _short(text), _TOO_LONG)
-        if not _NUMBER.fullmatch(text):
-            raise UnitsError(field, _short(text), "a plain decimal number such as 40 or 0.25")
-        return Fraction(text)
+        return _parsed(value, field)
     raise UnitsError(field, value, "a number")
+
+
+@lru_cache(maxsize=4096)
+def _parsed_text(value: str) -> Fraction | None:
+    """The exact value of a plain decimal text, None if it is not one (kept for the texts last asked: a
+    programmer reads the same doses and concentrations session after session)."""
+    text = value.strip()
+    if len(text) > 2 * MAX_DIGITS + 2 or not _NUMBER.fullmatch(text):
+        return None
+    return Fraction(text)
+
+
+def _parsed(value: str, field: str) -> Fraction:
+    parsed = _parsed_text(value)
+    if parsed is not None:
+        return parsed
+    text = value.strip()
+    if text.lstrip("+-").startswith("."):
+        raise UnitsError(field, value, "a leading zero before the decimal point, e.g. 0.5")
+    if "," in text:
+        raise UnitsError(field, value, "no commas: write 1500 or 1.5 (a comma is ambiguous)")
+    if len(text) > 2 * MAX_DIGITS + 2:
+        raise UnitsError(field, _short(text), _TOO_LONG)
+    raise UnitsError(field, _short(text), "a plain decimal number such as 40 or 0.25")
 
 
 def _short(value: object) -> str:
@@ -52,8 +68,10 @@ def _short(value: object) -> str:
     return text if len(text) <= 40 else f"{text[:20]}...{text[-10:]} ({len(text)} characters)"
 
 
+@lru_cache(maxsize=4096, typed=True)
 def format_exact(value: Fraction) -> str:
-    """The exact decimal ('2.4') when the fraction terminates, else 'numerator/denominator'."""
+    """The exact decimal ('2.4') when the fraction terminates, else 'numerator/denominator' (kept for the values
+    last asked)."""
     denominator = value.denominator
     twos = fives = 0
     while denominator % 2 == 0:
