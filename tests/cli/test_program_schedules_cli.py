@@ -22,11 +22,11 @@ def test_a_periodic_dose_is_reviewed_sent_and_shown(tmp_path):
     path = implanted(tmp_path)
     r = run("set", path, *AT, "--periodic", "0.75 mg over 30 min every 6 h from 02:00", "--confirm")
     assert r.exit_code == 0, r.output
-    assert "program: periodic 0.075 mL over 30 min every 6 h" in r.output
+    assert "program: periodic 0.075 mL over 30 min every 6 h from Mon 02:00" in r.output
     program = load_state(path.read_text()).journal[-1].command.therapy.program
     assert _periodic(program) == (Fraction(3, 40), 1800, 6 * 3600, 2 * 3600)
     shown = json.loads(run("show", path, "--at", "2026-01-07T09:00", "--json").output)
-    assert shown["program"].startswith("periodic 0.075 mL over 30 min every 6 h")
+    assert shown["program"] == "periodic 0.075 mL over 30 min every 6 h from Mon 02:00"
     assert shown["doses"][0]["daily"] == "3 mg/day"
 
 
