@@ -166,7 +166,8 @@ def test_a_refill_s_new_program_may_be_periodic(pumped: Engine, client: TestClie
     proposed = client.post("/api/patients/CJFH/P003/refills", json=body, headers={"X-CSRF-Token": token})
     assert proposed.status_code == 202, proposed.text
     [proposal] = client.get(PROGRAM).json()["proposals"]
-    assert proposal["kind"] == "refill" and proposal["review"]["program"] == "periodic 0.02 mL over 20 min every 12 h from Mon 00:00"
+    assert proposal["kind"] == "refill"
+    assert proposal["review"]["program"] == "periodic 0.02 mL over 20 min every 12 h from Mon 00:00"
     form = {"csrf_token": token, "action": "complete", "state_version": "1", "withdrawn_ml": "16",
             "prescriber": "Dr B", "prescribed.morphine": "25 mg/mL", "concentration.morphine": "25 mg/mL",
             "concentration_again.morphine": "25 mg/mL", "volume_ml": "20", "checklist": body["checklist"],
