@@ -30,7 +30,7 @@ def test_a_periodic_dose_is_reviewed_sent_and_shown(tmp_path):
     assert shown["doses"][0]["daily"] == "3 mg/day"
 
 
-def test_the_first_dose_may_start_on_any_minute_of_the_interval(tmp_path):
+def test_the_first_dose_starts_at_the_time_given(tmp_path):
     path = implanted(tmp_path)
     r = run("set", path, *AT, "--periodic", "1.5 mg over 60 min every 12 h from 08:15", "--confirm")
     assert r.exit_code == 0, r.output

@@ -1,7 +1,8 @@
 """A therapy as a clinician enters it in a form or the JSON API: the lead drug, its daily dose (continuous), flex
 steps (start time, dose and weekdays), a periodic dose or stop, and the patient bolus; turned into the programmer's
 :class:`~openidds.programmer.TherapyOrder` for a solution. The programming review and a refill with a new solution
-take the same entry, and :func:`order_from_form` reads it from either posted form.
+take the same entry, and :func:`order_from_form` reads it from either posted form. A flex step and a periodic dose
+are the programmer's entry schema (:mod:`openidds.programmer.order_entry`), which ``openidds program`` reads too.
 
 A refusal about a flex step names the step by its place in the form (``flex[1].dose``), so the page shows it
 beside that step: the programmer names a step by its start time, the pump by its place among the program's steps.
