@@ -3,13 +3,26 @@
 import math
 from fractions import Fraction
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openidds.drugs import Status
-from openidds.programmer import SourcedFigure, Stability, forecast, plan_fill
+from openidds.programmer import SourcedFigure, Stability, drawn_down_s, forecast, plan_fill
 from openidds.programmer.forecast import HORIZON_DAYS, _first_reach
-from openidds.pump import Continuous, Flex, FlexStep, PatientBolus, Periodic, PumpSpec, Stopped, Therapy
+from openidds.pump import (
+    Continuous,
+    Flex,
+    FlexStep,
+    PatientBolus,
+    Periodic,
+    Pump,
+    PumpSpec,
+    SetTherapy,
+    Stopped,
+    Therapy,
+)
+from openidds.pump.alarms import AlarmKind
 from openidds.pump.programs import program_volume
 from openidds.pump.ticks import TICKS_PER_ML
 
@@ -119,3 +132,24 @@ def test_a_continuous_programs_refill_date_is_solved_as_the_definition_reads(rat
     factor = 1 + Fraction(accuracy, 20) / 100
     assert _first_reach(program, 0, start_s, available, factor, bolus_ticks) == \
         _first_reach_by_days(program, start_s, available, factor, bolus_ticks)
+
+
+@pytest.mark.parametrize("steps", [None, (FlexStep("00:00", "0.2"), FlexStep("08:00", "0.5", ("sat", "sun")),
+                                          FlexStep("20:00", "0.2", ("sat", "sun")))])
+def test_a_pump_left_alone_alarms_and_runs_empty_when_drawn_down_s_says(programmed: Pump, steps) -> None:
+    """The live pump, left alone on its program from day 2, raises its low-reservoir alarm and stops empty at the
+    seconds the programmer's one model of "when it runs down" gives (the cohorts' time to empty asks it too)."""
+    at_s = 2 * DAY
+    if steps is not None:
+        therapy = programmed.therapy
+        assert therapy is not None
+        programmed.execute(at_s, SetTherapy(Therapy(Flex(steps), therapy.max_mg_per_24h)))
+    programmed.advance(at_s)
+    program, spec = programmed.therapy.program, programmed.spec
+    estimate = programmed.reservoir_estimated_ticks
+    low_s = drawn_down_s(program, spec.clock_origin_s_of_week, at_s, estimate - spec.low_reservoir_ticks)
+    empty_s = drawn_down_s(program, spec.clock_origin_s_of_week, at_s, estimate - spec.residual_ticks)
+    assert low_s is not None and empty_s is not None and at_s < low_s < empty_s
+    programmed.advance(empty_s + DAY)
+    raised = {a.kind: a.at_s for a in programmed.alarms}
+    assert (raised[AlarmKind.LOW_RESERVOIR], raised[AlarmKind.EMPTY_RESERVOIR]) == (low_s, empty_s)

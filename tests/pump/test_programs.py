@@ -43,6 +43,13 @@ def test_periodic_gives_its_dose_then_no_flow():
     assert program_volume(periodic, 0, DAY, 0) == 4 * ml("0.1")
 
 
+def test_a_periodic_program_says_when_its_first_dose_of_the_week_starts():
+    assert Periodic("0.05", 1800, 6 * 3600).describe() == "periodic 0.05 mL over 30 min every 6 h from Mon 00:00"
+    assert Periodic("0.05", 1800, 8 * 3600, 6 * 3600 + 1800).describe().endswith("every 8 h from Mon 06:30")
+    weekly = Periodic("1", 3600, 7 * DAY, 2 * DAY + 8 * 3600 + 15)
+    assert weekly.describe() == "periodic 1 mL over 60 min every 168 h from Wed 08:00:15"
+
+
 def test_max_daily_volume_finds_the_worst_24_hours():
     flex = Flex((FlexStep("00:00", "0.2"), FlexStep("08:00", "1.2", days=("wed",)), FlexStep("10:00", "0.2")))
     assert max_daily_volume(flex, 0) == ml("0.2") * 22 // 24 + ml("1.2") * 2 // 24

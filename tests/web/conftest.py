@@ -250,6 +250,21 @@ def chromium_page(served: str, shots: Path) -> Iterator[ChromiumPages]:
             browser.close()
 
 
+def fill_refill(page: Page, *, withdrawn_ml: str, concentration: str, volume_ml: str = "20", drug: str = "morphine",
+                prescriber: str = "Dr B") -> None:
+    """Fill in a refill form's withdrawal and fill as a nurse does, field by field: the residual withdrawn, who
+    prescribed, the prescribed concentration of ``drug``, the concentration on the syringe twice, and the volume
+    injected; then press *Check* and wait for the answer."""
+    page.get_by_label("Withdrawn (mL)").fill(withdrawn_ml)
+    page.get_by_label("Prescribed by").fill(prescriber)
+    page.get_by_label(f"{drug} prescribed").fill(concentration)
+    page.get_by_label(f"{drug} on the syringe", exact=True).fill(concentration)
+    page.get_by_label(f"{drug} on the syringe, again").fill(concentration)
+    page.get_by_label("Volume injected into the reservoir (mL)").fill(volume_ml)
+    page.get_by_role("button", name="Check").click()
+    page.wait_for_load_state()
+
+
 def board_policy() -> Policy:
     """The example policy, its staff the test clinic's nurse and physician, notified on the board only."""
     data = example_data()

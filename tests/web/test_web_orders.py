@@ -17,7 +17,8 @@ from openidds.programmer import FlexDose, PeriodicDose, ProgrammingSession, Stop
 from openidds.pump import Flex, Periodic, Pump
 from openidds.pump.programs import WEEKDAYS
 from openidds.web.forms import parse_input
-from openidds.web.orders import OrderInput, Weekday, order_error, order_from_form, therapy_order
+from openidds.web.orders import OrderInput, order_error, order_from_form, therapy_order
+from openidds.weekday import Weekday
 
 PLACE = "program"
 

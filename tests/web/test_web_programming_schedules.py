@@ -78,7 +78,7 @@ def test_a_weekday_flex_program_is_reviewed_confirmed_and_run(pumped: Engine, cl
 
 def test_a_periodic_program_is_reviewed_confirmed_and_run(pumped: Engine, client: TestClient) -> None:
     proposal = _propose_and_confirm(client, PERIODIC)
-    assert proposal["review"]["program"] == "periodic 0.03 mL over 30 min every 8 h"
+    assert proposal["review"]["program"] == "periodic 0.03 mL over 30 min every 8 h from Mon 06:00"
     assert proposal["order"]["periodic"] == {"dose": "0.6 mg", "duration_min": 30, "every_h": 8, "offset_h": "6"}
     assert [c["field"] for c in proposal["review"]["conversions"]] == ["periodic.dose", "patient_bolus.dose"]
     [row] = proposal["review"]["rows"]
@@ -166,7 +166,8 @@ def test_a_refill_s_new_program_may_be_periodic(pumped: Engine, client: TestClie
     proposed = client.post("/api/patients/CJFH/P003/refills", json=body, headers={"X-CSRF-Token": token})
     assert proposed.status_code == 202, proposed.text
     [proposal] = client.get(PROGRAM).json()["proposals"]
-    assert proposal["kind"] == "refill" and proposal["review"]["program"] == "periodic 0.02 mL over 20 min every 12 h"
+    assert proposal["kind"] == "refill"
+    assert proposal["review"]["program"] == "periodic 0.02 mL over 20 min every 12 h from Mon 00:00"
     form = {"csrf_token": token, "action": "complete", "state_version": "1", "withdrawn_ml": "16",
             "prescriber": "Dr B", "prescribed.morphine": "25 mg/mL", "concentration.morphine": "25 mg/mL",
             "concentration_again.morphine": "25 mg/mL", "volume_ml": "20", "checklist": body["checklist"],

@@ -16,7 +16,7 @@ from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .conftest import NOW, ChromiumPages, browser_log_in
+from .conftest import NOW, ChromiumPages, browser_log_in, fill_refill
 
 REFILL_PAGE = "/patients/CJFH/P003/refill"
 PROGRAM_PAGE = "/patients/CJFH/P003/program"
@@ -31,14 +31,7 @@ def served_clock() -> Callable[[], dt.datetime]:
 def _refill(page: Page, base: str, chromium: ChromiumPages) -> None:
     page.goto(base + REFILL_PAGE)
     assert "Expected residual: 16.0" in page.locator("form.refill").inner_text()
-    page.get_by_label("Withdrawn (mL)").fill("13")
-    page.get_by_label("Prescribed by").fill("Dr B")
-    page.get_by_label("morphine prescribed").fill("20 mg/mL")
-    page.get_by_label("morphine on the syringe", exact=True).fill("20 mg/mL")
-    page.get_by_label("morphine on the syringe, again").fill("20 mg/mL")
-    page.get_by_label("Volume injected into the reservoir (mL)").fill("20")
-    page.get_by_role("button", name="Check").click()
-    page.wait_for_load_state()
+    fill_refill(page, withdrawn_ml="13", concentration="20 mg/mL")
     assert "FLAGGED" in page.locator("#discrepancy").inner_text()
     assert "what was found about the flagged discrepancy" in page.locator(".field-error").inner_text()
     chromium.shot(page, "pump-1-nurse-refill-flagged")
@@ -93,7 +86,6 @@ def _confirm(page: Page, base: str, chromium: ChromiumPages) -> None:
     chromium.shot(page, "pump-6-physician-confirmed")
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_nurse_refills_and_proposes_physician_confirms(pumped: Engine, served: str,
                                                        chromium_page: ChromiumPages) -> None:
     page = chromium_page(Role.NURSE)

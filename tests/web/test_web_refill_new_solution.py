@@ -18,7 +18,7 @@ from openidds.clinic.pump_states import read_pump_state
 from openidds.programmer import CHECKLIST
 from openidds.web import Role
 
-from .conftest import NOW, ChromiumPages, browser_log_in, log_in_as, user_name
+from .conftest import NOW, ChromiumPages, browser_log_in, fill_refill, log_in_as, user_name
 
 REFILLS = "/api/patients/CJFH/P003/refills"
 PROGRAM = "/api/patients/CJFH/P003/program"
@@ -149,19 +149,11 @@ def test_a_new_drug_is_listed_in_the_form_and_its_program_proposed(pumped: Engin
     assert proposal["review"]["fill"]["solution"] == "hydromorphone 2 mg/mL"
 
 
-@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 def test_in_a_browser_a_nurse_proposes_a_new_concentration_and_a_physician_confirms(
         pumped: Engine, served: str, chromium_page: ChromiumPages) -> None:
     page = chromium_page(Role.NURSE, height=1000)
     page.goto(served + "/patients/CJFH/P003/refill")
-    page.get_by_label("Withdrawn (mL)").fill("16")
-    page.get_by_label("Prescribed by").fill("Dr B")
-    page.get_by_label("morphine prescribed").fill("25 mg/mL")
-    page.get_by_label("morphine on the syringe", exact=True).fill("25 mg/mL")
-    page.get_by_label("morphine on the syringe, again").fill("25 mg/mL")
-    page.get_by_label("Volume injected into the reservoir (mL)").fill("20")
-    page.get_by_role("button", name="Check").click()
-    page.wait_for_load_state()
+    fill_refill(page, withdrawn_ml="16", concentration="25 mg/mL")
     assert "the rates must be computed again" in page.locator("fieldset.program .field-error").inner_text()
     chromium_page.shot(page, "50-refill-new-concentration-needs-dose")
     page.get_by_label("enter the program again").check()

@@ -20,7 +20,10 @@ class SessionOptions:
 
     dose: Annotated[str | None, typer.Option("--dose", help="Continuous daily dose, e.g. '3 mg/day'.")] = None
     flex: Annotated[list[str] | None, typer.Option(
-        "--flex", help="A flex step 'HH:MM=3 mg/day' or 'HH:MM=3 mg/day@mon/tue' (repeatable).")] = None
+        "--flex", help="A flex step 'HH:MM=3 mg/day' or 'HH:MM=3 mg/day@sat/sun' (repeatable).")] = None
+    periodic: Annotated[str | None, typer.Option(
+        "--periodic", help="A periodic dose '0.5 mg over 30 min every 6 h', the week's first at Monday 00:00 on "
+                           "the pump clock, or 'from 02:00' / 'from wed 02:00' added.")] = None
     stop: Annotated[bool, typer.Option("--stop", help="Program the stopped mode.")] = False
     drug: Annotated[str | None, typer.Option(
         "--drug", help="Drug whose dose sets the rate (default: the only one).")] = None

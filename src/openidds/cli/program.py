@@ -46,6 +46,7 @@ app = typer.Typer(help="Clinician programmer and patient bolus device on a pump 
                   no_args_is_help=True)
 
 StatePath = Annotated[Path, typer.Argument(help="The pump state file (JSON, see docs/programmer.md).")]
+PROGRAM_OPTIONS = "--dose/--flex/--periodic/--stop"
 AtOption = Annotated[str, typer.Option("--at", help="Local date-time of the session, e.g. 2026-02-01T09:00.")]
 
 
@@ -101,22 +102,23 @@ def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -
         BolusOrder,
         ContinuousDose,
         FlexDose,
-        FlexDoseStep,
         ProgrammerError,
         StoppedDose,
         TherapyOrder,
         present_bolus_order,
     )
+    from openidds.programmer.order_entry import flex_step_from_text, periodic_from_text
     from openidds.programmer.orders import DoseProgram, dose
     from openidds.units import MASS
 
-    given = (("--dose", options.dose), ("--flex", options.flex), ("--stop", options.stop))
+    given = (("--dose", options.dose), ("--flex", options.flex), ("--periodic", options.periodic),
+             ("--stop", options.stop))
     chosen = [name for name, value in given if value]
     if len(chosen) > 1:
-        raise ProgrammerError("program", chosen, "one of --dose, --flex, --stop")
+        raise ProgrammerError("program", chosen, "one of --dose, --flex, --periodic, --stop")
     if not chosen:
         if options.bolus or options.no_bolus or options.max_24h:
-            raise ProgrammerError("--dose/--flex/--stop", None, "the program, entered again with the bolus change")
+            raise ProgrammerError(PROGRAM_OPTIONS, None, "the program, entered again with the bolus change")
         return None
     solution = pump.solution
     if solution is None:
@@ -132,14 +134,11 @@ def build_order(pump: "Pump", options: SessionOptions, library: "DrugLibrary") -
         program = StoppedDose()
     elif options.dose:
         program = ContinuousDose(dose(options.dose, "dose"))
+    elif options.periodic:
+        program = periodic_from_text(options.periodic, "--periodic")
     else:
-        steps = []
-        for i, text in enumerate(options.flex or []):
-            start, rest = _split(text, f"--flex[{i}]")
-            amount, _, days = rest.partition("@")
-            steps.append(FlexDoseStep(start, dose(amount.strip(), f"flex[{start}].dose"),
-                                      tuple(d for d in days.split("/") if d)))
-        program = FlexDose(tuple(steps))
+        program = FlexDose(tuple(flex_step_from_text(i, text, f"--flex[{i}]")
+                                 for i, text in enumerate(options.flex or [])))
     patient: BolusOrder | None
     if options.bolus:
         patient = BolusOrder(dose(options.bolus, "patient_bolus.dose", MASS), options.bolus_duration_min * 60,
@@ -328,7 +327,7 @@ def set_therapy(
     try:
         state, pump, at_s, drugs, order = _open_order(state_path, at, options, key_file)
         if order is None:
-            raise ProgrammerError("--dose/--flex/--stop", None, "the new program")
+            raise ProgrammerError(PROGRAM_OPTIONS, None, "the new program")
         session = ProgrammingSession(pump, at_s, clinician, library=drugs, policy=policy_from(options.max_increase))
         review = session.edit(order)
         _finish(state_path, state, session, review, options, clinician, key_file)

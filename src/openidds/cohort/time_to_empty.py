@@ -1,12 +1,14 @@
 """When a pump's reservoir runs empty, read from the pump's own exported log, for a moment past which the log
 cannot tell (it ends, or a simulated refill changes what would have followed).
 
-The model: the reservoir holds, at ``t``, the pump's own estimate as its log gives it (the ``reservoir`` its last
-refill event left, less the ``volume`` of every delivery since, a segment under way counted up to ``t``); from
-``t`` on it goes on at the basal rate of the segment under way at ``t`` (no bolus, no program change) until it
-reaches the non-retrievable residual (the implant event's ``factory_fill``), where the pump raises its
-empty-reservoir alarm and stops (:class:`openidds.pump.Pump` does so on its estimate). So it holds for a pump left
-alone on a constant program, as a patient who missed their refill is; ``tests/escalation/test_escalation_run_remote.py``
+The state comes from the log: the reservoir holds, at ``t``, the pump's own estimate (the ``reservoir`` its last
+refill event left, less the ``volume`` of every delivery since, a segment under way counted up to ``t``), above the
+non-retrievable residual (the implant event's ``factory_fill``), with the basal rate of the segment under way at
+``t``. When that runs empty is the programmer's answer for a live pump (:func:`openidds.programmer.drawn_down_s`,
+which also dates a forecast's low-reservoir alarm): the basal rate run on from ``t`` as a continuous program, no
+bolus, until it has drawn the volume above the residual, where the pump raises its empty-reservoir alarm and stops
+(:class:`openidds.pump.Pump` does so on its estimate, to the same second). So it holds for a pump left alone on a
+constant program, as a patient who missed their refill is; ``tests/escalation/test_escalation_run_remote.py``
 checks it against the empty-reservoir alarms the pumps of the ``remote`` clinic raised themselves.
 """
 
@@ -16,6 +18,8 @@ import datetime as dt
 from dataclasses import dataclass
 
 from openidds.errors import OpenIDDSError
+from openidds.programmer import drawn_down_s
+from openidds.pump import Continuous
 from openidds.pump.events import EventKind
 from openidds.pump.ticks import ticks_to_ml
 from openidds.pump.wire import PumpLog
@@ -44,13 +48,9 @@ class ReservoirReading:
     @property
     def empty_s(self) -> int | None:
         """When the reservoir reaches the residual at the basal rate (its clock; now if it is there already); None
-        when nothing is delivered."""
-        left = self.reservoir_ticks - self.residual_ticks
-        if left <= 0:
-            return self.t_s
-        if self.basal_ticks_per_s == 0:
-            return None
-        return self.t_s + -(-left // self.basal_ticks_per_s)
+        when nothing is delivered (or not within ten years)."""
+        basal = Continuous(ticks_to_ml(self.basal_ticks_per_s * SECONDS_PER_DAY))
+        return drawn_down_s(basal, 0, self.t_s, self.reservoir_ticks - self.residual_ticks)
 
 
 def reading(log: PumpLog, t_s: int) -> ReservoirReading:

@@ -23,7 +23,7 @@ from openidds.programmer.conversion import Conversion, convert, plain_decimal
 from openidds.programmer.device import PatientBolusDevice, Screen
 from openidds.programmer.errors import ProgrammerError, SessionRefused
 from openidds.programmer.fill_plan import FillPlan, plan_fill
-from openidds.programmer.forecast import RefillForecast, Stability, forecast, stability
+from openidds.programmer.forecast import RefillForecast, Stability, drawn_down_s, forecast, stability
 from openidds.programmer.history import FillRecord, fill_history, first_fill_drugs
 from openidds.programmer.orders import (
     BolusOrder,
@@ -115,6 +115,7 @@ __all__ = [
     "describe_therapy",
     "discrepancy_threshold",
     "dose_unit",
+    "drawn_down_s",
     "dump_state",
     "figures",
     "fill_history",

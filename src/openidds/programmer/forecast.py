@@ -84,11 +84,19 @@ def forecast(spec: PumpSpec, therapy: Therapy | None, reservoir_ticks: int, at_s
     available = reservoir_ticks - spec.low_reservoir_ticks
     factor = 1 + accuracy.value / 100
     volume_due = _first_reach(program, origin, at_s, available, factor, bolus_ticks)
-    alarm = _first_reach(program, origin, at_s, available, Fraction(1), 0)
+    alarm = drawn_down_s(program, origin, at_s, available)
     first_day = program_volume(program, at_s, at_s + DAY, origin)
     worst = ticks_to_ml(math.ceil(first_day * factor) + bolus_ticks)
     return RefillForecast(at_s, ticks_to_ml(reservoir_ticks), ticks_to_ml(spec.low_reservoir_ticks), accuracy,
                           volume_due, stability, alarm, worst)
+
+
+def drawn_down_s(program: Program, origin_s_of_week: int, at_s: int, volume_ticks: int) -> int | None:
+    """The second at which ``program`` alone, run from ``at_s`` with no bolus, has drawn ``volume_ticks`` from the
+    reservoir (``at_s`` when that is nothing): when a pump left alone on it brings its estimate down to a level that
+    far below (its low-reservoir alarm, or empty at the residual, where the pump stops to the same second); None
+    when not within ten years."""
+    return _first_reach(program, origin_s_of_week, at_s, volume_ticks, Fraction(1), 0)
 
 
 def _first_reach(program: Program, origin: int, start_s: int, available: int, factor: Fraction,

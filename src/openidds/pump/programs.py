@@ -157,7 +157,7 @@ class Periodic:
 
     def describe(self) -> str:
         return (f"periodic {number_text(self.dose_ml)} mL over {self.duration_s // 60} min "
-                f"every {self.every_s / 3600:g} h")
+                f"every {self.every_s / 3600:g} h from {week_time(self.offset_s)}")
 
 
 Program = Stopped | Continuous | Flex | Periodic
@@ -246,6 +246,14 @@ def clock_seconds(field_name: str, text: str) -> int:
     except (ValueError, AttributeError):
         raise OpenIDDSError(field_name, text, "a time of day as HH:MM, 00:00 to 23:59") from None
     return h * 3600 + m * 60
+
+
+def week_time(s_of_week: int) -> str:
+    """Seconds after Monday 00:00 as a weekday and time of day: ``"Mon 02:00"`` (``"Tue 06:30:15"``)."""
+    day, s_of_day = divmod(s_of_week, SECONDS_PER_DAY)
+    hours, rest = divmod(s_of_day, 3600)
+    minutes, seconds = divmod(rest, 60)
+    return (f"{WEEKDAYS[day].capitalize()} {hours:02d}:{minutes:02d}" + (f":{seconds:02d}" if seconds else ""))
 
 
 def _whole_seconds(field_name: str, value: int, lo: int, hi: int) -> None:

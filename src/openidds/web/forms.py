@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, TypeVar
+from typing import Any
 
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, ValidationError
 from starlette.datastructures import FormData
 
 from openidds.clinic.errors import UnknownRecord
 from openidds.errors import OpenIDDSError
-from openidds.programmer import ProgrammerError
+from openidds.programmer.order_entry import InputModel as InputModel
+from openidds.programmer.order_entry import parse_input as parse_input
 from openidds.web.context import NotLoggedIn, WebContext
 from openidds.web.errors import CsrfRefused, Forbidden, StaleEdit
 from openidds.web.pump_view import FormError
 
-M = TypeVar("M", bound=BaseModel)
 PASSED_ON = (Forbidden, StaleEdit, UnknownRecord, CsrfRefused, NotLoggedIn)
 """Refusals a route passes on to the app's handlers (403, 409, 404, 401); any other is bad input (422)."""
 
@@ -49,21 +48,3 @@ def bad_input(placed: FormError, error: OpenIDDSError) -> JSONResponse:
 def moment(web: WebContext) -> dt.datetime:
     """The clinic's moment to the whole second (the pump clock counts whole seconds)."""
     return web.clinic_now().replace(microsecond=0)
-
-
-class InputModel(BaseModel):
-    """What a form or a JSON write enters: closed (an unknown field is refused), text stripped."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-
-def parse_input(model: type[M], data: dict[str, Any]) -> M:
-    """``data`` as ``model``; the first problem refused naming its field."""
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or model.__name__
-        if first["type"] == "missing":
-            raise ProgrammerError(where, None, "a value: this field is required") from None
-        raise ProgrammerError(where, first.get("input"), first["msg"]) from None

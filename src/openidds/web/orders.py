@@ -1,7 +1,8 @@
 """A therapy as a clinician enters it in a form or the JSON API: the lead drug, its daily dose (continuous), flex
 steps (start time, dose and weekdays), a periodic dose or stop, and the patient bolus; turned into the programmer's
 :class:`~openidds.programmer.TherapyOrder` for a solution. The programming review and a refill with a new solution
-take the same entry, and :func:`order_from_form` reads it from either posted form.
+take the same entry, and :func:`order_from_form` reads it from either posted form. A flex step and a periodic dose
+are the programmer's entry schema (:mod:`openidds.programmer.order_entry`), which ``openidds program`` reads too.
 
 A refusal about a flex step names the step by its place in the form (``flex[1].dose``), so the page shows it
 beside that step: the programmer names a step by its start time, the pump by its place among the program's steps.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -26,8 +26,6 @@ from openidds.programmer import (
     BolusOrder,
     ContinuousDose,
     FlexDose,
-    FlexDoseStep,
-    PeriodicDose,
     ProgrammerError,
     StoppedDose,
     TherapyOrder,
@@ -35,12 +33,17 @@ from openidds.programmer import (
     dose_unit,
     present_bolus_order,
 )
+from openidds.programmer.order_entry import (
+    FlexStepInput,
+    InputModel,
+    PeriodicInput,
+    flex_dose_step,
+    periodic_dose,
+)
 from openidds.programmer.orders import DoseProgram, dose
 from openidds.pump import Pump, Solution
 from openidds.units import CONCENTRATION, MASS, parse_quantity
-from openidds.web.forms import InputModel
 from openidds.web.pump_view import FormError, form_error
-from openidds.weekday import Weekday
 
 ORDER_FIELDS = ("drug", "dose", "stop", "flex", "periodic", "bolus", "bolus_dose", "bolus_duration_min",
                 "lockout_min", "max_boluses")
@@ -57,27 +60,6 @@ class BolusChoice(str, Enum):
     KEEP = "keep"
     SET = "set"
     NONE = "none"
-
-
-class FlexStepInput(InputModel):
-    """One flex step as entered: from ``start`` (HH:MM) on ``days`` (every day when none) the daily dose ``dose``
-    until the next step."""
-
-    start: str = Field(description="When the step starts on its days, HH:MM.")
-    dose: str = Field(description="Daily dose from then on, in the drug's dose unit, e.g. '2 mg/day'.")
-    days: tuple[Weekday, ...] = Field((), max_length=7, description="The weekdays the step starts on (none: "
-                                      "every day).")
-
-
-class PeriodicInput(InputModel):
-    """A periodic dose as entered: ``dose`` over ``duration_min`` every ``every_h`` hours, the first of the week
-    ``offset_h`` hours after Monday 00:00 on the pump clock; no flow in between."""
-
-    dose: str = Field(description="Each dose, a mass in the drug's dose unit, e.g. '0.5 mg'.")
-    duration_min: int = Field(ge=1, le=10080, description="Each dose delivered over this many minutes.")
-    every_h: int = Field(ge=1, le=168, description="A dose every this many hours (1 to 168).")
-    offset_h: Decimal = Field(Decimal(0), ge=0, lt=168, description="The week's first dose this many hours after "
-                              "Monday 00:00 on the pump clock, in whole minutes (e.g. 6.5).")
 
 
 class OrderInput(InputModel):
@@ -136,33 +118,13 @@ def _program(entry: OrderInput, drug: str, library: DrugLibrary) -> DoseProgram:
     if entry.stop:
         return StoppedDose()
     if entry.flex:
-        return FlexDose(tuple(_flex_step(i, step) for i, step in enumerate(entry.flex)))
+        return FlexDose(tuple(flex_dose_step(i, step) for i, step in enumerate(entry.flex)))
     if entry.periodic is not None:
-        return _periodic(entry.periodic)
+        return periodic_dose(entry.periodic)
     if not entry.dose:
         raise ProgrammerError("dose", entry.dose, f"a daily dose such as '3 {dose_unit(library, drug)}/day', "
                               "flex steps, a periodic dose or stop")
     return ContinuousDose(dose(entry.dose, "dose"))
-
-
-def _flex_step(i: int, step: FlexStepInput) -> FlexDoseStep:
-    if len(set(step.days)) != len(step.days):
-        raise ProgrammerError(f"flex[{i}].days", [d.value for d in step.days], "each weekday at most once")
-    return FlexDoseStep(step.start, dose(step.dose, f"flex[{i}].dose"), tuple(d.value for d in step.days))
-
-
-def _periodic(entry: PeriodicInput) -> PeriodicDose:
-    every_s, duration_s, offset_s = entry.every_h * 3600, entry.duration_min * 60, entry.offset_h * 3600
-    if duration_s >= every_s:
-        raise ProgrammerError("periodic.duration_min", entry.duration_min, f"fewer minutes than the interval, "
-                              f"{entry.every_h} h ({entry.every_h * 60} min)")
-    if offset_s >= every_s:
-        raise ProgrammerError("periodic.offset_h", str(entry.offset_h), f"fewer hours than the interval, "
-                              f"{entry.every_h} h: the week's first dose comes within the first interval")
-    if offset_s % 60:
-        raise ProgrammerError("periodic.offset_h", str(entry.offset_h), "hours in whole minutes, e.g. 6.5 or "
-                              "6.25")
-    return PeriodicDose(dose(entry.dose, "periodic.dose", MASS), duration_s, every_s, int(offset_s))
 
 
 def therapy_order(entry: OrderInput, pump: Pump, drugs: tuple[str, ...], library: DrugLibrary) -> TherapyOrder:
