@@ -93,10 +93,12 @@ class WebContext:
                                                status_code=status_code)
 
 
-def local_text(at: dt.datetime | None, zone: ClinicZone, form: str = "%Y-%m-%d %H:%M") -> str:
-    """The naive-UTC moment ``at`` written in the clinic's ``zone`` (``form``: a strftime format; empty for
-    None): the pages' ``local`` filter."""
-    return "" if at is None else zone.local(at).strftime(form)
+def local_text(at: dt.datetime | str | None, zone: ClinicZone, form: str = "%Y-%m-%d %H:%M") -> str:
+    """The naive-UTC moment ``at`` (or its ISO text, as the pump views write their times) written in the clinic's
+    ``zone`` (``form``: a strftime format; empty for None): the pages' ``local`` filter."""
+    if at is None:
+        return ""
+    return zone.local(dt.datetime.fromisoformat(at) if isinstance(at, str) else at).strftime(form)
 
 
 def web_context(request: Request) -> WebContext:
