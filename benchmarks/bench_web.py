@@ -20,6 +20,7 @@ import datetime as dt
 import os
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -72,13 +73,21 @@ def build_clinic(url: str, patients: int) -> list[str]:
 
 
 def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``; its output goes to ``log``."""
+    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``; its output goes to ``log``. A port
+    another server holds is refused first (else the load would measure that server)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise RuntimeError(f"127.0.0.1:{port} is in use ({exc}): choose another port with --port") from None
     with log.open("wb") as output:
         server = subprocess.Popen([str(Path(sys.executable).with_name("openidds")), "web", "serve", "--db", url,
                                    "--port", str(port), "--workers", str(workers), "--today", TODAY.isoformat()],
                                   stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped at start: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200:
                 return server
