@@ -8,7 +8,9 @@ refill within 14 days) plus, on every 10th pump, an imported event log with a lo
 on every 100th an empty-reservoir alarm still open (the clinic's alarm record synced from those logs). Each page
 gets ``--requests`` requests from ``--concurrency`` clients at once (each on its own keep-alive connection), after a
 warm-up. Prints p50, p95 and max per page and
-each page's p50 / the peer's p50; target: p95 < 100 ms (issue 12). Asserts nothing about time.
+each page's p50 / the peer's p50, and the CPU time the server spent per request (its workers', and the PostgreSQL
+backends' of the bench database, read from /proc: a figure the machine's other load barely changes, unlike the
+times); target: p95 < 100 ms (issue 12). Asserts nothing about time.
 
 Run from the repository root: ``python -m benchmarks.bench_web`` (``--patients N`` for a smaller clinic).
 """
@@ -32,7 +34,7 @@ from pathlib import Path
 
 import httpx
 from benchmarks.bench_registry import TODAY, write_cohort
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import Engine, create_engine, insert, make_url, select, text
 from tests.pg_cluster import throwaway_server
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths
@@ -160,16 +162,20 @@ def main() -> None:
                      "peer: GET /static/app.css": ["/static/app.css"]}
             print(f"load: {args.requests} requests per page, {args.concurrency} clients at once, "
                   f"{args.workers} workers; load average before {_load()}")
-            results = {}
+            results, cpu = {}, {}
             for page, paths in pages.items():
                 chosen = [rng.choice(paths) for _ in range(args.requests + 2 * args.concurrency)]
                 load(base, cookies, chosen[:2 * args.concurrency], args.concurrency)  # warm-up
+                before = _server_cpu_ms(server.pid, admin, name)
                 results[page] = load(base, cookies, chosen[2 * args.concurrency:], args.concurrency)
+                after = _server_cpu_ms(server.pid, admin, name)
+                cpu[page] = tuple((after[k] - before.get(k, 0.0)) / args.requests for k in ("app", "postgres"))
             peer = statistics.median(results["peer: GET /static/app.css"])
             for page, timings in results.items():
                 p50 = statistics.median(timings)
                 print(f"{page}: p50 {p50:.1f} ms, p95 {percentile(timings, 95):.1f} ms, max {max(timings):.1f} ms; "
-                      f"p50 / peer p50 = {p50 / peer:.1f}")
+                      f"p50 / peer p50 = {p50 / peer:.1f}; CPU per request: app {cpu[page][0]:.1f} ms, "
+                      f"PostgreSQL {cpu[page][1]:.1f} ms")
             print(f"target: p95 < 100 ms; load average after {_load()}")
         except Exception:
             print(f"the server's log: {log}")
@@ -178,6 +184,32 @@ def main() -> None:
             server.terminate()
             server.wait(30)
             admin.dispose()
+
+
+def _cpu_ms(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used, in ms; 0 for a process that has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (the server's supervisor, its workers)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return children + [d for child in children for d in _descendants(child)]
+
+
+def _server_cpu_ms(server_pid: int, admin: Engine, database: str) -> dict[str, float]:
+    """CPU ms used so far by the server's processes (``app``) and by the PostgreSQL backends connected to
+    ``database`` (``postgres``: the workers' pooled connections)."""
+    with admin.connect() as conn:
+        backends = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                                {"name": database}).scalars().all()
+    return {"app": sum(_cpu_ms(p) for p in [server_pid, *_descendants(server_pid)]),
+            "postgres": sum(_cpu_ms(p) for p in backends)}
 
 
 def _load() -> str:
