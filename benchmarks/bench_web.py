@@ -8,7 +8,9 @@ refill within 14 days) plus, on every 10th pump, an imported event log with a lo
 on every 100th an empty-reservoir alarm still open (the clinic's alarm record synced from those logs). Each page
 gets ``--requests`` requests from ``--concurrency`` clients at once (each on its own keep-alive connection), after a
 warm-up. Prints p50, p95 and max per page and
-each page's p50 / the peer's p50; target: p95 < 100 ms (issue 12). Asserts nothing about time.
+each page's p50 / the peer's p50, and the CPU time the server spent per request (its workers', and the PostgreSQL
+backends' of the bench database, read from /proc: a figure the machine's other load barely changes, unlike the
+times); target: p95 < 100 ms (issue 12). Asserts nothing about time.
 
 Run from the repository root: ``python -m benchmarks.bench_web`` (``--patients N`` for a smaller clinic).
 """
@@ -20,6 +22,7 @@ import datetime as dt
 import os
 import random
 import re
+import socket
 import statistics
 import subprocess
 import sys
@@ -31,7 +34,7 @@ from pathlib import Path
 
 import httpx
 from benchmarks.bench_registry import TODAY, write_cohort
-from sqlalchemy import create_engine, insert, make_url, select, text
+from sqlalchemy import Engine, create_engine, insert, make_url, select, text
 from tests.pg_cluster import throwaway_server
 
 from openidds.clinic import connect, import_batch, init_registry, read_paths
@@ -72,13 +75,21 @@ def build_clinic(url: str, patients: int) -> list[str]:
 
 
 def serve(url: str, port: int, workers: int, log: Path) -> subprocess.Popen[bytes]:
-    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``; its output goes to ``log``."""
+    """``openidds web serve`` on the registry, answering on 127.0.0.1:``port``; its output goes to ``log``. A port
+    another server holds is refused first (else the load would measure that server)."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as exc:
+            raise RuntimeError(f"127.0.0.1:{port} is in use ({exc}): choose another port with --port") from None
     with log.open("wb") as output:
         server = subprocess.Popen([str(Path(sys.executable).with_name("openidds")), "web", "serve", "--db", url,
                                    "--port", str(port), "--workers", str(workers), "--today", TODAY.isoformat()],
                                   stdout=output, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + STARTUP_S
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the server stopped at start: {log.read_text()[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/login").status_code == 200:
                 return server
@@ -151,16 +162,20 @@ def main() -> None:
                      "peer: GET /static/app.css": ["/static/app.css"]}
             print(f"load: {args.requests} requests per page, {args.concurrency} clients at once, "
                   f"{args.workers} workers; load average before {_load()}")
-            results = {}
+            results, cpu = {}, {}
             for page, paths in pages.items():
                 chosen = [rng.choice(paths) for _ in range(args.requests + 2 * args.concurrency)]
                 load(base, cookies, chosen[:2 * args.concurrency], args.concurrency)  # warm-up
+                before = _server_cpu_ms(server.pid, admin, name)
                 results[page] = load(base, cookies, chosen[2 * args.concurrency:], args.concurrency)
+                after = _server_cpu_ms(server.pid, admin, name)
+                cpu[page] = tuple((after[k] - before.get(k, 0.0)) / args.requests for k in ("app", "postgres"))
             peer = statistics.median(results["peer: GET /static/app.css"])
             for page, timings in results.items():
                 p50 = statistics.median(timings)
                 print(f"{page}: p50 {p50:.1f} ms, p95 {percentile(timings, 95):.1f} ms, max {max(timings):.1f} ms; "
-                      f"p50 / peer p50 = {p50 / peer:.1f}")
+                      f"p50 / peer p50 = {p50 / peer:.1f}; CPU per request: app {cpu[page][0]:.1f} ms, "
+                      f"PostgreSQL {cpu[page][1]:.1f} ms")
             print(f"target: p95 < 100 ms; load average after {_load()}")
         except Exception:
             print(f"the server's log: {log}")
@@ -169,6 +184,32 @@ def main() -> None:
             server.terminate()
             server.wait(30)
             admin.dispose()
+
+
+def _cpu_ms(pid: int) -> float:
+    """The CPU time (user and system) process ``pid`` has used, in ms; 0 for a process that has ended."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(pid: int) -> list[int]:
+    """The processes ``pid`` started, and theirs (the server's supervisor, its workers)."""
+    children = [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+                for c in (task / "children").read_text().split()]
+    return children + [d for child in children for d in _descendants(child)]
+
+
+def _server_cpu_ms(server_pid: int, admin: Engine, database: str) -> dict[str, float]:
+    """CPU ms used so far by the server's processes (``app``) and by the PostgreSQL backends connected to
+    ``database`` (``postgres``: the workers' pooled connections)."""
+    with admin.connect() as conn:
+        backends = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                                {"name": database}).scalars().all()
+    return {"app": sum(_cpu_ms(p) for p in [server_pid, *_descendants(server_pid)]),
+            "postgres": sum(_cpu_ms(p) for p in backends)}
 
 
 def _load() -> str:

@@ -13,14 +13,14 @@ from collections.abc import Collection
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Select, case, func, select
+from sqlalchemy import BindParameter, Connection, Engine, Select, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import models
 from openidds.clinic.alarms import AlarmPriority, AlarmSource, AlarmState, Resolution
 from openidds.clinic.in_place import connected, in_place
 
-__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "alarm_page", "alarm_views", "open_alarms"]
+__all__ = ["AlarmSource", "AlarmView", "OpenAlarm", "age_days", "alarm_page", "alarm_views", "open_alarms"]
 
 RESOLVED_SHOWN_DAYS = 90
 """Resolved alarms are listed (when asked for) this many days after their resolution."""
@@ -32,14 +32,16 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 @dataclass(frozen=True)
 class AlarmView:
-    """An alarm of a patient's pump in place, with its state and who acted on it when (naive UTC)."""
+    """An alarm of a patient's pump in place, with its state and who acted on it when (naive UTC). ``age_days``:
+    whole days from its raising to the clinic's now; None when it was raised after that now, which is a data error
+    (a pump clock ahead, an alarm dated wrong, or a clinic day fixed before it), never a negative age."""
 
     site: str
     patient_id: str
     alarm: str
     severity: str
     since: dt.datetime
-    age_days: int
+    age_days: int | None
     source: AlarmSource
     id: int
     version: int
@@ -73,8 +75,12 @@ def _listed(now: dt.datetime, states: Collection[AlarmState], assigned_to: str |
     """The alarms of active implants (:func:`openidds.clinic.queries.in_place`) in ``states`` (resolved ones only
     if resolved within :data:`RESOLVED_SHOWN_DAYS` of ``now``), of ``assigned_to`` if given."""
     c, i, p, s = models.ClinicAlarm, models.Implant, models.Patient, models.Site
+    # the states written into the statement, not bound: a prepared statement's generic plan then still knows how
+    # few alarms are unresolved (bound, PostgreSQL guesses a third of the table and scans every implant twice)
+    wanted: BindParameter[list[str]] = bindparam("states", [state.value for state in states], expanding=True,
+                                                 literal_execute=True)
     stmt = (select().select_from(c).join(i, i.id == c.implant_id).join(p, p.id == i.patient_id)
-            .join(s, s.id == p.site_id).where(c.state.in_([state.value for state in states]), in_place(i)))
+            .join(s, s.id == p.site_id).where(c.state.in_(wanted), in_place(i)))
     if AlarmState.RESOLVED in states:
         stmt = stmt.where((c.resolved_at.is_(None)) | (c.resolved_at >= now - dt.timedelta(days=RESOLVED_SHOWN_DAYS)))
     if assigned_to is not None:
@@ -109,8 +115,13 @@ def alarm_page(engine: Engine | Connection, now: dt.datetime, states: Collection
     return [_view(alarm, site, code, now) for alarm, site, code, _ in rows], rows[0][3]
 
 
+def age_days(raised_at: dt.datetime, now: dt.datetime) -> int | None:
+    """Whole days from ``raised_at`` to ``now`` (naive UTC); None for an alarm raised after ``now``."""
+    return None if raised_at > now else (now - raised_at).days
+
+
 def _view(a: models.ClinicAlarm, site: str, patient_code: str, now: dt.datetime) -> AlarmView:
-    return AlarmView(site, patient_code, a.kind, a.severity, a.raised_at, (now - a.raised_at).days,
+    return AlarmView(site, patient_code, a.kind, a.severity, a.raised_at, age_days(a.raised_at, now),
                      AlarmSource(a.source), a.id, a.version, AlarmPriority(a.priority), AlarmState(a.state), a.detail,
                      a.acknowledged_by, a.acknowledged_at, a.assigned_to, a.assigned_by, a.assigned_at, a.resolved_by,
                      a.resolved_at, None if a.resolution is None else Resolution(a.resolution), a.resolution_note)

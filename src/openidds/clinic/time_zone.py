@@ -9,13 +9,20 @@ and a change based on an older version is refused with :class:`ConcurrentUpdateE
 A local time of day on the day the clocks change may not exist (Europe/Stockholm, last Sunday of March: 02:00 to
 02:59 is skipped) or may happen twice (last Sunday of October: 02:00 to 02:59 is lived twice): :func:`to_utc`
 refuses both with :class:`LocalTimeRefused`, saying which times the day does have, rather than guessing.
+
+A web worker reads the setting through a :class:`ZoneCache`: from the registry at most every
+:data:`ZONE_MAX_AGE_S` seconds, and at once after this process changes it with :func:`set_zone`. Another process
+(a second worker, the command line) sees a change within that many seconds.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import ClassVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from sqlalchemy import Engine
@@ -30,6 +37,8 @@ DEFAULT_ZONE = "UTC"
 """The clinic's zone until one is set."""
 SETTINGS_ROW = 1
 """The id of the one row of ``clinic_settings`` (two first settings made at once: the second is refused)."""
+ZONE_MAX_AGE_S = 10.0
+"""Seconds a process uses the zone it read before reading it again (:class:`ZoneCache`)."""
 
 
 class TimeZoneRefused(RegistryError):
@@ -121,6 +130,31 @@ def current(engine: Engine) -> ClinicZone:
         return _current_in(session)
 
 
+class ZoneCache:
+    """The clinic's zone as one process uses it: read from the registry ``engine`` at most every ``max_age_s``
+    seconds of the monotonic clock ``ticks``, and again at once after :func:`set_zone` ran in this process (which
+    counts its changes in :attr:`changes`). Safe to share between threads: a reader replaces the held value whole."""
+
+    changes: ClassVar[int] = 0
+    """How many times :func:`set_zone` changed the setting in this process."""
+
+    def __init__(self, engine: Engine, max_age_s: float = ZONE_MAX_AGE_S,
+                 ticks: Callable[[], float] = time.monotonic) -> None:
+        self._engine, self._max_age_s, self._ticks = engine, max_age_s, ticks
+        self._held: tuple[ClinicZone, float, int] | None = None
+
+    def current(self) -> ClinicZone:
+        """The clinic's zone: the one held, unless it is older than the maximum age or this process changed it
+        since; else read now."""
+        held, now = self._held, self._ticks()
+        if held is not None and now - held[1] < self._max_age_s and held[2] == ZoneCache.changes:
+            return held[0]
+        changes = ZoneCache.changes  # counted before the read: a change committed during it is read again next time
+        zone = current(self._engine)
+        self._held = (zone, now, changes)
+        return zone
+
+
 def _current_in(session: Session) -> ClinicZone:
     return _zone_of(session.get(models.ClinicSetting, SETTINGS_ROW))
 
@@ -151,7 +185,9 @@ def set_zone(engine: Engine, name: str, by: str, now: dt.datetime, source: str,
         else:
             row.time_zone, row.changed_at, row.changed_by = name, now, by
         session.flush()
-        return _zone_of(row)
+        changed = _zone_of(row)
+    ZoneCache.changes += 1  # after the commit: a cache that reads again now reads the new zone
+    return changed
 
 
 def _stale(seen: ClinicZone) -> str:

@@ -18,8 +18,7 @@ from fastapi.routing import APIRoute
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import Engine
 
-from openidds.clinic import time_zone
-from openidds.clinic.time_zone import ClinicZone
+from openidds.clinic.time_zone import ClinicZone, ZoneCache
 from openidds.errors import OpenIDDSError
 from openidds.web import accounts
 from openidds.web.errors import CsrfRefused
@@ -41,12 +40,14 @@ class WebContext:
     """The app's registry, templates and clocks. ``today``: the clinic day the worklists are computed for (None:
     the clock's date); ``clock``: naive-UTC time of sessions and of every record's who-and-when;
     ``research_seed``: the research export's seed, whose pseudonyms researchers see; ``state_key``: the clinic's
-    state key, which checks an uploaded pump state file (None: such uploads are refused)."""
+    state key, which checks an uploaded pump state file (None: such uploads are refused); ``zones``: the clinic's
+    time zone as this process holds it (:class:`~openidds.clinic.time_zone.ZoneCache`)."""
 
     engine: Engine
     templates: Jinja2Templates
     clock: Callable[[], dt.datetime]
     today: dt.date | None
+    zones: ZoneCache
     research_seed: int | None = None
     state_key: bytes | None = None
 
@@ -56,7 +57,7 @@ class WebContext:
         templates = Jinja2Templates(directory=HERE / "templates")
         templates.env.globals["htmx_version"] = HTMX_VERSION
         templates.env.filters["local"] = local_text
-        return cls(engine, templates, clock, today, research_seed, state_key)
+        return cls(engine, templates, clock, today, ZoneCache(engine), research_seed, state_key)
 
     def clinic_now(self) -> dt.datetime:
         """The clinic's moment: the clock's, moved to ``today`` when one is given (alarm ages count from it)."""
@@ -64,8 +65,10 @@ class WebContext:
         return now if self.today is None else dt.datetime.combine(self.today, now.time())
 
     def clinic_zone(self) -> ClinicZone:
-        """The clinic's time zone, read from the registry each time (another worker may have just changed it)."""
-        return time_zone.current(self.engine)
+        """The clinic's time zone: read from the registry at most every
+        :data:`~openidds.clinic.time_zone.ZONE_MAX_AGE_S` seconds, and at once after this process changed it (another
+        worker's change shows within that time)."""
+        return self.zones.current()
 
     def clinic_today(self, zone: ClinicZone) -> dt.date:
         """The clinic's day: ``today`` when given, else the date the clock reads in ``zone``."""
@@ -83,16 +86,19 @@ class WebContext:
         page's times are shown in, with the ``local`` filter."""
         perms = {p.name for p in PERMISSIONS[user.role]} if user else set()
         unread = unread_count(self.engine, user.name) if user else 0
-        context.setdefault("clinic_zone", self.clinic_zone() if user else None)
+        if "clinic_zone" not in context:
+            context["clinic_zone"] = self.clinic_zone() if user else None
         return self.templates.TemplateResponse(request, template,
                                                {"user": user, "perms": perms, "unread": unread, **context},
                                                status_code=status_code)
 
 
-def local_text(at: dt.datetime | None, zone: ClinicZone, form: str = "%Y-%m-%d %H:%M") -> str:
-    """The naive-UTC moment ``at`` written in the clinic's ``zone`` (``form``: a strftime format; empty for
-    None): the pages' ``local`` filter."""
-    return "" if at is None else zone.local(at).strftime(form)
+def local_text(at: dt.datetime | str | None, zone: ClinicZone, form: str = "%Y-%m-%d %H:%M") -> str:
+    """The naive-UTC moment ``at`` (or its ISO text, as the pump views write their times) written in the clinic's
+    ``zone`` (``form``: a strftime format; empty for None): the pages' ``local`` filter."""
+    if at is None:
+        return ""
+    return zone.local(dt.datetime.fromisoformat(at) if isinstance(at, str) else at).strftime(form)
 
 
 def web_context(request: Request) -> WebContext:
