@@ -156,7 +156,7 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
             stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
         ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {"version": 1},
-                                           ("implant_id", "seq"), encoded=("data",))
+                                           ("implant_id", "seq"), encoded=("data",), copy=True)
         lines = audit_pump_logs.event_lines((ids, columns["implant_id"], columns["seq"], columns["at"], columns["kind"],
                                              columns["reason"], data_json, [1] * len(ids)))
         _audit_logs(conn, user, audit.now_utc(session.info), ids, lines,
