@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import DateTime, Text, cast, event, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from openidds.clinic import bulk, connect, import_batch, read_paths, unit_of_work
 from openidds.clinic.audit import encode_payloads
@@ -120,7 +121,8 @@ def test_a_bulk_date_time_is_stored_as_the_dialects_own_processor_stores_it(at):
 
 def test_pump_events_sent_by_copy_are_stored_as_the_executemany_stores_them(clean_pg_url, data_dir):
     """On PostgreSQL the pump events go by COPY: the same rows, value by value, as INSERTs give, with texts that
-    COPY's own format would escape (tab, newline, backslash, ``\\N``), non-ASCII text and fractional seconds."""
+    COPY's own format would escape (tab, newline, backslash, ``\\N``), non-ASCII text and fractional seconds; a
+    repeated event is refused as an INSERT's would be."""
     engine = connect(clean_pg_url)
     import_batch(engine, read_paths([data_dir / "good"]), "setup", "good")
     texts = ["basal", "tab\there", "line\nbreak", "back\\slash", "\\N", "crème", '"quoted"', ""]
@@ -142,6 +144,8 @@ def test_pump_events_sent_by_copy_are_stored_as_the_executemany_stores_them(clea
             ids = bulk.insert_columns_with_ids(conn, bulk.table_of(PumpEvent), columns, {"version": 1},
                                                ("implant_id", "seq"), encoded=("data",), copy=copy)
             inserts[copy] = [statement for statement in sent if statement.startswith("INSERT INTO pump_events")]
+            with pytest.raises(IntegrityError, match="uq_pump_events_implant_id"), conn.begin_nested():
+                bulk.insert_columns(conn, bulk.table_of(PumpEvent), columns, {"version": 1}, ("data",), copy)
             e = PumpEvent
             rows = conn.execute(select(e.id, e.implant_id, e.seq, e.at, e.kind, e.reason, e.data, e.version,
                                        cast(e.data, Text)).order_by(e.id)).all()

@@ -13,6 +13,7 @@ from itertools import repeat
 from typing import Any
 
 from sqlalchemy import Connection, Date, DateTime, Dialect, Table, func, insert, select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.types import TypeEngine
 
 from openidds.clinic import models
@@ -111,15 +112,19 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
 
 def _copy_rows(conn: Connection, table: Table, names: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
     """``rows`` (values of the columns ``names``, as psycopg would bind them) into ``table`` by ``COPY ... FROM
-    STDIN``, on the connection's own transaction: psycopg writes each value as its parameter would be sent."""
+    STDIN``, on the connection's own transaction: psycopg writes each value as its parameter would be sent. A
+    refusal is raised as SQLAlchemy raises an INSERT's (e.g. :class:`sqlalchemy.exc.IntegrityError`)."""
     quote = conn.dialect.identifier_preparer
     statement = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(name) for name in names)}) "
                  "FROM STDIN")
+    dbapi_error = conn.dialect.loaded_dbapi.Error
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         with cursor.copy(statement) as copy:
             for row in rows:
                 copy.write_row(row)
+    except dbapi_error as error:
+        raise DBAPIError.instance(statement, None, error, dbapi_error, dialect=conn.dialect) from error
     finally:
         cursor.close()
 
