@@ -188,8 +188,8 @@ def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], li
 
 
 def _json_dumps() -> Callable[[Any], str]:
-    """``json.dumps`` with its default options, as one encoder made once: ``json.dumps`` makes a new C encoder per
-    call, which costs as much as encoding a pump event's data (where json has no C encoder: ``json.dumps``)."""
+    """``json.dumps`` with its default options, as one encoder made once (``json.dumps`` makes a new C encoder for
+    every call); where json has no C encoder, ``json.dumps`` itself."""
     if c_make_encoder is None:
         return json.dumps
     markers: dict[int, Any] = {}
