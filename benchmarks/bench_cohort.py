@@ -2,15 +2,18 @@
 
     python benchmarks/bench_cohort.py                                  # seed000, 200 patients
     taskset -c 0 python benchmarks/bench_cohort.py --study seed002 --patients 1403   # seed 002, one core
+    taskset -c 0 python -m benchmarks.bench_cohort --study seed002 --patients 1403 --postgresql  # into PostgreSQL
     python benchmarks/bench_cohort.py --study seed002 --patients 1403 --workers 2    # on both cores
 
 Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump
 and programmer; parsing the registry rows; the one ``import_batch``; exporting each pump's log as a wire log;
 the one ``import_pump_logs`` of every log. Prints the process's CPU seconds per phase (the machine may be
 shared: CPU time, not wall time, is what a replicate costs), pump events and pump-years simulated per CPU
-second. ``--workers N`` runs N replicates at once in a pool of N processes (``openidds.cohort.replicates``,
-replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU seconds and the wall time of
-the whole pool. ``--step-share`` only plays the patients and says how much of that is the pump's stepping.
+second. ``--postgresql`` writes the replicate into a throwaway PostgreSQL server instead of SQLite (the
+pump events sent by COPY). ``--workers N`` runs N replicates at once in a pool of N processes
+(``openidds.cohort.replicates``, replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU
+seconds and the wall time of the whole pool. ``--step-share`` only plays the patients and says how much of that
+is the pump's stepping.
 ``--validate N`` runs what ``openidds cohort validate STUDY --replicates N --workers W`` runs (N replicates of
 the study at its own size, each simulated into a throwaway registry and measured through the report) and prints
 its wall time and the CPU seconds of the process and its workers, per replicate too:
@@ -22,17 +25,20 @@ Asserts nothing about time.
 """
 
 import argparse
+import contextlib
 import cProfile
 import pstats
 import resource
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import create_engine, make_url, text
 
 from openidds.clinic import connect, import_batch, init_registry
 from openidds.clinic.bulk import collector_paused
@@ -87,9 +93,10 @@ class StepClock:
         Pump.advance = self._advance
 
 
-def replicate(study_id: str, params_file: str | None, patients: int, seed: int | np.random.SeedSequence
-              ) -> Replicate:
-    """One replicate written into a throwaway SQLite registry, phase by phase."""
+def replicate(study_id: str, params_file: str | None, patients: int, seed: int | np.random.SeedSequence,
+              db_url: str | None = None) -> Replicate:
+    """One replicate written into a throwaway SQLite registry (or the empty registry at ``db_url``), phase by
+    phase."""
     study = load_study(study_id)
     params = load_params(params_file or study.id)
     cpu: dict[str, float] = {}
@@ -105,7 +112,7 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
         start = time.process_time()
         batch = registry_batch(runs)
         phase("parse registry rows", start)
-        engine = connect(str(Path(folder) / "bench.sqlite"))
+        engine = connect(db_url or str(Path(folder) / "bench.sqlite"))
         init_registry(engine)
         clocked = with_clock(engine, lambda: written_at(runs))
         start = time.process_time()
@@ -121,6 +128,21 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
     events = Counter(str(e.kind) for run in runs for implanted in run.implants for e in implanted.pump.log)
     pump_s = sum(i.pump.t_s - i.start_s for run in runs for i in run.implants)
     return Replicate(cpu, time.perf_counter() - wall, dict(events), pump_s / SECONDS_PER_YEAR)
+
+
+@contextlib.contextmanager
+def postgresql_registry() -> Iterator[str]:
+    """The URL of a new, empty database on a throwaway PostgreSQL server (``tests/pg_cluster.py``), removed after.
+    The server runs in its own processes: their CPU seconds are not the benchmark's. Run from the repository root
+    as ``python -m benchmarks.bench_cohort --postgresql``, so that ``tests`` is importable."""
+    from tests.pg_cluster import throwaway_server
+
+    with throwaway_server() as server_url:
+        admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text('CREATE DATABASE "openidds_bench_cohort"'))
+        admin.dispose()
+        yield make_url(server_url).set(database="openidds_bench_cohort").render_as_string(hide_password=False)
 
 
 def cpu_s() -> float:
@@ -154,6 +176,8 @@ def main() -> None:
                         help="only play the patients, timing the pump's stepping (Pump.advance) apart")
     parser.add_argument("--profile", type=int, default=None, metavar="N",
                         help="only play the patients under cProfile; print the N functions with most cumulative time")
+    parser.add_argument("--postgresql", action="store_true",
+                        help="write the replicate into a throwaway PostgreSQL server's registry, not SQLite")
     parser.add_argument("--validate", type=int, default=None, metavar="N",
                         help="time `openidds cohort validate STUDY --replicates N` (with --workers)")
     args = parser.parse_args()
@@ -179,7 +203,9 @@ def main() -> None:
               f"{steps.cpu_s:.2f} CPU s ({100 * steps.cpu_s / total:.1f} %)")
         return
     if args.workers is None:
-        one = replicate(args.study, args.params, args.patients, args.seed)
+        with contextlib.ExitStack() as stack:
+            db_url = stack.enter_context(postgresql_registry()) if args.postgresql else None
+            one = replicate(args.study, args.params, args.patients, args.seed, db_url)
         total = one.total_cpu_s
         for name, value in one.cpu_s.items():
             print(f"  {name:36s} {value:7.2f} CPU s  {100 * value / total:5.1f} %")

@@ -1,23 +1,27 @@
 """The fast import path gives exactly what the row-by-row path gives: parsed values and findings, JSON of the
 audit payloads, and an audit entry per inserted record from which the stored record is recovered (SQLite and
-PostgreSQL); a date-time is stored as the dialect's own processor stores it."""
+PostgreSQL); a date-time is stored as the dialect's own processor stores it; rows sent by COPY are stored as
+the executemany stores them."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from functools import partial
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, select
+from sqlalchemy import DateTime, Text, cast, event, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
-from openidds.clinic import import_batch, read_paths, unit_of_work
+from openidds.clinic import bulk, connect, import_batch, read_paths, unit_of_work
 from openidds.clinic.audit import encode_payloads
 from openidds.clinic.bulk import _bind_processor
 from openidds.clinic.fields import SPECS
 from openidds.clinic.importer import parse_row, parse_table
-from openidds.clinic.models import JSON_ENCODER, AuditEntry, Base
+from openidds.clinic.models import JSON_ENCODER, AuditEntry, Base, Implant, PumpEvent
 
 _IMPORTED = ("patients", "exits", "implants", "screening_trials", "visits", "complications", "pump_programs",
              "refills", "pump_alarms")
@@ -113,3 +117,51 @@ def test_a_bulk_date_time_is_stored_as_the_dialects_own_processor_stores_it(at):
         assert (fast is None) == (own is None)
         if own is not None:
             assert fast(at) == own(at)
+
+
+def test_pump_events_sent_by_copy_are_stored_as_the_executemany_stores_them(clean_pg_url, data_dir):
+    """On PostgreSQL the pump events go by COPY: the same rows, value by value, as INSERTs give, with texts that
+    COPY's own format would escape (tab, newline, backslash, ``\\N``), non-ASCII text and fractional seconds; a
+    repeated event is refused as an INSERT's would be."""
+    engine = connect(clean_pg_url)
+    import_batch(engine, read_paths([data_dir / "good"]), "setup", "good")
+    texts = ["basal", "tab\there", "line\nbreak", "back\\slash", "\\N", "crème", '"quoted"', ""]
+    n = 40
+    columns = {
+        "implant_id": [_an_implant(engine)] * n,
+        "seq": list(range(n)),
+        "at": [dt.datetime(2022, 9, 1, 10) + dt.timedelta(seconds=3600 * i, microseconds=7 * i) for i in range(n)],
+        "kind": ["delivery" if i % 3 else "alarm" for i in range(n)],
+        "reason": [texts[i % len(texts)] for i in range(n)],
+        "data": [json.dumps({"flow": texts[i % len(texts)], "volume": i, "dose": {"morphine": 10**12 + i}},
+                            ensure_ascii=i % 2 == 0) for i in range(n)],
+    }
+    stored, inserts = {}, {}
+    for copy in (False, True):
+        with engine.connect() as conn, conn.begin() as transaction:
+            sent: list[str] = []
+            event.listen(conn, "before_cursor_execute", partial(_record_statement, sent))
+            ids = bulk.insert_columns_with_ids(conn, bulk.table_of(PumpEvent), columns, {"version": 1},
+                                               ("implant_id", "seq"), encoded=("data",), copy=copy)
+            inserts[copy] = [statement for statement in sent if statement.startswith("INSERT INTO pump_events")]
+            with pytest.raises(IntegrityError, match="uq_pump_events_implant_id"), conn.begin_nested():
+                bulk.insert_columns(conn, bulk.table_of(PumpEvent), columns, {"version": 1}, ("data",), copy)
+            e = PumpEvent
+            rows = conn.execute(select(e.id, e.implant_id, e.seq, e.at, e.kind, e.reason, e.data, e.version,
+                                       cast(e.data, Text)).order_by(e.id)).all()
+            transaction.rollback()
+        assert [row[0] for row in rows] == ids
+        stored[copy] = [tuple(row[1:]) for row in rows]
+    assert inserts[False] and not inserts[True]  # COPY, not INSERT
+    assert stored[True] == stored[False]
+    assert [row[7] for row in stored[True]] == columns["data"]  # the JSON text as sent, byte for byte
+    engine.dispose()
+
+
+def _record_statement(sent: list[str], _conn, _cursor, statement: str, *_: object) -> None:
+    sent.append(statement)
+
+
+def _an_implant(engine) -> int:
+    with unit_of_work(engine, "reader") as session:
+        return session.scalars(select(Implant.id).order_by(Implant.id)).first()

@@ -1,11 +1,12 @@
 """A pump event's data is encoded once, for the ``data`` column (the JSON type's ``json.dumps``) and the digest its
-log's audit entry seals: the text must be ``json.dumps``' own, byte for byte, for any data, including data the
-direct path does not handle. The digest's lines are the events' JSON arrays, whatever path writes them."""
+log's audit entry seals: the text must be ``json.dumps``' own, byte for byte, for any data, and data it cannot
+write fails as ``json.dumps`` fails. The digest's lines are the events' JSON arrays, whatever path writes them."""
 
 import datetime as dt
 import json
 from hashlib import sha256
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -32,6 +33,22 @@ def test_a_delivery_keeps_its_field_order_and_a_flow_with_a_colon():
     data = {"flow": "bolus:patient", "rate": 5, "end_s": 10, "volume": 50, "actual": 0, "route": "blocked",
             "dose": {"morphine": 3_500_000_000}}
     assert _data_json(data) == json.dumps(data)
+
+
+def test_data_json_cannot_write_fails_as_json_dumps_does_and_the_same_dicts_are_written_once_mended():
+    nested: dict[str, dict[str, object]] = {"dose": {"morphine": object()}}
+    circular: dict[str, object] = {"flow": "basal"}
+    circular["self"] = circular
+    for data, error in ((nested, TypeError), (circular, ValueError)):
+        with pytest.raises(error) as ours:
+            _data_json(data)
+        with pytest.raises(error) as theirs:
+            json.dumps(data)
+        assert str(ours.value) == str(theirs.value)
+    nested["dose"]["morphine"] = 1
+    circular["self"] = {"flow": "basal"}
+    for data in (nested, circular):
+        assert _data_json(data) == json.dumps(data)
 
 
 ids = st.one_of(st.integers(0, 2**40), st.booleans(), st.none())

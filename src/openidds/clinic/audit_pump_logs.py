@@ -13,7 +13,7 @@ nor its own insert entry accounts for was written outside the registry.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from hashlib import sha256
 from json.encoder import encode_basestring_ascii
 from typing import Any
@@ -33,22 +33,32 @@ _STORED = (_EVENTS.c.id, _EVENTS.c.implant_id, _EVENTS.c.seq, _EVENTS.c.at, _EVE
 _RUNS_PER_QUERY = 200
 
 
-def events_digest(rows: Iterable[Sequence[Any]]) -> str:
+def events_digest(rows: Sequence[Sequence[Any]]) -> str:
     """SHA-256 of events given as ``(id, implant_id, seq, at, kind, reason, data, version)`` in id order, ``at`` a
     naive UTC datetime and ``data`` its ``json.dumps`` text: one JSON array per event (``at`` in ISO 8601), each
     followed by a newline. The values are those the registry reads back, whatever the database stores them as."""
-    return sha256("".join([_event_line(row) for row in rows]).encode()).hexdigest()
+    return lines_digest(event_lines(list(zip(*rows, strict=True)) if rows else [()] * len(_STORED)))
 
 
-def _event_line(row: Sequence[Any]) -> str:
-    """One event's line of :func:`events_digest`: ``json_array`` of its values, written by one format when the
-    ids, seq and version are ints (not bools) and the texts are strings, as the registry's events are."""
-    event_id, implant_id, seq, at, kind, reason, data, version = row
-    if (type(event_id) is type(implant_id) is type(seq) is type(version) is int
-            and isinstance(kind, str) and isinstance(reason, str) and isinstance(data, str)):
-        return (f'[{event_id},{implant_id},{seq},"{at.isoformat()}",{encode_basestring_ascii(kind)},'
-                f'{encode_basestring_ascii(reason)},{encode_basestring_ascii(data)},{version}]\n')
-    return json_array([event_id, implant_id, seq, at.isoformat(), kind, reason, data, version]) + "\n"
+def lines_digest(lines: Sequence[str]) -> str:
+    """SHA-256 of events' lines (:func:`event_lines`): :func:`events_digest` of the events."""
+    return sha256("".join(lines).encode()).hexdigest()
+
+
+def event_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
+    """Each event's line of :func:`events_digest`, the events given column by column (``ids, implant_ids, seqs,
+    ats, kinds, reasons, data, versions``): ``json_array`` of its values and a newline, written by one format when
+    the ids, seq and versions are ints (not bools) and the texts are strings, as the registry's events are."""
+    ids, implant_ids, seqs, _, kinds, reasons, data, versions = columns
+    numbers = {*map(type, ids), *map(type, implant_ids), *map(type, seqs), *map(type, versions)}
+    texts = {*map(type, kinds), *map(type, reasons), *map(type, data)}
+    if numbers <= {int} and all(issubclass(kind, str) for kind in texts):
+        escaped = {text: encode_basestring_ascii(text) for text in {*kinds, *reasons}}
+        return [f'[{event_id},{implant_id},{seq},"{at.isoformat()}",{escaped[kind]},{escaped[reason]},'
+                f'{encode_basestring_ascii(text)},{version}]\n'
+                for event_id, implant_id, seq, at, kind, reason, text, version in zip(*columns, strict=True)]
+    return [json_array([event_id, implant_id, seq, at.isoformat(), kind, reason, text, version]) + "\n"
+            for event_id, implant_id, seq, at, kind, reason, text, version in zip(*columns, strict=True)]
 
 
 def id_runs(ids: Sequence[int]) -> list[list[int]]:

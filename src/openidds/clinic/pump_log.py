@@ -13,9 +13,10 @@ import datetime as dt
 import itertools
 import json
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from json.encoder import encode_basestring_ascii
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
+from operator import attrgetter, lt
 from pathlib import Path
 from typing import Any
 
@@ -68,9 +69,14 @@ def parse_log(raw: Any, source: str) -> tuple[PumpLog | None, list[Finding]]:
     return log, _order_findings(log, source)
 
 
+_SEQ = attrgetter("seq")
+
+
 def _order_findings(log: PumpLog, source: str) -> list[Finding]:
     """A finding for each event whose seq does not follow the previous one's."""
-    seqs = [e.seq for e in log.events]
+    seqs = list(map(_SEQ, log.events))
+    if all(map(lt, seqs, itertools.islice(seqs, 1, None))):
+        return []
     return [Finding("event-order", f"event seq {b}", f"seq {b} follows {a}: expected strictly increasing", source)
             for a, b in itertools.pairwise(seqs) if b <= a]
 
@@ -144,25 +150,26 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
             raise ImportRejected(name, findings)
         conn = session.connection()
         table = bulk.table_of(models.PumpEvent)
-        columns["version"] = [1] * len(columns["seq"])
-        data_json = [_data_json(data) for data in columns["data"]]
+        data_json = list(map(_data_json, columns["data"]))
         stored_data = data_json
         # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
         if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
             stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
-        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {}, ("implant_id", "seq"),
-                                           encoded=("data",))
-        _audit_logs(conn, user, audit.now_utc(session.info), ids, {**columns, "data": data_json},
+        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {"version": 1},
+                                           ("implant_id", "seq"), encoded=("data",), copy=True)
+        lines = audit_pump_logs.event_lines((ids, columns["implant_id"], columns["seq"], columns["at"], columns["kind"],
+                                             columns["reason"], data_json, [1] * len(ids)))
+        _audit_logs(conn, user, audit.now_utc(session.info), ids, lines,
                     [(source or item.label, implant.id, count) for item, implant, count in zip(logs, implants, added,
                                                                                                 strict=True)])
         alarms.derive_alarms(session, {implant.id for implant in implants})
         return added
 
 
-def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], events: dict[str, list[Any]],
+def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], lines: list[str],
                 logs: list[tuple[str, int, int]]) -> None:
     """One audit entry per log, ``(source, implant id, events added)`` in the order its events were added, sealing
-    its events (``events``: their columns, ``data`` as JSON text; :mod:`openidds.clinic.audit_pump_logs`); a log
+    its events (``ids`` and ``lines``, their lines of the digest: :mod:`openidds.clinic.audit_pump_logs`); a log
     that added nothing gets none."""
     entries = []
     start = 0
@@ -171,9 +178,7 @@ def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], ev
         start += count
         if not count:
             continue
-        rows = zip(ids[part], events["implant_id"][part], events["seq"][part], events["at"][part], events["kind"][part],
-                   events["reason"][part], events["data"][part], events["version"][part], strict=True)
-        after = audit_pump_logs.log_entry(implant_id, ids[part], audit_pump_logs.events_digest(list(rows)))
+        after = audit_pump_logs.log_entry(implant_id, ids[part], audit_pump_logs.lines_digest(lines[part]))
         entries += audit.audit_rows(user, at, audit_pump_logs.ACTION, "pump_events", [(implant_id, None, after)],
                                     log_source)
     if entries:
@@ -182,29 +187,27 @@ def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], ev
         audit_chain.seal(conn, len(entries))
 
 
-def _data_json(data: dict[str, Any]) -> str:
-    """``json.dumps(data)`` (the text the registry's ``data`` column stores, and the one an event's digest
-    holds), written here for a dict of str keys and str, int or {str: int} values (a pump's hot events)."""
-    pieces: list[str] = []
-    for key, value in data.items():
-        kind = type(value)
-        if type(key) is not str:
-            return json.dumps(data)
-        if kind is int:
-            text = repr(value)
-        elif kind is str:
-            text = encode_basestring_ascii(value)
-        elif kind is dict:
-            pairs = []
-            for inner_key, inner in value.items():
-                if type(inner_key) is not str or type(inner) is not int:
-                    return json.dumps(data)
-                pairs.append(encode_basestring_ascii(inner_key) + ": " + repr(inner))
-            text = "{" + ", ".join(pairs) + "}"
-        else:
-            return json.dumps(data)
-        pieces.append(encode_basestring_ascii(key) + ": " + text)
-    return "{" + ", ".join(pieces) + "}"
+def _json_dumps() -> Callable[[Any], str]:
+    """``json.dumps`` with its default options, as one encoder made once (``json.dumps`` makes a new C encoder for
+    every call); where json has no C encoder, ``json.dumps`` itself."""
+    if c_make_encoder is None:
+        return json.dumps
+    markers: dict[int, Any] = {}
+    encode = c_make_encoder(markers, json.JSONEncoder().default, encode_basestring_ascii, None, ": ", ", ", False,
+                            False, True)
+
+    def dumps(data: Any) -> str:
+        try:
+            return "".join(encode(data, 0))
+        except BaseException:
+            markers.clear()  # the containers being encoded when it failed
+            raise
+
+    return dumps
+
+
+_data_json = _json_dumps()
+"""``json.dumps(data)``: the text the registry's ``data`` column stores, and the one an event's digest holds."""
 
 
 _EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data")
@@ -304,6 +307,7 @@ def _add_event(columns: dict[str, list[Any]], implant_id: int, seq: int, at: dt.
 
 
 _KIND_TEXT = {kind: kind.value for kind in EventKind}
+_EVENT_FIELDS = attrgetter("seq", "t_s", "kind", "reason", "data")
 _FIXED_OFFSETS = (dt.timezone, TzInfo)
 """Time zones whose UTC offset never changes: a log on such a clock gives each event's UTC time as the clock's
 start in UTC plus its ``t_s``."""
@@ -314,21 +318,24 @@ def _all_new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, findin
     """:func:`_new_events` for an implant with no stored events and no other log in the import: every event is new
     (a log's seqs strictly increase, or its order findings refuse the import)."""
     events = log.events
+    if not events:
+        return 0
+    seqs, seconds, kinds, reasons, data = zip(*map(_EVENT_FIELDS, events), strict=True)
     if isinstance(log.clock_start.tzinfo, _FIXED_OFFSETS):
-        base, second = log.at(0), dt.timedelta(seconds=1)
-        times = [base + second * event.t_s for event in events]
+        times = list(map(log.at(0).__add__, map(dt.timedelta(seconds=1).__mul__, seconds)))
     else:
-        times = [log.at(event.t_s) for event in events]
+        times = list(map(log.at, seconds))
     first, end = _life(implant)
     last = end or dt.datetime.max
-    findings += [_outside(item, implant, event.seq, at) for event, at in zip(events, times, strict=True)
-                 if not first <= at < last]
+    if not first <= min(times) <= max(times) < last:
+        findings += [_outside(item, implant, seq, at) for seq, at in zip(seqs, times, strict=True)
+                     if not first <= at < last]
     columns["implant_id"] += [implant.id] * len(events)
-    columns["seq"] += [event.seq for event in events]
+    columns["seq"] += seqs
     columns["at"] += times
-    columns["kind"] += [_KIND_TEXT[event.kind] for event in events]
-    columns["reason"] += [event.reason for event in events]
-    columns["data"] += [event.data for event in events]
+    columns["kind"] += map(_KIND_TEXT.__getitem__, kinds)
+    columns["reason"] += reasons
+    columns["data"] += data
     return len(events)
 
 
