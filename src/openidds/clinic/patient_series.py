@@ -72,7 +72,7 @@ class DiscrepancyPoint:
 
     def to_dict(self) -> dict[str, Any]:
         return {"at": _minutes(self.at), "discrepancy_ml": self.discrepancy_ml, "limit_ml": self.limit_ml,
-                "flagged": self.flagged, "trend_flagged": self.trend is not None, "trend": self.trend}
+                "flagged": self.flagged, "trend": self.trend}
 
 
 @dataclass(frozen=True)
