@@ -84,7 +84,8 @@ def test_a_patient_with_nothing_to_plot_gets_a_sentence(client: TestClient, clin
     log_in_as(client, Role.NURSE)
     page = client.get("/patients/CJFH/P004").text
     assert "plot.svg" not in page
-    assert '<p class="note" id="plot-none">No pump program, NRS or refill discrepancy recorded for CJFH/P004.</p>' in page
+    assert ('<p class="note" id="plot-none">No pump program, NRS or refill discrepancy recorded for CJFH/P004.</p>'
+            in page)
     svg = client.get("/patients/CJFH/P004/plot.svg")  # the address still answers: an image that says so
     assert svg.status_code == 200 and ET.fromstring(svg.content).tag == SVG
 
