@@ -32,6 +32,8 @@ def test_doses_step_until_the_next_program_the_replacement_and_the_exit(engine: 
     assert series.drugs == ["morphine", "bupivacaine"]
     assert series.zone == "Europe/Stockholm"
     assert series.through == dt.datetime(2023, 4, 15)
+    # the clinic's day does not carry an exited patient's series past their exit
+    assert patient_series(engine, "T1", "P1", STOCKHOLM, until=dt.date(2023, 7, 1)).through == series.through
 
 
 def test_nrs_at_each_visit_that_recorded_one(engine: Engine) -> None:
@@ -71,7 +73,7 @@ def test_summary_gives_the_values_and_an_empty_patient_says_so(engine: Engine) -
     assert "morphine mg/day: 1 from 2023-01-10, 1.5 from 2023-02-02, 2.5 (worst 24 h) from 2023-03-01." in text
     assert "NRS: 8 on 2023-01-05, 3 on 2023-02-10." in text
     assert "+1.5 on 2023-03-29 (over the limit)" in text and "trend is flagged" in text
-    empty = patient_series(engine, "T1", "P2")
+    empty = patient_series(engine, "T1", "P2", until=dt.date(2023, 7, 1))
     assert empty.empty and empty.through is None
     assert empty.summary() == "No pump program, NRS or refill discrepancy recorded for T1/P2."
     assert empty.to_dict() == {"label": "T1/P2", "zone": "UTC", "doses": [], "pain": [], "discrepancies": [],

@@ -15,7 +15,7 @@ from openidds.clinic import patients, time_zone, unit_of_work
 from openidds.clinic.deidentify import research_keys
 from openidds.web import Role
 
-from .conftest import NOW, RESEARCH_SEED, log_in_as
+from .conftest import NOW, RESEARCH_SEED, TODAY, log_in_as
 
 SVG = "{http://www.w3.org/2000/svg}svg"
 
@@ -45,6 +45,7 @@ def test_the_series_under_the_patients_resource(client: TestClient) -> None:
     log_in_as(client, Role.PHYSICIAN)
     series = client.get("/api/patients/CJFH/P001/series").json()
     assert series["label"] == "CJFH/P001" and series["zone"] == "UTC"
+    assert series["through"].startswith(TODAY.isoformat())  # no exit: the open program runs to the clinic's day
     assert [(s["drug"], s["start"][:16], s["dose_mg_per_day"], s["continuous"]) for s in series["doses"]] == [
         ("morphine", "2022-09-01T10:00", 1.0, True), ("bupivacaine", "2022-10-01T09:00", 2.0, True),
         ("morphine", "2022-10-01T09:00", 1.5, True)]

@@ -150,9 +150,11 @@ def _dose_steps(programs: list[models.PumpProgram], ends_utc: dict[int, dt.datet
 
 
 def patient_series(engine: Engine, site: str, patient_id: str, zone: ZoneInfo = ZoneInfo("UTC"),
-                   shift: dt.timedelta = dt.timedelta(0), label: str | None = None) -> PatientSeries:
+                   shift: dt.timedelta = dt.timedelta(0), label: str | None = None,
+                   until: dt.date | None = None) -> PatientSeries:
     """The series of patient ``site``/``patient_id`` with times in ``zone`` moved by ``shift``; ``label``: the
-    name the plot gives the patient (default site/patient ID). An unknown patient is refused."""
+    name the plot gives the patient (default site/patient ID); ``until``: the clinic's day, to which the series of
+    a patient without an exit runs (None: to their last record). An unknown patient is refused."""
     m = models
 
     def local(at: dt.datetime) -> dt.datetime:
@@ -188,5 +190,7 @@ def patient_series(engine: Engine, site: str, patient_id: str, zone: ZoneInfo = 
     moments += [dt.datetime.combine(p.on, dt.time()) for p in pain]
     if exit_date is not None:
         moments.append(dt.datetime.combine(exit_date + shift, dt.time()))
+    elif until is not None and moments:
+        moments.append(dt.datetime.combine(until + shift, dt.time()))
     return PatientSeries(label or f"{site}/{patient_id}", zone.key, doses, pain, points,
                          max(moments, default=None))

@@ -26,7 +26,9 @@ def timeline_for(engine: Engine, role: Role, site: str, patient_id: str, zone: d
     return patient_timeline(engine, site, patient_id, identifiers=may(role, Permission.VIEW_IDENTIFIERS), zone=zone)
 
 
-def series_for(engine: Engine, role: Role, site: str, patient_id: str, zone: ZoneInfo) -> PatientSeries:
-    """The series of a patient's plot (dose, NRS, refill discrepancies), times in ``zone`` (the clinic's)."""
+def series_for(engine: Engine, role: Role, site: str, patient_id: str, zone: ZoneInfo, today: dt.date
+               ) -> PatientSeries:
+    """The series of a patient's plot (dose, NRS, refill discrepancies), times in ``zone`` (the clinic's), running
+    to the clinic's ``today`` while the patient has not exited."""
     require(role, Permission.VIEW_PATIENTS)
-    return patient_series(engine, site, patient_id, zone)
+    return patient_series(engine, site, patient_id, zone, until=today)

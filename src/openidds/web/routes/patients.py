@@ -31,7 +31,12 @@ def patient_page(request: Request, web: Web, user: PatientReader, site: SiteCode
     zone = web.clinic_zone()
     return web.page(request, "patient.html", user, clinic_zone=zone,
                     timeline=timeline_for(web.engine, user.role, site, patient_id, zone.zone),
-                    series=series_for(web.engine, user.role, site, patient_id, zone.zone))
+                    series=series_for(web.engine, user.role, site, patient_id, zone.zone, web.clinic_today(zone)))
+
+
+def _series(web: Web, user: SessionUser, site: str, patient_id: str) -> PatientSeries:
+    zone = web.clinic_zone()
+    return series_for(web.engine, user.role, site, patient_id, zone.zone, web.clinic_today(zone))
 
 
 @router.get("/patients/{site}/{patient_id}/plot.svg", include_in_schema=False,
@@ -39,7 +44,7 @@ def patient_page(request: Request, web: Web, user: PatientReader, site: SiteCode
 def patient_plot(web: Web, user: PatientReader, site: SiteCode, patient_id: PatientCode,
                  if_none_match: Annotated[str | None, Header()] = None) -> Response:
     """The patient's plot as SVG; its ETag is the series' digest, so an unchanged plot answers 304 unrendered."""
-    return plot_response(series_for(web.engine, user.role, site, patient_id, web.clinic_zone().zone), if_none_match)
+    return plot_response(_series(web, user, site, patient_id), if_none_match)
 
 
 @router.get("/api/patients", tags=["patients"], response_model=list[PatientRow])
@@ -60,4 +65,4 @@ def api_patient_series(web: Web, user: PatientReader, site: SiteCode, patient_id
     """The series the patient page plots: each drug's programmed daily dose (mg/day) as steps (``continuous``
     false: a flex or periodic program at its worst 24 hours), the NRS at each visit, each refill's residual
     discrepancy (mL) with its limit and the trend, times in the clinic's time zone."""
-    return series_for(web.engine, user.role, site, patient_id, web.clinic_zone().zone).to_dict()
+    return _series(web, user, site, patient_id).to_dict()
