@@ -17,21 +17,28 @@ from openidds.clinic.patient_series import patient_series
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 
+def local(*fields: int) -> dt.datetime:
+    """A wall time in Stockholm."""
+    return dt.datetime(*fields, tzinfo=STOCKHOLM)
+
+
 def test_doses_step_until_the_next_program_the_replacement_and_the_exit(engine: Engine) -> None:
     build_course(engine)
     series = patient_series(engine, "T1", "P1", STOCKHOLM)
     steps = [(s.drug, s.start, s.end, s.dose_mg_per_day, s.continuous) for s in series.doses]
     assert steps == [
-        ("morphine", dt.datetime(2023, 1, 10, 9), dt.datetime(2023, 2, 2, 0, 30), 1.0, True),
+        ("morphine", local(2023, 1, 10, 9), local(2023, 2, 2, 0, 30), 1.0, True),
         # 23:30 UTC is half past midnight the next day in Stockholm (UTC+1 in winter)
-        ("bupivacaine", dt.datetime(2023, 2, 2, 0, 30), dt.datetime(2023, 3, 1), 2.0, True),
-        ("morphine", dt.datetime(2023, 2, 2, 0, 30), dt.datetime(2023, 3, 1), 1.5, True),
+        ("bupivacaine", local(2023, 2, 2, 0, 30), local(2023, 3, 1), 2.0, True),
+        ("morphine", local(2023, 2, 2, 0, 30), local(2023, 3, 1), 1.5, True),
         # the flex program's recorded daily dose, marked as not continuous, ended by the exit
-        ("morphine", dt.datetime(2023, 3, 1, 13), dt.datetime(2023, 4, 15), 2.5, False),
+        ("morphine", local(2023, 3, 1, 13), local(2023, 4, 15), 2.5, False),
     ]
+    assert all(s.start.tzinfo is STOCKHOLM for s in series.doses)  # wall times of the clinic's zone...
+    assert series.doses[0].to_dict()["start"] == "2023-01-10T08:00:00Z"  # ...written in UTC, as the API does
     assert series.drugs == ["morphine", "bupivacaine"]
     assert series.zone == "Europe/Stockholm"
-    assert series.through == dt.datetime(2023, 4, 15)
+    assert series.through == local(2023, 4, 15)
     # the clinic's day does not carry an exited patient's series past their exit
     assert patient_series(engine, "T1", "P1", STOCKHOLM, until=dt.date(2023, 7, 1)).through == series.through
 
@@ -46,11 +53,11 @@ def test_discrepancies_with_each_pumps_limit_and_the_programmers_trend(engine: E
     build_course(engine)
     points = patient_series(engine, "T1", "P1", STOCKHOLM).discrepancies
     assert [(p.at, p.discrepancy_ml, p.limit_ml, p.flagged) for p in points] == [
-        (dt.datetime(2023, 1, 10, 9), 0.0, 2.0, False),
-        (dt.datetime(2023, 1, 24, 10), -0.5, 2.0, False),
-        (dt.datetime(2023, 2, 7, 10), -1.0, 2.0, False),
-        (dt.datetime(2023, 2, 21, 10), -1.5, 2.0, False),
-        (dt.datetime(2023, 3, 29, 11), 1.5, 1.0, True),  # Stockholm is UTC+2 from 26 March
+        (local(2023, 1, 10, 9), 0.0, 2.0, False),
+        (local(2023, 1, 24, 10), -0.5, 2.0, False),
+        (local(2023, 2, 7, 10), -1.0, 2.0, False),
+        (local(2023, 2, 21, 10), -1.5, 2.0, False),
+        (local(2023, 3, 29, 11), 1.5, 1.0, True),  # Stockholm is UTC+2 from 26 March
     ]
     # three growing the same way on the first pump: the drift the trend rule catches under the limit; the new pump
     # starts its own trend, and a refill without residuals is no point

@@ -63,8 +63,9 @@ def test_times_are_the_clinics(client: TestClient, clinic: Engine) -> None:
     log_in_as(client, Role.NURSE)
     series = client.get("/api/patients/CJFH/P001/series").json()
     assert series["zone"] == "Asia/Shanghai"
-    assert series["doses"][0]["start"][:16] == "2022-09-01T18:00"  # 10:00 UTC
+    assert series["doses"][0]["start"] == "2022-09-01T10:00:00Z"  # the API's times are UTC...
     page = client.get("/patients/CJFH/P001").text
+    assert "<td>morphine</td><td>2022-09-01 18:00</td>" in page  # ...the page's are the clinic's
     assert "Times in the time zone\n  Asia/Shanghai" in page
 
 

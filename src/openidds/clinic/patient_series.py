@@ -2,7 +2,8 @@
 step function from the registry's programs), the NRS at each visit, and each refill's residual discrepancy with the
 limit it is judged by and the trend across the pump's refills.
 
-Times are wall times in the clinic's time zone (naive), moved by ``shift`` (the research export's date shift). A
+Times are aware, in the clinic's time zone, moved by ``shift`` (the research export's date shift); the JSON writes
+them in UTC with a ``Z``, as the whole API does, and the plot draws their local wall time. A
 program holds from its start until the pump's next program, the pump's explant, the next pump's implant or the
 patient's exit, whichever comes first (a date without a time counts from its local midnight); the last one still in
 effect is open (``end`` None). A drug left out of a new program is off from then on. The registry keeps one daily
@@ -28,8 +29,8 @@ from openidds.clinic.errors import UnknownRecord
 CONTINUOUS = "continuous"
 
 
-def _minutes(at: dt.datetime) -> str:
-    return at.isoformat(timespec="minutes")
+def _utc(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class DoseStep:
     continuous: bool
 
     def to_dict(self) -> dict[str, Any]:
-        return {"drug": self.drug, "start": _minutes(self.start),
-                "end": None if self.end is None else _minutes(self.end), "dose_mg_per_day": self.dose_mg_per_day,
+        return {"drug": self.drug, "start": _utc(self.start),
+                "end": None if self.end is None else _utc(self.end), "dose_mg_per_day": self.dose_mg_per_day,
                 "continuous": self.continuous}
 
 
@@ -71,7 +72,7 @@ class DiscrepancyPoint:
     trend: str | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"at": _minutes(self.at), "discrepancy_ml": self.discrepancy_ml, "limit_ml": self.limit_ml,
+        return {"at": _utc(self.at), "discrepancy_ml": self.discrepancy_ml, "limit_ml": self.limit_ml,
                 "flagged": self.flagged, "trend": self.trend}
 
 
@@ -122,7 +123,7 @@ class PatientSeries:
         return {"label": self.label, "zone": self.zone, "doses": [s.to_dict() for s in self.doses],
                 "pain": [p.to_dict() for p in self.pain],
                 "discrepancies": [d.to_dict() for d in self.discrepancies],
-                "through": None if self.through is None else _minutes(self.through)}
+                "through": None if self.through is None else _utc(self.through)}
 
 
 def _implant_ends(implants: list[models.Implant], exit_date: dt.date | None) -> dict[int, dt.date | None]:
@@ -158,10 +159,13 @@ def patient_series(engine: Engine, site: str, patient_id: str, zone: ZoneInfo = 
     m = models
 
     def local(at: dt.datetime) -> dt.datetime:
-        return at.replace(tzinfo=dt.UTC).astimezone(zone).replace(tzinfo=None) + shift
+        return at.replace(tzinfo=dt.UTC).astimezone(zone) + shift
+
+    def midnight(day: dt.date) -> dt.datetime:
+        return dt.datetime.combine(day, dt.time(), zone)
 
     def midnight_utc(day: dt.date) -> dt.datetime:
-        return dt.datetime.combine(day, dt.time(), zone).astimezone(dt.UTC).replace(tzinfo=None)
+        return midnight(day).astimezone(dt.UTC).replace(tzinfo=None)
 
     with sessions(engine)() as session:
         patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
@@ -187,10 +191,10 @@ def patient_series(engine: Engine, site: str, patient_id: str, zone: ZoneInfo = 
     points = [DiscrepancyPoint(local(d.refilled_at), d.discrepancy_ml, d.limit_ml, d.flagged, d.trend_text())
               for d in found]
     moments = [s.start for s in doses] + [s.end for s in doses if s.end is not None] + [d.at for d in points]
-    moments += [dt.datetime.combine(p.on, dt.time()) for p in pain]
+    moments += [midnight(p.on) for p in pain]
     if exit_date is not None:
-        moments.append(dt.datetime.combine(exit_date + shift, dt.time()))
+        moments.append(midnight(exit_date + shift))
     elif until is not None and moments:
-        moments.append(dt.datetime.combine(until + shift, dt.time()))
+        moments.append(midnight(until + shift))
     return PatientSeries(label or f"{site}/{patient_id}", zone.key, doses, pain, points,
                          max(moments, default=None))

@@ -27,18 +27,22 @@ _FLAGGED = "#c0392b"
 _WIDTH_IN, _HEIGHT_IN = 9.0, 4.6
 
 
+def _wall(at: dt.datetime | dt.date) -> dt.datetime:
+    """A moment's wall time where it was written (the clinic's zone), or a date's midnight."""
+    return at.replace(tzinfo=None) if isinstance(at, dt.datetime) else dt.datetime.combine(at, dt.time())
+
+
 def _day(at: dt.datetime | dt.date) -> float:
-    """A moment as matplotlib's date number (days), the x of every mark."""
-    moment = at if isinstance(at, dt.datetime) else dt.datetime.combine(at, dt.time())
-    return float(mdates.date2num(moment))
+    """A moment's wall time as matplotlib's date number (days), the x of every mark."""
+    return float(mdates.date2num(_wall(at)))
 
 
 def _span(series: PatientSeries) -> tuple[dt.datetime, dt.datetime]:
     """The time axis: from the first to the last record, never shorter than a week."""
-    moments = [s.start for s in series.doses] + [d.at for d in series.discrepancies]
-    moments += [dt.datetime.combine(p.on, dt.time()) for p in series.pain]
+    moments = [_wall(s.start) for s in series.doses] + [_wall(d.at) for d in series.discrepancies]
+    moments += [_wall(p.on) for p in series.pain]
     first = min(moments)
-    last = max([*moments, series.through or first])
+    last = max([*moments, _wall(series.through or first)])
     if last - first < dt.timedelta(days=7):
         last = first + dt.timedelta(days=7)
     return first, last
@@ -52,7 +56,7 @@ def _doses(ax: Axes, series: PatientSeries, last: dt.datetime) -> list[Artist]:
         steps: list[DoseStep] = [s for s in series.doses if s.drug == drug]
         previous: DoseStep | None = None
         for step in steps:
-            end = step.end or last
+            end = _wall(step.end) if step.end else last
             ax.plot([_day(step.start), _day(end)], [step.dose_mg_per_day] * 2, color=colour, linewidth=2,
                     linestyle="-" if step.continuous else "--")
             if previous is not None and previous.end == step.start:
