@@ -1,5 +1,6 @@
 """The timeline's patient boluses, one entry per week from the pump's own events (given with their mg, refused by
-the pump's reason), and the refill discrepancy trend by the programmer's rule, on a registry built here."""
+the pump's reason, dated on the week's first request), and the refill discrepancy trend by the programmer's rule,
+on a registry built here."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_patient_boluses_one_entry_a_week(engine: Engine) -> None:
     assert _entries(engine, EntryKind.BOLUSES) == [
         ("2023-01-16", "week of 2023-01-16: 2 given (1 mg morphine); 1 refused: lockout since the last bolus (1)",
          False),
-        ("2023-01-23", "week of 2023-01-23: 1 given (0.5 mg morphine)", False),
+        ("2023-01-29", "week of 2023-01-23: 1 given (0.5 mg morphine)", False),  # dated on its first request
         ("2023-01-30", "week of 2023-01-30: 0 given; 1 refused: 4 boluses already in the last 24 h (1)", False)]
 
 

@@ -105,15 +105,17 @@ def _visit(visit: models.Visit, shift: dt.timedelta) -> Entry:
 
 
 def _bolus_weeks(events: Iterable[models.PumpEvent], day: Callable[[dt.datetime], dt.date]) -> list[Entry]:
-    """One entry per week (Monday to Sunday, local days) with patient boluses asked for: how many the pump
-    gave and the mg of each drug they delivered, and how many it refused, by the pump's reason (its lockout, its
-    24-hour limit, ...). ``day``: an event's moment to its (shifted) local date."""
+    """One entry per week (Monday to Sunday, local days) with patient boluses asked for, dated on the week's first
+    request: how many the pump gave and the mg of each drug they delivered, and how many it refused, by the pump's
+    reason (its lockout, its 24-hour limit, ...). ``day``: an event's moment to its (shifted) local date."""
+    first: dict[dt.date, dt.date] = {}
     given: Counter[dt.date] = Counter()
     refused: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
     mass: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
     for ev in events:
         on = day(ev.at)
         week = on - dt.timedelta(days=on.weekday())
+        first[week] = min(first.get(week, on), on)
         if ev.kind == EventKind.BOLUS_STARTED:
             given[week] += 1
         elif ev.kind == EventKind.BOLUS_DENIED:
@@ -128,7 +130,7 @@ def _bolus_weeks(events: Iterable[models.PumpEvent], day: Callable[[dt.datetime]
         if refused[week]:
             text += f"; {sum(refused[week].values())} refused: " + ", ".join(
                 f"{reason} ({n})" for reason, n in sorted(refused[week].items()))
-        entries.append(Entry(week, EntryKind.BOLUSES, text))
+        entries.append(Entry(first[week], EntryKind.BOLUSES, text))
     return entries
 
 
