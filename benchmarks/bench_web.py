@@ -1,7 +1,7 @@
 """Web benchmark: a 10,000-patient clinic on a throwaway PostgreSQL 15 server, served by ``openidds web serve``
 with 2 workers on 127.0.0.1, loaded by a script logged in as a nurse: the Today page, the refill calendar's week of
-the clinic day and patient timelines, with GET /static/app.css (a file served without the registry) as the peer
-measured in the same run.
+the clinic day, patient timelines and their plots (the SVG drawn on every request: the load script sends no ETag),
+with GET /static/app.css (a file served without the registry) as the peer measured in the same run.
 
 The clinic: bench_registry's synthetic cohort (1 implant, 10 visits, 6 refills each; about 1 pump in 6 due for a
 refill within 14 days) plus, on every 10th pump, an imported event log with a low-reservoir alarm later cleared, and
@@ -159,6 +159,7 @@ def main() -> None:
             week = f"/calendar?week={week_label(TODAY)}"
             pages = {"Today (/today)": ["/today"], f"refill calendar, a week ({week})": [week],
                      "patient timeline (/patients/SITE/ID)": timelines,
+                     "patient plot (/patients/SITE/ID/plot.svg)": [f"{path}/plot.svg" for path in timelines],
                      "peer: GET /static/app.css": ["/static/app.css"]}
             print(f"load: {args.requests} requests per page, {args.concurrency} clients at once, "
                   f"{args.workers} workers; load average before {_load()}")

@@ -7,18 +7,26 @@ postal code, pump serials) come separately and only when asked for, so a researc
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, and_, or_, select
 
-from openidds.clinic import models, rules
+from openidds.clinic import models
 from openidds.clinic.database import sessions
+from openidds.clinic.discrepancies import RefillDiscrepancy, pump_discrepancies
 from openidds.clinic.errors import UnknownRecord
+from openidds.pump import BolusKind
 from openidds.pump.events import EventKind
+from openidds.pump.ticks import mass_to_mg
 
 _ALARM_EVENTS = (EventKind.ALARM.value, EventKind.ALARM_CLEARED.value)
+_PATIENT_BOLUS = BolusKind.PATIENT.value
+_PATIENT_BOLUS_FLOW = f"bolus:{_PATIENT_BOLUS}"
+"""A delivery event's reason is its flow: a patient bolus's delivery is ``bolus:patient``."""
 
 
 class EntryKind(str, Enum):
@@ -29,6 +37,7 @@ class EntryKind(str, Enum):
     EXPLANT = "explant"
     PROGRAM = "program"
     REFILL = "refill"
+    BOLUSES = "patient boluses"
     ALARM = "alarm"
     VISIT = "visit"
     COMPLICATION = "complication"
@@ -67,17 +76,18 @@ def _g(value: float | None, unit: str) -> str:
     return "?" if value is None else f"{value:g} {unit}"
 
 
-def _refill(refill: models.Refill, reservoir_ml: float | None, shift: dt.timedelta, on: dt.date) -> Entry:
+def _refill(refill: models.Refill, found: RefillDiscrepancy | None, shift: dt.timedelta, on: dt.date) -> Entry:
     text = f"{_g(refill.volume_added_ml, 'mL')} of {refill.drug or 'drug not recorded'}"
     if refill.concentration_mg_per_ml is not None:
         text += f" {refill.concentration_mg_per_ml:g} mg/mL"
     flagged = False
     w, e = refill.withdrawn_residual_ml, refill.expected_residual_ml
-    if w is not None and e is not None:
-        limit = rules.refill_discrepancy_limit(reservoir_ml)
-        flagged = abs(w - e) > limit
-        text += f"; withdrawn {w:g} mL vs expected {e:g} mL: discrepancy {w - e:+g} mL"
-        text += f" (over the {limit:g} mL limit: investigate)" if flagged else ""
+    if found is not None and w is not None and e is not None:
+        text += f"; withdrawn {w:g} mL vs expected {e:g} mL: discrepancy {found.discrepancy_ml:+g} mL"
+        text += f" (over the {found.limit_ml:g} mL limit: investigate)" if found.flagged else ""
+        trend = found.trend_text()
+        text += f"; discrepancy trend flagged: {trend}" if trend else ""
+        flagged = found.flagged or trend is not None
     if refill.next_refill_due is not None:
         text += f"; next refill due {(refill.next_refill_due + shift).isoformat()}"
     return Entry(on, EntryKind.REFILL, text, flagged)
@@ -92,6 +102,36 @@ def _visit(visit: models.Visit, shift: dt.timedelta) -> Entry:
     if visit.ome_mg_per_day is not None:
         parts.append(f"systemic OME {visit.ome_mg_per_day:g} mg/day")
     return Entry(visit.visit_date + shift, EntryKind.VISIT, ", ".join(parts))
+
+
+def _bolus_weeks(events: Iterable[models.PumpEvent], day: Callable[[dt.datetime], dt.date]) -> list[Entry]:
+    """One entry per week (Monday to Sunday, local days) with patient boluses asked for, dated on the week's first
+    request: how many the pump gave and the mg of each drug they delivered, and how many it refused, by the pump's
+    reason (its lockout, its 24-hour limit, ...). ``day``: an event's moment to its (shifted) local date."""
+    first: dict[dt.date, dt.date] = {}
+    given: Counter[dt.date] = Counter()
+    refused: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
+    mass: defaultdict[dt.date, Counter[str]] = defaultdict(Counter)
+    for ev in events:
+        on = day(ev.at)
+        week = on - dt.timedelta(days=on.weekday())
+        first[week] = min(first.get(week, on), on)
+        if ev.kind == EventKind.BOLUS_STARTED:
+            given[week] += 1
+        elif ev.kind == EventKind.BOLUS_DENIED:
+            refused[week][ev.reason] += 1
+        else:
+            mass[week].update(ev.data.get("dose") or {})
+    entries = []
+    for week in sorted(set(given) | set(refused)):
+        text = f"week of {week.isoformat()}: {given[week]} given"
+        doses = ", ".join(f"{float(mass_to_mg(mass[week][drug])):.4g} mg {drug}" for drug in sorted(mass[week]))
+        text += f" ({doses})" if doses else ""
+        if refused[week]:
+            text += f"; {sum(refused[week].values())} refused: " + ", ".join(
+                f"{reason} ({n})" for reason, n in sorted(refused[week].items()))
+        entries.append(Entry(first[week], EntryKind.BOLUSES, text))
+    return entries
 
 
 def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bool,
@@ -122,6 +162,11 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
         events = session.scalars(select(m.PumpEvent).where(m.PumpEvent.implant_id.in_(ids),
                                                            m.PumpEvent.kind.in_(_ALARM_EVENTS))
                                  .order_by(m.PumpEvent.implant_id, m.PumpEvent.seq)).all()
+        e = m.PumpEvent
+        boluses = session.scalars(select(e).where(e.implant_id.in_(ids), or_(
+            and_(e.kind == EventKind.BOLUS_STARTED.value, e.reason == _PATIENT_BOLUS),
+            e.kind == EventKind.BOLUS_DENIED.value,
+            and_(e.kind == EventKind.DELIVERY.value, e.reason == _PATIENT_BOLUS_FLOW)))).all()
         visits = session.scalars(select(m.Visit).where(m.Visit.patient_id == pid)).all()
         complications = session.scalars(select(m.Complication).where(m.Complication.patient_id == pid)).all()
         exits = session.scalars(select(m.Exit).where(m.Exit.patient_id == pid)).all()
@@ -140,7 +185,9 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
                       f"{p.drug} {p.concentration_mg_per_ml:g} mg/mL at {p.daily_dose_mg_per_day:g} mg/day"
                       + (f", {p.mode}" if p.mode else ""))
                 for p in programs]
-    entries += [_refill(r, reservoir[r.implant_id], shift, day(r.refilled_at)) for r in refills]
+    found = pump_discrepancies(refills, reservoir)
+    entries += [_refill(r, found.get(r.id), shift, day(r.refilled_at)) for r in refills]
+    entries += _bolus_weeks(boluses, day)
     entries += [Entry(day(a.at), EntryKind.ALARM,
                       f"{a.kind} {a.code} ({a.severity or 'severity not recorded'})"
                       + (f", resolved {day(a.resolved_at).isoformat()}" if a.resolved_at else ", open"),

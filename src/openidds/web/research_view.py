@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from openidds.clinic import PatientRow, patients
 from openidds.clinic.deidentify import Pseudonym, research_keys
 from openidds.clinic.errors import UnknownRecord
+from openidds.clinic.patient_series import PatientSeries, patient_series
 from openidds.clinic.record import PatientKey
 from openidds.clinic.timeline import Entry, patient_timeline
 from openidds.web.errors import NoResearchSeed
@@ -84,12 +85,23 @@ def research_patients(engine: Engine, role: Role, seed: int | None) -> list[Rese
     return sorted(out, key=lambda r: r.research_id)
 
 
-def research_timeline(engine: Engine, role: Role, seed: int | None, research_id: str) -> ResearchTimeline:
-    """The timeline of the patient with ``research_id``, dates shifted and without identifiers."""
-    require(role, Permission.VIEW_RESEARCH_PATIENTS)
+def _patient_of(engine: Engine, seed: int | None, research_id: str) -> tuple[PatientKey, Pseudonym]:
     found = [(key, p) for key, p in _pseudonyms(patients(engine), seed).items() if p.research_id == research_id]
     if not found:
         raise UnknownRecord("research_id", research_id, "a research ID of the patient list (R000001, ...)")
-    (site, patient_id), pseudonym = found[0]
+    return found[0]
+
+
+def research_timeline(engine: Engine, role: Role, seed: int | None, research_id: str) -> ResearchTimeline:
+    """The timeline of the patient with ``research_id``, dates shifted and without identifiers."""
+    require(role, Permission.VIEW_RESEARCH_PATIENTS)
+    (site, patient_id), pseudonym = _patient_of(engine, seed, research_id)
     timeline = patient_timeline(engine, site, patient_id, identifiers=False, shift=pseudonym.shift)
     return ResearchTimeline(research_id, timeline.entries)
+
+
+def research_series(engine: Engine, role: Role, seed: int | None, research_id: str) -> PatientSeries:
+    """The plot's series of the patient with ``research_id``: labelled with it, times shifted as the timeline's."""
+    require(role, Permission.VIEW_RESEARCH_PATIENTS)
+    (site, patient_id), pseudonym = _patient_of(engine, seed, research_id)
+    return patient_series(engine, site, patient_id, shift=pseudonym.shift, label=research_id)

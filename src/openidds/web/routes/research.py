@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Header, Request, Response
 from fastapi.responses import HTMLResponse
 
 from openidds.web.context import User, Web, needs
-from openidds.web.research_view import research_patients, research_timeline
+from openidds.web.patient_plot import plot_response
+from openidds.web.research_view import research_patients, research_series, research_timeline
 from openidds.web.roles import Permission
 
 router = APIRouter()
@@ -25,7 +26,16 @@ def research_patients_page(request: Request, web: Web, user: User) -> Response:
             dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
 def research_patient_page(request: Request, web: Web, user: User, research_id: str) -> Response:
     return web.page(request, "research_patient.html", user,
-                    timeline=research_timeline(web.engine, user.role, web.research_seed, research_id))
+                    timeline=research_timeline(web.engine, user.role, web.research_seed, research_id),
+                    series=research_series(web.engine, user.role, web.research_seed, research_id))
+
+
+@router.get("/research/patients/{research_id}/plot.svg", include_in_schema=False,
+            dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
+def research_patient_plot(web: Web, user: User, research_id: str,
+                          if_none_match: Annotated[str | None, Header()] = None) -> Response:
+    """The patient's plot under their research ID, dates shifted (researchers)."""
+    return plot_response(research_series(web.engine, user.role, web.research_seed, research_id), if_none_match)
 
 
 @router.get("/api/research/patients", tags=["research"], dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
