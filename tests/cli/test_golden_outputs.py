@@ -32,7 +32,7 @@ def test_a_cohort_registrys_pump_events_audit_entries_and_seals_are_byte_for_byt
         dumps = {table: con.execute(f"SELECT * FROM {table} ORDER BY 1").fetchall()
                  for table in ("pump_events", "audit_log", "audit_chain")}
     assert {table: (len(rows), _sha256(repr(rows).encode())) for table, rows in dumps.items()} == {
-        "pump_events": (5395, "3ccd61c4861c5e1b1544a6bdb650fef7891dff539bb1d02457c39c30904fe4f7"),
-        "audit_log": (87, "f2b4b1c2af5b0107854ac028abb97f7b3878ef92b54c2342f106c9dac92c2976"),
-        "audit_chain": (87, "65d09a1b27dfabc62ca762d0bc562c325caa16e6682b4e0461fb20683e5cea82"),
+        "pump_events": (5154, "af0628cc5de1372ee884a55fbf6622db3e372f37c3353999975fdd818b7141aa"),
+        "audit_log": (85, "0752f3126284ec7c747fc6452a2a33d934abfa224b15215a1ff1e7f466b52bd1"),
+        "audit_chain": (85, "0680aadccb89b6af8c423bc18a104799aa31e1c18029075218ff078639397e7a"),
     }

@@ -18,7 +18,10 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   its share on a uniform day of the window; a late one at an exponential time whose 1-year incidence, with
   no competing event, is ``incidence``. Only those before the exit happen. Each has a grade drawn by its
   shares and its action (one action, or one drawn by the action shares); an explant ends the therapy and
-  follow-up that day. A catheter occlusion is not
+  follow-up that day. With a shared complication risk (``complication_risk``), each patient draws one
+  gamma-distributed multiplier (mean 1, the parameters' variance) of every complication's hazard, the
+  hazards set so that each kind's population incidence stays ``incidence``: the same complications,
+  concentrated in fewer patients. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
@@ -52,6 +55,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
+from scipy.special import gammaincinv
 
 from openidds.cohort.baseline import PatientBaseline, choose_one, normal_quantile, quartiles_value
 from openidds.cohort.params import Course, FollowUp, Pain, ParamsError, lead_drug
@@ -277,14 +281,19 @@ def _drugs(params: Course, rng: np.random.Generator) -> tuple[str, tuple[tuple[s
 
 def _complications(params: Course, rng: np.random.Generator, first_exit: int,
                    horizon: int) -> tuple[tuple[Complication, ...], int | None]:
-    """Every complication before the first exit, and the day of an explant if one happens first."""
+    """Every complication before the first exit, and the day of an explant if one happens first (the shared
+    risk drawn first, when the parameters give one)."""
+    variance = None if params.complication_risk is None else params.complication_risk.variance
+    risk = 1.0 if variance is None else complication_risk(variance, rng.random())
     drawn = []
     for kind, rate in params.complications.items():
+        hazard = risk * cumulative_hazard(rate.incidence, variance)
         if rate.window_days is not None:
-            day = int(rng.integers(0, rate.window_days)) if rng.random() < rate.incidence else None
+            share = rate.incidence if variance is None else -math.expm1(-hazard)
+            day = int(rng.integers(0, rate.window_days)) if rng.random() < share else None
         else:
-            hazard = -math.log(1 - rate.incidence) / 365.25 if rate.incidence < 1 else math.inf
-            day = int(rng.exponential(1 / hazard)) if hazard > 0 else None
+            per_day = hazard / 365.25
+            day = int(rng.exponential(1 / per_day)) if per_day > 0 else None
         grade = int(choose_one(rate.grades, rng, 1)[0])
         action = rate.action if isinstance(rate.action, str) else choose_one(rate.action, rng, 1)[0]
         if day is not None and day < first_exit and day <= horizon:
@@ -293,6 +302,27 @@ def _complications(params: Course, rng: np.random.Generator, first_exit: int,
     explant = next((c.day for c in drawn if c.action == "explant"), None)
     kept = tuple(c for c in drawn if explant is None or c.day <= explant)
     return kept, explant
+
+
+def complication_risk(variance: float, u: float) -> float:
+    """A patient's complication-risk multiplier at the uniform ``u``: the quantile of the gamma distribution with
+    mean 1 and variance ``variance`` (shape 1/variance, scale variance), so a common ``u`` moves smoothly with
+    the variance."""
+    shape = 1 / variance
+    return float(gammaincinv(shape, u)) / shape
+
+
+def cumulative_hazard(incidence: float, variance: float | None) -> float:
+    """The cumulative hazard of a complication (over an early one's window, a late one's year) for a patient of
+    mean risk, such that the population's incidence with no competing event is ``incidence``: ``-log(1 - p)``
+    for independent complications (``variance`` None); with a gamma-distributed risk of variance θ the
+    population's incidence is ``1 - (1 + θH)^(-1/θ)`` (the gamma's Laplace transform), so
+    ``H = ((1 - p)^(-θ) - 1) / θ``."""
+    if incidence >= 1:
+        return math.inf
+    if variance is None:
+        return -math.log(1 - incidence)
+    return math.expm1(-variance * math.log1p(-incidence)) / variance
 
 
 def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Schedule, rng: np.random.Generator,

@@ -174,6 +174,16 @@ class Rate(_Closed):
         return {self.action: 1.0} if isinstance(self.action, str) else dict(self.action)
 
 
+class ComplicationRisk(_Closed):
+    """A complication risk shared by every complication of a patient (a frailty): a gamma-distributed multiplier
+    of each complication's hazard, mean 1, with this variance, drawn once per patient. Each complication's
+    ``incidence`` stays the population's (averaged over the multiplier), so the shared risk leaves each kind's
+    share alone and puts more of them in the same patients."""
+
+    variance: Annotated[float, Field(gt=0)]
+    source: str
+
+
 class Pain(_Closed):
     """The pain response, by one of two models: ``relief_fraction`` (relief in proportion to the baseline) or
     ``reached_nrs`` (titration reaches an NRS whatever the baseline)."""
@@ -303,6 +313,8 @@ class Course(_Closed):
     therapy: Therapy
     opioids: Opioids
     complications: dict[str, Rate]
+    complication_risk: ComplicationRisk | None = None
+    """A risk shared by each patient's complications (``None``: each kind independent of the others)."""
     follow_up: FollowUp
 
 
