@@ -88,6 +88,20 @@ def test_calibrate_writes_the_same_file_for_the_same_seed(tmp_path):
     assert str(fitted.calibration.date) == "2026-01-02"
 
 
+def test_calibrate_over_several_cohorts_says_so(tmp_path):
+    from openidds.cohort.params import load_params
+
+    out = tmp_path / "k.json"
+    result = runner.invoke(app, ["cohort", "calibrate", str(_small_study(tmp_path)), "--budget", "2", "--patients",
+                                 "30", "--cohorts", "2", "--date", "2026-01-02", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "2 cohorts of 30 synthetic patients each" in " ".join(result.stdout.split())
+    record = load_params(out).calibration
+    assert record is not None and record.cohorts_per_evaluation == 2 and "--patients 30 --cohorts 2" in record.command
+    refused = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--cohorts", "0"])
+    assert refused.exit_code == 2 and "--cohorts" in refused.stderr
+
+
 def test_calibrate_refusals(tmp_path):
     unknown = runner.invoke(app, ["cohort", "calibrate", "seed999", "--budget", "1"])
     assert unknown.exit_code == 2 and "seed000" in unknown.stderr

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import math
 
+import numpy as np
 import pytest
 
 from openidds.cohort.calibrate import (
@@ -133,6 +134,37 @@ def test_calibrated_file_is_reproducible_and_reads_back(seed000):
     assert set(record.fitted_targets) == {t.name for t in study.targets_for(Use.FIT)}
     assert "complication_any_cif_1y" in runs[0].after
     assert back.provenance == params.provenance
+
+
+def test_one_cohort_an_evaluation_is_the_cohort_of_the_seed_itself(seed000):
+    """``cohorts=1`` (the default) draws the one cohort from the seed as before and writes no cohort count: the
+    file is the one calibration wrote before the option existed."""
+    study, params = seed000
+    used, _ = fit_targets(study)
+    one = calibrate(study, params, seed=SEED, budget=3, on=DAY, patients=60, cohorts=1)
+    assert params_text(one.params) == params_text(calibrate(study, params, seed=SEED, budget=3, on=DAY,
+                                                            patients=60).params)
+    assert one.before == measure(used, outcomes(study, params, SEED, 60))
+    assert one.calibration.distance_before == distance(used, one.before)
+    assert "cohorts_per_evaluation" not in params_text(one.params)
+
+
+def test_several_cohorts_an_evaluation_fit_the_targets_means_deterministically(seed000):
+    """``cohorts=K`` measures each target on the K cohorts of the spawned children of ``SeedSequence(seed)`` and
+    takes the distance on their means; the same seed gives the same file."""
+    study, params = seed000
+    used, _ = fit_targets(study)
+    runs = [calibrate(study, params, seed=SEED, budget=3, on=DAY, patients=60, cohorts=3) for _ in range(2)]
+    assert params_text(runs[0].params) == params_text(runs[1].params)
+    each = [measure(used, outcomes(study, params, child, 60)) for child in np.random.SeedSequence(SEED).spawn(3)]
+    means = {t.name: sum(m[t.name] for m in each) / 3 for t in used}
+    assert runs[0].before == pytest.approx(means, rel=1e-12)
+    assert runs[0].calibration.distance_before == pytest.approx(distance(used, means), rel=1e-12)
+    assert len({m["os_median_months"] for m in each}) > 1  # the cohorts differ: the mean is not one of them
+    record = Params.model_validate_json(params_text(runs[0].params)).calibration
+    assert record is not None and record.cohorts_per_evaluation == 3 and record.patients_per_evaluation == 60
+    with pytest.raises(CalibrationError, match="cohorts"):
+        calibrate(study, params, seed=SEED, budget=2, on=DAY, patients=20, cohorts=0)
 
 
 def test_refusals(seed000, tmp_path):

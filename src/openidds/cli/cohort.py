@@ -111,6 +111,8 @@ def calibrate(
                                             "numbers): the same seed, budget and date give the same file."),
     patients: int | None = typer.Option(None, min=1, help="Patients in that cohort (default: five per study "
                                                           "patient)."),
+    cohorts: int = typer.Option(1, min=1, help="Cohorts each evaluation draws (from spawned seeds); the distance "
+                                               "is taken on the targets' means over them."),
     params: str | None = typer.Option(None, help="Starting parameter file (JSON; default: the study's bundled one)."),
     on: str | None = typer.Option(None, "--date", help="Date written into the provenance (YYYY-MM-DD; default: "
                                                        "today, UTC)."),
@@ -131,6 +133,7 @@ def calibrate(
         raise fail(OpenIDDSError("date", on, "a date as YYYY-MM-DD")) from None
     command = " ".join(["openidds cohort calibrate", study, f"--budget {budget}", f"--seed {seed}",
                         *([f"--patients {patients}"] if patients is not None else []),
+                        *([f"--cohorts {cohorts}"] if cohorts != 1 else []),
                         *([f"--params {params}"] if params is not None else []), f"--date {day.isoformat()}"])
     try:
         chosen = load_study(study)
@@ -142,7 +145,8 @@ def calibrate(
             def report(evaluations: int, best: float) -> None:
                 bar.update(task, completed=evaluations, description=f"calibrating (best distance {best:.3f})")
 
-            result = fit(chosen, start, seed=seed, budget=budget, on=day, patients=patients, command=command,
+            result = fit(chosen, start, seed=seed, budget=budget, on=day, patients=patients, cohorts=cohorts,
+                         command=command,
                          progress=report)
         target = out or Path(f"{chosen.id}-calibrated.json")
         write_atomic(target, params_text(result.params).encode("utf-8"))
@@ -151,8 +155,10 @@ def calibrate(
     except OpenIDDSError as error:
         raise fail(error) from None
     record = result.calibration
-    table = Table(title=f"Calibration of {chosen.id} to its fit targets ({record.evaluations} evaluations, "
-                        f"{record.patients_per_evaluation} synthetic patients each, seed {seed})")
+    each = (f"{record.patients_per_evaluation} synthetic patients each" if cohorts == 1 else
+            f"{cohorts} cohorts of {record.patients_per_evaluation} synthetic patients each")
+    table = Table(title=f"Calibration of {chosen.id} to its fit targets ({record.evaluations} evaluations, {each}, "
+                        f"seed {seed})")
     for name in ("fit target", "published", "half-width", "model before", "model after"):
         table.add_column(name)
     for t in result.targets:

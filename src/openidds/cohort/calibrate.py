@@ -14,6 +14,10 @@ find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_d
 - **Common random numbers**: every evaluation draws its virtual cohort (default five patients per study
   patient) from the same seed, each patient's course from a stream of its own (:func:`draw_cohort`), so D
   changes only with the parameters, and smoothly but for small steps (NRS are whole numbers, days whole days).
+- **Several cohorts** (``cohorts`` K > 1): each evaluation draws K cohorts, from the K children of
+  ``SeedSequence(seed)`` (the same K at every evaluation), and D is taken on each target's mean over them: an
+  estimate of the expected statistic, which is what validation's goal for the mean checks, where one cohort
+  also carries its own chance. K = 1 draws the one cohort from ``seed`` itself.
 - **Parameters** (:func:`free_parameters`): each a value of the parameter file kept strictly inside (low,
   high) and optimised on the logit scale between them; a parameter may carry other values with it, scaled by
   the same ratio (the survival quartiles scale with the median, a group of complications keeps its relative
@@ -181,13 +185,18 @@ class Outcomes:
         return self.study.design.n_patients / self.os_months.size
 
 
-def draw_cohort(study: Study, params: Params, seed: int, patients: int) -> list[tuple[PatientBaseline, PatientCourse]]:
+Seed = int | np.random.SeedSequence
+"""A cohort's seed: a whole number, or a spawned :class:`numpy.random.SeedSequence` (one of several cohorts)."""
+
+
+def draw_cohort(study: Study, params: Params, seed: Seed, patients: int) -> list[tuple[PatientBaseline, PatientCourse]]:
     """``patients`` baselines and courses of the study's design, drawn from ``seed`` (no pump, no registry).
 
-    The baselines and implant days come from the first child of ``SeedSequence(seed)``, each patient's course
-    from a child of its own: a parameter that changes how many numbers one patient's course draws (a longer
-    life, more visits) leaves every other patient's draws as they were."""
-    cohort, *each = np.random.SeedSequence(seed).spawn(patients + 1)
+    The baselines and implant days come from the first child of ``SeedSequence(seed)`` (or of ``seed`` itself
+    when it is one), each patient's course from a child of its own: a parameter that changes how many numbers
+    one patient's course draws (a longer life, more visits) leaves every other patient's draws as they were."""
+    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    cohort, *each = sequence.spawn(patients + 1)
     rng = np.random.default_rng(cohort)
     library = default_library()
     design = study.design
@@ -207,7 +216,7 @@ _ENDPOINTS: dict[str, Callable[[int, str], bool]] = {
 """The report's time-to-first-event endpoints: which complications (by grade and action) each counts."""
 
 
-def outcomes(study: Study, params: Params, seed: int, patients: int) -> Outcomes:
+def outcomes(study: Study, params: Params, seed: Seed, patients: int) -> Outcomes:
     """The outcomes of a virtual cohort (see :func:`draw_cohort`)."""
     return outcomes_of(study, params, draw_cohort(study, params, seed, patients))
 
@@ -339,6 +348,20 @@ def measure(targets: Sequence[Target], o: Outcomes) -> dict[str, float]:
     return {t.name: MEASURES[t.name](o, t) for t in targets}
 
 
+def cohort_seeds(seed: int, cohorts: int) -> tuple[Seed, ...]:
+    """The seeds of an evaluation's cohorts: ``seed`` itself for one, the children of ``SeedSequence(seed)``
+    for several."""
+    return (seed,) if cohorts == 1 else tuple(np.random.SeedSequence(seed).spawn(cohorts))
+
+
+def measure_mean(study: Study, params: Params, targets: Sequence[Target], seeds: Sequence[Seed],
+                 patients: int) -> dict[str, float]:
+    """Each target's mean over the cohorts drawn from ``seeds`` (``patients`` each); not finite when one
+    cohort's value is not."""
+    each = [measure(targets, outcomes(study, params, seed, patients)) for seed in seeds]
+    return {t.name: math.fsum(m[t.name] for m in each) / len(each) for t in targets}
+
+
 def fit_targets(study: Study) -> tuple[tuple[Target, ...], dict[str, str]]:
     """The study's fit targets calibration uses, and those it leaves out with the reason."""
     used: tuple[Target, ...] = ()
@@ -388,10 +411,11 @@ class _Objective:
     """D at a point of the logit scale, the best point seen, and the evaluation count."""
 
     def __init__(self, study: Study, start: Params, free: Sequence[FreeParameter], targets: Sequence[Target],
-                 seed: int, patients: int, budget: int, progress: Callable[[int, float], None] | None) -> None:
+                 seeds: Sequence[Seed], patients: int, budget: int,
+                 progress: Callable[[int, float], None] | None) -> None:
         self.study, self.free, self.targets = study, tuple(free), tuple(targets)
         self.start = start.model_dump(mode="json", exclude_none=True)
-        self.seed, self.patients, self.budget, self.progress = seed, patients, budget, progress
+        self.seeds, self.patients, self.budget, self.progress = tuple(seeds), patients, budget, progress
         self.evaluations = 0
         self.best: tuple[float, FloatArray, dict[str, float]] = (math.inf, np.zeros(0), {})
 
@@ -414,7 +438,7 @@ class _Objective:
     def __call__(self, u: FloatArray) -> float:
         if self.evaluations >= self.budget:
             raise _BudgetSpent
-        measured = measure(self.targets, outcomes(self.study, self.params_at(u), self.seed, self.patients))
+        measured = measure_mean(self.study, self.params_at(u), self.targets, self.seeds, self.patients)
         d = distance(self.targets, measured)
         self.evaluations += 1
         if d < self.best[0] or self.evaluations == 1:
@@ -425,16 +449,18 @@ class _Objective:
 
 
 def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date, patients: int | None = None,
-              parameters: Sequence[str] | None = None, command: str = "",
+              cohorts: int = 1, parameters: Sequence[str] | None = None, command: str = "",
               progress: Callable[[int, float], None] | None = None) -> CalibrationResult:
     """Fit ``params`` to the study's fit targets (see the module's docstring).
 
-    ``on`` is the date written into the provenance (the caller's today); ``parameters`` restricts the free
-    parameters to those names; ``progress(evaluations, best distance)`` is called after each evaluation.
+    ``on`` is the date written into the provenance (the caller's today); ``cohorts`` is the number of cohorts
+    of ``patients`` each evaluation averages over; ``parameters`` restricts the free parameters to those names;
+    ``progress(evaluations, best distance)`` is called after each evaluation.
     """
     if params.study != study.id:
         raise ParamsError("params.study", params.study, f"parameters made for the study {study.id}")
-    for name, value, least in (("seed", seed, 0), ("budget", budget, 1), ("patients", patients, 1)):
+    for name, value, least in (("seed", seed, 0), ("budget", budget, 1), ("patients", patients, 1),
+                               ("cohorts", cohorts, 1)):
         if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
             raise CalibrationError(name, value, f"a whole number, {least} or more")
     n = patients if patients is not None else PATIENTS_PER_STUDY_PATIENT * study.design.n_patients
@@ -458,9 +484,10 @@ def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date,
         if not p.low < p.value(start) < p.high:
             raise CalibrationError(p.paths[0], p.value(start), f"a starting value strictly inside the calibration "
                                                                f"bounds ({p.low}, {p.high})")
-    objective = _Objective(study, params, free, targets, seed, n, budget, progress)
+    seeds = cohort_seeds(seed, cohorts)
+    objective = _Objective(study, params, free, targets, seeds, n, budget, progress)
     u0 = np.array([float(logit((p.value(start) - p.low) / (p.high - p.low))) for p in free])
-    start_measured = measure(targets, outcomes(study, params, seed, n))
+    start_measured = measure_mean(study, params, targets, seeds, n)
     try:
         objective(u0)
         simplex = np.vstack([u0, u0 + SIMPLEX_STEP * np.eye(len(free))])
@@ -480,6 +507,7 @@ def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date,
     record = Calibration(
         study=study.id, date=on, package_version=__version__, optimiser=OPTIMISER, distance=DISTANCE, seed=seed,
         budget=budget, evaluations=objective.evaluations, patients_per_evaluation=n,
+        cohorts_per_evaluation=None if cohorts == 1 else cohorts,
         distance_before=distance(targets, start_measured),
         distance_after=best, fitted_targets=tuple(t.name for t in targets), not_fitted=left,
         parameters={p.name: FittedParameter(paths=p.paths, low=p.low, high=p.high, start=p.value(start), fitted=x)

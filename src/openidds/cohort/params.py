@@ -341,6 +341,9 @@ class Calibration(_Closed):
     budget: Annotated[int, Field(ge=1)]
     evaluations: Annotated[int, Field(ge=1)]
     patients_per_evaluation: Annotated[int, Field(ge=1)]
+    """Patients in each cohort an evaluation draws."""
+    cohorts_per_evaluation: Annotated[int, Field(ge=2)] | None = None
+    """Cohorts each evaluation averages its targets over; absent for one."""
     distance_before: float
     distance_after: float
     fitted_targets: tuple[str, ...]
