@@ -25,6 +25,7 @@ from openidds.clinic.database import sessions, unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, RuleViolation, UnknownRecord
 from openidds.clinic.fields import SPECS, RecordSpec
 from openidds.clinic.findings import Finding
+from openidds.clinic.queries import patient_by_code
 from openidds.clinic.record import Record
 from openidds.clinic.values import cell_text, parse_cell
 
@@ -111,15 +112,6 @@ def field_of(spec: RecordSpec, message: str) -> str | None:
     return min(found)[1] if found else None
 
 
-def _patient(session: Session, site: str, patient_id: str) -> models.Patient:
-    patient = session.scalars(select(models.Patient).join(models.Site).where(
-        models.Site.code == site, models.Patient.patient_code == patient_id)).first()
-    if patient is None:
-        raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID as "
-                            "on the patient list)")
-    return patient
-
-
 def _label(kind: RecordKind, site: str, patient_id: str, values: Mapping[str, Any]) -> str:
     return Record(kind.spec, (site, patient_id), dict(values)).label
 
@@ -132,7 +124,7 @@ def _stored(kind: RecordKind, site: str, patient_id: str, obj: Any) -> StoredRec
 def patient_records(engine: Engine, site: str, patient_id: str) -> dict[RecordKind, list[StoredRecord]]:
     """The patient's hand-entered records of each kind, oldest first; an unknown patient is refused."""
     with sessions(engine)() as session:
-        patient = _patient(session, site, patient_id)
+        patient = patient_by_code(session, site, patient_id)
         out: dict[RecordKind, list[StoredRecord]] = {}
         for kind in RecordKind:
             model: Any = kind.spec.model
@@ -145,7 +137,8 @@ def patient_records(engine: Engine, site: str, patient_id: str) -> dict[RecordKi
 def stored_record(engine: Engine, kind: RecordKind, site: str, patient_id: str, record_id: int) -> StoredRecord:
     """One hand-entered record of the patient; refused when the patient has no such record."""
     with sessions(engine)() as session:
-        return _stored(kind, site, patient_id, _own(session, kind, _patient(session, site, patient_id), record_id))
+        patient = patient_by_code(session, site, patient_id)
+        return _stored(kind, site, patient_id, _own(session, kind, patient, record_id))
 
 
 def _own(session: Session, kind: RecordKind, patient: models.Patient, record_id: int) -> Any:
@@ -208,7 +201,7 @@ def save_record(engine: Engine, kind: RecordKind, site: str, patient_id: str, ce
     try:
         with unit_of_work(engine, user, source=source, clock=clock) as session:
             locking.begin_write(session.connection())
-            patient = _patient(session, site, patient_id)
+            patient = patient_by_code(session, site, patient_id)
             locking.lock_patients(session, [patient.id])
             if _same_key(session, kind, patient, values, record_id):
                 raise _duplicate(kind)
@@ -233,7 +226,7 @@ def save_record(engine: Engine, kind: RecordKind, site: str, patient_id: str, ce
         if record_id is None or version is None:
             raise
         with sessions(engine)() as session:
-            obj = _own(session, kind, _patient(session, site, patient_id), record_id)
+            obj = _own(session, kind, patient_by_code(session, site, patient_id), record_id)
             raise _stale(session, kind, site, patient_id, obj, version) from None
     return saved
 

@@ -24,7 +24,7 @@ from sqlalchemy import Engine, select
 from openidds.clinic import models
 from openidds.clinic.database import sessions
 from openidds.clinic.discrepancies import RefillDiscrepancy, pump_discrepancies
-from openidds.clinic.errors import UnknownRecord
+from openidds.clinic.queries import patient_by_code
 
 CONTINUOUS = "continuous"
 
@@ -168,11 +168,7 @@ def patient_series(engine: Engine, site: str, patient_id: str, zone: ZoneInfo = 
         return midnight(day).astimezone(dt.UTC).replace(tzinfo=None)
 
     with sessions(engine)() as session:
-        patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
-                                                                       m.Patient.patient_code == patient_id)).first()
-        if patient is None:
-            raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID "
-                                "as on the patient list)")
+        patient = patient_by_code(session, site, patient_id)
         implants = list(session.scalars(select(m.Implant).where(m.Implant.patient_id == patient.id)
                                         .order_by(m.Implant.implant_date, m.Implant.id)))
         ids = [i.id for i in implants]

@@ -62,11 +62,7 @@ def patient_implant(session: Session, site: str, patient_id: str, implant_date: 
     """The patient's implant of ``implant_date``, else their active implant (the pump in place); an unknown
     patient or implant, or a patient with no pump in place, is refused."""
     m = models
-    patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
-                                                                   m.Patient.patient_code == patient_id)).first()
-    if patient is None:
-        raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID as "
-                            "on the patient list)")
+    patient = queries.patient_by_code(session, site, patient_id)
     if implant_date is not None:
         implant = session.scalars(select(m.Implant).where(m.Implant.patient_id == patient.id,
                                                           m.Implant.implant_date == implant_date)).first()

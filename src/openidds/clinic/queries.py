@@ -10,12 +10,22 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Select, exists, func, select
+from sqlalchemy.orm import Session
 
 from openidds.clinic import models
 from openidds.clinic.errors import RegistryError, UnknownRecord
 from openidds.clinic.in_place import connected
 from openidds.clinic.refill_status import DueReason
 
+
+def patient_by_code(session: Session, site: str, patient_id: str) -> models.Patient:
+    """The patient of ``site`` with ``patient_id``; an unknown one is refused, saying what is expected."""
+    patient = session.scalars(select(models.Patient).join(models.Site).where(
+        models.Site.code == site, models.Patient.patient_code == patient_id)).first()
+    if patient is None:
+        raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID as "
+                            "on the patient list)")
+    return patient
 
 def _iso(value: Any) -> Any:
     if isinstance(value, dt.datetime):

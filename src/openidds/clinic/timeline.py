@@ -18,7 +18,7 @@ from sqlalchemy import Engine, and_, or_, select
 from openidds.clinic import models
 from openidds.clinic.database import sessions
 from openidds.clinic.discrepancies import RefillDiscrepancy, pump_discrepancies
-from openidds.clinic.errors import UnknownRecord
+from openidds.clinic.queries import patient_by_code
 from openidds.pump import BolusKind
 from openidds.pump.events import EventKind
 from openidds.pump.ticks import mass_to_mg
@@ -146,11 +146,7 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
 
     m = models
     with sessions(engine)() as session:
-        patient = session.scalars(select(m.Patient).join(m.Site).where(m.Site.code == site,
-                                                                       m.Patient.patient_code == patient_id)).first()
-        if patient is None:
-            raise UnknownRecord("patient", f"{site}/{patient_id}", "a patient in the registry (site and patient ID "
-                                "as on the patient list)")
+        patient = patient_by_code(session, site, patient_id)
         pid = patient.id
         implants = list(session.scalars(select(m.Implant).where(m.Implant.patient_id == pid)
                                         .order_by(m.Implant.implant_date)))
