@@ -89,6 +89,9 @@ def test_a_running_escalation_keeps_the_version_it_started_with(engine: Engine) 
     assert versions == {1: 1, 2: 2}
     standing = escalations.standings(engine, [1, 2], NOON + dt.timedelta(minutes=10))
     assert (standing[1].tier, standing[1].tiers) == (1, 3)
+    assert (standing[1].waited_minutes, standing[2].waited_minutes) == (10, 9)
+    before = escalations.standings(engine, [2], NOON)  # a moment before alarm 2 was raised: no wait, not 0
+    assert before[2].waited_minutes is None and before[2].to_dict()["waited_minutes"] is None
 
 
 def test_nothing_escalates_without_a_policy(engine: Engine) -> None:

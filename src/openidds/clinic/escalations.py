@@ -193,13 +193,13 @@ class Standing:
     """Where an alarm's escalation stands, as the alarm board shows it: its phase, its tier (0 for the first) of
     the ``tiers`` its policy version has, who has it (whoever acknowledged it, else the staff its current tier
     notified) and how long it waited for someone (minutes from its raising to its acknowledgement or closing, else
-    to now)."""
+    to now; None for an alarm raised after that moment, a data error the board shows as such)."""
 
     phase: core.Phase
     tier: int
     tiers: int
     holders: tuple[str, ...]
-    waited_minutes: int
+    waited_minutes: int | None
 
     def to_dict(self) -> dict[str, object]:
         return {"phase": self.phase.value, "tier": self.tier, "tiers": self.tiers, "holders": list(self.holders),
@@ -224,8 +224,8 @@ def standings(engine: Engine, alarm_ids: Collection[int], now: dt.datetime) -> d
                 holders = ((e.acknowledged_by,) if e.acknowledged_by else
                            tuple(dict.fromkeys(notified.get((e.alarm_id, e.tier), []))))
                 until = e.acknowledged_at or e.closed_at or now
-                out[e.alarm_id] = Standing(e.phase, e.tier, tiers, holders,
-                                           max(0, int((until - e.raised_at).total_seconds() // 60)))
+                waited = None if until < e.raised_at else int((until - e.raised_at).total_seconds() // 60)
+                out[e.alarm_id] = Standing(e.phase, e.tier, tiers, holders, waited)
     return out
 
 
