@@ -26,6 +26,7 @@ from sqlalchemy import Engine, select
 
 from openidds.clinic import models, rules
 from openidds.clinic.database import sessions, unit_of_work
+from openidds.clinic.discrepancies import pump_discrepancies
 from openidds.clinic.errors import UnknownRecord
 from openidds.clinic.pump_states import (
     StoredState,
@@ -153,12 +154,13 @@ def _history(session: Any, patient_id_db: int) -> list[HistoryItem]:
     m = models
     rows = session.execute(select(m.Refill, m.Implant.reservoir_ml).join(m.Implant)
                            .where(m.Implant.patient_id == patient_id_db).order_by(m.Refill.refilled_at)).all()
+    judged = pump_discrepancies([refill for refill, _ in rows], {refill.implant_id: ml for refill, ml in rows})
     out = []
     for refill, reservoir_ml in rows:
-        limit = rules.refill_discrepancy_limit(reservoir_ml)
-        w, e = refill.withdrawn_residual_ml, refill.expected_residual_ml
-        diff = None if w is None or e is None else round(w - e, 6)
-        out.append(HistoryItem(refill.refilled_at, e, w, diff, limit, diff is not None and abs(diff) > limit))
+        d = judged.get(refill.id)
+        limit = rules.refill_discrepancy_limit(reservoir_ml) if d is None else d.limit_ml
+        out.append(HistoryItem(refill.refilled_at, refill.expected_residual_ml, refill.withdrawn_residual_ml,
+                               None if d is None else d.discrepancy_ml, limit, d is not None and d.flagged))
     return out
 
 
