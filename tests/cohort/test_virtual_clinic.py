@@ -14,6 +14,7 @@ from sqlalchemy import Engine, text
 
 from openidds.clinic import analysis_dataset, check_registry, connect, refills_due
 from openidds.clinic.examples import (
+    EXAMPLE_APPOINTMENTS,
     EXAMPLE_CUTOFF,
     EXAMPLE_FOLDER,
     EXAMPLE_PUMP_LOGS,
@@ -29,6 +30,7 @@ from openidds.cohort.course import DAY_S, DoseChange, Schedule, Visit, draw_cour
 from openidds.cohort.params import load_params
 from openidds.cohort.virtual_clinic import (
     ClinicError,
+    booked_refills,
     bundled_clinics,
     last_contact,
     load_clinic,
@@ -42,9 +44,11 @@ BUNDLED = Path(__file__).parents[2] / "src" / "openidds" / "cohort" / "clinics" 
 
 def test_the_bundled_example_registry_is_the_example_clinic_written_again(tmp_path: Path) -> None:
     """`python -m openidds.cohort.virtual_clinic` rewrites the bundled files byte for byte."""
-    written = write_clinic(play_clinic(load_clinic("example")), tmp_path)
-    bundled = sorted(p for folder in (EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS, EXAMPLE_PUMP_STATES)
-                     for p in folder.rglob("*") if p.is_file())
+    clinic = load_clinic("example")
+    runs = play_clinic(clinic)
+    written = write_clinic(runs, tmp_path, booked_refills(clinic, runs))
+    bundled = sorted([EXAMPLE_APPOINTMENTS, *(p for folder in (EXAMPLE_FOLDER, EXAMPLE_PUMP_LOGS, EXAMPLE_PUMP_STATES)
+                                              for p in folder.rglob("*") if p.is_file())])
     assert [p.relative_to(tmp_path) for p in written] == [p.relative_to(EXAMPLE_FOLDER.parent) for p in bundled]
     for new, old in zip(written, bundled, strict=True):
         assert new.read_bytes() == old.read_bytes(), old.name
@@ -86,7 +90,8 @@ def test_writing_again_replaces_the_folders_whole(tmp_path: Path) -> None:
                      for site, n in zip(clinic.sites, (3, 4), strict=True))
     write_clinic(play_clinic(second), tmp_path)
     files = write_clinic(play_clinic(first), tmp_path)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pump_logs", "pump_states", "registry"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pump_logs", "pump_states", "refill_appointments.csv",
+                                                          "registry"]
     assert {p.relative_to(tmp_path / "pump_logs").parts[0] for p in files if "pump_logs" in p.parts} == {"VIRTUAL-01"}
     assert (tmp_path / "registry" / "patients.csv").read_text().count("\n") == 4  # the header and 3 patients
 

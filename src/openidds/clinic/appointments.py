@@ -5,11 +5,13 @@ A pump has at most one appointment booked after its last refill (the next refill
 A cancelled appointment stays in the table with who cancelled it and when, so a calendar that subscribed to it
 learns it is cancelled. Moving or cancelling names the version its user saw; an appointment changed since is
 refused with :class:`AppointmentChanged`, saying who changed it and when. Every change is audited.
+A clinic's booked appointments are imported with :func:`book_all`, under the same rules.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -102,23 +104,76 @@ def book(engine: Engine, site: str, patient_id: str, starts_at: dt.datetime, dur
     """Book the next refill of the patient's pump in place; returns the appointment's id. Refused when the pump
     already has one booked after its last refill (move that one instead)."""
     _check(starts_at, duration_minutes, clinician)
-    a = models.RefillAppointment
     with unit_of_work(engine, by, source="refill calendar: book", clock=lambda: at) as session:
-        implant_id = active_implant_id(session.connection(), site, patient_id)
-        last_refill = session.scalar(select(func.max(models.Refill.refilled_at))
-                                     .where(models.Refill.implant_id == implant_id))
-        booked = select(a.starts_at).where(a.implant_id == implant_id, a.cancelled_at.is_(None))
-        if last_refill is not None:
-            booked = booked.where(a.starts_at > last_refill)
-        already = session.scalars(booked).first()
-        if already is not None:
-            raise RegistryError("patient", f"{site}/{patient_id}", "a pump without a refill booked: one is booked at "
-                                f"{already.isoformat(sep=' ', timespec='minutes')} UTC (move it instead)")
-        row = a(implant_id=implant_id, starts_at=starts_at, duration_minutes=duration_minutes, place=place.value,
-                clinician=clinician, booked_by=by, booked_at=at)
-        session.add(row)
-        session.flush()
-        return row.id
+        return _book(session, site, patient_id, starts_at, duration_minutes, place, clinician, by, at)
+
+
+def _book(session: Session, site: str, patient_id: str, starts_at: dt.datetime, duration_minutes: int,
+          place: VisitPlace, clinician: str, by: str, at: dt.datetime) -> int:
+    a = models.RefillAppointment
+    implant_id = active_implant_id(session.connection(), site, patient_id)
+    last_refill = session.scalar(select(func.max(models.Refill.refilled_at))
+                                 .where(models.Refill.implant_id == implant_id))
+    booked = select(a.starts_at).where(a.implant_id == implant_id, a.cancelled_at.is_(None))
+    if last_refill is not None:
+        booked = booked.where(a.starts_at > last_refill)
+    already = session.scalars(booked).first()
+    if already is not None:
+        raise RegistryError("patient", f"{site}/{patient_id}", "a pump without a refill booked: one is booked at "
+                            f"{already.isoformat(sep=' ', timespec='minutes')} UTC (move it instead)")
+    row = a(implant_id=implant_id, starts_at=starts_at, duration_minutes=duration_minutes, place=place.value,
+            clinician=clinician, booked_by=by, booked_at=at)
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+@dataclass(frozen=True)
+class Booking:
+    """An appointment as a clinic's file records it: the patient's site and code (the pump in place), when, how
+    long, where, by whom; who booked it and when; who cancelled it and when, if cancelled."""
+
+    site: str
+    patient_id: str
+    starts_at: dt.datetime
+    duration_minutes: int
+    place: VisitPlace
+    clinician: str
+    booked_by: str
+    booked_at: dt.datetime
+    cancelled_by: str | None = None
+    cancelled_at: dt.datetime | None = None
+
+
+def book_all(engine: Engine, bookings: Sequence[Booking], source: str) -> list[int]:
+    """Book a clinic's appointments, and cancel those it cancelled, in one transaction (all or nothing): each
+    booking and cancellation in time order, under :func:`book`'s and :func:`cancel`'s rules, audited as its
+    user at its time (``source`` names the import). Returns the appointments' ids in the order given."""
+    for booking in bookings:
+        _check(booking.starts_at, booking.duration_minutes, booking.clinician)
+        if (booking.cancelled_by is None) != (booking.cancelled_at is None):
+            raise RegistryError("cancelled_by", booking.cancelled_by, "a cancelled appointment's canceller and "
+                                "time together (or neither)")
+        if booking.cancelled_at is not None and booking.cancelled_at < booking.booked_at:
+            raise RegistryError("cancelled_at", booking.cancelled_at.isoformat(), "a time at or after the booking "
+                                f"({booking.booked_at.isoformat()})")
+    if not bookings:
+        return []
+    steps = sorted([(b.booked_at, 0, n) for n, b in enumerate(bookings)] +
+                   [(b.cancelled_at, 1, n) for n, b in enumerate(bookings) if b.cancelled_at is not None])
+    ids: dict[int, int] = {}
+    with unit_of_work(engine, bookings[0].booked_by, source=source) as session:
+        for at, cancelling, n in steps:
+            b = bookings[n]
+            session.info[audit.USER_KEY] = b.cancelled_by if cancelling else b.booked_by
+            session.info[audit.CLOCK_KEY] = lambda at=at: at
+            if cancelling:
+                _cancel(session, ids[n], 1, b.cancelled_by or "", at)  # booked just now: its first version
+                session.flush()
+            else:
+                ids[n] = _book(session, b.site, b.patient_id, b.starts_at, b.duration_minutes, b.place, b.clinician,
+                               b.booked_by, b.booked_at)
+    return [ids[n] for n in range(len(bookings))]
 
 
 def _changing(session: Session, appointment_id: int, seen_version: int, action: str) -> models.RefillAppointment:
@@ -150,5 +205,9 @@ def move(engine: Engine, appointment_id: int, seen_version: int, starts_at: dt.d
 def cancel(engine: Engine, appointment_id: int, seen_version: int, by: str, at: dt.datetime) -> None:
     """Cancel an appointment (it stays, marked cancelled, with who and when)."""
     with unit_of_work(engine, by, source="refill calendar: cancel", clock=lambda: at) as session:
-        row = _changing(session, appointment_id, seen_version, "cancel it")
-        row.cancelled_by, row.cancelled_at = by, at
+        _cancel(session, appointment_id, seen_version, by, at)
+
+
+def _cancel(session: Session, appointment_id: int, seen_version: int, by: str, at: dt.datetime) -> None:
+    row = _changing(session, appointment_id, seen_version, "cancel it")
+    row.cancelled_by, row.cancelled_at = by, at

@@ -15,10 +15,12 @@ cohort does not:
   in a clinic whose patients rarely outlive a battery.
 
 Every pump in place is read on the clinic day (its log runs to 08:00 that day), as a clinic with remote
-monitoring reads them. :func:`write_clinic` writes the registry's CSV import files (one per record kind) and
-each pump's log as it exports it (``pump_logs/SITE/PATIENT/IMPLANT_DATE.json``), the files a clinic would import
-with ``openidds registry import``. The bundled example registry (:mod:`openidds.clinic.examples`) is the
-``example`` clinic written so; ``python -m openidds.cohort.virtual_clinic`` writes it again, byte for byte.
+monitoring reads them. A clinic with ``[bookings]`` books each refill of a pump in place at the refill before
+(:mod:`openidds.cohort.clinic_bookings`, :func:`booked_refills`). :func:`write_clinic` writes the registry's CSV
+import files (one per record kind), each pump's log as it exports it (``pump_logs/SITE/PATIENT/IMPLANT_DATE.json``)
+and the refill appointments (``refill_appointments.csv``), the files a clinic would import. The bundled example
+registry (:mod:`openidds.clinic.examples`) is the ``example`` clinic written so;
+``python -m openidds.cohort.virtual_clinic`` writes it again, byte for byte.
 """
 
 from __future__ import annotations
@@ -39,8 +41,11 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from openidds.clinic.appointments import Booking
+from openidds.clinic.examples import write_bookings
 from openidds.cohort.baseline import sample_baselines
 from openidds.cohort.bundled import bundled_ids, read_toml_file
+from openidds.cohort.clinic_bookings import RefillBookings, book_refills
 from openidds.cohort.clinic_run import CATHETER, RESERVOIR_ML, SITE_PREFIX, PatientRun, run_patient
 from openidds.cohort.course import DAY_S, PatientCourse, Schedule, draw_course
 from openidds.cohort.params import Params, load_params
@@ -59,6 +64,8 @@ PUMP_STATE_FOLDER = "pump_states"
 """Where :func:`write_clinic` puts the programmer's state of each pump in place (``SITE/PATIENT/IMPLANT_DATE.json``),
 inside its output folder."""
 FOLDERS = (REGISTRY_FOLDER, PUMP_LOG_FOLDER, PUMP_STATE_FOLDER)
+APPOINTMENT_FILE = "refill_appointments.csv"
+"""The refill appointments :func:`write_clinic` writes, inside its output folder."""
 
 
 class ClinicError(OpenIDDSError):
@@ -111,6 +118,8 @@ class ClinicDefinition(_Closed):
     sites: tuple[Site, ...] = Field(min_length=1)
     missed_contacts: MissedContacts
     premature_eri: PrematureEri
+    bookings: RefillBookings | None = None
+    """How the clinic books refills; None: it books none."""
 
     @model_validator(mode="after")
     def _consistent(self) -> ClinicDefinition:
@@ -122,6 +131,9 @@ class ClinicDefinition(_Closed):
             raise ValueError(f"site codes must be unique; repeated: {', '.join(doubles)}")
         if any(m <= 0 for m in self.visit_months) or list(self.visit_months) != sorted(set(self.visit_months)):
             raise ValueError("visit_months must be positive and strictly increasing")
+        if self.bookings is not None and set(self.bookings.staff) != {s.code for s in self.sites}:
+            raise ValueError(f"bookings.staff must name the staff of each site, {', '.join(s.code for s in self.sites)}"
+                             f" (it names {', '.join(self.bookings.staff) or 'none'})")
         return self
 
     @property
@@ -189,6 +201,14 @@ def play_clinic(clinic: ClinicDefinition, params: Params | None = None) -> list[
     return runs
 
 
+def booked_refills(clinic: ClinicDefinition, runs: list[PatientRun]) -> list[Booking]:
+    """The refill appointments the clinic booked for the played ``runs`` (:func:`book_refills`); none for a clinic
+    without ``[bookings]``."""
+    if clinic.bookings is None:
+        return []
+    return book_refills(runs, clinic.bookings, clinic.clinic_day, clinic.seed)
+
+
 def last_contact(course: PatientCourse, day: int) -> PatientCourse:
     """The course as the clinic knows it when the patient was last heard from on ``day``: what would have
     happened from that day on (visits, dose changes, complications, revisions, an occlusion, bolus presses) is
@@ -203,11 +223,12 @@ def last_contact(course: PatientCourse, day: int) -> PatientCourse:
         bolus_times_s=tuple(t for t in course.bolus_times_s if t < day * DAY_S))
 
 
-def write_clinic(runs: list[PatientRun], folder: Path) -> list[Path]:
-    """Write the runs' registry CSV files (``registry/<kind>.csv``), pump logs and the programmer's state of each
+def write_clinic(runs: list[PatientRun], folder: Path, bookings: list[Booking] | None = None) -> list[Path]:
+    """Write the runs' registry CSV files (``registry/<kind>.csv``), pump logs, the programmer's state of each
     pump in place on the clinic day (``pump_logs/`` and ``pump_states/``, each ``SITE/PATIENT/IMPLANT_DATE.json``)
-    into ``folder``, replacing those folders whole: the files are written beside them first and moved into place
-    when complete. Returns the files written.
+    and the refill appointments ``bookings`` (``refill_appointments.csv``; just its header without any) into
+    ``folder``, replacing those folders and that file whole: they are written beside them first and moved into
+    place when complete. Returns the files written.
 
     A state is the content of a pump state file less its checksum, as the registry stores it (table
     ``pump_states``): a clinic signs its files with its own key, so the example ships none. A pump whose
@@ -230,10 +251,13 @@ def write_clinic(runs: list[PatientRun], folder: Path) -> list[Path]:
                 implant_date = run.implant_date + dt.timedelta(days=run.implants[-1].day)
                 _write(staged / PUMP_STATE_FOLDER, run, implant_date,
                        json.dumps(state_content(state), separators=(",", ":")))
+        write_bookings(staged / APPOINTMENT_FILE, bookings or [])
         for name in FOLDERS:
             shutil.rmtree(folder / name, ignore_errors=True)
             (staged / name).replace(folder / name)
-    return sorted(p for name in FOLDERS for p in (folder / name).rglob("*") if p.is_file())
+        (staged / APPOINTMENT_FILE).replace(folder / APPOINTMENT_FILE)
+    return sorted([folder / APPOINTMENT_FILE, *(p for name in FOLDERS for p in (folder / name).rglob("*")
+                                                if p.is_file())])
 
 
 def _write(folder: Path, run: PatientRun, implant_date: dt.date, text: str) -> None:
@@ -252,7 +276,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=EXAMPLE_FOLDER.parent, help="the folder to write into")
     args = parser.parse_args(argv)
     try:
-        written = write_clinic(play_clinic(load_clinic(args.clinic)), args.out)
+        clinic = load_clinic(args.clinic)
+        runs = play_clinic(clinic)
+        written = write_clinic(runs, args.out, booked_refills(clinic, runs))
     except OpenIDDSError as error:
         parser.exit(2, f"error: {error}\n")
     print(f"{len(written)} files written under {args.out}")
