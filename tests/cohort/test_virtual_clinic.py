@@ -165,7 +165,8 @@ def test_the_command_refuses_an_unknown_clinic_with_the_message(capsys: pytest.C
 
 
 def _toml(data: dict) -> str:
-    """A minimal TOML writer for the clinic file's shapes (tables, arrays of tables, scalars, arrays, dates)."""
+    """A minimal TOML writer for the clinic file's shapes (tables and their tables, arrays of tables, scalars, arrays,
+    dates and times)."""
     def value(v: object) -> str:
         if isinstance(v, bool):
             return "true" if v else "false"
@@ -177,8 +178,12 @@ def _toml(data: dict) -> str:
 
     scalars = [f"{k} = {value(v)}" for k, v in data.items() if not isinstance(v, dict) and not (
         isinstance(v, list) and v and isinstance(v[0], dict))]
-    tables = [f"[{k}]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in v.items())
-              for k, v in data.items() if isinstance(v, dict)]
+    def table(name: str, items: dict) -> str:
+        return "\n\n".join([f"[{name}]\n" + "\n".join(f"{k} = {value(v)}" for k, v in items.items()
+                                                     if not isinstance(v, dict)),
+                             *(table(f"{name}.{k}", v) for k, v in items.items() if isinstance(v, dict))])
+
+    tables = [table(k, v) for k, v in data.items() if isinstance(v, dict)]
     arrays = [f"[[{k}]]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in item.items())
               for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict) for item in v]
     return "\n".join(scalars) + "\n\n" + "\n\n".join(tables + arrays) + "\n"

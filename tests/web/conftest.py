@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import uvicorn
 from argon2 import PasswordHasher
+from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
@@ -169,19 +171,26 @@ def served_clock() -> Callable[[], dt.datetime]:
 @pytest.fixture
 def served(clinic: Engine, served_clock: Callable[[], dt.datetime]) -> Iterator[str]:
     """The app on the test clinic, served by uvicorn in a thread; yields its base URL."""
+    with serving(create_app(clinic, today=TODAY, clock=served_clock, research_seed=RESEARCH_SEED)) as base:
+        yield base
+
+
+@contextmanager
+def serving(app: FastAPI) -> Iterator[str]:
+    """``app`` served by uvicorn in a thread until the block ends; yields its base URL."""
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(clinic, today=TODAY, clock=served_clock,
-                                                      research_seed=RESEARCH_SEED),
-                                           host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
     while not server.started:
         assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=30)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
 
 
 @pytest.fixture
