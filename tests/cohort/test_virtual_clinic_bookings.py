@@ -5,6 +5,7 @@ ones booked, and a few due ones unbooked."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Iterator
@@ -131,6 +132,12 @@ def test_booking_all_keeps_the_rule_of_one_booked_refill_a_pump_and_writes_nothi
     again = Booking("VIRTUAL-02", "S00190", at + dt.timedelta(days=1), 30, VisitPlace.HOME, nurse, nurse, NOW)
     with pytest.raises(RegistryError, match="one is booked at 2025-07-01 14:30 UTC"):
         book_all(engine, [free, first, again], source="test")
+    assert appointments(engine, dt.datetime.min, dt.datetime.max, cancelled=True) == []
+    early = dataclasses.replace(free, cancelled_by=nurse, cancelled_at=NOW - dt.timedelta(days=1))
+    with pytest.raises(RegistryError, match=r"cancelled_at=.*expected a time at or after the booking"):
+        book_all(engine, [first, early], source="test")
+    with pytest.raises(RegistryError, match="canceller and time together"):
+        book_all(engine, [dataclasses.replace(free, cancelled_by=nurse)], source="test")
     assert appointments(engine, dt.datetime.min, dt.datetime.max, cancelled=True) == []
     assert len(book_all(engine, [free, first], source="test")) == 2
     engine.dispose()

@@ -23,6 +23,7 @@ from openidds.clinic import audit, models
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError, UnknownRecord
 from openidds.clinic.queries import active_implant_id
+from openidds.clinic.validation import check_author
 
 MIN_MINUTES, MAX_MINUTES = 5, 480
 """The shortest and longest appointment (a refill takes about half an hour; a home visit may take a morning)."""
@@ -151,6 +152,9 @@ def book_all(engine: Engine, bookings: Sequence[Booking], source: str) -> list[i
     user at its time (``source`` names the import). Returns the appointments' ids in the order given."""
     for booking in bookings:
         _check(booking.starts_at, booking.duration_minutes, booking.clinician)
+        for user in (booking.booked_by, booking.cancelled_by):
+            if user is not None:
+                check_author(user, source)
         if (booking.cancelled_by is None) != (booking.cancelled_at is None):
             raise RegistryError("cancelled_by", booking.cancelled_by, "a cancelled appointment's canceller and "
                                 "time together (or neither)")
