@@ -36,7 +36,7 @@ def db(tmp_path: Path) -> str:
 
 def test_init_reports_the_schema_revision(tmp_path):
     code, out = _run("init", "--db", str(tmp_path / "x.sqlite"), "--json")
-    assert code == 0 and json.loads(out)["revision"] == head_revision() == "0013"
+    assert code == 0 and json.loads(out)["revision"] == head_revision() == "0014"
 
 
 def test_commands_refuse_an_uninitialised_registry(tmp_path):

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import datetime as dt
 import xml.etree.ElementTree as ET
+from collections import OrderedDict
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
 from openidds.clinic import models as m
 from openidds.clinic import patients, time_zone, unit_of_work
 from openidds.clinic.deidentify import research_keys
-from openidds.web import Role
+from openidds.clinic.patient_series import PatientSeries
+from openidds.web import Role, patient_plot
 
 from .conftest import NOW, RESEARCH_SEED, TODAY, log_in_as
 
@@ -27,13 +30,24 @@ def _add_bare_patient(engine: Engine) -> None:
         session.add(m.Patient(site_id=site_id, patient_code="P004", sex="female", age_at_implant_years=50))
 
 
-def test_the_plot_is_a_deterministic_svg_cached_by_its_etag(client: TestClient) -> None:
+def test_the_plot_is_a_deterministic_svg_cached_by_its_etag(client: TestClient, clinic: Engine,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    drawn: list[PatientSeries] = []
+
+    def counted(series: PatientSeries) -> bytes:
+        drawn.append(series)
+        return patient_plot.render(patient_plot.patient_figure(series), "svg")
+
+    monkeypatch.setattr(patient_plot, "patient_svg", counted)
+    monkeypatch.setattr(patient_plot, "_drawn", OrderedDict())
     log_in_as(client, Role.NURSE)
     first = client.get("/patients/CJFH/P001/plot.svg")
     assert first.status_code == 200 and first.headers["content-type"] == "image/svg+xml"
     assert ET.fromstring(first.content).tag == SVG
-    again = client.get("/patients/CJFH/P001/plot.svg")
+    again = client.get("/patients/CJFH/P001/plot.svg")  # another browser, without the ETag: the bytes kept
     assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert len(drawn) == 1
+    assert counted(drawn[0]) == first.content, "drawn again, the same bytes"
     unchanged = client.get("/patients/CJFH/P001/plot.svg", headers={"If-None-Match": first.headers["etag"]})
     assert unchanged.status_code == 304 and unchanged.content == b""
     other = client.get("/patients/CJFH/P003/plot.svg")

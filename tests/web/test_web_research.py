@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
-from openidds.clinic import patients, research_tables
+from openidds.clinic import models as m
+from openidds.clinic import patients, research_tables, unit_of_work
 from openidds.clinic.deidentify import research_keys
+from openidds.clinic.time_zone import set_zone
 from openidds.clinic.timeline import patient_timeline
 from openidds.web import Role
 from openidds.web.app import create_app
@@ -95,3 +98,36 @@ def test_without_a_research_seed_the_researcher_is_told_whom_to_ask(clinic: Engi
 def test_an_unknown_research_id_is_404(client: TestClient) -> None:
     log_in_as(client, Role.RESEARCHER)
     assert client.get("/api/research/patients/R999999").status_code == 404
+
+
+def _summer_date_shifted_into_winter(shift: dt.timedelta) -> dt.date:
+    """A real date in Stockholm's summer time (UTC+2) whose shifted date is in its winter time (UTC+1)."""
+    stockholm = ZoneInfo("Europe/Stockholm")
+    for n in range(365):
+        real = dt.date(2023, 1, 1) + dt.timedelta(days=n)
+        offsets = [dt.datetime.combine(d, dt.time(12), stockholm).utcoffset() for d in (real, real + shift)]
+        if offsets == [dt.timedelta(hours=2), dt.timedelta(hours=1)]:
+            return real
+    raise AssertionError(f"no summer date moves into winter by {shift}")
+
+
+def test_the_researchers_timeline_is_dated_in_the_clinic_zone_by_the_shifted_moment(client: TestClient,
+                                                                                     clinic: Engine) -> None:
+    set_zone(clinic, "Europe/Stockholm", "admin-1", NOW, "test")
+    p001 = research_keys([(p.site, p.patient_id) for p in patients(clinic)], RESEARCH_SEED)[("CJFH", "P001")]
+    real_day = _summer_date_shifted_into_winter(p001.shift)
+    at = dt.datetime.combine(real_day, dt.time(22, 30))  # UTC: 00:30 the next day in summer, 23:30 in winter
+    with unit_of_work(clinic, "test") as session:
+        implant_id = session.scalars(select(m.Implant.id).join(m.Patient).where(m.Patient.patient_code == "P001")
+                                     ).one()
+        session.add(m.PumpEvent(implant_id=implant_id, seq=4, at=at, kind="alarm", reason="test log",
+                                data={"alarm": "low_battery", "severity": "non-critical"}))
+    log_in_as(client, Role.RESEARCHER)
+    timeline = client.get(f"/api/research/patients/{p001.research_id}").json()
+    [shown] = [e["on"] for e in timeline["entries"] if "low_battery" in e["summary"]]
+    assert shown == (real_day + p001.shift).isoformat(), "the shifted moment, 23:30 in winter time: not the next day"
+    page = client.get(f"/research/patients/{p001.research_id}").text
+    assert f"<time>{shown}</time>" in page and "Dates of the clinic's time zone, Europe/Stockholm" in page
+    clinician = patient_timeline(clinic, "CJFH", "P001", identifiers=False, zone=ZoneInfo("Europe/Stockholm"))
+    [real_shown] = [e.on for e in clinician.entries if "low_battery" in e.summary]
+    assert real_shown == real_day + dt.timedelta(days=1), "the clinicians see the real local day, after midnight"

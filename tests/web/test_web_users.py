@@ -4,6 +4,7 @@ administrator, refused beside its field when bad, 409 when stale; nobody else ma
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
@@ -13,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from openidds.clinic.audit_chain import verify_audit_chain
 from openidds.clinic.models import AuditEntry
+from openidds.clinic.time_zone import set_zone
 from openidds.web import Role
 from openidds.web.accounts import LOCK_OUT_DURATION, log_in, names_who_may, one_user, sessions_table, users_table
 from openidds.web.errors import LoginRefused
@@ -164,3 +166,30 @@ def test_only_administrators_manage_users(client: TestClient, clinic: Engine, ro
                        headers={"X-CSRF-Token": token}).status_code == 403
     assert client.post(f"/users/{NURSE}/disable", data={"csrf_token": token, "version": 1}).status_code == 403
     assert not one_user(clinic, NURSE, NOW).disabled
+
+
+def _row(page: str, name: str) -> str:
+    found = re.search(rf'<tr id="user-\d+" data-name="{re.escape(name)}">(.*?)</tr>', page, re.DOTALL)
+    assert found, page
+    return found.group(1)
+
+
+def test_the_page_shows_each_users_last_log_in_in_the_clinic_zone_and_a_failed_one_changes_nothing(
+        client: TestClient, clinic: Engine) -> None:
+    set_zone(clinic, "Europe/Stockholm", ADMIN, NOW, "test")  # UTC+2 in July
+    two_days_ago = NOW - dt.timedelta(days=2)
+    version = one_user(clinic, NURSE, NOW).version
+    log_in(clinic, NURSE, password(Role.NURSE), two_days_ago)
+    with pytest.raises(LoginRefused, match="name or password"):
+        log_in(clinic, NURSE, "wrong passphrase 99", NOW)
+    nurse = one_user(clinic, NURSE, NOW)
+    assert (nurse.last_login_at, nurse.version) == (two_days_ago, version), "a log-in is no administrative change"
+    log_in_as(client, Role.ADMINISTRATOR)  # the app's clock: NOW, 09:00 UTC
+    page = client.get("/users").text
+    assert "<th>Last log-in (Europe/Stockholm)</th>" in page
+    assert '<td class="when">2023-07-10 11:00</td>' in _row(page, ADMIN)
+    assert '<td class="when">2023-07-08 11:00</td>' in _row(page, NURSE)
+    assert '<td class="when">never</td>' in _row(page, user_name(Role.PHYSICIAN))
+    listed = {u["name"]: u["last_login_at"] for u in client.get("/api/users").json()}
+    assert (listed[ADMIN], listed[NURSE], listed[user_name(Role.PHYSICIAN)]) == (
+        NOW.isoformat(), two_days_ago.isoformat(), None)

@@ -24,7 +24,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModu
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
-from openidds.clinic import audit, consistency, deletion, models, validation
+from openidds.clinic import audit, consistency, deletion, models, pg_connection, validation
 from openidds.clinic.errors import ConcurrentUpdateError, RegistryError
 from openidds.clinic.refill_status import implants_of, refresh_refill_status
 
@@ -101,7 +101,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def connect(db: str | Path = DEFAULT_PATH) -> Engine:
-    """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout.
+    """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout, PostgreSQL
+    connections that keep their prepared statements across the rollback ending each read (:mod:`.pg_connection`).
 
     The database is opened once here, so a server that does not answer, a wrong password, a missing driver or
     a file that is not a database is refused now, with the URL's password masked."""
@@ -113,6 +114,8 @@ def connect(db: str | Path = DEFAULT_PATH) -> Engine:
         raise RegistryError("--db", shown, f"a database whose driver is installed ({exc})") from None
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    elif engine.dialect.driver == "psycopg":
+        event.listen(engine, "do_connect", pg_connection.open_connection)
     try:
         with engine.connect():
             pass

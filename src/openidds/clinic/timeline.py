@@ -138,11 +138,12 @@ def patient_timeline(engine: Engine, site: str, patient_id: str, identifiers: bo
                      shift: dt.timedelta = dt.timedelta(0), zone: dt.tzinfo = dt.UTC) -> Timeline:
     """The timeline of patient ``site``/``patient_id``; ``identifiers``: include their direct identifiers;
     ``shift``: moves every date shown (the research export's date shift); ``zone``: the time zone whose date an
-    event stored with its time (naive UTC: a refill, a program, an alarm) falls on. An unknown patient is
-    refused."""
+    event stored with its time (naive UTC: a refill, a program, an alarm) falls on, its moment shifted first, so the
+    zone's offset is the one of the shifted date and tells nothing of the real one's (summer time or not). An
+    unknown patient is refused."""
 
     def day(at: dt.datetime) -> dt.date:
-        return at.replace(tzinfo=dt.UTC).astimezone(zone).date() + shift
+        return (at + shift).replace(tzinfo=dt.UTC).astimezone(zone).date()
 
     m = models
     with sessions(engine)() as session:

@@ -1,4 +1,5 @@
-"""Users of the web app and their sessions, kept in the registry's database (migrations ``0004``, ``0012``).
+"""Users of the web app and their sessions, kept in the registry's database (migrations ``0004``, ``0012``,
+``0014``).
 
 Passwords are stored as argon2id hashes only. Adding a user, a lock-out, an unlock, a change of role and disabling
 or enabling a user are written to the registry's audit trail (table ``web_users``; never the hash), in the change's
@@ -70,6 +71,7 @@ users_table = Table(
     Column("created_at", DateTime, nullable=False),
     Column("disabled_at", DateTime),
     Column("version", Integer, nullable=False, server_default="1"),
+    Column("last_login_at", DateTime),
 )
 sessions_table = Table(
     "web_sessions", metadata,
@@ -99,7 +101,8 @@ def _token_hash(token: str) -> str:
 @dataclass(frozen=True)
 class User:
     """A user as the app sees them: name, role, failed log-ins in a row, while a lock-out lasts its end, whether
-    an administrator disabled them, and the version of their account (one more at each administrative change)."""
+    an administrator disabled them, the version of their account (one more at each administrative change), and
+    when they last logged in (naive UTC; ``None`` before their first log-in)."""
 
     name: str
     role: Role
@@ -107,6 +110,7 @@ class User:
     locked_until: dt.datetime | None
     disabled: bool = False
     version: int = 1
+    last_login_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -172,11 +176,12 @@ def add_user(engine: Engine, name: str, role: Role, password: str, now: dt.datet
 def users(engine: Engine, now: dt.datetime, name: str | None = None) -> list[User]:
     """Every user (or only the one called ``name``), by name, with the lock-outs that last at ``now``."""
     u = users_table.c
-    query = select(u.name, u.role, u.failed_logins, u.locked_at, u.disabled_at, u.version).order_by(u.name)
+    query = (select(u.name, u.role, u.failed_logins, u.locked_at, u.disabled_at, u.version, u.last_login_at)
+             .order_by(u.name))
     with engine.connect() as conn:
         rows = conn.execute(query if name is None else query.where(u.name == name)).all()
     return [User(r.name, Role(r.role), r.failed_logins, _lock_end(r.locked_at, now), r.disabled_at is not None,
-                 r.version) for r in rows]
+                 r.version, r.last_login_at) for r in rows]
 
 
 def one_user(engine: Engine, name: str, now: dt.datetime) -> User:
@@ -316,9 +321,10 @@ def enable(engine: Engine, name: str, now: dt.datetime, by: str, based_on: int |
 
 
 def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
-    """Check the password and open a session; raises :class:`LoginRefused` for a wrong name or password (the
-    same message for both) or a locked account. Each wrong password counts towards the lock-out; after a
-    lock-out has ended, the count starts again from the next failure."""
+    """Check the password, open a session and note its time as the user's last log-in (``last_login_at``); raises
+    :class:`LoginRefused` for a wrong name or password (the same message for both), a locked or a disabled account,
+    leaving the last log-in as it was. Each wrong password counts towards the lock-out; after a lock-out has ended,
+    the count starts again from the next failure."""
     u = users_table.c
     with engine.connect() as conn:
         row = conn.execute(select(u.id, u.role, u.password_hash, u.locked_at, u.disabled_at)
@@ -349,7 +355,7 @@ def log_in(engine: Engine, name: str, password: str, now: dt.datetime) -> Login:
         raise LoginRefused("account", name, "an enabled account (an administrator disabled this one: ask them to "
                            "enable it)")
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    values: dict[str, object] = {"failed_logins": 0, "locked_at": None}
+    values: dict[str, object] = {"failed_logins": 0, "locked_at": None, "last_login_at": now}
     if _hasher().check_needs_rehash(stored_hash):
         values["password_hash"] = _hasher().hash(password)
     with engine.begin() as conn:

@@ -92,16 +92,20 @@ def _patient_of(engine: Engine, seed: int | None, research_id: str) -> tuple[Pat
     return found[0]
 
 
-def research_timeline(engine: Engine, role: Role, seed: int | None, research_id: str) -> ResearchTimeline:
-    """The timeline of the patient with ``research_id``, dates shifted and without identifiers."""
+def research_timeline(engine: Engine, role: Role, seed: int | None, research_id: str,
+                      zone: dt.tzinfo = dt.UTC) -> ResearchTimeline:
+    """The timeline of the patient with ``research_id``, dates shifted and without identifiers; a timed event is
+    dated by its shifted moment's date in ``zone`` (the clinic's), the export's shifted UTC time read there."""
     require(role, Permission.VIEW_RESEARCH_PATIENTS)
     (site, patient_id), pseudonym = _patient_of(engine, seed, research_id)
-    timeline = patient_timeline(engine, site, patient_id, identifiers=False, shift=pseudonym.shift)
+    timeline = patient_timeline(engine, site, patient_id, identifiers=False, shift=pseudonym.shift, zone=zone)
     return ResearchTimeline(research_id, timeline.entries)
 
 
 def research_series(engine: Engine, role: Role, seed: int | None, research_id: str) -> PatientSeries:
-    """The plot's series of the patient with ``research_id``: labelled with it, times shifted as the timeline's."""
+    """The plot's series of the patient with ``research_id``: labelled with it, times shifted as the timeline's, in
+    UTC. Not in the clinic's zone: a dose step ending on a date ends at that date's local midnight, which a shift
+    across a change of summer time would move by an hour, telling whether the real date was in summer time."""
     require(role, Permission.VIEW_RESEARCH_PATIENTS)
     (site, patient_id), pseudonym = _patient_of(engine, seed, research_id)
     return patient_series(engine, site, patient_id, shift=pseudonym.shift, label=research_id)

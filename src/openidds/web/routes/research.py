@@ -25,8 +25,9 @@ def research_patients_page(request: Request, web: Web, user: User) -> Response:
 @router.get("/research/patients/{research_id}", response_class=HTMLResponse, include_in_schema=False,
             dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
 def research_patient_page(request: Request, web: Web, user: User, research_id: str) -> Response:
-    return web.page(request, "research_patient.html", user,
-                    timeline=research_timeline(web.engine, user.role, web.research_seed, research_id),
+    zone = web.clinic_zone()
+    return web.page(request, "research_patient.html", user, clinic_zone=zone,
+                    timeline=research_timeline(web.engine, user.role, web.research_seed, research_id, zone.zone),
                     series=research_series(web.engine, user.role, web.research_seed, research_id))
 
 
@@ -47,5 +48,7 @@ def api_research_patients(web: Web, user: User) -> list[dict[str, Any]]:
 @router.get("/api/research/patients/{research_id}", tags=["research"],
             dependencies=[needs(Permission.VIEW_RESEARCH_PATIENTS)])
 def api_research_patient(web: Web, user: User, research_id: str) -> dict[str, Any]:
-    """A patient's timeline under their research ID, dates shifted (researchers)."""
-    return research_timeline(web.engine, user.role, web.research_seed, research_id).to_dict()
+    """A patient's timeline under their research ID, dates shifted, each timed event on its shifted moment's date
+    in the clinic's time zone (researchers)."""
+    return research_timeline(web.engine, user.role, web.research_seed, research_id,
+                             web.clinic_zone().zone).to_dict()
