@@ -8,9 +8,10 @@ know (an injected fault, how much really left the reservoir and where it went) i
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import itemgetter
 from typing import NamedTuple, NotRequired, TypedDict, overload
 
 from openidds.pump.lots import Concentrations, add_drug
@@ -297,7 +298,8 @@ class EventLog:
 
     def dicts(self) -> list[dict]:
         """Every event as :meth:`Event.to_dict` gives it, built from the rows directly."""
-        return [{"seq": i, "t_s": row[0], "kind": row[1], "reason": row[2], "data": _data(row)}
+        data_of, stored = _ROW_DATA.get, _STORED_DATA  # _data, inline: a call less for each of many rows
+        return [{"seq": i, "t_s": row[0], "kind": row[1], "reason": row[2], "data": data_of(row[1], stored)(row)}
                 for i, row in enumerate(self.rows)]
 
     def since(self, seq: int) -> tuple[Event, ...]:
@@ -387,19 +389,38 @@ def _event(seq: int, row: tuple) -> Event:
 
 def _data(row: tuple) -> dict:
     """The data of the event a row holds (a compact row's as a dict like any other event's)."""
-    kind = row[1]
-    if kind is _DELIVERY:
-        _, _, flow, rate, end_s, volume, tip, actual, route, dose = row if len(row) == 10 else (
-            *row, row[5], "csf", None)
-        if tip is not None:
-            dose = {drug: volume * ng for drug, ng in tip}
-        data = {"flow": flow, "rate": rate, "end_s": end_s, "volume": volume, "actual": actual, "route": route,
-                "dose": dose}
-    elif kind in COMPACT_FIELDS:
-        data = dict(zip(COMPACT_FIELDS[kind], row[3:], strict=True))
+    return _ROW_DATA.get(row[1], _STORED_DATA)(row)
+
+
+def _delivery_data(row: tuple) -> dict:
+    if len(row) == 7:  # a plain delivery: all of it into the CSF
+        _, _, flow, rate, end_s, volume, tip = row
+        actual, route, dose = volume, "csf", None
     else:
-        data = row[3]
-    return data
+        _, _, flow, rate, end_s, volume, tip, actual, route, dose = row
+    if tip is not None:  # most tips hold one drug: its dose without a comprehension's call
+        dose = {tip[0][0]: volume * tip[0][1]} if len(tip) == 1 else {drug: volume * ng for drug, ng in tip}
+    return {"flow": flow, "rate": rate, "end_s": end_s, "volume": volume, "actual": actual, "route": route,
+            "dose": dose}
+
+
+def _bolus_started_data(row: tuple) -> dict:
+    _, _, _, kind, volume, duration_s, rate = row
+    return {"kind": kind, "volume": volume, "duration_s": duration_s, "rate": rate}
+
+
+def _bolus_ended_data(row: tuple) -> dict:
+    _, _, _, kind, volume, delivered = row
+    return {"kind": kind, "volume": volume, "delivered": delivered}
+
+
+_STORED_DATA = itemgetter(3)
+_ROW_DATA: dict[EventKind, Callable[[tuple], dict]] = {
+    EventKind.DELIVERY: _delivery_data, EventKind.BOLUS_STARTED: _bolus_started_data,
+    EventKind.BOLUS_ENDED: _bolus_ended_data}
+"""A compact row's data, its values named as :data:`COMPACT_FIELDS` orders them (a dict literal each: several
+times quicker than zipping the names, for the million rows of a cohort's export); any other row holds its data
+(:data:`_STORED_DATA`)."""
 
 
 @dataclass(frozen=True)

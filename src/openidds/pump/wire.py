@@ -11,6 +11,8 @@ Reference: docs/wire.md.
 from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from fractions import Fraction
+from itertools import compress, count
+from operator import itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -33,7 +35,7 @@ from openidds.errors import OpenIDDSError
 from openidds.pump import commands, faults, programs
 from openidds.pump.device import MODELS, SYNCHROMED_II, PumpSpec
 from openidds.pump.device import Catheter as PumpCatheter
-from openidds.pump.events import EVENT_DATA, Event, EventKind, EventLog
+from openidds.pump.events import COMPACT_FIELDS, EVENT_DATA, Event, EventKind, EventLog
 from openidds.pump.solution import Solution
 from openidds.pump.ticks import SECONDS_PER_DAY
 from openidds.units import exact
@@ -404,6 +406,18 @@ _DATA_FIELDS = {kind: _data_fields(record) for kind, record in EVENT_DATA.items(
 """Each kind's data fields: those required, and all allowed."""
 
 
+def _fields_error(kind: EventKind, data: dict[str, Any]) -> str | None:
+    """What is wrong with the fields of an event's data for its kind; None when it has exactly its kind's."""
+    required, allowed = _DATA_FIELDS[kind]
+    # data within allowed, and required within data: by size first, as most kinds have no optional field
+    complete = required.issuperset(data) if len(data) == len(required) else required.issubset(data.keys())
+    if complete and allowed.issuperset(data):
+        return None
+    given = set(data)
+    return (f"a {kind.value} event's data has the fields {sorted(allowed) or 'none'} "
+            f"(missing {sorted(required - given)}, unknown {sorted(given - allowed)})")
+
+
 class ExportedEvent(_Wire):
     """One event of the pump's log; ``data`` holds the fields of its kind (docs/wire.md, "Events")."""
 
@@ -419,13 +433,9 @@ class ExportedEvent(_Wire):
         kind = info.data.get("kind")
         if kind is None:  # the kind itself is invalid, and said so
             return data
-        required, allowed = _DATA_FIELDS[kind]
-        # data within allowed, and required within data: by size first, as most kinds have no optional field
-        complete = required.issuperset(data) if len(data) == len(required) else required.issubset(data.keys())
-        if not (complete and allowed.issuperset(data)):
-            given = set(data)
-            raise ValueError(f"a {kind.value} event's data has the fields {sorted(allowed) or 'none'} "
-                             f"(missing {sorted(required - given)}, unknown {sorted(given - allowed)})")
+        error = _fields_error(kind, data)
+        if error is not None:
+            raise ValueError(error)
         return data
 
     def to_event(self) -> Event:
@@ -465,16 +475,71 @@ class PumpLog(_Wire):
 def export_log(events: Iterable[Event], clock_start: datetime, summary: dict[str, Any] | None = None) -> PumpLog:
     """The pump's log for export. ``clock_start`` is t_s = 0; a naive date-time is read as UTC.
 
-    The whole log is validated in one call (each event once, as :class:`ExportedEvent` would): a model built
-    per event costs several times more than the validation itself. A value beyond the wire format's bounds is
-    refused with an :class:`OpenIDDSError` naming its first such field (:func:`_export_refused`)."""
+    A pump's :class:`EventLog` is checked over its columns at once (:func:`_checked_events`); any other log, or
+    one that those checks cannot vouch for, is validated in one call (each event once, as
+    :class:`ExportedEvent` would). A value beyond the wire format's bounds is refused with an
+    :class:`OpenIDDSError` naming its first such field (:func:`_export_refused`)."""
     start = clock_start if clock_start.utcoffset() is not None else clock_start.replace(tzinfo=UTC)
+    checked = _checked_events(events) if isinstance(events, EventLog) else None
+    header = {"wire_version": WIRE_VERSION, "clock_start": start, "summary": summary}
     try:
-        return PumpLog.model_validate({"wire_version": WIRE_VERSION, "clock_start": start, "summary": summary,
-                                       "events": events.dicts() if isinstance(events, EventLog)
-                                       else [e.to_dict() for e in events]})
+        if checked is None:
+            return PumpLog.model_validate(header | {"events": events.dicts() if isinstance(events, EventLog)
+                                                    else [e.to_dict() for e in events]})
+        return PumpLog.model_validate(header | {"events": ()}).model_copy(update={"events": checked})
     except ValidationError as error:
         raise _export_refused(error, start) from None
+
+
+_EVENT_FIELDS = set(ExportedEvent.model_fields)
+"""Every event's fields set (pydantic's record of the fields given: all of them), one set for every event
+:func:`_checked_events` builds: a frozen model never changes it, and ``model_copy`` copies it first."""
+_new_event = ExportedEvent.__new__
+_set = object.__setattr__
+_T_S, _KIND, _REASON = itemgetter(0), itemgetter(1), itemgetter(2)
+_STORED_KINDS = frozenset(EventKind) - COMPACT_FIELDS.keys()
+"""The kinds whose rows hold their data as the pump gave it (a compact row's is built by the log)."""
+
+
+def _checked_events(log: EventLog) -> tuple[ExportedEvent, ...] | None:
+    """The log's events as wire objects, built without a validation each when checks over the log's columns
+    show that every event passes :class:`ExportedEvent`'s validation unchanged: as many events as a seq can
+    number, every ``t_s`` an int within its bounds, every kind an :class:`EventKind`, every reason a str, and
+    every ``data`` a dict with str keys and exactly its kind's fields (a compact row's data is built with them,
+    so the first of each compact kind is checked). None when any event might not (such a log is then validated
+    event by event, and so refused or converted exactly as pydantic does). Each event is what
+    :meth:`ExportedEvent.model_construct` would make of the validated values (a data dict of its own, every
+    field set), without its per-field work."""
+    rows = log.rows
+    if len(rows) > MAX_SEQ + 1:
+        return None
+    times, kinds = list(map(_T_S, rows)), list(map(_KIND, rows))
+    if rows and not (_all_of_type(int, times) and min(times) >= 0 and max(times) <= MAX_SECONDS
+                     and _all_of_type(EventKind, kinds) and _all_of_type(str, map(_REASON, rows))):
+        return None
+    events = log.dicts()
+    for i in compress(count(), map(_STORED_KINDS.__contains__, kinds)):
+        data = events[i]["data"]
+        if not (type(data) is dict and _all_of_type(str, data) and _fields_error(kinds[i], data) is None):
+            return None
+        events[i]["data"] = dict(data)
+    for kind in COMPACT_FIELDS:
+        if kind in kinds and _fields_error(kind, events[kinds.index(kind)]["data"]) is not None:
+            return None
+    built = []
+    for event in events:
+        model = _new_event(ExportedEvent)
+        _set(model, "__dict__", event)
+        _set(model, "__pydantic_fields_set__", _EVENT_FIELDS)
+        _set(model, "__pydantic_extra__", None)
+        _set(model, "__pydantic_private__", None)
+        built.append(model)
+    return tuple(built)
+
+
+def _all_of_type(kind: type, values: Iterable[object]) -> bool:
+    """Whether every value is of exactly this type (not a subclass, which pydantic would convert)."""
+    return set(map(type, values)) <= {kind}
 
 
 def _export_refused(error: ValidationError, clock_start: datetime) -> OpenIDDSError:
