@@ -12,10 +12,13 @@ import pytest
 from openidds.cohort.calibrate import (
     CalibrationError,
     calibrate,
+    cohort_seeds,
     distance,
+    draw_cohort,
     fit_targets,
     free_parameters,
     measure,
+    measure_mean,
     outcomes,
 )
 from openidds.cohort.params import Params, ParamsError, load_params, params_text
@@ -165,6 +168,29 @@ def test_several_cohorts_an_evaluation_fit_the_targets_means_deterministically(s
     assert record is not None and record.cohorts_per_evaluation == 3 and record.patients_per_evaluation == 60
     with pytest.raises(CalibrationError, match="cohorts"):
         calibrate(study, params, seed=SEED, budget=2, on=DAY, patients=20, cohorts=0)
+
+
+def test_a_spawned_seed_draws_the_same_cohort_at_every_call(seed000):
+    """A seed sequence's ``spawn`` is stateful; the cohort is drawn from a copy of it, so the same seed object
+    gives the same patients at every call (the common random numbers of an evaluation over several cohorts)."""
+    study, params = seed000
+    child = cohort_seeds(SEED, 2)[0]
+    first = draw_cohort(study, params, child, 30)
+    assert draw_cohort(study, params, child, 30) == first
+    assert draw_cohort(study, params, cohort_seeds(SEED, 2)[1], 30) != first
+
+
+def test_the_fit_recorded_over_several_cohorts_is_what_the_file_gives_on_them(seed000):
+    """The targets' means a calibration over several cohorts records for its best point are the written file's
+    on the cohorts of ``cohort_seeds(seed, K)``: every evaluation measured the same cohorts, so the best point
+    is the best parameters, not the luckiest draw."""
+    study, params = seed000
+    used, _ = fit_targets(study)
+    result = calibrate(study, params, seed=SEED, budget=12, on=DAY, patients=60, cohorts=3)
+    assert result.calibration.distance_after < result.calibration.distance_before  # the fit moved off the start
+    again = measure_mean(study, result.params, used, cohort_seeds(SEED, 3), 60)
+    assert again == pytest.approx(result.after, rel=1e-12)
+    assert distance(used, again) == pytest.approx(result.calibration.distance_after, rel=1e-12)
 
 
 def test_refusals(seed000, tmp_path):

@@ -194,8 +194,14 @@ def draw_cohort(study: Study, params: Params, seed: Seed, patients: int) -> list
 
     The baselines and implant days come from the first child of ``SeedSequence(seed)`` (or of ``seed`` itself
     when it is one), each patient's course from a child of its own: a parameter that changes how many numbers
-    one patient's course draws (a longer life, more visits) leaves every other patient's draws as they were."""
-    sequence = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    one patient's course draws (a longer life, more visits) leaves every other patient's draws as they were.
+    A given seed sequence is copied, not spawned from: its ``spawn`` is stateful (a second call gives new
+    children), and one seed must always draw the same cohort, or calibration's evaluations would each draw new
+    cohorts and the best one seen would be the luckiest draw, not the best parameters."""
+    if isinstance(seed, np.random.SeedSequence):
+        sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
+    else:
+        sequence = np.random.SeedSequence(seed)
     cohort, *each = sequence.spawn(patients + 1)
     rng = np.random.default_rng(cohort)
     library = default_library()
