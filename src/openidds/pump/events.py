@@ -237,6 +237,32 @@ class EventLog:
                 add_drug(total, tip, -rate * (t_s - start_s))
         return total
 
+    def steady_since(self, t_s: int, stop_s: int, tip: Concentrations, rate: int) -> tuple[int, int] | None:
+        """If every delivery row that ends after ``t_s`` counts at ``tip`` (as the window sums them: a mixed
+        second by its dose), and the rows that deliver in [t_s,
+        stop_s) cover every second of it with no gap and deliver at least ``rate`` ticks in each of their
+        seconds: the volume (ticks) delivered after ``t_s`` and the part of it delivered in [t_s, stop_s); None
+        otherwise. (Then a step at ``rate`` and ``tip`` over the next ``stop_s - t_s`` seconds adds to the
+        rolling window no faster than it leaves it.)"""
+        window = self._window_after(t_s)
+        volumes = self._window_volumes
+        if not window or len(volumes) != 1 or tip not in volumes:
+            return None
+        after, at, leaving = volumes[tip], t_s, 0
+        front_s = window[0][0]
+        if front_s < t_s:  # only the oldest row starts before t_s, and it runs at its full rate until then
+            after -= window[0][3] * (t_s - front_s)
+        for row in window:
+            if at >= stop_s:
+                break
+            start_s, row_rate, end_s, volume = row[0], row[3], row[4], row[5]
+            if start_s > at or row[6] != tip or volume - row_rate * (end_s - start_s - 1) < rate:
+                return None  # a gap, a mixed tip, another solution, or a slower second (the last is the slowest)
+            # the row's volume in [at, stop_s): every second but its last at the full rate
+            leaving += (volume if end_s <= stop_s else row_rate * (stop_s - start_s)) - row_rate * (at - start_s)
+            at = end_s
+        return (after, leaving) if at >= stop_s else None
+
     def _window_after(self, t_s: int) -> deque[tuple]:
         """The delivery rows that end after ``t_s``, oldest first, with their volumes summed by tip in
         ``_window_volumes`` (a mixed tip's row as its dose, volume 1). Kept from call to call: the rows added
