@@ -197,14 +197,14 @@ def test_the_running_window_answers_as_reading_the_log_back(specs, data):
 def reference_steady_since(log_rows, t_s, stop_s, tip, rate):
     """:meth:`EventLog.steady_since` by its definition, second by second over the rows read back from the end."""
     window = list(reference_rows_back_to(log_rows, t_s))
-    if not window or any((row[6] or tuple(row[9].items())) != tip for row in window):
-        return None  # the window sums a mixed second's volume (1) by its dose
+    if any(row[6] != tip for row in window):
+        return None
     ticks = {}
     for row in window:
         start_s, row_rate, end_s, volume = row[0], row[3], row[4], row[5]
         seconds = {s: row_rate if s < end_s - 1 else volume - row_rate * (end_s - start_s - 1)
-                   for s in range(start_s, end_s)} if row[6] is not None else {start_s: 1}
-        if any(s in seconds for s in range(t_s, stop_s)) and (row[6] is None or min(seconds.values()) < rate):
+                   for s in range(start_s, end_s)}
+        if any(s in seconds for s in range(t_s, stop_s)) and min(seconds.values()) < rate:
             return None
         ticks.update(seconds)
     if any(s not in ticks for s in range(t_s, stop_s)):
