@@ -14,7 +14,9 @@ from openidds.programmer import (
     SessionRefused,
     discrepancy_threshold,
 )
-from openidds.pump import CatheterOcclusion, Pump, PumpSpec
+from openidds.programmer.history import FillRecord
+from openidds.programmer.refill import Discrepancy
+from openidds.pump import CatheterOcclusion, Pump, PumpSpec, Solution
 from openidds.pump.ticks import ticks_to_ml
 
 from .conftest import DAY, fill, program, start_order
@@ -242,3 +244,29 @@ def test_withdraw_simulated_uses_the_true_residual_and_says_so(programmed):
     d = w.withdraw_simulated()
     assert d.withdrawn_ml == measured(programmed, 30 * DAY)
     assert [e.kind for e in w.session.log][-2:] == ["withdrawn_simulated", "withdrawn"]
+
+
+def test_the_trend_reads_each_past_refill_as_made_afresh():
+    """The past refills' discrepancies and fill records are kept for the values last asked (each refill reads
+    the ones before it again): the trend's items are those built afresh from the pump's log."""
+    pump = Pump(PumpSpec())
+    fill(pump)
+    program(pump, 3600, start_order(bolus=None))
+    for day in (20, 40, 60, 80):
+        w = same_drug(pump, day * DAY, measured(pump, day * DAY) + Fraction(day, 100))
+        if w.needs_acknowledgement:
+            w.acknowledge_discrepancy("Dr B", "checked")
+        finish(w)
+    w = same_drug(pump, 100 * DAY, measured(pump, 100 * DAY))
+    fresh = []
+    for event, pumped in pump.log.refills()[0][1:]:
+        data = event.data
+        record = FillRecord(event.t_s, Solution(tuple(sorted(data["ng_per_ml"].items()))), data["fill"],
+                            data["withdrawn"], data["expected_withdrawn"], pumped)
+        pumped_ml = ticks_to_ml(pumped)
+        threshold, basis = discrepancy_threshold.__wrapped__(pump.spec.reservoir_ml, pumped_ml, w.accuracy)
+        fresh.append(Discrepancy(record.t_s, ticks_to_ml(record.expected_ticks), ticks_to_ml(record.withdrawn_ticks),
+                                 pumped_ml, threshold, basis))
+        assert w.session.fills[len(fresh)] == record
+    assert list(w.trend.items[:-1]) == fresh and len(fresh) == 4
+    assert [d.difference_ml for d in w.trend.items[:-1]] == [d.difference_ml for d in fresh]

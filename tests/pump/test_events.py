@@ -192,3 +192,38 @@ def test_the_running_window_answers_as_reading_the_log_back(specs, data):
             got = {drug: mass for drug, mass in log.delivered_since(x).items() if mass}
             assert got == reference_delivered_since(log.rows, x)
             assert list(log.deliveries_since(x)) == reference_deliveries_since(log.rows, x)
+
+
+def reference_steady_since(log_rows, t_s, stop_s, tip, rate):
+    """:meth:`EventLog.steady_since` by its definition, second by second over the rows read back from the end."""
+    window = list(reference_rows_back_to(log_rows, t_s))
+    if any(row[6] != tip for row in window):
+        return None
+    ticks = {}
+    for row in window:
+        start_s, row_rate, end_s, volume = row[0], row[3], row[4], row[5]
+        seconds = {s: row_rate if s < end_s - 1 else volume - row_rate * (end_s - start_s - 1)
+                   for s in range(start_s, end_s)}
+        if any(s in seconds for s in range(t_s, stop_s)) and min(seconds.values()) < rate:
+            return None
+        ticks.update(seconds)
+    if any(s not in ticks for s in range(t_s, stop_s)):
+        return None
+    return (sum(n for s, n in ticks.items() if s >= t_s), sum(n for s, n in ticks.items() if t_s <= s < stop_s))
+
+
+@given(rows, st.data())
+def test_a_steady_window_reads_as_every_second_of_it(specs, data):
+    """The window's volume after t and its volume leaving over [t, stop), when every row in it is of one solution
+    and none in [t, stop) is slower than a rate (the pump's proof that a step cannot raise the 24-hour amount)."""
+    whole, _, _ = build(specs)
+    log = EventLog()
+    for row in whole.rows:
+        log.rows.append(row)
+        end_s = row[4] if row[1] is EventKind.DELIVERY else row[0]
+        for _ in range(data.draw(st.integers(0, 3))):
+            x = data.draw(st.integers(max(0, end_s - 1500), end_s + 50))
+            stop = data.draw(st.integers(x, end_s + 50))
+            tip = data.draw(st.sampled_from([MORPHINE, ADMIXTURE]))
+            rate = data.draw(st.integers(1, 41))
+            assert log.steady_since(x, stop, tip, rate) == reference_steady_since(log.rows, x, stop, tip, rate)

@@ -1,7 +1,7 @@
 """Property tests on whole runs: delivery against the programmed integral, the 24-hour limit under
 bolus storms, determinism."""
 
-from hypothesis import given, settings
+from hypothesis import event, given, settings
 from hypothesis import strategies as st
 from tests.pump.test_stateful import LogChecker
 
@@ -90,3 +90,55 @@ def test_the_limit_is_reached_and_released_in_a_storm():
     kinds = [(e.kind, e.data.get("alarm")) for e in pump.log if e.kind in ("alarm", "alarm_cleared")]
     assert ("alarm", "daily_limit_reached") in kinds and ("alarm_cleared", "daily_limit_reached") in kinds
     assert pump.delivering == "basal"
+
+
+class ExactOnly(Pump):
+    """A pump that checks every step against the 24-hour limit by the exact walk alone."""
+
+    def _steady_below_cap(self, end, rate, tip, volume):
+        return False
+
+
+class CheckedProof(Pump):
+    """A pump that takes the steady window's proof only where the exact walk finds the step within the limit,
+    and whose bound for the next exact check holds at every step: while the reservoir estimate stays at or
+    above it, no drug can pass its trigger level even at the strongest solution."""
+
+    def _step(self, to_s):
+        if not self._capped and self._res_est >= self._check_level:
+            window = self.log.delivered_since(self.t_s - DAY)
+            for drug, (trigger, _, strongest) in self._limits.items():
+                assert window.get(drug, 0) + strongest * (self._res_est - self._check_level) <= trigger
+        super()._step(to_s)
+
+    def _steady_below_cap(self, end, rate, tip, volume):
+        exact = self._cap_time(end, self._mass_per_s(rate, tip, volume))
+        proved = super()._steady_below_cap(end, rate, tip, volume)
+        assert not proved or exact is None
+        event(f"proved {proved}, exact walk {'finds the cap' if exact is not None else 'within'}")
+        return proved
+
+
+@settings(max_examples=60, deadline=None)
+@given(rates, st.lists(st.tuples(st.one_of(st.integers(0, 4000), st.integers(0, 2 * DAY)),
+                                 st.one_of(st.none(), st.none(), st.none(), rates)), min_size=20, max_size=80),
+       st.sampled_from(["0.1", "0.3"]), st.sampled_from(["15", "30", "80"]))
+def test_a_steady_window_proves_what_the_exact_check_finds(rate, actions, dose, cap_mg):
+    """PUMP-CAP-1: a step whose window is steady (``Pump._steady_below_cap``) is one the exact walk
+    (``Pump._cap_time``) finds within the limit, and a pump that never takes that proof runs the same log.
+    The patient presses the bolus button (a new rate: the clinician reprograms instead)."""
+    logs = []
+    for kind in (CheckedProof, ExactOnly):
+        pump = kind(PumpSpec(reservoir_ml=40))
+        pump.execute(0, Refill(Solution.of({"morphine": "10"}), "38"))
+        t = 0
+        for gap, new_rate in [(0, rate), *actions]:
+            t += gap
+            if new_rate is None:
+                pump.execute(t, RequestPatientBolus())
+            else:
+                therapy = Therapy(Continuous(new_rate), {"morphine": cap_mg}, PatientBolus(dose, 1200, 1200, 24))
+                pump.execute(t, SetTherapy(therapy))
+        pump.advance(t + 2 * DAY)
+        logs.append(pump.log.dicts())
+    assert logs[0] == logs[1]

@@ -325,8 +325,9 @@ class _Clinic:
     def press(self, t_s: int) -> None:
         """The patient presses the bolus device at ``t_s``; the pump grants or refuses."""
         screen = self.device.press(self.run.on_pump(t_s))
-        self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), RequestPatientBolus(), "patient",
-                                                       screen.message, "patient pressed"))
+        if self.run.states is not None:  # kept only on request: no journal entry to build per press otherwise
+            self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), RequestPatientBolus(), "patient",
+                                                           screen.message, "patient pressed"))
 
     def occlude(self, t_s: int) -> None:
         """The catheter occludes at ``t_s`` (a simulated fault: the pump's kept state is dropped)."""

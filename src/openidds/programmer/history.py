@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 from openidds.pump import EventLog, Solution
 from openidds.pump.ticks import ticks_to_ml
@@ -31,10 +32,17 @@ def fill_history(log: EventLog) -> tuple[tuple[FillRecord, ...], int]:
     records = []
     for event, pumped_before in fills:
         data = event.data
-        solution = Solution(tuple(sorted(data["ng_per_ml"].items())))
-        records.append(FillRecord(event.t_s, solution, data["fill"], data["withdrawn"], data["expected_withdrawn"],
-                                  pumped_before))
+        records.append(_record(event.t_s, tuple(sorted(data["ng_per_ml"].items())), data["fill"], data["withdrawn"],
+                               data["expected_withdrawn"], pumped_before))
     return tuple(records), pumped
+
+
+@lru_cache(maxsize=4096)
+def _record(t_s: int, ng_per_ml: tuple[tuple[str, int], ...], fill_ticks: int, withdrawn_ticks: int,
+            expected_ticks: int, pumped_ticks: int) -> FillRecord:
+    """One refill's record (kept for the values last asked: every session reads the pump's fills before it
+    again, and a record is immutable)."""
+    return FillRecord(t_s, Solution(ng_per_ml), fill_ticks, withdrawn_ticks, expected_ticks, pumped_ticks)
 
 
 def first_fill_drugs(history: tuple[FillRecord, ...], index: int) -> frozenset[str]:

@@ -20,6 +20,7 @@ from openidds.errors import OpenIDDSError
 from openidds.programmer.boluses import BolusPlan, bridge_bolus
 from openidds.programmer.conversion import plain_decimal
 from openidds.programmer.errors import ProgrammerError
+from openidds.programmer.history import FillRecord
 from openidds.programmer.orders import TherapyOrder
 from openidds.programmer.policy import DISCREPANCY_FLOOR_ML, Policy, SourcedFigure
 from openidds.programmer.session import Fill, ProgrammingSession, Review, State
@@ -154,6 +155,16 @@ def discrepancy_threshold(reservoir_ml: int, pumped_ml: Fraction, accuracy: Sour
     return floor.value, f"{floor.value} mL floor for a {reservoir_ml} mL pump, {floor.tag}"
 
 
+@lru_cache(maxsize=4096)
+def _past_discrepancy(fill: FillRecord, reservoir_ml: int, accuracy: SourcedFigure) -> Discrepancy:
+    """The discrepancy found at an earlier refill, from the pump's fill history (kept for the values last asked:
+    each refill's trend finds the discrepancies of the refills before it again)."""
+    pumped = ticks_to_ml(fill.pumped_ticks)
+    threshold, basis = discrepancy_threshold(reservoir_ml, pumped, accuracy)
+    return Discrepancy(fill.t_s, ticks_to_ml(fill.expected_ticks), ticks_to_ml(fill.withdrawn_ticks), pumped,
+                       threshold, basis)
+
+
 @dataclass(frozen=True, slots=True)
 class RefillRecord:
     """What the transmitted refill did: the pump's report, the discrepancy, the observation, a bridge plan."""
@@ -191,15 +202,8 @@ class RefillWorkflow:
         return self.session.at_s
 
     def _past(self) -> list[Discrepancy]:
-        out = []
-        for i, rec in enumerate(self.session.fills):
-            if i == 0:
-                continue
-            pumped = ticks_to_ml(rec.pumped_ticks)
-            threshold, basis = discrepancy_threshold(self._pump.spec.reservoir_ml, pumped, self.accuracy)
-            out.append(Discrepancy(rec.t_s, ticks_to_ml(rec.expected_ticks), ticks_to_ml(rec.withdrawn_ticks),
-                                   pumped, threshold, basis))
-        return out
+        reservoir_ml = self._pump.spec.reservoir_ml
+        return [_past_discrepancy(rec, reservoir_ml, self.accuracy) for rec in self.session.fills[1:]]
 
     def _port(self, port: Port) -> None:
         if Port(port) is not Port.RESERVOIR:

@@ -238,6 +238,36 @@ class EventLog:
                 add_drug(total, tip, -rate * (t_s - start_s))
         return total
 
+    def steady_since(self, t_s: int, stop_s: int, tip: Concentrations, rate: int) -> tuple[int, int] | None:
+        """If every delivery row that ends after ``t_s`` is at ``tip``, and the rows that deliver in [t_s,
+        stop_s) cover every second of it with no gap and deliver at least ``rate`` ticks in each of their
+        seconds: the volume (ticks) delivered after ``t_s`` and the part of it delivered in [t_s, stop_s); None
+        otherwise. (Then a step at ``rate`` and ``tip`` over the next ``stop_s - t_s`` seconds adds to the
+        rolling window no faster than it leaves it.) Reads the log back from its end, as far as ``t_s``."""
+        rows = self.rows
+        after = leaving = 0
+        need = stop_s  # [t_s, need) is still to be covered, by rows read further back
+        for i in range(len(rows) - 1, -1, -1):
+            row = rows[i]
+            if row[1] is not _DELIVERY:
+                if row[0] < t_s:
+                    break
+                continue
+            start_s, row_rate, end_s, volume = row[0], row[3], row[4], row[5]
+            if end_s <= t_s:
+                break
+            if row[6] != tip:
+                return None  # another solution, or the one second of a mixed tip
+            after += volume if start_s >= t_s else volume - row_rate * (t_s - start_s)
+            if start_s < need and need > t_s:  # the row delivers in what is still to be covered
+                if end_s < need or volume - row_rate * (end_s - start_s - 1) < rate:
+                    return None  # a gap, or a second slower than rate (the row's last is its slowest)
+                # the row's volume in [t_s, stop_s): every second but its last at the full rate
+                leaving += ((volume if end_s <= stop_s else row_rate * (stop_s - start_s))
+                            - (row_rate * (t_s - start_s) if start_s < t_s else 0))
+                need = start_s
+        return (after, leaving) if need <= t_s else None
+
     def _window_after(self, t_s: int) -> deque[tuple]:
         """The delivery rows that end after ``t_s``, oldest first, with their volumes summed by tip in
         ``_window_volumes`` (a mixed tip's row as its dose, volume 1). Kept from call to call: the rows added

@@ -201,7 +201,7 @@ class Pump:
             volume, tip, drained = 0, None, FOREVER_S
         limit_event = None
         if res - volume < self._check_level:  # always while capped
-            end, limit_event = self._daily_limit_ahead(end, self._mass_per_s(rate, tip, volume))
+            end, limit_event = self._daily_limit_ahead(end, rate, tip, volume)
             if limit_event is not None:
                 volume = rate * (end - t) if end < drained else self._last_volume(rate, end - t, budget)
         if volume:
@@ -300,14 +300,47 @@ class Pump:
             nxt = min(nxt, self._motor_resume_at)
         self._timer = nxt
 
-    def _daily_limit_ahead(self, end: int, mass_rates: dict[str, int]) -> tuple[int, Callable[[], None] | None]:
-        """Where the 24-hour limit cuts a step that would run to ``end``: the step's end and what happens
-        there (enter or leave the limit), or ``end`` and None."""
+    def _daily_limit_ahead(self, end: int, rate: int, tip: Concentrations | None,
+                           volume: int) -> tuple[int, Callable[[], None] | None]:
+        """Where the 24-hour limit cuts a step that would run to ``end`` at ``rate`` with ``tip`` (``volume`` in
+        all): the step's end and what happens there (enter or leave the limit), or ``end`` and None."""
         if self._capped:
-            release_at = self._release_time(end, mass_rates)
+            release_at = self._release_time(end, self._mass_per_s(rate, tip, volume))
             return (end, None) if release_at is None else (release_at, self._release_cap)
-        cap_at = self._cap_time(end, mass_rates)
+        if tip is not None and rate and self._steady_below_cap(end, rate, tip, volume):
+            return end, None
+        cap_at = self._cap_time(end, self._mass_per_s(rate, tip, volume))
         return (end, None) if cap_at is None else (cap_at, self._enter_cap)
+
+    def _steady_below_cap(self, end: int, rate: int, tip: Concentrations, volume: int) -> bool:
+        """Whether the step to ``end`` is proved to stay within the 24-hour limit without walking the window:
+        every drug is within its trigger level now, and the seconds leaving the window during the step, all
+        of the same solution, each delivered at least ``rate`` (the window then falls or stays level). If so,
+        the bound for the next check is set from the amount in the window at ``end``.
+
+        W(s) = W(now) + what the step adds by s - what leaves by s, and the step adds at most ``rate`` ticks a
+        second at ``tip`` while at least that leaves each second: W(s) <= W(now) <= trigger for every s in the
+        step's first day, as :meth:`_cap_time` would find (after it the window holds the step alone, as at the
+        end of that day). At ``end`` the amount is exactly W(now) + ``volume`` - what left.
+        """
+        t = self.t_s
+        steady = self.log.steady_since(t - DAY, min(end, t + DAY) - DAY, tip, rate)
+        if steady is None:
+            return False
+        window_now, leaving = steady
+        # a step longer than a day: only its own last day is in the window at its end, every second of it at
+        # the full rate but the step's last
+        window_end = window_now + volume - leaving if end - t <= DAY else volume - rate * (end - DAY - t)
+        ng = dict(tip)
+        room = FOREVER_S
+        for drug, (trigger, _, strongest) in self._limits.items():
+            ng_drug = ng.get(drug, 0)
+            if window_now * ng_drug > trigger:
+                return False
+            if strongest and (trigger - window_end * ng_drug) // strongest < room:
+                room = (trigger - window_end * ng_drug) // strongest
+        self._check_level = self._res_est - volume - room
+        return True
 
     def _cap_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
