@@ -66,9 +66,17 @@ def test_written_whole_into_place(replicate, study, params, tmp_path, monkeypatc
 
 def test_its_commits_need_not_wait_for_the_disk_and_the_file_is_the_same(study, params, tmp_path):
     """The registry is written into its temporary file without syncing each commit (only the whole file, once,
-    before it is renamed): the bytes are those of a write that syncs every commit."""
-    from openidds.clinic.database import database_url, new_sqlite_registry
+    before it is renamed), from a copy of an empty registry migrated the same way: the bytes are those of writes
+    that sync every commit."""
+    from openidds.clinic import init_registry
+    from openidds.clinic.database import _migrated_sqlite, database_url, new_sqlite_registry
     from openidds.cohort.simulate import _write
+
+    migrated = tmp_path / "migrated.sqlite"
+    engine = connect(str(migrated))
+    init_registry(engine)
+    engine.dispose()
+    assert migrated.read_bytes() == _migrated_sqlite()
 
     runs = play(study, params, 5, 6)
     written = tmp_path / "unsynced.sqlite"

@@ -164,10 +164,11 @@ def new_sqlite_registry(path: Path) -> None:
 
 @functools.cache
 def _migrated_sqlite() -> bytes:
-    """The bytes of an empty SQLite registry migrated to the newest revision."""
+    """The bytes of an empty SQLite registry migrated to the newest revision (in a throwaway file whose commits
+    need not wait for the disk)."""
     with tempfile.TemporaryDirectory(prefix="openidds-template-") as folder:
         path = Path(folder) / "registry.sqlite"
-        engine = connect(path)
+        engine = connect(path, synchronous=False)
         try:
             init_registry(engine)
         finally:
