@@ -16,10 +16,13 @@ seconds and the wall time of the whole pool. ``--step-share`` only plays the pat
 is the pump's stepping.
 ``--validate N`` runs what ``openidds cohort validate STUDY --replicates N --workers W`` runs (N replicates of
 the study at its own size, each simulated into a throwaway registry and measured through the report) and prints
-its wall time and the CPU seconds of the process and its workers, per replicate too:
+its wall time and the CPU seconds of the process and its workers, per replicate too; with ``--in-process`` it runs
+the replicates one after another in its own process, as one worker does, and prints each one's CPU seconds and the
+part of them Python's cycle collector took:
 
     python benchmarks/bench_cohort.py --validate 20 --workers 2      # seed000 on both cores
     taskset -c 0 python benchmarks/bench_cohort.py --validate 10 --workers 1
+    taskset -c 0 python benchmarks/bench_cohort.py --validate 30 --in-process  # one worker's replicates in turn
 
 Asserts nothing about time.
 """
@@ -27,6 +30,7 @@ Asserts nothing about time.
 import argparse
 import contextlib
 import cProfile
+import gc
 import pstats
 import resource
 import tempfile
@@ -45,7 +49,8 @@ from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import with_clock
 from openidds.clinic.pump_log import import_pump_logs
 from openidds.cohort.params import load_params
-from openidds.cohort.replicates import map_replicates, run_replicates
+from openidds.cohort.replicates import child_seeds, map_replicates, run_replicates
+from openidds.cohort.replicates import replicate as run_replicate
 from openidds.cohort.simulate import USER, exported_logs, play, registry_batch, simulate, written_at
 from openidds.cohort.study import load_study
 from openidds.pump import Pump
@@ -151,6 +156,47 @@ def cpu_s() -> float:
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
+class CollectorClock:
+    """While in use, the CPU seconds Python's cycle collector takes (its passes, timed by ``gc.callbacks``)."""
+
+    def __init__(self) -> None:
+        self.cpu_s = 0.0
+        self._start = 0.0
+
+    def _callback(self, phase: str, _info: dict) -> None:
+        if phase == "start":
+            self._start = time.process_time()
+        else:
+            self.cpu_s += time.process_time() - self._start
+
+    def __enter__(self) -> "CollectorClock":
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+
+def validate_in_process(study_id: str, params_file: str | None, replicates: int, seed: int) -> None:
+    """What one local worker of ``openidds cohort validate`` runs, in this process: its heap frozen once, then the
+    replicates one after another, each one's CPU seconds printed with the cycle collector's part of them."""
+    study = load_study(study_id)
+    params = load_params(params_file or study.id)
+    gc.collect()
+    gc.freeze()  # as a local worker does once started
+    total = time.process_time()
+    with CollectorClock() as collector:
+        for i, child in enumerate(child_seeds(seed, replicates)):
+            cpu, collected = time.process_time(), collector.cpu_s
+            run_replicate(simulate, study, params, child)
+            print(f"  replicate {i}: {time.process_time() - cpu:.2f} CPU s, of which the cycle collector "
+                  f"{collector.cpu_s - collected:.2f}", flush=True)
+    total = time.process_time() - total
+    print(f"validate {study.id}: {replicates} replicates in this process: {total:.1f} CPU s "
+          f"({total / replicates:.2f} per replicate), the cycle collector {collector.cpu_s:.1f} CPU s "
+          f"({100 * collector.cpu_s / total:.0f} %)")
+
+
 def validate(study_id: str, params_file: str | None, replicates: int, seed: int, workers: int | None) -> None:
     """Time ``openidds cohort validate``'s replicates (the pool's workers end with it, so their CPU is counted)."""
     study = load_study(study_id)
@@ -180,9 +226,15 @@ def main() -> None:
                         help="write the replicate into a throwaway PostgreSQL server's registry, not SQLite")
     parser.add_argument("--validate", type=int, default=None, metavar="N",
                         help="time `openidds cohort validate STUDY --replicates N` (with --workers)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="with --validate: run the replicates one after another in this process, as one worker "
+                             "does, printing each one's CPU seconds and the cycle collector's")
     args = parser.parse_args()
     if args.validate is not None:
-        validate(args.study, args.params, args.validate, args.seed, args.workers)
+        if args.in_process:
+            validate_in_process(args.study, args.params, args.validate, args.seed)
+        else:
+            validate(args.study, args.params, args.validate, args.seed, args.workers)
         return
     print(f"{args.study}: {args.patients} patients, seed {args.seed}")
     if args.profile is not None:

@@ -64,6 +64,36 @@ def test_written_whole_into_place(replicate, study, params, tmp_path, monkeypatc
     assert list(tmp_path.iterdir()) == []
 
 
+def test_its_commits_need_not_wait_for_the_disk_and_the_file_is_the_same(study, params, tmp_path):
+    """The registry is written into its temporary file without syncing each commit (only the whole file, once,
+    before it is renamed), from a copy of an empty registry migrated the same way: the bytes are those of writes
+    that sync every commit."""
+    from openidds.clinic import init_registry
+    from openidds.clinic.database import _migrated_sqlite, database_url, new_sqlite_registry
+    from openidds.cohort.simulate import _write
+
+    migrated = tmp_path / "migrated.sqlite"
+    engine = connect(str(migrated))
+    init_registry(engine)
+    engine.dispose()
+    assert migrated.read_bytes() == _migrated_sqlite()
+
+    runs = play(study, params, 5, 6)
+    written = tmp_path / "unsynced.sqlite"
+    write_registry(runs, str(written), source="test")
+    synced = tmp_path / "synced.sqlite"
+    synced.touch()
+    new_sqlite_registry(synced)
+    _write(runs, database_url(synced), source="test")
+    assert written.read_bytes() == synced.read_bytes()
+    for synchronous, expected in ((True, (2, "delete")), (False, (0, "memory"))):
+        engine = connect(str(synced), synchronous=synchronous)
+        with engine.connect() as conn:
+            assert (conn.exec_driver_sql("PRAGMA synchronous").scalar(),
+                    conn.exec_driver_sql("PRAGMA journal_mode").scalar()) == expected
+        engine.dispose()
+
+
 def test_synthetic_everywhere(replicate):
     _, db = replicate
     with sqlite3.connect(db) as conn:

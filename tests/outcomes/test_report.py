@@ -17,6 +17,7 @@ from openidds.outcomes.report import COLUMNS, Paragraph, ReportFigure, Row, Tabl
 from openidds.outcomes.report._format import ci, p_is, pct, pct_ci, pval
 from openidds.outcomes.report.events import complications_section
 from openidds.outcomes.report.pdf import BOTTOM_IN, HEIGHT_IN, _Pages
+from openidds.outcomes.report.study import _canonical, _sortable
 
 ORDER = ["summary", "flow", "cohort", "therapy", "pain", "opioids", "satisfaction", "survival", "complications",
          "exits", "data"]
@@ -50,6 +51,24 @@ def test_same_data_in_any_row_order_gives_identical_files(cohort, files):
     assert list(again) == list(files)
     for name in files:
         assert again[name] == files[name], name
+
+
+def _every_column_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """The canonical order by its definition: site, patient, then every contract column."""
+    keys = ["site", "patient_id"]
+    keys += [c.name for c in COLUMNS if c.name in frame and c.name not in keys]
+    return frame.sort_values(keys, kind="mergesort", na_position="last", key=_sortable)
+
+
+@pytest.mark.parametrize("repeated", [0, 5])
+def test_the_canonical_order_is_by_site_patient_then_every_column(cohort, repeated):
+    """One row per patient is ordered by site and patient alone; rows repeating a patient (5 patients twice,
+    their copies changed in a contract column) by every column after them, as the definition says."""
+    copies = cohort.head(repeated).assign(age_at_implant_years=lambda f: f["age_at_implant_years"] - 1)
+    frame = pd.concat([cohort, copies]).sample(frac=1.0, random_state=3).reset_index(drop=True)
+    ordered = _canonical(frame)
+    pd.testing.assert_frame_equal(ordered, _every_column_order(frame))
+    assert list(ordered.index) == list(_every_column_order(frame).index)
 
 
 def test_files_are_the_report_each_figure_as_png_and_svg_and_each_table_as_csv(report, files):

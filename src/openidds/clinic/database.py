@@ -92,20 +92,28 @@ def with_clock(engine: Engine, clock: Callable[[], dt.datetime]) -> Engine:
     return engine.execution_options(**{_CLOCK_OPTION: clock})
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: bool = True) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.execute("PRAGMA cache_size=-65536")
+    if not synchronous:
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.execute("PRAGMA journal_mode=MEMORY")
     cursor.close()
 
 
-def connect(db: str | Path = DEFAULT_PATH) -> Engine:
+def connect(db: str | Path = DEFAULT_PATH, *, synchronous: bool = True) -> Engine:
     """An engine on the registry at ``db`` (path or URL); SQLite gets foreign keys and a busy timeout, PostgreSQL
     connections that keep their prepared statements across the rollback ending each read (:mod:`.pg_connection`).
 
     The database is opened once here, so a server that does not answer, a wrong password, a missing driver or
-    a file that is not a database is refused now, with the URL's password masked."""
+    a file that is not a database is refused now, with the URL's password masked.
+
+    ``synchronous=False`` (SQLite only): commits do not wait for the disk and the rollback journal is kept in
+    memory, for a file that nobody opens while it is being written and that is discarded if its writer fails
+    (a registry written whole into a temporary file, synced once and renamed into place; a throwaway). The
+    file's bytes are the same either way."""
     url = make_url(database_url(db))
     shown = masked(db)
     try:
@@ -113,7 +121,7 @@ def connect(db: str | Path = DEFAULT_PATH) -> Engine:
     except (NoSuchModuleError, ImportError) as exc:
         raise RegistryError("--db", shown, f"a database whose driver is installed ({exc})") from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "connect", functools.partial(_sqlite_pragmas, synchronous=synchronous))
     elif engine.dialect.driver == "psycopg":
         event.listen(engine, "do_connect", pg_connection.open_connection)
     try:
@@ -159,10 +167,11 @@ def new_sqlite_registry(path: Path) -> None:
 
 @functools.cache
 def _migrated_sqlite() -> bytes:
-    """The bytes of an empty SQLite registry migrated to the newest revision."""
+    """The bytes of an empty SQLite registry migrated to the newest revision (in a throwaway file whose commits
+    need not wait for the disk)."""
     with tempfile.TemporaryDirectory(prefix="openidds-template-") as folder:
         path = Path(folder) / "registry.sqlite"
-        engine = connect(path)
+        engine = connect(path, synchronous=False)
         try:
             init_registry(engine)
         finally:

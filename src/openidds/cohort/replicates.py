@@ -5,8 +5,11 @@ the number of workers or where it runs, so the results depend on the seed alone.
 throwaway SQLite registry, which is measured (:func:`openidds.cohort.targets.measure`) and deleted.
 
 A replicate makes millions of small objects and keeps most of them to its end (every pump's log): Python's cycle
-collector is paused while it runs and run once after it. A local worker also freezes what it holds once started
-(modules, tables: ``gc.freeze``), so those once-per-replicate collections scan only what the replicate made.
+collector is paused while it runs. Everything the replicate made is then young, and the collector, when it resumes,
+finds the replicate's garbage in its young generation; older objects (the caches the replicates fill, up to their
+bounds) are rescanned by the collector's own rule (a full pass once they have grown by a quarter), not after every
+replicate. A local worker also freezes what it holds once started (modules, tables: ``gc.freeze``), out of
+every later scan.
 """
 
 from __future__ import annotations
@@ -96,13 +99,11 @@ def _on_dask(task: Callable[[np.random.SeedSequence], T], children: Sequence[np.
 
 def replicate(simulate: Simulate, study: Study, params: Any, child: np.random.SeedSequence) -> dict[str, float]:
     """One replicate: simulate into a throwaway SQLite registry, measure the study's targets, delete it (the
-    cycle collector paused meanwhile and run once after)."""
+    cycle collector paused meanwhile)."""
     with collector_paused(), tempfile.TemporaryDirectory(prefix="openidds-replicate-") as folder:
         db_url = database_url(Path(folder) / "registry.sqlite")
         simulate(study, params, child, db_url)
-        measured = measure(study, db_url)
-    gc.collect()
-    return measured
+        return measure(study, db_url)
 
 
 def run_replicates(simulate: Simulate, study: Study, params: Any, seed: int, n: int, *, scheduler: str | None = None,

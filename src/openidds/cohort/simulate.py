@@ -111,8 +111,10 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
     ``import_batch`` of every record, then every pump's log in one ``import_pump_logs``.
 
-    An SQLite registry is written whole or not at all: into a temporary file beside it, renamed into place
-    when complete; an existing file is refused. Another database must hold no patients yet."""
+    An SQLite registry is written whole or not at all: into a temporary file beside it, synced to the disk once
+    and renamed into place when complete (its commits meanwhile do not wait for the disk: nobody opens the file
+    before it is renamed, and it is deleted if the write fails); an existing file is refused. Another database
+    must hold no patients yet."""
     url = make_url(database_url(db))
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
         _write(runs, url.render_as_string(hide_password=False), source)
@@ -125,7 +127,7 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     os.close(handle)
     try:
         new_sqlite_registry(Path(partial))
-        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source)
+        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source, synchronous=False)
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, final)
@@ -133,8 +135,8 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
         Path(partial).unlink(missing_ok=True)
 
 
-def _write(runs: list[PatientRun], db_url: str, source: str) -> None:
-    engine = connect(db_url)
+def _write(runs: list[PatientRun], db_url: str, source: str, synchronous: bool = True) -> None:
+    engine = connect(db_url, synchronous=synchronous)
     try:
         init_registry(engine)
         if patients(engine):

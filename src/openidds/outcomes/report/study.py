@@ -134,9 +134,12 @@ def fingerprint(frame: pd.DataFrame) -> str:
 
 
 def _canonical(frame: pd.DataFrame) -> pd.DataFrame:
-    """Rows in one order whatever order they came in (by site and patient, then every contract column)."""
+    """Rows in one order whatever order they came in (by site and patient, then every contract column). When site
+    and patient tell every row apart (one row per patient), the columns after them never decide and are not
+    compared."""
     keys = [k for k in ("site", "patient_id") if k in frame.columns]
-    keys += [c.name for c in columns.COLUMNS if c.name in frame.columns and c.name not in keys]
+    if not keys or pd.DataFrame({k: _sortable(frame[k]) for k in keys}).duplicated().any():
+        keys += [c.name for c in columns.COLUMNS if c.name in frame.columns and c.name not in keys]
     return frame.sort_values(keys, kind="mergesort", na_position="last", key=_sortable)
 
 
