@@ -64,7 +64,9 @@ def event_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
 
 
 def id_runs(ids: Sequence[int]) -> list[list[int]]:
-    """Ascending ids as runs of consecutive ids, ``[[first, last], ...]``."""
+    """Strictly ascending ids as runs of consecutive ids, ``[[first, last], ...]``."""
+    if ids and ids[-1] - ids[0] == len(ids) - 1:  # as many ascending ids as the span holds: one run
+        return [[ids[0], ids[-1]]]
     runs: list[list[int]] = []
     for record_id in ids:
         if runs and record_id == runs[-1][1] + 1:
