@@ -169,8 +169,9 @@ def _an_implant(engine) -> int:
 
 @pytest.mark.parametrize("n", [7, 2 * bulk._ROWS_PER_INSERT + 7])
 def test_rows_sent_many_per_insert_on_sqlite_are_stored_as_sqlalchemys_own_insert_stores_them(tmp_path, data_dir, n):
-    """On SQLite the rows go fifty per INSERT (multi-row VALUES) and the rows left over one per INSERT: the same
-    rows, ids, values and order as SQLAlchemy's own executemany of the INSERT gives."""
+    """On SQLite the rows of a bulk transfer (``copy``, the pump events) go fifty per INSERT (multi-row VALUES) and
+    the rows left over one per INSERT: the same rows, ids, values and order as SQLAlchemy's own executemany of the
+    INSERT gives."""
     engine = connect(str(tmp_path / "r.sqlite"))
     init_registry(engine)
     import_batch(engine, read_paths([data_dir / "good"]), "setup", "good")
@@ -187,7 +188,7 @@ def test_rows_sent_many_per_insert_on_sqlite_are_stored_as_sqlalchemys_own_inser
             event.listen(conn, "before_cursor_execute", partial(_record_statement, sent))
             if ours:
                 ids = bulk.insert_columns_with_ids(conn, table, columns, {"version": 1}, ("implant_id", "seq"),
-                                                   encoded=("data",))
+                                                   encoded=("data",), copy=True)
             else:
                 decoded = {**columns, "data": list(map(json.loads, columns["data"]))}
                 conn.execute(insert(table), [{**dict(zip(decoded, row, strict=True)), "version": 1}

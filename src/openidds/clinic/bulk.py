@@ -83,8 +83,9 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     ``encoded`` already hold their stored form (e.g. JSON text) and skip the type's bind processor.
 
     With ``copy``, on PostgreSQL through psycopg 3, the same rows are sent by ``COPY ... FROM STDIN`` instead
-    (:func:`_copy_rows`), which PostgreSQL takes in far less time than as many INSERTs; elsewhere, or when the
-    INSERT would fill a column not given (an ORM default), by executemany."""
+    (:func:`_copy_rows`), which PostgreSQL takes in far less time than as many INSERTs, and on SQLite by an
+    executemany of an INSERT of many rows (:func:`_insert_many_rows`); elsewhere, or when the INSERT would fill a
+    column not given (an ORM default), by executemany of the single-row INSERT."""
     constants = constants or {}
     n = len(next(iter(columns.values()))) if columns else 0
     if not n:
@@ -108,7 +109,7 @@ def insert_columns(conn: Connection, table: Table, columns: Mapping[str, Sequenc
     params: list[Any] = list(zip(*stored_columns, strict=True))
     if copy and dialect.name == "postgresql" and dialect.driver == "psycopg" and set(compiled.params) == set(order):
         _copy_rows(conn, table, order, params)
-    elif compiled.positional and dialect.supports_multivalues_insert and set(compiled.params) == set(order):
+    elif copy and dialect.name == "sqlite" and set(compiled.params) == set(order):
         _insert_many_rows(conn, table, order, params, str(compiled))
     else:
         if not compiled.positional:
