@@ -151,7 +151,7 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         implants = _implants(session, logs)
         stored = _stored_events(session, [implant.id for implant in implants])
         columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
-        times: list[npt.NDArray[np.int64]] = []
+        times: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
         added: list[int] = []
         repeated = {i for i, n in Counter(implant.id for implant in implants).items() if n > 1}
         for item, log, implant in zip(logs, parsed, implants, strict=True):
