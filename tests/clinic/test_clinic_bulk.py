@@ -12,11 +12,11 @@ from functools import partial
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sqlalchemy import DateTime, Text, cast, event, select
+from sqlalchemy import DateTime, Text, cast, event, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from openidds.clinic import bulk, connect, import_batch, read_paths, unit_of_work
+from openidds.clinic import bulk, connect, import_batch, init_registry, read_paths, unit_of_work
 from openidds.clinic.audit import encode_payloads
 from openidds.clinic.bulk import _bind_processor
 from openidds.clinic.fields import SPECS
@@ -165,3 +165,42 @@ def _record_statement(sent: list[str], _conn, _cursor, statement: str, *_: objec
 def _an_implant(engine) -> int:
     with unit_of_work(engine, "reader") as session:
         return session.scalars(select(Implant.id).order_by(Implant.id)).first()
+
+
+@pytest.mark.parametrize("n", [7, 2 * bulk._ROWS_PER_INSERT + 7])
+def test_rows_sent_many_per_insert_on_sqlite_are_stored_as_sqlalchemys_own_insert_stores_them(tmp_path, data_dir, n):
+    """On SQLite the rows of a bulk transfer (``copy``, the pump events) go fifty per INSERT (multi-row VALUES) and
+    the rows left over one per INSERT: the same rows, ids, values and order as SQLAlchemy's own executemany of the
+    INSERT gives."""
+    engine = connect(str(tmp_path / "r.sqlite"))
+    init_registry(engine)
+    import_batch(engine, read_paths([data_dir / "good"]), "setup", "good")
+    implant = _an_implant(engine)
+    table = bulk.table_of(PumpEvent)
+    columns = {"implant_id": [implant] * n, "seq": list(range(n)),
+               "at": [dt.datetime(2022, 9, 1, 10) + dt.timedelta(seconds=61 * i, microseconds=i % 3) for i in range(n)],
+               "kind": ["delivery" if i % 3 else "alarm" for i in range(n)], "reason": [f"r{i}" for i in range(n)],
+               "data": [json.dumps({"volume": i, "flow": "bolus:patient"}) for i in range(n)]}
+    stored = {}
+    for ours in (True, False):
+        with engine.connect() as conn, conn.begin() as transaction:
+            sent: list[str] = []
+            event.listen(conn, "before_cursor_execute", partial(_record_statement, sent))
+            if ours:
+                ids = bulk.insert_columns_with_ids(conn, table, columns, {"version": 1}, ("implant_id", "seq"),
+                                                   encoded=("data",), copy=True)
+            else:
+                decoded = {**columns, "data": list(map(json.loads, columns["data"]))}
+                conn.execute(insert(table), [{**dict(zip(decoded, row, strict=True)), "version": 1}
+                                             for row in zip(*decoded.values(), strict=True)])
+            rows = conn.execute(select(table).order_by(table.c.id)).all()
+            raw = conn.exec_driver_sql("SELECT at, data FROM pump_events ORDER BY id").all()
+            transaction.rollback()
+        inserts = [s for s in sent if s.startswith("INSERT INTO pump_events")]
+        if ours:
+            assert [row.id for row in rows][-n:] == ids
+            assert [s.count("(?") for s in inserts] == [bulk._ROWS_PER_INSERT] * (n > bulk._ROWS_PER_INSERT) + [1]
+        stored[ours] = (rows, raw)
+    assert stored[True] == stored[False]
+    assert [r.seq for r in stored[True][0]][-n:] == columns["seq"]
+    engine.dispose()

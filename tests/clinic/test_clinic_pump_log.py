@@ -280,3 +280,11 @@ def test_a_pump_log_for_an_implant_not_in_the_registry_is_refused(registry, data
     with pytest.raises(RegistryError, match="an implant in the registry"):
         import_pump_logs(registry, [PumpLogImport(data_dir / "pump_log.json", "CJFH", "P001",
                                                   IMPLANT + dt.timedelta(days=1))], "tech")
+
+
+def test_a_log_without_events_adds_nothing_and_writes_no_audit_entry(registry, data_dir):
+    empty = PumpLog.model_validate({**json.loads((data_dir / "pump_log.json").read_text()), "events": []})
+    assert import_pump_logs(registry, [PumpLogImport(empty, "CJFH", "P001", IMPLANT)], "tech") == [0]
+    assert _events(registry) == []
+    with unit_of_work(registry, "reader") as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.table_name == "pump_events")).all() == []

@@ -3,6 +3,7 @@ log's audit entry seals: the text must be ``json.dumps``' own, byte for byte, fo
 write fails as ``json.dumps`` fails. The digest's lines are the events' JSON arrays, whatever path writes them."""
 
 import datetime as dt
+import itertools
 import json
 from hashlib import sha256
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from openidds.clinic.audit_chain import json_array
-from openidds.clinic.audit_pump_logs import events_digest
+from openidds.clinic.audit_pump_logs import events_digest, id_runs
 from openidds.clinic.pump_log import _data_json
 from openidds.pump.events import EventKind
 
@@ -62,3 +63,11 @@ event_rows = st.tuples(ids, ids, ids, times, texts, texts, texts, ids)
 def test_a_logs_digest_is_the_sha256_of_its_events_json_arrays(rows):
     lines = "".join(json_array([r[0], r[1], r[2], r[3].isoformat(), *r[4:]]) + "\n" for r in rows)
     assert events_digest(rows) == sha256(lines.encode()).hexdigest()
+
+
+@given(st.sets(st.integers(0, 60), max_size=30))
+def test_ids_are_given_back_as_their_maximal_runs(ids):
+    ordered = sorted(ids)
+    runs = id_runs(ordered)
+    assert [i for first, last in runs for i in range(first, last + 1)] == ordered
+    assert all(later[0] > earlier[1] + 1 for earlier, later in itertools.pairwise(runs))

@@ -37,7 +37,9 @@ def events_digest(rows: Sequence[Sequence[Any]]) -> str:
     """SHA-256 of events given as ``(id, implant_id, seq, at, kind, reason, data, version)`` in id order, ``at`` a
     naive UTC datetime and ``data`` its ``json.dumps`` text: one JSON array per event (``at`` in ISO 8601), each
     followed by a newline. The values are those the registry reads back, whatever the database stores them as."""
-    return lines_digest(event_lines(list(zip(*rows, strict=True)) if rows else [()] * len(_STORED)))
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True)) if rows else [()] * len(_STORED)
+    columns[3] = [at.isoformat() for at in columns[3]]
+    return lines_digest(event_lines(columns))
 
 
 def lines_digest(lines: Sequence[str]) -> str:
@@ -47,22 +49,24 @@ def lines_digest(lines: Sequence[str]) -> str:
 
 def event_lines(columns: Sequence[Sequence[Any]]) -> list[str]:
     """Each event's line of :func:`events_digest`, the events given column by column (``ids, implant_ids, seqs,
-    ats, kinds, reasons, data, versions``): ``json_array`` of its values and a newline, written by one format when
-    the ids, seq and versions are ints (not bools) and the texts are strings, as the registry's events are."""
-    ids, implant_ids, seqs, _, kinds, reasons, data, versions = columns
+    ats, kinds, reasons, data, versions``, ``ats`` as their ISO 8601 texts): ``json_array`` of its values and a
+    newline, written by one format when the ids, seq and versions are ints (not bools) and the texts are strings,
+    as the registry's events are (an ISO 8601 text has nothing JSON escapes)."""
+    ids, implant_ids, seqs, ats, kinds, reasons, data, versions = columns
     numbers = {*map(type, ids), *map(type, implant_ids), *map(type, seqs), *map(type, versions)}
-    texts = {*map(type, kinds), *map(type, reasons), *map(type, data)}
-    if numbers <= {int} and all(issubclass(kind, str) for kind in texts):
+    texts = {*map(type, ats), *map(type, kinds), *map(type, reasons), *map(type, data)}
+    if numbers <= {int} and all(issubclass(text, str) for text in texts):
         escaped = {text: encode_basestring_ascii(text) for text in {*kinds, *reasons}}
-        return [f'[{event_id},{implant_id},{seq},"{at.isoformat()}",{escaped[kind]},{escaped[reason]},'
-                f'{encode_basestring_ascii(text)},{version}]\n'
-                for event_id, implant_id, seq, at, kind, reason, text, version in zip(*columns, strict=True)]
-    return [json_array([event_id, implant_id, seq, at.isoformat(), kind, reason, text, version]) + "\n"
-            for event_id, implant_id, seq, at, kind, reason, text, version in zip(*columns, strict=True)]
+        return list(map('[%d,%d,%d,"%s",%s,%s,%s,%d]\n'.__mod__, zip(
+            ids, implant_ids, seqs, ats, map(escaped.__getitem__, kinds), map(escaped.__getitem__, reasons),
+            map(encode_basestring_ascii, data), versions, strict=True)))
+    return [json_array(list(values)) + "\n" for values in zip(*columns, strict=True)]
 
 
 def id_runs(ids: Sequence[int]) -> list[list[int]]:
-    """Ascending ids as runs of consecutive ids, ``[[first, last], ...]``."""
+    """Strictly ascending ids as runs of consecutive ids, ``[[first, last], ...]``."""
+    if ids and ids[-1] - ids[0] == len(ids) - 1:  # as many ascending ids as the span holds: one run
+        return [[ids[0], ids[-1]]]
     runs: list[list[int]] = []
     for record_id in ids:
         if runs and record_id == runs[-1][1] + 1:

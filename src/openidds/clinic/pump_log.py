@@ -20,12 +20,25 @@ from operator import attrgetter, lt
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 from pydantic import ValidationError
 from pydantic_core import TzInfo
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.orm import Session
 
-from openidds.clinic import alarms, audit, audit_chain, audit_pump_logs, bulk, locking, models, store, validation
+from openidds.clinic import (
+    alarms,
+    audit,
+    audit_chain,
+    audit_pump_logs,
+    bulk,
+    locking,
+    models,
+    store,
+    utc_times,
+    validation,
+)
 from openidds.clinic.database import unit_of_work
 from openidds.clinic.errors import ImportRejected, RegistryError
 from openidds.clinic.findings import Finding
@@ -138,27 +151,35 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
         implants = _implants(session, logs)
         stored = _stored_events(session, [implant.id for implant in implants])
         columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
+        times: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
         added: list[int] = []
         repeated = {i for i, n in Counter(implant.id for implant in implants).items() if n > 1}
         for item, log, implant in zip(logs, parsed, implants, strict=True):
             if implant.id in stored or implant.id in repeated:
-                count = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings, columns)
+                count = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings, columns, times)
             else:
-                count = _all_new_events(item, log, implant, findings, columns)
+                count = _all_new_events(item, log, implant, findings, columns, times)
             added.append(count)
         if findings:
             raise ImportRejected(name, findings)
         conn = session.connection()
         table = bulk.table_of(models.PumpEvent)
+        at = utc_times.UtcTimes(np.concatenate(times))
         data_json = list(map(_data_json, columns["data"]))
         stored_data = data_json
         # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
         if columns["data"] and bulk.stored_value(conn, table, "data", columns["data"][0]) != stored_data[0]:
             stored_data = [bulk.stored_value(conn, table, "data", data) for data in columns["data"]]
-        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "data": stored_data}, {"version": 1},
-                                           ("implant_id", "seq"), encoded=("data",), copy=True)
-        lines = audit_pump_logs.event_lines((ids, columns["implant_id"], columns["seq"], columns["at"], columns["kind"],
-                                             columns["reason"], data_json, [1] * len(ids)))
+        stored_at: list[Any]
+        encoded: tuple[str, ...]
+        if bulk.stores_iso_text(table.c.at.type, conn.dialect):
+            stored_at, encoded = at.isoformat(" ", "microseconds"), ("at", "data")
+        else:
+            stored_at, encoded = at.datetimes(), ("data",)
+        ids = bulk.insert_columns_with_ids(conn, table, {**columns, "at": stored_at, "data": stored_data},
+                                           {"version": 1}, ("implant_id", "seq"), encoded=encoded, copy=True)
+        lines = audit_pump_logs.event_lines((ids, columns["implant_id"], columns["seq"], at.isoformat(),
+                                             columns["kind"], columns["reason"], data_json, [1] * len(ids)))
         _audit_logs(conn, user, audit.now_utc(session.info), ids, lines,
                     [(source or item.label, implant.id, count) for item, implant, count in zip(logs, implants, added,
                                                                                                 strict=True)])
@@ -210,7 +231,9 @@ _data_json = _json_dumps()
 """``json.dumps(data)``: the text the registry's ``data`` column stores, and the one an event's digest holds."""
 
 
-_EVENT_COLUMNS = ("implant_id", "seq", "at", "kind", "reason", "data")
+_EVENT_COLUMNS = ("implant_id", "seq", "kind", "reason", "data")
+"""The columns an import gathers event by event; ``at`` is written from the events' times, gathered apart
+(:class:`openidds.clinic.utc_times.UtcTimes`)."""
 
 
 @dataclass(frozen=True)
@@ -275,11 +298,12 @@ def _life(implant: _Implant) -> tuple[dt.datetime, dt.datetime | None]:
 
 
 def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: dict[int, StoredEvent],
-                findings: list[Finding], columns: dict[str, list[Any]]) -> int:
-    """Add to ``columns`` the log's events not yet in ``stored`` (which they join); a finding for each event
-    outside the implant's life or in conflict with a stored one. Returns how many were added."""
+                findings: list[Finding], columns: dict[str, list[Any]], times: list[npt.NDArray[np.int64]]) -> int:
+    """Add to ``columns`` and ``times`` (their microseconds: :mod:`openidds.clinic.utc_times`) the log's events not
+    yet in ``stored`` (which they join); a finding for each event outside the implant's life or in conflict with a
+    stored one. Returns how many were added."""
     first, end = _life(implant)
-    added = 0
+    added: list[int] = []
     for event in log.events:
         at = log.at(event.t_s)
         if at < first or (end is not None and at >= end):
@@ -288,19 +312,18 @@ def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: di
         old = stored.get(event.seq)
         if old is None:
             stored[event.seq] = content
-            _add_event(columns, implant.id, event.seq, *content)
-            added += 1
+            _add_event(columns, implant.id, event.seq, *content[1:])
+            added.append(utc_times.micros(at))
         elif old != content:
             findings.append(Finding("event-conflict", _label(item, event.seq), "a different event with this seq is "
                                     "stored", item.label))
-    return added
+    times.append(np.array(added, dtype=np.int64))
+    return len(added)
 
 
-def _add_event(columns: dict[str, list[Any]], implant_id: int, seq: int, at: dt.datetime, kind: str, reason: str,
-               data: Any) -> None:
+def _add_event(columns: dict[str, list[Any]], implant_id: int, seq: int, kind: str, reason: str, data: Any) -> None:
     columns["implant_id"].append(implant_id)
     columns["seq"].append(seq)
-    columns["at"].append(at)
     columns["kind"].append(kind)
     columns["reason"].append(reason)
     columns["data"].append(data)
@@ -314,25 +337,26 @@ start in UTC plus its ``t_s``."""
 
 
 def _all_new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, findings: list[Finding],
-                    columns: dict[str, list[Any]]) -> int:
+                    columns: dict[str, list[Any]], times: list[npt.NDArray[np.int64]]) -> int:
     """:func:`_new_events` for an implant with no stored events and no other log in the import: every event is new
-    (a log's seqs strictly increase, or its order findings refuse the import)."""
+    (a log's seqs strictly increase, or its order findings refuse the import). The events' times are reckoned
+    in whole microseconds and checked against the implant's life as such."""
     events = log.events
     if not events:
         return 0
     seqs, seconds, kinds, reasons, data = zip(*map(_EVENT_FIELDS, events), strict=True)
     if isinstance(log.clock_start.tzinfo, _FIXED_OFFSETS):
-        times = list(map(log.at(0).__add__, map(dt.timedelta(seconds=1).__mul__, seconds)))
+        micros = utc_times.of_seconds(log.at(0), seconds)
     else:
-        times = list(map(log.at, seconds))
+        micros = np.array([utc_times.micros(log.at(t_s)) for t_s in seconds], dtype=np.int64)
     first, end = _life(implant)
-    last = end or dt.datetime.max
-    if not first <= min(times) <= max(times) < last:
-        findings += [_outside(item, implant, seq, at) for seq, at in zip(seqs, times, strict=True)
-                     if not first <= at < last]
+    if micros.min() < utc_times.micros(first) or (end is not None and micros.max() >= utc_times.micros(end)):
+        last = end or dt.datetime.max
+        findings += [_outside(item, implant, seq, at) for seq, at in zip(seqs, utc_times.UtcTimes(micros).datetimes(),
+                                                                         strict=True) if not first <= at < last]
+    times.append(micros)
     columns["implant_id"] += [implant.id] * len(events)
     columns["seq"] += seqs
-    columns["at"] += times
     columns["kind"] += map(_KIND_TEXT.__getitem__, kinds)
     columns["reason"] += reasons
     columns["data"] += data
