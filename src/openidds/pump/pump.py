@@ -345,7 +345,8 @@ class Pump:
     def _cap_time(self, end: int, mass_rates: dict[str, int]) -> int | None:
         """The last second before any limited drug's rolling 24-hour amount would pass its trigger level.
 
-        Called only when the cheap bound in ``_step`` fails: ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier
+        Called only when the cheap bound in ``_step`` fails and the window is not steady
+        (:meth:`_steady_below_cap`): ``W(s) <= W(t0) + D(s) - D(t0)`` for an earlier
         check time t0, and no solution that can reach the tip is stronger than ``strongest``, so while the
         volume pumped since t0 stays within ``(trigger - W(t0)) // strongest`` for the tightest drug nothing
         can cross. This sets that bound again from ``now``, as the reservoir estimate below which the next
