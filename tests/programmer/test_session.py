@@ -1,5 +1,8 @@
 """Programming sessions: interrogate, edit, validate, review, confirm, transmit."""
 
+import gc
+import weakref
+
 import pytest
 
 from openidds.drugs import default_library, load_library
@@ -190,3 +193,26 @@ def test_initiation_prompts():
     overrides = [e.data["finding"]["id"] for e in session.log if e.kind == "override"]
     assert overrides == ["morphine.starting_dose"]
     assert any(f.id == "morphine.initiation" for f in session.review.findings)
+
+
+def test_refill_workflow_and_its_session_do_not_keep_each_other(programmed):
+    """A refill workflow is freed as soon as it is dropped, without the cycle collector (its session's gate holds it
+    weakly); the session it opened then sends nothing."""
+    workflow = RefillWorkflow(programmed, 30 * DAY, "RN C", Prescription({"morphine": "10 mg/mL"}, "Dr B"))
+    workflow.withdraw(workflow.expected_ml)
+    session = workflow.session
+    session.edit(start_order("3.3 mg/day"))
+    held = weakref.ref(workflow)
+    gc.disable()
+    try:
+        del workflow
+        assert held() is None
+    finally:
+        gc.enable()
+    for finding in session.review.soft:
+        session.override(finding.id, "Dr B", "test: reviewed")
+    session.confirm("Dr B")
+    before = unchanged(programmed)
+    with pytest.raises(SessionRefused, match="workflow that opened this session is gone"):
+        session.transmit()
+    assert unchanged(programmed) == before

@@ -10,6 +10,8 @@ Everything goes through the reservoir port: the catheter-access port is refused 
 goes straight to the CSF) and belongs to a separate procedure.
 """
 
+import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 from fractions import Fraction
@@ -177,6 +179,21 @@ class RefillRecord:
     review: Review
 
 
+def _gate_of(workflow: "RefillWorkflow") -> Callable[[], str | None]:
+    """The session's gate: the workflow's missing step (:meth:`RefillWorkflow._missing`). The gate holds the workflow
+    by a weak reference, so a workflow and its session do not keep each other alive (they are freed as soon as
+    they are dropped, without waiting for the cycle collector: a cohort drops thousands); a session whose workflow
+    is gone sends nothing."""
+    held = weakref.ref(workflow)
+
+    def gate() -> str | None:
+        found = held()
+        return "the refill workflow that opened this session is gone: open a new refill" if found is None \
+            else found._missing()
+
+    return gate
+
+
 class RefillWorkflow:
     """One refill, step by step. Steps out of order are refused; nothing reaches the pump before
     :meth:`transmit`, and an abandoned workflow leaves the pump as it was after the interrogation."""
@@ -184,7 +201,7 @@ class RefillWorkflow:
     def __init__(self, pump: Pump, at_s: int, nurse: str, prescription: Prescription, *,
                  library: DrugLibrary | None = None, policy: Policy | None = None) -> None:
         self.session = ProgrammingSession(pump, at_s, nurse, library=library, policy=policy)
-        self.session.gate = self._missing
+        self.session.gate = _gate_of(self)
         self.prescription = prescription
         self.nurse = nurse
         self._pump = pump
