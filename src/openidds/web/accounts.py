@@ -102,7 +102,7 @@ def _token_hash(token: str) -> str:
 class User:
     """A user as the app sees them: name, role, failed log-ins in a row, while a lock-out lasts its end, whether
     an administrator disabled them, the version of their account (one more at each administrative change), and
-    when they last logged in (naive UTC; ``None`` before their first log-in)."""
+    when they last logged in (in UTC, zone attached, as the API writes times; ``None`` before their first log-in)."""
 
     name: str
     role: Role
@@ -181,7 +181,8 @@ def users(engine: Engine, now: dt.datetime, name: str | None = None) -> list[Use
     with engine.connect() as conn:
         rows = conn.execute(query if name is None else query.where(u.name == name)).all()
     return [User(r.name, Role(r.role), r.failed_logins, _lock_end(r.locked_at, now), r.disabled_at is not None,
-                 r.version, r.last_login_at) for r in rows]
+                 r.version, None if r.last_login_at is None else r.last_login_at.replace(tzinfo=dt.UTC))
+            for r in rows]
 
 
 def one_user(engine: Engine, name: str, now: dt.datetime) -> User:
