@@ -16,10 +16,11 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import Engine, create_engine, make_url, text
 from tests.pg_cluster import throwaway_server
 
 from openidds.clinic import connect, init_registry
+from openidds.clinic.examples import load_example
 from openidds.clinic.models import Base
 
 settings.register_profile("openidds", deadline=None)
@@ -100,3 +101,13 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'registry.sqlite'}"
     return request.getfixturevalue("clean_pg_url")
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
+    """The example registry with its pump logs, pump states and refill appointments, as `openidds web serve
+    --example` loads it (a module's own ``example`` fixture may stand in for it)."""
+    engine = connect(str(tmp_path_factory.mktemp("example") / "example.sqlite"))
+    load_example(engine)
+    yield engine
+    engine.dispose()

@@ -5,21 +5,19 @@ import dataclasses
 import datetime as dt
 import re
 import tomllib
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from sqlalchemy import Engine, text
 
-from openidds.clinic import analysis_dataset, check_registry, connect, refills_due
+from openidds.clinic import analysis_dataset, check_registry, refills_due
 from openidds.clinic.examples import (
     EXAMPLE_APPOINTMENTS,
     EXAMPLE_CUTOFF,
     EXAMPLE_FOLDER,
     EXAMPLE_PUMP_LOGS,
     EXAMPLE_PUMP_STATES,
-    load_example,
 )
 from openidds.clinic.follow_up import follow_ups_due
 from openidds.clinic.open_alarms import open_alarms
@@ -187,15 +185,6 @@ def _toml(data: dict) -> str:
     arrays = [f"[[{k}]]\n" + "\n".join(f"{kk} = {value(vv)}" for kk, vv in item.items())
               for k, v in data.items() if isinstance(v, list) and v and isinstance(v[0], dict) for item in v]
     return "\n".join(scalars) + "\n\n" + "\n\n".join(tables + arrays) + "\n"
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The example registry with its pump logs, as `openidds web serve --example` loads it."""
-    engine = connect(str(tmp_path_factory.mktemp("example") / "example.sqlite"))
-    load_example(engine)
-    yield engine
-    engine.dispose()
 
 
 def test_on_its_clinic_day_the_example_clinic_has_every_kind_of_work(example: Engine) -> None:

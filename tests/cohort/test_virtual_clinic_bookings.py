@@ -8,7 +8,6 @@ import csv
 import dataclasses
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,14 +29,6 @@ from openidds.cohort.virtual_clinic import ClinicError, load_clinic
 BUNDLED = Path(__file__).parents[2] / "src" / "openidds" / "cohort" / "clinics" / "example.toml"
 NOW = dt.datetime.combine(EXAMPLE_CUTOFF, dt.time(8))
 """The example's now: its pumps were read at 08:00 on the clinic day."""
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    engine = connect(str(tmp_path_factory.mktemp("example") / "example.sqlite"))
-    load_example(engine)
-    yield engine
-    engine.dispose()
 
 
 def _shipped_rows() -> int:

@@ -11,8 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, insert
 
-from openidds.clinic import connect
-from openidds.clinic.examples import EXAMPLE_CUTOFF, load_example
+from openidds.clinic.examples import EXAMPLE_CUTOFF
 from openidds.web import Role
 from openidds.web.accounts import users_table
 from openidds.web.app import create_app
@@ -21,15 +20,6 @@ from .conftest import ChromiumPages, log_in_as, serving, user_name
 
 NOW = dt.datetime.combine(EXAMPLE_CUTOFF, dt.time(9))
 THIS_WEEK, NEXT_WEEK = "2025-W27", "2025-W28"
-
-
-@pytest.fixture(scope="module")
-def example(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Engine]:
-    """The example registry as `openidds web serve --example` loads it."""
-    engine = connect(str(tmp_path_factory.mktemp("example") / "example.sqlite"))
-    load_example(engine)
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture(scope="module")
