@@ -178,15 +178,20 @@ def reference_deliveries_since(log_rows, t_s):
     return pieces
 
 
-@given(rows, st.data())
-def test_the_running_window_answers_as_reading_the_log_back(specs, data):
-    """Rows appended one by one, the window asked for at any times in between (mostly moving forward, as the
-    pump's clock does, sometimes back): each answer is the one read back from the whole log."""
+def growing_log(specs):
+    """The log of ``specs`` growing row by row: after each row is appended, the log and the row's end."""
     whole, _, _ = build(specs)
     log = EventLog()
     for row in whole.rows:
         log.rows.append(row)
-        end_s = row[4] if row[1] is EventKind.DELIVERY else row[0]
+        yield log, row[4] if row[1] is EventKind.DELIVERY else row[0]
+
+
+@given(rows, st.data())
+def test_the_running_window_answers_as_reading_the_log_back(specs, data):
+    """Rows appended one by one, the window asked for at any times in between (mostly moving forward, as the
+    pump's clock does, sometimes back): each answer is the one read back from the whole log."""
+    for log, end_s in growing_log(specs):
         for _ in range(data.draw(st.integers(0, 3))):
             x = data.draw(st.integers(max(0, end_s - 1500), end_s + 50))
             got = {drug: mass for drug, mass in log.delivered_since(x).items() if mass}
@@ -216,11 +221,7 @@ def reference_steady_since(log_rows, t_s, stop_s, tip, rate):
 def test_a_steady_window_reads_as_every_second_of_it(specs, data):
     """The window's volume after t and its volume leaving over [t, stop), when every row in it is of one solution
     and none in [t, stop) is slower than a rate (the pump's proof that a step cannot raise the 24-hour amount)."""
-    whole, _, _ = build(specs)
-    log = EventLog()
-    for row in whole.rows:
-        log.rows.append(row)
-        end_s = row[4] if row[1] is EventKind.DELIVERY else row[0]
+    for log, end_s in growing_log(specs):
         for _ in range(data.draw(st.integers(0, 3))):
             x = data.draw(st.integers(max(0, end_s - 1500), end_s + 50))
             stop = data.draw(st.integers(x, end_s + 50))
