@@ -61,7 +61,13 @@ def test_there_is_no_default_password(db: str) -> None:
 def test_user_list_and_unlock(db: str) -> None:
     _run("user", "add", "nia", "--role", "nurse", "--password-stdin", "--db", db, stdin="nurse passphrase 1\n")
     assert json.loads(_run("user", "list", "--db", db, "--json")[1]) == [
-        {"name": "nia", "role": "nurse", "failed_logins": 0, "locked_until": None, "disabled": False}]
+        {"name": "nia", "role": "nurse", "failed_logins": 0, "locked_until": None, "disabled": False,
+         "last_login_at": None}]
+    assert "never" in _run("user", "list", "--db", db)[1]
+    log_in(connect(db), "nia", "nurse passphrase 1", NOW)
+    [listed] = json.loads(_run("user", "list", "--db", db, "--json")[1])
+    assert dt.datetime.fromisoformat(listed["last_login_at"]) == NOW.replace(tzinfo=dt.UTC)
+    assert f"{NOW:%Y-%m-%d %H:%M} UTC" in _run("user", "list", "--db", db)[1]
     assert _run("user", "unlock", "nia", "--db", db)[0] == 0
     code, out = _run("user", "unlock", "nobody", "--db", db)
     assert code == 2 and "existing user" in out

@@ -76,7 +76,7 @@ def test_five_failed_log_ins_lock_the_account_until_an_administrator_unlocks_it(
     right = post_log_in(client, name, password(Role.NURSE))
     assert right.status_code == 401 and "locked" in right.text and "openidds_session" not in client.cookies
     assert [(u.failed_logins, u.locked_until) for u in users(clinic, NOW) if u.name == name] == [
-        (MAX_FAILED_LOGINS, NOW + LOCK_OUT_DURATION)]
+        (MAX_FAILED_LOGINS, (NOW + LOCK_OUT_DURATION).replace(tzinfo=dt.UTC))]
     unlock(clinic, name, NOW, "admin-1")
     assert post_log_in(client, name, password(Role.NURSE)).status_code == 303
 

@@ -99,7 +99,9 @@ def test_role_disable_enable_and_unlock_from_the_page(client: TestClient, clinic
     for _ in range(5):
         with pytest.raises(LoginRefused, match=r"name or password|account"):
             log_in(clinic, NURSE, "wrong passphrase 99", NOW)
-    assert one_user(clinic, NURSE, NOW).locked_until == NOW + LOCK_OUT_DURATION
+    assert one_user(clinic, NURSE, NOW).locked_until == (NOW + LOCK_OUT_DURATION).replace(tzinfo=dt.UTC)
+    locked = {u["name"]: u["locked_until"] for u in client.get("/api/users").json()}
+    assert locked[NURSE] == f"{(NOW + LOCK_OUT_DURATION).isoformat()}Z", "the API writes times in UTC, zone marked"
     unlocked = client.post(f"/users/{NURSE}/unlock", data={"csrf_token": token, "version": _version(client, NURSE)},
                            follow_redirects=False)
     assert unlocked.status_code == 303 and one_user(clinic, NURSE, NOW).locked_until is None

@@ -59,7 +59,7 @@ def user_add(
 
 @user_app.command("list")
 def user_list(db: Db = None, as_json: AsJson = False) -> None:
-    """Every user with role, failed log-ins and lock-out."""
+    """Every user with role, failed log-ins, lock-out, state and last log-in (times in UTC)."""
     from openidds.web.accounts import users
 
     try:
@@ -69,12 +69,16 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
     if as_json:
         typer.echo(json.dumps([{"name": u.name, "role": u.role.value, "failed_logins": u.failed_logins,
                                 "locked_until": None if u.locked_until is None else u.locked_until.isoformat(),
-                                "disabled": u.disabled} for u in rows]))
+                                "disabled": u.disabled,
+                                "last_login_at": None if u.last_login_at is None else u.last_login_at.isoformat()}
+                               for u in rows]))
         return
-    table = Table("name", "role", "failed log-ins", "locked until", "state")
+    table = Table("name", "role", "failed log-ins", "locked until", "state", "last log-in")
     for u in rows:
         locked = "" if u.locked_until is None else f"{u.locked_until:%Y-%m-%d %H:%M} UTC"
-        table.add_row(u.name, u.role.value, str(u.failed_logins), locked, "disabled" if u.disabled else "enabled")
+        last = "never" if u.last_login_at is None else f"{u.last_login_at:%Y-%m-%d %H:%M} UTC"
+        table.add_row(u.name, u.role.value, str(u.failed_logins), locked, "disabled" if u.disabled else "enabled",
+                      last)
     console().print(table)
 
 

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, event, func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from openidds.clinic import escalation_policies, escalations, models
@@ -311,9 +311,7 @@ def run_replicates(registry: Path, policy: Policy, responders: Responders, seed:
             copy = Path(folder) / f"replicate-{replicate}.sqlite"
             with closing(sqlite3.connect(registry)) as source, closing(sqlite3.connect(copy)) as target:
                 source.backup(target)
-            engine = connect(copy)
-            event.listen(engine, "connect", _unsynchronised)
-            engine.dispose()  # the connection connect() opened had no such pragma
+            engine = connect(copy, synchronous=False)  # a throwaway copy: commits need not wait for the disk
             try:
                 runs.append(run_escalation(engine, policy, responders, seed, until, pass_interval, replicate))
             finally:
@@ -323,11 +321,6 @@ def run_replicates(registry: Path, policy: Policy, responders: Responders, seed:
                          sum(run.escalations for run in runs), seed, replicates, pass_interval,
                          responders.refill_visits, runs[0].reservoir_runs,
                          tuple(r for run in runs for r in run.empty_reservoirs))
-
-
-def _unsynchronised(dbapi_connection: Any, _record: Any) -> None:
-    """A replicate's registry is a throwaway copy: commits need not wait for the disk."""
-    dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 def run_escalation(engine: Engine, policy: Policy, responders: Responders, seed: int, until: dt.date,

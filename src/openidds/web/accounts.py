@@ -102,7 +102,8 @@ def _token_hash(token: str) -> str:
 class User:
     """A user as the app sees them: name, role, failed log-ins in a row, while a lock-out lasts its end, whether
     an administrator disabled them, the version of their account (one more at each administrative change), and
-    when they last logged in (in UTC, zone attached, as the API writes times; ``None`` before their first log-in)."""
+    when they last logged in (``None`` before their first log-in). Times are in UTC with the zone attached, as the
+    API writes them."""
 
     name: str
     role: Role
@@ -180,9 +181,14 @@ def users(engine: Engine, now: dt.datetime, name: str | None = None) -> list[Use
              .order_by(u.name))
     with engine.connect() as conn:
         rows = conn.execute(query if name is None else query.where(u.name == name)).all()
-    return [User(r.name, Role(r.role), r.failed_logins, _lock_end(r.locked_at, now), r.disabled_at is not None,
-                 r.version, None if r.last_login_at is None else r.last_login_at.replace(tzinfo=dt.UTC))
+    return [User(r.name, Role(r.role), r.failed_logins, _utc(_lock_end(r.locked_at, now)), r.disabled_at is not None,
+                 r.version, _utc(r.last_login_at))
             for r in rows]
+
+
+def _utc(stored: dt.datetime | None) -> dt.datetime | None:
+    """A stored time (naive UTC) with its zone attached, as the API writes times."""
+    return None if stored is None else stored.replace(tzinfo=dt.UTC)
 
 
 def one_user(engine: Engine, name: str, now: dt.datetime) -> User:
