@@ -143,6 +143,25 @@ def test_a_session_that_finds_the_eri_alarm_replaces_the_pump_first(params):
     assert [r["pump_serial"] for r in run.rows["programs"]][-2:] == [run.implants[1].serial_number] * 2
 
 
+def test_a_revision_on_the_day_of_a_replacement_waits_for_the_new_pump_s_priming(params):
+    """The revision's session finds the ERI alarm: the pump is replaced and primed (25 minutes), and the revision
+    and its own priming follow once that priming has ended (a second priming while one runs is refused)."""
+    from openidds.pump import SYNCHROMED_II, PumpSpec
+
+    spec = PumpSpec(model=SYNCHROMED_II, reservoir_ml=40, battery_eri_at_s=200 * DAY_S)
+    baseline, course = a_course(params, start_dose_mg_per_day=2.0, concentration_mg_per_ml=10.0,
+                                revision_days=(201,))
+    run = run_patient(1, baseline, course, params.course, np.random.default_rng(1), spec=spec)
+    assert run.implants[1].day == 201
+    log = run.implants[1].pump.log
+    primings = [(e.t_s, e.kind) for e in log if e.kind in ("bolus_started", "bolus_ended", "catheter_revised")
+                and (e.kind == "catheter_revised" or e.data["kind"] == "priming")]
+    assert [kind for _, kind in primings] == ["bolus_started", "bolus_ended", "catheter_revised", "bolus_started",
+                                              "bolus_ended"]
+    assert primings[1][0] - primings[0][0] == 1500 and primings[2][0] >= primings[1][0]
+    assert [e.reason for e in log if e.kind == "bolus_ended" and e.data["kind"] == "priming"] == ["completed"] * 2
+
+
 def test_an_admixture_is_filled_together_and_programmed_drug_by_drug(params):
     baseline, course = a_course(params, start_dose_mg_per_day=1.0, concentration_mg_per_ml=10.0,
                                 added_mg_per_ml=(("bupivacaine", 5.0),), dose_changes=(DoseChange(30, 1.2),))

@@ -210,6 +210,7 @@ class _Clinic:
         self.occluded_since: int | None = None
         self.dose_mg_per_day = course.start_dose_mg_per_day
         self.device = PatientBolusDevice(self.pump)
+        self.primed_until_s = 0  # the end of the last priming bolus
 
     def at(self, t_s: int) -> dt.datetime:
         return self.start + dt.timedelta(seconds=t_s)
@@ -300,7 +301,9 @@ class _Clinic:
 
     def prime(self, t_s: int) -> None:
         session = ProgrammingSession(self.pump, self.run.on_pump(t_s), CLINICIAN)
-        session.transmit_bolus(priming_bolus(self.pump.spec, self.pump.catheter))
+        plan = priming_bolus(self.pump.spec, self.pump.catheter)
+        session.transmit_bolus(plan)
+        self.primed_until_s = t_s + plan.duration_s
         self.run.journal(lambda state: state.with_programmer(session, "priming bolus"))
 
     def program(self, t_s: int, dose: float) -> None:
@@ -314,7 +317,9 @@ class _Clinic:
         self.record_program(t_s, dose)
 
     def revise(self, t_s: int) -> None:
-        """A catheter revision at ``t_s`` and the priming bolus 10 minutes later: an occlusion is cleared."""
+        """A catheter revision at ``t_s`` and the priming bolus 10 minutes later: an occlusion is cleared. A revision
+        due while a priming bolus runs (the new pump's, on the day of a replacement) waits for it to end."""
+        t_s = max(t_s, self.primed_until_s)
         revision = ReviseCatheter(CATHETER)
         self.pump.execute(self.run.on_pump(t_s), revision)
         self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), revision, CLINICIAN,
