@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
+from openidds.clinic import appointments
 from openidds.clinic.models import AuditEntry
 from openidds.web import Role
 from openidds.web.ics import fold
@@ -91,6 +92,26 @@ def test_move_and_cancel_with_a_stale_version_refused(client: TestClient) -> Non
     response = client.post(f"/api/appointments/{appointment_id}/move", headers={"X-CSRF-Token": physician},
                            data=move | {"version": "3"})
     assert response.status_code == 409 and "cancelled by physician-1" in response.json()["message"]
+
+
+def test_a_move_keeps_a_clinician_who_is_no_user_and_refuses_another(client: TestClient, clinic: Engine) -> None:
+    """A booking loaded from a file names a clinician with no account: the move form offers that clinician, a move
+    that keeps them is done, and one to another name that may not be booked is refused, nothing changed."""
+    visiting = "RN Visiting (from a file)"
+    appointment_id = appointments.book(clinic, "CJFH", "P003", dt.datetime(2023, 7, 12, 9, 30), 30,
+                                       appointments.VisitPlace.HOME, visiting, "bookings file", NOW)
+    token = log_in_as(client, Role.NURSE)
+    page = client.get("/calendar?week=2023-W28").text
+    assert f'<option value="{visiting}" selected>{visiting}</option>' in page
+    keep = BOOKING | {"version": "1", "date": "2023-07-13", "time": "14:00", "place": "clinic", "clinician": visiting}
+    response = client.post(f"/api/appointments/{appointment_id}/move", headers={"X-CSRF-Token": token}, data=keep)
+    assert response.status_code == 204, response.text
+    response = client.post(f"/api/appointments/{appointment_id}/move", headers={"X-CSRF-Token": token},
+                           data=keep | {"version": "2", "time": "15:00", "clinician": "RN Nobody"})
+    assert response.status_code == 422 and response.json()["field"] == "clinician"
+    assert visiting in response.json()["message"] and NURSE in response.json()["message"]
+    [moved] = _week(client)["appointments"]
+    assert (moved["starts_at"], moved["clinician"], moved["version"]) == ("2023-07-13T14:00:00Z", visiting, 2)
 
 
 @pytest.mark.parametrize(("change", "field"), [({"place": "car park"}, "place"), ({"clinician": "researcher-1"},

@@ -54,6 +54,7 @@ def test_the_examples_current_week_shows_its_booked_refill_and_the_overdue_one_u
     assert [(r["patient_id"], r["days_left"]) for r in week["due_unbooked"]] == [("S00117", -17)]
     page = client.get("/calendar").text
     assert "VIRTUAL-02/S00190" in page and "booked by RN Elm (synthetic)" in page
+    assert '<option value="RN Elm (synthetic)" selected>' in page, "a move keeps the example's clinician"
 
 
 def test_the_next_week_is_a_working_clinics_week(client: TestClient) -> None:

@@ -11,7 +11,7 @@ A clinic's booked appointments are imported with :func:`book_all`, under the sam
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -197,11 +197,16 @@ def _changing(session: Session, appointment_id: int, seen_version: int, action: 
 
 
 def move(engine: Engine, appointment_id: int, seen_version: int, starts_at: dt.datetime, duration_minutes: int,
-         place: VisitPlace, clinician: str, by: str, at: dt.datetime) -> None:
-    """Change when, where or by whom an appointment is done."""
+         place: VisitPlace, clinician: str, by: str, at: dt.datetime, *, clinicians: Collection[str]) -> None:
+    """Change when, where or by whom an appointment is done. A new clinician must be one of ``clinicians`` (those
+    who may be booked now); the appointment's own may stay, whoever booked it (a booking loaded from a file, a
+    clinician no longer booked)."""
     _check(starts_at, duration_minutes, clinician)
     with unit_of_work(engine, by, source="refill calendar: move", clock=lambda: at) as session:
         row = _changing(session, appointment_id, seen_version, "move it")
+        if clinician != row.clinician and clinician not in clinicians:
+            raise RegistryError("clinician", clinician, f"the appointment's own clinician ({row.clinician}) or one "
+                                f"who may be booked for refills ({', '.join(clinicians) or 'none yet'})")
         row.starts_at, row.duration_minutes, row.place, row.clinician = (starts_at, duration_minutes, place.value,
                                                                          clinician)
 

@@ -174,7 +174,7 @@ def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, versio
     require(user.role, Permission.BOOK_REFILLS)
     try:
         booking.move(engine, appointment_id, version, _when(day, time, zone), duration_minutes, _place(place),
-                     _clinician(engine, clinician), user.name, at)
+                     clinician, user.name, at, clinicians=clinicians(engine))
     except ConcurrentUpdateError as exc:
         raise StaleEdit(exc.field, exc.value, exc.expected) from exc
 
