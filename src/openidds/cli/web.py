@@ -75,11 +75,14 @@ def user_list(db: Db = None, as_json: AsJson = False) -> None:
         return
     table = Table("name", "role", "failed log-ins", "locked until", "state", "last log-in")
     for u in rows:
-        locked = "" if u.locked_until is None else f"{u.locked_until:%Y-%m-%d %H:%M} UTC"
-        last = "never" if u.last_login_at is None else f"{u.last_login_at:%Y-%m-%d %H:%M} UTC"
-        table.add_row(u.name, u.role.value, str(u.failed_logins), locked, "disabled" if u.disabled else "enabled",
-                      last)
+        table.add_row(u.name, u.role.value, str(u.failed_logins), _minute_utc(u.locked_until, ""),
+                      "disabled" if u.disabled else "enabled", _minute_utc(u.last_login_at, "never"))
     console().print(table)
+
+
+def _minute_utc(at: dt.datetime | None, missing: str) -> str:
+    """A time in UTC to the minute, or ``missing`` when there is none."""
+    return missing if at is None else f"{at:%Y-%m-%d %H:%M} UTC"
 
 
 @user_app.command("unlock")
