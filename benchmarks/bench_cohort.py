@@ -5,20 +5,19 @@
     taskset -c 0 python -m benchmarks.bench_cohort --study seed002 --patients 1403 --postgresql  # into PostgreSQL
     python benchmarks/bench_cohort.py --study seed002 --patients 1403 --workers 2    # on both cores
 
-Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump
-and programmer; parsing the registry rows; the one ``import_batch``; exporting each pump's log as a wire log;
-the one ``import_pump_logs`` of every log. Prints the process's CPU seconds per phase (the machine may be
-shared: CPU time, not wall time, is what a replicate costs), pump events and pump-years simulated per CPU
-second. ``--postgresql`` writes the replicate into a throwaway PostgreSQL server instead of SQLite (the
-pump events sent by COPY). ``--workers N`` runs N replicates at once in a pool of N processes
-(``openidds.cohort.replicates``, replicate i with child i of the seed's ``SeedSequence``) and prints each one's CPU
-seconds and the wall time of the whole pool. ``--step-share`` only plays the patients and says how much of that
-is the pump's stepping.
-``--validate N`` runs what ``openidds cohort validate STUDY --replicates N --workers W`` runs (N replicates of
-the study at its own size, each simulated into a throwaway registry and measured through the report) and prints
-its wall time and the CPU seconds of the process and its workers, per replicate too; with ``--in-process`` it runs
-the replicates one after another in its own process, as one worker does, and prints each one's CPU seconds and the
-part of them Python's cycle collector took:
+Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump and
+programmer; parsing the registry rows; the one ``import_batch``; the one ``import_pump_logs`` of every log (which
+exports each pump's log as a wire log when it reaches it, and writes the events a block of logs at a time). Prints
+the process's CPU seconds per phase (the machine may be shared: CPU time, not wall time, is what a replicate
+costs), pump events and pump-years simulated per CPU second. ``--postgresql`` writes the replicate into a throwaway
+PostgreSQL server instead of SQLite (the pump events sent by COPY). ``--workers N`` runs N replicates at once in a
+pool of N processes (``openidds.cohort.replicates``, replicate i with child i of the seed's ``SeedSequence``) and
+prints each one's CPU seconds and the wall time of the whole pool. ``--step-share`` only plays the patients and
+says how much of that is the pump's stepping. ``--validate N`` runs what ``openidds cohort validate STUDY
+--replicates N --workers W`` runs (N replicates of the study at its own size, each simulated into a throwaway
+registry and measured through the report) and prints its wall time and the CPU seconds of the process and its
+workers, per replicate too; with ``--in-process`` it runs the replicates one after another in its own process, as
+one worker does, and prints each one's CPU seconds and the part of them Python's cycle collector took:
 
     python benchmarks/bench_cohort.py --validate 20 --workers 2      # seed000 on both cores
     taskset -c 0 python benchmarks/bench_cohort.py --validate 10 --workers 1
@@ -124,11 +123,8 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
         import_batch(clocked, batch, USER, source="bench")
         phase("import_batch (all records)", start)
         start = time.process_time()
-        logs = exported_logs(runs)
-        phase("export pump logs (wire objects)", start)
-        start = time.process_time()
-        import_pump_logs(clocked, logs, USER, source="bench")
-        phase("import_pump_logs (one transaction)", start)
+        import_pump_logs(clocked, exported_logs(runs), USER, source="bench")
+        phase("export + import_pump_logs", start)
         engine.dispose()
     events = Counter(str(e.kind) for run in runs for implanted in run.implants for e in implanted.pump.log)
     pump_s = sum(i.pump.t_s - i.start_s for run in runs for i in run.implants)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from importlib.resources import files
 from pathlib import Path
@@ -21,6 +22,7 @@ from openidds.clinic import (
     import_batch,
     import_pump_log,
     init_registry,
+    pump_log,
     read_paths,
     unit_of_work,
 )
@@ -273,6 +275,52 @@ def test_a_bulk_import_with_one_bad_log_writes_nothing_and_names_every_finding(d
     assert ("event-order", "bad.json") in found
     assert ("within-implant", f"pump log CJFH/P900 {logs[1].implant_date}") in found
     assert _events(engine) == []
+    engine.dispose()
+
+
+@pytest.mark.parametrize("block", [1, 50])
+def test_an_import_written_a_block_at_a_time_stores_what_one_block_stores(db_url, data_dir, two_logs, monkeypatch,
+                                                                          block):
+    """Logs read when the import reaches them (a function exporting each) and written in blocks of whole logs (each
+    log its own block, or blocks past a log's first 50 events) give the same events, audit entries and seals as
+    the files written in one block."""
+    logs, p900 = two_logs
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    added = import_pump_logs(engine, logs, "tech", source="interrogation")
+    whole = _stored_rows(engine)
+    engine.dispose()
+
+    monkeypatch.setattr(pump_log, "EVENTS_PER_BLOCK", block)
+    reads: list[str] = []
+
+    def reader(item: PumpLogImport) -> Callable[[], PumpLog]:
+        def read() -> PumpLog:
+            reads.append(item.patient_id)
+            return PumpLog.model_validate_json(Path(str(item.log)).read_text())
+        return read
+
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    assert import_pump_logs(engine, [replace(item, log=reader(item)) for item in logs], "tech",
+                            source="interrogation") == added
+    assert reads == ["P001", "P900"]
+    assert _stored_rows(engine) == whole
+    assert verify_audit_chain(engine).whole
+    engine.dispose()
+
+
+def test_a_bad_log_after_blocks_were_written_writes_nothing(db_url, data_dir, two_logs, monkeypatch, tmp_path):
+    logs, p900 = two_logs
+    engine = _registry_with_patients(db_url, data_dir, p900)
+    monkeypatch.setattr(pump_log, "EVENTS_PER_BLOCK", 1)
+    late = PumpLog.model_validate_json(Path(str(logs[1].log)).read_text())
+    late = late.model_copy(update={"clock_start": late.clock_start - dt.timedelta(days=2)})
+    with pytest.raises(ImportRejected) as caught:
+        import_pump_logs(engine, [logs[0], replace(logs[1], log=late)], "tech")
+    assert {(f.rule, f.location) for f in caught.value.findings} == {
+        ("within-implant", f"pump log CJFH/P900 {logs[1].implant_date}")}
+    assert _events(engine) == []
+    with unit_of_work(engine, "reader") as s:
+        assert s.scalars(select(AuditEntry).where(AuditEntry.table_name == "pump_events")).all() == []
     engine.dispose()
 
 

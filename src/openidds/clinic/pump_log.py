@@ -96,10 +96,11 @@ def _order_findings(log: PumpLog, source: str) -> list[Finding]:
 
 @dataclass(frozen=True)
 class PumpLogImport:
-    """One implant's pump log to import: the log as parsed wire object, or the file holding its JSON
-    (read with ``encoding``, default UTF-8 or as its byte-order mark says), and the implant it came from."""
+    """One implant's pump log to import: the log as parsed wire object, the file holding its JSON (read with
+    ``encoding``, default UTF-8 or as its byte-order mark says), or a function that exports it when the import
+    reaches it (a bulk import then holds a block of logs at a time); and the implant it came from."""
 
-    log: PumpLog | Path
+    log: PumpLog | Path | Callable[[], PumpLog]
     site: str
     patient_id: str
     implant_date: dt.date
@@ -116,7 +117,8 @@ class PumpLogImport:
         """The log validated as :func:`parse_log` does (a parsed log: its events' order checked)."""
         if isinstance(self.log, Path):
             return parse_log(decode_log(read_text(self.log, self.encoding), self.label), self.label)
-        return self.log, _order_findings(self.log, self.label)
+        log = self.log if isinstance(self.log, PumpLog) else self.log()
+        return log, _order_findings(log, self.label)
 
 
 def import_pump_log(engine: Engine, path: Path, site: str, patient_id: str, implant_date: dt.date,
@@ -132,39 +134,74 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
     """Store the new events of many implants' logs in one transaction, with the checks and audit entries of
     :func:`import_pump_log`; returns how many events each log added. The patients' records are read under
     the lock imports take (:func:`openidds.clinic.locking.locked_snapshot`). ``source`` names the import in
-    the audit trail (default: each log's :attr:`PumpLogImport.label`). Raises :class:`ImportRejected` with
-    the findings of every log, writing nothing, if any event of any log is bad."""
+    the audit trail (default: each log's :attr:`PumpLogImport.label`). The logs are read, checked and written a
+    block at a time (:data:`EVENTS_PER_BLOCK`), so that a bulk import holds one block's events in memory, not
+    every log's. Raises :class:`ImportRejected` with the findings of every log, writing nothing (the
+    transaction is rolled back), if any event of any log is bad."""
     name = source or (logs[0].label if len(logs) == 1 else f"{len(logs)} pump logs")
-    findings: list[Finding] = []
-    parsed: list[PumpLog] = []
     for item in logs:
         validation.check_author(user, source or item.label)
-        log, found = item.parsed()
-        findings += found
-        if log is not None:
-            parsed.append(log)
-    if len(parsed) < len(logs):
-        raise ImportRejected(name, findings)
     if not logs:
         return []
+    findings: list[Finding] = []
     with bulk.collector_paused(), unit_of_work(engine, user, source=name) as session:
         implants = _implants(session, logs)
         stored = _stored_events(session, [implant.id for implant in implants])
-        columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
-        times: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
-        added: list[int] = []
         repeated = {i for i, n in Counter(implant.id for implant in implants).items() if n > 1}
-        for item, log, implant in zip(logs, parsed, implants, strict=True):
-            if implant.id in stored or implant.id in repeated:
-                count = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings, columns, times)
+        block = _Block(session.connection())
+        added: list[int] = []
+        for item, implant in zip(logs, implants, strict=True):
+            log, found = item.parsed()
+            findings += found
+            if log is None:
+                count = 0
+            elif implant.id in stored or implant.id in repeated:
+                count = _new_events(item, log, implant, stored.setdefault(implant.id, {}), findings, block)
             else:
-                count = _all_new_events(item, log, implant, findings, columns, times)
+                count = _all_new_events(item, log, implant, findings, block)
             added.append(count)
+            block.logs.append((source or item.label, implant.id, count))
+            if findings:
+                block.clear()  # nothing will be written: only the checks go on
+            elif block.events >= EVENTS_PER_BLOCK:
+                block.write()
         if findings:
             raise ImportRejected(name, findings)
-        conn = session.connection()
+        block.write()
+        _audit_logs(session.connection(), user, audit.now_utc(session.info), block.sealed)
+        alarms.derive_alarms(session, {implant.id for implant in implants})
+        return added
+
+
+EVENTS_PER_BLOCK = 100_000
+"""How many events an import gathers (whole logs at a time) before it writes them."""
+
+
+class _Block:
+    """The events of whole logs gathered for one write, column by column, and what the writes so far sealed."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.sealed: list[tuple[str, int, dict[str, Any]]] = []
+        """Each written log that added events: ``(source, implant id, its audit entry's after)``."""
+        self.clear()
+
+    def clear(self) -> None:
+        self.columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
+        self.times: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
+        self.logs: list[tuple[str, int, int]] = []
+        """Each gathered log as ``(source, implant id, events added)``, in the order its events were added."""
+
+    @property
+    def events(self) -> int:
+        return len(self.columns["seq"])
+
+    def write(self) -> None:
+        """Insert the gathered events, seal each log's by its digest (:mod:`openidds.clinic.audit_pump_logs`) and
+        start a new block."""
+        columns, conn = self.columns, self.conn
         table = bulk.table_of(models.PumpEvent)
-        at = utc_times.UtcTimes(np.concatenate(times))
+        at = utc_times.UtcTimes(np.concatenate(self.times))
         data_json = list(map(_data_json, columns["data"]))
         stored_data = data_json
         # the JSON type writes json.dumps' text unless its engine was given another serializer: then it encodes
@@ -180,26 +217,21 @@ def import_pump_logs(engine: Engine, logs: Sequence[PumpLogImport], user: str, s
                                            {"version": 1}, ("implant_id", "seq"), encoded=encoded, copy=True)
         lines = audit_pump_logs.event_lines((ids, columns["implant_id"], columns["seq"], at.isoformat(),
                                              columns["kind"], columns["reason"], data_json, [1] * len(ids)))
-        _audit_logs(conn, user, audit.now_utc(session.info), ids, lines,
-                    [(source or item.label, implant.id, count) for item, implant, count in zip(logs, implants, added,
-                                                                                                strict=True)])
-        alarms.derive_alarms(session, {implant.id for implant in implants})
-        return added
+        start = 0
+        for log_source, implant_id, count in self.logs:
+            part = slice(start, start + count)
+            start += count
+            if count:
+                self.sealed.append((log_source, implant_id, audit_pump_logs.log_entry(
+                    implant_id, ids[part], audit_pump_logs.lines_digest(lines[part]))))
+        self.clear()
 
 
-def _audit_logs(conn: Connection, user: str, at: dt.datetime, ids: list[int], lines: list[str],
-                logs: list[tuple[str, int, int]]) -> None:
-    """One audit entry per log, ``(source, implant id, events added)`` in the order its events were added, sealing
-    its events (``ids`` and ``lines``, their lines of the digest: :mod:`openidds.clinic.audit_pump_logs`); a log
-    that added nothing gets none."""
+def _audit_logs(conn: Connection, user: str, at: dt.datetime, sealed: list[tuple[str, int, dict[str, Any]]]
+                ) -> None:
+    """One audit entry per log that added events: ``(source, implant id, after)`` (see :class:`_Block`)."""
     entries = []
-    start = 0
-    for log_source, implant_id, count in logs:
-        part = slice(start, start + count)
-        start += count
-        if not count:
-            continue
-        after = audit_pump_logs.log_entry(implant_id, ids[part], audit_pump_logs.lines_digest(lines[part]))
+    for log_source, implant_id, after in sealed:
         entries += audit.audit_rows(user, at, audit_pump_logs.ACTION, "pump_events", [(implant_id, None, after)],
                                     log_source)
     if entries:
@@ -298,8 +330,8 @@ def _life(implant: _Implant) -> tuple[dt.datetime, dt.datetime | None]:
 
 
 def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: dict[int, StoredEvent],
-                findings: list[Finding], columns: dict[str, list[Any]], times: list[npt.NDArray[np.int64]]) -> int:
-    """Add to ``columns`` and ``times`` (their microseconds: :mod:`openidds.clinic.utc_times`) the log's events not
+                findings: list[Finding], block: _Block) -> int:
+    """Add to ``block`` (the events' times as microseconds: :mod:`openidds.clinic.utc_times`) the log's events not
     yet in ``stored`` (which they join); a finding for each event outside the implant's life or in conflict with a
     stored one. Returns how many were added."""
     first, end = _life(implant)
@@ -312,12 +344,12 @@ def _new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, stored: di
         old = stored.get(event.seq)
         if old is None:
             stored[event.seq] = content
-            _add_event(columns, implant.id, event.seq, *content[1:])
+            _add_event(block.columns, implant.id, event.seq, *content[1:])
             added.append(utc_times.micros(at))
         elif old != content:
             findings.append(Finding("event-conflict", _label(item, event.seq), "a different event with this seq is "
                                     "stored", item.label))
-    times.append(np.array(added, dtype=np.int64))
+    block.times.append(np.array(added, dtype=np.int64))
     return len(added)
 
 
@@ -337,7 +369,7 @@ start in UTC plus its ``t_s``."""
 
 
 def _all_new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, findings: list[Finding],
-                    columns: dict[str, list[Any]], times: list[npt.NDArray[np.int64]]) -> int:
+                    block: _Block) -> int:
     """:func:`_new_events` for an implant with no stored events and no other log in the import: every event is new
     (a log's seqs strictly increase, or its order findings refuse the import). The events' times are reckoned
     in whole microseconds and checked against the implant's life as such."""
@@ -354,7 +386,8 @@ def _all_new_events(item: PumpLogImport, log: PumpLog, implant: _Implant, findin
         last = end or dt.datetime.max
         findings += [_outside(item, implant, seq, at) for seq, at in zip(seqs, utc_times.UtcTimes(micros).datetimes(),
                                                                          strict=True) if not first <= at < last]
-    times.append(micros)
+    block.times.append(micros)
+    columns = block.columns
     columns["implant_id"] += [implant.id] * len(events)
     columns["seq"] += seqs
     columns["kind"] += map(_KIND_TEXT.__getitem__, kinds)

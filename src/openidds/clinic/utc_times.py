@@ -1,12 +1,14 @@
 """Many naive UTC date-times at once, as whole microseconds since 1970-01-01 (a pump log's events: its clock's
-start plus whole seconds), and their ISO 8601 texts written a piece at a time: each distinct day's text and each
-distinct time of day's text is written once by :mod:`datetime`, and an event's text is its day's and its time's
-joined. A registry of a thousand pump-years holds about a million events on a few thousand days at 86,400
-possible seconds of a day, so this writes a few thousand texts instead of a million."""
+start plus whole seconds), and their ISO 8601 texts written a piece at a time: each distinct day's text is written
+once by :mod:`datetime`, each second of the day's once a process (a time with a fraction of a second: each distinct
+one's once), and an event's text is its day's and its time's joined. A registry of a thousand pump-years holds
+about a million events on a few thousand days at 86,400 possible seconds of a day, so this writes a few thousand
+texts instead of a million."""
 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable
 
 import numpy as np
@@ -16,7 +18,8 @@ EPOCH = dt.datetime(1970, 1, 1)
 _MICROSECOND = dt.timedelta(microseconds=1)
 _SECOND = dt.timedelta(seconds=1)
 _MICROS_PER_SECOND = 1_000_000
-_MICROS_PER_DAY = 86_400 * _MICROS_PER_SECOND
+_SECONDS_PER_DAY = 86_400
+_MICROS_PER_DAY = _SECONDS_PER_DAY * _MICROS_PER_SECOND
 
 
 def micros(at: dt.datetime) -> int:
@@ -48,10 +51,21 @@ class UtcTimes:
             return []
         days = _pieces(self._days, lambda day: (EPOCH + dt.timedelta(days=day)).date().isoformat() + sep)
         seconds, fractions = np.divmod(self._times, _MICROS_PER_SECOND)
-        keys, unit = (self._times, _MICROSECOND) if fractions.any() else (seconds, _SECOND)
-        times = _pieces(keys, lambda key: (dt.datetime.min + key * unit).time().isoformat(timespec))
+        if fractions.any():
+            times = _pieces(self._times, lambda key: (dt.datetime.min + key * _MICROSECOND).time().isoformat(timespec))
+        else:
+            times = _seconds_of_day(timespec)[seconds]
         texts: list[str] = (days + times).tolist()
         return texts
+
+
+@functools.cache
+def _seconds_of_day(timespec: str) -> npt.NDArray[np.object_]:
+    """The time text of each whole second of a day, 00:00:00 to 23:59:59 (an object array)."""
+    if timespec == "microseconds":  # a whole second's: its "auto" text and a zero fraction
+        return _seconds_of_day("auto") + ".000000"
+    return np.array([(dt.datetime.min + second * _SECOND).time().isoformat(timespec)
+                     for second in range(_SECONDS_PER_DAY)], dtype=object)
 
 
 def _pieces(keys: npt.NDArray[np.int64], text_of: Callable[[int], str]) -> npt.NDArray[np.object_]:

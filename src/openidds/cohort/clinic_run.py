@@ -145,6 +145,10 @@ class PatientRun:
         """The patient's time the pump in place has run to."""
         return self.pump.t_s + self.implants[-1].start_s
 
+    def implant_date_of(self, implanted: Implanted) -> dt.date:
+        """The day the pump was implanted."""
+        return self.implant_date + dt.timedelta(days=implanted.day)
+
     def clock_start(self, implanted: Implanted) -> dt.datetime:
         """The calendar time (UTC, naive) of the pump's t_s = 0: its implant."""
         return dt.datetime.combine(self.implant_date, dt.time(8)) + dt.timedelta(seconds=implanted.start_s)

@@ -15,6 +15,7 @@ import datetime as dt
 import os
 import tempfile
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +28,7 @@ from openidds.clinic.fields import reference_columns
 from openidds.clinic.importer import Batch, parse_table
 from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.baseline import choose_one, sample_baselines
-from openidds.cohort.clinic_run import PatientRun, run_patient
+from openidds.cohort.clinic_run import Implanted, PatientRun, run_patient
 from openidds.cohort.course import DAY_S, Schedule, draw_course
 from openidds.cohort.params import Params, ParamsError
 from openidds.cohort.study import Study
@@ -155,19 +156,21 @@ def written_at(runs: list[PatientRun]) -> dt.datetime:
     return dt.datetime.combine(last + dt.timedelta(days=1), dt.time(0))
 
 
+def exported_log(run: PatientRun, implanted: Implanted) -> PumpLog:
+    """The pump's log as the pump exports it: its own times, t_s = 0 at its implant (the log's ``clock_start``)."""
+    return export_log(implanted.pump.log, run.clock_start(implanted).replace(tzinfo=dt.UTC))
+
+
 def pump_logs(run: PatientRun) -> list[tuple[dt.date, PumpLog]]:
-    """Each of the patient's pumps' log as the pump exports it (its own times: t_s = 0 at its implant, the log's
-    ``clock_start``), by its implant date."""
-    return [(run.implant_date + dt.timedelta(days=implanted.day),
-             export_log(implanted.pump.log, run.clock_start(implanted).replace(tzinfo=dt.UTC)))
-            for implanted in run.implants]
+    """Each of the patient's pumps' exported log (:func:`exported_log`), by its implant date."""
+    return [(run.implant_date_of(implanted), exported_log(run, implanted)) for implanted in run.implants]
 
 
 def exported_logs(runs: list[PatientRun]) -> list[PumpLogImport]:
-    """Every pump's log of the runs as the pump exports it, ready for ``import_pump_logs``."""
-    with collector_paused():
-        return [PumpLogImport(log, run.site, run.patient_id, implant_date) for run in runs
-                for implant_date, log in pump_logs(run)]
+    """Every pump's log of the runs, ready for ``import_pump_logs``: each exported (:func:`exported_log`) when the
+    import reaches it."""
+    return [PumpLogImport(partial(exported_log, run, implanted), run.site, run.patient_id,
+                          run.implant_date_of(implanted)) for run in runs for implanted in run.implants]
 
 
 def seed_text(seed: int | np.random.SeedSequence) -> str:
