@@ -98,8 +98,9 @@ def test_a_move_keeps_a_clinician_who_is_no_user_and_refuses_another(client: Tes
     """A booking loaded from a file names a clinician with no account: the move form offers that clinician, a move
     that keeps them is done, and one to another name that may not be booked is refused, nothing changed."""
     visiting = "RN Visiting (from a file)"
-    appointment_id = appointments.book(clinic, "CJFH", "P003", dt.datetime(2023, 7, 12, 9, 30), 30,
-                                       appointments.VisitPlace.HOME, visiting, "bookings file", NOW)
+    [appointment_id] = appointments.book_all(clinic, [appointments.Booking(
+        "CJFH", "P003", dt.datetime(2023, 7, 12, 9, 30), 30, appointments.VisitPlace.HOME, visiting, "bookings file",
+        NOW)], "bookings file")
     token = log_in_as(client, Role.NURSE)
     page = client.get("/calendar?week=2023-W28").text
     assert f'<option value="{visiting}" selected>{visiting}</option>' in page

@@ -91,6 +91,10 @@ def appointments(engine: Engine, start: dt.datetime, end: dt.datetime, clinician
                 for r, site, code, day in session.execute(stmt)]
 
 
+def _bookable(clinicians: Collection[str]) -> str:
+    return f"one who may be booked for refills ({', '.join(clinicians) or 'none yet'})"
+
+
 def _check(starts_at: dt.datetime, duration_minutes: int, clinician: str) -> None:
     if starts_at.tzinfo is not None:
         raise RegistryError("starts_at", starts_at.isoformat(), "a naive UTC time (the registry's time)")
@@ -101,10 +105,13 @@ def _check(starts_at: dt.datetime, duration_minutes: int, clinician: str) -> Non
 
 
 def book(engine: Engine, site: str, patient_id: str, starts_at: dt.datetime, duration_minutes: int,
-         place: VisitPlace, clinician: str, by: str, at: dt.datetime) -> int:
-    """Book the next refill of the patient's pump in place; returns the appointment's id. Refused when the pump
-    already has one booked after its last refill (move that one instead)."""
+         place: VisitPlace, clinician: str, by: str, at: dt.datetime, *, clinicians: Collection[str]) -> int:
+    """Book the next refill of the patient's pump in place, by one of ``clinicians`` (those who may be booked
+    now); returns the appointment's id. Refused when the pump already has one booked after its last refill (move
+    that one instead)."""
     _check(starts_at, duration_minutes, clinician)
+    if clinician not in clinicians:
+        raise RegistryError("clinician", clinician, _bookable(clinicians))
     with unit_of_work(engine, by, source="refill calendar: book", clock=lambda: at) as session:
         return _book(session, site, patient_id, starts_at, duration_minutes, place, clinician, by, at)
 
@@ -148,8 +155,9 @@ class Booking:
 
 def book_all(engine: Engine, bookings: Sequence[Booking], source: str) -> list[int]:
     """Book a clinic's appointments, and cancel those it cancelled, in one transaction (all or nothing): each
-    booking and cancellation in time order, under :func:`book`'s and :func:`cancel`'s rules, audited as its
-    user at its time (``source`` names the import). Returns the appointments' ids in the order given."""
+    booking and cancellation in time order, under :func:`book`'s and :func:`cancel`'s rules (but that a file's
+    clinician may be anyone named: the clinic's own staff need no account), audited as its user at its time
+    (``source`` names the import). Returns the appointments' ids in the order given."""
     for booking in bookings:
         _check(booking.starts_at, booking.duration_minutes, booking.clinician)
         for user in (booking.booked_by, booking.cancelled_by):
@@ -205,8 +213,8 @@ def move(engine: Engine, appointment_id: int, seen_version: int, starts_at: dt.d
     with unit_of_work(engine, by, source="refill calendar: move", clock=lambda: at) as session:
         row = _changing(session, appointment_id, seen_version, "move it")
         if clinician != row.clinician and clinician not in clinicians:
-            raise RegistryError("clinician", clinician, f"the appointment's own clinician ({row.clinician}) or one "
-                                f"who may be booked for refills ({', '.join(clinicians) or 'none yet'})")
+            raise RegistryError("clinician", clinician, f"the appointment's own clinician ({row.clinician}) or "
+                                + _bookable(clinicians))
         row.starts_at, row.duration_minutes, row.place, row.clinician = (starts_at, duration_minutes, place.value,
                                                                          clinician)
 

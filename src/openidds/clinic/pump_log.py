@@ -187,6 +187,7 @@ class _Block:
         self.clear()
 
     def clear(self) -> None:
+        """Drop the gathered events (the sealed logs stay)."""
         self.columns: dict[str, list[Any]] = {key: [] for key in _EVENT_COLUMNS}
         self.times: list[npt.NDArray[np.int64]] = [np.empty(0, dtype=np.int64)]
         self.logs: list[tuple[str, int, int]] = []
@@ -194,6 +195,7 @@ class _Block:
 
     @property
     def events(self) -> int:
+        """How many events are gathered."""
         return len(self.columns["seq"])
 
     def write(self) -> None:

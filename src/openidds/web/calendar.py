@@ -149,13 +149,6 @@ def _place(text: str) -> VisitPlace:
         raise InputRefused("place", text, f"one of {', '.join(p.value for p in VisitPlace)}") from None
 
 
-def _clinician(engine: Engine, name: str) -> str:
-    names = clinicians(engine)
-    if name not in names:
-        raise InputRefused("clinician", name, f"a user who does refills ({', '.join(names)})")
-    return name
-
-
 def book(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str, day: dt.date, time: dt.time,
          place: str, clinician: str, at: dt.datetime, duration_minutes: int = DEFAULT_MINUTES, *,
          zone: ClinicZone) -> int:
@@ -163,7 +156,7 @@ def book(engine: Engine, user: accounts.SessionUser, site: str, patient_id: str,
     ``zone``; returns the appointment's id."""
     require(user.role, Permission.BOOK_REFILLS)
     return booking.book(engine, site, patient_id, _when(day, time, zone), duration_minutes, _place(place),
-                        _clinician(engine, clinician), user.name, at)
+                        clinician, user.name, at, clinicians=clinicians(engine))
 
 
 def move(engine: Engine, user: accounts.SessionUser, appointment_id: int, version: int, day: dt.date, time: dt.time,
