@@ -112,3 +112,26 @@ def test_calibrate_refusals(tmp_path):
     assert other.exit_code == 2 and "params.study" in other.stderr
     date = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--date", "30/11/2026"])
     assert date.exit_code == 2 and "YYYY-MM-DD" in date.stderr
+
+
+def test_calibrate_named_parameters_keeps_the_rest_and_the_history(tmp_path):
+    """A refit of one parameter of a calibrated file: only it moves, and the run it started from is kept."""
+    from openidds.cohort.params import load_params
+
+    study = _small_study(tmp_path)
+    first, second = tmp_path / "first.json", tmp_path / "second.json"
+    result = runner.invoke(app, ["cohort", "calibrate", str(study), "--budget", "3", "--patients", "30",
+                                 "--date", "2026-01-02", "--out", str(first)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["cohort", "calibrate", str(study), "--budget", "4", "--patients", "30",
+                                 "--params", str(first), "--parameter", "survival_median_months",
+                                 "--date", "2026-01-03", "--out", str(second)])
+    assert result.exit_code == 0, result.output
+    before, after = load_params(first), load_params(second)
+    assert before.calibration is not None and after.calibration is not None
+    assert set(after.calibration.parameters) == {"survival_median_months"}
+    assert "--parameter survival_median_months" in after.calibration.command
+    assert after.calibration.previous == before.calibration
+    assert after.course.pain == before.course.pain  # not named: the first run's values stay
+    unknown = runner.invoke(app, ["cohort", "calibrate", str(study), "--budget", "1", "--parameter", "magic"])
+    assert unknown.exit_code == 2 and "magic" in unknown.stderr and "survival_median_months" in unknown.stderr

@@ -180,3 +180,22 @@ def test_only_virtual_site_codes_are_synthetic():
     assert synthetic_sites([SITE, "VIRTUAL-02"])
     assert not synthetic_sites([SITE, "CJFH"])
     assert not synthetic_sites([])
+
+
+def test_drawn_catheter_levels_reach_the_pump_and_the_registry_alike(tmp_path):
+    """Seed 003 draws each catheter's levels: the registry's implant row holds the course's insertion level and
+    the tip of the pump's catheter, which the pump's own log (its implant event, imported) records too."""
+    runs = play(load_study("seed003"), load_params("seed003"), 2, 30)
+    db = tmp_path / "seed003.sqlite"
+    write_registry(runs, str(db), source="test")
+    with sqlite3.connect(db) as conn:
+        stored = conn.execute(
+            "select p.patient_code, i.insertion_level, i.catheter_tip_level, json_extract(e.data, '$.tip_level') "
+            "from implants i join patients p on p.id = i.patient_id join pump_events e on e.implant_id = i.id "
+            "where e.kind = 'implant'").fetchall()
+    assert len(stored) == sum(len(run.implants) for run in runs)
+    courses = {run.patient_id: run.course for run in runs}
+    for patient, insertion, tip, logged in stored:
+        course = courses[patient]
+        assert (insertion, tip, logged) == (course.insertion_level, course.tip_level, course.tip_level)
+    assert len({tip for *_, tip in stored}) > 1  # drawn, not one level for everyone

@@ -114,6 +114,9 @@ def calibrate(
     cohorts: int = typer.Option(1, min=1, help="Cohorts each evaluation draws (from spawned seeds); the distance "
                                                "is taken on the targets' means over them."),
     params: str | None = typer.Option(None, help="Starting parameter file (JSON; default: the study's bundled one)."),
+    parameter: list[str] | None = typer.Option(None, help="Fit only this free parameter (repeat for more; default: "
+                                                          "every one that informs a fit target); the others keep "
+                                                          "the starting file's values."),
     on: str | None = typer.Option(None, "--date", help="Date written into the provenance (YYYY-MM-DD; default: "
                                                        "today, UTC)."),
 ) -> None:
@@ -134,7 +137,8 @@ def calibrate(
     command = " ".join(["openidds cohort calibrate", study, f"--budget {budget}", f"--seed {seed}",
                         *([f"--patients {patients}"] if patients is not None else []),
                         *([f"--cohorts {cohorts}"] if cohorts != 1 else []),
-                        *([f"--params {params}"] if params is not None else []), f"--date {day.isoformat()}"])
+                        *([f"--params {params}"] if params is not None else []),
+                        *(f"--parameter {name}" for name in parameter or ()), f"--date {day.isoformat()}"])
     try:
         chosen = load_study(study)
         start = load_params(params or chosen.id)
@@ -146,8 +150,7 @@ def calibrate(
                 bar.update(task, completed=evaluations, description=f"calibrating (best distance {best:.3f})")
 
             result = fit(chosen, start, seed=seed, budget=budget, on=day, patients=patients, cohorts=cohorts,
-                         command=command,
-                         progress=report)
+                         parameters=parameter, command=command, progress=report)
         target = out or Path(f"{chosen.id}-calibrated.json")
         write_atomic(target, params_text(result.params).encode("utf-8"))
     except OSError as error:

@@ -22,13 +22,17 @@ find it, or not at all (:func:`openidds.cohort.refill_schedule.occlusion_found_d
   high) and optimised on the logit scale between them; a parameter may carry other values with it, scaled by
   the same ratio (the survival quartiles scale with the median, a group of complications keeps its relative
   sizes); the survival tail, the third quartile over the median, is a parameter of its own (seed 002). Only
-  parameters that inform a fitted target are free; a baseline NRS given as the published moments of the whole
+  parameters that inform a fitted target are free, or those named (``parameters``: a refit of the follow-up
+  process alone, say, the rest kept); a baseline NRS given as the published moments of the whole
   numbers (``moments = "whole_numbers"``) is set from the paper and not fitted.
 - **Optimiser**: Nelder–Mead (:func:`scipy.optimize.minimize`) from the file's values, with an initial simplex
   of steps of 0.5 on the logit scale. D is piecewise constant at the finest scale, so a derivative-free simplex
   suits it; with a handful of parameters it needs far fewer evaluations than a
   population method. ``budget`` bounds the evaluations (the start's included); the best point seen is kept,
   so D never ends above its start.
+- **Provenance**: the fitted file records the run (:class:`openidds.cohort.params.Calibration`) and, when it
+  started from a calibrated file, that file's run as ``previous``, so a partial refit keeps the history of every
+  value.
 """
 
 from __future__ import annotations
@@ -479,7 +483,8 @@ def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date,
     if parameters is not None:
         unknown = sorted(set(parameters) - {p.name for p in offered})
         if unknown:
-            raise CalibrationError("parameters", ", ".join(unknown), f"some of {', '.join(p.name for p in offered)}")
+            raise CalibrationError("parameters", ", ".join(unknown),
+                                   f"free parameters of this file, among {', '.join(p.name for p in offered)}")
         free = [p for p in offered if p.name in parameters]
     else:
         free = [p for p in offered if p.informs & names]
@@ -518,7 +523,7 @@ def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date,
         distance_after=best, fitted_targets=tuple(t.name for t in targets), not_fitted=left,
         parameters={p.name: FittedParameter(paths=p.paths, low=p.low, high=p.high, start=p.value(start), fitted=x)
                     for p, x in zip(free, fitted_values, strict=True)},
-        command=command)
+        command=command, previous=params.calibration)
     result = fitted.model_copy(update={"calibration": record})
     return CalibrationResult(result, record, targets, start_measured, measured)
 

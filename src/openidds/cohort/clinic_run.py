@@ -324,7 +324,7 @@ class _Clinic:
         """A catheter revision at ``t_s`` and the priming bolus 10 minutes later: an occlusion is cleared. A revision
         due while a priming bolus runs (the new pump's, on the day of a replacement) waits for it to end."""
         t_s = max(t_s, self.primed_until_s)
-        revision = ReviseCatheter(CATHETER)
+        revision = ReviseCatheter(self.pump.spec.catheter)  # a new catheter, placed as the first
         self.pump.execute(self.run.on_pump(t_s), revision)
         self.run.journal(lambda state: state.with_sent(self.run.on_pump(t_s), revision, CLINICIAN,
                                                        "catheter revised after an occlusion"))
@@ -361,10 +361,11 @@ def run_patient(number: int, baseline: PatientBaseline, course: PatientCourse, p
                 site: str = SITE, keep_states: bool = False) -> PatientRun:
     """Play one patient of ``site`` through the clinic; ``rng`` draws the error of each residual measurement
     (normal, SD ``therapy.residual_measure_sd_ml``). ``spec`` is the pump implanted (default: a 40 mL SynchroMed
-    II with the model's battery life), and each replacement's. ``keep_states``: keep each pump's programmer state
-    (:attr:`PatientRun.states`)."""
+    II with the model's battery life), and each replacement's, its catheter's tip at the course's level.
+    ``keep_states``: keep each pump's programmer state (:attr:`PatientRun.states`)."""
     implant = course.schedule.implant_date
     spec = spec or PUMP
+    spec = dataclasses.replace(spec, catheter=dataclasses.replace(spec.catheter, tip_level=course.tip_level))
     patient_id = f"S{number:05d}"
     run = PatientRun(patient_id, implant, course, [Implanted(0, f"VIRT{patient_id}", Pump(spec))], site=site)
     if keep_states:
@@ -446,7 +447,8 @@ def _records(run: PatientRun, baseline: PatientBaseline, course: PatientCourse) 
             explant_date = reason = None
         run.add("implants", implant_date=day(implanted.day), kind="initial" if implanted.day == 0 else "replacement",
                 device_model=implanted.pump.spec.model.name, reservoir_ml=RESERVOIR_ML,
-                serial_number=implanted.serial_number, insertion_level="L2/3", catheter_tip_level=CATHETER.tip_level,
+                serial_number=implanted.serial_number, insertion_level=course.insertion_level,
+                catheter_tip_level=implanted.pump.spec.catheter.tip_level,
                 explant_date=explant_date, explant_reason=reason,
                 postop_stay_days=course.postop_stay_days if implanted.day == 0 else None)
     reported = course.schedule.patient_reported

@@ -24,6 +24,8 @@ Time is in whole days from the implant (day 0). The course decides what happens;
   concentrated in fewer patients. A catheter occlusion is not
   dated here as a complication: its fault is injected into the pump, and the clinic finds it (and records it)
   at the next refill's discrepancy.
+- **Catheter**: its insertion interspace and tip level drawn by the parameters' shares (``catheter``), last of
+  all the course's draws; without them, L2/3 and T10 for everyone.
 - **Drugs**: the therapy's drug, or one drawn by the parameters' mix (a drug alone or an admixture led by its
   opioid, the others at fixed concentrations); nothing is drawn without a mix.
 - **Pain**: the patient's full relief is drawn once: a fraction of the baseline NRS (``relief_fraction``), or
@@ -75,6 +77,8 @@ PERIOPERATIVE_DEATH_DAY = 1
 VISIT_JITTER_DAYS = 7
 #: The spread (log-normal σ) of the dose a patient needs, around the start dose.
 NEEDED_DOSE_SIGMA = 0.5
+#: Where a catheter goes when the parameters give no placement (``Course.catheter``).
+DEFAULT_INSERTION_LEVEL, DEFAULT_TIP_LEVEL = "L2/3", "T10"
 
 
 class ExitReason(str, Enum):
@@ -160,6 +164,10 @@ class PatientCourse:
     """Days in hospital after the implant (``None``: not recorded)."""
     perioperative_death: bool = False
     """Died in hospital the day after the implant (see ``Course.perioperative_death``)."""
+    insertion_level: str = DEFAULT_INSERTION_LEVEL
+    """The catheter's insertion interspace (``Course.catheter``)."""
+    tip_level: str = DEFAULT_TIP_LEVEL
+    """The catheter tip's vertebral level."""
 
 
 def start_dose_mg_per_day(baseline: PatientBaseline, drug: str, params: Course, library: DrugLibrary) -> float:
@@ -249,6 +257,8 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
     alive_out = discharge if discharge is not None and discharge < death else None  # assessed before discharge
     visits, changes = _visits(baseline, drug, params, schedule, rng, start, end, library, alive_out,
                               calls if reached else ())
+    boluses = _bolus_times(params.therapy.boluses_per_day, end, rng)
+    insertion, tip = _catheter_levels(params, rng)
     return PatientCourse(
         schedule=schedule, drug=drug, added_mg_per_ml=added, death_day=death if death <= end else None,
         exit_day=exit_day_or_none,
@@ -256,8 +266,9 @@ def draw_course(baseline: PatientBaseline, params: Course, schedule: Schedule, r
         concentration_mg_per_ml=concentration_mg_per_ml(start, params), dose_changes=changes,
         complications=complications, occlusion_day=occlusion, revision_days=revisions,
         explant_day=explant if explant is not None and explant == exit_day_or_none else None,
-        bolus_times_s=_bolus_times(params.therapy.boluses_per_day, end, rng), visits=visits,
-        postop_stay_days=PERIOPERATIVE_DEATH_DAY if perioperative else stay, perioperative_death=perioperative)
+        bolus_times_s=boluses, visits=visits,
+        postop_stay_days=PERIOPERATIVE_DEATH_DAY if perioperative else stay, perioperative_death=perioperative,
+        insertion_level=insertion, tip_level=tip)
 
 
 def discharge_day(follow: FollowUp, rng: np.random.Generator) -> int | None:
@@ -277,6 +288,15 @@ def _drugs(params: Course, rng: np.random.Generator) -> tuple[str, tuple[tuple[s
         return params.therapy.drug, ()
     lead, added = lead_drug(str(choose_one(mix.shares, rng, 1)[0]))
     return lead, tuple((d, mix.added_mg_per_ml[d]) for d in added)
+
+
+def _catheter_levels(params: Course, rng: np.random.Generator) -> tuple[str, str]:
+    """The catheter's insertion and tip levels, drawn by ``params.catheter``'s shares (the defaults without it).
+    Drawn after every other draw of the course, so that the rest of a course is that of a file without them."""
+    placement = params.catheter
+    if placement is None:
+        return DEFAULT_INSERTION_LEVEL, DEFAULT_TIP_LEVEL
+    return (str(choose_one(placement.insertion_levels, rng, 1)[0]), str(choose_one(placement.tip_levels, rng, 1)[0]))
 
 
 def _complications(params: Course, rng: np.random.Generator, first_exit: int,

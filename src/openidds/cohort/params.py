@@ -9,6 +9,7 @@ from (hand-set from a publication, or a calibration run). A file that does not m
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from enum import Enum
 from importlib import resources
@@ -18,8 +19,10 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from openidds.clinic import vocabulary as v
+from openidds.clinic.fields import LEVEL_PATTERN
 from openidds.drugs.intrathecal import PROPOSABLE_DRUGS
 from openidds.errors import OpenIDDSError
+from openidds.pump.device import SPINAL_LEVEL
 
 Share = Annotated[float, Field(ge=0, le=1)]
 Loading = Annotated[float, Field(gt=-1, lt=1)]
@@ -304,6 +307,29 @@ class FollowUp(_Closed):
         return self
 
 
+class CatheterPlacement(_Closed):
+    """Where the clinic inserts each patient's catheter and places its tip: shares of levels (each a single choice
+    summing to 1), drawn for each patient independently of each other and of the rest of the course (a paper
+    gives the two tables, not their cross-table)."""
+
+    insertion_levels: dict[str, Share]
+    """Interspaces as the registry records them (``L2/3``)."""
+    tip_levels: dict[str, Share]
+    """Vertebral levels as the pump's catheter takes them (``T6``)."""
+    source: str
+
+    @model_validator(mode="after")
+    def _levels(self) -> CatheterPlacement:
+        for name, shares, pattern, example in (("insertion_levels", self.insertion_levels, LEVEL_PATTERN, "L2/3"),
+                                               ("tip_levels", self.tip_levels, SPINAL_LEVEL.pattern, "T6")):
+            wrong = sorted(level for level in shares if not re.match(pattern, level))
+            if wrong:
+                raise ValueError(f"{name}: {wrong}, expected spinal levels such as {example}")
+            if abs(sum(shares.values()) - 1) > 1e-6:
+                raise ValueError(f"{name}: shares sum to {sum(shares.values()):.6f}, expected 1")
+        return self
+
+
 class Course(_Closed):
     survival_months: Quartiles
     perioperative_death: Binary | None = None
@@ -316,6 +342,8 @@ class Course(_Closed):
     complication_risk: ComplicationRisk | None = None
     """A risk shared by each patient's complications (``None``: each kind independent of the others)."""
     follow_up: FollowUp
+    catheter: CatheterPlacement | None = None
+    """Where each patient's catheter goes (``None``: every one inserted at L2/3, its tip at T10)."""
 
 
 class FittedParameter(_Closed):
@@ -351,6 +379,9 @@ class Calibration(_Closed):
     """Fit targets the calibration could not use, each with the reason."""
     parameters: dict[str, FittedParameter]
     command: str
+    previous: Calibration | None = None
+    """The calibration of the file this one started from (absent when it started from a hand-set file): the
+    parameters this run left alone keep that run's fit, and so on back."""
 
 
 class Params(_Closed):

@@ -54,9 +54,14 @@ def _value(*path: str | int, scale: float = 1.0) -> Callable[[Results], float]:
     return lambda r: _number(r, *path) * scale
 
 
-def _yes(variable: str) -> Callable[[Results], float]:
-    """Share of patients with a yes/no baseline characteristic."""
-    return lambda r: _number(r, "cohort", "baseline", variable, "yes") / _number(r, "cohort", "baseline", variable, "n")
+def _yes(variable: str, of_all: bool = False) -> Callable[[Results], float]:
+    """Share of patients with a yes/no baseline characteristic: of the patients with a value, or of every patient
+    when ``of_all`` (as when the paper divides by its whole cohort)."""
+    def read(r: Results) -> float:
+        node = _at(r, "cohort", "baseline", variable)
+        total = node["n"] + (node["n_missing"] if of_all else 0)
+        return node["yes"] / total if total else math.nan
+    return read
 
 
 def _level(section: str, variable: str, *levels: str | int, of_all: bool = False,
@@ -228,8 +233,8 @@ _MEASURES: dict[str, Callable[[Results], float]] = {
     "pain_duration_median_months": _describe("pain_duration_months", "median"),
     "systemic_opioid_proportion": _yes("baseline_systemic_opioid"),
     "ome_median_mg_per_day": _describe("baseline_ome_mg_per_day", "median"),
-    "ome_over_200_proportion": _yes("baseline_ome_above_200"),
-    "ome_over_500_proportion": _yes("baseline_ome_above_500"),
+    "ome_over_200_proportion": _yes("baseline_ome_above_200", of_all=True),
+    "ome_over_500_proportion": _yes("baseline_ome_above_500", of_all=True),
     "adjuvant_drug_proportion": _listed("adjuvant_drugs"),
     "prior_procedure_proportion": _yes("prior_pain_procedure"),
     "reason_inadequate_control_proportion": _level("cohort", "implant_reason", "inadequate_relief", "both"),

@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from openidds.errors import OpenIDDSError
 from openidds.pump.ticks import SECONDS_PER_DAY, Number, rate_ticks_per_s, volume_ticks
 
-_SPINAL_LEVEL = re.compile(r"^(C[1-7]|T([1-9]|1[0-2])|L[1-5]|S[1-5])$")
+SPINAL_LEVEL = re.compile(r"^(C[1-7]|T([1-9]|1[0-2])|L[1-5]|S[1-5])$")
+"""A vertebral level, as a catheter's tip level is written (``T6``)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,7 @@ class Catheter:
         if isinstance(self.length_cm, bool) or not isinstance(self.length_cm, int) or not 1 <= self.length_cm <= 200:
             raise OpenIDDSError("catheter.length_cm", self.length_cm, "a whole number of cm from 1 to 200")
         volume_ticks("catheter.volume_ml", self.volume_ml, lo="0.000001", hi=2)
-        if not isinstance(self.tip_level, str) or not _SPINAL_LEVEL.match(self.tip_level):
+        if not isinstance(self.tip_level, str) or not SPINAL_LEVEL.match(self.tip_level):
             raise OpenIDDSError("catheter.tip_level", self.tip_level, "a spinal level such as C7, T6, T10 or L1")
 
 
