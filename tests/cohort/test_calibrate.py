@@ -107,6 +107,18 @@ def test_visit_noise_is_free_only_where_the_follow_up_nrs_sd_is_fitted(seed000):
     assert sd[2.0]["nrs_follow_up_sd"] > sd[0.1]["nrs_follow_up_sd"] + 0.2
 
 
+def test_the_needed_dose_spread_is_free_where_a_file_gives_it_and_narrows_the_follow_up_nrs():
+    """Seed 003 gives the spread of the dose each patient needs (the model's 0.5 without it, seed 000): the NRS
+    before discharge, before titration gets there, spreads less when the needed doses do."""
+    study, params = load_study("seed003"), load_params("seed003")
+    assert "needed_dose_sigma" in {p.name for p in free_parameters(params)}
+    assert "needed_dose_sigma" not in {p.name for p in free_parameters(load_params("seed000"))}
+    target = [t for t in study.targets if t.name == "nrs_follow_up_sd"]
+    sd = {x: measure(target, outcomes(study, _moved(params, needed_dose_sigma=x), SEED, 400))["nrs_follow_up_sd"]
+          for x in (0.1, 0.5)}
+    assert sd[0.5] > sd[0.1] + 0.3
+
+
 def test_calibrate_recovers_known_parameters(seed000):
     """Targets simulated from known parameters; the fit starts from the bundled file and finds them again."""
     study, params = seed000

@@ -139,6 +139,9 @@ def free_parameters(params: Params) -> tuple[FreeParameter, ...]:
         FreeParameter("therapy_stopped_per_year", ("course.follow_up.therapy_stopped_per_year",), 0.001, 3.0,
                       frozenset({"exit_explant_or_stopped_proportion"})),
     ]
+    if params.course.pain.needed_dose_sigma is not None:  # free only where the file gives it
+        out.append(FreeParameter("needed_dose_sigma", ("course.pain.needed_dose_sigma",), 0.02, 2.0,
+                                 frozenset({"nrs_follow_up_sd"})))
     follow = params.course.follow_up
     others = sorted((("transfer_per_year", follow.transfer_per_year), ("lost_per_year", follow.lost_per_year)),
                     key=lambda kv: -kv[1])

@@ -75,7 +75,7 @@ DAY_S = 86_400
 PERIOPERATIVE_DEATH_DAY = 1
 #: A visit is held within ± this many days of its scheduled day.
 VISIT_JITTER_DAYS = 7
-#: The spread (log-normal σ) of the dose a patient needs, around the start dose.
+#: The spread (log-normal σ) of the dose a patient needs, around the start dose (unless ``Pain.needed_dose_sigma``).
 NEEDED_DOSE_SIGMA = 0.5
 #: Where a catheter goes when the parameters give no placement (``Course.catheter``).
 DEFAULT_INSERTION_LEVEL, DEFAULT_TIP_LEVEL = "L2/3", "T10"
@@ -350,7 +350,8 @@ def _visits(baseline: PatientBaseline, drug: str, params: Course, schedule: Sche
             calls: tuple[int, ...] = ()) -> tuple[tuple[Visit, ...], tuple[DoseChange, ...]]:
     pain, follow, opioids = params.pain, params.follow_up, params.opioids
     relief_full = full_relief_nrs(baseline.nrs, pain, rng.random(1))
-    needed = start * math.exp(NEEDED_DOSE_SIGMA * rng.standard_normal())
+    sigma = NEEDED_DOSE_SIGMA if pain.needed_dose_sigma is None else pain.needed_dose_sigma
+    needed = start * math.exp(sigma * rng.standard_normal())
     ceiling = soft_per_day_mg(drug, library)
     drawn = choose_one({"stopped": opioids.stopped, "reduced": opioids.reduced,
                         "unchanged": 1 - opioids.stopped - opioids.reduced}, rng, 1)[0]

@@ -199,6 +199,9 @@ class Pain(_Closed):
     """Above this at a visit, the dose is raised by a programming session."""
     increase_percent: Annotated[int, Field(ge=1, le=100)]
     visit_noise_nrs: Annotated[float, Field(ge=0)]
+    needed_dose_sigma: Annotated[float, Field(gt=0)] | None = None
+    """The spread (log-normal σ) of the dose a patient needs around the start dose (``None``: the model's 0.5,
+    ``course.NEEDED_DOSE_SIGMA``): how far titration has to go, so the spread of the NRS before it gets there."""
     source: str
 
     @model_validator(mode="after")
