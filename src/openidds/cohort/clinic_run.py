@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from openidds.cohort.baseline import PatientBaseline
-from openidds.cohort.course import DAY_S, PatientCourse, bolus_dose_mg
+from openidds.cohort.course import DAY_S, DEFAULT_TIP_LEVEL, PatientCourse, bolus_dose_mg
 from openidds.cohort.params import Course
 from openidds.drugs import DrugLibrary, default_library
 from openidds.programmer import (
@@ -76,7 +76,7 @@ SITE = f"{SITE_PREFIX}01"
 CLINICIAN = "Synthetic clinician"
 NURSE = "Synthetic nurse"
 RESERVOIR_ML = 40
-CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level="T10")
+CATHETER = Catheter(length_cm=80, volume_ml="0.16", tip_level=DEFAULT_TIP_LEVEL)
 #: The pump every virtual patient gets (and each replacement): a 40 mL SynchroMed II.
 PUMP = PumpSpec(model=SYNCHROMED_II, reservoir_ml=RESERVOIR_ML, catheter=CATHETER)
 #: Clinic hours on the pump clock (t_s = 0 is 08:00 on the implant day): sessions at 09:00, refills at 10:00.
