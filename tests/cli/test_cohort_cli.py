@@ -27,6 +27,24 @@ def test_run_then_report(tmp_path):
     assert "Synthetic" in (out / "report.html").read_text(encoding="utf-8")
 
 
+def test_the_check_it_suggests_judges_the_registry_as_of_the_study_s_end(tmp_path):
+    """Patients still followed at seed 003's end (2024-03-20) have no refill after it: judged as of today they
+    would be overdue, as of the study's end (the printed check) they are not."""
+    db = str(tmp_path / "seed003.sqlite")
+    result = runner.invoke(app, ["cohort", "run", "seed003", "--seed", "1", "--db", db, "--patients", "20"])
+    assert result.exit_code == 0, result.output
+    check = next(line for line in result.stdout.splitlines() if line.startswith("check: "))
+    assert check.endswith("--today 2024-03-20")
+
+    def rules(args: list[str]) -> list[str]:
+        checked = runner.invoke(app, [*args, "--json"])
+        assert checked.exit_code == 0, checked.output
+        return [f["rule"] for f in json.loads(checked.stdout)["findings"]]
+
+    assert "refill-overdue" in rules(["registry", "check", "--db", db])
+    assert rules(check.removeprefix("check: openidds ").split()) == []
+
+
 def test_refusals(tmp_path):
     db = tmp_path / "cohort.sqlite"
     db.write_text("")

@@ -56,6 +56,8 @@ def run(
     title = f"Synthetic cohort {summary.study}, seed {summary.seed}: virtual patients, not study results"
     out.print(f"Registry: {db}", markup=False, highlight=False)
     out.print(f'next: openidds report --db {db} --title "{title}"', markup=False, highlight=False)
+    out.print(f"check: openidds registry check --db {db} --today {chosen.design.follow_up_end.isoformat()}",
+              markup=False, highlight=False)
 
 
 @app.command("validate")
