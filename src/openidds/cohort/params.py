@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Mapping
 from datetime import date
 from enum import Enum
 from importlib import resources
@@ -328,8 +329,7 @@ class CatheterPlacement(_Closed):
             wrong = sorted(level for level in shares if not re.match(pattern, level))
             if wrong:
                 raise ValueError(f"{name}: {wrong}, expected spinal levels such as {example}")
-            if abs(sum(shares.values()) - 1) > 1e-6:
-                raise ValueError(f"{name}: shares sum to {sum(shares.values()):.6f}, expected 1")
+            _require_sum_of_one(name, shares)
         return self
 
 
@@ -415,16 +415,16 @@ class Params(_Closed):
             unknown = sorted(set(shares) - set(allowed))
             if unknown:
                 raise ValueError(f"{name}: unknown codes {unknown}, expected some of {list(allowed)}")
-            if single and abs(sum(shares.values()) - 1) > 1e-6:
-                raise ValueError(f"{name}: shares sum to {sum(shares.values()):.6f}, expected 1")
+            if single:
+                _require_sum_of_one(name, shares)
         missing = sorted(set(b.trial_drugs.shares) - set(b.trial_dose_mg))
         if missing:
             raise ValueError(f"baseline.trial_dose_mg: no dose for trial drugs {missing}")
         for kind, rate in self.course.complications.items():
-            if set(rate.actions) - set(v.COMPLICATION_ACTIONS) or abs(sum(rate.actions.values()) - 1) > 1e-6:
+            if set(rate.actions) - set(v.COMPLICATION_ACTIONS) or not _sums_to_one(rate.actions):
                 raise ValueError(f"course.complications.{kind}.action: {rate.action!r}, expected one of "
                                  f"{list(v.COMPLICATION_ACTIONS)} or shares of them summing to 1")
-            if set(rate.grades) - {str(g) for g in v.SEVERITY_GRADES} or abs(sum(rate.grades.values()) - 1) > 1e-6:
+            if set(rate.grades) - {str(g) for g in v.SEVERITY_GRADES} or not _sums_to_one(rate.grades):
                 raise ValueError(f"course.complications.{kind}.grades: shares of grades 1-5 summing to 1")
         if self.course.therapy.drug not in v.DRUGS:
             raise ValueError(f"course.therapy.drug: {self.course.therapy.drug!r}, expected one of {list(v.DRUGS)}")
@@ -439,10 +439,19 @@ class Params(_Closed):
 PRIOR_TREATMENTS = ("surgery", "chemoradiotherapy", "immunotherapy", "pain_procedure")
 
 
+def _sums_to_one(shares: Mapping[str, float]) -> bool:
+    """Whether the shares of a single choice sum to 1 (to a millionth)."""
+    return abs(sum(shares.values()) - 1) <= 1e-6
+
+
+def _require_sum_of_one(name: str, shares: Mapping[str, float]) -> None:
+    if not _sums_to_one(shares):
+        raise ValueError(f"{name}: shares sum to {sum(shares.values()):.6f}, expected 1")
+
+
 def _check_mix(mix: DrugMix) -> None:
     where = "course.therapy.mix"
-    if abs(sum(mix.shares.values()) - 1) > 1e-6:
-        raise ValueError(f"{where}.shares: shares sum to {sum(mix.shares.values()):.6f}, expected 1")
+    _require_sum_of_one(f"{where}.shares", mix.shares)
     added: set[str] = set()
     for key in mix.shares:
         drugs = key.split("+")

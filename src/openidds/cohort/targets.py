@@ -54,12 +54,17 @@ def _value(*path: str | int, scale: float = 1.0) -> Callable[[Results], float]:
     return lambda r: _number(r, *path) * scale
 
 
+def _patients(node: Mapping[str, Any], of_all: bool) -> int:
+    """A share's denominator: the patients with a value, or every patient (those without one too)."""
+    return int(node["n"]) + (int(node["n_missing"]) if of_all else 0)
+
+
 def _yes(variable: str, of_all: bool = False) -> Callable[[Results], float]:
     """Share of patients with a yes/no baseline characteristic: of the patients with a value, or of every patient
     when ``of_all`` (as when the paper divides by its whole cohort)."""
     def read(r: Results) -> float:
         node = _at(r, "cohort", "baseline", variable)
-        total = node["n"] + (node["n_missing"] if of_all else 0)
+        total = _patients(node, of_all)
         return node["yes"] / total if total else math.nan
     return read
 
@@ -73,7 +78,7 @@ def _level(section: str, variable: str, *levels: str | int, of_all: bool = False
         node = _at(r, section, variable) if section == "therapy" else _at(r, "cohort", "baseline", variable)
         counts = dict(zip(node["levels"], node["counts"], strict=True))
         chosen = sum(k for level, k in counts.items() if (level in levels) != others)
-        total = node["n"] + (node["n_missing"] if of_all else 0)
+        total = _patients(node, of_all)
         return chosen / total if total else math.nan
     return read
 
