@@ -15,13 +15,15 @@ pool of N processes (``openidds.cohort.replicates``, replicate i with child i of
 prints each one's CPU seconds and the wall time of the whole pool. ``--step-share`` only plays the patients and
 says how much of that is the pump's stepping. ``--validate N`` runs what ``openidds cohort validate STUDY
 --replicates N --workers W`` runs (N replicates of the study at its own size, each simulated into a throwaway
-registry and measured through the report) and prints its wall time and the CPU seconds of the process and its
-workers, per replicate too; with ``--in-process`` it runs the replicates one after another in its own process, as
-one worker does, and prints each one's CPU seconds and the part of them Python's cycle collector took:
+registry and measured through the report; with ``--pump-logs`` the pumps' logs stored too, as ``validate
+--pump-logs`` does) and prints its wall time and the CPU seconds of the process and its workers, per replicate
+too; with ``--in-process`` it runs the replicates one after another in its own process, as one worker does, and
+prints each one's CPU seconds and the part of them Python's cycle collector took:
 
     python benchmarks/bench_cohort.py --validate 20 --workers 2      # seed000 on both cores
     taskset -c 0 python benchmarks/bench_cohort.py --validate 10 --workers 1
     taskset -c 0 python benchmarks/bench_cohort.py --validate 30 --in-process  # one worker's replicates in turn
+    taskset -c 0 python benchmarks/bench_cohort.py --validate 30 --in-process --pump-logs  # the logs stored too
 
 Asserts nothing about time.
 """
@@ -173,7 +175,7 @@ class CollectorClock:
         gc.callbacks.remove(self._callback)
 
 
-def validate_in_process(study_id: str, params_file: str | None, replicates: int, seed: int) -> None:
+def validate_in_process(study_id: str, params_file: str | None, replicates: int, seed: int, pump_logs: bool) -> None:
     """What one local worker of ``openidds cohort validate`` runs, in this process: its heap frozen once, then the
     replicates one after another, each one's CPU seconds printed with the cycle collector's part of them."""
     study = load_study(study_id)
@@ -184,25 +186,27 @@ def validate_in_process(study_id: str, params_file: str | None, replicates: int,
     with CollectorClock() as collector:
         for i, child in enumerate(child_seeds(seed, replicates)):
             cpu, collected = time.process_time(), collector.cpu_s
-            run_replicate(simulate, study, params, child)
+            run_replicate(partial(simulate, pump_logs=pump_logs), study, params, child)
             print(f"  replicate {i}: {time.process_time() - cpu:.2f} CPU s, of which the cycle collector "
                   f"{collector.cpu_s - collected:.2f}", flush=True)
     total = time.process_time() - total
-    print(f"validate {study.id}: {replicates} replicates in this process: {total:.1f} CPU s "
-          f"({total / replicates:.2f} per replicate), the cycle collector {collector.cpu_s:.1f} CPU s "
-          f"({100 * collector.cpu_s / total:.0f} %)")
+    print(f"validate {study.id}{' --pump-logs' * pump_logs}: {replicates} replicates in this process: "
+          f"{total:.1f} CPU s ({total / replicates:.2f} per replicate), the cycle collector "
+          f"{collector.cpu_s:.1f} CPU s ({100 * collector.cpu_s / total:.0f} %)")
 
 
-def validate(study_id: str, params_file: str | None, replicates: int, seed: int, workers: int | None) -> None:
+def validate(study_id: str, params_file: str | None, replicates: int, seed: int, workers: int | None,
+             pump_logs: bool) -> None:
     """Time ``openidds cohort validate``'s replicates (the pool's workers end with it, so their CPU is counted)."""
     study = load_study(study_id)
     params = load_params(params_file or study.id)
     cpu, wall = cpu_s(), time.perf_counter()
-    measured = run_replicates(simulate, study, params, seed, replicates, workers=workers)
+    measured = run_replicates(partial(simulate, pump_logs=pump_logs), study, params, seed, replicates, workers=workers)
     cpu, wall = cpu_s() - cpu, time.perf_counter() - wall
     assert len(measured) == replicates
     count = workers or "one per core"
-    print(f"validate {study.id}: {replicates} replicates on {count} workers: {wall:.1f} s wall, {cpu:.1f} CPU s "
+    print(f"validate {study.id}{' --pump-logs' * pump_logs}: {replicates} replicates on {count} workers: "
+          f"{wall:.1f} s wall, {cpu:.1f} CPU s "
           f"({cpu / replicates:.2f} CPU s and {wall / replicates:.2f} s wall per replicate)")
 
 
@@ -225,12 +229,15 @@ def main() -> None:
     parser.add_argument("--in-process", action="store_true",
                         help="with --validate: run the replicates one after another in this process, as one worker "
                              "does, printing each one's CPU seconds and the cycle collector's")
+    parser.add_argument("--pump-logs", action="store_true",
+                        help="with --validate: store every pump's log in each replicate's registry, as "
+                             "`openidds cohort validate --pump-logs` does")
     args = parser.parse_args()
     if args.validate is not None:
         if args.in_process:
-            validate_in_process(args.study, args.params, args.validate, args.seed)
+            validate_in_process(args.study, args.params, args.validate, args.seed, args.pump_logs)
         else:
-            validate(args.study, args.params, args.validate, args.seed, args.workers)
+            validate(args.study, args.params, args.validate, args.seed, args.workers, args.pump_logs)
         return
     print(f"{args.study}: {args.patients} patients, seed {args.seed}")
     if args.profile is not None:

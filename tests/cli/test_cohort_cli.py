@@ -73,9 +73,26 @@ def test_validate_small_study(tmp_path):
     answer = json.loads(result.stdout)
     assert answer["study"] == "seed000" and answer["n_replicates"] == 2
     assert {t["name"] for t in answer["targets"]} >= {"nrs_change_mean", "os_median_months"}
+    assert answer["pump_logs_stored"] is False
     assert figure.stat().st_size > 0
     table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
     assert table.exit_code == 0 and "nrs_change_mean" in table.stdout
+    assert "simulated but not stored (--pump-logs stores them)" in " ".join(table.stdout.split())
+
+
+def test_validate_measures_the_same_with_the_pump_logs_stored(tmp_path):
+    """The replicates' registries with every pump's log (as `cohort run` writes them) give every target the same
+    value as those without: no target reads the pump logs."""
+    small = _small_study(tmp_path)
+    answers = []
+    for flags in ([], ["--pump-logs"]):
+        result = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "2", "--workers", "1",
+                                     "--json", *flags])
+        assert result.exit_code == 0, result.output
+        answers.append(json.loads(result.stdout))
+    without, stored = answers
+    assert (without["pump_logs_stored"], stored["pump_logs_stored"]) == (False, True)
+    assert json.dumps(without["targets"]) == json.dumps(stored["targets"])  # NaN (no estimate) written alike
 
 
 def _small_study(tmp_path, **replace: str):

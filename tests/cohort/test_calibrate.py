@@ -211,7 +211,7 @@ def test_refusals(seed000, tmp_path):
         calibrate(study, load_params("seed002"), seed=1, budget=2, on=DAY, patients=20)
     with pytest.raises(CalibrationError, match="budget"):
         calibrate(study, params, seed=1, budget=0, on=DAY, patients=20)
-    with pytest.raises(CalibrationError, match="parameters"):
+    with pytest.raises(CalibrationError, match="parameter='dose_of_magic'"):
         calibrate(study, params, seed=1, budget=2, on=DAY, patients=20, parameters=["dose_of_magic"])
     data = params.model_dump(mode="json", exclude_none=True)
     del data["course"]["pain"]

@@ -84,7 +84,7 @@ def test_its_commits_need_not_wait_for_the_disk_and_the_file_is_the_same(study, 
     synced = tmp_path / "synced.sqlite"
     synced.touch()
     new_sqlite_registry(synced)
-    _write(runs, database_url(synced), source="test")
+    _write(runs, database_url(synced), source="test", pump_logs=True)
     assert written.read_bytes() == synced.read_bytes()
     for synchronous, expected in ((True, (2, "delete")), (False, (0, "memory"))):
         engine = connect(str(synced), synchronous=synchronous)
@@ -136,6 +136,29 @@ def test_pump_totals_rebuilt_from_the_registry_equal_the_pumps(replicate):
         log = stored_pump_log(engine, SITE, run.patient_id, run.implant_date)
         assert rebuild_totals(log.events) == run.pump.totals()
     engine.dispose()
+
+
+def test_without_the_pump_logs_the_report_is_the_same(replicate, tmp_path):
+    """A registry written without the pump logs (as validation's replicates are) holds no pump event, and the
+    report built from it is the one built from the registry with them: the report reads none of them."""
+    import json
+
+    from sqlalchemy import func
+
+    from openidds.cohort.targets import report_results
+
+    runs, db = replicate
+    bare = tmp_path / "bare.sqlite"
+    write_registry(runs, str(bare), source="test", pump_logs=False)
+    counts = []
+    for path in (db, str(bare)):
+        engine = connect(path)
+        with unit_of_work(engine, "reader") as session:
+            counts.append(session.scalar(select(func.count()).select_from(models.PumpEvent)))
+        engine.dispose()
+    assert counts[0] > 1000 and counts[1] == 0
+    with_logs, without = (json.dumps(report_results(path), sort_keys=True, default=str) for path in (db, str(bare)))
+    assert with_logs == without
 
 
 def test_refills_and_sessions_come_from_the_programmer(replicate):

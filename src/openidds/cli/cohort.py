@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 
 import typer
@@ -69,6 +70,9 @@ def validate(
     workers: int | None = typer.Option(None, min=1, help="Local worker processes (default: one per core)."),
     scheduler: str | None = typer.Option(None, help="A Dask scheduler (tcp://host:port) to run the replicates on."),
     figure: Path | None = typer.Option(None, help="Also draw the comparison as a figure (PNG, SVG or PDF)."),
+    pump_logs: bool = typer.Option(False, "--pump-logs", help="Also store every pump's log in each replicate's "
+                                   "registry, as `cohort run` does (no target reads them: without this they are "
+                                   "simulated, not stored)."),
     as_json: bool = typer.Option(False, "--json", help="Print the comparison as JSON."),
 ) -> None:
     """Run replicates of STUDY and compare every target with the published value and interval."""
@@ -81,15 +85,15 @@ def validate(
 
     try:
         chosen = load_study(study)
-        measured = run_replicates(simulate, chosen, load_params(params or chosen.id), seed, replicates,
-                                  scheduler=scheduler, workers=workers)
+        measured = run_replicates(partial(simulate, pump_logs=pump_logs), chosen, load_params(params or chosen.id),
+                                  seed, replicates, scheduler=scheduler, workers=workers)
         validation = compare(chosen, measured)
         if figure is not None:
             draw(validation).savefig(figure)
     except OpenIDDSError as error:
         raise fail(error, as_json) from None
     if as_json:
-        typer.echo(json.dumps(validation.to_dict(), indent=1, default=str))
+        typer.echo(json.dumps(validation.to_dict() | {"pump_logs_stored": pump_logs}, indent=1, default=str))
         return
     table = Table(title=f"Synthetic cohort {chosen.id}: {replicates} replicates (seed {seed}) against the "
                         "published numbers")
@@ -98,6 +102,9 @@ def validate(
     for row in validation.rows():
         table.add_row(*row)
     console().print(table)
+    console().print("Each replicate's registry holds every record the report reads" + (
+        " and every pump's log." if pump_logs else "; the pumps' logs, which no target reads, were simulated but "
+        "not stored (--pump-logs stores them)."), markup=False, highlight=False)
     if figure is not None:
         console().print(f"Figure: {figure}", markup=False, highlight=False)
 

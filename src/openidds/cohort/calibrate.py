@@ -486,13 +486,13 @@ def calibrate(study: Study, params: Params, *, seed: int, budget: int, on: date,
     if parameters is not None:
         unknown = sorted(set(parameters) - {p.name for p in offered})
         if unknown:
-            raise CalibrationError("parameters", ", ".join(unknown),
-                                   f"free parameters of this file, among {', '.join(p.name for p in offered)}")
+            raise CalibrationError("parameter", ", ".join(unknown),
+                                   f"a free parameter of this file, one of {', '.join(p.name for p in offered)}")
         free = [p for p in offered if p.name in parameters]
     else:
         free = [p for p in offered if p.informs & names]
     if not free:
-        raise CalibrationError("parameters", "none", "at least one free parameter that informs a fit target")
+        raise CalibrationError("parameter", "none", "at least one free parameter that informs a fit target")
     start = params.model_dump(mode="json", exclude_none=True)
     for p in free:
         if not p.low < p.value(start) < p.high:

@@ -71,13 +71,13 @@ def implant_dates(study: Study, n: int, rng: np.random.Generator) -> list[dt.dat
 
 
 def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, db_url: str,
-             patients: int | None = None) -> SimulationSummary:
+             patients: int | None = None, *, pump_logs: bool = True) -> SimulationSummary:
     """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url`` (see
-    :func:`write_registry`). Python's cycle collector is paused throughout: the runs' millions of objects live
-    to the end, and each collection would scan them all again."""
+    :func:`write_registry`, and ``pump_logs`` there). Python's cycle collector is paused throughout: the runs'
+    millions of objects live to the end, and each collection would scan them all again."""
     with collector_paused():
         runs = play(study, params, seed, patients)
-        write_registry(runs, db_url, source=f"cohort {study.id}")
+        write_registry(runs, db_url, source=f"cohort {study.id}", pump_logs=pump_logs)
     return SimulationSummary(
         study=study.id, seed=seed_text(seed), patients=len(runs),
         deaths=sum(r.course.death_day is not None for r in runs),
@@ -108,9 +108,11 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
     return runs
 
 
-def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
+def write_registry(runs: list[PatientRun], db: str, source: str, pump_logs: bool = True) -> None:
     """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
-    ``import_batch`` of every record, then every pump's log in one ``import_pump_logs``.
+    ``import_batch`` of every record, then every pump's log in one ``import_pump_logs``. Without ``pump_logs``
+    the registry holds every record but no pump event (nor the alarms the clinic derives from the logs): what
+    the report reads, and all that a replicate measured through it needs (:mod:`openidds.cohort.validation`).
 
     An SQLite registry is written whole or not at all: into a temporary file beside it, synced to the disk once
     and renamed into place when complete (its commits meanwhile do not wait for the disk: nobody opens the file
@@ -118,7 +120,7 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     must hold no patients yet."""
     url = make_url(database_url(db))
     if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
-        _write(runs, url.render_as_string(hide_password=False), source)
+        _write(runs, url.render_as_string(hide_password=False), source, pump_logs)
         return
     final = Path(url.database)
     if final.exists():
@@ -128,7 +130,8 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
     os.close(handle)
     try:
         new_sqlite_registry(Path(partial))
-        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source, synchronous=False)
+        _write(runs, url.set(database=partial).render_as_string(hide_password=False), source, pump_logs,
+               synchronous=False)
         with open(partial, "rb") as written:
             os.fsync(written.fileno())
         os.replace(partial, final)
@@ -136,7 +139,7 @@ def write_registry(runs: list[PatientRun], db: str, source: str) -> None:
         Path(partial).unlink(missing_ok=True)
 
 
-def _write(runs: list[PatientRun], db_url: str, source: str, synchronous: bool = True) -> None:
+def _write(runs: list[PatientRun], db_url: str, source: str, pump_logs: bool, synchronous: bool = True) -> None:
     engine = connect(db_url, synchronous=synchronous)
     try:
         init_registry(engine)
@@ -144,7 +147,8 @@ def _write(runs: list[PatientRun], db_url: str, source: str, synchronous: bool =
             raise RegistryError("db", db_url, "a new, empty registry (this one already holds patients)")
         clocked = with_clock(engine, lambda: written_at(runs))
         import_batch(clocked, registry_batch(runs), USER, source=source)
-        import_pump_logs(clocked, exported_logs(runs), USER, source=source)
+        if pump_logs:
+            import_pump_logs(clocked, exported_logs(runs), USER, source=source)
     finally:
         engine.dispose()
 
