@@ -111,8 +111,8 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
 def write_registry(runs: list[PatientRun], db: str, source: str, pump_logs: bool = True) -> None:
     """A new registry at ``db`` (an SQLite path or URL, or another database URL) holding the runs: one
     ``import_batch`` of every record, then every pump's log in one ``import_pump_logs``. Without ``pump_logs``
-    the registry holds every record but no pump event (nor the alarms the clinic derives from the logs): what
-    the report reads, and all that a replicate measured through it needs (:mod:`openidds.cohort.validation`).
+    the registry holds every record but no pump event (nor the alarms the clinic derives from the logs): all that
+    the report reads, so all that a replicate of ``openidds cohort validate`` needs.
 
     An SQLite registry is written whole or not at all: into a temporary file beside it, synced to the disk once
     and renamed into place when complete (its commits meanwhile do not wait for the disk: nobody opens the file
