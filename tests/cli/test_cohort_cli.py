@@ -60,39 +60,25 @@ def test_refusals(tmp_path):
 
 
 def test_validate_small_study(tmp_path):
-    """Two replicates of a 12-patient seed000 compared with every published number, table and figure."""
-    from importlib import resources
-
-    source = (resources.files("openidds.cohort") / "studies" / "seed000.toml").read_text(encoding="utf-8")
-    small = tmp_path / "small.toml"
-    small.write_text(source.replace("n_patients = 193", "n_patients = 12"), encoding="utf-8")
-    figure = tmp_path / "validation.png"
-    result = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "2", "--workers", "1",
-                                 "--figure", str(figure), "--json"])
-    assert result.exit_code == 0, result.output
-    answer = json.loads(result.stdout)
-    assert answer["study"] == "seed000" and answer["n_replicates"] == 2
-    assert {t["name"] for t in answer["targets"]} >= {"nrs_change_mean", "os_median_months"}
-    assert answer["pump_logs_stored"] is False
-    assert figure.stat().st_size > 0
-    table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
-    assert table.exit_code == 0 and "nrs_change_mean" in table.stdout
-    assert "simulated but not stored (--pump-logs stores them)" in " ".join(table.stdout.split())
-
-
-def test_validate_measures_the_same_with_the_pump_logs_stored(tmp_path):
-    """The replicates' registries with every pump's log (as `cohort run` writes them) give every target the same
-    value as those without: no target reads the pump logs."""
+    """Two replicates of a 12-patient seed000 compared with every published number, table and figure; with the
+    pumps' logs stored (as `cohort run` writes them) every target is the same: no target reads them."""
     small = _small_study(tmp_path)
+    figure = tmp_path / "validation.png"
     answers = []
-    for flags in ([], ["--pump-logs"]):
+    for flags in (["--figure", str(figure)], ["--pump-logs"]):
         result = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "2", "--workers", "1",
                                      "--json", *flags])
         assert result.exit_code == 0, result.output
         answers.append(json.loads(result.stdout))
-    without, stored = answers
-    assert (without["pump_logs_stored"], stored["pump_logs_stored"]) == (False, True)
-    assert json.dumps(without["targets"]) == json.dumps(stored["targets"])  # NaN (no estimate) written alike
+    answer, stored = answers
+    assert answer["study"] == "seed000" and answer["n_replicates"] == 2
+    assert {t["name"] for t in answer["targets"]} >= {"nrs_change_mean", "os_median_months"}
+    assert (answer["pump_logs_stored"], stored["pump_logs_stored"]) == (False, True)
+    assert json.dumps(answer["targets"]) == json.dumps(stored["targets"])  # NaN (no estimate) written alike
+    assert figure.stat().st_size > 0
+    table = runner.invoke(app, ["cohort", "validate", str(small), "--replicates", "1", "--workers", "1"])
+    assert table.exit_code == 0 and "nrs_change_mean" in table.stdout
+    assert "simulated but not stored (--pump-logs stores them)" in " ".join(table.stdout.split())
 
 
 def _small_study(tmp_path, **replace: str):
