@@ -33,10 +33,9 @@ def shares(raw: Path, names: list[str], within: str | None) -> tuple[int, Counte
         on_stack = functions(stack)
         if within is not None and within not in on_stack:
             continue
-        counted += int(samples)
-        for name in names:
-            if name in on_stack:
-                found[name] += int(samples)
+        n = int(samples)
+        counted += n
+        found.update({name: n for name in names if name in on_stack})
     return counted, found
 
 
