@@ -8,17 +8,18 @@
 Phases, as ``openidds cohort run`` writes a registry: drawing the patients and playing them through the pump and
 programmer; parsing the registry rows; the one ``import_batch``; the one ``import_pump_logs`` of every log (which
 exports each pump's log as a wire log when it reaches it, and writes the events a block of logs at a time). Prints
-the process's CPU seconds per phase (the machine may be shared: CPU time, not wall time, is what a replicate
-costs), pump events and pump-years simulated per CPU second. ``--postgresql`` writes the replicate into a throwaway
-PostgreSQL server instead of SQLite (the pump events sent by COPY). ``--workers N`` runs N replicates at once in a
-pool of N processes (``openidds.cohort.replicates``, replicate i with child i of the seed's ``SeedSequence``) and
-prints each one's CPU seconds and the wall time of the whole pool. ``--step-share`` only plays the patients and
-says how much of that is the pump's stepping. ``--validate N`` runs what ``openidds cohort validate STUDY
---replicates N --workers W`` runs (N replicates of the study at its own size, each simulated into a throwaway
-registry and measured through the report; with ``--pump-logs`` the pumps' logs stored too, as ``validate
---pump-logs`` does) and prints its wall time and the CPU seconds of the process and its workers, per replicate
-too; with ``--in-process`` it runs the replicates one after another in its own process, as one worker does, and
-prints each one's CPU seconds and the part of them Python's cycle collector took:
+the process's CPU seconds per phase (the machine may be shared: CPU time, not wall time, is what a replicate costs),
+pump events and pump-years simulated per CPU second, and the ratio of the replicate to its peer run in the same
+process: the plain ``sqlite3`` way of storing the same pump events (:func:`plain_sqlite`). ``--postgresql`` writes
+the replicate into a throwaway PostgreSQL server instead of SQLite (the pump events sent by COPY). ``--workers N``
+runs N replicates at once in a pool of N processes (``openidds.cohort.replicates``, replicate i with child i of the
+seed's ``SeedSequence``) and prints each one's CPU seconds and the wall time of the whole pool. ``--step-share``
+only plays the patients and says how much of that is the pump's stepping. ``--validate N`` runs what ``openidds
+cohort validate STUDY --replicates N --workers W`` runs (N replicates of the study at its own size, each simulated
+into a throwaway registry and measured through the report; with ``--pump-logs`` the pumps' logs stored too, as
+``validate --pump-logs`` does) and prints its wall time and the CPU seconds of the process and its workers, per
+replicate too; with ``--in-process`` it runs the replicates one after another in its own process, as one worker
+does, and prints each one's CPU seconds and the part of them Python's cycle collector took:
 
     python benchmarks/bench_cohort.py --validate 20 --workers 2      # seed000 on both cores
     taskset -c 0 python benchmarks/bench_cohort.py --validate 10 --workers 1
@@ -32,8 +33,10 @@ import argparse
 import contextlib
 import cProfile
 import gc
+import json
 import pstats
 import resource
+import sqlite3
 import tempfile
 import time
 from collections import Counter
@@ -48,7 +51,7 @@ from sqlalchemy import create_engine, make_url, text
 from openidds.clinic import connect, import_batch, init_registry
 from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import with_clock
-from openidds.clinic.pump_log import import_pump_logs
+from openidds.clinic.pump_log import PumpLogImport, import_pump_logs
 from openidds.cohort.params import load_params
 from openidds.cohort.replicates import child_seeds, map_replicates, run_replicates
 from openidds.cohort.replicates import replicate as run_replicate
@@ -67,6 +70,8 @@ class Replicate:
     wall_s: float
     events: dict[str, int]
     pump_years: float
+    plain_sqlite_cpu_s: float
+    """The peer: the CPU seconds the plain ``sqlite3`` way takes to store the same events (:func:`plain_sqlite`)."""
 
     @property
     def total_cpu_s(self) -> float:
@@ -128,9 +133,39 @@ def replicate(study_id: str, params_file: str | None, patients: int, seed: int |
         import_pump_logs(clocked, exported_logs(runs), USER, source="bench")
         phase("export + import_pump_logs", start)
         engine.dispose()
+        wall = time.perf_counter() - wall
+        plain = plain_sqlite(exported_logs(runs), Path(folder) / "plain.sqlite")
     events = Counter(str(e.kind) for run in runs for implanted in run.implants for e in implanted.pump.log)
     pump_s = sum(i.pump.t_s - i.start_s for run in runs for i in run.implants)
-    return Replicate(cpu, time.perf_counter() - wall, dict(events), pump_s / SECONDS_PER_YEAR)
+    return Replicate(cpu, wall, dict(events), pump_s / SECONDS_PER_YEAR, plain)
+
+
+def plain_sqlite(logs: list[PumpLogImport], path: Path) -> float:
+    """The peer of a replicate, run in the same process: the CPU seconds that the plain way with Python's own
+    ``sqlite3`` takes to store the replicate's pump events, each log already exported: one row per event of the
+    registry's ``pump_events`` columns as the registry stores them in SQLite (tests check the rows are the same):
+    its time from the log's clock (``PumpLog.at``) as ISO 8601 text, its ``data`` by ``json.dumps``, the implant
+    ids numbered in the logs' order as a new registry numbers them; sent by ``executemany`` in one transaction,
+    with no check, audit entry or digest.
+    The ratio of the replicate to it moves less than the seconds do when the machine slows."""
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE pump_events (id INTEGER PRIMARY KEY, implant_id INTEGER NOT NULL, seq INTEGER NOT "
+                 "NULL, at TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, data TEXT NOT NULL, version "
+                 "INTEGER NOT NULL, UNIQUE (implant_id, seq))")
+    insert = "INSERT INTO pump_events (implant_id, seq, at, kind, reason, data, version) VALUES (?, ?, ?, ?, ?, ?, 1)"
+    cpu = 0.0
+    for implant_id, item in enumerate(logs, start=1):
+        log = item.parsed()[0]
+        assert log is not None
+        start = time.process_time()
+        conn.executemany(insert, [(implant_id, e.seq, log.at(e.t_s).isoformat(" ", "microseconds"), e.kind.value,
+                                   e.reason, json.dumps(e.data)) for e in log.events])
+        cpu += time.process_time() - start
+    start = time.process_time()
+    conn.commit()
+    cpu += time.process_time() - start
+    conn.close()
+    return cpu
 
 
 @contextlib.contextmanager
@@ -269,6 +304,9 @@ def main() -> None:
         print(f"pump events: {sum(events.values())} "
               f"({', '.join(f'{k} {n}' for k, n in events.most_common(4))})")
         print(f"pump-years: {one.pump_years:.1f}, {one.pump_years / total:.1f} per CPU second")
+        print(f"peer: the plain sqlite3 way stores the same pump events in {one.plain_sqlite_cpu_s:.2f} CPU s; "
+              f"the replicate costs {total / one.plain_sqlite_cpu_s:.1f}× that, its export + import_pump_logs "
+              f"{one.cpu_s['export + import_pump_logs'] / one.plain_sqlite_cpu_s:.1f}×")
         return
     start = time.perf_counter()
     done = map_replicates(partial(replicate, args.study, args.params, args.patients), args.seed, args.workers,
@@ -276,7 +314,9 @@ def main() -> None:
     wall = time.perf_counter() - start
     for i, one in enumerate(done):
         print(f"  replicate {i}: {one.total_cpu_s:7.2f} CPU s, {one.pump_years:.1f} pump-years "
-              f"({one.pump_years / one.total_cpu_s:.1f} per CPU second)")
+              f"({one.pump_years / one.total_cpu_s:.1f} per CPU second), "
+              f"{one.total_cpu_s / one.plain_sqlite_cpu_s:.1f}× the peer (plain sqlite3 "
+              f"{one.plain_sqlite_cpu_s:.2f})")
     years = sum(one.pump_years for one in done)
     print(f"{len(done)} replicates on {args.workers} workers: {wall:.2f} s wall "
           f"({wall / len(done):.2f} s per replicate), {years / wall:.1f} pump-years per wall second")
