@@ -4,8 +4,6 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 from scipy import stats
 
 from openidds.clinic import vocabulary as v
@@ -126,16 +124,6 @@ def test_shares(cohort, params):
     assert np.mean([len(p.trials) == 0 for p in cohort]) == pytest.approx(b.trials.shares["0"], abs=0.015)
     lumbosacral = np.mean(["lumbosacral" in p.pain_locations for p in cohort])
     assert lumbosacral == pytest.approx(b.pain_locations.shares["lumbosacral"], abs=0.015)
-
-
-@given(st.lists(st.floats(0, 1, allow_subnormal=False), min_size=1, max_size=8).filter(lambda s: sum(s) > 0),
-       st.integers(0, 2**32 - 1), st.integers(1, 50))
-def test_choose_one_picks_the_first_code_whose_cumulative_share_lies_above_the_draw(weights, seed, n):
-    shares = {f"c{i}": w for i, w in enumerate(weights)}
-    cumulative = np.cumsum(weights)
-    draws = np.random.default_rng(seed).random(n)
-    expected = [f"c{i}" for i in np.searchsorted(cumulative / cumulative[-1], draws, side="right")]
-    assert choose_one(shares, np.random.default_rng(seed), n) == expected
 
 
 def test_choose_one_draws_each_code_by_its_share():

@@ -24,11 +24,9 @@ Marginals:
 
 from __future__ import annotations
 
-from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import accumulate
 
 import numpy as np
 from numpy.typing import NDArray
@@ -142,13 +140,11 @@ def binary_value(marginal: Binary, z: FloatArray) -> NDArray[np.bool_]:
 
 
 def choose_one(shares: Mapping[str, float], rng: np.random.Generator, n: int) -> list[str]:
-    """``n`` codes drawn by their shares (which sum to 1): each the first code whose cumulative share, over the
-    total, lies above a uniform draw. Summed and searched in plain Python: a course draws from a handful of codes
-    one patient at a time, where numpy's per-call cost is most of the work."""
+    """``n`` codes drawn by their shares (which sum to 1)."""
     codes = list(shares)
-    cumulative = list(accumulate(shares[c] for c in codes))
-    bounds = [c / cumulative[-1] for c in cumulative]
-    return [codes[bisect_right(bounds, u)] for u in rng.random(n).tolist()]
+    cumulative = np.cumsum([shares[c] for c in codes])
+    picks = np.searchsorted(cumulative / cumulative[-1], rng.random(n), side="right")
+    return [codes[i] for i in picks]
 
 
 def choose_many(shares: Shares, rng: np.random.Generator, n: int) -> list[tuple[str, ...]]:
