@@ -52,6 +52,9 @@ def test_refusals(tmp_path):
     assert taken.exit_code == 2 and "does not exist yet" in taken.stderr
     unknown = runner.invoke(app, ["cohort", "run", "seed999", "--seed", "1", "--db", str(tmp_path / "n.sqlite")])
     assert unknown.exit_code == 2 and "seed000" in unknown.stderr
+    negative = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "-1", "--db", str(tmp_path / "s.sqlite")])
+    assert negative.exit_code == 2 and "--seed" in negative.stderr and "greater than or equal to 0" in negative.stderr
+    assert not (tmp_path / "s.sqlite").exists()
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     params = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(tmp_path / "p.sqlite"),

@@ -23,6 +23,7 @@ from openidds.cohort.calibrate import (
 )
 from openidds.cohort.params import Params, ParamsError, load_params, params_text
 from openidds.cohort.study import Interval, Study, StudyError, Use, load_study, parse_study
+from openidds.errors import OpenIDDSError
 
 DAY = dt.date(2026, 1, 2)
 SEED = 3
@@ -211,6 +212,8 @@ def test_refusals(seed000, tmp_path):
         calibrate(study, load_params("seed002"), seed=1, budget=2, on=DAY, patients=20)
     with pytest.raises(CalibrationError, match="budget"):
         calibrate(study, params, seed=1, budget=0, on=DAY, patients=20)
+    with pytest.raises(OpenIDDSError, match="seed=-1: expected a whole number, 0 or more"):
+        calibrate(study, params, seed=-1, budget=2, on=DAY, patients=20)
     with pytest.raises(CalibrationError, match="parameter='dose_of_magic'"):
         calibrate(study, params, seed=1, budget=2, on=DAY, patients=20, parameters=["dose_of_magic"])
     data = params.model_dump(mode="json", exclude_none=True)

@@ -15,6 +15,7 @@ from openidds.cohort.clinic_run import SITE, synthetic_sites
 from openidds.cohort.params import ParamsError, load_params
 from openidds.cohort.simulate import play, simulate, write_registry
 from openidds.cohort.study import load_study
+from openidds.errors import OpenIDDSError
 from openidds.pump import rebuild_totals
 
 N = 40
@@ -197,6 +198,10 @@ def test_bad_input_is_refused(study, params, replicate, tmp_path):
         simulate(load_study("seed002"), params, 1, str(tmp_path / "x.sqlite"), patients=2)
     with pytest.raises(ParamsError, match="at least 1"):
         simulate(study, params, 1, str(tmp_path / "y.sqlite"), patients=0)
+    for seed in (-1, 1.5, True):
+        with pytest.raises(OpenIDDSError, match=f"seed={seed}: expected a whole number, 0 or more"):
+            simulate(study, params, seed, str(tmp_path / "z.sqlite"), patients=2)
+    assert not (tmp_path / "z.sqlite").exists()
 
 
 def test_only_virtual_site_codes_are_synthetic():

@@ -23,7 +23,7 @@ app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump
 @app.command("run")
 def run(
     study: str = typer.Argument(..., help="A bundled study (seed000, seed002, seed003) or a study file (TOML)."),
-    seed: int = typer.Option(..., help="Random seed: the same seed gives the same registry."),
+    seed: int = typer.Option(..., min=0, help="Random seed: the same seed gives the same registry."),
     db: str = typer.Option(..., help="A new registry: an SQLite file not there yet, or an empty database URL."),
     patients: int | None = typer.Option(None, min=1, help="Number of patients (default: the study's)."),
     params: str | None = typer.Option(None, help="Parameter file (JSON; default: the study's bundled one)."),

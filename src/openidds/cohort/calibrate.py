@@ -57,6 +57,7 @@ from openidds.cohort.baseline import PatientBaseline, sample_baselines
 from openidds.cohort.course import ExitReason, PatientCourse, Schedule, Visit, draw_course
 from openidds.cohort.params import Calibration, FittedParameter, Moments, Params, ParamsError
 from openidds.cohort.refill_schedule import occlusion_found_day
+from openidds.cohort.seeds import checked_seed
 from openidds.cohort.simulate import implant_dates
 from openidds.cohort.study import FollowUpCounted, Metric, Study, Target, Use
 from openidds.drugs import default_library
@@ -208,7 +209,7 @@ def draw_cohort(study: Study, params: Params, seed: Seed, patients: int) -> list
     if isinstance(seed, np.random.SeedSequence):
         sequence = np.random.SeedSequence(seed.entropy, spawn_key=seed.spawn_key, pool_size=seed.pool_size)
     else:
-        sequence = np.random.SeedSequence(seed)
+        sequence = np.random.SeedSequence(checked_seed(seed))
     cohort, *each = sequence.spawn(patients + 1)
     rng = np.random.default_rng(cohort)
     library = default_library()
@@ -364,6 +365,7 @@ def measure(targets: Sequence[Target], o: Outcomes) -> dict[str, float]:
 def cohort_seeds(seed: int, cohorts: int) -> tuple[Seed, ...]:
     """The seeds of an evaluation's cohorts: ``seed`` itself for one, the children of ``SeedSequence(seed)``
     for several."""
+    seed = checked_seed(seed)
     return (seed,) if cohorts == 1 else tuple(np.random.SeedSequence(seed).spawn(cohorts))
 
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from openidds.clinic.bulk import collector_paused
 from openidds.clinic.database import database_url
+from openidds.cohort.seeds import checked_seed
 from openidds.cohort.study import Study
 from openidds.cohort.targets import measure
 from openidds.errors import OpenIDDSError
@@ -41,8 +42,7 @@ CONNECT_TIMEOUT_S = 20
 
 def child_seeds(seed: int, n: int) -> list[np.random.SeedSequence]:
     """One independent seed sequence per replicate: ``SeedSequence(seed).spawn(n)``."""
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise OpenIDDSError("seed", seed, "a whole number, 0 or more")
+    checked_seed(seed)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise OpenIDDSError("replicates", n, "a whole number of replicates, 1 or more")
     return np.random.SeedSequence(seed).spawn(n)

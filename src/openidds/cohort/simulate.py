@@ -31,6 +31,7 @@ from openidds.cohort.baseline import choose_one, sample_baselines
 from openidds.cohort.clinic_run import Implanted, PatientRun, run_patient
 from openidds.cohort.course import DAY_S, Schedule, draw_course
 from openidds.cohort.params import Params, ParamsError
+from openidds.cohort.seeds import checked_seed
 from openidds.cohort.study import Study
 from openidds.drugs import default_library
 from openidds.pump.wire import PumpLog, export_log
@@ -96,7 +97,7 @@ def play(study: Study, params: Params, seed: int | np.random.SeedSequence,
     n = study.design.n_patients if patients is None else patients
     if n < 1:
         raise ParamsError("patients", n, "at least 1")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(seed if isinstance(seed, np.random.SeedSequence) else checked_seed(seed))
     library = default_library()
     design = study.design
     baselines = sample_baselines(params.baseline, n, rng)
