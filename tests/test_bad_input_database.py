@@ -40,6 +40,9 @@ CASES = [
           ("clinic:***@127.0.0.1", "a registry database that opens", "the server runs")),
     _case("postgresql-closed-port-init", "init", f"{PG}:{_closed_port()}/registry",
           ("clinic:***@127.0.0.1", "a registry database that opens")),
+    Case("postgresql-short-password", ("registry", "patients", "--db",
+                                       f"postgresql+psycopg://clinic:on@127.0.0.1:{_closed_port()}/registry"),
+         ("clinic:***@127.0.0.1", "port", "Connection refused"), {}, never_says=(":on@",)),
     _case("url-that-does-not-parse", "check", f"postgresql://clinic:{SECRET}@host:port/registry",
           ("postgresql://clinic:***@host:port/registry", "a URL such as")),
 ]

@@ -129,8 +129,8 @@ def connect(db: str | Path = DEFAULT_PATH, *, synchronous: bool = True) -> Engin
             pass
     except DBAPIError as exc:
         detail = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else type(exc.orig).__name__
-        if url.password:
-            detail = detail.replace(str(url.password), "***")
+        if url.password:  # wherever it stands whole: a short password must not mask a word it is part of
+            detail = re.sub(rf"(?<![0-9A-Za-z]){re.escape(str(url.password))}(?![0-9A-Za-z])", "***", detail)
         engine.dispose()
         raise RegistryError("--db", shown, f"a registry database that opens ({detail}); check the path, "
                             "or that the server runs and the user and password are right") from None
