@@ -52,6 +52,9 @@ def test_refusals(tmp_path):
     assert taken.exit_code == 2 and "does not exist yet" in taken.stderr
     unknown = runner.invoke(app, ["cohort", "run", "seed999", "--seed", "1", "--db", str(tmp_path / "n.sqlite")])
     assert unknown.exit_code == 2 and "seed000" in unknown.stderr
+    for figure, says in ((tmp_path / "none" / "v.png", "no folder"), (tmp_path / "v.txt", ".png, .svg or .pdf")):
+        drawn = runner.invoke(app, ["cohort", "validate", "seed000", "--replicates", "1", "--figure", str(figure)])
+        assert drawn.exit_code == 2 and "--figure" in drawn.stderr and says in drawn.stderr  # before any replicate
     negative = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "-1", "--db", str(tmp_path / "s.sqlite")])
     assert negative.exit_code == 2 and "--seed" in negative.stderr and "greater than or equal to 0" in negative.stderr
     assert not (tmp_path / "s.sqlite").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from functools import partial
 from pathlib import Path
@@ -10,11 +11,13 @@ import typer
 from rich.table import Table
 
 from openidds.cli.errors import fail
-from openidds.cli.output import console
+from openidds.cli.output import console, write_atomic
 from openidds.errors import OpenIDDSError
 
 #: How many refused rows an import error shows.
 FINDINGS_SHOWN = 10
+#: The formats ``cohort validate --figure`` draws, by the file's ending.
+FIGURE_FORMATS = ("png", "svg", "pdf")
 
 app = typer.Typer(help="Virtual cohorts: synthetic patients run through the pump, programmer and registry, "
                        "to reproduce a published study.", no_args_is_help=True)
@@ -84,12 +87,18 @@ def validate(
     from openidds.cohort.validation import figure as draw
 
     try:
+        figure_format = None if figure is None else _figure_format(figure)
         chosen = load_study(study)
         measured = run_replicates(partial(simulate, pump_logs=pump_logs), chosen, load_params(params or chosen.id),
                                   seed, replicates, scheduler=scheduler, workers=workers)
         validation = compare(chosen, measured)
         if figure is not None:
-            draw(validation).savefig(figure)
+            buffer = io.BytesIO()
+            draw(validation).savefig(buffer, format=figure_format)
+            try:
+                write_atomic(figure, buffer.getvalue())
+            except OSError as exc:
+                raise OpenIDDSError("--figure", str(figure), f"a file that can be written ({exc.strerror})") from None
     except OpenIDDSError as error:
         raise fail(error, as_json) from None
     if as_json:
@@ -107,6 +116,17 @@ def validate(
         "not stored (--pump-logs stores them)."), markup=False, highlight=False)
     if figure is not None:
         console().print(f"Figure: {figure}", markup=False, highlight=False)
+
+
+def _figure_format(figure: Path) -> str:
+    """The format of the validation's figure file, checked before any replicate runs."""
+    fmt = figure.suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        raise OpenIDDSError("--figure", str(figure), "a file ending in .png, .svg or .pdf (the figure's format)")
+    if not figure.parent.is_dir():
+        raise OpenIDDSError("--figure", str(figure), f"a path in a folder that exists (there is no folder "
+                            f"{figure.parent})")
+    return fmt
 
 
 @app.command("calibrate")
