@@ -139,6 +139,12 @@ def test_calibrate_refusals(tmp_path):
     assert other.exit_code == 2 and "params.study" in other.stderr
     date = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--date", "30/11/2026"])
     assert date.exit_code == 2 and "YYYY-MM-DD" in date.stderr
+    nowhere = runner.invoke(app, ["cohort", "calibrate", "seed000", "--budget", "1", "--out",
+                                  str(tmp_path / "none" / "fit.json")])
+    assert nowhere.exit_code == 2 and "--out" in nowhere.stderr and "no folder" in nowhere.stderr  # before the fit
+    folder = runner.invoke(app, ["cohort", "calibrate", str(_small_study(tmp_path)), "--budget", "1", "--patients",
+                                 "20", "--out", str(tmp_path)])
+    assert folder.exit_code == 2 and "a file that can be written" in folder.stderr
 
 
 def test_calibrate_named_parameters_keeps_the_rest_and_the_history(tmp_path):

@@ -171,6 +171,10 @@ def calibrate(
     try:
         chosen = load_study(study)
         start = load_params(params or chosen.id)
+        target = out or Path(f"{chosen.id}-calibrated.json")
+        if not target.parent.is_dir():
+            raise OpenIDDSError("--out", str(target), f"a path in a folder that exists (there is no folder "
+                                f"{target.parent}): the fitted file is written there when the fit ends")
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                       console=console(stderr=True), transient=True) as bar:
             task = bar.add_task("calibrating", total=budget)
@@ -180,10 +184,10 @@ def calibrate(
 
             result = fit(chosen, start, seed=seed, budget=budget, on=day, patients=patients, cohorts=cohorts,
                          parameters=parameter, command=command, progress=report)
-        target = out or Path(f"{chosen.id}-calibrated.json")
-        write_atomic(target, params_text(result.params).encode("utf-8"))
-    except OSError as error:
-        raise fail(OpenIDDSError("out", str(out), f"a file that can be written ({error.strerror})")) from None
+        try:
+            write_atomic(target, params_text(result.params).encode("utf-8"))
+        except OSError as error:
+            raise OpenIDDSError("--out", str(target), f"a file that can be written ({error.strerror})") from None
     except OpenIDDSError as error:
         raise fail(error) from None
     record = result.calibration
