@@ -58,6 +58,9 @@ def test_refusals(tmp_path):
     negative = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "-1", "--db", str(tmp_path / "s.sqlite")])
     assert negative.exit_code == 2 and "--seed" in negative.stderr and "greater than or equal to 0" in negative.stderr
     assert not (tmp_path / "s.sqlite").exists()
+    nowhere = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db",
+                                  str(tmp_path / "none" / "c.sqlite")])
+    assert nowhere.exit_code == 2 and "there is no folder" in nowhere.stderr
     bad = tmp_path / "bad.json"
     bad.write_text("{}")
     params = runner.invoke(app, ["cohort", "run", "seed000", "--seed", "1", "--db", str(tmp_path / "p.sqlite"),

@@ -202,6 +202,8 @@ def test_bad_input_is_refused(study, params, replicate, tmp_path):
         with pytest.raises(OpenIDDSError, match=f"seed={seed}: expected a whole number, 0 or more"):
             simulate(study, params, seed, str(tmp_path / "z.sqlite"), patients=2)
     assert not (tmp_path / "z.sqlite").exists()
+    with pytest.raises(RegistryError, match="there is no folder"):
+        simulate(study, params, 1, str(tmp_path / "none" / "w.sqlite"), patients=2)
 
 
 def test_only_virtual_site_codes_are_synthetic():

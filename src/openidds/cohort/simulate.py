@@ -76,6 +76,7 @@ def simulate(study: Study, params: Params, seed: int | np.random.SeedSequence, d
     """Simulate ``patients`` (default: the study's number) into a new registry at ``db_url`` (see
     :func:`write_registry`, and ``pump_logs`` there). Python's cycle collector is paused throughout: the runs'
     millions of objects live to the end, and each collection would scan them all again."""
+    new_registry_file(db_url)  # refused now, not after every patient is played
     with collector_paused():
         runs = play(study, params, seed, patients)
         write_registry(runs, db_url, source=f"cohort {study.id}", pump_logs=pump_logs)
@@ -120,13 +121,10 @@ def write_registry(runs: list[PatientRun], db: str, source: str, pump_logs: bool
     before it is renamed, and it is deleted if the write fails); an existing file is refused. Another database
     must hold no patients yet."""
     url = make_url(database_url(db))
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    final = new_registry_file(db)
+    if final is None:
         _write(runs, url.render_as_string(hide_password=False), source, pump_logs)
         return
-    final = Path(url.database)
-    if final.exists():
-        raise RegistryError("db", db, "a registry file that does not exist yet (a cohort is written whole into a "
-                                      "new registry, never merged)")
     handle, partial = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".partial", dir=final.parent)
     os.close(handle)
     try:
@@ -138,6 +136,21 @@ def write_registry(runs: list[PatientRun], db: str, source: str, pump_logs: bool
         os.replace(partial, final)
     finally:
         Path(partial).unlink(missing_ok=True)
+
+
+def new_registry_file(db: str) -> Path | None:
+    """The SQLite file a new registry at ``db`` is to be written into (None for another database): refused if it
+    exists already or its folder does not."""
+    url = make_url(database_url(db))
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    final = Path(url.database)
+    if final.exists():
+        raise RegistryError("db", db, "a registry file that does not exist yet (a cohort is written whole into a "
+                                      "new registry, never merged)")
+    if not final.parent.is_dir():
+        raise RegistryError("db", db, f"a registry file in a folder that exists (there is no folder {final.parent})")
+    return final
 
 
 def _write(runs: list[PatientRun], db_url: str, source: str, pump_logs: bool, synchronous: bool = True) -> None:
