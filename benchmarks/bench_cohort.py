@@ -146,8 +146,8 @@ def plain_sqlite(logs: list[PumpLogImport], path: Path) -> float:
     registry's ``pump_events`` columns as the registry stores them in SQLite (tests check the rows are the same):
     its time from the log's clock (``PumpLog.at``) as ISO 8601 text, its ``data`` by ``json.dumps``, the implant
     ids numbered in the logs' order as a new registry numbers them; sent by ``executemany`` in one transaction,
-    with no check, audit entry or digest.
-    The ratio of the replicate to it moves less than the seconds do when the machine slows."""
+    with no check, audit entry or digest. The ratio of the replicate to it moves less than the seconds do when the
+    machine slows."""
     conn = sqlite3.connect(path)
     conn.execute("CREATE TABLE pump_events (id INTEGER PRIMARY KEY, implant_id INTEGER NOT NULL, seq INTEGER NOT "
                  "NULL, at TEXT NOT NULL, kind TEXT NOT NULL, reason TEXT NOT NULL, data TEXT NOT NULL, version "

@@ -122,7 +122,8 @@ def _figure_format(figure: Path) -> str:
     """The format of the validation's figure file, checked before any replicate runs."""
     fmt = figure.suffix.lower().lstrip(".")
     if fmt not in FIGURE_FORMATS:
-        raise OpenIDDSError("--figure", str(figure), "a file ending in .png, .svg or .pdf (the figure's format)")
+        endings = ", ".join(f".{f}" for f in FIGURE_FORMATS[:-1]) + f" or .{FIGURE_FORMATS[-1]}"
+        raise OpenIDDSError("--figure", str(figure), f"a file ending in {endings} (the figure's format)")
     if not figure.parent.is_dir():
         raise OpenIDDSError("--figure", str(figure), f"a path in a folder that exists (there is no folder "
                             f"{figure.parent})")
