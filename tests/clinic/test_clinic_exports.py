@@ -19,7 +19,9 @@ from openidds.clinic import (
     write_dataset,
     write_research_export,
 )
+from openidds.clinic.deidentify import deidentified_records, research_columns
 from openidds.clinic.fhir import INTRATHECAL, NRS_LOINC, value_findings
+from openidds.clinic.fields import SPECS
 
 D = dt.date
 
@@ -120,3 +122,18 @@ def test_research_export_removes_identifiers_and_shifts_dates_consistently(regis
     assert sorted((pd.to_datetime(shifted["visit_date"]) - pd.to_datetime(shifted["t0"])).dt.days) == gaps
     ages = sorted(tables["patients"]["age_at_implant_years"])
     assert ages == ["62", "67", "90+"]
+
+
+def test_research_rows_have_exactly_their_tables_columns(registry):
+    rows = [(spec, row) for records in deidentified_records(registry, seed=5).values() for spec, row in records]
+    assert {spec.name for spec, _ in rows} >= {"patients", "implants", "refills", "alarms", "exits"}
+    for spec, row in rows:
+        assert list(row) == research_columns(spec), spec.name
+
+
+def test_research_export_of_an_empty_registry_writes_every_table_with_its_header(engine, tmp_path):
+    paths = write_research_export(engine, tmp_path / "research", seed=1)
+    assert sorted(p.stem for p in paths) == sorted(SPECS)
+    for path in paths:
+        frame = pd.read_csv(path)
+        assert frame.empty and list(frame.columns) == research_columns(SPECS[path.stem])

@@ -116,9 +116,17 @@ def deidentified_records(engine: Engine, seed: int,
     return out
 
 
+def research_columns(spec: RecordSpec) -> list[str]:
+    """The columns of ``spec``'s research table, in order: ``research_id``, the shifted ``implant_date`` of a
+    pump record, then the fields the export keeps (:func:`research_field`)."""
+    pump_record = ["implant_date"] if spec.parent == "implant" else []
+    return ["research_id", *pump_record, *(f.name for f in spec.fields if research_field(f))]
+
+
 def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dict[str, pd.DataFrame]:
-    """One de-identified table per kind of record, keyed by ``research_id``; the age at first implant is text,
-    ``"90+"`` for 90 and over (:func:`age_group`)."""
+    """One de-identified table per kind of record, keyed by ``research_id``, every one with its columns
+    (:func:`research_columns`) even when the registry holds none of its records; the age at first implant is
+    text, ``"90+"`` for 90 and over (:func:`age_group`)."""
     tables: dict[str, list[dict[str, Any]]] = {name: [] for name in SPECS}
     for rows in deidentified_records(engine, seed, max_shift_days).values():
         for spec, row in rows:
@@ -127,7 +135,7 @@ def research_tables(engine: Engine, seed: int, max_shift_days: int = 180) -> dic
             tables[spec.name].append(row)
     for table in tables.values():
         table.sort(key=_research_order)
-    return {name: pd.DataFrame(rows) for name, rows in tables.items() if rows}
+    return {name: pd.DataFrame(rows, columns=research_columns(SPECS[name])) for name, rows in tables.items()}
 
 
 def _research_order(row: dict[str, Any]) -> tuple[str, list[str]]:
